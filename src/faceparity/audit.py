@@ -1,0 +1,411 @@
+"""The exact 1:1 audit: from a set of comparisons to per-group error rates.
+
+This module orchestrates; the rates themselves come from :mod:`faceparity.metrics`.
+Scores are split by group once (one sort), so every operating point afterwards is
+a binary search per group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from faceparity import __version__
+from faceparity.comparisons import ComparisonSet, Exclusion
+from faceparity.errors import InputError, UsageError
+from faceparity.config import (
+    AuditConfig,
+    FMRScope,
+    MatedGroupRule,
+    PolicyKind,
+    ScoreKind,
+    ThresholdPolicy,
+)
+from faceparity.grouping import Grouping, group_comparisons
+from faceparity.metrics.differentials import summarize
+from faceparity.metrics.rates import SortedScores, equal_error_rate
+from faceparity.results import (
+    AuditResult,
+    CrossGroupCell,
+    DetPoints,
+    EerResult,
+    GroupOperatingPoint,
+    GroupSummary,
+    OperatingPoint,
+    RatePair,
+)
+
+__all__ = ["audit"]
+
+
+def _split_sorted(
+    keys: npt.NDArray[np.int64], scores: npt.NDArray[np.float64], n_keys: int
+) -> list[SortedScores]:
+    """Scores grouped by key, each group sorted, with one lexsort."""
+    order = np.lexsort((scores, keys))
+    sorted_keys, sorted_scores = keys[order], scores[order]
+    bounds = np.searchsorted(sorted_keys, np.arange(n_keys + 1), side="left")
+    parts = []
+    for k in range(n_keys):
+        part = SortedScores.__new__(SortedScores)
+        part.values = sorted_scores[bounds[k] : bounds[k + 1]]
+        parts.append(part)
+    return parts
+
+
+def _whole(scores: npt.NDArray[np.float64]) -> SortedScores:
+    return SortedScores(scores)
+
+
+@dataclass
+class _Partition:
+    """Similarity scores of the audit split the ways the operating points need them."""
+
+    overall_mated: SortedScores
+    overall_non_mated: SortedScores
+    group_mated: list[SortedScores]
+    group_non_mated: list[SortedScores]
+    cells: dict[tuple[int, int], SortedScores]
+    exclusions: list[Exclusion]
+
+
+def _partition(cs: ComparisonSet, grouping: Grouping, config: AuditConfig) -> _Partition:
+    s = cs.similarity
+    mated = cs.mated
+    complete = grouping.complete
+    ga, gb = grouping.codes[:, 0].astype(np.int64), grouping.codes[:, 1].astype(np.int64)
+    n_groups = len(grouping.groups)
+    exclusions: list[Exclusion] = []
+
+    n_incomplete = int((~complete).sum())
+    if n_incomplete:
+        exclusions.append(
+            Exclusion(
+                reason="a group-by attribute ("
+                + ", ".join(grouping.group_by)
+                + ") is missing on at least one side; counted in the overall rates only",
+                count=n_incomplete,
+                scope="groups",
+            )
+        )
+
+    # Mated comparisons: the group of the pair under the configured rule.
+    m_rows = mated & complete
+    if config.mated_rule is MatedGroupRule.FIRST:
+        m_key = ga[m_rows]
+    elif config.mated_rule is MatedGroupRule.SECOND:
+        m_key = gb[m_rows]
+    else:
+        agree = ga[m_rows] == gb[m_rows]
+        n_disagree = int((~agree).sum())
+        if n_disagree:
+            exclusions.append(
+                Exclusion(
+                    reason="mated comparison whose two samples fall in different groups "
+                    "(mated rule 'exclude'); counted in the overall rates only",
+                    count=n_disagree,
+                    scope="groups",
+                )
+            )
+        m_key = np.where(agree, ga[m_rows], n_groups)
+    group_mated = _split_sorted(m_key, s[m_rows], n_groups + 1)[:n_groups]
+
+    # Non-mated comparisons: demographically matched, or every one involving the group.
+    nm_rows = ~mated & complete
+    a, b, s_nm = ga[nm_rows], gb[nm_rows], s[nm_rows]
+    if config.fmr_scope is FMRScope.MATCHED:
+        nm_key = np.where(a == b, a, n_groups)
+        nm_scores = s_nm
+    else:
+        other = a != b
+        nm_key = np.concatenate([a, b[other]])
+        nm_scores = np.concatenate([s_nm, s_nm[other]])
+    group_non_mated = _split_sorted(nm_key, nm_scores, n_groups + 1)[:n_groups]
+
+    # Cross-group cells: each unordered pair of groups once (a <= b).
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    cell_parts = _split_sorted(lo * n_groups + hi, s_nm, n_groups * n_groups)
+    cells = {
+        (i, j): cell_parts[i * n_groups + j] for i in range(n_groups) for j in range(i, n_groups)
+    }
+    return _Partition(
+        overall_mated=_whole(s[mated]),
+        overall_non_mated=_whole(s[~mated]),
+        group_mated=group_mated,
+        group_non_mated=group_non_mated,
+        cells=cells,
+        exclusions=exclusions,
+    )
+
+
+def _rate(errors: int, n: int) -> float | None:
+    return errors / n if n else None
+
+
+def _det_points(
+    mated: SortedScores, non_mated: SortedScores, n_points: int, sign: float
+) -> DetPoints | None:
+    if not len(mated) or not len(non_mated):
+        return None
+    targets = np.geomspace(1.0 / len(non_mated), 0.5, n_points) if len(non_mated) > 2 else [0.5]
+    seen: dict[float, tuple[float, float]] = {}
+    for target in targets:
+        t = non_mated.threshold_at_fmr(float(min(target, 0.5)))
+        if t not in seen:
+            fmr = int(non_mated.count_at_or_above(t)) / len(non_mated)
+            fnmr = int(mated.count_below(t)) / len(mated)
+            seen[t] = (fmr, fnmr)
+    ordered = sorted(seen.items(), key=lambda item: item[0])
+    return DetPoints(
+        fmr=[v[0] for _, v in ordered],
+        fnmr=[v[1] for _, v in ordered],
+        threshold=[sign * t for t, _ in ordered],
+    )
+
+
+def _eer(mated: SortedScores, non_mated: SortedScores, sign: float) -> EerResult | None:
+    if not len(mated) or not len(non_mated):
+        return None
+    e = equal_error_rate(mated.values, non_mated.values, score_kind=ScoreKind.SIMILARITY)
+    return EerResult(eer=e.eer, low=e.low, high=e.high, threshold=sign * e.threshold)
+
+
+def _subject_sample_counts(
+    cs: ComparisonSet, grouping: Grouping
+) -> tuple[list[int], list[int | None]]:
+    n_groups = len(grouping.groups)
+    codes = grouping.codes.ravel().astype(np.int64)
+    keep = codes >= 0
+    subj = cs.subject.ravel()[keep]
+    g = codes[keep]
+    pairs = np.unique(g * (len(cs.subject_ids) + 1) + subj)
+    n_subjects = np.bincount(pairs // (len(cs.subject_ids) + 1), minlength=n_groups)
+    n_samples: list[int | None] = [None] * n_groups
+    if cs.sample is not None:
+        samp = cs.sample.ravel()[keep]
+        width = int(samp.max()) + 1 if samp.size else 1
+        spairs = np.unique(g * width + samp)
+        n_samples = [int(v) for v in np.bincount(spairs // width, minlength=n_groups)]
+    return [int(v) for v in n_subjects], n_samples
+
+
+def _group_notes(n_mated: int, n_non_mated: int) -> list[str]:
+    notes = []
+    if not n_mated:
+        notes.append("no mated comparisons: FNMR and EER are undefined")
+    if not n_non_mated:
+        notes.append("no non-mated comparisons: FMR, EER and a per-group threshold are undefined")
+    return notes
+
+
+def audit(
+    comparisons: ComparisonSet,
+    *,
+    group_by: Sequence[str],
+    config: AuditConfig | None = None,
+) -> AuditResult:
+    """Per-group FMR and FNMR at the operating points of ``config``, exactly.
+
+    Parameters
+    ----------
+    comparisons : ComparisonSet
+        The comparisons, from any reader.
+    group_by : sequence of str
+        Attributes whose intersection defines the groups.
+    config : AuditConfig, optional
+        Target FMRs, threshold policies and counting rules; defaults to
+        ``AuditConfig()``.
+
+    Returns
+    -------
+    AuditResult
+        The result object written as ``results.json``.
+    """
+    config = config or AuditConfig()
+    if len(comparisons) == 0:
+        raise InputError("no comparisons left to audit after the exclusions")
+    grouping = group_comparisons(comparisons, group_by)
+    part = _partition(comparisons, grouping, config)
+    sign = 1.0 if comparisons.score_kind is ScoreKind.SIMILARITY else -1.0
+    groups = grouping.groups
+    n_subjects, n_samples = _subject_sample_counts(comparisons, grouping)
+
+    group_summaries = []
+    for i, group in enumerate(groups):
+        m, nm = part.group_mated[i], part.group_non_mated[i]
+        group_summaries.append(
+            GroupSummary(
+                attributes=group.as_dict(),
+                label=group.label,
+                n_subjects=n_subjects[i],
+                n_samples=n_samples[i],
+                n_mated=len(m),
+                n_non_mated=len(nm),
+                eer=_eer(m, nm, sign),
+                det=_det_points(m, nm, config.det_points, sign),
+                notes=_group_notes(len(m), len(nm)),
+            )
+        )
+
+    overall = GroupSummary(
+        attributes={},
+        label="overall",
+        n_subjects=len(np.unique(comparisons.subject)),
+        n_samples=None if comparisons.sample is None else len(np.unique(comparisons.sample)),
+        n_mated=len(part.overall_mated),
+        n_non_mated=len(part.overall_non_mated),
+        eer=_eer(part.overall_mated, part.overall_non_mated, sign),
+        det=_det_points(part.overall_mated, part.overall_non_mated, config.det_points, sign),
+        notes=_group_notes(len(part.overall_mated), len(part.overall_non_mated)),
+    )
+    if not len(part.overall_non_mated):
+        raise InputError("no non-mated comparisons: no threshold can be set for a target FMR")
+
+    points = [
+        _operating_point(policy, target, grouping, part, config, sign)
+        for policy in config.policies
+        for target in config.target_fmrs
+    ]
+
+    exclusions = [
+        {"reason": e.reason, "count": e.count, "unit": e.unit, "scope": e.scope}
+        for e in (*comparisons.exclusions, *part.exclusions)
+    ]
+    return AuditResult(
+        tool={"name": "faceparity", "version": __version__},
+        input={
+            "source": comparisons.source,
+            "score_kind": comparisons.score_kind.value,
+            "n_comparisons": len(comparisons),
+            "n_mated": len(part.overall_mated),
+            "n_non_mated": len(part.overall_non_mated),
+            "n_subjects": overall.n_subjects,
+            "n_samples": overall.n_samples,
+        },
+        config={
+            "group_by": list(grouping.group_by),
+            "target_fmrs": list(config.target_fmrs),
+            "policies": [str(p) for p in config.policies],
+            "fmr_scope": config.fmr_scope.value,
+            "mated_rule": config.mated_rule.value,
+            "alpha": config.alpha,
+            "match_rule": "score >= threshold" if sign > 0 else "score <= threshold",
+        },
+        overall=overall,
+        groups=group_summaries,
+        operating_points=points,
+        exclusions=exclusions,
+    )
+
+
+def _operating_point(
+    policy: ThresholdPolicy,
+    target: float,
+    grouping: Grouping,
+    part: _Partition,
+    config: AuditConfig,
+    sign: float,
+) -> OperatingPoint:
+    groups = grouping.groups
+    notes: list[str] = []
+    common: float | None
+    if policy.kind is PolicyKind.GLOBAL:
+        common = part.overall_non_mated.threshold_at_fmr(target)
+        basis = part.overall_non_mated
+    elif policy.kind is PolicyKind.REFERENCE:
+        assert policy.reference is not None
+        ref = grouping.find(policy.reference)
+        basis = part.group_non_mated[ref]
+        if not len(basis):
+            raise UsageError(
+                f"reference group {groups[ref].label!r} has no non-mated comparisons"
+            )
+        common = basis.threshold_at_fmr(target)
+    else:
+        common, basis = None, part.overall_non_mated
+    if common is not None and target * len(basis) < 1.0:
+        notes.append(
+            f"target FMR {target:g} is below 1/{len(basis)} (one false match among the "
+            "non-mated comparisons that set the threshold): the threshold rejects all of them"
+        )
+
+    group_points = []
+    for i, group in enumerate(groups):
+        m, nm = part.group_mated[i], part.group_non_mated[i]
+        t = common
+        if t is None and len(nm):
+            t = nm.threshold_at_fmr(target)
+        fm = int(nm.count_at_or_above(t)) if t is not None else 0
+        fnm = int(m.count_below(t)) if t is not None else 0
+        gnotes = _group_notes(len(m), len(nm))
+        group_points.append(
+            GroupOperatingPoint(
+                attributes=group.as_dict(),
+                label=group.label,
+                threshold=None if t is None else sign * t,
+                fmr=_rate(fm, len(nm)) if t is not None else None,
+                fnmr=_rate(fnm, len(m)) if t is not None else None,
+                n_false_matches=fm,
+                n_non_mated=len(nm),
+                n_false_non_matches=fnm,
+                n_mated=len(m),
+                notes=gnotes,
+            )
+        )
+
+    overall: RatePair | None = None
+    cells: list[CrossGroupCell] = []
+    if common is not None:
+        fm = int(part.overall_non_mated.count_at_or_above(common))
+        fnm = int(part.overall_mated.count_below(common))
+        overall = RatePair(
+            fmr=_rate(fm, len(part.overall_non_mated)),
+            fnmr=_rate(fnm, len(part.overall_mated)),
+            n_false_matches=fm,
+            n_non_mated=len(part.overall_non_mated),
+            n_false_non_matches=fnm,
+            n_mated=len(part.overall_mated),
+        )
+        for (i, j), cell in part.cells.items():
+            cfm = int(cell.count_at_or_above(common))
+            cells.append(
+                CrossGroupCell(
+                    a=groups[i].as_dict(),
+                    b=groups[j].as_dict(),
+                    fmr=_rate(cfm, len(cell)),
+                    n_false_matches=cfm,
+                    n_non_mated=len(cell),
+                )
+            )
+    else:
+        notes.append(
+            "per-group policy: each group is read at its own threshold; there is no single "
+            "threshold, so no overall rates and no cross-group matrix"
+        )
+
+    summary_raw = summarize(
+        {g.label: g.fmr for g in group_points},
+        {g.label: g.fnmr for g in group_points},
+        alpha=config.alpha,
+    )
+    summary = {
+        key: (
+            {k: m.to_dict() for k, m in value.items()}
+            if isinstance(value, dict)
+            else value.to_dict()
+        )
+        for key, value in summary_raw.items()
+    }
+    return OperatingPoint(
+        target_fmr=target,
+        policy=str(policy),
+        threshold=None if common is None else sign * common,
+        overall=overall,
+        groups=group_points,
+        cross_group=cells,
+        summary=summary,
+        notes=notes,
+    )

@@ -1,0 +1,169 @@
+"""Configuration of an audit: frozen dataclasses and enums, never loose strings.
+
+The vocabulary follows ISO/IEC 19795-1 and ISO/IEC 19795-10: a *comparison* of two
+samples is *mated* when both come from the same *subject* and *non-mated* otherwise.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+from faceparity.errors import UsageError
+
+__all__ = [
+    "DEFAULT_TARGET_FMRS",
+    "AuditConfig",
+    "FMRScope",
+    "MatedGroupRule",
+    "PolicyKind",
+    "ScoreKind",
+    "ThresholdPolicy",
+]
+
+DEFAULT_TARGET_FMRS: tuple[float, ...] = (1e-3, 1e-4, 1e-5)
+
+
+class ScoreKind(str, enum.Enum):
+    """Direction of a comparison score; always stated, never guessed.
+
+    ``SIMILARITY``: higher means more alike; a comparison is a match when
+    ``score >= threshold``. ``DISTANCE``: lower means more alike; a match when
+    ``score <= threshold``.
+    """
+
+    SIMILARITY = "similarity"
+    DISTANCE = "distance"
+
+
+class PolicyKind(str, enum.Enum):
+    """How the decision threshold for a target FMR is set."""
+
+    GLOBAL = "global"
+    REFERENCE = "reference"
+    PER_GROUP = "per-group"
+
+
+class FMRScope(str, enum.Enum):
+    """Which non-mated comparisons count towards a group's FMR.
+
+    ``MATCHED``: both sides in the group (demographically matched impostors,
+    NISTIR 8280's main measure). ``INVOLVING``: at least one side in the group.
+    """
+
+    MATCHED = "matched"
+    INVOLVING = "involving"
+
+
+class MatedGroupRule(str, enum.Enum):
+    """Which group a mated comparison counts for when its two samples disagree.
+
+    Samples of one subject can fall in different groups for attributes that change
+    over time (age band) or are labelled per image. ``EXCLUDE`` leaves such a
+    comparison out of every group's FNMR (it still counts overall) and records the
+    count in the exclusions; ``FIRST`` and ``SECOND`` use the group of the first
+    (reference) or second (probe) sample.
+    """
+
+    EXCLUDE = "exclude"
+    FIRST = "first"
+    SECOND = "second"
+
+
+@dataclass(frozen=True)
+class ThresholdPolicy:
+    """A threshold policy: ``global``, ``per-group`` or ``reference:attr=value,...``.
+
+    Parameters
+    ----------
+    kind : PolicyKind
+        How the threshold is set.
+    reference : tuple of (attribute, value) pairs, optional
+        The reference group, required for ``PolicyKind.REFERENCE``.
+    """
+
+    kind: PolicyKind
+    reference: tuple[tuple[str, str], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind is PolicyKind.REFERENCE) != (self.reference is not None):
+            raise UsageError("a reference group is given exactly when the policy is 'reference'")
+
+    @classmethod
+    def parse(cls, text: str) -> ThresholdPolicy:
+        """Parse ``global``, ``per-group`` or ``reference:sex=F,ethnicity=B``.
+
+        Examples
+        --------
+        >>> ThresholdPolicy.parse("reference:sex=M").reference
+        (('sex', 'M'),)
+        """
+        text = text.strip()
+        if text == PolicyKind.GLOBAL.value:
+            return cls(PolicyKind.GLOBAL)
+        if text == PolicyKind.PER_GROUP.value:
+            return cls(PolicyKind.PER_GROUP)
+        prefix = PolicyKind.REFERENCE.value + ":"
+        if text.startswith(prefix):
+            pairs = []
+            for item in text[len(prefix) :].split(","):
+                name, sep, value = item.partition("=")
+                if not sep or not name.strip() or not value.strip():
+                    break
+                pairs.append((name.strip(), value.strip()))
+            else:
+                if pairs:
+                    return cls(PolicyKind.REFERENCE, tuple(pairs))
+        raise UsageError(
+            f"policy: expected 'global', 'per-group' or 'reference:ATTR=VALUE[,ATTR=VALUE...]', "
+            f"got {text!r}"
+        )
+
+    def __str__(self) -> str:
+        if self.reference is None:
+            return self.kind.value
+        return "reference:" + ",".join(f"{k}={v}" for k, v in self.reference)
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Everything that decides what an audit computes.
+
+    Parameters
+    ----------
+    target_fmrs : tuple of float
+        Target false match rates of the operating points, each in (0, 1].
+    policies : tuple of ThresholdPolicy
+        Threshold policies; every target FMR is evaluated under every policy.
+    fmr_scope : FMRScope
+        Which non-mated comparisons count towards a group's FMR.
+    mated_rule : MatedGroupRule
+        Which group a mated comparison counts for when its samples disagree.
+    alpha : float
+        Weight of FMR against FNMR in the combined measures (GARBE, FDR, inequity rate).
+    det_points : int
+        Number of points of the sampled DET curve stored per group.
+    """
+
+    target_fmrs: tuple[float, ...] = DEFAULT_TARGET_FMRS
+    policies: tuple[ThresholdPolicy, ...] = field(
+        default_factory=lambda: (ThresholdPolicy(PolicyKind.GLOBAL),)
+    )
+    fmr_scope: FMRScope = FMRScope.MATCHED
+    mated_rule: MatedGroupRule = MatedGroupRule.EXCLUDE
+    alpha: float = 0.5
+    det_points: int = 60
+
+    def __post_init__(self) -> None:
+        if not self.target_fmrs:
+            raise UsageError("at least one target FMR is needed")
+        for fmr in self.target_fmrs:
+            if not (math.isfinite(fmr) and 0.0 < fmr <= 1.0):
+                raise UsageError(f"target FMR: expected a number in (0, 1], got {fmr!r}")
+        if not self.policies:
+            raise UsageError("at least one threshold policy is needed")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise UsageError(f"alpha: expected a number in [0, 1], got {self.alpha!r}")
+        if self.det_points < 2:
+            raise UsageError(f"det_points: expected at least 2, got {self.det_points}")

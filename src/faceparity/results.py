@@ -1,0 +1,166 @@
+"""The one result type of an audit, serialised as ``results.json``.
+
+The command line, the tests and later the report all read this object. Keys use the
+words of ISO/IEC 19795-1 and -10 (``fmr``, ``fnmr``, ``mated``, ``non_mated``).
+Rates are fractions in [0, 1]. A rate that cannot be computed is ``null`` with a
+reason next to it, never ``NaN``, ``inf`` or a silent zero.
+
+Schema history: ``1.0``, the first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faceparity.io import atomic_write_text
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AuditResult",
+    "CrossGroupCell",
+    "DetPoints",
+    "EerResult",
+    "GroupOperatingPoint",
+    "GroupSummary",
+    "OperatingPoint",
+    "RatePair",
+]
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class EerResult:
+    """Equal error rate of a group (FVC2000 definition) and its threshold."""
+
+    eer: float
+    low: float
+    high: float
+    threshold: float
+
+
+@dataclass(frozen=True)
+class DetPoints:
+    """A DET curve sampled at log-spaced FMR targets, enough to draw it."""
+
+    fmr: list[float]
+    fnmr: list[float]
+    threshold: list[float]
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """A group: its attributes and its counts."""
+
+    attributes: dict[str, str]
+    label: str
+    n_subjects: int
+    n_samples: int | None
+    n_mated: int
+    n_non_mated: int
+    eer: EerResult | None
+    det: DetPoints | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RatePair:
+    """FMR and FNMR at one threshold with the counts behind them."""
+
+    fmr: float | None
+    fnmr: float | None
+    n_false_matches: int
+    n_non_mated: int
+    n_false_non_matches: int
+    n_mated: int
+
+
+@dataclass(frozen=True)
+class GroupOperatingPoint:
+    """One group at one operating point."""
+
+    attributes: dict[str, str]
+    label: str
+    threshold: float | None
+    fmr: float | None
+    fnmr: float | None
+    n_false_matches: int
+    n_non_mated: int
+    n_false_non_matches: int
+    n_mated: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CrossGroupCell:
+    """Non-mated comparisons with one side in group ``a`` and the other in ``b``."""
+
+    a: dict[str, str]
+    b: dict[str, str]
+    fmr: float | None
+    n_false_matches: int
+    n_non_mated: int
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Rates of every group at the threshold(s) a policy sets for a target FMR."""
+
+    target_fmr: float
+    policy: str
+    threshold: float | None
+    overall: RatePair | None
+    groups: list[GroupOperatingPoint]
+    cross_group: list[CrossGroupCell]
+    summary: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything an audit found. Serialise with :meth:`to_dict` or :meth:`write_json`."""
+
+    tool: dict[str, str]
+    input: dict[str, Any]
+    config: dict[str, Any]
+    overall: GroupSummary
+    groups: list[GroupSummary]
+    operating_points: list[OperatingPoint]
+    exclusions: list[dict[str, Any]]
+    schema_version: str = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready mapping; keys in a stable order, schema version first."""
+        body = _clean(dataclasses.asdict(self))
+        return {"schema_version": body.pop("schema_version"), **body}
+
+    def to_json(self) -> str:
+        """The JSON text of ``results.json``."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    def write_json(self, path: str | Path) -> None:
+        """Write ``results.json`` atomically (a reader never sees half a file)."""
+        atomic_write_text(Path(path), self.to_json())
+
+    def operating_point(self, target_fmr: float, policy: str = "global") -> OperatingPoint:
+        """The operating point for a target FMR under a policy."""
+        for point in self.operating_points:
+            if point.target_fmr == target_fmr and point.policy == policy:
+                return point
+        raise KeyError(f"no operating point for target FMR {target_fmr} under {policy!r}")
+
+
+def _clean(value: Any) -> Any:
+    """Replace non-finite floats by None (JSON has no NaN) and recurse into containers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
