@@ -1,3 +1,68 @@
-"""faceparity: open, statistically honest audits of demographic differentials in face recognition."""
+"""faceparity: open, statistically honest audits of demographic differentials in face recognition.
+
+Read comparisons with a reader, audit them, write the result::
+
+    import faceparity as fp
+
+    cs = fp.read_bfw("bfw.csv", score="senet50", score_kind=fp.ScoreKind.SIMILARITY)
+    result = fp.audit(cs, group_by=["sex", "ethnicity"],
+                      config=fp.AuditConfig(target_fmrs=(1e-3, 1e-4)))
+    result.write_json("out/results.json")
+"""
 
 __version__ = "0.1.0"
+
+from faceparity.audit import audit  # noqa: E402
+from faceparity.comparisons import ComparisonSet, Exclusion  # noqa: E402
+from faceparity.config import (  # noqa: E402
+    AuditConfig,
+    FMRScope,
+    MatedGroupRule,
+    PolicyKind,
+    ScoreKind,
+    ThresholdPolicy,
+)
+from faceparity.errors import FaceparityError, InputError, Location, UsageError  # noqa: E402
+from faceparity.grouping import Group, Grouping, group_comparisons  # noqa: E402
+from faceparity.metrics import (  # noqa: E402
+    det_curve,
+    equal_error_rate,
+    fmr_fnmr,
+    fnmr_at_fmr,
+    threshold_at_fmr,
+)
+from faceparity.readers import AttributeSpec  # noqa: E402
+from faceparity.results import SCHEMA_VERSION, AuditResult  # noqa: E402
+
+__all__ = [
+    "__version__",
+    # configuration
+    "AuditConfig",
+    "FMRScope",
+    "MatedGroupRule",
+    "PolicyKind",
+    "ScoreKind",
+    "ThresholdPolicy",
+    # data model and readers
+    "AttributeSpec",
+    "ComparisonSet",
+    "Exclusion",
+    "Group",
+    "Grouping",
+    "group_comparisons",
+    # the audit and its result
+    "audit",
+    "AuditResult",
+    "SCHEMA_VERSION",
+    # metrics on plain score arrays
+    "det_curve",
+    "equal_error_rate",
+    "fmr_fnmr",
+    "fnmr_at_fmr",
+    "threshold_at_fmr",
+    # errors
+    "FaceparityError",
+    "InputError",
+    "Location",
+    "UsageError",
+]

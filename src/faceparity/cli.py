@@ -1,0 +1,307 @@
+"""The ``faceparity`` command: parse, call the library, print.
+
+No metric is computed here. Results go to ``OUTDIR/results.json`` (atomically) and a
+table to stdout (``--json`` prints the JSON instead); messages go to stderr.
+
+Exit codes: 0 success; 2 bad input or usage (the message names file, row and
+column); 70 an internal error (a bug: please report it); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from faceparity import __version__
+from faceparity.config import (
+    DEFAULT_TARGET_FMRS,
+    AuditConfig,
+    FMRScope,
+    MatedGroupRule,
+    ScoreKind,
+    ThresholdPolicy,
+)
+from faceparity.errors import FaceparityError, UsageError
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _message(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _reported(func: F) -> F:
+    """Turn library errors into one line on stderr and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FaceparityError as err:
+            _message(f"error: {err}")
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            _message("interrupted; nothing was written")
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as err:  # noqa: BLE001 - the last line of defence
+            _message(
+                f"internal error: {type(err).__name__}: {err}\n"
+                "This is a bug in faceparity; please report it with the command you ran."
+            )
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    parts = _split(text)
+    if len(parts) != 2:
+        raise UsageError(f"{option}: expected two column names COLUMN1,COLUMN2, got {text!r}")
+    return parts[0], parts[1]
+
+
+def _target_fmrs(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in _split(text))
+    except ValueError:
+        values = ()
+    if not values or any(not 0.0 < v < 1.0 for v in values):
+        raise UsageError(f"--fmr: expected comma-separated numbers in (0, 1), got {text!r}")
+    return values
+
+
+def _attribute_specs(attributes: Sequence[str], bins: Sequence[str]) -> list[Any]:
+    from faceparity.readers.attributes import AttributeSpec, parse_bins
+
+    specs = {spec.name: spec for spec in (AttributeSpec.parse(a) for a in attributes)}
+    for text in bins:
+        name, edges = parse_bins(text)
+        if name not in specs:
+            raise UsageError(f"--bin {text!r}: no --attribute named {name!r}")
+        specs[name] = AttributeSpec(name, specs[name].columns, edges)
+    return list(specs.values())
+
+
+def _audit_options(func: F) -> F:
+    """Options shared by every ``audit`` input format."""
+    options = [
+        click.option("--group-by", "group_by", required=True,
+                     help="Attributes whose intersection defines the groups, e.g. sex,ethnicity."),
+        click.option("--fmr", "fmr", default=",".join(f"{v:g}" for v in DEFAULT_TARGET_FMRS),
+                     show_default=True, help="Target FMRs of the operating points."),
+        click.option("--policy", "policies", multiple=True,
+                     help="Threshold policy: global (default), per-group, or "
+                          "reference:ATTR=VALUE[,ATTR=VALUE]. Repeatable."),
+        click.option("--fmr-scope", type=click.Choice([s.value for s in FMRScope]),
+                     default=FMRScope.MATCHED.value, show_default=True,
+                     help="Non-mated comparisons counted for a group: both sides in it "
+                          "(matched) or either side (involving)."),
+        click.option("--mated-rule", type=click.Choice([r.value for r in MatedGroupRule]),
+                     default=MatedGroupRule.EXCLUDE.value, show_default=True,
+                     help="Group of a mated comparison whose samples fall in different groups."),
+        click.option("--alpha", type=float, default=0.5, show_default=True,
+                     help="Weight of FMR in GARBE, FDR and the inequity rate."),
+        click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+                     default=None, help="Directory to write results.json into."),
+        click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout "
+                     "instead of the table."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _score_kind_option(func: F) -> F:
+    return click.option(
+        "--score-kind", type=click.Choice([k.value for k in ScoreKind]), required=True,
+        help="similarity: higher means more alike; distance: lower means more alike.",
+    )(func)
+
+
+def _attribute_options(func: F) -> F:
+    func = click.option("--bin", "bins", multiple=True,
+                        help="Band edges of a numeric attribute, e.g. age=18,30,50,70.")(func)
+    return click.option(
+        "--attribute", "attributes", multiple=True,
+        help="NAME=COLUMN (shared) or NAME=COLUMN1,COLUMN2 (per side). Repeatable.",
+    )(func)
+
+
+def _finish(comparisons: Any, opts: dict[str, Any]) -> None:
+    """Audit, write results.json, print the table or the JSON."""
+    from faceparity.audit import audit
+    from faceparity.render.table import format_table
+
+    config = AuditConfig(
+        target_fmrs=_target_fmrs(opts["fmr"]),
+        policies=tuple(ThresholdPolicy.parse(p) for p in opts["policies"])
+        or (ThresholdPolicy.parse("global"),),
+        fmr_scope=FMRScope(opts["fmr_scope"]),
+        mated_rule=MatedGroupRule(opts["mated_rule"]),
+        alpha=opts["alpha"],
+    )
+    _message(f"auditing {len(comparisons)} comparisons ...")
+    result = audit(comparisons, group_by=_split(opts["group_by"]), config=config)
+    if opts["output"] is not None:
+        path = Path(opts["output"]) / "results.json"
+        result.write_json(path)
+        _message(f"wrote {path}")
+    click.echo(result.to_json() if opts["as_json"] else format_table(result), nl=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="faceparity")
+def main() -> None:
+    """Audit demographic differentials of a face recognition system (1:1 verification)."""
+
+
+@main.group()
+def audit() -> None:
+    """Per-group FMR and FNMR from one of the supported inputs."""
+
+
+@audit.command("pairs")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--score", required=True, help="Score column.")
+@_score_kind_option
+@click.option("--mated", default=None, help="Mated label column (1/0, true/false); "
+              "derived from the subject ids when absent.")
+@click.option("--subjects", required=True, help="The two subject id columns, COLUMN1,COLUMN2.")
+@click.option("--samples", default=None, help="The two sample id columns (optional).")
+@_attribute_options
+@_audit_options
+@_reported
+def audit_pairs(path: Path, score: str, score_kind: str, mated: str | None, subjects: str,
+                samples: str | None, attributes: tuple[str, ...], bins: tuple[str, ...],
+                **opts: Any) -> None:
+    """A generic pair table (CSV or Parquet), mapped by column names."""
+    from faceparity.readers.pairs import read_pairs
+
+    cs = read_pairs(
+        path, score=score, score_kind=ScoreKind(score_kind),
+        subjects=_pair(subjects, "--subjects"), mated=mated,
+        samples=_pair(samples, "--samples") if samples else None,
+        attributes=_attribute_specs(attributes, bins),
+    )
+    _finish(cs, opts)
+
+
+@audit.command("bfw")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--score", required=True, help="Score column: vgg16, resnet50 or senet50.")
+@_score_kind_option
+@_audit_options
+@_reported
+def audit_bfw(path: Path, score: str, score_kind: str, **opts: Any) -> None:
+    """The BFW datatable layout (attributes sex, ethnicity and subgroup)."""
+    from faceparity.readers.bfw import read_bfw
+
+    _finish(read_bfw(path, score=score, score_kind=ScoreKind(score_kind)), opts)
+
+
+@audit.command("rfw")
+@click.argument("pairs", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scores", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--score", default="dist", show_default=True, help="Score column of SCORES.")
+@_score_kind_option
+@_audit_options
+@_reported
+def audit_rfw(pairs: Path, scores: Path, score: str, score_kind: str, **opts: Any) -> None:
+    """RFW style: a pair table with labels plus a score file, joined on image names."""
+    from faceparity.readers.rfw import read_rfw
+
+    _finish(read_rfw(pairs, scores, score=score, score_kind=ScoreKind(score_kind)), opts)
+
+
+@audit.command("bob")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_score_kind_option
+@click.option("--subject-metadata", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Table of subject attributes for 4/5-column score files.")
+@click.option("--subject-column", default="subject", show_default=True,
+              help="Subject id column of --subject-metadata.")
+@_attribute_options
+@_audit_options
+@_reported
+def audit_bob(path: Path, score_kind: str, subject_metadata: Path | None, subject_column: str,
+              attributes: tuple[str, ...], bins: tuple[str, ...], **opts: Any) -> None:
+    """bob 4- or 5-column score files, or bob.bio CSV score files."""
+    from faceparity.readers._table import load_table
+    from faceparity.readers.bob import read_bob
+
+    meta = load_table(subject_metadata) if subject_metadata is not None else None
+    cs = read_bob(
+        path, score_kind=ScoreKind(score_kind), subject_metadata=meta,
+        subject_column=subject_column, attributes=_attribute_specs(attributes, bins),
+        metadata_file=str(subject_metadata or ""),
+    )
+    _finish(cs, opts)
+
+
+@audit.command("embeddings")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--metadata", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Table with the sample id, subject id and attribute columns.")
+@click.option("--sample-id", "sample_id", required=True, help="Sample id column of --metadata.")
+@click.option("--subject", required=True, help="Subject id column of --metadata.")
+@_attribute_options
+@_audit_options
+@_reported
+def audit_embeddings(path: Path, metadata: Path, sample_id: str, subject: str,
+                     attributes: tuple[str, ...], bins: tuple[str, ...], **opts: Any) -> None:
+    """Embeddings (npy, npz or Parquet): all mated and non-mated pairs, cosine similarity."""
+    from faceparity.readers.embeddings import read_embeddings
+
+    cs = read_embeddings(path, metadata=metadata, sample_id=sample_id, subject=subject,
+                         attributes=_attribute_specs(attributes, bins))
+    _finish(cs, opts)
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for embeddings.npy, metadata.csv and truth.json.")
+@click.option("--subjects-per-group", type=click.IntRange(2), default=100, show_default=True)
+@click.option("--samples-per-subject", type=click.IntRange(2), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@_reported
+def simulate(output: Path, subjects_per_group: int, samples_per_subject: int, seed: int) -> None:
+    """Make a synthetic population with planted differentials and known true rates."""
+    from faceparity import simulate as sim
+
+    config = sim.default_config(n_subjects_per_group=subjects_per_group,
+                                samples_per_subject=samples_per_subject, seed=seed)
+    paths = sim.write_simulation(sim.simulate(config), output)
+    for name, path in paths.items():
+        _message(f"wrote {name}: {path}")
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("demo-output"), show_default=True, help="Directory for the demo.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_reported
+def demo(output: Path, seed: int) -> None:
+    """Simulate a population, audit it, and compare with the truth (synthetic data)."""
+    from faceparity.demo import run_demo
+
+    click.echo(run_demo(output, seed=seed, log=_message), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,101 @@
+"""A readable per-group table of an :class:`~faceparity.results.AuditResult` for a terminal.
+
+Plain text only (stdout stays data that can be piped); rates are fractions written
+in scientific notation, undefined rates as ``-`` with the reason below the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from faceparity.results import AuditResult, OperatingPoint
+
+__all__ = ["format_table"]
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3e}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _point_lines(result: AuditResult, point: OperatingPoint) -> list[str]:
+    rule = result.config["match_rule"]
+    if point.threshold is None:
+        title = f"target FMR {point.target_fmr:g}, policy {point.policy} (each group its own threshold)"
+    else:
+        title = (
+            f"target FMR {point.target_fmr:g}, policy {point.policy}: "
+            f"threshold {point.threshold!r} (match when {rule})"
+        )
+    header = ["group", "FMR", "false matches", "non-mated", "FNMR", "false non-matches", "mated"]
+    if point.threshold is None:
+        header.insert(1, "threshold")
+    rows = []
+    footnotes: list[str] = []
+    for g in point.groups:
+        row = [
+            g.label,
+            _rate(g.fmr),
+            str(g.n_false_matches),
+            str(g.n_non_mated),
+            _rate(g.fnmr),
+            str(g.n_false_non_matches),
+            str(g.n_mated),
+        ]
+        if point.threshold is None:
+            row.insert(1, "-" if g.threshold is None else f"{g.threshold:.6g}")
+        rows.append(row)
+        footnotes.extend(f"{g.label}: {note}" for note in g.notes)
+    if point.overall is not None:
+        o = point.overall
+        rows.append(
+            ["overall", _rate(o.fmr), str(o.n_false_matches), str(o.n_non_mated),
+             _rate(o.fnmr), str(o.n_false_non_matches), str(o.n_mated)]
+        )
+    s = point.summary
+    summary = (
+        f"FMR  max/min {_ratio(s['fmr']['max_min']['value'])}, "
+        f"max/geomean {_ratio(s['fmr']['max_geomean']['value'])}, "
+        f"Gini {_ratio(s['fmr']['gini']['value'])}\n"
+        f"FNMR max/min {_ratio(s['fnmr']['max_min']['value'])}, "
+        f"max/geomean {_ratio(s['fnmr']['max_geomean']['value'])}, "
+        f"Gini {_ratio(s['fnmr']['gini']['value'])}\n"
+        f"GARBE {_ratio(s['garbe']['value'])}, FDR {_ratio(s['fdr']['value'])}, "
+        f"inequity rate {_ratio(s['inequity_rate']['value'])}"
+    )
+    for key in ("fmr", "fnmr"):
+        for name, measure in s[key].items():
+            if measure["value"] is None and "undefined_reason" in measure:
+                footnotes.append(f"{key.upper()} {name}: {measure['undefined_reason']}")
+    lines = [title, *_grid(header, rows), summary]
+    lines.extend(f"  note: {n}" for n in (*point.notes, *dict.fromkeys(footnotes)))
+    return lines
+
+
+def format_table(result: AuditResult) -> str:
+    """The per-group table for every operating point, as plain text."""
+    inp = result.input
+    head = [
+        f"faceparity audit of {inp['source'] or 'comparisons'}",
+        f"{inp['n_comparisons']} comparisons ({inp['n_mated']} mated, "
+        f"{inp['n_non_mated']} non-mated), {inp['n_subjects']} subjects; "
+        f"groups by {' x '.join(result.config['group_by'])}; "
+        f"FMR scope {result.config['fmr_scope']}",
+    ]
+    for e in result.exclusions:
+        head.append(f"excluded ({e['scope']}): {e['count']} {e['unit']}: {e['reason']}")
+    blocks = ["\n".join(head)]
+    blocks.extend("\n".join(_point_lines(result, p)) for p in result.operating_points)
+    return "\n\n".join(blocks) + "\n"
