@@ -15,7 +15,6 @@ import numpy.typing as npt
 
 from faceparity import __version__
 from faceparity.comparisons import ComparisonSet, Exclusion
-from faceparity.errors import InputError, UsageError
 from faceparity.config import (
     AuditConfig,
     FMRScope,
@@ -24,6 +23,7 @@ from faceparity.config import (
     ScoreKind,
     ThresholdPolicy,
 )
+from faceparity.errors import InputError, UsageError
 from faceparity.grouping import Grouping, group_comparisons
 from faceparity.metrics.differentials import summarize
 from faceparity.metrics.rates import SortedScores, equal_error_rate
@@ -223,6 +223,7 @@ def audit(
     -------
     AuditResult
         The result object written as ``results.json``.
+
     """
     config = config or AuditConfig()
     if len(comparisons) == 0:
@@ -320,9 +321,7 @@ def _operating_point(
         ref = grouping.find(policy.reference)
         basis = part.group_non_mated[ref]
         if not len(basis):
-            raise UsageError(
-                f"reference group {groups[ref].label!r} has no non-mated comparisons"
-            )
+            raise UsageError(f"reference group {groups[ref].label!r} has no non-mated comparisons")
         common = basis.threshold_at_fmr(target)
     else:
         common, basis = None, part.overall_non_mated

@@ -101,26 +101,62 @@ def _attribute_specs(attributes: Sequence[str], bins: Sequence[str]) -> list[Any
 def _audit_options(func: F) -> F:
     """Options shared by every ``audit`` input format."""
     options = [
-        click.option("--group-by", "group_by", required=True,
-                     help="Attributes whose intersection defines the groups, e.g. sex,ethnicity."),
-        click.option("--fmr", "fmr", default=",".join(f"{v:g}" for v in DEFAULT_TARGET_FMRS),
-                     show_default=True, help="Target FMRs of the operating points."),
-        click.option("--policy", "policies", multiple=True,
-                     help="Threshold policy: global (default), per-group, or "
-                          "reference:ATTR=VALUE[,ATTR=VALUE]. Repeatable."),
-        click.option("--fmr-scope", type=click.Choice([s.value for s in FMRScope]),
-                     default=FMRScope.MATCHED.value, show_default=True,
-                     help="Non-mated comparisons counted for a group: both sides in it "
-                          "(matched) or either side (involving)."),
-        click.option("--mated-rule", type=click.Choice([r.value for r in MatedGroupRule]),
-                     default=MatedGroupRule.EXCLUDE.value, show_default=True,
-                     help="Group of a mated comparison whose samples fall in different groups."),
-        click.option("--alpha", type=float, default=0.5, show_default=True,
-                     help="Weight of FMR in GARBE, FDR and the inequity rate."),
-        click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
-                     default=None, help="Directory to write results.json into."),
-        click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout "
-                     "instead of the table."),
+        click.option(
+            "--group-by",
+            "group_by",
+            required=True,
+            help="Attributes whose intersection defines the groups, e.g. sex,ethnicity.",
+        ),
+        click.option(
+            "--fmr",
+            "fmr",
+            default=",".join(f"{v:g}" for v in DEFAULT_TARGET_FMRS),
+            show_default=True,
+            help="Target FMRs of the operating points.",
+        ),
+        click.option(
+            "--policy",
+            "policies",
+            multiple=True,
+            help="Threshold policy: global (default), per-group, or "
+            "reference:ATTR=VALUE[,ATTR=VALUE]. Repeatable.",
+        ),
+        click.option(
+            "--fmr-scope",
+            type=click.Choice([s.value for s in FMRScope]),
+            default=FMRScope.MATCHED.value,
+            show_default=True,
+            help="Non-mated comparisons counted for a group: both sides in it "
+            "(matched) or either side (involving).",
+        ),
+        click.option(
+            "--mated-rule",
+            type=click.Choice([r.value for r in MatedGroupRule]),
+            default=MatedGroupRule.EXCLUDE.value,
+            show_default=True,
+            help="Group of a mated comparison whose samples fall in different groups.",
+        ),
+        click.option(
+            "--alpha",
+            type=float,
+            default=0.5,
+            show_default=True,
+            help="Weight of FMR in GARBE, FDR and the inequity rate.",
+        ),
+        click.option(
+            "-o",
+            "--output",
+            "output",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Directory to write results.json into.",
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="Print results.json to stdout instead of the table.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -129,16 +165,24 @@ def _audit_options(func: F) -> F:
 
 def _score_kind_option(func: F) -> F:
     return click.option(
-        "--score-kind", type=click.Choice([k.value for k in ScoreKind]), required=True,
+        "--score-kind",
+        type=click.Choice([k.value for k in ScoreKind]),
+        required=True,
         help="similarity: higher means more alike; distance: lower means more alike.",
     )(func)
 
 
 def _attribute_options(func: F) -> F:
-    func = click.option("--bin", "bins", multiple=True,
-                        help="Band edges of a numeric attribute, e.g. age=18,30,50,70.")(func)
+    func = click.option(
+        "--bin",
+        "bins",
+        multiple=True,
+        help="Band edges of a numeric attribute, e.g. age=18,30,50,70.",
+    )(func)
     return click.option(
-        "--attribute", "attributes", multiple=True,
+        "--attribute",
+        "attributes",
+        multiple=True,
         help="NAME=COLUMN (shared) or NAME=COLUMN1,COLUMN2 (per side). Repeatable.",
     )(func)
 
@@ -180,22 +224,36 @@ def audit() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--score", required=True, help="Score column.")
 @_score_kind_option
-@click.option("--mated", default=None, help="Mated label column (1/0, true/false); "
-              "derived from the subject ids when absent.")
+@click.option(
+    "--mated",
+    default=None,
+    help="Mated label column (1/0, true/false); derived from the subject ids when absent.",
+)
 @click.option("--subjects", required=True, help="The two subject id columns, COLUMN1,COLUMN2.")
 @click.option("--samples", default=None, help="The two sample id columns (optional).")
 @_attribute_options
 @_audit_options
 @_reported
-def audit_pairs(path: Path, score: str, score_kind: str, mated: str | None, subjects: str,
-                samples: str | None, attributes: tuple[str, ...], bins: tuple[str, ...],
-                **opts: Any) -> None:
+def audit_pairs(
+    path: Path,
+    score: str,
+    score_kind: str,
+    mated: str | None,
+    subjects: str,
+    samples: str | None,
+    attributes: tuple[str, ...],
+    bins: tuple[str, ...],
+    **opts: Any,
+) -> None:
     """A generic pair table (CSV or Parquet), mapped by column names."""
     from faceparity.readers.pairs import read_pairs
 
     cs = read_pairs(
-        path, score=score, score_kind=ScoreKind(score_kind),
-        subjects=_pair(subjects, "--subjects"), mated=mated,
+        path,
+        score=score,
+        score_kind=ScoreKind(score_kind),
+        subjects=_pair(subjects, "--subjects"),
+        mated=mated,
         samples=_pair(samples, "--samples") if samples else None,
         attributes=_attribute_specs(attributes, bins),
     )
@@ -232,23 +290,41 @@ def audit_rfw(pairs: Path, scores: Path, score: str, score_kind: str, **opts: An
 @audit.command("bob")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @_score_kind_option
-@click.option("--subject-metadata", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Table of subject attributes for 4/5-column score files.")
-@click.option("--subject-column", default="subject", show_default=True,
-              help="Subject id column of --subject-metadata.")
+@click.option(
+    "--subject-metadata",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Table of subject attributes for 4/5-column score files.",
+)
+@click.option(
+    "--subject-column",
+    default="subject",
+    show_default=True,
+    help="Subject id column of --subject-metadata.",
+)
 @_attribute_options
 @_audit_options
 @_reported
-def audit_bob(path: Path, score_kind: str, subject_metadata: Path | None, subject_column: str,
-              attributes: tuple[str, ...], bins: tuple[str, ...], **opts: Any) -> None:
-    """bob 4- or 5-column score files, or bob.bio CSV score files."""
+def audit_bob(
+    path: Path,
+    score_kind: str,
+    subject_metadata: Path | None,
+    subject_column: str,
+    attributes: tuple[str, ...],
+    bins: tuple[str, ...],
+    **opts: Any,
+) -> None:
+    """Bob 4- or 5-column score files, or bob.bio CSV score files."""
     from faceparity.readers._table import load_table
     from faceparity.readers.bob import read_bob
 
     meta = load_table(subject_metadata) if subject_metadata is not None else None
     cs = read_bob(
-        path, score_kind=ScoreKind(score_kind), subject_metadata=meta,
-        subject_column=subject_column, attributes=_attribute_specs(attributes, bins),
+        path,
+        score_kind=ScoreKind(score_kind),
+        subject_metadata=meta,
+        subject_column=subject_column,
+        attributes=_attribute_specs(attributes, bins),
         metadata_file=str(subject_metadata or ""),
     )
     _finish(cs, opts)
@@ -256,26 +332,47 @@ def audit_bob(path: Path, score_kind: str, subject_metadata: Path | None, subjec
 
 @audit.command("embeddings")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--metadata", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Table with the sample id, subject id and attribute columns.")
+@click.option(
+    "--metadata",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Table with the sample id, subject id and attribute columns.",
+)
 @click.option("--sample-id", "sample_id", required=True, help="Sample id column of --metadata.")
 @click.option("--subject", required=True, help="Subject id column of --metadata.")
 @_attribute_options
 @_audit_options
 @_reported
-def audit_embeddings(path: Path, metadata: Path, sample_id: str, subject: str,
-                     attributes: tuple[str, ...], bins: tuple[str, ...], **opts: Any) -> None:
+def audit_embeddings(
+    path: Path,
+    metadata: Path,
+    sample_id: str,
+    subject: str,
+    attributes: tuple[str, ...],
+    bins: tuple[str, ...],
+    **opts: Any,
+) -> None:
     """Embeddings (npy, npz or Parquet): all mated and non-mated pairs, cosine similarity."""
     from faceparity.readers.embeddings import read_embeddings
 
-    cs = read_embeddings(path, metadata=metadata, sample_id=sample_id, subject=subject,
-                         attributes=_attribute_specs(attributes, bins))
+    cs = read_embeddings(
+        path,
+        metadata=metadata,
+        sample_id=sample_id,
+        subject=subject,
+        attributes=_attribute_specs(attributes, bins),
+    )
     _finish(cs, opts)
 
 
 @main.command()
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory for embeddings.npy, metadata.csv and truth.json.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for embeddings.npy, metadata.csv and truth.json.",
+)
 @click.option("--subjects-per-group", type=click.IntRange(2), default=100, show_default=True)
 @click.option("--samples-per-subject", type=click.IntRange(2), default=5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -284,16 +381,23 @@ def simulate(output: Path, subjects_per_group: int, samples_per_subject: int, se
     """Make a synthetic population with planted differentials and known true rates."""
     from faceparity import simulate as sim
 
-    config = sim.default_config(n_subjects_per_group=subjects_per_group,
-                                samples_per_subject=samples_per_subject, seed=seed)
+    config = sim.default_config(
+        n_subjects_per_group=subjects_per_group, samples_per_subject=samples_per_subject, seed=seed
+    )
     paths = sim.write_simulation(sim.simulate(config), output)
     for name, path in paths.items():
         _message(f"wrote {name}: {path}")
 
 
 @main.command()
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("demo-output"), show_default=True, help="Directory for the demo.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Directory for the demo.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @_reported
 def demo(output: Path, seed: int) -> None:

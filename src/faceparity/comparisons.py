@@ -39,6 +39,7 @@ class Exclusion:
     scope : str
         What the units were left out of: ``"audit"`` (everything), ``"groups"``
         (per-group rates only; still in the overall rates) or ``"mated"``.
+
     """
 
     reason: str
@@ -75,6 +76,7 @@ class ComparisonSet:
         What the reader left out.
     source : str
         Where the comparisons came from, for the record.
+
     """
 
     score: npt.NDArray[np.float64]
@@ -146,6 +148,7 @@ class ComparisonSet:
         ...     attributes_a={"sex": ["F", "F"]}, attributes_b={"sex": ["F", "M"]})
         >>> len(cs), cs.levels["sex"]
         (2, ('F', 'M'))
+
         """
         score_arr = np.asarray(score, dtype=np.float64)
         mated_arr = np.asarray(mated, dtype=bool)

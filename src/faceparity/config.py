@@ -25,7 +25,7 @@ __all__ = [
 DEFAULT_TARGET_FMRS: tuple[float, ...] = (1e-3, 1e-4, 1e-5)
 
 
-class ScoreKind(str, enum.Enum):
+class ScoreKind(enum.StrEnum):
     """Direction of a comparison score; always stated, never guessed.
 
     ``SIMILARITY``: higher means more alike; a comparison is a match when
@@ -37,7 +37,7 @@ class ScoreKind(str, enum.Enum):
     DISTANCE = "distance"
 
 
-class PolicyKind(str, enum.Enum):
+class PolicyKind(enum.StrEnum):
     """How the decision threshold for a target FMR is set."""
 
     GLOBAL = "global"
@@ -45,7 +45,7 @@ class PolicyKind(str, enum.Enum):
     PER_GROUP = "per-group"
 
 
-class FMRScope(str, enum.Enum):
+class FMRScope(enum.StrEnum):
     """Which non-mated comparisons count towards a group's FMR.
 
     ``MATCHED``: both sides in the group (demographically matched impostors,
@@ -56,7 +56,7 @@ class FMRScope(str, enum.Enum):
     INVOLVING = "involving"
 
 
-class MatedGroupRule(str, enum.Enum):
+class MatedGroupRule(enum.StrEnum):
     """Which group a mated comparison counts for when its two samples disagree.
 
     Samples of one subject can fall in different groups for attributes that change
@@ -81,6 +81,7 @@ class ThresholdPolicy:
         How the threshold is set.
     reference : tuple of (attribute, value) pairs, optional
         The reference group, required for ``PolicyKind.REFERENCE``.
+
     """
 
     kind: PolicyKind
@@ -98,6 +99,7 @@ class ThresholdPolicy:
         --------
         >>> ThresholdPolicy.parse("reference:sex=M").reference
         (('sex', 'M'),)
+
         """
         text = text.strip()
         if text == PolicyKind.GLOBAL.value:
@@ -144,6 +146,7 @@ class AuditConfig:
         Weight of FMR against FNMR in the combined measures (GARBE, FDR, inequity rate).
     det_points : int
         Number of points of the sampled DET curve stored per group.
+
     """
 
     target_fmrs: tuple[float, ...] = DEFAULT_TARGET_FMRS

@@ -19,8 +19,14 @@ from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.embeddings import read_embeddings
 from faceparity.render.table import format_table
 from faceparity.results import AuditResult
-from faceparity.simulate import SimulationConfig, default_config, simulate, true_fmr, true_fnmr
-from faceparity.simulate import write_simulation
+from faceparity.simulate import (
+    SimulationConfig,
+    default_config,
+    simulate,
+    true_fmr,
+    true_fnmr,
+    write_simulation,
+)
 
 __all__ = ["TruthRow", "run_demo", "truth_check"]
 
@@ -94,7 +100,8 @@ def _truth_table(rows: list[TruthRow], target_fmr: float) -> str:
     lines = [
         f"truth check at target FMR {target_fmr:g}, policy global "
         "(measured vs the simulator's exact rate at the same threshold)",
-        f"{'group':<8} {'FMR':>10} {'true FMR':>10} {'z':>5}  {'FNMR':>10} {'true FNMR':>10} {'z':>5}",
+        f"{'group':<8} {'FMR':>10} {'true FMR':>10} {'z':>5}  "
+        f"{'FNMR':>10} {'true FNMR':>10} {'z':>5}",
     ]
     for r in rows:
         lines.append(
@@ -133,15 +140,20 @@ def run_demo(
     log(SYNTHETIC_NOTICE)
     config = default_config(seed=seed)
     paths = write_simulation(simulate(config), Path(output) / "data")
-    log(f"simulated {sum(g.n_subjects for g in config.groups)} subjects in "
-        f"{len(config.groups)} groups; data in {Path(output) / 'data'}")
+    log(
+        f"simulated {sum(g.n_subjects for g in config.groups)} subjects in "
+        f"{len(config.groups)} groups; data in {Path(output) / 'data'}"
+    )
     comparisons = read_embeddings(
         paths["embeddings"],
         metadata=paths["metadata"],
         sample_id="sample",
         subject="subject",
-        attributes=[AttributeSpec("sex", ("sex",)), AttributeSpec("region", ("region",)),
-                    AttributeSpec("age", ("age",), bins=(30.0, 50.0))],
+        attributes=[
+            AttributeSpec("sex", ("sex",)),
+            AttributeSpec("region", ("region",)),
+            AttributeSpec("age", ("age",), bins=(30.0, 50.0)),
+        ],
     )
     log(f"formed {len(comparisons)} comparisons; auditing ...")
     result = audit(

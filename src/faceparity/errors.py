@@ -48,6 +48,7 @@ class InputError(FaceparityError):
         What was expected and what was got.
     location : Location, optional
         File, row and column of the problem.
+
     """
 
     def __init__(self, message: str, location: Location | None = None) -> None:

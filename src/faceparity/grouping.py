@@ -47,6 +47,7 @@ class Grouping:
         The groups present in the data.
     codes : ndarray of int32, shape (n, 2)
         Index into ``groups`` of each side; ``MISSING`` where a group-by attribute is missing.
+
     """
 
     group_by: tuple[str, ...]
@@ -56,7 +57,7 @@ class Grouping:
     @property
     def complete(self) -> npt.NDArray[np.bool_]:
         """True for comparisons whose two sides both have a group."""
-        return np.all(self.codes != MISSING, axis=1)
+        return np.asarray(np.all(self.codes != MISSING, axis=1), dtype=bool)
 
     def find(self, attributes: Sequence[tuple[str, str]]) -> int:
         """Index of the group with exactly these attribute values."""
@@ -86,6 +87,7 @@ def group_comparisons(comparisons: ComparisonSet, group_by: Sequence[str]) -> Gr
     ...     attributes_a={"sex": ["F", "F"]}, attributes_b={"sex": ["F", "M"]})
     >>> [g.label for g in group_comparisons(cs, ["sex"]).groups]
     ['F', 'M']
+
     """
     names = tuple(group_by)
     if not names:

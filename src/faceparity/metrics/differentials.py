@@ -11,7 +11,7 @@ comparisons) are left out of every measure, and the measure says how many it use
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,7 +129,8 @@ def garbe(
     g_fmr, g_fnmr = gini(fmr), gini(fnmr)
     for part, name in ((g_fmr, "FMR"), (g_fnmr, "FNMR")):
         if part.value is None:
-            return Measure(None, part.n_groups, f"Gini of {name} undefined: {part.undefined_reason}")
+            reason = f"Gini of {name} undefined: {part.undefined_reason}"
+            return Measure(None, part.n_groups, reason)
     assert g_fmr.value is not None and g_fnmr.value is not None
     return Measure(
         alpha * g_fmr.value + (1.0 - alpha) * g_fnmr.value, min(g_fmr.n_groups, g_fnmr.n_groups)
@@ -172,7 +173,7 @@ def inequity_rate(
         if ratio.value is None:
             return Measure(None, ratio.n_groups, f"{name} max/min {ratio.undefined_reason}")
         parts.append(ratio)
-    value = parts[0].value**alpha * parts[1].value ** (1.0 - alpha)  # type: ignore[operator]
+    value = parts[0].value ** alpha * parts[1].value ** (1.0 - alpha)  # type: ignore[operator]
     return Measure(float(value), min(p.n_groups for p in parts))
 
 
@@ -198,5 +199,3 @@ def summarize(
         "fdr": fairness_discrepancy_rate(fmr, fnmr, alpha=alpha),
         "inequity_rate": inequity_rate(fmr, fnmr, alpha=alpha),
     }
-
-

@@ -55,6 +55,7 @@ class SortedScores:
     ----------
     similarity : array-like of float
         Scores where higher means more alike.
+
     """
 
     __slots__ = ("values",)
@@ -134,6 +135,7 @@ def threshold_at_fmr(
     >>> threshold_at_fmr([0.1, 0.2, 0.3, 0.4], target_fmr=0.25,
     ...                  score_kind=ScoreKind.SIMILARITY) > 0.3
     True
+
     """
     t = SortedScores(_similarity(non_mated, score_kind)).threshold_at_fmr(target_fmr)
     return _oriented_threshold(t, score_kind)
@@ -161,6 +163,7 @@ def fmr_fnmr(
     -------
     fmr, fnmr : ndarray of float
         Rates at each threshold; NaN where there are no comparisons of that kind.
+
     """
     kind = ScoreKind(score_kind)
     m = SortedScores(_similarity(mated, kind))
@@ -205,9 +208,7 @@ def _candidate_thresholds(*sorted_parts: npt.NDArray[np.float64]) -> npt.NDArray
     return np.append(values, top)
 
 
-def det_curve(
-    mated: npt.ArrayLike, non_mated: npt.ArrayLike, *, score_kind: ScoreKind
-) -> DetCurve:
+def det_curve(mated: npt.ArrayLike, non_mated: npt.ArrayLike, *, score_kind: ScoreKind) -> DetCurve:
     """FMR and FNMR at every distinct score (the exact DET curve).
 
     Examples
@@ -215,6 +216,7 @@ def det_curve(
     >>> c = det_curve([0.8, 0.9], [0.1, 0.85], score_kind=ScoreKind.SIMILARITY)
     >>> c.fmr.tolist(), c.fnmr.tolist()
     ([1.0, 0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5, 1.0])
+
     """
     kind = ScoreKind(score_kind)
     m = SortedScores(_similarity(mated, kind))
@@ -240,6 +242,7 @@ class EqualErrorRate:
         The EER interval of Maio et al. (2002).
     threshold : float
         The threshold the interval was read at, in the caller's direction.
+
     """
 
     eer: float
@@ -266,6 +269,7 @@ def equal_error_rate(
     --------
     >>> equal_error_rate([3, 4], [1, 2], score_kind=ScoreKind.SIMILARITY).eer
     0.0
+
     """
     curve = det_curve(mated, non_mated, score_kind=score_kind)
     fmr, fnmr = curve.fmr, curve.fnmr

@@ -34,6 +34,7 @@ class AttributeSpec:
         One column, or two: the first and the second side of a comparison.
     bins : tuple of float, optional
         Increasing band edges for a numeric attribute.
+
     """
 
     name: str
@@ -61,6 +62,7 @@ class AttributeSpec:
         --------
         >>> AttributeSpec.parse("sex=g1,g2")
         AttributeSpec(name='sex', columns=('g1', 'g2'), bins=None)
+
         """
         name, sep, cols = text.partition("=")
         columns = tuple(c.strip() for c in cols.split(",")) if cols.strip() else ()
@@ -82,6 +84,7 @@ def parse_bins(text: str) -> tuple[str, tuple[float, ...]]:
     --------
     >>> parse_bins("age=18,30")
     ('age', (18.0, 30.0))
+
     """
     name, sep, edges = text.partition("=")
     try:
@@ -126,9 +129,11 @@ def encode_attribute(
     if spec.bins is not None:
         edges = np.asarray(spec.bins, dtype=np.float64)
         levels = band_labels(spec.bins)
-        for side, (values, column) in enumerate(zip((side_a, side_b), spec.side_columns(), strict=True)):
+        sides = zip((side_a, side_b), spec.side_columns(), strict=True)
+        for side, (values, column) in enumerate(sides):
             numeric = pd.to_numeric(values.where(~missing[side]), errors="coerce")
-            bad = np.flatnonzero(~missing[side] & (numeric.isna().to_numpy() | ~np.isfinite(numeric.to_numpy(dtype=np.float64, na_value=0.0))))
+            as_float = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = np.flatnonzero(~missing[side] & ~np.isfinite(as_float))
             if bad.size:
                 row = int(bad[0])
                 raise InputError(
@@ -137,14 +142,10 @@ def encode_attribute(
                     Location(file, row + 1, column),
                 )
             keep = ~missing[side]
-            codes[keep, side] = np.searchsorted(
-                edges, numeric.to_numpy(dtype=np.float64)[keep], side="right"
-            )
+            codes[keep, side] = np.searchsorted(edges, as_float[keep], side="right")
         return codes, levels
     texts = [v.astype("string").str.strip() for v in (side_a, side_b)]
-    present = sorted(
-        set(texts[0][~missing[0]].tolist()) | set(texts[1][~missing[1]].tolist())
-    )
+    present = sorted(set(texts[0][~missing[0]].tolist()) | set(texts[1][~missing[1]].tolist()))
     index = {v: i for i, v in enumerate(present)}
     for side in (0, 1):
         keep = ~missing[side]

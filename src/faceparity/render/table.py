@@ -22,18 +22,22 @@ def _ratio(value: float | None) -> str:
 
 
 def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+
     def line(cells: Sequence[str]) -> str:
         first = cells[0].ljust(widths[0])
         rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
         return "  ".join([first, *rest]).rstrip()
+
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
 def _point_lines(result: AuditResult, point: OperatingPoint) -> list[str]:
     rule = result.config["match_rule"]
     if point.threshold is None:
-        title = f"target FMR {point.target_fmr:g}, policy {point.policy} (each group its own threshold)"
+        title = (
+            f"target FMR {point.target_fmr:g}, policy {point.policy} (each group its own threshold)"
+        )
     else:
         title = (
             f"target FMR {point.target_fmr:g}, policy {point.policy}: "
@@ -61,8 +65,15 @@ def _point_lines(result: AuditResult, point: OperatingPoint) -> list[str]:
     if point.overall is not None:
         o = point.overall
         rows.append(
-            ["overall", _rate(o.fmr), str(o.n_false_matches), str(o.n_non_mated),
-             _rate(o.fnmr), str(o.n_false_non_matches), str(o.n_mated)]
+            [
+                "overall",
+                _rate(o.fmr),
+                str(o.n_false_matches),
+                str(o.n_non_mated),
+                _rate(o.fnmr),
+                str(o.n_false_non_matches),
+                str(o.n_mated),
+            ]
         )
     s = point.summary
     summary = (

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from faceparity import cli
+from _shared import shared_file
+
+
+def _pairs_csv(path: Path, *, n_subjects: int = 40, seed: int = 0) -> Path:
+    """A small pair table: two samples per subject, sex F/M, every pair of samples compared."""
+    rng = np.random.default_rng(seed)
+    samples = [(f"s{i}", i % 2, k) for i in range(n_subjects) for k in range(2)]
+    rows = []
+    for x in range(len(samples)):
+        for y in range(x + 1, len(samples)):
+            (sa, ga, _), (sb, gb, _) = samples[x], samples[y]
+            mated = sa == sb
+            score = rng.normal(0.7 if mated else 0.1 + 0.05 * ga, 0.1)
+            rows.append((sa, sb, f"{sa}_{x}", f"{sb}_{y}", int(mated), round(score, 6),
+                         "FM"[ga], "FM"[gb]))
+    frame = pd.DataFrame(rows, columns=["id1", "id2", "p1", "p2", "label", "score", "g1", "g2"])
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _run(args: list[str]):
+    return CliRunner().invoke(cli.main, args, catch_exceptions=False)
+
+
+PAIRS_ARGS = ["--score", "score", "--score-kind", "similarity", "--mated", "label",
+              "--subjects", "id1,id2", "--samples", "p1,p2", "--attribute", "sex=g1,g2",
+              "--group-by", "sex", "--fmr", "1e-2,1e-3"]
+
+
+def test_audit_pairs_writes_results_and_prints_table(tmp_path: Path) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    out = tmp_path / "out"
+    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((out / "results.json").read_text())
+    assert data["schema_version"] == "1.0"
+    assert [g["attributes"] for g in data["groups"]] == [{"sex": "F"}, {"sex": "M"}]
+    assert [p["target_fmr"] for p in data["operating_points"]] == [1e-2, 1e-3]
+    assert "target FMR 0.01, policy global" in result.stdout
+    assert "wrote" in result.stderr and "wrote" not in result.stdout
+    as_json = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "--json"])
+    assert json.loads(as_json.stdout) == data
+
+
+def test_all_three_policies_and_scope(tmp_path: Path) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "--policy", "global",
+                   "--policy", "reference:sex=M", "--policy", "per-group",
+                   "--fmr-scope", "involving", "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [p["policy"] for p in data["operating_points"]] == (
+        ["global"] * 2 + ["reference:sex=M"] * 2 + ["per-group"] * 2)
+    assert data["config"]["fmr_scope"] == "involving"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--policy", "nearest"], "policy: expected 'global', 'per-group' or 'reference:"),
+        (["--policy", "reference:sex=X"], "reference group 'sex=X' is not in the data"),
+        (["--policy", "reference:ethnicity=B"], "expected values for exactly the group-by"),
+        (["--fmr", "0.5,abc"], "--fmr: expected comma-separated numbers in (0, 1)"),
+        (["--fmr", "1.5"], "--fmr: expected comma-separated numbers in (0, 1)"),
+        (["--group-by", "age"], "group-by attribute 'age' is not defined"),
+    ],
+)
+def test_usage_errors_exit_2_and_write_nothing(tmp_path: Path, extra: list[str], message: str) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    out = tmp_path / "out"
+    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, *extra, "-o", str(out)])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not out.exists()
+
+
+def _corrupt(tmp_path: Path, row: int, column: str, value: str) -> Path:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    frame.loc[row - 1, column] = value
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    return bad
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("score", "nan", "column 'score'"),
+        ("score", "inf", "column 'score'"),
+        ("score", "", "column 'score'"),
+        ("score", "high", "column 'score'"),
+        ("label", "maybe", "column 'label'"),
+    ],
+)
+def test_bad_values_name_file_row_column(tmp_path: Path, column: str, value: str, expected: str) -> None:
+    bad = _corrupt(tmp_path, 7, column, value)
+    out = tmp_path / "out"
+    result = _run(["audit", "pairs", str(bad), *PAIRS_ARGS, "-o", str(out)])
+    assert result.exit_code == 2, result.stdout
+    assert "bad.csv" in result.stderr and "row 7" in result.stderr and expected in result.stderr
+    assert not out.exists()
+
+
+def test_missing_column_is_named(tmp_path: Path) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "--score", "cosine"])
+    assert result.exit_code == 2
+    assert "'cosine'" in result.stderr and "pairs.csv" in result.stderr
+
+
+def test_internal_error_exit_70_without_traceback(tmp_path: Path, monkeypatch) -> None:
+    import faceparity.audit
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(faceparity.audit, "audit", boom)
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "-o", str(tmp_path / "out")])
+    assert result.exit_code == 70
+    assert "internal error: RuntimeError: kaboom" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_real_process_exit_codes(tmp_path: Path) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv", n_subjects=10)
+    exe = [sys.executable, "-m", "faceparity.cli"]
+    ok = subprocess.run([*exe, "audit", "pairs", str(csv), *PAIRS_ARGS], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([*exe, "audit", "pairs", str(csv), *PAIRS_ARGS, "--score-kind", "up"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+
+
+def test_bfw_sample_through_the_documented_command(tmp_path: Path) -> None:
+    csv = shared_file("bfw-sample", "bfw_sample_pairs.csv")
+    out = tmp_path / "out"
+    result = _run(["audit", "pairs", str(csv), "--score", "senet50", "--score-kind", "similarity",
+                   "--mated", "label", "--subjects", "id1,id2", "--attribute", "sex=g1,g2",
+                   "--attribute", "ethnicity=e1,e2", "--group-by", "sex,ethnicity",
+                   "--fmr", "1e-3,1e-4", "--policy", "global", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((out / "results.json").read_text())
+    assert data["input"]["n_comparisons"] == 48017
+    assert data["input"]["n_mated"] == 12343
+    assert len(data["groups"]) == 8
+    point = data["operating_points"][0]
+    assert sum(c["n_non_mated"] for c in point["cross_group"]) == 35674
+    # The BFW read through its own layout gives the same rates.
+    same = _run(["audit", "bfw", str(csv), "--score", "senet50", "--score-kind", "similarity",
+                 "--group-by", "sex,ethnicity", "--fmr", "1e-3,1e-4", "--json"])
+    assert same.exit_code == 0, same.stderr
+    other = json.loads(same.stdout)
+    assert [g["fmr"] for g in other["operating_points"][0]["groups"]] == [
+        g["fmr"] for g in point["groups"]]
+
+
+def test_rfw_through_the_cli(tmp_path: Path) -> None:
+    pairs = shared_file("rfw-favfa", "rfw_pairs_labels.csv")
+    scores = shared_file("rfw-favfa", "bupt_rfw_distances.csv")
+    result = _run(["audit", "rfw", str(pairs), str(scores), "--score-kind", "distance",
+                   "--group-by", "ethnicity", "--fmr", "1e-3", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["config"]["match_rule"] == "score <= threshold"
+    assert {g["attributes"]["ethnicity"] for g in data["groups"]} == {
+        "African", "Asian", "Caucasian", "Indian"}
+    assert any(e["count"] == 77 for e in data["exclusions"])
+
+
+def test_morph_embeddings_through_the_documented_command(tmp_path: Path) -> None:
+    source = shared_file("morph-embeddings", "embeddings.json")
+    raw = json.loads(source.read_text())
+    vectors, rows = [], []
+    for subject, images in raw.items():
+        for image, vector in images.items():
+            name = Path(image).stem  # 105220_00M39
+            rows.append({"sample": name, "subject": subject, "sex": name[9], "age": int(name[10:])})
+            vectors.append(vector)
+    np.save(tmp_path / "emb.npy", np.asarray(vectors))
+    pd.DataFrame(rows).to_csv(tmp_path / "meta.csv", index=False)
+    out = tmp_path / "out"
+    result = _run(["audit", "embeddings", str(tmp_path / "emb.npy"), "--metadata",
+                   str(tmp_path / "meta.csv"), "--sample-id", "sample", "--subject", "subject",
+                   "--attribute", "sex=sex", "--group-by", "sex", "--fmr", "1e-3", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((out / "results.json").read_text())
+    assert data["input"]["n_comparisons"] == 268 * 267 // 2
+    assert data["input"]["n_subjects"] == 50
+    assert {g["attributes"]["sex"] for g in data["groups"]} == {"F", "M"}
