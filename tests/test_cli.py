@@ -24,8 +24,9 @@ def _pairs_csv(path: Path, *, n_subjects: int = 40, seed: int = 0) -> Path:
             (sa, ga, _), (sb, gb, _) = samples[x], samples[y]
             mated = sa == sb
             score = rng.normal(0.7 if mated else 0.1 + 0.05 * ga, 0.1)
-            rows.append((sa, sb, f"{sa}_{x}", f"{sb}_{y}", int(mated), round(score, 6),
-                         "FM"[ga], "FM"[gb]))
+            rows.append(
+                (sa, sb, f"{sa}_{x}", f"{sb}_{y}", int(mated), round(score, 6), "FM"[ga], "FM"[gb])
+            )
     frame = pd.DataFrame(rows, columns=["id1", "id2", "p1", "p2", "label", "score", "g1", "g2"])
     frame.to_csv(path, index=False)
     return path
@@ -35,9 +36,24 @@ def _run(args: list[str]):
     return CliRunner().invoke(cli.main, args, catch_exceptions=False)
 
 
-PAIRS_ARGS = ["--score", "score", "--score-kind", "similarity", "--mated", "label",
-              "--subjects", "id1,id2", "--samples", "p1,p2", "--attribute", "sex=g1,g2",
-              "--group-by", "sex", "--fmr", "1e-2,1e-3"]
+PAIRS_ARGS = [
+    "--score",
+    "score",
+    "--score-kind",
+    "similarity",
+    "--mated",
+    "label",
+    "--subjects",
+    "id1,id2",
+    "--samples",
+    "p1,p2",
+    "--attribute",
+    "sex=g1,g2",
+    "--group-by",
+    "sex",
+    "--fmr",
+    "1e-2,1e-3",
+]
 
 
 def test_audit_pairs_writes_results_and_prints_table(tmp_path: Path) -> None:
@@ -57,13 +73,28 @@ def test_audit_pairs_writes_results_and_prints_table(tmp_path: Path) -> None:
 
 def test_all_three_policies_and_scope(tmp_path: Path) -> None:
     csv = _pairs_csv(tmp_path / "pairs.csv")
-    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "--policy", "global",
-                   "--policy", "reference:sex=M", "--policy", "per-group",
-                   "--fmr-scope", "involving", "--json"])
+    result = _run(
+        [
+            "audit",
+            "pairs",
+            str(csv),
+            *PAIRS_ARGS,
+            "--policy",
+            "global",
+            "--policy",
+            "reference:sex=M",
+            "--policy",
+            "per-group",
+            "--fmr-scope",
+            "involving",
+            "--json",
+        ]
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert [p["policy"] for p in data["operating_points"]] == (
-        ["global"] * 2 + ["reference:sex=M"] * 2 + ["per-group"] * 2)
+        ["global"] * 2 + ["reference:sex=M"] * 2 + ["per-group"] * 2
+    )
     assert data["config"]["fmr_scope"] == "involving"
 
 
@@ -78,7 +109,9 @@ def test_all_three_policies_and_scope(tmp_path: Path) -> None:
         (["--group-by", "age"], "group-by attribute 'age' is not defined"),
     ],
 )
-def test_usage_errors_exit_2_and_write_nothing(tmp_path: Path, extra: list[str], message: str) -> None:
+def test_usage_errors_exit_2_and_write_nothing(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
     csv = _pairs_csv(tmp_path / "pairs.csv")
     out = tmp_path / "out"
     result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, *extra, "-o", str(out)])
@@ -107,7 +140,9 @@ def _corrupt(tmp_path: Path, row: int, column: str, value: str) -> Path:
         ("label", "maybe", "column 'label'"),
     ],
 )
-def test_bad_values_name_file_row_column(tmp_path: Path, column: str, value: str, expected: str) -> None:
+def test_bad_values_name_file_row_column(
+    tmp_path: Path, column: str, value: str, expected: str
+) -> None:
     bad = _corrupt(tmp_path, 7, column, value)
     out = tmp_path / "out"
     result = _run(["audit", "pairs", str(bad), *PAIRS_ARGS, "-o", str(out)])
@@ -141,10 +176,15 @@ def test_internal_error_exit_70_without_traceback(tmp_path: Path, monkeypatch) -
 def test_real_process_exit_codes(tmp_path: Path) -> None:
     csv = _pairs_csv(tmp_path / "pairs.csv", n_subjects=10)
     exe = [sys.executable, "-m", "faceparity.cli"]
-    ok = subprocess.run([*exe, "audit", "pairs", str(csv), *PAIRS_ARGS], capture_output=True, text=True)
+    ok = subprocess.run(
+        [*exe, "audit", "pairs", str(csv), *PAIRS_ARGS], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([*exe, "audit", "pairs", str(csv), *PAIRS_ARGS, "--score-kind", "up"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [*exe, "audit", "pairs", str(csv), *PAIRS_ARGS, "--score-kind", "up"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
 
@@ -152,10 +192,33 @@ def test_real_process_exit_codes(tmp_path: Path) -> None:
 def test_bfw_sample_through_the_documented_command(tmp_path: Path) -> None:
     csv = shared_file("bfw-sample", "bfw_sample_pairs.csv")
     out = tmp_path / "out"
-    result = _run(["audit", "pairs", str(csv), "--score", "senet50", "--score-kind", "similarity",
-                   "--mated", "label", "--subjects", "id1,id2", "--attribute", "sex=g1,g2",
-                   "--attribute", "ethnicity=e1,e2", "--group-by", "sex,ethnicity",
-                   "--fmr", "1e-3,1e-4", "--policy", "global", "-o", str(out)])
+    result = _run(
+        [
+            "audit",
+            "pairs",
+            str(csv),
+            "--score",
+            "senet50",
+            "--score-kind",
+            "similarity",
+            "--mated",
+            "label",
+            "--subjects",
+            "id1,id2",
+            "--attribute",
+            "sex=g1,g2",
+            "--attribute",
+            "ethnicity=e1,e2",
+            "--group-by",
+            "sex,ethnicity",
+            "--fmr",
+            "1e-3,1e-4",
+            "--policy",
+            "global",
+            "-o",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads((out / "results.json").read_text())
     assert data["input"]["n_comparisons"] == 48017
@@ -164,24 +227,57 @@ def test_bfw_sample_through_the_documented_command(tmp_path: Path) -> None:
     point = data["operating_points"][0]
     assert sum(c["n_non_mated"] for c in point["cross_group"]) == 35674
     # The BFW read through its own layout gives the same rates.
-    same = _run(["audit", "bfw", str(csv), "--score", "senet50", "--score-kind", "similarity",
-                 "--group-by", "sex,ethnicity", "--fmr", "1e-3,1e-4", "--json"])
+    same = _run(
+        [
+            "audit",
+            "bfw",
+            str(csv),
+            "--score",
+            "senet50",
+            "--score-kind",
+            "similarity",
+            "--group-by",
+            "sex,ethnicity",
+            "--fmr",
+            "1e-3,1e-4",
+            "--json",
+        ]
+    )
     assert same.exit_code == 0, same.stderr
     other = json.loads(same.stdout)
     assert [g["fmr"] for g in other["operating_points"][0]["groups"]] == [
-        g["fmr"] for g in point["groups"]]
+        g["fmr"] for g in point["groups"]
+    ]
 
 
 def test_rfw_through_the_cli(tmp_path: Path) -> None:
     pairs = shared_file("rfw-favfa", "rfw_pairs_labels.csv")
     scores = shared_file("rfw-favfa", "bupt_rfw_distances.csv")
-    result = _run(["audit", "rfw", str(pairs), str(scores), "--score-kind", "distance",
-                   "--group-by", "ethnicity", "--fmr", "1e-3", "-o", str(tmp_path / "out")])
+    result = _run(
+        [
+            "audit",
+            "rfw",
+            str(pairs),
+            str(scores),
+            "--score-kind",
+            "distance",
+            "--group-by",
+            "ethnicity",
+            "--fmr",
+            "1e-3",
+            "-o",
+            str(tmp_path / "out"),
+        ]
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert data["config"]["match_rule"] == "score <= threshold"
     assert {g["attributes"]["ethnicity"] for g in data["groups"]} == {
-        "African", "Asian", "Caucasian", "Indian"}
+        "African",
+        "Asian",
+        "Caucasian",
+        "Indian",
+    }
     assert any(e["count"] == 77 for e in data["exclusions"])
 
 
@@ -197,9 +293,27 @@ def test_morph_embeddings_through_the_documented_command(tmp_path: Path) -> None
     np.save(tmp_path / "emb.npy", np.asarray(vectors))
     pd.DataFrame(rows).to_csv(tmp_path / "meta.csv", index=False)
     out = tmp_path / "out"
-    result = _run(["audit", "embeddings", str(tmp_path / "emb.npy"), "--metadata",
-                   str(tmp_path / "meta.csv"), "--sample-id", "sample", "--subject", "subject",
-                   "--attribute", "sex=sex", "--group-by", "sex", "--fmr", "1e-3", "-o", str(out)])
+    result = _run(
+        [
+            "audit",
+            "embeddings",
+            str(tmp_path / "emb.npy"),
+            "--metadata",
+            str(tmp_path / "meta.csv"),
+            "--sample-id",
+            "sample",
+            "--subject",
+            "subject",
+            "--attribute",
+            "sex=sex",
+            "--group-by",
+            "sex",
+            "--fmr",
+            "1e-3",
+            "-o",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads((out / "results.json").read_text())
     assert data["input"]["n_comparisons"] == 268 * 267 // 2

@@ -147,6 +147,45 @@ class AuditResult:
         """Write ``results.json`` atomically (a reader never sees half a file)."""
         atomic_write_text(Path(path), self.to_json())
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditResult:
+        """Rebuild a result from the mapping :meth:`to_dict` made (``results.json``)."""
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"results schema version {version!r} is not {SCHEMA_VERSION!r}")
+
+        def summary(g: dict[str, Any]) -> GroupSummary:
+            eer = EerResult(**g["eer"]) if g.get("eer") else None
+            det = DetPoints(**g["det"]) if g.get("det") else None
+            return GroupSummary(**{**g, "eer": eer, "det": det})
+
+        points = [
+            OperatingPoint(
+                **{
+                    **p,
+                    "overall": RatePair(**p["overall"]) if p.get("overall") else None,
+                    "groups": [GroupOperatingPoint(**g) for g in p["groups"]],
+                    "cross_group": [CrossGroupCell(**c) for c in p["cross_group"]],
+                }
+            )
+            for p in data["operating_points"]
+        ]
+        return cls(
+            tool=data["tool"],
+            input=data["input"],
+            config=data["config"],
+            overall=summary(data["overall"]),
+            groups=[summary(g) for g in data["groups"]],
+            operating_points=points,
+            exclusions=data["exclusions"],
+            schema_version=version,
+        )
+
+    @classmethod
+    def read_json(cls, path: str | Path) -> AuditResult:
+        """Read ``results.json``."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
     def operating_point(self, target_fmr: float, policy: str = "global") -> OperatingPoint:
         """The operating point for a target FMR under a policy."""
         for point in self.operating_points:
