@@ -48,16 +48,9 @@ def _split_sorted(
     order = np.lexsort((scores, keys))
     sorted_keys, sorted_scores = keys[order], scores[order]
     bounds = np.searchsorted(sorted_keys, np.arange(n_keys + 1), side="left")
-    parts = []
-    for k in range(n_keys):
-        part = SortedScores.__new__(SortedScores)
-        part.values = sorted_scores[bounds[k] : bounds[k + 1]]
-        parts.append(part)
-    return parts
-
-
-def _whole(scores: npt.NDArray[np.float64]) -> SortedScores:
-    return SortedScores(scores)
+    return [
+        SortedScores.from_sorted(sorted_scores[bounds[k] : bounds[k + 1]]) for k in range(n_keys)
+    ]
 
 
 @dataclass
@@ -132,8 +125,8 @@ def _partition(cs: ComparisonSet, grouping: Grouping, config: AuditConfig) -> _P
         (i, j): cell_parts[i * n_groups + j] for i in range(n_groups) for j in range(i, n_groups)
     }
     return _Partition(
-        overall_mated=_whole(s[mated]),
-        overall_non_mated=_whole(s[~mated]),
+        overall_mated=SortedScores(s[mated]),
+        overall_non_mated=SortedScores(s[~mated]),
         group_mated=group_mated,
         group_non_mated=group_non_mated,
         cells=cells,

@@ -63,6 +63,13 @@ class SortedScores:
     def __init__(self, similarity: npt.ArrayLike) -> None:
         self.values = np.sort(np.asarray(similarity, dtype=np.float64).ravel())
 
+    @classmethod
+    def from_sorted(cls, values: npt.NDArray[np.float64]) -> SortedScores:
+        """Wrap scores that are already sorted in ascending order (not checked)."""
+        obj = cls.__new__(cls)
+        obj.values = values
+        return obj
+
     def __len__(self) -> int:
         return int(self.values.shape[0])
 
