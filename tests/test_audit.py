@@ -494,13 +494,6 @@ def test_target_below_one_over_n_is_noted() -> None:
     assert not any("below" in n for n in ok.notes)
 
 
-@pytest.mark.xfail(
-    reason="BUG: audit._operating_point notes 'target FMR is below 1/n ... rejects all of "
-    "them' by testing target * n < 1.0 in floating point, which disagrees with "
-    "max_false_matches: for target 1/49 and n = 49, (1/49)*49 == 0.9999999999999999, so the "
-    "note is written although the threshold lets one false match through (FMR 1/49)",
-    strict=True,
-)
 def test_below_one_over_n_note_agrees_with_the_threshold() -> None:
     n = 49
     comps = [comparison(0.99, True, ("a", "a"), F)] + [
@@ -512,12 +505,6 @@ def test_below_one_over_n_note_agrees_with_the_threshold() -> None:
     assert not any("rejects all of them" in note for note in point.notes)
 
 
-@pytest.mark.xfail(
-    reason="BUG: AuditConfig accepts target FMR 1.0 (documented range (0, 1]) but audit "
-    "then fails with a bare ValueError from metrics.rates.max_false_matches "
-    "('target_fmr must be in (0, 1)')",
-    strict=True,
-)
 def test_every_target_the_config_accepts_can_be_audited() -> None:
     comps = [
         comparison(0.9, True, ("a", "a"), F),
@@ -535,13 +522,6 @@ def test_every_target_the_config_accepts_can_be_audited() -> None:
     assert (point.overall.fmr, point.overall.fnmr) == (1.0, 0.0)
 
 
-@pytest.mark.xfail(
-    reason="BUG: audit._operating_point keys the summary measures by Group.label (values "
-    "joined by '/'); two different groups whose labels collide ('x/y'+'z' and "
-    "'x'+'y/z' both give 'x/y/z') are merged and one is silently dropped from every "
-    "summary measure",
-    strict=True,
-)
 def test_summary_counts_every_group_even_when_labels_collide() -> None:
     g1 = {"a": "x/y", "b": "z"}
     g2 = {"a": "x", "b": "y/z"}
@@ -558,12 +538,6 @@ def test_summary_counts_every_group_even_when_labels_collide() -> None:
     assert point.summary["fnmr"]["gini"]["n_groups"] == 2
 
 
-@pytest.mark.xfail(
-    reason="BUG: a non-finite score in a ComparisonSet is not rejected at the public "
-    "boundary (ComparisonSet.from_arrays / audit): audit fails later with a bare "
-    "ValueError('scores must be finite') from metrics.rates, not an InputError",
-    strict=True,
-)
 def test_non_finite_score_is_an_input_error() -> None:
     comps = [
         comparison(0.9, True, ("a", "a"), F),

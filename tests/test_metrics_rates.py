@@ -347,11 +347,6 @@ def test_max_false_matches_cases(n: int, target: float, expected: int) -> None:
     assert k + 1 == n or (k + 1) / n > target
 
 
-@pytest.mark.xfail(
-    reason="BUG: max_false_matches(0, target) returns -1 (a negative count) instead of "
-    "raising ValueError for zero non-mated comparisons",
-    strict=True,
-)
 def test_max_false_matches_rejects_zero_comparisons() -> None:
     with pytest.raises(ValueError):
         max_false_matches(0, 0.5)

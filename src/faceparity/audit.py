@@ -26,7 +26,7 @@ from faceparity.config import (
 from faceparity.errors import InputError, UsageError
 from faceparity.grouping import Grouping, group_comparisons
 from faceparity.metrics.differentials import summarize
-from faceparity.metrics.rates import SortedScores, equal_error_rate
+from faceparity.metrics.rates import SortedScores, equal_error_rate, max_false_matches
 from faceparity.results import (
     AuditResult,
     CrossGroupCell,
@@ -318,7 +318,7 @@ def _operating_point(
         common = basis.threshold_at_fmr(target)
     else:
         common, basis = None, part.overall_non_mated
-    if common is not None and target * len(basis) < 1.0:
+    if common is not None and max_false_matches(len(basis), target) == 0:
         notes.append(
             f"target FMR {target:g} is below 1/{len(basis)} (one false match among the "
             "non-mated comparisons that set the threshold): the threshold rejects all of them"

@@ -98,6 +98,12 @@ class ComparisonSet:
             raise ValueError("subject must have shape (n, 2)")
         if self.sample is not None and self.sample.shape != (n, 2):
             raise ValueError("sample must have shape (n, 2)")
+        bad = np.flatnonzero(~np.isfinite(self.score))
+        if bad.size:
+            raise InputError(
+                f"comparison {int(bad[0]) + 1} has score {self.score[bad[0]]!r}; "
+                "expected a finite number"
+            )
         if set(self.attributes) != set(self.levels):
             raise ValueError("attributes and levels must name the same attributes")
         for name, codes in self.attributes.items():

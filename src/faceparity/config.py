@@ -135,7 +135,7 @@ class AuditConfig:
     Parameters
     ----------
     target_fmrs : tuple of float
-        Target false match rates of the operating points, each in (0, 1].
+        Target false match rates of the operating points, each in (0, 1).
     policies : tuple of ThresholdPolicy
         Threshold policies; every target FMR is evaluated under every policy.
     fmr_scope : FMRScope
@@ -162,8 +162,8 @@ class AuditConfig:
         if not self.target_fmrs:
             raise UsageError("at least one target FMR is needed")
         for fmr in self.target_fmrs:
-            if not (math.isfinite(fmr) and 0.0 < fmr <= 1.0):
-                raise UsageError(f"target FMR: expected a number in (0, 1], got {fmr!r}")
+            if not (math.isfinite(fmr) and 0.0 < fmr < 1.0):
+                raise UsageError(f"target FMR: expected a number in (0, 1), got {fmr!r}")
         if not self.policies:
             raise UsageError("at least one threshold policy is needed")
         if not 0.0 <= self.alpha <= 1.0:

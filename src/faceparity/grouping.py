@@ -21,14 +21,14 @@ __all__ = ["Group", "Grouping", "group_comparisons"]
 
 @dataclass(frozen=True)
 class Group:
-    """A demographic group: a value for each group-by attribute."""
+    """A demographic group: a value for each group-by attribute, and a unique label.
+
+    The label joins the values with '/' (``F/B``); where that would make two groups
+    of one grouping look alike, every label names its attributes instead.
+    """
 
     attributes: tuple[tuple[str, str], ...]
-
-    @property
-    def label(self) -> str:
-        """Short display label, the values joined by '/' (``F/B``)."""
-        return "/".join(value for _, value in self.attributes)
+    label: str
 
     def as_dict(self) -> dict[str, str]:
         """The attributes as a mapping, as written to ``results.json``."""
@@ -105,12 +105,16 @@ def group_comparisons(comparisons: ComparisonSet, group_by: Sequence[str]) -> Gr
     present = np.unique(combined[~missing])
     index = np.full((n, 2), MISSING, dtype=np.int32)
     index[~missing] = np.searchsorted(present, combined[~missing]).astype(np.int32)
-    groups = []
+    combos = []
     for value in present.tolist():
         parts = []
         for name in reversed(names):
             size = len(comparisons.levels[name])
             parts.append((name, comparisons.levels[name][value % size]))
             value //= size
-        groups.append(Group(tuple(reversed(parts))))
-    return Grouping(group_by=names, groups=tuple(groups), codes=index)
+        combos.append(tuple(reversed(parts)))
+    labels = ["/".join(v for _, v in combo) for combo in combos]
+    if len(set(labels)) != len(labels):
+        labels = [", ".join(f"{k}={v!r}" for k, v in combo) for combo in combos]
+    groups = tuple(Group(combo, label) for combo, label in zip(combos, labels, strict=True))
+    return Grouping(group_by=names, groups=groups, codes=index)

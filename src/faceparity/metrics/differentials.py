@@ -59,7 +59,7 @@ def _zero_reason(rates: dict[str, float]) -> str | None:
     if zeros:
         return (
             "unbounded: zero observed errors in "
-            + ", ".join(zeros)
+            + "; ".join(zeros)
             + " (see the support of those rates)"
         )
     return None

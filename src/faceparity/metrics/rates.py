@@ -35,10 +35,14 @@ __all__ = [
 ]
 
 
-def _similarity(scores: npt.ArrayLike, score_kind: ScoreKind) -> npt.NDArray[np.float64]:
+def _similarity(
+    scores: npt.ArrayLike, score_kind: ScoreKind, *, what: str = "scores"
+) -> npt.NDArray[np.float64]:
     values = np.asarray(scores, dtype=np.float64).ravel()
-    if not np.all(np.isfinite(values)):
+    if what == "scores" and not np.all(np.isfinite(values)):
         raise ValueError("scores must be finite")
+    if np.any(np.isnan(values)):
+        raise ValueError(f"{what} must not be NaN")
     kind = ScoreKind(score_kind)
     return values if kind is ScoreKind.SIMILARITY else -values
 
@@ -103,6 +107,8 @@ def max_false_matches(n_non_mated: int, target_fmr: float) -> int:
     """
     if not 0.0 < target_fmr < 1.0:
         raise ValueError(f"target_fmr must be in (0, 1), got {target_fmr!r}")
+    if n_non_mated < 1:
+        raise ValueError("no non-mated comparisons: a false match count is undefined")
     k = min(math.floor(target_fmr * n_non_mated), n_non_mated - 1)
     while k + 1 < n_non_mated and (k + 1) / n_non_mated <= target_fmr:
         k += 1
@@ -175,7 +181,7 @@ def fmr_fnmr(
     kind = ScoreKind(score_kind)
     m = SortedScores(_similarity(mated, kind))
     nm = SortedScores(_similarity(non_mated, kind))
-    t = _similarity(thresholds, kind)
+    t = _similarity(thresholds, kind, what="thresholds")
     with np.errstate(invalid="ignore", divide="ignore"):
         fmr = nm.count_at_or_above(t) / (len(nm) if len(nm) else np.nan)
         fnmr = m.count_below(t) / (len(m) if len(m) else np.nan)
