@@ -135,7 +135,7 @@ def test_ratio_with_a_zero_rate_is_undefined_and_names_the_zero_groups() -> None
         assert m.value is None
         assert m.n_groups == 3
         assert m.undefined_reason is not None
-        assert "A, C" in m.undefined_reason
+        assert "A; C" in m.undefined_reason
         assert "B" not in m.undefined_reason
 
 
