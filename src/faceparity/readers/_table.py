@@ -1,0 +1,594 @@
+"""Machinery the table readers share: load, validate, deduplicate, assemble.
+
+Every reader turns its format into the same few arrays (the score, the subject of
+each side, optionally the sample of each side and a mated label, the attribute
+codes of each side) and hands them to :func:`assemble`, so that every format gets
+the same checks, with the same messages:
+
+- a score is a finite number (empty, NaN and infinite values are errors);
+- a mated label, where the format has one, agrees with the subject ids;
+- a sample belongs to one subject;
+- the same two samples compared more than once are kept once, the other rows are
+  recorded as an :class:`~faceparity.comparisons.Exclusion`, and copies that
+  disagree in score are an error naming both rows.
+
+Rows in messages are 1-based data rows, the header not counted (for headerless
+files, the line number). Message templates are module constants so that tests can
+compare messages exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from faceparity.comparisons import ComparisonSet, Exclusion
+from faceparity.config import ScoreKind
+from faceparity.errors import InputError, Location, UsageError
+from faceparity.readers.attributes import AttributeSpec, encode_attribute
+
+__all__ = [
+    "TABLE_SUFFIXES",
+    "AttributeCodes",
+    "Origin",
+    "assemble",
+    "check_attribute_names",
+    "check_column_pair",
+    "check_score_kind",
+    "describe",
+    "encode_attributes",
+    "load_table",
+    "parse_ids",
+    "parse_mated",
+    "parse_scores",
+    "read_delimited",
+    "require_columns",
+]
+
+AttributeCodes = tuple[npt.NDArray[np.int32], tuple[str, ...]]
+"""Per-side codes of shape (n, 2) and the levels they index, as from ``encode_attribute``."""
+
+TABLE_SUFFIXES: Mapping[str, str] = {
+    ".csv": "CSV",
+    ".tsv": "TSV",
+    ".parquet": "Parquet",
+    ".pq": "Parquet",
+}
+"""File name endings :func:`load_table` reads, and the format each one means."""
+
+MSG_UNSUPPORTED_SUFFIX = "expected a table file ending in {expected}, got {suffix}"
+MSG_UNREADABLE = "could not be read as {kind}: {error}"
+MSG_EMPTY_FILE = "expected a header row and at least one data row, got an empty file"
+MSG_NO_ROWS = "expected at least one data row, got none"
+MSG_MISSING_COLUMN = "expected a column {column!r}; the file has columns: {available}"
+MSG_BAD_SCORE = "score: expected a finite number, got {value}"
+MSG_EMPTY_ID = "{what}: expected an identifier, got an empty value"
+MSG_BAD_LABEL = "mated label: expected 1/0, true/false or mated/non-mated (any case), got {value}"
+MSG_LABEL_CONTRADICTS = (
+    "mated label: the label says {label} but the subject ids are {subject_a!r} and {subject_b!r}"
+)
+MSG_SAMPLE_TWO_SUBJECTS = (
+    "sample {sample!r}: expected one subject per sample, got subject {first!r} in row "
+    "{first_row} and subject {second!r} here"
+)
+MSG_DUPLICATE_DISAGREES = (
+    "duplicate comparison of samples {sample_a!r} and {sample_b!r}: expected the score of "
+    "row {first_row} ({first}) again, got {second}"
+)
+REASON_DUPLICATE = (
+    "duplicate comparison (same two samples) in {file}; the first row of each was kept"
+)
+
+_LABELS: Mapping[str, bool] = {
+    "1": True,
+    "true": True,
+    "mated": True,
+    "0": False,
+    "false": False,
+    "non-mated": False,
+    "non_mated": False,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Origin:
+    """Where the rows of an array came from, for error messages.
+
+    Parameters
+    ----------
+    file : str
+        The file, as the user named it.
+    rows : ndarray of int64, optional
+        The row number to report for each position; by default position + 1
+        (the 1-based data row of a table with a header).
+
+    """
+
+    file: str
+    rows: npt.NDArray[np.int64] | None = None
+
+    def row(self, position: int) -> int:
+        """The row number to report for an array position."""
+        return position + 1 if self.rows is None else int(self.rows[position])
+
+    def at(self, position: int, column: str | None) -> Location:
+        """The location of a position in a column."""
+        return Location(self.file, self.row(position), column)
+
+    def take(self, positions: npt.NDArray[np.int64]) -> Origin:
+        """The origin of ``array[positions]``."""
+        if self.rows is None:
+            return Origin(self.file, np.asarray(positions, dtype=np.int64) + 1)
+        return Origin(self.file, np.asarray(self.rows, dtype=np.int64)[positions])
+
+
+def check_score_kind(score_kind: object) -> ScoreKind:
+    """The score kind as a ScoreKind; UsageError for anything else (it is never guessed)."""
+    if isinstance(score_kind, ScoreKind):
+        return score_kind
+    if isinstance(score_kind, str) and score_kind in {k.value for k in ScoreKind}:
+        return ScoreKind(score_kind)
+    expected = " or ".join(repr(k.value) for k in ScoreKind)
+    raise UsageError(f"score_kind: expected {expected}, got {score_kind!r}")
+
+
+def check_column_pair(value: object, *, option: str) -> tuple[str, str]:
+    """Two column names, or UsageError naming the option."""
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Sequence)
+        or len(value) != 2
+        or not all(isinstance(v, str) and v for v in value)
+    ):
+        raise UsageError(f"{option}: expected two column names, got {value!r}")
+    return (value[0], value[1])
+
+
+def describe(value: object) -> str:
+    """A value as messages show it: quoted text, a number, or ``an empty value``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA:
+        return "an empty value"
+    if isinstance(value, float) and np.isnan(value):
+        return "an empty value (NaN)"
+    if isinstance(value, str) and not value.strip():
+        return "an empty value"
+    return repr(value)
+
+
+def read_delimited(path: str | os.PathLike[str], *, sep: str, kind: str) -> pd.DataFrame:
+    """Read delimited text with a header, every cell as text, only empty cells missing.
+
+    Cells are kept verbatim (``NA`` is the text ``NA``, not a missing value), so that
+    identifiers keep their leading zeros and messages can quote what the file says.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or parsed, is empty, or has no data rows.
+
+    """
+    file = str(path)
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8-sig",
+        )
+    except pd.errors.EmptyDataError as err:
+        raise InputError(MSG_EMPTY_FILE, Location(file)) from err
+    except (OSError, ValueError) as err:
+        raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
+    if len(frame) == 0:
+        raise InputError(MSG_NO_ROWS, Location(file))
+    return frame
+
+
+def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Load a CSV, TSV or Parquet table, the format chosen by the file name's ending.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file ending in one of :data:`TABLE_SUFFIXES` (case-insensitive).
+
+    Returns
+    -------
+    pandas.DataFrame
+        CSV and TSV cells as text (see :func:`read_delimited`); Parquet columns with
+        their stored types. Column names are strings.
+
+    Raises
+    ------
+    InputError
+        For another ending, a file that cannot be read or parsed, or one without data rows.
+
+    """
+    file = str(path)
+    suffix = Path(file).suffix.lower()
+    kind = TABLE_SUFFIXES.get(suffix)
+    if kind is None:
+        raise InputError(
+            MSG_UNSUPPORTED_SUFFIX.format(
+                expected=", ".join(TABLE_SUFFIXES), suffix=repr(suffix) if suffix else "none"
+            ),
+            Location(file),
+        )
+    if kind != "Parquet":
+        return read_delimited(path, sep="\t" if kind == "TSV" else ",", kind=kind)
+    import pyarrow
+
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as err:
+        raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
+    frame.columns = [str(c) for c in frame.columns]
+    if len(frame) == 0:
+        raise InputError(MSG_NO_ROWS, Location(file))
+    return frame.reset_index(drop=True)
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, file: str) -> None:
+    """Raise InputError naming the first of ``columns`` the frame lacks, and those it has."""
+    present = set(frame.columns)
+    for column in columns:
+        if column not in present:
+            available = ", ".join(repr(str(c)) for c in frame.columns) or "none"
+            raise InputError(
+                MSG_MISSING_COLUMN.format(column=column, available=available),
+                Location(file, None, column),
+            )
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Values as stripped text (dtype ``str``); missing values stay missing.
+
+    Floats that are all whole numbers (an integer column with gaps, as Parquet
+    readers give it) are written without ``.0``.
+    """
+    if pd.api.types.is_float_dtype(values.dtype):
+        present = values.dropna()
+        if (
+            len(present)
+            and bool(np.isfinite(present).all())
+            and bool((present == np.floor(present)).all())
+        ):
+            values = values.astype("Int64")
+    return values.astype("str").str.strip().reset_index(drop=True)
+
+
+def parse_scores(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.float64]:
+    """Scores as float64; InputError at the first value that is not a finite number."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        scores = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        text = values.astype("string").str.strip()
+        parsed = pd.to_numeric(text, errors="coerce")
+        scores = np.asarray(parsed.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(MSG_BAD_SCORE.format(value=describe(values.iloc[i])), origin.at(i, column))
+    return scores
+
+
+def parse_ids(
+    values: pd.Series, *, origin: Origin, column: str, what: str = "subject id"
+) -> pd.Series:
+    """Identifiers as stripped text (whole numbers without ``.0``); empty is an error.
+
+    Returns a ``str`` Series with a fresh 0..n-1 index (Arrow-backed, so that
+    factorising millions of them stays fast).
+    """
+    text = _text(values)
+    empty = np.asarray(text.isna() | (text == ""), dtype=bool)
+    bad = np.flatnonzero(empty)
+    if bad.size:
+        raise InputError(MSG_EMPTY_ID.format(what=what), origin.at(int(bad[0]), column))
+    return text
+
+
+def parse_mated(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.bool_]:
+    """Mated labels: 1/0, true/false, mated/non-mated or non_mated, in any case."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        ok = np.asarray(values.notna(), dtype=bool)
+        mated = np.asarray(values.fillna(False).to_numpy(dtype=bool), dtype=bool)
+    elif pd.api.types.is_numeric_dtype(dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = (numbers == 0.0) | (numbers == 1.0)
+        mated = numbers == 1.0
+    else:
+        mapped = values.astype("string").str.strip().str.lower().map(_LABELS)
+        ok = np.asarray(mapped.notna(), dtype=bool)
+        mated = np.asarray(mapped.fillna(False).to_numpy(dtype=bool), dtype=bool)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(MSG_BAD_LABEL.format(value=describe(values.iloc[i])), origin.at(i, column))
+    return mated
+
+
+def encode_attributes(
+    frame: pd.DataFrame,
+    specs: Sequence[AttributeSpec],
+    *,
+    file: str,
+    side_columns: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, AttributeCodes]:
+    """Encode each attribute from its two side columns with ``encode_attribute``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table, rows in file order (messages report position + 1 as the row).
+    specs : sequence of AttributeSpec
+        The attributes; names must be distinct.
+    file : str
+        The file, for messages.
+    side_columns : mapping of str to (str, str), optional
+        Columns of each side by attribute name, where a format maps the spec's
+        columns (bob.bio CSV prefixes); by default ``spec.side_columns()``.
+
+    """
+    check_attribute_names(specs)
+    out: dict[str, AttributeCodes] = {}
+    for spec in specs:
+        col_a, col_b = (side_columns or {}).get(spec.name, spec.side_columns())
+        require_columns(frame, (col_a, col_b), file=file)
+        out[spec.name] = encode_attribute(
+            frame[col_a].reset_index(drop=True),
+            frame[col_b].reset_index(drop=True),
+            spec=AttributeSpec(spec.name, (col_a, col_b), spec.bins),
+            file=file,
+        )
+    return out
+
+
+def check_attribute_names(specs: Sequence[AttributeSpec]) -> None:
+    """Raise UsageError when two attribute specs share a name."""
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise UsageError(f"attribute {spec.name!r}: expected each name once, got it twice")
+        seen.add(spec.name)
+
+
+def _check_labels(
+    mated: npt.NDArray[np.bool_],
+    same_subject: npt.NDArray[np.bool_],
+    subject_a: pd.Series,
+    subject_b: pd.Series,
+    *,
+    origin: Origin,
+    column: str,
+) -> None:
+    bad = np.flatnonzero(mated != same_subject)
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(
+            MSG_LABEL_CONTRADICTS.format(
+                label="mated" if mated[i] else "non-mated",
+                subject_a=subject_a.iloc[i],
+                subject_b=subject_b.iloc[i],
+            ),
+            origin.at(i, column),
+        )
+
+
+def _factorize(values: pd.Series, *, sort: bool) -> tuple[npt.NDArray[np.int64], pd.Index]:
+    codes, uniques = pd.factorize(values, sort=sort)
+    return np.asarray(codes, dtype=np.int64), pd.Index(uniques)
+
+
+def _sample_codes(
+    sample_a: pd.Series, sample_b: pd.Series, *, separate: bool
+) -> tuple[npt.NDArray[np.int64], pd.Index]:
+    """Codes of shape (n, 2), in order of first appearance, and the sample id of each code."""
+    n = len(sample_a)
+    if separate:
+        codes_a, ids_a = _factorize(sample_a, sort=False)
+        codes_b, ids_b = _factorize(sample_b, sort=False)
+        codes = np.column_stack([codes_a, codes_b + len(ids_a)])
+        return codes, ids_a.append(ids_b)
+    flat, uniques = _factorize(pd.concat([sample_a, sample_b], ignore_index=True), sort=False)
+    return flat.reshape(2, n).T.copy(), uniques
+
+
+def _check_sample_subjects(
+    samples: npt.NDArray[np.int64],
+    subjects: npt.NDArray[np.int64],
+    sample_ids: pd.Index,
+    subject_ids: pd.Index,
+    *,
+    origin: Origin,
+    columns: tuple[str, str],
+) -> None:
+    """Raise InputError where a sample appears with a second subject (in row order)."""
+    flat_samples = samples.ravel()
+    flat_subjects = subjects.ravel()
+    _, first, inverse = np.unique(flat_samples, return_index=True, return_inverse=True)
+    first_of = first[inverse.ravel()]
+    bad = np.flatnonzero(flat_subjects != flat_subjects[first_of])
+    if bad.size:
+        pos = int(bad[0])
+        ref = int(first_of[pos])
+        raise InputError(
+            MSG_SAMPLE_TWO_SUBJECTS.format(
+                sample=sample_ids[flat_samples[pos]],
+                first=subject_ids[flat_subjects[ref]],
+                first_row=origin.row(ref // 2),
+                second=subject_ids[flat_subjects[pos]],
+            ),
+            origin.at(pos // 2, columns[pos % 2]),
+        )
+
+
+def _duplicates(
+    samples: npt.NDArray[np.int64],
+    score: npt.NDArray[np.float64],
+    sample_ids: pd.Index,
+    *,
+    origin: Origin,
+    column: str,
+) -> npt.NDArray[np.bool_]:
+    """True for every row that repeats an earlier comparison of the same two samples."""
+    n = samples.shape[0]
+    width = int(samples.max()) + 1
+    lo = np.minimum(samples[:, 0], samples[:, 1])
+    hi = np.maximum(samples[:, 0], samples[:, 1])
+    _, first, inverse = np.unique(lo * width + hi, return_index=True, return_inverse=True)
+    first_of = first[inverse.ravel()]
+    repeat = first_of != np.arange(n)
+    bad = np.flatnonzero(repeat & (score != score[first_of]))
+    if bad.size:
+        i = int(bad[0])
+        j = int(first_of[i])
+        raise InputError(
+            MSG_DUPLICATE_DISAGREES.format(
+                sample_a=sample_ids[samples[i, 0]],
+                sample_b=sample_ids[samples[i, 1]],
+                first_row=origin.row(j),
+                first=repr(float(score[j])),
+                second=repr(float(score[i])),
+            ),
+            origin.at(i, column),
+        )
+    return np.asarray(repeat, dtype=bool)
+
+
+def assemble(
+    *,
+    score: npt.NDArray[np.float64],
+    score_kind: ScoreKind,
+    subject_a: pd.Series,
+    subject_b: pd.Series,
+    mated: npt.NDArray[np.bool_] | None = None,
+    sample_a: pd.Series | None = None,
+    sample_b: pd.Series | None = None,
+    attributes: Mapping[str, AttributeCodes] | None = None,
+    score_origin: Origin,
+    score_column: str,
+    id_origin: Origin | None = None,
+    label_column: str = "",
+    sample_columns: tuple[str, str] = ("", ""),
+    separate_sample_sides: bool = False,
+    exclusions: Sequence[Exclusion] = (),
+    source: str = "",
+) -> ComparisonSet:
+    """Check validated per-row arrays against each other and build the ComparisonSet.
+
+    Parameters
+    ----------
+    score : ndarray of float64, shape (n,)
+        Finite scores (see :func:`parse_scores`).
+    score_kind : ScoreKind
+        Direction of the scores.
+    subject_a, subject_b : pandas.Series of str, length n
+        Subject id of each side (as from :func:`parse_ids`).
+    mated : ndarray of bool, optional
+        A mated label; checked against the subject ids. Without it, a comparison is
+        mated when its two subject ids are equal.
+    sample_a, sample_b : pandas.Series of str, optional
+        Sample id of each side; enables the one-subject-per-sample check and the
+        removal of duplicate comparisons.
+    attributes : mapping of str to (codes, levels), optional
+        Encoded attributes, rows aligned with ``score``.
+    score_origin : Origin
+        Where each score came from.
+    score_column : str
+        The score column, for messages.
+    id_origin : Origin, optional
+        Where each subject, sample and label came from; defaults to ``score_origin``.
+    label_column, sample_columns : str, (str, str)
+        Columns for messages.
+    separate_sample_sides : bool
+        Give the two sides separate sample code spaces (bob's models and probes are
+        different things even when their labels are equal).
+    exclusions : sequence of Exclusion
+        What the reader already left out; a duplicate exclusion is appended.
+    source : str
+        Description of the input for the record.
+
+    Returns
+    -------
+    ComparisonSet
+        Rows in input order, duplicates after their first occurrence removed.
+
+    """
+    ids_at = id_origin or score_origin
+    n = score.shape[0]
+    if n == 0:
+        raise InputError(MSG_NO_ROWS, Location(score_origin.file))
+    subject_a = subject_a.reset_index(drop=True)
+    subject_b = subject_b.reset_index(drop=True)
+    flat_subjects, subject_ids = _factorize(
+        pd.concat([subject_a, subject_b], ignore_index=True), sort=True
+    )
+    subjects = flat_subjects.reshape(2, n).T.copy()
+    same_subject = np.asarray(subjects[:, 0] == subjects[:, 1], dtype=bool)
+    if mated is None:
+        mated = same_subject
+    else:
+        _check_labels(mated, same_subject, subject_a, subject_b, origin=ids_at, column=label_column)
+
+    all_exclusions = list(exclusions)
+    sample: npt.NDArray[np.int64] | None = None
+    keep: npt.NDArray[np.bool_] | None = None
+    if sample_a is not None and sample_b is not None:
+        sample, sample_ids = _sample_codes(
+            sample_a.reset_index(drop=True),
+            sample_b.reset_index(drop=True),
+            separate=separate_sample_sides,
+        )
+        _check_sample_subjects(
+            sample,
+            subjects,
+            sample_ids,
+            subject_ids,
+            origin=ids_at,
+            columns=sample_columns,
+        )
+        repeat = _duplicates(sample, score, sample_ids, origin=score_origin, column=score_column)
+        n_repeat = int(repeat.sum())
+        if n_repeat:
+            all_exclusions.append(
+                Exclusion(
+                    reason=REASON_DUPLICATE.format(file=Path(score_origin.file).name),
+                    count=n_repeat,
+                    unit="comparisons",
+                    scope="audit",
+                )
+            )
+            keep = ~repeat
+            # Duplicates name samples already present, so codes stay compact.
+            sample = sample[keep]
+
+    def kept(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        return array if keep is None else array[keep]
+
+    codes = dict(attributes or {})
+    return ComparisonSet(
+        score=np.ascontiguousarray(kept(score), dtype=np.float64),
+        mated=np.ascontiguousarray(kept(mated), dtype=bool),
+        score_kind=score_kind,
+        subject=np.ascontiguousarray(kept(subjects), dtype=np.int64),
+        subject_ids=tuple(str(s) for s in subject_ids),
+        attributes={
+            name: np.ascontiguousarray(kept(c), dtype=np.int32) for name, (c, _) in codes.items()
+        },
+        levels={name: tuple(levels) for name, (_, levels) in codes.items()},
+        sample=None if sample is None else np.ascontiguousarray(sample, dtype=np.int64),
+        exclusions=tuple(all_exclusions),
+        source=source,
+    )
