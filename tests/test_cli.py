@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -159,12 +160,14 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
 
 
 def test_internal_error_exit_70_without_traceback(tmp_path: Path, monkeypatch) -> None:
-    import faceparity.audit
+    import importlib
+
+    audit_module = importlib.import_module("faceparity.audit")
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(faceparity.audit, "audit", boom)
+    monkeypatch.setattr(audit_module, "audit", boom)
     csv = _pairs_csv(tmp_path / "pairs.csv")
     result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "-o", str(tmp_path / "out")])
     assert result.exit_code == 70
@@ -226,28 +229,43 @@ def test_bfw_sample_through_the_documented_command(tmp_path: Path) -> None:
     assert len(data["groups"]) == 8
     point = data["operating_points"][0]
     assert sum(c["n_non_mated"] for c in point["cross_group"]) == 35674
-    # The BFW read through its own layout gives the same rates.
-    same = _run(
+    # With sample ids, the 517 repeated rows and 21 self-comparisons in the sample are
+    # found and excluded, counted; the BFW layout reader does the same.
+    common = [
+        "--score",
+        "senet50",
+        "--score-kind",
+        "similarity",
+        "--group-by",
+        "sex,ethnicity",
+        "--fmr",
+        "1e-3,1e-4",
+        "--json",
+    ]
+    by_pairs = _run(
         [
             "audit",
-            "bfw",
+            "pairs",
             str(csv),
-            "--score",
-            "senet50",
-            "--score-kind",
-            "similarity",
-            "--group-by",
-            "sex,ethnicity",
-            "--fmr",
-            "1e-3,1e-4",
-            "--json",
+            "--mated",
+            "label",
+            "--subjects",
+            "id1,id2",
+            "--samples",
+            "p1,p2",
+            "--attribute",
+            "sex=g1,g2",
+            "--attribute",
+            "ethnicity=e1,e2",
+            *common,
         ]
     )
-    assert same.exit_code == 0, same.stderr
-    other = json.loads(same.stdout)
-    assert [g["fmr"] for g in other["operating_points"][0]["groups"]] == [
-        g["fmr"] for g in point["groups"]
-    ]
+    by_bfw = _run(["audit", "bfw", str(csv), *common])
+    assert by_pairs.exit_code == 0 and by_bfw.exit_code == 0, by_pairs.stderr + by_bfw.stderr
+    a, b = json.loads(by_pairs.stdout), json.loads(by_bfw.stdout)
+    assert a["input"]["n_comparisons"] == b["input"]["n_comparisons"] == 48017 - 517 - 21
+    assert sorted(e["count"] for e in b["exclusions"]) == [21, 517]
+    assert a["operating_points"] == b["operating_points"]
 
 
 def test_rfw_through_the_cli(tmp_path: Path) -> None:
@@ -288,7 +306,9 @@ def test_morph_embeddings_through_the_documented_command(tmp_path: Path) -> None
     for subject, images in raw.items():
         for image, vector in images.items():
             name = Path(image).stem  # 105220_00M39
-            rows.append({"sample": name, "subject": subject, "sex": name[9], "age": int(name[10:])})
+            match = re.fullmatch(r".*_\d+([MF])(\d+)", name)
+            assert match, name
+            rows.append({"sample": name, "subject": subject, "sex": match[1], "age": int(match[2])})
             vectors.append(vector)
     np.save(tmp_path / "emb.npy", np.asarray(vectors))
     pd.DataFrame(rows).to_csv(tmp_path / "meta.csv", index=False)

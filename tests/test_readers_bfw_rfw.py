@@ -283,12 +283,14 @@ def test_real_bfw_sample() -> None:
     assert len(raw) == 48_017 and int(raw["label"].sum()) == 12_343
     cs = read_bfw(path, score="senet50", score_kind=SIM)
     # 507 rows repeat an earlier row exactly and 10 repeat one with the images swapped
-    # (scores equal): 517 duplicates, kept once and counted.
+    # (scores equal): 517 duplicates, kept once and counted. 21 more compare an image
+    # with itself (mated, score 1.0): left out and counted.
     assert cs.exclusions == (
         Exclusion(_table.REASON_DUPLICATE.format(file=path.name), 517, "comparisons", "audit"),
+        Exclusion(_table.REASON_SELF_COMPARISON.format(file=path.name), 21, "comparisons", "audit"),
     )
-    assert len(cs) + 517 == 48_017
-    assert int(cs.mated.sum()) == 12_192 and len(cs.subject_ids) == 800
+    assert len(cs) + 517 + 21 == 48_017
+    assert int(cs.mated.sum()) == 12_192 - 21 and len(cs.subject_ids) == 800
     assert cs.levels["sex"] == ("F", "M") and cs.levels["ethnicity"] == ("A", "B", "I", "W")
     assert len(cs.levels["subgroup"]) == 8
     assert np.all(cs.attributes["sex"] != MISSING)

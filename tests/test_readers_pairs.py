@@ -477,3 +477,23 @@ def test_attribute_named_twice(tmp_path: Path) -> None:
     specs = [AttributeSpec("sex", ("g1", "g2")), AttributeSpec("sex", ("site",))]
     with pytest.raises(UsageError, match="attribute 'sex': expected each name once"):
         _read(path, attributes=specs)
+
+
+def test_self_comparisons_are_excluded_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "self.csv"
+    path.write_text(
+        "s1,s2,p1,p2,score\n"
+        "a,a,a1,a1,1.0\n"  # an image compared with itself
+        "a,a,a1,a2,0.8\n"
+        "a,b,a1,b1,0.1\n"
+    )
+    cs = read_pairs(
+        path,
+        score="score",
+        score_kind=ScoreKind.SIMILARITY,
+        subjects=("s1", "s2"),
+        samples=("p1", "p2"),
+    )
+    assert cs.score.tolist() == [0.8, 0.1]
+    assert [(e.count, e.unit) for e in cs.exclusions] == [(1, "comparisons")]
+    assert "itself" in cs.exclusions[0].reason

@@ -31,7 +31,13 @@ from faceparity.metrics import (  # noqa: E402
     fnmr_at_fmr,
     threshold_at_fmr,
 )
-from faceparity.readers import AttributeSpec  # noqa: E402
+from faceparity.readers import (  # noqa: E402
+    AttributeSpec,
+    read_bfw,
+    read_bob,
+    read_pairs,
+    read_rfw,
+)
 from faceparity.results import SCHEMA_VERSION, AuditResult  # noqa: E402
 
 __all__ = [
@@ -50,6 +56,10 @@ __all__ = [
     "Group",
     "Grouping",
     "group_comparisons",
+    "read_bfw",
+    "read_bob",
+    "read_pairs",
+    "read_rfw",
     # the audit and its result
     "audit",
     "AuditResult",

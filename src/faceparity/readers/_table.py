@@ -81,6 +81,9 @@ MSG_DUPLICATE_DISAGREES = (
     "duplicate comparison of samples {sample_a!r} and {sample_b!r}: expected the score of "
     "row {first_row} ({first}) again, got {second}"
 )
+REASON_SELF_COMPARISON = (
+    "comparison of a sample with itself in {file} (not a genuine attempt; ISO/IEC 19795-1)"
+)
 REASON_DUPLICATE = (
     "duplicate comparison (same two samples) in {file}; the first row of each was kept"
 )
@@ -571,7 +574,20 @@ def assemble(
                 )
             )
             keep = ~repeat
-            # Duplicates name samples already present, so codes stay compact.
+        if not separate_sample_sides:
+            itself = (sample[:, 0] == sample[:, 1]) & (True if keep is None else keep)
+            n_itself = int(itself.sum())
+            if n_itself:
+                all_exclusions.append(
+                    Exclusion(
+                        reason=REASON_SELF_COMPARISON.format(file=Path(score_origin.file).name),
+                        count=n_itself,
+                        unit="comparisons",
+                        scope="audit",
+                    )
+                )
+                keep = ~itself if keep is None else keep & ~itself
+        if keep is not None:
             sample = sample[keep]
 
     def kept(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
