@@ -144,10 +144,10 @@ def encode_attribute(
             keep = ~missing[side]
             codes[keep, side] = np.searchsorted(edges, as_float[keep], side="right")
         return codes, levels
-    texts = [v.astype("string").str.strip() for v in (side_a, side_b)]
-    present = sorted(set(texts[0][~missing[0]].tolist()) | set(texts[1][~missing[1]].tolist()))
-    index = {v: i for i, v in enumerate(present)}
-    for side in (0, 1):
-        keep = ~missing[side]
-        codes[keep, side] = [index[v] for v in texts[side][keep].tolist()]
-    return codes, tuple(present)
+    texts = pd.concat([side_a, side_b], ignore_index=True).astype("string").str.strip()
+    keep = ~np.concatenate(missing)
+    flat = np.full(2 * n, MISSING, dtype=np.int32)
+    present_codes, uniques = pd.factorize(texts[keep], sort=True)
+    flat[keep] = present_codes
+    codes = flat.reshape(2, n).T.copy()
+    return codes, tuple(str(u) for u in uniques)
