@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from faceparity import cli
 from _shared import shared_file
+from faceparity import cli
 
 
 def _pairs_csv(path: Path, *, n_subjects: int = 40, seed: int = 0) -> Path:

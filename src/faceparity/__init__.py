@@ -35,6 +35,7 @@ from faceparity.readers import (  # noqa: E402
     AttributeSpec,
     read_bfw,
     read_bob,
+    read_embeddings,
     read_pairs,
     read_rfw,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "group_comparisons",
     "read_bfw",
     "read_bob",
+    "read_embeddings",
     "read_pairs",
     "read_rfw",
     # the audit and its result

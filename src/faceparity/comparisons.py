@@ -70,8 +70,6 @@ class ComparisonSet:
         The values each attribute takes, in display order.
     sample : ndarray of int64, shape (n, 2), optional
         Codes of the two samples, when the input identifies samples.
-    n_samples : int, optional
-        Number of distinct samples, when known.
     exclusions : tuple of Exclusion
         What the reader left out.
     source : str

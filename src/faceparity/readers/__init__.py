@@ -3,6 +3,7 @@
 from faceparity.readers.attributes import AttributeSpec, band_labels, encode_attribute, parse_bins
 from faceparity.readers.bfw import read_bfw
 from faceparity.readers.bob import read_bob
+from faceparity.readers.embeddings import read_embeddings
 from faceparity.readers.pairs import read_pairs
 from faceparity.readers.rfw import read_rfw
 
@@ -13,6 +14,7 @@ __all__ = [
     "parse_bins",
     "read_bfw",
     "read_bob",
+    "read_embeddings",
     "read_pairs",
     "read_rfw",
 ]
