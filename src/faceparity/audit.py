@@ -42,15 +42,26 @@ __all__ = ["audit"]
 
 
 def _split_sorted(
-    keys: npt.NDArray[np.int64], scores: npt.NDArray[np.float64], n_keys: int
+    keys: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.float64],
+    n_keys: int,
+    *,
+    runs: int = 1,
 ) -> list[SortedScores]:
-    """Scores grouped by key, each group sorted, with one lexsort."""
-    order = np.lexsort((scores, keys))
-    sorted_keys, sorted_scores = keys[order], scores[order]
+    """Scores grouped by key, each group sorted.
+
+    ``scores`` is the concatenation of ``runs`` ascending runs. A stable sort by key
+    (a linear radix sort for small keys) keeps each key's scores as ``runs`` sorted
+    runs, which a stable sort then merges in linear time when there is more than one.
+    """
+    small = n_keys < np.iinfo(np.int16).max
+    order = np.argsort(keys.astype(np.int16 if small else np.int64), kind="stable")
+    sorted_keys, grouped = keys[order], scores[order]
     bounds = np.searchsorted(sorted_keys, np.arange(n_keys + 1), side="left")
-    return [
-        SortedScores.from_sorted(sorted_scores[bounds[k] : bounds[k + 1]]) for k in range(n_keys)
-    ]
+    parts = [grouped[bounds[k] : bounds[k + 1]] for k in range(n_keys)]
+    if runs > 1:
+        parts = [np.sort(part, kind="stable") for part in parts]
+    return [SortedScores.from_sorted(part) for part in parts]
 
 
 @dataclass
@@ -66,10 +77,13 @@ class _Partition:
 
 
 def _partition(cs: ComparisonSet, grouping: Grouping, config: AuditConfig) -> _Partition:
-    s = cs.similarity
-    mated = cs.mated
-    complete = grouping.complete
-    ga, gb = grouping.codes[:, 0].astype(np.int64), grouping.codes[:, 1].astype(np.int64)
+    # One sort of all scores; every selection below keeps the ascending order.
+    order = np.argsort(cs.similarity, kind="stable")
+    s = cs.similarity[order]
+    mated = cs.mated[order]
+    complete = grouping.complete[order]
+    ga = grouping.codes[order, 0].astype(np.int64)
+    gb = grouping.codes[order, 1].astype(np.int64)
     n_groups = len(grouping.groups)
     exclusions: list[Exclusion] = []
 
@@ -110,13 +124,12 @@ def _partition(cs: ComparisonSet, grouping: Grouping, config: AuditConfig) -> _P
     nm_rows = ~mated & complete
     a, b, s_nm = ga[nm_rows], gb[nm_rows], s[nm_rows]
     if config.fmr_scope is FMRScope.MATCHED:
-        nm_key = np.where(a == b, a, n_groups)
-        nm_scores = s_nm
+        nm_key, nm_scores, runs = np.where(a == b, a, n_groups), s_nm, 1
     else:
         other = a != b
         nm_key = np.concatenate([a, b[other]])
-        nm_scores = np.concatenate([s_nm, s_nm[other]])
-    group_non_mated = _split_sorted(nm_key, nm_scores, n_groups + 1)[:n_groups]
+        nm_scores, runs = np.concatenate([s_nm, s_nm[other]]), 2
+    group_non_mated = _split_sorted(nm_key, nm_scores, n_groups + 1, runs=runs)[:n_groups]
 
     # Cross-group cells: each unordered pair of groups once (a <= b).
     lo, hi = np.minimum(a, b), np.maximum(a, b)
@@ -125,8 +138,8 @@ def _partition(cs: ComparisonSet, grouping: Grouping, config: AuditConfig) -> _P
         (i, j): cell_parts[i * n_groups + j] for i in range(n_groups) for j in range(i, n_groups)
     }
     return _Partition(
-        overall_mated=SortedScores(s[mated]),
-        overall_non_mated=SortedScores(s[~mated]),
+        overall_mated=SortedScores.from_sorted(s[mated]),
+        overall_non_mated=SortedScores.from_sorted(s[~mated]),
         group_mated=group_mated,
         group_non_mated=group_non_mated,
         cells=cells,
