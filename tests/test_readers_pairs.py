@@ -497,3 +497,52 @@ def test_self_comparisons_are_excluded_and_counted(tmp_path: Path) -> None:
     assert cs.score.tolist() == [0.8, 0.1]
     assert [(e.count, e.unit) for e in cs.exclusions] == [(1, "comparisons")]
     assert "itself" in cs.exclusions[0].reason
+
+
+def test_a_sample_with_two_values_of_an_attribute_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "conflict.csv"
+    path.write_text(
+        "s1,s2,p1,p2,score,g1,g2\n"
+        "a,b,x1,y1,0.1,F,M\n"
+        "a,c,x1,z1,0.2,M,F\n"  # sample x1 was F in row 1
+    )
+    with pytest.raises(InputError) as info:
+        read_pairs(
+            path,
+            score="score",
+            score_kind=ScoreKind.SIMILARITY,
+            subjects=("s1", "s2"),
+            samples=("p1", "p2"),
+            attributes=[AttributeSpec("sex", ("g1", "g2"))],
+        )
+    assert info.value.message == _table.MSG_SAMPLE_TWO_VALUES.format(
+        sample="x1", attribute="sex", first="F", first_row=1, second="M"
+    )
+    assert info.value.location == Location(str(path), 2, None)
+
+
+def test_a_comparison_level_attribute_may_differ_for_one_sample(tmp_path: Path) -> None:
+    path = tmp_path / "site.csv"
+    path.write_text("s1,s2,p1,p2,score,site\na,b,x1,y1,0.1,north\na,c,x1,z1,0.2,south\n")
+    cs = read_pairs(
+        path,
+        score="score",
+        score_kind=ScoreKind.SIMILARITY,
+        subjects=("s1", "s2"),
+        samples=("p1", "p2"),
+        attributes=[AttributeSpec("site", ("site",))],
+    )
+    assert cs.levels["site"] == ("north", "south")
+
+
+def test_float_ids_beyond_exact_integers_are_kept_as_written(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"s1": [1e20, 2.0], "s2": [1e20, 3.5], "score": [0.9, 0.1]})
+    frame.to_parquet(tmp_path / "f.parquet")
+    cs = read_pairs(
+        tmp_path / "f.parquet",
+        score="score",
+        score_kind=ScoreKind.SIMILARITY,
+        subjects=("s1", "s2"),
+    )
+    assert cs.mated.tolist() == [True, False]
+    assert "1e+20" in cs.subject_ids and "3.5" in cs.subject_ids

@@ -77,6 +77,10 @@ MSG_SAMPLE_TWO_SUBJECTS = (
     "sample {sample!r}: expected one subject per sample, got subject {first!r} in row "
     "{first_row} and subject {second!r} here"
 )
+MSG_SAMPLE_TWO_VALUES = (
+    "sample {sample!r}: expected one value of attribute {attribute!r} per sample, got "
+    "{first!r} in row {first_row} and {second!r} here"
+)
 MSG_DUPLICATE_DISAGREES = (
     "duplicate comparison of samples {sample_a!r} and {sample_b!r}: expected the score of "
     "row {first_row} ({first}) again, got {second}"
@@ -256,14 +260,15 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, file: str) -
 def _text(values: pd.Series) -> pd.Series:
     """Values as stripped text (dtype ``str``); missing values stay missing.
 
-    Floats that are all whole numbers (an integer column with gaps, as Parquet
-    readers give it) are written without ``.0``.
+    Floats that are all whole numbers below 2**53 (an integer column with gaps, as
+    Parquet readers give it) are written without ``.0``; other floats as written.
     """
     if pd.api.types.is_float_dtype(values.dtype):
         present = values.dropna()
         if (
             len(present)
             and bool(np.isfinite(present).all())
+            and bool((present.abs() < 2.0**53).all())
             and bool((present == np.floor(present)).all())
         ):
             values = values.astype("Int64")
@@ -408,6 +413,24 @@ def _sample_codes(
     return flat.reshape(2, n).T.copy(), uniques
 
 
+def _first_conflict(
+    flat_samples: npt.NDArray[np.int64], flat_values: npt.NDArray[np.int64]
+) -> tuple[int, int] | None:
+    """First position (in row order) whose value differs from its sample's first value.
+
+    Values below 0 (missing) are ignored. Returns ``(position, first position)``.
+    """
+    valid = np.flatnonzero(flat_values >= 0)
+    if not valid.size:
+        return None
+    _, first, inverse = np.unique(flat_samples[valid], return_index=True, return_inverse=True)
+    first_of = valid[first[inverse.ravel()]]
+    bad = np.flatnonzero(flat_values[valid] != flat_values[first_of])
+    if not bad.size:
+        return None
+    return int(valid[bad[0]]), int(first_of[bad[0]])
+
+
 def _check_sample_subjects(
     samples: npt.NDArray[np.int64],
     subjects: npt.NDArray[np.int64],
@@ -418,14 +441,10 @@ def _check_sample_subjects(
     columns: tuple[str, str],
 ) -> None:
     """Raise InputError where a sample appears with a second subject (in row order)."""
-    flat_samples = samples.ravel()
-    flat_subjects = subjects.ravel()
-    _, first, inverse = np.unique(flat_samples, return_index=True, return_inverse=True)
-    first_of = first[inverse.ravel()]
-    bad = np.flatnonzero(flat_subjects != flat_subjects[first_of])
-    if bad.size:
-        pos = int(bad[0])
-        ref = int(first_of[pos])
+    flat_samples, flat_subjects = samples.ravel(), subjects.ravel()
+    conflict = _first_conflict(flat_samples, flat_subjects)
+    if conflict is not None:
+        pos, ref = conflict
         raise InputError(
             MSG_SAMPLE_TWO_SUBJECTS.format(
                 sample=sample_ids[flat_samples[pos]],
@@ -435,6 +454,32 @@ def _check_sample_subjects(
             ),
             origin.at(pos // 2, columns[pos % 2]),
         )
+
+
+def _check_sample_attributes(
+    samples: npt.NDArray[np.int64],
+    sample_ids: pd.Index,
+    attributes: Mapping[str, AttributeCodes],
+    *,
+    origin: Origin,
+) -> None:
+    """Raise InputError where a sample carries two values of one attribute (in row order)."""
+    flat_samples = samples.ravel()
+    for name, (codes, levels) in attributes.items():
+        flat = codes.astype(np.int64).ravel()
+        conflict = _first_conflict(flat_samples, flat)
+        if conflict is not None:
+            pos, ref = conflict
+            raise InputError(
+                MSG_SAMPLE_TWO_VALUES.format(
+                    sample=sample_ids[flat_samples[pos]],
+                    attribute=name,
+                    first=levels[flat[ref]],
+                    first_row=origin.row(ref // 2),
+                    second=levels[flat[pos]],
+                ),
+                origin.at(pos // 2, None),
+            )
 
 
 def _duplicates(
@@ -486,6 +531,7 @@ def assemble(
     label_column: str = "",
     sample_columns: tuple[str, str] = ("", ""),
     separate_sample_sides: bool = False,
+    sample_attributes: Sequence[str] | None = None,
     exclusions: Sequence[Exclusion] = (),
     source: str = "",
 ) -> ComparisonSet:
@@ -518,6 +564,10 @@ def assemble(
     separate_sample_sides : bool
         Give the two sides separate sample code spaces (bob's models and probes are
         different things even when their labels are equal).
+    sample_attributes : sequence of str, optional
+        Attributes that describe samples (read per side), so that one sample must
+        carry one value in every row; default all. An attribute read from one column
+        for both sides may describe the comparison instead and is not checked.
     exclusions : sequence of Exclusion
         What the reader already left out; a duplicate exclusion is appended.
     source : str
@@ -562,6 +612,13 @@ def assemble(
             origin=ids_at,
             columns=sample_columns,
         )
+        if not separate_sample_sides:
+            checked = {
+                name: codes
+                for name, codes in (attributes or {}).items()
+                if sample_attributes is None or name in sample_attributes
+            }
+            _check_sample_attributes(sample, sample_ids, checked, origin=ids_at)
         repeat = _duplicates(sample, score, sample_ids, origin=score_origin, column=score_column)
         n_repeat = int(repeat.sum())
         if n_repeat:

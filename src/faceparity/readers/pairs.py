@@ -168,5 +168,6 @@ def pairs_from_frame(
         score_column=score,
         label_column=mated or "",
         sample_columns=samples or ("", ""),
+        sample_attributes=[spec.name for spec in attributes if len(spec.columns) == 2],
         source=source,
     )
