@@ -257,7 +257,9 @@ def ref_audit(
     else:
         label, ref_group = policy
         assert label == "reference"
-        common = ref_threshold_at_fmr(non_mated_scores[ref_group], target, kind)
+        # NISTIR 8280: set on the reference group's demographically matched non-mated
+        # comparisons, whatever the scope the groups are read with.
+        common = ref_threshold_at_fmr(cell_scores[(ref_group, ref_group)], target, kind)
 
     per_group = []
     for g in groups:

@@ -453,7 +453,7 @@ def test_reference_group_without_non_mated_comparisons_is_a_usage_error() -> Non
         comparison(0.2, False, ("a", "x"), F, X),
     ]
     config = AuditConfig(policies=(ThresholdPolicy.parse("reference:sex=X"),))
-    with pytest.raises(UsageError, match="no non-mated"):
+    with pytest.raises(UsageError, match="no demographically matched non-mated"):
         audit(to_set(comps), group_by=["sex"], config=config)
 
 
@@ -619,3 +619,43 @@ def test_to_json_is_valid_json_with_the_schema_keys() -> None:
     assert isinstance(data["exclusions"], list) and data["exclusions"]
     for e in data["exclusions"]:
         assert {"reason", "count", "unit", "scope"} <= set(e)
+
+
+def test_reference_threshold_is_set_on_matched_comparisons_under_either_scope() -> None:
+    comps = [
+        comparison(0.9, True, ("a", "a"), F),
+        comparison(0.8, True, ("m", "m"), M),
+        comparison(0.3, False, ("a", "b"), F),
+        comparison(0.2, False, ("a", "c"), F),
+        comparison(0.7, False, ("a", "m"), F, M),  # cross-group: counts for F only if involving
+    ]
+    thresholds = []
+    for scope in (FMRScope.MATCHED, FMRScope.INVOLVING):
+        config = AuditConfig(
+            target_fmrs=(0.5,),
+            fmr_scope=scope,
+            policies=(ThresholdPolicy.parse("reference:sex=F"),),
+        )
+        thresholds.append(
+            audit(to_set(comps), group_by=["sex"], config=config).operating_points[0].threshold
+        )
+    # Two matched F non-mated scores, one may match: the threshold sits just above 0.2.
+    assert thresholds[0] == thresholds[1] == float(np.nextafter(0.2, 1.0))
+
+
+def test_per_group_threshold_below_resolution_is_noted_per_group() -> None:
+    comps = [
+        comparison(0.9, True, ("a", "a"), F),
+        comparison(0.3, False, ("a", "b"), F),
+        comparison(0.2, False, ("a", "c"), F),
+    ]
+    config = AuditConfig(target_fmrs=(0.1,), policies=(ThresholdPolicy.parse("per-group"),))
+    point = audit(to_set(comps), group_by=["sex"], config=config).operating_points[0]
+    assert point.groups[0].fmr == 0.0
+    assert any("below 1/2" in note for note in point.groups[0].notes)
+
+
+def test_input_without_sample_ids_is_noted() -> None:
+    comps = [comparison(0.9, True, ("a", "a"), F), comparison(0.3, False, ("a", "b"), F)]
+    result = audit(to_set(comps), group_by=["sex"], config=AuditConfig(target_fmrs=(0.5,)))
+    assert any("no samples" in note for note in result.input["notes"])

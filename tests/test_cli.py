@@ -339,3 +339,67 @@ def test_morph_embeddings_through_the_documented_command(tmp_path: Path) -> None
     assert data["input"]["n_comparisons"] == 268 * 267 // 2
     assert data["input"]["n_subjects"] == 50
     assert {g["attributes"]["sex"] for g in data["groups"]} == {"F", "M"}
+
+
+def test_reference_group_can_be_a_binned_band(tmp_path: Path) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    frame = pd.read_csv(csv)
+    # An age per subject, numeric: 20 for even subject numbers, 45 for odd ones.
+    frame["age1"] = frame["id1"].str[1:].astype(int) % 2 * 25 + 20
+    frame["age2"] = frame["id2"].str[1:].astype(int) % 2 * 25 + 20
+    frame.to_csv(csv, index=False)
+    result = _run(
+        [
+            "audit",
+            "pairs",
+            str(csv),
+            *PAIRS_ARGS,
+            "--attribute",
+            "age=age1,age2",
+            "--bin",
+            "age=18,30,60",
+            "--group-by",
+            "age",
+            "--policy",
+            "reference:age=[30,60)",
+            "--json",
+        ]
+    )
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [g["attributes"]["age"] for g in data["groups"]] == ["[18,30)", "[30,60)"]
+    assert data["operating_points"][0]["policy"] == "reference:age=[30,60)"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--attribute", "sex=g2,g1"], "--attribute: 'sex' is given more than once"),
+        (["--fmr", "1e-2,1e-2"], "a value is given twice"),
+        (["--policy", "global", "--policy", "global"], "one is given twice"),
+        (["--policy", "reference:sex=F,sex=M"], "'sex' is given more than once"),
+    ],
+)
+def test_repeated_options_are_usage_errors(tmp_path: Path, extra: list[str], message: str) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, *extra])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_unwritable_output_exits_73_without_traceback(tmp_path: Path) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a directory")
+    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "-o", str(blocker / "out")])
+    assert result.exit_code == 73
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_input_without_sample_ids_warns_on_stderr(tmp_path: Path) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    args = [a for a in PAIRS_ARGS if a not in ("--samples", "p1,p2")]
+    result = _run(["audit", "pairs", str(csv), *args])
+    assert result.exit_code == 0
+    assert "note: the input names no samples" in result.stderr
+    assert "note: the input names no samples" not in result.stdout

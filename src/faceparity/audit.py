@@ -198,6 +198,22 @@ def _subject_sample_counts(
     return [int(v) for v in n_subjects], n_samples
 
 
+def _input_notes(comparisons: ComparisonSet) -> list[str]:
+    if comparisons.sample is None:
+        return [
+            "the input names no samples: duplicate comparisons and comparisons of a "
+            "sample with itself could not be detected, and samples are not counted"
+        ]
+    return []
+
+
+def _below_resolution(target: float, n_non_mated: int) -> str:
+    return (
+        f"target FMR {target:g} is below 1/{n_non_mated} (one false match among the "
+        "non-mated comparisons that set the threshold): the threshold rejects all of them"
+    )
+
+
 def _group_notes(n_mated: int, n_non_mated: int) -> list[str]:
     notes = []
     if not n_mated:
@@ -233,7 +249,10 @@ def audit(
     """
     config = config or AuditConfig()
     if len(comparisons) == 0:
-        raise InputError("no comparisons left to audit after the exclusions")
+        raise InputError(
+            f"no comparisons left to audit in {comparisons.source or 'the input'} "
+            "after the exclusions"
+        )
     grouping = group_comparisons(comparisons, group_by)
     part = _partition(comparisons, grouping, config)
     sign = 1.0 if comparisons.score_kind is ScoreKind.SIMILARITY else -1.0
@@ -269,7 +288,10 @@ def audit(
         notes=_group_notes(len(part.overall_mated), len(part.overall_non_mated)),
     )
     if not len(part.overall_non_mated):
-        raise InputError("no non-mated comparisons: no threshold can be set for a target FMR")
+        raise InputError(
+            f"no non-mated comparisons in {comparisons.source or 'the input'}: "
+            "no threshold can be set for a target FMR"
+        )
 
     points = [
         _operating_point(policy, target, grouping, part, config, sign)
@@ -291,6 +313,7 @@ def audit(
             "n_non_mated": len(part.overall_non_mated),
             "n_subjects": overall.n_subjects,
             "n_samples": overall.n_samples,
+            "notes": _input_notes(comparisons),
         },
         config={
             "group_by": list(grouping.group_by),
@@ -325,27 +348,31 @@ def _operating_point(
     elif policy.kind is PolicyKind.REFERENCE:
         assert policy.reference is not None
         ref = grouping.find(policy.reference)
-        basis = part.group_non_mated[ref]
+        # Set on the reference group's demographically matched non-mated comparisons
+        # (NISTIR 8280), whatever FMR scope the groups are read with.
+        basis = part.cells[(ref, ref)]
         if not len(basis):
-            raise UsageError(f"reference group {groups[ref].label!r} has no non-mated comparisons")
+            raise UsageError(
+                f"reference group {groups[ref].label!r} has no demographically matched "
+                "non-mated comparisons to set a threshold on"
+            )
         common = basis.threshold_at_fmr(target)
     else:
         common, basis = None, part.overall_non_mated
     if common is not None and max_false_matches(len(basis), target) == 0:
-        notes.append(
-            f"target FMR {target:g} is below 1/{len(basis)} (one false match among the "
-            "non-mated comparisons that set the threshold): the threshold rejects all of them"
-        )
+        notes.append(_below_resolution(target, len(basis)))
 
     group_points = []
     for i, group in enumerate(groups):
         m, nm = part.group_mated[i], part.group_non_mated[i]
         t = common
+        gnotes = _group_notes(len(m), len(nm))
         if t is None and len(nm):
             t = nm.threshold_at_fmr(target)
+            if max_false_matches(len(nm), target) == 0:
+                gnotes.append(_below_resolution(target, len(nm)))
         fm = int(nm.count_at_or_above(t)) if t is not None else 0
         fnm = int(m.count_below(t)) if t is not None else 0
-        gnotes = _group_notes(len(m), len(nm))
         group_points.append(
             GroupOperatingPoint(
                 attributes=group.as_dict(),

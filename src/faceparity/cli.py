@@ -4,7 +4,8 @@ No metric is computed here. Results go to ``OUTDIR/results.json`` (atomically) a
 table to stdout (``--json`` prints the JSON instead); messages go to stderr.
 
 Exit codes: 0 success; 2 bad input or usage (the message names file, row and
-column); 70 an internal error (a bug: please report it); 130 interrupted.
+column); 73 an output file that cannot be written; 70 an internal error (a bug:
+please report it); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from faceparity.config import (
     ScoreKind,
     ThresholdPolicy,
 )
-from faceparity.errors import FaceparityError, UsageError
+from faceparity.errors import FaceparityError, OutputError, UsageError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -89,7 +90,12 @@ def _target_fmrs(text: str) -> tuple[float, ...]:
 def _attribute_specs(attributes: Sequence[str], bins: Sequence[str]) -> list[Any]:
     from faceparity.readers.attributes import AttributeSpec, parse_bins
 
-    specs = {spec.name: spec for spec in (AttributeSpec.parse(a) for a in attributes)}
+    parsed = [AttributeSpec.parse(a) for a in attributes]
+    names = [spec.name for spec in parsed]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(f"--attribute: {', '.join(map(repr, repeated))} is given more than once")
+    specs = {spec.name: spec for spec in parsed}
     for text in bins:
         name, edges = parse_bins(text)
         if name not in specs:
@@ -202,9 +208,14 @@ def _finish(comparisons: Any, opts: dict[str, Any]) -> None:
     )
     _message(f"auditing {len(comparisons)} comparisons ...")
     result = audit(comparisons, group_by=_split(opts["group_by"]), config=config)
+    for note in result.input["notes"]:
+        _message(f"note: {note}")
     if opts["output"] is not None:
         path = Path(opts["output"]) / "results.json"
-        result.write_json(path)
+        try:
+            result.write_json(path)
+        except OSError as err:
+            raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
         _message(f"wrote {path}")
     click.echo(result.to_json() if opts["as_json"] else format_table(result), nl=False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass, field
 
 from faceparity.errors import UsageError
@@ -99,6 +100,8 @@ class ThresholdPolicy:
         --------
         >>> ThresholdPolicy.parse("reference:sex=M").reference
         (('sex', 'M'),)
+        >>> ThresholdPolicy.parse("reference:sex=F,age=[30,40)").reference
+        (('sex', 'F'), ('age', '[30,40)'))
 
         """
         text = text.strip()
@@ -108,15 +111,22 @@ class ThresholdPolicy:
             return cls(PolicyKind.PER_GROUP)
         prefix = PolicyKind.REFERENCE.value + ":"
         if text.startswith(prefix):
-            pairs = []
-            for item in text[len(prefix) :].split(","):
-                name, sep, value = item.partition("=")
-                if not sep or not name.strip() or not value.strip():
-                    break
-                pairs.append((name.strip(), value.strip()))
-            else:
-                if pairs:
-                    return cls(PolicyKind.REFERENCE, tuple(pairs))
+            # Split only at commas that start a new NAME=, so that a value may hold
+            # commas (the band label "[30,40)").
+            items = re.split(r",(?=\s*[^,=\[\]()]+=)", text[len(prefix) :])
+            pairs = [item.partition("=") for item in items]
+            if pairs and all(sep and name.strip() and value.strip() for name, sep, value in pairs):
+                names = [name.strip() for name, _, _ in pairs]
+                repeated = sorted({n for n in names if names.count(n) > 1})
+                if repeated:
+                    raise UsageError(
+                        f"policy {text!r}: attribute {', '.join(map(repr, repeated))} "
+                        "is given more than once"
+                    )
+                return cls(
+                    PolicyKind.REFERENCE,
+                    tuple((name.strip(), value.strip()) for name, _, value in pairs),
+                )
         raise UsageError(
             f"policy: expected 'global', 'per-group' or 'reference:ATTR=VALUE[,ATTR=VALUE...]', "
             f"got {text!r}"
@@ -164,8 +174,13 @@ class AuditConfig:
         for fmr in self.target_fmrs:
             if not (math.isfinite(fmr) and 0.0 < fmr < 1.0):
                 raise UsageError(f"target FMR: expected a number in (0, 1), got {fmr!r}")
+        if len(set(self.target_fmrs)) != len(self.target_fmrs):
+            raise UsageError(f"target FMRs: a value is given twice in {list(self.target_fmrs)}")
         if not self.policies:
             raise UsageError("at least one threshold policy is needed")
+        if len(set(self.policies)) != len(self.policies):
+            shown = ", ".join(str(p) for p in self.policies)
+            raise UsageError(f"threshold policies: one is given twice in {shown}")
         if not 0.0 <= self.alpha <= 1.0:
             raise UsageError(f"alpha: expected a number in [0, 1], got {self.alpha!r}")
         if self.det_points < 2:

@@ -1,13 +1,14 @@
 """Errors that reach the user: one message style, what was expected, what was got, where.
 
-Every error the command line reports is one of these; it maps to exit code 2.
+Every error the command line reports is one of these; each carries its exit code
+(2 for bad input or usage, 73 for an output that cannot be written).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FaceparityError", "InputError", "UsageError", "Location"]
+__all__ = ["FaceparityError", "InputError", "Location", "OutputError", "UsageError"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class FaceparityError(Exception):
 
 class UsageError(FaceparityError):
     """An option or argument that cannot be used as given."""
+
+
+class OutputError(FaceparityError):
+    """An output file that cannot be written (exit code 73, EX_CANTCREAT of sysexits.h)."""
+
+    exit_code = 73
 
 
 class InputError(FaceparityError):
