@@ -90,9 +90,30 @@ def _point_lines(result: AuditResult, point: OperatingPoint) -> list[str]:
         for name, measure in s[key].items():
             if measure["value"] is None and "undefined_reason" in measure:
                 footnotes.append(f"{key.upper()} {name}: {measure['undefined_reason']}")
-    lines = [title, *_grid(header, rows), summary]
+    for name in ("garbe", "fdr", "inequity_rate"):
+        if s[name]["value"] is None and "undefined_reason" in s[name]:
+            footnotes.append(f"{name}: {s[name]['undefined_reason']}")
+    lines = [title, *_grid(header, rows), summary, *_cross_group_lines(point)]
     lines.extend(f"  note: {n}" for n in (*point.notes, *dict.fromkeys(footnotes)))
     return lines
+
+
+def _cross_group_lines(point: OperatingPoint) -> list[str]:
+    """The cross-group FMR matrix (symmetric; each unordered pair is one cell)."""
+    if not point.cross_group:
+        return []
+    labels = [g.label for g in point.groups]
+    index = {tuple(sorted(g.attributes.items())): i for i, g in enumerate(point.groups)}
+    cells = [["" for _ in labels] for _ in labels]
+    for cell in point.cross_group:
+        i = index[tuple(sorted(cell.a.items()))]
+        j = index[tuple(sorted(cell.b.items()))]
+        cells[i][j] = cells[j][i] = _rate(cell.fmr)
+    rows = [[label, *row] for label, row in zip(labels, cells, strict=True)]
+    return [
+        "cross-group FMR (non-mated comparisons with one side in each group)",
+        *_grid(["", *labels], rows),
+    ]
 
 
 def format_table(result: AuditResult) -> str:
