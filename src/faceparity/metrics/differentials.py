@@ -162,10 +162,11 @@ def inequity_rate(
     """Inequity rate, ``(max FMR / min FMR)^alpha * (max FNMR / min FNMR)^(1 - alpha)``.
 
     1 means equal rates; it grows with the differential. Undefined when a minimum
-    rate is zero. Source: as defined in A. Elobaid et al., "Sum of Group Error
-    Differences: A Critical Examination of Bias Evaluation in Biometric Verification
-    and a Dual-Metric Measure", arXiv:2404.15385 (2024), section II, after
-    de Freitas Pereira and Marcel.
+    rate is zero. Sources: one of the two fairness measures proposed for ISO/IEC
+    19795-10 that J. J. Howard et al. examine in "Evaluating Proposed Fairness Models
+    for Face Recognition Algorithms", arXiv:2203.05051 (2022), alongside the FDR;
+    the formula as stated by A. Elobaid et al., "Sum of Group Error Differences",
+    arXiv:2404.15385 (2024), section II.
     """
     parts = []
     for rates, name in ((fmr, "FMR"), (fnmr, "FNMR")):
