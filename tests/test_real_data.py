@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _shared import shared_file
 from click.testing import CliRunner
 
+from _shared import shared_file
 from faceparity import cli
 
 
