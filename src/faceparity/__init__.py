@@ -25,6 +25,9 @@ from faceparity.config import (  # noqa: E402
 from faceparity.errors import FaceparityError, InputError, Location, UsageError  # noqa: E402
 from faceparity.grouping import Group, Grouping, group_comparisons  # noqa: E402
 from faceparity.metrics import (  # noqa: E402
+    DetCurve,
+    EqualErrorRate,
+    Measure,
     det_curve,
     equal_error_rate,
     fmr_fnmr,
@@ -67,6 +70,9 @@ __all__ = [
     "AuditResult",
     "SCHEMA_VERSION",
     # metrics on plain score arrays
+    "DetCurve",
+    "EqualErrorRate",
+    "Measure",
     "det_curve",
     "equal_error_rate",
     "fmr_fnmr",

@@ -1,6 +1,6 @@
 """Readers: every supported input format becomes a :class:`~faceparity.ComparisonSet`."""
 
-from faceparity.readers.attributes import AttributeSpec, band_labels, encode_attribute, parse_bins
+from faceparity.readers.attributes import AttributeSpec, parse_bins
 from faceparity.readers.bfw import read_bfw
 from faceparity.readers.bob import read_bob
 from faceparity.readers.embeddings import read_embeddings
@@ -9,8 +9,6 @@ from faceparity.readers.rfw import read_rfw
 
 __all__ = [
     "AttributeSpec",
-    "band_labels",
-    "encode_attribute",
     "parse_bins",
     "read_bfw",
     "read_bob",
