@@ -142,6 +142,47 @@ def test_field_count_that_changes(tmp_path: Path) -> None:
     assert err.location == Location(str(path), 4)
 
 
+def test_many_batches_keep_line_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Batches of about 64 bytes: blank lines, the first line and errors fall in
+    # different batches, and every line number still counts from the top of the file.
+    monkeypatch.setattr(bob, "_BLOCK_BYTES", 64)
+    lines = ["", "   ", *(f"s{k % 3} s{k % 2} s{k % 2}/img{k} 0.{k}" for k in range(40))]
+    lines[30] = ""
+    path = _write(tmp_path / "s", "\n".join(lines) + "\n")
+    cs = read_bob(path, score_kind=SIM)
+    assert len(cs) == 39
+    np.testing.assert_array_equal(cs.score, [float(f"0.{k}") for k in range(40) if k != 28])
+    lines[37] = "s1 s1 x 0.5 extra"
+    path = _write(tmp_path / "s", "\n".join(lines) + "\n")
+    err = _error(path)
+    assert err.message == bob.MSG_FIELD_COUNT_CHANGES.format(expected=4, first_line=3, count=5)
+    assert err.location == Location(str(path), 38)
+    lines[37] = "s1 s1 x nan"
+    path = _write(tmp_path / "s", "\n".join(lines) + "\n")
+    assert _error(path).location == Location(str(path), 38, "score")
+
+
+def test_fields_are_kept_verbatim(tmp_path: Path) -> None:
+    # Quotes quote nothing: '"s1 img"' is two fields, quotes included.
+    cs = read_bob(_write(tmp_path / "s", 's1 "s1 img#3" 0.5\n'), score_kind=SIM)
+    assert cs.subject_ids == ('"s1', "s1")
+    np.testing.assert_array_equal(cs.score, [0.5])
+
+
+def test_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    path.write_bytes(b"\xef\xbb\xbfs1 s1 a 0.5\r\n\r\ns1 s2 b x\r\n")
+    err = _error(path)
+    assert err.message == _table.MSG_BAD_SCORE.format(value="'x'")
+    assert err.location == Location(str(path), 3, "score")
+
+
+def test_invalid_utf8_after_the_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    path.write_bytes(b"s1 s1 a 0.5\ns1 s2 b\xff 0.5\n")
+    assert _error(path).message.startswith("could not be read as a bob score file: ")
+
+
 @pytest.mark.parametrize("text", ["", "\n  \n\t\n"])
 def test_empty_file(tmp_path: Path, text: str) -> None:
     path = _write(tmp_path / "s", text)
@@ -175,6 +216,17 @@ def test_attributes_from_subject_metadata(tmp_path: Path) -> None:
     )
     np.testing.assert_array_equal(
         cs.attributes["age"], [[0, 0], [0, 2], [2, 2], [2, 0], [MISSING, 0]]
+    )
+    # ... and counted as a subject whose attributes are missing (its comparison stays).
+    assert len(cs) == 5
+    assert cs.exclusions == (
+        Exclusion(
+            "subject not in the subject metadata table (first ids: 's3'); "
+            "its attributes are missing",
+            count=1,
+            unit="subjects",
+            scope="groups",
+        ),
     )
 
 
@@ -213,8 +265,98 @@ def test_metadata_with_a_subject_twice(tmp_path: Path) -> None:
         subject_metadata=meta,
         attributes=[AttributeSpec("sex", ("sex",))],
     )
-    assert err.message == bob.MSG_METADATA_DUPLICATE.format(subject="s1", first_row=1, second_row=3)
+    assert err.message == _table.MSG_DUPLICATE_ID.format(
+        what="subject id", value="s1", first_row=1, second_row=3
+    )
+    assert err.message == (
+        "subject id 's1': expected each subject id in one row only, got it in rows 1 and 3"
+    )
     assert err.location == Location(bob.METADATA_FILE, 3, "subject")
+
+
+def test_subjects_missing_from_metadata_are_counted_once_each(tmp_path: Path) -> None:
+    lines = [f"u{k} s1 s1/img3 0.{k}" for k in range(7)] + [f"s1 u{k} u{k}/a 0.5" for k in (6, 9)]
+    path = _write(tmp_path / "s", "\n".join(lines) + "\n")
+    cs = read_bob(
+        path, score_kind=SIM, subject_metadata=META, attributes=[AttributeSpec("sex", ("sex",))]
+    )
+    assert len(cs) == 9
+    # u0..u6 and u9: 8 subjects; the first five ids in sorted order are shown.
+    assert cs.exclusions == (
+        Exclusion(
+            bob.REASON_SUBJECT_NOT_IN_METADATA.format(ids="'u0', 'u1', 'u2', 'u3', 'u4'"),
+            count=8,
+            unit="subjects",
+            scope="groups",
+        ),
+    )
+    assert (cs.attributes["sex"] == MISSING).sum() == 9
+
+
+def test_no_exclusion_without_attributes_or_unknown_subjects(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s", FOUR + "s3 s1 s1/img3 0.3\n")
+    assert read_bob(path, score_kind=SIM, subject_metadata=META).exclusions == ()
+    known = _write(tmp_path / "k", FOUR)
+    cs = read_bob(
+        known, score_kind=SIM, subject_metadata=META, attributes=[AttributeSpec("sex", ("sex",))]
+    )
+    assert cs.exclusions == ()
+
+
+def test_unknown_subjects_of_a_csv_score_file_are_counted(tmp_path: Path) -> None:
+    cs = read_bob(
+        _write(tmp_path / "s.csv", CSV),
+        score_kind=SIM,
+        subject_metadata=META,
+        attributes=[AttributeSpec("sex", ("sex",))],
+    )
+    assert cs.exclusions == (
+        Exclusion(bob.REASON_SUBJECT_NOT_IN_METADATA.format(ids="'s3'"), 1, "subjects", "groups"),
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
+def test_subject_metadata_from_a_file(tmp_path: Path, suffix: str) -> None:
+    meta = tmp_path / f"meta{suffix}"
+    if suffix == ".parquet":
+        META.to_parquet(meta)
+    else:
+        META.to_csv(meta, sep="\t" if suffix == ".tsv" else ",", index=False)
+    path = _write(tmp_path / "s", FOUR + "s3 s1 s1/img3 0.3\n")
+    specs = [AttributeSpec("sex", ("sex",)), AttributeSpec("age", ("age",), bins=(30.0, 70.0))]
+    from_file = read_bob(path, score_kind=SIM, subject_metadata=str(meta), attributes=specs)
+    from_frame = read_bob(path, score_kind=SIM, subject_metadata=META, attributes=specs)
+    assert from_file.levels == from_frame.levels
+    for name in ("sex", "age"):
+        np.testing.assert_array_equal(from_file.attributes[name], from_frame.attributes[name])
+    assert from_file.exclusions == from_frame.exclusions
+
+
+def test_subject_metadata_file_names_itself_in_messages(tmp_path: Path) -> None:
+    meta = _write(tmp_path / "meta.csv", "subject,sex\ns1,F\ns2,M\ns2,F\n")
+    path = _write(tmp_path / "s", FOUR)
+    err = _error(path, subject_metadata=meta, attributes=[AttributeSpec("sex", ("sex",))])
+    assert err.location == Location(str(meta), 3, "subject")
+    err = _error(
+        path,
+        subject_metadata=meta,
+        attributes=[AttributeSpec("sex", ("sex",))],
+        metadata_file="subjects table",
+    )
+    assert err.location == Location("subjects table", 3, "subject")
+
+
+def test_subject_metadata_file_that_cannot_be_read(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s", FOUR)
+    meta = _write(tmp_path / "meta.json", "{}")
+    err = _error(path, subject_metadata=meta)
+    assert err.message == _table.MSG_UNSUPPORTED_SUFFIX.format(
+        expected=".csv, .tsv, .parquet, .pq", suffix="'.json'"
+    )
+    assert err.location == Location(str(meta))
+    header_only = _write(tmp_path / "meta.csv", "subject,sex\n")
+    err = _error(path, subject_metadata=header_only)
+    assert (err.message, err.location) == (_table.MSG_NO_ROWS, Location(str(header_only)))
 
 
 def test_metadata_without_rows_or_the_attribute_column(tmp_path: Path) -> None:

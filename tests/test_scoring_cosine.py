@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from faceparity.scoring import all_pairs_cosine, normalize_rows, pair_offsets
+from faceparity.scoring.cosine import MAX_ROWS, cosine_scores, pair_indices, pair_sides
 
 
 def brute_force(x: np.ndarray) -> tuple[list[int], list[int], list[float]]:
@@ -33,7 +34,7 @@ def test_matches_brute_force(n: int, block_size: int) -> None:
     assert i.tolist() == ri
     assert j.tolist() == rj
     np.testing.assert_allclose(s, rs, rtol=0, atol=1e-12)
-    assert i.dtype == np.int64 and j.dtype == np.int64 and s.dtype == np.float64
+    assert i.dtype == np.int32 and j.dtype == np.int32 and s.dtype == np.float64
 
 
 def test_count_and_order_without_self_comparisons() -> None:
@@ -104,3 +105,36 @@ def test_bad_block_size() -> None:
 def test_normalize_rows_unit_norm() -> None:
     x = normalize_rows(np.random.default_rng(3).normal(size=(50, 8)))
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 40])
+def test_pair_indices_and_sides_match_a_double_loop(n: int) -> None:
+    pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
+    i, j = pair_indices(n)
+    assert i.dtype == np.int32 and j.dtype == np.int32
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == pairs
+    values = np.arange(n, dtype=np.int64) * 10 - 7
+    sides = pair_sides(values)
+    assert sides.dtype == np.int64 and sides.shape == (len(pairs), 2) and sides.flags.c_contiguous
+    assert sides.tolist() == [[values[a], values[b]] for a, b in pairs]
+    codes = (np.arange(n) % 3).astype(np.int32)
+    np.testing.assert_array_equal(pair_sides(codes), np.stack([codes[i], codes[j]], axis=1))
+    assert pair_sides(codes).dtype == np.int32
+
+
+def test_pair_sides_needs_one_dimension() -> None:
+    with pytest.raises(ValueError, match="1-D"):
+        pair_sides(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("n", [-1, MAX_ROWS + 1])
+def test_pair_indices_beyond_int32(n: int) -> None:
+    with pytest.raises(ValueError, match="n must be between 0 and 2147483648"):
+        pair_indices(n)
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 2048])
+def test_cosine_scores_are_the_scores_of_all_pairs_cosine(block_size: int) -> None:
+    x = np.random.default_rng(4).normal(size=(17, 5))
+    _, _, s = all_pairs_cosine(x, block_size=block_size)
+    np.testing.assert_array_equal(cosine_scores(x, block_size=block_size), s)

@@ -20,7 +20,7 @@ compare messages exactly.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +38,11 @@ __all__ = [
     "AttributeCodes",
     "Origin",
     "assemble",
+    "available_columns",
     "check_attribute_names",
     "check_column_pair",
     "check_score_kind",
+    "check_unique_ids",
     "describe",
     "encode_attributes",
     "load_table",
@@ -69,6 +71,10 @@ MSG_NO_ROWS = "expected at least one data row, got none"
 MSG_MISSING_COLUMN = "expected a column {column!r}; the file has columns: {available}"
 MSG_BAD_SCORE = "score: expected a finite number, got {value}"
 MSG_EMPTY_ID = "{what}: expected an identifier, got an empty value"
+MSG_DUPLICATE_ID = (
+    "{what} {value!r}: expected each {what} in one row only, got it in rows {first_row} and "
+    "{second_row}"
+)
 MSG_BAD_LABEL = "mated label: expected 1/0, true/false or mated/non-mated (any case), got {value}"
 MSG_LABEL_CONTRADICTS = (
     "mated label: the label says {label} but the subject ids are {subject_a!r} and {subject_b!r}"
@@ -245,14 +251,20 @@ def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def available_columns(columns: Iterable[object]) -> str:
+    """Column names as messages list them: ``'a', 'b'``, or ``none``."""
+    return ", ".join(repr(str(c)) for c in columns) or "none"
+
+
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, file: str) -> None:
     """Raise InputError naming the first of ``columns`` the frame lacks, and those it has."""
     present = set(frame.columns)
     for column in columns:
         if column not in present:
-            available = ", ".join(repr(str(c)) for c in frame.columns) or "none"
             raise InputError(
-                MSG_MISSING_COLUMN.format(column=column, available=available),
+                MSG_MISSING_COLUMN.format(
+                    column=column, available=available_columns(frame.columns)
+                ),
                 Location(file, None, column),
             )
 
@@ -304,6 +316,47 @@ def parse_ids(
     if bad.size:
         raise InputError(MSG_EMPTY_ID.format(what=what), origin.at(int(bad[0]), column))
     return text
+
+
+def check_unique_ids(ids: pd.Series, *, origin: Origin, column: str, what: str) -> None:
+    """Raise InputError at the first identifier that repeats an earlier one, naming both rows.
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        Identifiers, positions in row order (as from :func:`parse_ids`).
+    origin : Origin
+        Where each position came from.
+    column : str
+        The column, for the message's location.
+    what : str
+        What the identifiers are (``"sample id"``, ``"subject id"``), for the message.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_unique_ids(
+    ...         pd.Series(["a", "b", "a"]), origin=Origin("m.csv"), column="id", what="sample id"
+    ...     )
+    ... except InputError as err:
+    ...     print(err.location)
+    ...     print(err.message)
+    m.csv, row 3, column 'id'
+    sample id 'a': expected each sample id in one row only, got it in rows 1 and 3
+
+    """
+    repeated = np.flatnonzero(np.asarray(ids.duplicated(keep="first"), dtype=bool))
+    if not repeated.size:
+        return
+    second = int(repeated[0])
+    value = ids.iloc[second]
+    first = int(np.flatnonzero(np.asarray(ids == value, dtype=bool))[0])
+    raise InputError(
+        MSG_DUPLICATE_ID.format(
+            what=what, value=value, first_row=origin.row(first), second_row=origin.row(second)
+        ),
+        origin.at(second, column),
+    )
 
 
 def parse_mated(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.bool_]:

@@ -1,7 +1,8 @@
 """Embeddings (templates) with a metadata table: every pair of samples, scored by cosine.
 
-The embeddings file holds one embedding per sample; the metadata table (CSV or
-Parquet) holds one row per sample with its sample id, subject id and attributes.
+The embeddings file holds one embedding per sample; the metadata table (CSV, TSV or
+Parquet, read like every other table: :func:`~faceparity.readers._table.load_table`)
+holds one row per sample with its sample id, subject id and attributes.
 :func:`read_embeddings` joins the two, leaves out what cannot be compared (each with
 a counted :class:`~faceparity.comparisons.Exclusion`), and forms every mated and
 every non-mated comparison of the samples left, scored by cosine similarity.
@@ -14,21 +15,34 @@ Embeddings file formats
     An array named ``embeddings`` (2-D) and optionally one named ``sample_id``
     (1-D): with it, rows are joined to the metadata by sample id; without it,
     rows align with the metadata rows as for ``.npy``.
-``.parquet``
-    A column named like the metadata's sample id column, and either one
-    list-of-numbers column named ``embedding`` (other columns are then ignored)
-    or numeric columns, each one dimension, in file order. Rows are joined by
-    sample id.
+``.parquet`` (or ``.pq``)
+    A column named like the metadata's sample id column and a column named
+    ``embedding`` holding each sample's embedding as one list of numbers (an Arrow
+    list, large list or fixed-size list; every list of one length). Rows are joined
+    by sample id; other columns are not read. A table with one numeric column per
+    dimension is not accepted: an ``age`` column among them would silently become a
+    dimension.
 
-Rows in messages are 1-based data rows: of the metadata table (header excluded),
-of the Parquet table, or of the array in a ``.npy`` / ``.npz`` file; dimensions
-are 0-based.
+Sample ids and subject ids are read as text, whole numbers without ``.0`` (so a
+Parquet metadata table whose integer ids are stored as floats joins an ``.npz``
+with integer ids). Rows in messages are 1-based data rows: of the metadata table
+(header excluded), of the Parquet table, or of the array in a ``.npy`` / ``.npz``
+file; dimensions are 0-based. Message templates are module constants.
+
+Memory: the comparisons are held in memory, about ``41 + 8 k`` bytes each for
+``k`` attributes (score, mated flag, the subject and the sample of each side, the
+attribute codes of each side). ``n`` samples make ``n (n - 1) / 2`` comparisons,
+so :func:`read_embeddings` refuses more than ``max_comparisons`` of them before
+pairing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -37,11 +51,28 @@ import pandas as pd
 from faceparity.comparisons import MISSING, ComparisonSet, Exclusion
 from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.readers._table import (
+    MSG_MISSING_COLUMN,
+    MSG_UNREADABLE,
+    Origin,
+    available_columns,
+    check_unique_ids,
+    load_table,
+    parse_ids,
+    require_columns,
+)
 from faceparity.readers.attributes import AttributeSpec, encode_attribute
-from faceparity.scoring.cosine import all_pairs_cosine
+from faceparity.scoring.cosine import cosine_scores, pair_sides
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
+    "BYTES_PER_COMPARISON",
+    "BYTES_PER_COMPARISON_ATTRIBUTE",
     "EMBEDDING_COLUMN",
+    "EMBEDDING_SUFFIXES",
+    "MAX_COMPARISONS",
     "NO_METADATA_REASON",
     "SINGLE_SAMPLE_REASON",
     "ZERO_NORM_REASON",
@@ -51,8 +82,25 @@ __all__ = [
 EMBEDDING_COLUMN = "embedding"
 """Name of the list-of-numbers column of an embeddings Parquet table."""
 
+EMBEDDING_SUFFIXES: Mapping[str, str] = {
+    ".npy": "a NumPy array (.npy)",
+    ".npz": "a NumPy archive (.npz)",
+    ".parquet": "Parquet",
+    ".pq": "Parquet",
+}
+"""File name endings of embeddings files, and the format each one means."""
+
 NPZ_EMBEDDINGS = "embeddings"
 NPZ_SAMPLE_ID = "sample_id"
+
+MAX_COMPARISONS = 50_000_000
+"""Default of ``max_comparisons``: about 2 GB for the comparisons alone."""
+
+BYTES_PER_COMPARISON = 41
+"""Bytes a comparison takes in the ComparisonSet: score, mated, subject and sample of each side."""
+
+BYTES_PER_COMPARISON_ATTRIBUTE = 8
+"""Bytes a comparison takes per attribute (an int32 code of each side)."""
 
 ZERO_NORM_REASON = "zero-norm embedding (failure to extract a template); sample left out"
 NO_METADATA_REASON = "embedding with no metadata row; sample left out"
@@ -61,34 +109,76 @@ SINGLE_SAMPLE_REASON = (
     "its sample still serves in non-mated comparisons"
 )
 
+# Usage errors.
+MSG_AT_LEAST_ONE = "{option}: expected at least 1, got {value!r}"
+MSG_ONE_COLUMN = (
+    "attribute {name!r}: expected one metadata column (it serves both sides of every "
+    "comparison), got columns {columns}"
+)
+# The samples left.
+MSG_TOO_FEW_SAMPLES = (
+    "expected at least 2 samples to form a comparison, got {count} after the exclusions"
+)
+MSG_TOO_MANY_COMPARISONS = (
+    "expected at most {limit:,} comparisons (max_comparisons), got {n_samples:,} samples, "
+    "which make {count:,} comparisons (n (n - 1) / 2), about {gigabytes:.1f} GB in memory "
+    "before the audit; audit a subset of the samples (fewer subjects, or fewer samples per "
+    "subject), or raise max_comparisons where the memory is there"
+)
+# The embeddings file.
+MSG_UNSUPPORTED_SUFFIX = "expected an embeddings file ending in {expected}, got {suffix}"
+MSG_OTHER_NUMPY_FORMAT = "expected {expected}, got {got}"
+MSG_NO_DIMENSIONS = "expected embeddings with at least 1 dimension, got 0 values per sample"
+MSG_NPZ_NO_EMBEDDINGS = "expected an array named {name!r}, got arrays: {found}"
+MSG_NPZ_IDS_SHAPE = (
+    "array {name!r}: expected 1-D, one id per row of {embeddings!r} ({rows} rows), "
+    "got shape {shape}"
+)
+MSG_NOT_2D = (
+    "{name}: expected 2-D (one row per sample, one column per dimension), got shape {shape}"
+)
+MSG_NOT_A_NUMBER = (
+    "embedding value at dimension {dim}: expected a number, got {value!r} (the array holds {dtype})"
+)
+MSG_NOT_FINITE = "embedding value at dimension {dim}: expected a finite number, got {value}"
+MSG_NO_EMBEDDING_COLUMN = (
+    "expected a column {column!r} holding each sample's embedding as a list of numbers "
+    "(an Arrow list or fixed-size list column); the file has columns: {available}"
+)
+MSG_NOT_LISTS = "column {column!r}: expected lists of numbers, got {kind}"
+MSG_NO_LIST = "expected an embedding (a list of numbers), got an empty value"
+MSG_LENGTHS_DIFFER = (
+    "expected {expected} values in the embedding, as in data row 1 (every embedding needs "
+    "the same dimension), got {count}"
+)
+MSG_LIST_VALUES = "expected embedding values that are numbers, got lists of {kind}{shown}"
+# The join.
+MSG_ROW_COUNTS = (
+    "expected {n_meta} rows, one per data row of the metadata table {metadata} (without "
+    "sample ids, row i of one belongs to row i of the other), got {n_emb}"
+)
+MSG_NO_EMBEDDING = "sample id {sample!r}: expected an embedding in {file}, got none"
 
-_ColumnOf = Callable[[int], "str | None"]
 
-
+@dataclass(frozen=True, eq=False)
 class _Embeddings:
-    """Embedding rows as read, before the join: values, optional ids, how to name a cell."""
+    """Embedding rows as read, before the join: values, optional sample ids, file, column."""
 
-    def __init__(
-        self,
-        values: npt.NDArray[np.float64],
-        ids: list[str] | None,
-        file: str,
-        column: str | None,
-    ) -> None:
-        self.values = values
-        self.ids = ids
-        self.file = file
-        self.column = column
+    values: npt.NDArray[np.float64]
+    ids: pd.Series | None
+    file: str
+    column: str | None
 
 
 def read_embeddings(
-    path: str | Path,
+    path: str | os.PathLike[str],
     *,
-    metadata: str | Path,
+    metadata: str | os.PathLike[str],
     sample_id: str,
     subject: str,
     attributes: Sequence[AttributeSpec] = (),
     block_size: int = 2048,
+    max_comparisons: int = MAX_COMPARISONS,
 ) -> ComparisonSet:
     """Every mated and non-mated comparison of the samples, by cosine similarity.
 
@@ -100,10 +190,10 @@ def read_embeddings(
 
     Parameters
     ----------
-    path : str or Path
+    path : str or path-like
         The embeddings: ``.npy``, ``.npz`` or ``.parquet`` (see the module notes).
-    metadata : str or Path
-        One row per sample: ``.csv`` or ``.parquet``.
+    metadata : str or path-like
+        One row per sample: ``.csv``, ``.tsv``, ``.parquet`` or ``.pq``.
     sample_id : str
         Column of the sample id in the metadata (and in a Parquet embeddings file).
     subject : str
@@ -113,6 +203,11 @@ def read_embeddings(
         every comparison); numeric ones can be binned.
     block_size : int, default 2048
         Tile size of the blocked cosine computation.
+    max_comparisons : int, default 50_000_000
+        The most comparisons to form. ``n`` samples make ``n (n - 1) / 2`` of them,
+        each held in memory (about ``41 + 8 k`` bytes with ``k`` attributes, more
+        during the audit); above the limit, an InputError is raised before any
+        pair is formed.
 
     Returns
     -------
@@ -126,9 +221,12 @@ def read_embeddings(
         For input that cannot be read as stated, naming the file, row and column:
         a missing column, a missing or duplicated sample id, a missing subject id,
         an embedding value that is not a finite number, embeddings of unequal
-        length, a sample with no embedding, or fewer than 2 samples left.
+        length, a Parquet file without the ``embedding`` column, a sample with no
+        embedding, fewer than 2 samples left, or more than ``max_comparisons``
+        comparisons.
     UsageError
-        For an attribute given two columns, or ``block_size`` below 1.
+        For an attribute given two columns, or ``block_size`` or
+        ``max_comparisons`` below 1.
 
     Notes
     -----
@@ -138,40 +236,48 @@ def read_embeddings(
     is dropped: their samples serve in non-mated comparisons.
 
     """
-    if block_size < 1:
-        raise UsageError(f"block_size: expected at least 1, got {block_size}")
+    for option, value in (("block_size", block_size), ("max_comparisons", max_comparisons)):
+        if value < 1:
+            raise UsageError(MSG_AT_LEAST_ONE.format(option=option, value=value))
     for spec in attributes:
         if len(spec.columns) != 1:
-            raise UsageError(
-                f"attribute {spec.name!r}: a metadata table gives one column per attribute "
-                f"(it serves both sides); got columns {', '.join(spec.columns)}"
-            )
-    path, metadata = Path(path), Path(metadata)
+            raise UsageError(MSG_ONE_COLUMN.format(name=spec.name, columns=", ".join(spec.columns)))
     meta_file = str(metadata)
-    table = _read_metadata(metadata)
-    needed = [sample_id, subject, *(spec.columns[0] for spec in attributes)]
-    _require_columns(table, needed, meta_file)
-    sample_ids = _identifiers(table[sample_id], meta_file, sample_id, what="sample id")
-    _reject_duplicates(sample_ids, meta_file, sample_id, where="metadata row")
-    subjects = _identifiers(table[subject], meta_file, subject, what="subject id")
+    table = load_table(metadata)
+    require_columns(
+        table, [sample_id, subject, *(spec.columns[0] for spec in attributes)], file=meta_file
+    )
+    meta_origin = Origin(meta_file)
+    sample_ids = parse_ids(table[sample_id], origin=meta_origin, column=sample_id, what="sample id")
+    check_unique_ids(sample_ids, origin=meta_origin, column=sample_id, what="sample id")
+    subjects = parse_ids(table[subject], origin=meta_origin, column=subject, what="subject id")
 
-    emb = _read_embeddings_file(path, sample_id=sample_id)
+    emb = _read_embeddings_file(Path(path), sample_id=sample_id)
     exclusions: list[Exclusion] = []
-    rows = _join(emb, sample_ids, meta_file, sample_id, exclusions)
-    values = emb.values[rows]
+    values = emb.values[_join(emb, sample_ids, meta_file, sample_id, exclusions)]
+    del emb
 
     # Samples with a zero-norm embedding are dropped before pairing.
     keep = np.flatnonzero(np.any(values != 0.0, axis=1))
     if len(keep) < len(values):
         exclusions.append(Exclusion(ZERO_NORM_REASON, len(values) - len(keep), unit="samples"))
-    if len(keep) < 2:
+    n = len(keep)
+    if n < 2:
+        raise InputError(MSG_TOO_FEW_SAMPLES.format(count=n), Location(meta_file))
+    n_pairs = n * (n - 1) // 2
+    if n_pairs > max_comparisons:
+        per_pair = BYTES_PER_COMPARISON + BYTES_PER_COMPARISON_ATTRIBUTE * len(attributes)
         raise InputError(
-            f"at least 2 samples are needed to form a comparison; got {len(keep)} "
-            "after the exclusions",
+            MSG_TOO_MANY_COMPARISONS.format(
+                limit=max_comparisons,
+                n_samples=n,
+                count=n_pairs,
+                gigabytes=n_pairs * per_pair / 1e9,
+            ),
             Location(meta_file),
         )
 
-    subject_ids, subject_codes = np.unique(np.array(subjects)[keep], return_inverse=True)
+    subject_codes, subject_ids = pd.factorize(subjects.iloc[keep], sort=True)
     n_single = int(np.sum(np.bincount(subject_codes) == 1))
     if n_single:
         exclusions.append(Exclusion(SINGLE_SAMPLE_REASON, n_single, unit="subjects", scope="mated"))
@@ -182,72 +288,25 @@ def read_embeddings(
         column = table[spec.columns[0]]
         codes, spec_levels = encode_attribute(column, column, spec=spec, file=meta_file)
         sample_codes[spec.name], levels[spec.name] = _compact(codes[keep, 0], spec_levels)
+    del table
 
-    i, j, score = all_pairs_cosine(values[keep], block_size=block_size)
-    subject_pair = np.stack([subject_codes[i], subject_codes[j]], axis=1).astype(np.int64)
+    # Every per-pair array is written once, straight into its final (n_pairs, 2) shape
+    # (pair_sides): no index arrays, no gathered copies.
+    score = cosine_scores(values[keep], block_size=block_size)
+    del values
+    subject_pair = pair_sides(np.asarray(subject_codes, dtype=np.int64))
     return ComparisonSet(
         score=score,
         mated=subject_pair[:, 0] == subject_pair[:, 1],
         score_kind=ScoreKind.SIMILARITY,
         subject=subject_pair,
         subject_ids=tuple(str(s) for s in subject_ids),
-        attributes={name: np.stack([c[i], c[j]], axis=1) for name, c in sample_codes.items()},
+        attributes={name: pair_sides(c) for name, c in sample_codes.items()},
         levels=levels,
-        sample=np.stack([keep[i], keep[j]], axis=1).astype(np.int64),
+        sample=pair_sides(keep.astype(np.int64)),
         exclusions=tuple(exclusions),
         source=f"{path} (metadata {metadata})",
     )
-
-
-# --- metadata -------------------------------------------------------------------------
-
-
-def _read_metadata(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            # Text as written: ids keep leading zeros; only empty cells are missing.
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise InputError(f"cannot read the metadata table: {err}", Location(str(path))) from err
-    raise InputError(
-        f"metadata table: expected a .csv or .parquet file, got {path.suffix or 'no suffix'!r}",
-        Location(str(path)),
-    )
-
-
-def _require_columns(table: pd.DataFrame, columns: Sequence[str], file: str) -> None:
-    for column in columns:
-        if column not in table.columns:
-            found = ", ".join(map(str, table.columns)) or "none"
-            raise InputError(
-                f"column {column!r} not found; columns: {found}", Location(file, column=column)
-            )
-
-
-def _identifiers(values: pd.Series, file: str, column: str, *, what: str) -> list[str]:
-    """Identifiers as stripped text; a missing one is an error naming its row."""
-    text = values.astype("string").str.strip()
-    missing = np.flatnonzero(text.isna().to_numpy() | (text == "").fillna(True).to_numpy())
-    if missing.size:
-        raise InputError(
-            f"missing {what}; every sample needs one", Location(file, int(missing[0]) + 1, column)
-        )
-    return [str(v) for v in text.tolist()]
-
-
-def _reject_duplicates(ids: Sequence[str], file: str, column: str | None, *, where: str) -> None:
-    first: dict[str, int] = {}
-    for row, value in enumerate(ids, start=1):
-        seen = first.setdefault(value, row)
-        if seen != row:
-            raise InputError(
-                f"sample id {value!r} appears twice, in {where}s {seen} and {row}; "
-                f"each sample needs exactly one {where}",
-                Location(file, row, column),
-            )
 
 
 def _compact(
@@ -266,79 +325,93 @@ def _compact(
 def _read_embeddings_file(path: Path, *, sample_id: str) -> _Embeddings:
     suffix = path.suffix.lower()
     file = str(path)
-    if suffix not in (".npy", ".npz", ".parquet"):
+    kind = EMBEDDING_SUFFIXES.get(suffix)
+    if kind is None:
         raise InputError(
-            f"embeddings: expected a .npy, .npz or .parquet file, "
-            f"got {path.suffix or 'no suffix'!r}",
+            MSG_UNSUPPORTED_SUFFIX.format(
+                expected=", ".join(EMBEDDING_SUFFIXES), suffix=repr(suffix) if suffix else "none"
+            ),
             Location(file),
         )
-    try:
-        if suffix == ".parquet":
-            emb = _read_parquet(path, sample_id=sample_id)
-        else:
+    if kind == "Parquet":
+        emb = _read_parquet(path, sample_id=sample_id)
+    else:
+        try:
             loaded = np.load(path, allow_pickle=False)
-            if isinstance(loaded, np.ndarray) != (suffix == ".npy"):
-                expected = "one array (.npy)" if suffix == ".npy" else "an archive of arrays (.npz)"
-                raise InputError(
-                    f"expected {expected}; the file holds the other NumPy format", Location(file)
-                )
-            if isinstance(loaded, np.ndarray):
-                emb = _from_array(loaded, None, file, None)
-            else:
-                with loaded:
-                    emb = _read_npz(loaded, file)
-    except (OSError, ValueError, EOFError) as err:
-        raise InputError(f"cannot read the embeddings file: {err}", Location(file)) from err
+        except (OSError, ValueError, EOFError) as err:
+            raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
+        if isinstance(loaded, np.ndarray) != (suffix == ".npy"):
+            if not isinstance(loaded, np.ndarray):
+                loaded.close()
+            got = EMBEDDING_SUFFIXES[".npz" if suffix == ".npy" else ".npy"]
+            raise InputError(MSG_OTHER_NUMPY_FORMAT.format(expected=kind, got=got), Location(file))
+        if isinstance(loaded, np.ndarray):
+            emb = _from_array(loaded, None, file, None)
+        else:
+            with loaded:
+                emb = _read_npz(loaded, file)
     if emb.values.shape[1] == 0:
-        raise InputError(
-            "embeddings have no dimensions (0 values per sample)", Location(file, column=emb.column)
-        )
+        raise InputError(MSG_NO_DIMENSIONS, Location(file, column=emb.column))
     return emb
+
+
+def _sample_ids(values: pd.Series, *, file: str, column: str) -> pd.Series:
+    """Sample ids of an embeddings file: parsed like the metadata's, and unique."""
+    origin = Origin(file)
+    ids = parse_ids(values, origin=origin, column=column, what="sample id")
+    check_unique_ids(ids, origin=origin, column=column, what="sample id")
+    return ids
 
 
 def _read_npz(loaded: np.lib.npyio.NpzFile, file: str) -> _Embeddings:
     if NPZ_EMBEDDINGS not in loaded.files:
-        found = ", ".join(loaded.files) or "none"
         raise InputError(
-            f"expected an array named {NPZ_EMBEDDINGS!r}; arrays found: {found}", Location(file)
+            MSG_NPZ_NO_EMBEDDINGS.format(
+                name=NPZ_EMBEDDINGS, found=available_columns(loaded.files)
+            ),
+            Location(file),
         )
-    values = loaded[NPZ_EMBEDDINGS]
-    ids: list[str] | None = None
-    if NPZ_SAMPLE_ID in loaded.files:
-        raw = loaded[NPZ_SAMPLE_ID]
+    try:
+        values = loaded[NPZ_EMBEDDINGS]
+        raw = loaded[NPZ_SAMPLE_ID] if NPZ_SAMPLE_ID in loaded.files else None
+    except (OSError, ValueError, EOFError) as err:
+        kind = EMBEDDING_SUFFIXES[".npz"]
+        raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
+    ids: pd.Series | None = None
+    if raw is not None:
         if raw.ndim != 1 or values.ndim < 1 or raw.shape[0] != values.shape[0]:
             raise InputError(
-                f"array {NPZ_SAMPLE_ID!r} must be 1-D with one id per row of "
-                f"{NPZ_EMBEDDINGS!r} (shape {values.shape}); got shape {raw.shape}",
+                MSG_NPZ_IDS_SHAPE.format(
+                    name=NPZ_SAMPLE_ID,
+                    embeddings=NPZ_EMBEDDINGS,
+                    rows=values.shape[0] if values.ndim else 0,
+                    shape=raw.shape,
+                ),
                 Location(file, column=NPZ_SAMPLE_ID),
             )
         if raw.dtype.kind == "S":
             raw = raw.astype(str)
-        ids = _identifiers(pd.Series(raw), file, NPZ_SAMPLE_ID, what="sample id")
-        _reject_duplicates(ids, file, NPZ_SAMPLE_ID, where="row")
+        ids = _sample_ids(pd.Series(raw), file=file, column=NPZ_SAMPLE_ID)
     return _from_array(values, ids, file, NPZ_EMBEDDINGS)
 
 
 def _from_array(
-    values: npt.NDArray[np.generic], ids: list[str] | None, file: str, column: str | None
+    values: npt.NDArray[np.generic], ids: pd.Series | None, file: str, column: str | None
 ) -> _Embeddings:
     """Check an array from a ``.npy`` / ``.npz`` file: 2-D, numbers, finite."""
     if values.ndim != 2:
         name = f"array {column!r}" if column else "the array"
         raise InputError(
-            f"{name} must be 2-D (one row per sample, one column per dimension); "
-            f"got shape {values.shape}",
-            Location(file, column=column),
+            MSG_NOT_2D.format(name=name, shape=values.shape), Location(file, column=column)
         )
     if values.dtype.kind not in "iuf":
         row, dim = _first_non_number(values)
         raise InputError(
-            f"embedding value at dimension {dim} is {values[row, dim].item()!r}; expected a number "
-            f"(the array holds {values.dtype})",
+            MSG_NOT_A_NUMBER.format(dim=dim, value=values[row, dim].item(), dtype=values.dtype),
             Location(file, row + 1, column),
         )
     floats = values.astype(np.float64)
-    _check_finite(floats, file, lambda dim: column)
+    _check_finite(floats, file, [column] * floats.shape[1])
     return _Embeddings(floats, ids, file, column)
 
 
@@ -352,103 +425,88 @@ def _first_non_number(values: npt.NDArray[np.generic]) -> tuple[int, int]:
     return 0, 0
 
 
-def _check_finite(values: npt.NDArray[np.float64], file: str, column_of: _ColumnOf) -> None:
+def _check_finite(
+    values: npt.NDArray[np.float64], file: str, columns: Sequence[str | None]
+) -> None:
+    """InputError at the first value that is not finite; ``columns[dim]`` names its column."""
     bad = np.argwhere(~np.isfinite(values))
     if bad.size:
         row, dim = (int(v) for v in bad[0])
         raise InputError(
-            f"embedding value at dimension {dim} is {float(values[row, dim])!r}; "
-            "expected a finite number",
-            Location(file, row + 1, column_of(dim)),
+            MSG_NOT_FINITE.format(dim=dim, value=repr(float(values[row, dim]))),
+            Location(file, row + 1, columns[dim]),
         )
 
 
 def _read_parquet(path: Path, *, sample_id: str) -> _Embeddings:
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     file = str(path)
-    table = pq.read_table(path)
-    if sample_id not in table.column_names:
-        found = ", ".join(table.column_names) or "none"
-        raise InputError(
-            f"column {sample_id!r} (the sample id) not found; columns: {found}",
-            Location(file, column=sample_id),
-        )
-    ids = _identifiers(table.column(sample_id).to_pandas(), file, sample_id, what="sample id")
-    _reject_duplicates(ids, file, sample_id, where="row")
-    n = table.num_rows
+    try:
+        names = pq.read_schema(path).names
+        if sample_id not in names:
+            raise InputError(
+                MSG_MISSING_COLUMN.format(column=sample_id, available=available_columns(names)),
+                Location(file, None, sample_id),
+            )
+        if EMBEDDING_COLUMN not in names:
+            raise InputError(
+                MSG_NO_EMBEDDING_COLUMN.format(
+                    column=EMBEDDING_COLUMN, available=available_columns(names)
+                ),
+                Location(file, None, EMBEDDING_COLUMN),
+            )
+        table = pq.read_table(path, columns=list(dict.fromkeys([sample_id, EMBEDDING_COLUMN])))
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise InputError(MSG_UNREADABLE.format(kind="Parquet", error=err), Location(file)) from err
+    ids = _sample_ids(table.column(sample_id).to_pandas(), file=file, column=sample_id)
+    values = _list_values(table.column(EMBEDDING_COLUMN).combine_chunks(), file=file)
+    return _Embeddings(values, ids, file, EMBEDDING_COLUMN)
 
-    if EMBEDDING_COLUMN in table.column_names:
-        column = table.column(EMBEDDING_COLUMN).combine_chunks()
-        kind = column.type
-        if not (
-            pa.types.is_list(kind)
-            or pa.types.is_large_list(kind)
-            or pa.types.is_fixed_size_list(kind)
-        ):
-            raise InputError(
-                f"column {EMBEDDING_COLUMN!r} must hold lists of numbers; got {kind}",
-                Location(file, column=EMBEDDING_COLUMN),
-            )
-        if column.null_count:
-            row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-            raise InputError("missing embedding", Location(file, row + 1, EMBEDDING_COLUMN))
-        lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
-        dims = int(lengths[0]) if n else 0
-        odd = np.flatnonzero(lengths != dims)
-        if odd.size:
-            row = int(odd[0])
-            raise InputError(
-                f"embedding has {int(lengths[row])} values; expected {dims}, "
-                "like data row 1 (all embeddings need the same dimension)",
-                Location(file, row + 1, EMBEDDING_COLUMN),
-            )
-        flat = pc.list_flatten(column)
-        if not (pa.types.is_integer(flat.type) or pa.types.is_floating(flat.type)):
-            shown = f"; first value {flat[0].as_py()!r} at dimension 0" if len(flat) else ""
-            raise InputError(
-                f"embedding values must be numbers; got lists of {flat.type}{shown}",
-                Location(file, 1, EMBEDDING_COLUMN),
-            )
-        if flat.null_count:
-            k = int(np.flatnonzero(flat.is_null().to_numpy(zero_copy_only=False))[0])
-            raise InputError(
-                f"embedding value at dimension {k % dims} is missing; expected a finite number",
-                Location(file, k // dims + 1, EMBEDDING_COLUMN),
-            )
-        values = flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(n, dims)
-        _check_finite(values, file, lambda dim: EMBEDDING_COLUMN)
-        return _Embeddings(values, ids, file, EMBEDDING_COLUMN)
 
-    names = [c for c in table.column_names if c != sample_id]
-    if not names:
+def _list_values(column: pa.Array, *, file: str) -> npt.NDArray[np.float64]:
+    """The ``embedding`` list column as an (n, d) float64 array, every list checked."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if not (
+        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    ):
         raise InputError(
-            f"expected a list column {EMBEDDING_COLUMN!r} or numeric columns beside "
-            f"{sample_id!r}; found no other column",
-            Location(file),
+            MSG_NOT_LISTS.format(column=EMBEDDING_COLUMN, kind=kind),
+            Location(file, column=EMBEDDING_COLUMN),
         )
-    values = np.empty((n, len(names)), dtype=np.float64)
-    for dim, name in enumerate(names):
-        col = table.column(name)
-        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
-            valid = np.flatnonzero(col.is_valid().to_numpy(zero_copy_only=False))
-            row = int(valid[0]) if valid.size else 0
-            shown = f"; first value {col[row].as_py()!r}" if valid.size else ""
-            raise InputError(
-                f"embedding column must hold numbers; got {col.type}{shown}",
-                Location(file, row + 1, name),
-            )
-        if col.null_count:
-            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-            raise InputError(
-                f"embedding value at dimension {dim} is missing; expected a finite number",
-                Location(file, row + 1, name),
-            )
-        values[:, dim] = col.to_numpy().astype(np.float64)
-    _check_finite(values, file, lambda dim: names[dim])
-    return _Embeddings(values, ids, file, None)
+    n = len(column)
+    if column.null_count:
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise InputError(MSG_NO_LIST, Location(file, row + 1, EMBEDDING_COLUMN))
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    dims = int(lengths[0]) if n else 0
+    odd = np.flatnonzero(lengths != dims)
+    if odd.size:
+        row = int(odd[0])
+        raise InputError(
+            MSG_LENGTHS_DIFFER.format(expected=dims, count=int(lengths[row])),
+            Location(file, row + 1, EMBEDDING_COLUMN),
+        )
+    flat = pc.list_flatten(column)
+    if not (pa.types.is_integer(flat.type) or pa.types.is_floating(flat.type)):
+        shown = f"; first value {flat[0].as_py()!r} at dimension 0" if len(flat) else ""
+        raise InputError(
+            MSG_LIST_VALUES.format(kind=flat.type, shown=shown),
+            Location(file, 1, EMBEDDING_COLUMN),
+        )
+    if flat.null_count:
+        k = int(np.flatnonzero(flat.is_null().to_numpy(zero_copy_only=False))[0])
+        raise InputError(
+            MSG_NOT_FINITE.format(dim=k % dims, value="an empty value"),
+            Location(file, k // dims + 1, EMBEDDING_COLUMN),
+        )
+    values = np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.float64).reshape(n, dims)
+    _check_finite(values, file, [EMBEDDING_COLUMN] * dims)
+    return values
 
 
 # --- the join -------------------------------------------------------------------------
@@ -456,7 +514,7 @@ def _read_parquet(path: Path, *, sample_id: str) -> _Embeddings:
 
 def _join(
     emb: _Embeddings,
-    sample_ids: Sequence[str],
+    sample_ids: pd.Series,
     meta_file: str,
     sample_column: str,
     exclusions: list[Exclusion],
@@ -466,19 +524,16 @@ def _join(
     if emb.ids is None:
         if n_emb != n_meta:
             raise InputError(
-                f"the embeddings have {n_emb} rows and the metadata table {meta_file} has "
-                f"{n_meta} data rows; without sample ids, row i of one belongs to row i of "
-                "the other, so the counts must be equal",
+                MSG_ROW_COUNTS.format(n_meta=n_meta, metadata=meta_file, n_emb=n_emb),
                 Location(emb.file),
             )
         return np.arange(n_meta, dtype=np.int64)
-    index = pd.Index(emb.ids)
-    rows = index.get_indexer(pd.Index(sample_ids)).astype(np.int64)
+    rows = np.asarray(pd.Index(emb.ids).get_indexer(pd.Index(sample_ids)), dtype=np.int64)
     absent = np.flatnonzero(rows < 0)
     if absent.size:
         row = int(absent[0])
         raise InputError(
-            f"sample id {sample_ids[row]!r} has no embedding in {emb.file}",
+            MSG_NO_EMBEDDING.format(sample=sample_ids.iloc[row], file=emb.file),
             Location(meta_file, row + 1, sample_column),
         )
     n_orphans = n_emb - n_meta
