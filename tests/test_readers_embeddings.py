@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from faceparity.audit import audit
 from faceparity.comparisons import MISSING, ComparisonSet, Exclusion
 from faceparity.config import AuditConfig, ScoreKind
 from faceparity.errors import InputError, Location, UsageError
@@ -24,6 +23,7 @@ from faceparity.readers.embeddings import (
     ZERO_NORM_REASON,
     read_embeddings,
 )
+from faceparity.verification import audit
 
 MORPH = Path(__file__).resolve().parents[2] / "shared" / "data" / "morph-embeddings"
 

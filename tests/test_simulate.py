@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, special
 
-from faceparity.audit import audit
 from faceparity.config import AuditConfig
 from faceparity.errors import UsageError
 from faceparity.readers.attributes import AttributeSpec
@@ -31,6 +30,7 @@ from faceparity.simulate import (
     true_threshold_at_fmr,
     write_simulation,
 )
+from faceparity.verification import audit
 
 CONFIG = default_config()
 LABELS = [g.label for g in CONFIG.groups]

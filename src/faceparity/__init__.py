@@ -12,7 +12,6 @@ Read comparisons with a reader, audit them, write the result::
 
 __version__ = "0.1.0"
 
-from faceparity.audit import audit  # noqa: E402
 from faceparity.comparisons import ComparisonSet, Exclusion  # noqa: E402
 from faceparity.config import (  # noqa: E402
     AuditConfig,
@@ -43,6 +42,7 @@ from faceparity.readers import (  # noqa: E402
     read_rfw,
 )
 from faceparity.results import SCHEMA_VERSION, AuditResult  # noqa: E402
+from faceparity.verification import audit  # noqa: E402
 
 __all__ = [
     "__version__",

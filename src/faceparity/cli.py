@@ -195,8 +195,8 @@ def _attribute_options(func: F) -> F:
 
 def _finish(comparisons: Any, opts: dict[str, Any]) -> None:
     """Audit, write results.json, print the table or the JSON."""
-    from faceparity.audit import audit
     from faceparity.render.table import format_table
+    from faceparity.verification import audit
 
     config = AuditConfig(
         target_fmrs=_target_fmrs(opts["fmr"]),
@@ -326,17 +326,14 @@ def audit_bob(
     **opts: Any,
 ) -> None:
     """Bob 4- or 5-column score files, or bob.bio CSV score files."""
-    from faceparity.readers._table import load_table
     from faceparity.readers.bob import read_bob
 
-    meta = load_table(subject_metadata) if subject_metadata is not None else None
     cs = read_bob(
         path,
         score_kind=ScoreKind(score_kind),
-        subject_metadata=meta,
+        subject_metadata=subject_metadata,
         subject_column=subject_column,
         attributes=_attribute_specs(attributes, bins),
-        metadata_file=str(subject_metadata or ""),
     )
     _finish(cs, opts)
 
@@ -351,6 +348,14 @@ def audit_bob(
 )
 @click.option("--sample-id", "sample_id", required=True, help="Sample id column of --metadata.")
 @click.option("--subject", required=True, help="Subject id column of --metadata.")
+@click.option(
+    "--max-comparisons",
+    type=click.IntRange(1),
+    default=50_000_000,
+    show_default=True,
+    help="Refuse inputs that would form more comparisons (the exact path holds them all "
+    "in memory, about 60 bytes each plus the audit's working copies).",
+)
 @_attribute_options
 @_audit_options
 @_reported
@@ -359,6 +364,7 @@ def audit_embeddings(
     metadata: Path,
     sample_id: str,
     subject: str,
+    max_comparisons: int,
     attributes: tuple[str, ...],
     bins: tuple[str, ...],
     **opts: Any,
@@ -372,6 +378,7 @@ def audit_embeddings(
         sample_id=sample_id,
         subject=subject,
         attributes=_attribute_specs(attributes, bins),
+        max_comparisons=max_comparisons,
     )
     _finish(cs, opts)
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from faceparity.audit import audit
 from faceparity.config import AuditConfig, ThresholdPolicy
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.embeddings import read_embeddings
@@ -31,6 +30,7 @@ from faceparity.simulate import (
     true_fnmr,
     write_simulation,
 )
+from faceparity.verification import audit
 
 __all__ = [
     "RESOLVED_STANDARD_ERRORS",

@@ -1,4 +1,4 @@
-"""The exact 1:1 audit: from a set of comparisons to per-group error rates.
+"""The exact 1:1 verification audit: from a set of comparisons to per-group error rates.
 
 This module orchestrates; the rates themselves come from :mod:`faceparity.metrics`.
 Scores are split by group once (one sort), so every operating point afterwards is
