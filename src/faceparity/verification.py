@@ -7,13 +7,15 @@ a binary search per group.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from faceparity import __version__
+from faceparity.accumulate.accumulator import Accumulator
+from faceparity.accumulate.distribution import HistogramScores
 from faceparity.comparisons import ComparisonSet, Exclusion
 from faceparity.config import (
     AuditConfig,
@@ -24,9 +26,14 @@ from faceparity.config import (
     ThresholdPolicy,
 )
 from faceparity.errors import InputError, UsageError
-from faceparity.grouping import Grouping, group_comparisons
+from faceparity.grouping import Group, Grouping, group_comparisons
 from faceparity.metrics.differentials import summarize
-from faceparity.metrics.rates import SortedScores, equal_error_rate, max_false_matches
+from faceparity.metrics.rates import (
+    ScoreCounts,
+    SortedScores,
+    equal_error_rate_of,
+    max_false_matches,
+)
 from faceparity.results import (
     AuditResult,
     CrossGroupCell,
@@ -38,7 +45,7 @@ from faceparity.results import (
     RatePair,
 )
 
-__all__ = ["audit"]
+__all__ = ["Population", "audit", "audit_accumulated"]
 
 
 def _split_sorted(
@@ -69,10 +76,10 @@ class _Partition:
     """Similarity scores of the audit split the ways the operating points need them."""
 
     overall_mated: SortedScores
-    overall_non_mated: SortedScores
+    overall_non_mated: ScoreCounts
     group_mated: list[SortedScores]
-    group_non_mated: list[SortedScores]
-    cells: dict[tuple[int, int], SortedScores]
+    group_non_mated: Sequence[ScoreCounts]
+    cells: Mapping[tuple[int, int], ScoreCounts]
     exclusions: list[Exclusion]
 
 
@@ -87,38 +94,9 @@ def _partition(cs: ComparisonSet, grouping: Grouping, config: AuditConfig) -> _P
     n_groups = len(grouping.groups)
     exclusions: list[Exclusion] = []
 
-    n_incomplete = int((~complete).sum())
-    if n_incomplete:
-        exclusions.append(
-            Exclusion(
-                reason="a group-by attribute ("
-                + ", ".join(grouping.group_by)
-                + ") is missing on at least one side; counted in the overall rates only",
-                count=n_incomplete,
-                scope="groups",
-            )
-        )
-
-    # Mated comparisons: the group of the pair under the configured rule.
+    exclusions.extend(_incomplete_exclusion(grouping.group_by, int((~complete).sum())))
     m_rows = mated & complete
-    if config.mated_rule is MatedGroupRule.FIRST:
-        m_key = ga[m_rows]
-    elif config.mated_rule is MatedGroupRule.SECOND:
-        m_key = gb[m_rows]
-    else:
-        agree = ga[m_rows] == gb[m_rows]
-        n_disagree = int((~agree).sum())
-        if n_disagree:
-            exclusions.append(
-                Exclusion(
-                    reason="mated comparison whose two samples fall in different groups "
-                    "(mated rule 'exclude'); counted in the overall rates only",
-                    count=n_disagree,
-                    scope="groups",
-                )
-            )
-        m_key = np.where(agree, ga[m_rows], n_groups)
-    group_mated = _split_sorted(m_key, s[m_rows], n_groups + 1)[:n_groups]
+    group_mated = _mated_by_group(s[m_rows], ga[m_rows], gb[m_rows], n_groups, config, exclusions)
 
     # Non-mated comparisons: demographically matched, or every one involving the group.
     nm_rows = ~mated & complete
@@ -147,12 +125,102 @@ def _partition(cs: ComparisonSet, grouping: Grouping, config: AuditConfig) -> _P
     )
 
 
+def _incomplete_exclusion(group_by: Sequence[str], count: int) -> list[Exclusion]:
+    if not count:
+        return []
+    return [
+        Exclusion(
+            reason="a group-by attribute ("
+            + ", ".join(group_by)
+            + ") is missing on at least one side; counted in the overall rates only",
+            count=count,
+            scope="groups",
+        )
+    ]
+
+
+def _mated_by_group(
+    s: npt.NDArray[np.float64],
+    ga: npt.NDArray[np.int64],
+    gb: npt.NDArray[np.int64],
+    n_groups: int,
+    config: AuditConfig,
+    exclusions: list[Exclusion],
+) -> list[SortedScores]:
+    """Mated scores (ascending, both sides in a group) split by the configured rule."""
+    if config.mated_rule is MatedGroupRule.FIRST:
+        key = ga
+    elif config.mated_rule is MatedGroupRule.SECOND:
+        key = gb
+    else:
+        agree = ga == gb
+        n_disagree = int((~agree).sum())
+        if n_disagree:
+            exclusions.append(
+                Exclusion(
+                    reason="mated comparison whose two samples fall in different groups "
+                    "(mated rule 'exclude'); counted in the overall rates only",
+                    count=n_disagree,
+                    scope="groups",
+                )
+            )
+        key = np.where(agree, ga, n_groups)
+    return _split_sorted(key, s, n_groups + 1)[:n_groups]
+
+
+def _partition_accumulated(
+    acc: Accumulator, group_by: Sequence[str], config: AuditConfig
+) -> _Partition:
+    """The partition of an audit from a streaming accumulator (histograms and exact tails)."""
+    acc.finalize()
+    n_groups, slots = acc.n_groups, acc.n_groups + 1
+    tail, tail_cells = acc.tail()
+    order = np.argsort(tail, kind="stable")
+    tail, tail_cells = tail[order], tail_cells[order]
+
+    def view(cells: list[int]) -> HistogramScores:
+        chosen = np.asarray(cells, dtype=np.int32)
+        return HistogramScores(
+            acc.grid,
+            acc.histogram[chosen].sum(axis=0),
+            tail[np.isin(tail_cells, chosen)],
+            acc.tail_bin,
+        )
+
+    lut = acc.lut
+    cells = {(i, j): view([lut[i, j]]) for i in range(n_groups) for j in range(i, n_groups)}
+    if config.fmr_scope is FMRScope.MATCHED:
+        group_non_mated: list[ScoreCounts] = [cells[(g, g)] for g in range(n_groups)]
+    else:
+        group_non_mated = [view([lut[g, h] for h in range(n_groups)]) for g in range(n_groups)]
+    missing_cells = [lut[g, n_groups] for g in range(slots)]
+    n_incomplete_nm = int(acc.histogram[missing_cells].sum())
+
+    m_scores, m_pairs = acc.mated()
+    m_order = np.argsort(m_scores, kind="stable")
+    m_scores, m_pairs = m_scores[m_order], m_pairs[m_order].astype(np.int64)
+    ga, gb = (m_pairs // slots).astype(np.int64), (m_pairs % slots).astype(np.int64)
+    complete = (ga < n_groups) & (gb < n_groups)
+    exclusions = _incomplete_exclusion(group_by, n_incomplete_nm + int((~complete).sum()))
+    group_mated = _mated_by_group(
+        m_scores[complete], ga[complete], gb[complete], n_groups, config, exclusions
+    )
+    return _Partition(
+        overall_mated=SortedScores.from_sorted(m_scores),
+        overall_non_mated=view(list(range(acc.n_cells))),
+        group_mated=group_mated,
+        group_non_mated=group_non_mated,
+        cells=cells,
+        exclusions=exclusions,
+    )
+
+
 def _rate(errors: int, n: int) -> float | None:
     return errors / n if n else None
 
 
 def _det_points(
-    mated: SortedScores, non_mated: SortedScores, n_points: int, sign: float
+    mated: SortedScores, non_mated: ScoreCounts, n_points: int, sign: float
 ) -> DetPoints | None:
     if not len(mated) or not len(non_mated):
         return None
@@ -172,10 +240,10 @@ def _det_points(
     )
 
 
-def _eer(mated: SortedScores, non_mated: SortedScores, sign: float) -> EerResult | None:
+def _eer(mated: SortedScores, non_mated: ScoreCounts, sign: float) -> EerResult | None:
     if not len(mated) or not len(non_mated):
         return None
-    e = equal_error_rate(mated.values, non_mated.values, score_kind=ScoreKind.SIMILARITY)
+    e = equal_error_rate_of(mated, non_mated)
     return EerResult(eer=e.eer, low=e.low, high=e.high, threshold=sign * e.threshold)
 
 
@@ -223,6 +291,19 @@ def _group_notes(n_mated: int, n_non_mated: int) -> list[str]:
     return notes
 
 
+@dataclass(frozen=True)
+class Population:
+    """Who is in an audit: subjects and samples per group and in all, for the record.
+
+    ``n_samples`` entries are None when the input does not identify samples.
+    """
+
+    n_subjects: list[int]
+    n_samples: list[int | None]
+    n_subjects_total: int
+    n_samples_total: int | None
+
+
 def audit(
     comparisons: ComparisonSet,
     *,
@@ -255,19 +336,93 @@ def audit(
         )
     grouping = group_comparisons(comparisons, group_by)
     part = _partition(comparisons, grouping, config)
-    sign = 1.0 if comparisons.score_kind is ScoreKind.SIMILARITY else -1.0
-    groups = grouping.groups
     n_subjects, n_samples = _subject_sample_counts(comparisons, grouping)
+    population = Population(
+        n_subjects=n_subjects,
+        n_samples=n_samples,
+        n_subjects_total=len(np.unique(comparisons.subject)),
+        n_samples_total=None if comparisons.sample is None else len(np.unique(comparisons.sample)),
+    )
+    return _assemble(
+        part,
+        grouping,
+        config,
+        population=population,
+        score_kind=comparisons.score_kind,
+        source=comparisons.source,
+        n_comparisons=len(comparisons),
+        exclusions=comparisons.exclusions,
+        notes=_input_notes(comparisons),
+    )
 
+
+def audit_accumulated(
+    accumulator: Accumulator,
+    *,
+    groups: Sequence[Group],
+    group_by: Sequence[str],
+    population: Population,
+    config: AuditConfig | None = None,
+    source: str = "",
+    exclusions: Sequence[Exclusion] = (),
+    notes: Sequence[str] = (),
+) -> AuditResult:
+    """The audit of :func:`audit` from a streaming accumulator of similarity scores.
+
+    Counts and rates are exact at every reported threshold. A threshold is exact (as
+    in :func:`audit`) where it lies at or above the accumulator's tail edge; below it,
+    it is the most permissive bin edge whose FMR does not exceed the target, within
+    one bin width of the exact one (see :mod:`faceparity.accumulate`).
+    """
+    config = config or AuditConfig()
+    if len(groups) != accumulator.n_groups:
+        raise ValueError("one Group per group index of the accumulator is needed")
+    grouping = Grouping(
+        group_by=tuple(group_by), groups=tuple(groups), codes=np.empty((0, 2), dtype=np.int32)
+    )
+    part = _partition_accumulated(accumulator, group_by, config)
+    n = len(part.overall_mated) + len(part.overall_non_mated)
+    if n == 0:
+        raise InputError(f"no comparisons to audit in {source or 'the input'}")
+    resolution = (
+        f"streaming engine: non-mated scores in {accumulator.grid.n_bins} bins of width "
+        f"{accumulator.grid.width:.3g}; exact above {accumulator.tail_edge!r}"
+    )
+    return _assemble(
+        part,
+        grouping,
+        config,
+        population=population,
+        score_kind=ScoreKind.SIMILARITY,
+        source=source,
+        n_comparisons=n,
+        exclusions=exclusions,
+        notes=[*notes, resolution],
+    )
+
+
+def _assemble(
+    part: _Partition,
+    grouping: Grouping,
+    config: AuditConfig,
+    *,
+    population: Population,
+    score_kind: ScoreKind,
+    source: str,
+    n_comparisons: int,
+    exclusions: Sequence[Exclusion],
+    notes: Sequence[str],
+) -> AuditResult:
+    sign = 1.0 if score_kind is ScoreKind.SIMILARITY else -1.0
     group_summaries = []
-    for i, group in enumerate(groups):
+    for i, group in enumerate(grouping.groups):
         m, nm = part.group_mated[i], part.group_non_mated[i]
         group_summaries.append(
             GroupSummary(
                 attributes=group.as_dict(),
                 label=group.label,
-                n_subjects=n_subjects[i],
-                n_samples=n_samples[i],
+                n_subjects=population.n_subjects[i],
+                n_samples=population.n_samples[i],
                 n_mated=len(m),
                 n_non_mated=len(nm),
                 eer=_eer(m, nm, sign),
@@ -275,12 +430,11 @@ def audit(
                 notes=_group_notes(len(m), len(nm)),
             )
         )
-
     overall = GroupSummary(
         attributes={},
         label="overall",
-        n_subjects=len(np.unique(comparisons.subject)),
-        n_samples=None if comparisons.sample is None else len(np.unique(comparisons.sample)),
+        n_subjects=population.n_subjects_total,
+        n_samples=population.n_samples_total,
         n_mated=len(part.overall_mated),
         n_non_mated=len(part.overall_non_mated),
         eer=_eer(part.overall_mated, part.overall_non_mated, sign),
@@ -289,31 +443,25 @@ def audit(
     )
     if not len(part.overall_non_mated):
         raise InputError(
-            f"no non-mated comparisons in {comparisons.source or 'the input'}: "
+            f"no non-mated comparisons in {source or 'the input'}: "
             "no threshold can be set for a target FMR"
         )
-
     points = [
         _operating_point(policy, target, grouping, part, config, sign)
         for policy in config.policies
         for target in config.target_fmrs
     ]
-
-    exclusions = [
-        {"reason": e.reason, "count": e.count, "unit": e.unit, "scope": e.scope}
-        for e in (*comparisons.exclusions, *part.exclusions)
-    ]
     return AuditResult(
         tool={"name": "faceparity", "version": __version__},
         input={
-            "source": comparisons.source,
-            "score_kind": comparisons.score_kind.value,
-            "n_comparisons": len(comparisons),
+            "source": source,
+            "score_kind": score_kind.value,
+            "n_comparisons": n_comparisons,
             "n_mated": len(part.overall_mated),
             "n_non_mated": len(part.overall_non_mated),
             "n_subjects": overall.n_subjects,
             "n_samples": overall.n_samples,
-            "notes": _input_notes(comparisons),
+            "notes": list(notes),
         },
         config={
             "group_by": list(grouping.group_by),
@@ -327,7 +475,10 @@ def audit(
         overall=overall,
         groups=group_summaries,
         operating_points=points,
-        exclusions=exclusions,
+        exclusions=[
+            {"reason": e.reason, "count": e.count, "unit": e.unit, "scope": e.scope}
+            for e in (*exclusions, *part.exclusions)
+        ],
     )
 
 

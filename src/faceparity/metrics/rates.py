@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -24,15 +25,39 @@ from faceparity.config import ScoreKind
 
 __all__ = [
     "DetCurve",
+    "ScoreCounts",
     "EqualErrorRate",
     "SortedScores",
     "det_curve",
     "equal_error_rate",
+    "equal_error_rate_of",
     "fmr_fnmr",
     "fnmr_at_fmr",
     "max_false_matches",
     "threshold_at_fmr",
 ]
+
+
+class ScoreCounts(Protocol):
+    """What the audit asks of a set of non-mated similarity scores, however they are held."""
+
+    def __len__(self) -> int: ...
+
+    def count_at_or_above(self, t: float | npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """Number of scores ``>= t``."""
+        ...
+
+    def threshold_at_fmr(self, target_fmr: float) -> float:
+        """Most permissive threshold whose FMR is at most the target."""
+        ...
+
+    def candidates(self) -> npt.NDArray[np.float64]:
+        """Thresholds at which the counts change (below the highest score)."""
+        ...
+
+    def representable(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """Where the counts are exact."""
+        ...
 
 
 def _similarity(
@@ -84,6 +109,14 @@ class SortedScores:
     def count_below(self, t: float | npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Number of scores ``< t`` (non-matches)."""
         return np.searchsorted(self.values, t, side="left")
+
+    def candidates(self) -> npt.NDArray[np.float64]:
+        """Every distinct score: the thresholds at which the counts change."""
+        return np.unique(self.values)
+
+    def representable(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """Where counts are exact: everywhere for a list of scores."""
+        return np.ones(np.shape(t), dtype=bool)
 
     def threshold_at_fmr(self, target_fmr: float) -> float:
         """Most permissive similarity threshold whose FMR on these scores is <= target.
@@ -284,14 +317,32 @@ def equal_error_rate(
     0.0
 
     """
-    curve = det_curve(mated, non_mated, score_kind=score_kind)
-    fmr, fnmr = curve.fmr, curve.fnmr
+    kind = ScoreKind(score_kind)
+    m = SortedScores(_similarity(mated, kind))
+    nm = SortedScores(_similarity(non_mated, kind))
+    if not len(m) or not len(nm):
+        raise ValueError("an EER needs both mated and non-mated comparisons")
+    e = equal_error_rate_of(m, nm)
+    t = e.threshold if kind is ScoreKind.SIMILARITY else -e.threshold
+    return EqualErrorRate(eer=e.eer, low=e.low, high=e.high, threshold=t)
+
+
+def equal_error_rate_of(mated: SortedScores, non_mated: ScoreCounts) -> EqualErrorRate:
+    """The FVC2000 equal error rate of :func:`equal_error_rate` on similarity scores.
+
+    ``non_mated`` may be any :class:`ScoreCounts`; the candidate thresholds are those
+    where its counts are exact (every distinct score of a list; bin edges and tail
+    scores of a histogram), so for a histogram the EER is read on that grid.
+    """
+    t = np.union1d(mated.candidates(), non_mated.candidates())
+    t = t[non_mated.representable(t)]
+    t = np.append(t, np.nextafter(t[-1], np.inf))  # the strictest: nothing matches
+    fmr = non_mated.count_at_or_above(t) / len(non_mated)
+    fnmr = mated.count_below(t) / len(mated)
     i1 = int(np.flatnonzero(fnmr <= fmr)[-1])
     i2 = int(np.flatnonzero(fnmr >= fmr)[0])
     if fnmr[i1] + fmr[i1] <= fnmr[i2] + fmr[i2]:
         low, high, i = float(fnmr[i1]), float(fmr[i1]), i1
     else:
         low, high, i = float(fmr[i2]), float(fnmr[i2]), i2
-    return EqualErrorRate(
-        eer=(low + high) / 2.0, low=low, high=high, threshold=float(curve.thresholds[i])
-    )
+    return EqualErrorRate(eer=(low + high) / 2.0, low=low, high=high, threshold=float(t[i]))

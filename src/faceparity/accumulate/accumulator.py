@@ -1,0 +1,245 @@
+"""Accumulation of comparison scores per cell without keeping every score.
+
+A *cell* is an unordered pair of groups (a <= b); a reserved last group stands for
+"a group-by attribute is missing". For each cell the accumulator keeps:
+
+* the non-mated scores as a histogram on a :class:`~faceparity.accumulate.grid.ScoreGrid`;
+* the exact non-mated scores above a shared *tail edge* (the highest scores, which set
+  the thresholds for small target FMRs), at most ``capacity`` of them in the end;
+* every mated score exactly, with its ordered pair of groups (mated comparisons grow
+  with the number of samples, not with its square, so keeping them is cheap and lets
+  FNMR be exact at any threshold and any mated-group rule).
+
+Merging two accumulators adds histograms and concatenates the exact scores, so the
+work can be split over threads, processes or machines and merged in any order. The
+tail edge follows a deterministic rule (the lowest bin edge above which at most
+``capacity`` non-mated scores lie, over all cells), applied when the accumulator is
+finalised, so the result does not depend on how the work was split; while streaming,
+each part only ever raises its own edge to a value at or below that final one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from faceparity.accumulate.grid import ScoreGrid
+
+__all__ = ["DEFAULT_TAIL_CAPACITY", "Accumulator"]
+
+DEFAULT_TAIL_CAPACITY = 4_000_000
+"""Exact non-mated scores kept (32 MB as float64): with N non-mated comparisons,
+operating points are exact down to ... up to FMR = capacity / N (0.08% at 5e9)."""
+
+
+def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
+    """Index of the unordered cell (a, b), a <= b, for every ordered pair of groups."""
+    lut = np.empty((n_slots, n_slots), dtype=np.int32)
+    k = 0
+    for a in range(n_slots):
+        for b in range(a, n_slots):
+            lut[a, b] = lut[b, a] = k
+            k += 1
+    return lut
+
+
+@dataclass
+class Accumulator:
+    """Per-cell score accumulation (see the module notes).
+
+    Parameters
+    ----------
+    grid : ScoreGrid
+        Bins of the non-mated histograms.
+    n_groups : int
+        Number of groups; group index ``n_groups`` stands for a missing group.
+    capacity : int
+        How many exact non-mated scores the finalised tail holds at most.
+
+    """
+
+    grid: ScoreGrid
+    n_groups: int
+    capacity: int = DEFAULT_TAIL_CAPACITY
+    histogram: npt.NDArray[np.int64] = field(init=False)
+    tail_bin: int = field(init=False, default=0)
+    _tail_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
+    _tail_cells: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
+    _tail_size: int = field(init=False, default=0)
+    _mated_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
+    _mated_pairs: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.lut = _cell_lut(self.n_groups + 1)
+        self.n_cells = int(self.lut.max()) + 1
+        self.histogram = np.zeros((self.n_cells, self.grid.n_bins), dtype=np.int64)
+
+    # --- adding scores ----------------------------------------------------------------
+
+    def add_non_mated(
+        self,
+        scores: npt.ArrayLike,
+        group_a: npt.ArrayLike,
+        group_b: npt.ArrayLike,
+    ) -> None:
+        """Add non-mated scores with the group of each side (``n_groups`` = missing)."""
+        s = np.asarray(scores, dtype=np.float64).ravel()
+        cells = self.lut[np.asarray(group_a).ravel(), np.asarray(group_b).ravel()]
+        bins = self.grid.bin_of(s)
+        flat = np.bincount(
+            cells.astype(np.int64) * self.grid.n_bins + bins,
+            minlength=self.n_cells * self.grid.n_bins,
+        )
+        self.histogram += flat.reshape(self.n_cells, self.grid.n_bins)
+        keep = bins >= self.tail_bin
+        self._add_tail(s[keep], cells[keep].astype(np.int32))
+
+    def add_non_mated_cell(
+        self, cell: int, bins: npt.NDArray[np.int64], scores: npt.NDArray[np.floating]
+    ) -> None:
+        """Fast path: scores of one cell whose bins the caller computed with ``grid.bin_of``."""
+        self.histogram[cell] += np.bincount(bins.ravel(), minlength=self.grid.n_bins)
+        keep = bins.ravel() >= self.tail_bin
+        if keep.any():
+            kept = np.asarray(scores, dtype=np.float64).ravel()[keep]
+            self._add_tail(kept, np.full(kept.size, cell, dtype=np.int32))
+
+    def add_mated(
+        self, scores: npt.ArrayLike, group_a: npt.ArrayLike, group_b: npt.ArrayLike
+    ) -> None:
+        """Add mated scores, exactly, with the ordered pair of groups of each."""
+        s = np.asarray(scores, dtype=np.float64).ravel()
+        slots = self.n_groups + 1
+        pair = np.asarray(group_a).ravel() * slots + np.asarray(group_b).ravel()
+        self._mated_scores.append(s)
+        self._mated_pairs.append(pair.astype(np.int32))
+
+    def _add_tail(self, scores: npt.NDArray[np.float64], cells: npt.NDArray[np.int32]) -> None:
+        if not scores.size:
+            return
+        self._tail_scores.append(scores)
+        self._tail_cells.append(cells)
+        self._tail_size += scores.size
+        if self._tail_size > 2 * self.capacity:
+            self._raise_tail(self._edge_for(self.capacity))
+
+    # --- the tail edge ----------------------------------------------------------------
+
+    def _edge_for(self, capacity: int) -> int:
+        """Lowest bin whose non-mated scores at or above it number at most ``capacity``."""
+        above = np.cumsum(self.histogram.sum(axis=0)[::-1])[::-1]
+        return int(np.searchsorted(-above, -capacity, side="left"))
+
+    def _raise_tail(self, tail_bin: int) -> None:
+        tail_bin = max(tail_bin, self.tail_bin)
+        scores, cells = self.tail()
+        keep = self.grid.bin_of(scores) >= tail_bin
+        self._tail_scores, self._tail_cells = [scores[keep]], [cells[keep]]
+        self._tail_size = int(keep.sum())
+        self.tail_bin = tail_bin
+
+    def tail(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+        """The exact non-mated scores at or above the tail edge, and their cells."""
+        if len(self._tail_scores) != 1:
+            scores = (
+                np.concatenate(self._tail_scores)
+                if self._tail_scores
+                else np.empty(0, dtype=np.float64)
+            )
+            cells = (
+                np.concatenate(self._tail_cells)
+                if self._tail_cells
+                else np.empty(0, dtype=np.int32)
+            )
+            self._tail_scores, self._tail_cells = [scores], [cells]
+        return self._tail_scores[0], self._tail_cells[0]
+
+    def mated(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+        """Every mated score and its ordered group pair ``a * (n_groups + 1) + b``."""
+        if len(self._mated_scores) != 1:
+            scores = (
+                np.concatenate(self._mated_scores)
+                if self._mated_scores
+                else np.empty(0, dtype=np.float64)
+            )
+            pairs = (
+                np.concatenate(self._mated_pairs)
+                if self._mated_pairs
+                else np.empty(0, dtype=np.int32)
+            )
+            self._mated_scores, self._mated_pairs = [scores], [pairs]
+        return self._mated_scores[0], self._mated_pairs[0]
+
+    # --- merging and finishing --------------------------------------------------------
+
+    def merge(self, other: Accumulator) -> None:
+        """Add another accumulator of the same grid and groups into this one."""
+        if (other.grid, other.n_groups) != (self.grid, self.n_groups):
+            raise ValueError("accumulators of different grids or groups cannot be merged")
+        self.histogram += other.histogram
+        scores, cells = other.tail()
+        self._tail_scores.append(scores)
+        self._tail_cells.append(cells)
+        self._tail_size += scores.size
+        self._raise_tail(max(self.tail_bin, other.tail_bin))
+        m_scores, m_pairs = other.mated()
+        self._mated_scores.append(m_scores)
+        self._mated_pairs.append(m_pairs)
+        if self._tail_size > 2 * self.capacity:
+            self._raise_tail(self._edge_for(self.capacity))
+
+    def finalize(self) -> None:
+        """Set the tail edge by the deterministic rule (see the module notes)."""
+        self._raise_tail(self._edge_for(self.capacity))
+
+    @property
+    def tail_edge(self) -> float:
+        """Scores at or above this value are held exactly."""
+        return float(self.grid.edges[self.tail_bin])
+
+    # --- checkpoints ------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write to ``path`` (an ``.npz``) atomically, readable by the owner only."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        scores, cells = self.tail()
+        m_scores, m_pairs = self.mated()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(
+                handle,
+                grid=np.array([self.grid.exponent, self.grid.offset, self.grid.n_bins]),
+                meta=np.array([self.n_groups, self.capacity, self.tail_bin]),
+                histogram=self.histogram,
+                tail_scores=scores,
+                tail_cells=cells,
+                mated_scores=m_scores,
+                mated_pairs=m_pairs,
+            )
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Accumulator:
+        """Read an accumulator written by :meth:`save`."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            exponent, offset, n_bins = (int(v) for v in data["grid"])
+            n_groups, capacity, tail_bin = (int(v) for v in data["meta"])
+            acc = cls(ScoreGrid(exponent, offset, n_bins), n_groups, capacity)
+            acc.histogram = data["histogram"].copy()
+            acc.tail_bin = tail_bin
+            acc._tail_scores = [data["tail_scores"].copy()]
+            acc._tail_cells = [data["tail_cells"].copy()]
+            acc._tail_size = acc._tail_scores[0].size
+            acc._mated_scores = [data["mated_scores"].copy()]
+            acc._mated_pairs = [data["mated_pairs"].copy()]
+        return acc
