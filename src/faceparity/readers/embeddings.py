@@ -38,6 +38,7 @@ pairing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "EmbeddingTable",
+    "load_embeddings",
     "BYTES_PER_COMPARISON",
     "BYTES_PER_COMPARISON_ATTRIBUTE",
     "EMBEDDING_COLUMN",
@@ -239,6 +242,94 @@ def read_embeddings(
     for option, value in (("block_size", block_size), ("max_comparisons", max_comparisons)):
         if value < 1:
             raise UsageError(MSG_AT_LEAST_ONE.format(option=option, value=value))
+    table = load_embeddings(
+        path, metadata=metadata, sample_id=sample_id, subject=subject, attributes=attributes
+    )
+    n = len(table.subject)
+    n_pairs = n * (n - 1) // 2
+    if n_pairs > max_comparisons:
+        per_pair = BYTES_PER_COMPARISON + BYTES_PER_COMPARISON_ATTRIBUTE * len(attributes)
+        raise InputError(
+            MSG_TOO_MANY_COMPARISONS.format(
+                limit=max_comparisons,
+                n_samples=n,
+                count=n_pairs,
+                gigabytes=n_pairs * per_pair / 1e9,
+            ),
+            Location(str(metadata)),
+        )
+    # Every per-pair array is written once, straight into its final (n_pairs, 2) shape
+    # (pair_sides): no index arrays, no gathered copies.
+    score = cosine_scores(table.values, block_size=block_size)
+    values_gone = table.without_values()
+    subject_pair = pair_sides(values_gone.subject)
+    return ComparisonSet(
+        score=score,
+        mated=subject_pair[:, 0] == subject_pair[:, 1],
+        score_kind=ScoreKind.SIMILARITY,
+        subject=subject_pair,
+        subject_ids=values_gone.subject_ids,
+        attributes={name: pair_sides(c) for name, c in values_gone.attributes.items()},
+        levels=values_gone.levels,
+        sample=pair_sides(values_gone.rows),
+        exclusions=values_gone.exclusions,
+        source=values_gone.source,
+    )
+
+
+@dataclass(frozen=True)
+class EmbeddingTable:
+    """Embeddings joined to their metadata, before any comparison is formed.
+
+    Attributes
+    ----------
+    values : ndarray, shape (n, d)
+        The embeddings of the samples kept, in metadata row order.
+    rows : ndarray of int64, shape (n,)
+        0-based metadata data row of each kept sample (its sample code).
+    subject : ndarray of int64, shape (n,)
+        Code of each sample's subject into ``subject_ids``.
+    subject_ids : tuple of str
+        The subjects, sorted.
+    attributes : mapping of str to ndarray of int32, shape (n,)
+        Per-sample attribute codes into ``levels``; ``MISSING`` where empty.
+    levels : mapping of str to tuple of str
+        The values each attribute takes.
+    exclusions : tuple of Exclusion
+        What was left out (zero-norm embeddings, embeddings without metadata) and
+        the subjects with one sample.
+    source : str
+        The files, for the record.
+
+    """
+
+    values: npt.NDArray[np.floating]
+    rows: npt.NDArray[np.int64]
+    subject: npt.NDArray[np.int64]
+    subject_ids: tuple[str, ...]
+    attributes: Mapping[str, npt.NDArray[np.int32]]
+    levels: Mapping[str, tuple[str, ...]]
+    exclusions: tuple[Exclusion, ...]
+    source: str
+
+    def without_values(self) -> EmbeddingTable:
+        """The same table without the embeddings (to free their memory early)."""
+        return dataclasses.replace(self, values=np.empty((0, 0), dtype=np.float32))
+
+
+def load_embeddings(
+    path: str | os.PathLike[str],
+    *,
+    metadata: str | os.PathLike[str],
+    sample_id: str,
+    subject: str,
+    attributes: Sequence[AttributeSpec] = (),
+) -> EmbeddingTable:
+    """Read and join embeddings and metadata, with the checks of :func:`read_embeddings`.
+
+    Nothing is compared here; :func:`read_embeddings` forms every comparison from
+    the result, and the streaming engine scores it block by block.
+    """
     for spec in attributes:
         if len(spec.columns) != 1:
             raise UsageError(MSG_ONE_COLUMN.format(name=spec.name, columns=", ".join(spec.columns)))
@@ -257,25 +348,13 @@ def read_embeddings(
     values = emb.values[_join(emb, sample_ids, meta_file, sample_id, exclusions)]
     del emb
 
-    # Samples with a zero-norm embedding are dropped before pairing.
+    # Samples with a zero-norm embedding are left out before any comparison.
     keep = np.flatnonzero(np.any(values != 0.0, axis=1))
     if len(keep) < len(values):
         exclusions.append(Exclusion(ZERO_NORM_REASON, len(values) - len(keep), unit="samples"))
     n = len(keep)
     if n < 2:
         raise InputError(MSG_TOO_FEW_SAMPLES.format(count=n), Location(meta_file))
-    n_pairs = n * (n - 1) // 2
-    if n_pairs > max_comparisons:
-        per_pair = BYTES_PER_COMPARISON + BYTES_PER_COMPARISON_ATTRIBUTE * len(attributes)
-        raise InputError(
-            MSG_TOO_MANY_COMPARISONS.format(
-                limit=max_comparisons,
-                n_samples=n,
-                count=n_pairs,
-                gigabytes=n_pairs * per_pair / 1e9,
-            ),
-            Location(meta_file),
-        )
 
     subject_codes, subject_ids = pd.factorize(subjects.iloc[keep], sort=True)
     n_single = int(np.sum(np.bincount(subject_codes) == 1))
@@ -288,22 +367,13 @@ def read_embeddings(
         column = table[spec.columns[0]]
         codes, spec_levels = encode_attribute(column, column, spec=spec, file=meta_file)
         sample_codes[spec.name], levels[spec.name] = _compact(codes[keep, 0], spec_levels)
-    del table
-
-    # Every per-pair array is written once, straight into its final (n_pairs, 2) shape
-    # (pair_sides): no index arrays, no gathered copies.
-    score = cosine_scores(values[keep], block_size=block_size)
-    del values
-    subject_pair = pair_sides(np.asarray(subject_codes, dtype=np.int64))
-    return ComparisonSet(
-        score=score,
-        mated=subject_pair[:, 0] == subject_pair[:, 1],
-        score_kind=ScoreKind.SIMILARITY,
-        subject=subject_pair,
+    return EmbeddingTable(
+        values=values[keep],
+        rows=keep.astype(np.int64),
+        subject=np.asarray(subject_codes, dtype=np.int64),
         subject_ids=tuple(str(s) for s in subject_ids),
-        attributes={name: pair_sides(c) for name, c in sample_codes.items()},
+        attributes=sample_codes,
         levels=levels,
-        sample=pair_sides(keep.astype(np.int64)),
         exclusions=tuple(exclusions),
         source=f"{path} (metadata {metadata})",
     )
