@@ -10,15 +10,18 @@ please report it); 130 interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from faceparity import __version__
+from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY
 from faceparity.config import (
     DEFAULT_TARGET_FMRS,
     AuditConfig,
@@ -193,12 +196,8 @@ def _attribute_options(func: F) -> F:
     )(func)
 
 
-def _finish(comparisons: Any, opts: dict[str, Any]) -> None:
-    """Audit, write results.json, print the table or the JSON."""
-    from faceparity.render.table import format_table
-    from faceparity.verification import audit
-
-    config = AuditConfig(
+def _audit_config(opts: dict[str, Any]) -> AuditConfig:
+    return AuditConfig(
         target_fmrs=_target_fmrs(opts["fmr"]),
         policies=tuple(ThresholdPolicy.parse(p) for p in opts["policies"])
         or (ThresholdPolicy.parse("global"),),
@@ -206,8 +205,21 @@ def _finish(comparisons: Any, opts: dict[str, Any]) -> None:
         mated_rule=MatedGroupRule(opts["mated_rule"]),
         alpha=opts["alpha"],
     )
+
+
+def _finish(comparisons: Any, opts: dict[str, Any]) -> None:
+    """Audit a list of comparisons exactly, write results.json, print."""
+    from faceparity.verification import audit
+
     _message(f"auditing {len(comparisons)} comparisons ...")
-    result = audit(comparisons, group_by=_split(opts["group_by"]), config=config)
+    result = audit(comparisons, group_by=_split(opts["group_by"]), config=_audit_config(opts))
+    _write_and_print(result, opts)
+
+
+def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
+    """Write results.json (atomically) and print the table or the JSON."""
+    from faceparity.render.table import format_table
+
     for note in result.input["notes"]:
         _message(f"note: {note}")
     if opts["output"] is not None:
@@ -349,12 +361,59 @@ def audit_bob(
 @click.option("--sample-id", "sample_id", required=True, help="Sample id column of --metadata.")
 @click.option("--subject", required=True, help="Subject id column of --metadata.")
 @click.option(
+    "--engine",
+    type=click.Choice(["auto", "exact", "stream"]),
+    default="auto",
+    show_default=True,
+    help="exact: every comparison in memory; stream: blocks reduced into histograms and "
+    "exact tails (bounded memory); auto: exact up to --max-comparisons, else stream.",
+)
+@click.option(
     "--max-comparisons",
     type=click.IntRange(1),
     default=50_000_000,
     show_default=True,
-    help="Refuse inputs that would form more comparisons (the exact path holds them all "
-    "in memory, about 60 bytes each plus the audit's working copies).",
+    help="Largest input the exact engine takes (it holds every comparison in memory).",
+)
+@click.option(
+    "--block-size",
+    type=click.IntRange(1),
+    default=4096,
+    show_default=True,
+    help="Streaming: rows and columns of a block of the similarity matrix.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    default=None,
+    help="Streaming: worker threads (default: the number of CPUs).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["numpy", "torch"]),
+    default="numpy",
+    show_default=True,
+    help="Streaming: where blocks are multiplied.",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Streaming with --backend torch: cpu, cuda or cuda:N.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Streaming: directory to save progress in and resume from.",
+)
+@click.option(
+    "--tail-capacity",
+    type=click.IntRange(1),
+    default=DEFAULT_TAIL_CAPACITY,
+    show_default=True,
+    help="Streaming: exact non-mated scores kept (thresholds exact down to "
+    "FMR = capacity / non-mated comparisons).",
 )
 @_attribute_options
 @_audit_options
@@ -364,23 +423,90 @@ def audit_embeddings(
     metadata: Path,
     sample_id: str,
     subject: str,
+    engine: str,
     max_comparisons: int,
+    block_size: int,
+    threads: int | None,
+    backend: str,
+    device: str,
+    checkpoint: Path | None,
+    tail_capacity: int,
     attributes: tuple[str, ...],
     bins: tuple[str, ...],
     **opts: Any,
 ) -> None:
     """Embeddings (npy, npz or Parquet): all mated and non-mated pairs, cosine similarity."""
-    from faceparity.readers.embeddings import read_embeddings
+    from faceparity.readers.embeddings import compare_all, load_embeddings
 
-    cs = read_embeddings(
+    table = load_embeddings(
         path,
         metadata=metadata,
         sample_id=sample_id,
         subject=subject,
         attributes=_attribute_specs(attributes, bins),
-        max_comparisons=max_comparisons,
     )
-    _finish(cs, opts)
+    n = len(table.subject)
+    if engine == "exact" or (engine == "auto" and n * (n - 1) // 2 <= max_comparisons):
+        cs = compare_all(table, max_comparisons=max_comparisons, file=str(metadata))
+        _finish(cs, opts)
+        return
+    from faceparity.scoring.engine import EngineConfig
+    from faceparity.stream import audit_embeddings_streaming
+
+    engine_config = EngineConfig(
+        block_size=block_size,
+        threads=threads or EngineConfig().threads,
+        backend=backend,
+        device=device,
+        capacity=tail_capacity,
+        checkpoint=checkpoint,
+    )
+    _message(f"streaming {n * (n - 1) // 2} comparisons of {n} samples ...")
+    with _progress_bar() as progress:
+        result = audit_embeddings_streaming(
+            table,
+            group_by=_split(opts["group_by"]),
+            config=_audit_config(opts),
+            engine=engine_config,
+            progress=progress,
+        )
+    _write_and_print(result, opts)
+
+
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr with the rate in comparisons per second and the ETA."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("comparisons"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    start = time.monotonic()
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("stream", total=None, rate="")
+        first: list[int] = []
+
+        def update(done: int, total: int) -> None:
+            if not first:
+                first.append(done)
+            elapsed = max(time.monotonic() - start, 1e-9)
+            rate = (done - first[0]) / elapsed
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}/s")
+
+        yield update
 
 
 @main.command()

@@ -7,7 +7,7 @@ order of each attribute's levels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy.typing as npt
 from faceparity.comparisons import MISSING, ComparisonSet
 from faceparity.errors import UsageError
 
-__all__ = ["Group", "Grouping", "group_comparisons"]
+__all__ = ["Group", "Grouping", "group_comparisons", "intersect"]
 
 
 @dataclass(frozen=True)
@@ -89,32 +89,46 @@ def group_comparisons(comparisons: ComparisonSet, group_by: Sequence[str]) -> Gr
     ['F', 'M']
 
     """
+    comparisons.check_attributes(tuple(group_by))
+    groups, index = intersect(comparisons.attributes, comparisons.levels, group_by)
+    return Grouping(group_by=tuple(group_by), groups=groups, codes=index)
+
+
+def intersect(
+    codes: Mapping[str, npt.NDArray[np.int32]],
+    levels: Mapping[str, tuple[str, ...]],
+    group_by: Sequence[str],
+) -> tuple[tuple[Group, ...], npt.NDArray[np.int32]]:
+    """Groups of the intersection of ``group_by`` attributes, and the group of each code.
+
+    ``codes`` holds, per attribute, codes of any shape (one per sample, or one per
+    side of each comparison); the result has that shape, ``MISSING`` where a group-by
+    attribute is missing. Only combinations that occur become groups.
+    """
     names = tuple(group_by)
     if not names:
         raise UsageError("group-by: expected at least one attribute")
     if len(set(names)) != len(names):
         raise UsageError(f"group-by: an attribute is named twice in {', '.join(names)}")
-    comparisons.check_attributes(names)
-    n = len(comparisons)
-    combined = np.zeros((n, 2), dtype=np.int64)
-    missing = np.zeros((n, 2), dtype=bool)
+    shape = np.shape(codes[names[0]])
+    combined = np.zeros(shape, dtype=np.int64)
+    missing = np.zeros(shape, dtype=bool)
     for name in names:
-        codes = comparisons.attributes[name]
-        combined = combined * len(comparisons.levels[name]) + np.maximum(codes, 0)
-        missing |= codes == MISSING
+        combined = combined * len(levels[name]) + np.maximum(codes[name], 0)
+        missing |= codes[name] == MISSING
     present = np.unique(combined[~missing])
-    index = np.full((n, 2), MISSING, dtype=np.int32)
+    index = np.full(shape, MISSING, dtype=np.int32)
     index[~missing] = np.searchsorted(present, combined[~missing]).astype(np.int32)
     combos = []
     for value in present.tolist():
         parts = []
         for name in reversed(names):
-            size = len(comparisons.levels[name])
-            parts.append((name, comparisons.levels[name][value % size]))
+            size = len(levels[name])
+            parts.append((name, levels[name][value % size]))
             value //= size
         combos.append(tuple(reversed(parts)))
     labels = ["/".join(v for _, v in combo) for combo in combos]
     if len(set(labels)) != len(labels):
         labels = [", ".join(f"{k}={v!r}" for k, v in combo) for combo in combos]
     groups = tuple(Group(combo, label) for combo, label in zip(combos, labels, strict=True))
-    return Grouping(group_by=names, groups=groups, codes=index)
+    return groups, index

@@ -120,6 +120,14 @@ class Accumulator:
         self._mated_scores.append(s)
         self._mated_pairs.append(pair.astype(np.int32))
 
+    def add_tail(self, scores: npt.NDArray[np.float64], cells: npt.NDArray[np.integer]) -> None:
+        """Add exact non-mated scores (already counted in the histogram) at or above the edge.
+
+        For engines that update the histogram themselves; scores below the tail edge
+        must not be passed.
+        """
+        self._add_tail(scores, np.asarray(cells, dtype=np.int32))
+
     def _add_tail(self, scores: npt.NDArray[np.float64], cells: npt.NDArray[np.int32]) -> None:
         if not scores.size:
             return

@@ -38,7 +38,6 @@ pairing.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,6 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EmbeddingTable",
+    "compare_all",
     "load_embeddings",
     "BYTES_PER_COMPARISON",
     "BYTES_PER_COMPARISON_ATTRIBUTE",
@@ -245,10 +245,23 @@ def read_embeddings(
     table = load_embeddings(
         path, metadata=metadata, sample_id=sample_id, subject=subject, attributes=attributes
     )
+    return compare_all(
+        table, block_size=block_size, max_comparisons=max_comparisons, file=str(metadata)
+    )
+
+
+def compare_all(
+    table: EmbeddingTable,
+    *,
+    block_size: int = 2048,
+    max_comparisons: int = MAX_COMPARISONS,
+    file: str | None = None,
+) -> ComparisonSet:
+    """Every comparison of the samples of ``table`` (see :func:`read_embeddings`)."""
     n = len(table.subject)
     n_pairs = n * (n - 1) // 2
     if n_pairs > max_comparisons:
-        per_pair = BYTES_PER_COMPARISON + BYTES_PER_COMPARISON_ATTRIBUTE * len(attributes)
+        per_pair = BYTES_PER_COMPARISON + BYTES_PER_COMPARISON_ATTRIBUTE * len(table.attributes)
         raise InputError(
             MSG_TOO_MANY_COMPARISONS.format(
                 limit=max_comparisons,
@@ -256,24 +269,23 @@ def read_embeddings(
                 count=n_pairs,
                 gigabytes=n_pairs * per_pair / 1e9,
             ),
-            Location(str(metadata)),
+            Location(file),
         )
     # Every per-pair array is written once, straight into its final (n_pairs, 2) shape
     # (pair_sides): no index arrays, no gathered copies.
     score = cosine_scores(table.values, block_size=block_size)
-    values_gone = table.without_values()
-    subject_pair = pair_sides(values_gone.subject)
+    subject_pair = pair_sides(table.subject)
     return ComparisonSet(
         score=score,
         mated=subject_pair[:, 0] == subject_pair[:, 1],
         score_kind=ScoreKind.SIMILARITY,
         subject=subject_pair,
-        subject_ids=values_gone.subject_ids,
-        attributes={name: pair_sides(c) for name, c in values_gone.attributes.items()},
-        levels=values_gone.levels,
-        sample=pair_sides(values_gone.rows),
-        exclusions=values_gone.exclusions,
-        source=values_gone.source,
+        subject_ids=table.subject_ids,
+        attributes={name: pair_sides(c) for name, c in table.attributes.items()},
+        levels=table.levels,
+        sample=pair_sides(table.rows),
+        exclusions=table.exclusions,
+        source=table.source,
     )
 
 
@@ -311,10 +323,6 @@ class EmbeddingTable:
     levels: Mapping[str, tuple[str, ...]]
     exclusions: tuple[Exclusion, ...]
     source: str
-
-    def without_values(self) -> EmbeddingTable:
-        """The same table without the embeddings (to free their memory early)."""
-        return dataclasses.replace(self, values=np.empty((0, 0), dtype=np.float32))
 
 
 def load_embeddings(

@@ -1,0 +1,401 @@
+"""The streaming all-vs-all engine: blocks of the similarity matrix, reduced at once.
+
+Samples are sorted by (group, subject), so that a block of the similarity matrix
+splits into a few rectangles of one cell each and mated comparisons sit in runs
+near the diagonal. Each block ``X_I X_J^T`` (``J >= I``; within a diagonal block only
+``j > i``) is computed by one matrix multiplication and reduced into an
+:class:`~faceparity.accumulate.Accumulator`: mated scores are kept exactly, non-mated
+ones are binned (one ``bincount`` per rectangle) and those above the tail edge kept
+exactly. No N x N matrix exists; memory is a few blocks per worker, whatever N is.
+
+Scores are computed in float32 from embeddings scaled by ``2**exponent`` of the grid:
+scaling by a power of two is exact, so the floor of the product is the bin without
+any rounding of its own.
+
+Backends: ``numpy`` (threads, one BLAS thread each) and ``torch`` (CPU, or CUDA with
+``device="cuda"``). Work is split into *chunks* of block pairs; with a checkpoint
+directory, the accumulator is saved after chunks, and a rerun resumes after the last
+saved chunk with identical results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
+from faceparity.accumulate.grid import COSINE_GRID, ScoreGrid
+from faceparity.errors import InputError, UsageError
+from faceparity.io import atomic_write_text
+
+__all__ = ["EngineConfig", "stream_embeddings"]
+
+CHECKPOINT_STATE = "state.json"
+CHECKPOINT_ACCUMULATOR = "accumulator.npz"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the streaming engine runs.
+
+    Parameters
+    ----------
+    block_size : int
+        Rows and columns of a block of the similarity matrix.
+    threads : int
+        Worker threads (numpy backend); each runs its own single-threaded BLAS.
+    backend : str
+        ``"numpy"`` or ``"torch"``.
+    device : str
+        Torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``); numpy runs on the CPU.
+    capacity : int
+        Exact non-mated scores kept in the tail (see :mod:`faceparity.accumulate`).
+    checkpoint : Path, optional
+        Directory to save progress in and resume from.
+    checkpoint_every : float
+        Seconds between checkpoints.
+
+    """
+
+    block_size: int = 4096
+    threads: int = max(os.cpu_count() or 1, 1)
+    backend: str = "numpy"
+    device: str = "cpu"
+    capacity: int = DEFAULT_TAIL_CAPACITY
+    checkpoint: Path | None = None
+    checkpoint_every: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.block_size < 1 or self.threads < 1:
+            raise UsageError("block size and threads must be at least 1")
+        if self.backend not in ("numpy", "torch"):
+            raise UsageError(f"backend: expected 'numpy' or 'torch', got {self.backend!r}")
+        if self.backend == "numpy" and self.device != "cpu":
+            raise UsageError(f"device {self.device!r} needs the torch backend (--backend torch)")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Samples sorted by (group, subject) and the runs the blocks are cut along."""
+
+    x: npt.NDArray[np.float32]  # normalised embeddings, sorted
+    group: npt.NDArray[np.int64]  # group of each sorted sample (n_groups = missing)
+    group_starts: npt.NDArray[np.int64]  # start of each group run, plus n
+    mated: dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
+    # (row, col) of the mated pairs (row < col, sorted positions), by block pair
+
+
+def _layout(
+    embeddings: npt.ArrayLike, subjects: npt.ArrayLike, groups: npt.ArrayLike, block_size: int
+) -> _Layout:
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise InputError(f"expected at least 2 embeddings in a 2-D array, got shape {x.shape}")
+    norms = np.linalg.norm(x, axis=1)
+    if np.any(norms == 0) or not np.all(np.isfinite(norms)):
+        raise InputError("embeddings must be finite and non-zero (readers leave out the others)")
+    subj = np.asarray(subjects, dtype=np.int64)
+    grp = np.asarray(groups, dtype=np.int64)
+    order = np.lexsort((subj, grp))
+    unit = (x[order] / norms[order, None]).astype(np.float32)
+    g = grp[order]
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    starts = np.r_[np.flatnonzero(new_group), len(g)].astype(np.int64)
+    return _Layout(
+        x=unit, group=g, group_starts=starts, mated=_mated_pairs(subj[order], block_size)
+    )
+
+
+def _mated_pairs(
+    subject: npt.NDArray[np.int64], block: int
+) -> dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """Positions of every pair of samples of one subject, bucketed by block pair.
+
+    A subject's samples need not be contiguous (they may fall in different groups,
+    an age band changing between captures), so pairs are found by subject, not by run.
+    """
+    by_subject = np.argsort(subject, kind="stable")
+    s = subject[by_subject]
+    bounds = np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1, len(s)]
+    counts = np.diff(bounds)
+    rows, cols = [], []
+    for k in np.unique(counts[counts > 1]).tolist():
+        starts = bounds[:-1][counts == k]
+        members = by_subject[starts[:, None] + np.arange(k)[None, :]]
+        a, b = np.triu_indices(k, 1)
+        p, q = members[:, a].ravel(), members[:, b].ravel()
+        rows.append(np.minimum(p, q))
+        cols.append(np.maximum(p, q))
+    if not rows:
+        return {}
+    r, c = np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
+    key = (r // block) * (len(subject) // block + 1) + c // block
+    order = np.argsort(key, kind="stable")
+    r, c, key = r[order], c[order], key[order]
+    edges = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1, len(key)]
+    width = len(subject) // block + 1
+    out = {}
+    for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        bi, bj = divmod(int(key[lo]), width)
+        out[(bi * block, bj * block)] = (r[lo:hi], c[lo:hi])
+    return out
+
+
+def _block_pairs(n: int, block: int) -> list[tuple[int, int]]:
+    starts = range(0, n, block)
+    return [(i, j) for i in starts for j in starts if j >= i]
+
+
+def _ranges(start: int, stop: int, starts: npt.NDArray[np.int64]) -> Iterator[tuple[int, int]]:
+    """The group runs cut to [start, stop), as (run start, run stop)."""
+    first = int(np.searchsorted(starts, start, side="right")) - 1
+    for k in range(first, len(starts) - 1):
+        lo, hi = max(int(starts[k]), start), min(int(starts[k + 1]), stop)
+        if lo >= stop:
+            break
+        yield lo, hi
+
+
+class _Reducer:
+    """Reduces blocks of scaled similarities into an accumulator (the backend-free part)."""
+
+    def __init__(self, layout: _Layout, acc: Accumulator) -> None:
+        self.layout, self.acc, self.grid = layout, acc, acc.grid
+        self.scale = float(np.ldexp(1.0, -acc.grid.exponent))
+
+    def reduce(self, i0: int, j0: int, scaled: npt.NDArray[np.float32]) -> None:
+        """Add block ``[i0:i0+r) x [j0:j0+c)`` of scaled similarities."""
+        lay, acc, grid = self.layout, self.acc, self.grid
+        rows, cols = scaled.shape
+        i1, j1 = i0 + rows, j0 + cols
+        sentinel = grid.n_bins
+        bins = np.floor(scaled).astype(np.int64)
+        bins -= grid.offset
+        np.clip(bins, 0, grid.n_bins - 1, out=bins)
+        if i0 == j0:  # a diagonal block: only j > i
+            bins[np.tril_indices(rows, 0, cols)] = sentinel
+        pairs = lay.mated.get((i0, j0))
+        if pairs is not None:
+            r, c = pairs[0] - i0, pairs[1] - j0
+            acc.add_mated(
+                scaled[r, c].astype(np.float64) * self.scale,
+                lay.group[pairs[0]],
+                lay.group[pairs[1]],
+            )
+            bins[r, c] = sentinel
+        tail = bins >= acc.tail_bin
+        tail &= bins != sentinel
+        r, c = np.nonzero(tail)
+        for a0, a1 in _ranges(i0, i1, lay.group_starts):
+            ga = int(lay.group[a0])
+            for b0, b1 in _ranges(j0, j1, lay.group_starts):
+                cell = int(acc.lut[ga, lay.group[b0]])
+                part = bins[a0 - i0 : a1 - i0, b0 - j0 : b1 - j0]
+                counts = np.bincount(part.ravel(), minlength=sentinel + 1)
+                acc.histogram[cell] += counts[:sentinel]
+        if r.size:
+            acc.add_tail(
+                scaled[r, c].astype(np.float64) * self.scale,
+                acc.lut[lay.group[i0 + r], lay.group[j0 + c]],
+            )
+
+
+def stream_embeddings(
+    embeddings: npt.ArrayLike,
+    subjects: npt.ArrayLike,
+    groups: npt.ArrayLike,
+    *,
+    n_groups: int,
+    config: EngineConfig | None = None,
+    grid: ScoreGrid = COSINE_GRID,
+    progress: Callable[[int, int], None] | None = None,
+) -> Accumulator:
+    """All-vs-all cosine comparisons of ``embeddings``, reduced into an accumulator.
+
+    Parameters
+    ----------
+    embeddings : array-like, shape (n, d)
+        One embedding per sample (normalised here).
+    subjects : array-like of int, shape (n,)
+        Subject code of each sample; equal codes make a comparison mated.
+    groups : array-like of int, shape (n,)
+        Group of each sample, ``0 .. n_groups - 1``, or ``n_groups`` where missing.
+    n_groups : int
+        Number of groups.
+    config : EngineConfig, optional
+        Block size, threads, backend, checkpoint.
+    grid : ScoreGrid
+        Bins of the non-mated histograms (cosine similarity by default).
+    progress : callable, optional
+        Called with (comparisons done, comparisons in all) after each block.
+
+    Returns
+    -------
+    Accumulator
+        Every unordered pair of distinct samples counted once; not yet finalised.
+
+    """
+    config = config or EngineConfig()
+    layout = _layout(embeddings, subjects, groups, config.block_size)
+    n = len(layout.group)
+    pairs = _block_pairs(n, config.block_size)
+    size = config.block_size
+    sizes = [_pair_count(i, j, n, size) for i, j in pairs]
+    total = n * (n - 1) // 2
+    chunk = max(2 * config.threads, 1)
+    chunks = [pairs[k : k + chunk] for k in range(0, len(pairs), chunk)]
+    fingerprint = _fingerprint(layout, config, grid)
+
+    main = Accumulator(grid, n_groups, capacity=config.capacity)
+    done_chunks = 0
+    if config.checkpoint is not None:
+        main, done_chunks = _resume(config.checkpoint, fingerprint, main)
+    done = sum(sizes[: done_chunks * chunk])
+    if progress is not None:
+        progress(done, total)
+
+    compute = _compute_function(layout, config, grid)
+    workers = max(1, config.threads if config.backend == "numpy" else 1)
+    last_save = time.monotonic()
+    with _blas_threads(1 if workers > 1 else None):
+        for k in range(done_chunks, len(chunks)):
+            parts = [Accumulator(grid, n_groups, capacity=config.capacity) for _ in range(workers)]
+            _run_chunk(chunks[k], parts, layout, compute, size, n)
+            for part in parts:
+                main.merge(part)
+            done += sum(sizes[k * chunk : (k + 1) * chunk])
+            if progress is not None:
+                progress(done, total)
+            if config.checkpoint is not None and (
+                time.monotonic() - last_save >= config.checkpoint_every or k == len(chunks) - 1
+            ):
+                _save(config.checkpoint, fingerprint, main, k + 1)
+                last_save = time.monotonic()
+    return main
+
+
+def _pair_count(i0: int, j0: int, n: int, block: int) -> int:
+    rows, cols = min(block, n - i0), min(block, n - j0)
+    return rows * (rows - 1) // 2 if i0 == j0 else rows * cols
+
+
+def _run_chunk(
+    items: list[tuple[int, int]],
+    parts: list[Accumulator],
+    layout: _Layout,
+    compute: Callable[[int, int, int, int], npt.NDArray[np.float32]],
+    block: int,
+    n: int,
+) -> None:
+    work: queue.Queue[tuple[int, int]] = queue.Queue()
+    for item in items:
+        work.put(item)
+    errors: list[BaseException] = []
+
+    def worker(acc: Accumulator) -> None:
+        reducer = _Reducer(layout, acc)
+        while not errors:
+            try:
+                i0, j0 = work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                scaled = compute(i0, min(i0 + block, n), j0, min(j0 + block, n))
+                reducer.reduce(i0, j0, scaled)
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller
+                errors.append(err)
+
+    if len(parts) == 1:
+        worker(parts[0])
+    else:
+        threads = [threading.Thread(target=worker, args=(acc,)) for acc in parts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+
+
+def _compute_function(
+    layout: _Layout, config: EngineConfig, grid: ScoreGrid
+) -> Callable[[int, int, int, int], npt.NDArray[np.float32]]:
+    """``(i0, i1, j0, j1) -> scaled similarities`` of the block, on the chosen backend.
+
+    The left rows are multiplied by ``2**exponent`` (exact) before the product.
+    """
+    x, factor = layout.x, np.float32(np.ldexp(1.0, grid.exponent))
+    if config.backend == "numpy":
+
+        def multiply(i0: int, i1: int, j0: int, j1: int) -> npt.NDArray[np.float32]:
+            return np.asarray((x[i0:i1] * factor) @ x[j0:j1].T, dtype=np.float32)
+
+        return multiply
+    try:
+        import torch
+    except ImportError as err:
+        raise UsageError(
+            "the torch backend needs PyTorch: pip install 'faceparity[torch]'"
+        ) from err
+    device = torch.device(config.device)
+    on_device = torch.from_numpy(x).to(device)
+
+    def compute(i0: int, i1: int, j0: int, j1: int) -> npt.NDArray[np.float32]:
+        block = (on_device[i0:i1] * float(factor)) @ on_device[j0:j1].T
+        return block.cpu().numpy()
+
+    return compute
+
+
+def _blas_threads(limit: int | None):  # type: ignore[no-untyped-def]
+    from contextlib import nullcontext
+
+    if limit is None:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=limit, user_api="blas")
+
+
+def _fingerprint(layout: _Layout, config: EngineConfig, grid: ScoreGrid) -> str:
+    digest = hashlib.sha256()
+    for array in (layout.x, layout.group):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    for (i0, j0), (r, c) in sorted(layout.mated.items()):
+        digest.update(np.array([i0, j0]).tobytes() + r.tobytes() + c.tobytes())
+    digest.update(repr((config.block_size, config.threads, config.capacity, grid)).encode())
+    return digest.hexdigest()
+
+
+def _resume(directory: Path, fingerprint: str, fresh: Accumulator) -> tuple[Accumulator, int]:
+    state_path = Path(directory) / CHECKPOINT_STATE
+    if not state_path.exists():
+        return fresh, 0
+    state = json.loads(state_path.read_text())
+    if state.get("fingerprint") != fingerprint:
+        raise UsageError(
+            f"checkpoint {directory} belongs to another input or configuration; "
+            "use another directory or remove it"
+        )
+    return Accumulator.load(Path(directory) / CHECKPOINT_ACCUMULATOR), int(state["chunks_done"])
+
+
+def _save(directory: Path, fingerprint: str, acc: Accumulator, chunks_done: int) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    acc.save(directory / CHECKPOINT_ACCUMULATOR)
+    atomic_write_text(
+        directory / CHECKPOINT_STATE,
+        json.dumps({"fingerprint": fingerprint, "chunks_done": chunks_done}) + "\n",
+        mode=0o600,
+    )

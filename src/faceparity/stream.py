@@ -1,0 +1,78 @@
+"""Audits of embeddings through the streaming engine (no list of comparisons is built).
+
+:func:`audit_embeddings_streaming` groups the samples, streams every pair through
+:func:`faceparity.scoring.engine.stream_embeddings` and audits the accumulator with
+:func:`faceparity.verification.audit_accumulated`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from faceparity.comparisons import MISSING
+from faceparity.config import AuditConfig
+from faceparity.errors import InputError
+from faceparity.grouping import intersect
+from faceparity.readers.embeddings import EmbeddingTable
+from faceparity.results import AuditResult
+from faceparity.scoring.engine import EngineConfig, stream_embeddings
+from faceparity.verification import Population, audit_accumulated
+
+__all__ = ["audit_embeddings_streaming"]
+
+
+def audit_embeddings_streaming(
+    table: EmbeddingTable,
+    *,
+    group_by: Sequence[str],
+    config: AuditConfig | None = None,
+    engine: EngineConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> AuditResult:
+    """The audit of every pair of samples of ``table``, by the streaming engine.
+
+    Parameters
+    ----------
+    table : EmbeddingTable
+        Embeddings joined to their metadata (:func:`faceparity.readers.load_embeddings`).
+    group_by : sequence of str
+        Attributes whose intersection defines the groups.
+    config : AuditConfig, optional
+        What the audit computes.
+    engine : EngineConfig, optional
+        How the engine runs (block size, threads, backend, checkpoint).
+    progress : callable, optional
+        Called with (comparisons done, comparisons in all).
+
+    """
+    for name in group_by:
+        if name not in table.levels:
+            known = ", ".join(sorted(table.levels)) or "none"
+            raise InputError(
+                f"group-by attribute {name!r} is not defined; attributes defined: {known}"
+            )
+    groups, codes = intersect(table.attributes, table.levels, group_by)
+    n_groups = len(groups)
+    slot = np.where(codes == MISSING, n_groups, codes).astype(np.int64)
+    accumulator = stream_embeddings(
+        table.values, table.subject, slot, n_groups=n_groups, config=engine, progress=progress
+    )
+    in_group = slot < n_groups
+    per_group_subjects = [len(np.unique(table.subject[slot == g])) for g in range(n_groups)]
+    population = Population(
+        n_subjects=per_group_subjects,
+        n_samples=[int(v) for v in np.bincount(slot[in_group], minlength=n_groups)],
+        n_subjects_total=len(np.unique(table.subject)),
+        n_samples_total=len(table.subject),
+    )
+    return audit_accumulated(
+        accumulator,
+        groups=groups,
+        group_by=group_by,
+        population=population,
+        config=config,
+        source=table.source,
+        exclusions=table.exclusions,
+    )

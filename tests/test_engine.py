@@ -1,0 +1,232 @@
+"""The streaming engine: same results as the exact pair-list audit, on any backend, resumable.
+
+The embeddings here have 16 entries of +-1 among 64 (norm 4, a power of two), so every
+cosine is a multiple of 1/16, computed exactly in float32 and float64 in any order of
+summation: both engines then see bit-identical scores (and many ties).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceparity import AuditConfig, FMRScope, MatedGroupRule, ThresholdPolicy, audit
+from faceparity.accumulate import Accumulator
+from faceparity.comparisons import MISSING
+from faceparity.readers.embeddings import EmbeddingTable, compare_all
+from faceparity.scoring.engine import EngineConfig, stream_embeddings
+from faceparity.stream import audit_embeddings_streaming
+
+POLICIES = tuple(ThresholdPolicy.parse(p) for p in ("global", "per-group", "reference:sex=M,eth=A"))
+
+
+def _table(
+    n_subjects: int = 120, per_subject: int = 4, seed: int = 0, singles: int = 5
+) -> EmbeddingTable:
+    rng = np.random.default_rng(seed)
+    d = 64
+    base = np.zeros((n_subjects, d), dtype=np.float32)
+    for row in base:
+        row[rng.choice(d, 16, replace=False)] = rng.choice([-1.0, 1.0], 16)
+    rows, subject = [], []
+    for s in range(n_subjects):
+        count = 1 if s < singles else per_subject
+        for _ in range(count):
+            v = base[s].copy()
+            on, off = np.flatnonzero(v), np.flatnonzero(v == 0)
+            moved = rng.choice(on, 3, replace=False)
+            v[rng.choice(off, 3, replace=False)] = rng.choice([-1.0, 1.0], 3)
+            v[moved] = 0.0
+            rows.append(v)
+            subject.append(s)
+    subject_arr = np.asarray(subject, dtype=np.int64)
+    sex = (subject_arr % 2).astype(np.int32)
+    eth = (subject_arr % 3).astype(np.int32)
+    eth[rng.random(len(eth)) < 0.03] = MISSING
+    return EmbeddingTable(
+        values=np.asarray(rows),
+        rows=np.arange(len(rows), dtype=np.int64),
+        subject=subject_arr,
+        subject_ids=tuple(str(s) for s in range(n_subjects)),
+        attributes={"sex": sex, "eth": eth},
+        levels={"sex": ("F", "M"), "eth": ("A", "B", "W")},
+        exclusions=(),
+        source="synthetic",
+    )
+
+
+def _both(table, config, engine):
+    exact = audit(compare_all(table), group_by=["sex", "eth"], config=config)
+    streamed = audit_embeddings_streaming(
+        table, group_by=["sex", "eth"], config=config, engine=engine
+    )
+    return exact, streamed
+
+
+@pytest.mark.parametrize(("block_size", "threads"), [(7, 1), (64, 2), (1000, 2)])
+@pytest.mark.parametrize("scope", list(FMRScope))
+@pytest.mark.parametrize("rule", [MatedGroupRule.EXCLUDE, MatedGroupRule.FIRST])
+def test_streaming_equals_exact(block_size, threads, scope, rule) -> None:
+    config = AuditConfig(
+        target_fmrs=(1e-2, 1e-3), policies=POLICIES, fmr_scope=scope, mated_rule=rule
+    )
+    engine = EngineConfig(block_size=block_size, threads=threads, capacity=10**7)
+    exact, streamed = _both(_table(), config, engine)
+    assert streamed.operating_points == exact.operating_points
+    assert streamed.groups == exact.groups
+    assert streamed.overall.n_mated == exact.overall.n_mated
+    assert streamed.overall.n_non_mated == exact.overall.n_non_mated
+
+
+def test_small_tail_counts_are_exact_at_grid_thresholds() -> None:
+    table = _table(seed=1)
+    config = AuditConfig(target_fmrs=(0.1, 1e-2), policies=POLICIES)
+    exact, streamed = _both(table, config, EngineConfig(block_size=50, threads=2, capacity=30))
+    cs = compare_all(table)
+    for e_point, s_point in zip(exact.operating_points, streamed.operating_points, strict=True):
+        if s_point.overall is not None:
+            t = s_point.threshold
+            assert s_point.overall.n_false_matches == int((cs.score[~cs.mated] >= t).sum())
+            assert s_point.overall.n_false_non_matches == int((cs.score[cs.mated] < t).sum())
+            assert abs(t - e_point.threshold) <= 2.0**-15
+
+
+def test_torch_backend_agrees_with_numpy() -> None:
+    pytest.importorskip("torch")
+    config = AuditConfig(target_fmrs=(1e-2,), policies=POLICIES)
+    table = _table(seed=2)
+    a = audit_embeddings_streaming(
+        table,
+        group_by=["sex", "eth"],
+        config=config,
+        engine=EngineConfig(block_size=100, capacity=10**7),
+    )
+    b = audit_embeddings_streaming(
+        table,
+        group_by=["sex", "eth"],
+        config=config,
+        engine=EngineConfig(block_size=100, capacity=10**7, backend="torch", device="cpu"),
+    )
+    assert a.operating_points == b.operating_points
+
+
+def test_accumulator_size_does_not_grow_with_n() -> None:
+    sizes = []
+    for n_subjects in (60, 240):
+        table = _table(n_subjects=n_subjects, seed=3)
+        groups = table.attributes["sex"].astype(np.int64)
+        acc = stream_embeddings(
+            table.values,
+            table.subject,
+            groups,
+            n_groups=2,
+            config=EngineConfig(block_size=64, threads=1, capacity=200),
+        )
+        acc.finalize()
+        sizes.append((acc.histogram.shape, len(acc.tail()[0]) <= 200))
+    assert sizes[0] == sizes[1] == (sizes[0][0], True)
+
+
+def test_interrupted_run_resumes_to_identical_results(tmp_path: Path) -> None:
+    table = _table(seed=4)
+    groups = table.attributes["sex"].astype(np.int64)
+    engine = EngineConfig(
+        block_size=40, threads=2, capacity=500, checkpoint=tmp_path / "ck", checkpoint_every=0.0
+    )
+    calls = []
+
+    def stop_midway(done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stream_embeddings(
+            table.values, table.subject, groups, n_groups=2, config=engine, progress=stop_midway
+        )
+    state = json.loads((tmp_path / "ck" / "state.json").read_text())
+    assert 0 < state["chunks_done"]
+    resumed = stream_embeddings(table.values, table.subject, groups, n_groups=2, config=engine)
+    fresh = stream_embeddings(
+        table.values,
+        table.subject,
+        groups,
+        n_groups=2,
+        config=EngineConfig(block_size=40, threads=2, capacity=500),
+    )
+    _assert_same(resumed, fresh)
+
+
+def _assert_same(a: Accumulator, b: Accumulator) -> None:
+    a.finalize()
+    b.finalize()
+    np.testing.assert_array_equal(a.histogram, b.histogram)
+    assert a.tail_bin == b.tail_bin
+    for x, y in ((a.tail(), b.tail()), (a.mated(), b.mated())):
+        ox, oy = np.lexsort((x[1], x[0])), np.lexsort((y[1], y[0]))
+        np.testing.assert_array_equal(x[0][ox], y[0][oy])
+        np.testing.assert_array_equal(x[1][ox], y[1][oy])
+
+
+def test_killed_process_resumes_to_identical_results(tmp_path: Path) -> None:
+    table = _table(n_subjects=400, seed=5)
+    np.save(tmp_path / "values.npy", table.values)
+    np.save(tmp_path / "subject.npy", table.subject)
+    script = textwrap.dedent(f"""
+        import sys, time
+        import numpy as np
+        from faceparity.scoring.engine import EngineConfig, stream_embeddings
+        x = np.load({str(tmp_path / "values.npy")!r}); s = np.load({str(tmp_path / "subject.npy")!r})
+        slow = len(sys.argv) > 1
+        def progress(done, total):
+            if slow:
+                time.sleep(0.2)
+        acc = stream_embeddings(x, s, s % 2, n_groups=2, progress=progress,
+            config=EngineConfig(block_size=60, threads=2, capacity=2000,
+                                checkpoint={str(tmp_path / "ck")!r}, checkpoint_every=0.0))
+        acc.save({str(tmp_path / "out.npz")!r})
+    """)
+    path = tmp_path / "run.py"
+    path.write_text(script)
+    proc = subprocess.Popen([sys.executable, str(path), "slow"])
+    state = tmp_path / "ck" / "state.json"
+    deadline = time.monotonic() + 60
+    while not state.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "out.npz").exists()
+    done_before = json.loads(state.read_text())["chunks_done"]
+    subprocess.run([sys.executable, str(path)], check=True)
+    resumed = Accumulator.load(tmp_path / "out.npz")
+    fresh = stream_embeddings(
+        table.values,
+        table.subject,
+        table.subject % 2,
+        n_groups=2,
+        config=EngineConfig(block_size=60, threads=2, capacity=2000),
+    )
+    assert done_before > 0
+    _assert_same(resumed, fresh)
+
+
+def test_checkpoint_of_another_input_is_refused(tmp_path: Path) -> None:
+    from faceparity import UsageError
+
+    table = _table(seed=6)
+    engine = EngineConfig(block_size=80, checkpoint=tmp_path, checkpoint_every=0.0)
+    stream_embeddings(table.values, table.subject, table.subject % 2, n_groups=2, config=engine)
+    with pytest.raises(UsageError, match="belongs to another input"):
+        stream_embeddings(
+            table.values[::-1].copy(), table.subject, table.subject % 2, n_groups=2, config=engine
+        )
