@@ -185,7 +185,8 @@ def test_killed_process_resumes_to_identical_results(tmp_path: Path) -> None:
         import sys, time
         import numpy as np
         from faceparity.scoring.engine import EngineConfig, stream_embeddings
-        x = np.load({str(tmp_path / "values.npy")!r}); s = np.load({str(tmp_path / "subject.npy")!r})
+        x = np.load({str(tmp_path / "values.npy")!r})
+        s = np.load({str(tmp_path / "subject.npy")!r})
         slow = len(sys.argv) > 1
         def progress(done, total):
             if slow:
