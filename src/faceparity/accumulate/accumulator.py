@@ -139,6 +139,16 @@ class Accumulator:
 
     # --- the tail edge ----------------------------------------------------------------
 
+    def tighten(self) -> None:
+        """Raise the tail edge as far as the scores counted so far allow (never past the final one).
+
+        Engines call this after counting a block into the histogram and before taking
+        that block's exact scores, so that a block adds only scores above the new edge.
+        """
+        edge = self._edge_for(self.capacity)
+        if edge > self.tail_bin:
+            self._raise_tail(edge)
+
     def _edge_for(self, capacity: int) -> int:
         """Lowest bin whose non-mated scores at or above it number at most ``capacity``."""
         above = np.cumsum(self.histogram.sum(axis=0)[::-1])[::-1]

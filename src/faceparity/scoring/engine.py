@@ -223,6 +223,7 @@ class _Reducer:
                 hist += counts[_MARGIN : _MARGIN + grid.n_bins]
                 hist[0] += counts[1:_MARGIN].sum()  # just below -1: the first bin
                 hist[-1] += counts[_MARGIN + grid.n_bins :].sum()  # just above 1: the last
+        acc.tighten()
         tail_code = acc.tail_bin + _MARGIN
         if shifted.max() >= tail_code:
             flat = np.flatnonzero(codes.ravel() >= tail_code)
@@ -289,21 +290,30 @@ def stream_embeddings(
 
     compute = _compute_function(layout, config, grid)
     workers = max(1, config.threads if config.backend == "numpy" else 1)
+
+    def fresh_parts() -> list[Accumulator]:
+        parts = [Accumulator(grid, n_groups, capacity=config.capacity) for _ in range(workers)]
+        for part in parts:  # start where the merged tail is: at or below the final edge
+            part.tail_bin = main.tail_bin
+        return parts
+
+    parts = fresh_parts()
     last_save = time.monotonic()
     with _blas_threads(1 if workers > 1 else None):
         for k in range(done_chunks, len(chunks)):
-            parts = [Accumulator(grid, n_groups, capacity=config.capacity) for _ in range(workers)]
             _run_chunk(chunks[k], parts, layout, compute, size, n)
-            for part in parts:
-                main.merge(part)
             done += sum(sizes[k * chunk : (k + 1) * chunk])
             if progress is not None:
                 progress(done, total)
-            if config.checkpoint is not None and (
-                time.monotonic() - last_save >= config.checkpoint_every or k == len(chunks) - 1
-            ):
-                _save(config.checkpoint, fingerprint, main, k + 1)
-                last_save = time.monotonic()
+            last = k == len(chunks) - 1
+            due = time.monotonic() - last_save >= config.checkpoint_every
+            if last or (config.checkpoint is not None and due):
+                for part in parts:
+                    main.merge(part)
+                parts = fresh_parts()
+                if config.checkpoint is not None:
+                    _save(config.checkpoint, fingerprint, main, k + 1)
+                    last_save = time.monotonic()
     return main
 
 
