@@ -6,7 +6,7 @@ exactly, so blocks can be spread over threads, processes and machines.
 
 Resolution: non-mated scores are counted on a grid of power-of-two bins (for cosine
 similarity, 65,537 bins of width 2**-15 ~ 3.05e-5 over [-1, 1]); the highest
-non-mated scores (``capacity`` of them, 4 million by default) and every mated score
+non-mated scores (``capacity`` of them, 1 million by default) and every mated score
 are kept exactly. Counts, and so every rate, are exact at every reported threshold. A
 threshold set in the exact tail equals the pair-list engine's; one set below the tail
 edge (a target FMR above about capacity / non-mated comparisons) is the most

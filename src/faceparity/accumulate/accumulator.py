@@ -31,9 +31,10 @@ from faceparity.accumulate.grid import ScoreGrid
 
 __all__ = ["DEFAULT_TAIL_CAPACITY", "Accumulator"]
 
-DEFAULT_TAIL_CAPACITY = 4_000_000
-"""Exact non-mated scores kept (32 MB as float64): with N non-mated comparisons,
-operating points are exact down to ... up to FMR = capacity / N (0.08% at 5e9)."""
+DEFAULT_TAIL_CAPACITY = 1_000_000
+"""Exact non-mated scores kept (8 MB as float64; up to twice that while streaming). With
+T non-mated comparisons, thresholds are exact for target FMRs up to about capacity / T
+(2e-4 at T = 5e9) and on the bin grid above that."""
 
 
 def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
@@ -79,6 +80,7 @@ class Accumulator:
         self.lut = _cell_lut(self.n_groups + 1)
         self.n_cells = int(self.lut.max()) + 1
         self.histogram = np.zeros((self.n_cells, self.grid.n_bins), dtype=np.int64)
+        self._total = np.zeros(self.grid.n_bins, dtype=np.int64)  # over all cells
 
     # --- adding scores ----------------------------------------------------------------
 
@@ -97,6 +99,7 @@ class Accumulator:
             minlength=self.n_cells * self.grid.n_bins,
         )
         self.histogram += flat.reshape(self.n_cells, self.grid.n_bins)
+        self._total += flat.reshape(self.n_cells, self.grid.n_bins).sum(axis=0)
         keep = bins >= self.tail_bin
         self._add_tail(s[keep], cells[keep].astype(np.int32))
 
@@ -104,7 +107,7 @@ class Accumulator:
         self, cell: int, bins: npt.NDArray[np.int64], scores: npt.NDArray[np.floating]
     ) -> None:
         """Fast path: scores of one cell whose bins the caller computed with ``grid.bin_of``."""
-        self.histogram[cell] += np.bincount(bins.ravel(), minlength=self.grid.n_bins)
+        self.count_cell(cell, np.bincount(bins.ravel(), minlength=self.grid.n_bins))
         keep = bins.ravel() >= self.tail_bin
         if keep.any():
             kept = np.asarray(scores, dtype=np.float64).ravel()[keep]
@@ -139,19 +142,26 @@ class Accumulator:
 
     # --- the tail edge ----------------------------------------------------------------
 
+    def count_cell(self, cell: int, counts: npt.NDArray[np.int64]) -> None:
+        """Add per-bin counts of one cell (for engines that bin scores themselves)."""
+        self.histogram[cell] += counts
+        self._total += counts
+
     def tighten(self) -> None:
         """Raise the tail edge as far as the scores counted so far allow (never past the final one).
 
-        Engines call this after counting a block into the histogram and before taking
+        Engines call this after counting a block (:meth:`count_cell`) and before taking
         that block's exact scores, so that a block adds only scores above the new edge.
+        Scores already held below the new edge are dropped later, in bulk, when the
+        tail outgrows twice its capacity.
         """
-        edge = self._edge_for(self.capacity)
-        if edge > self.tail_bin:
-            self._raise_tail(edge)
+        self.tail_bin = max(self.tail_bin, self._edge_for(self.capacity))
+        if self._tail_size > 2 * self.capacity:
+            self._raise_tail(self.tail_bin)
 
     def _edge_for(self, capacity: int) -> int:
         """Lowest bin whose non-mated scores at or above it number at most ``capacity``."""
-        above = np.cumsum(self.histogram.sum(axis=0)[::-1])[::-1]
+        above = np.cumsum(self._total[::-1])[::-1]
         return int(np.searchsorted(-above, -capacity, side="left"))
 
     def _raise_tail(self, tail_bin: int) -> None:
@@ -201,6 +211,7 @@ class Accumulator:
         if (other.grid, other.n_groups) != (self.grid, self.n_groups):
             raise ValueError("accumulators of different grids or groups cannot be merged")
         self.histogram += other.histogram
+        self._total += other._total
         scores, cells = other.tail()
         self._tail_scores.append(scores)
         self._tail_cells.append(cells)
@@ -254,6 +265,7 @@ class Accumulator:
             n_groups, capacity, tail_bin = (int(v) for v in data["meta"])
             acc = cls(ScoreGrid(exponent, offset, n_bins), n_groups, capacity)
             acc.histogram = data["histogram"].copy()
+            acc._total = acc.histogram.sum(axis=0)
             acc.tail_bin = tail_bin
             acc._tail_scores = [data["tail_scores"].copy()]
             acc._tail_cells = [data["tail_cells"].copy()]
