@@ -231,3 +231,47 @@ def test_checkpoint_of_another_input_is_refused(tmp_path: Path) -> None:
         stream_embeddings(
             table.values[::-1].copy(), table.subject, table.subject % 2, n_groups=2, config=engine
         )
+
+
+def test_cli_streaming_matches_exact_and_shows_progress(tmp_path: Path) -> None:
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from faceparity import cli
+
+    table = _table(seed=7)
+    np.save(tmp_path / "emb.npy", table.values)
+    sex = np.array(["F", "M"])[table.attributes["sex"]]
+    pd.DataFrame(
+        {"sample": [f"s{i}" for i in range(len(sex))], "subject": table.subject, "sex": sex}
+    ).to_csv(tmp_path / "meta.csv", index=False)
+    args = [
+        "audit",
+        "embeddings",
+        str(tmp_path / "emb.npy"),
+        "--metadata",
+        str(tmp_path / "meta.csv"),
+        "--sample-id",
+        "sample",
+        "--subject",
+        "subject",
+        "--attribute",
+        "sex=sex",
+        "--group-by",
+        "sex",
+        "--fmr",
+        "1e-2,1e-3",
+        "--json",
+    ]
+    runner = CliRunner()
+    exact = runner.invoke(cli.main, [*args, "--engine", "exact"], catch_exceptions=False)
+    streamed = runner.invoke(
+        cli.main,
+        [*args, "--engine", "stream", "--block-size", "64", "--threads", "2"],
+        catch_exceptions=False,
+    )
+    assert exact.exit_code == 0 and streamed.exit_code == 0, streamed.stderr
+    a, b = json.loads(exact.stdout), json.loads(streamed.stdout)
+    assert a["operating_points"] == b["operating_points"]
+    assert "comparisons" in streamed.stderr and "streaming" in streamed.stderr
+    assert any("streaming engine" in note for note in b["input"]["notes"])
