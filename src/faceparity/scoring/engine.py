@@ -279,7 +279,7 @@ def stream_embeddings(
     total = n * (n - 1) // 2
     chunk = max(2 * config.threads, 1)
     chunks = [pairs[k : k + chunk] for k in range(0, len(pairs), chunk)]
-    fingerprint = _fingerprint(layout, config, grid)
+    fingerprint = "" if config.checkpoint is None else _fingerprint(layout, config, grid)
 
     main = Accumulator(grid, n_groups, capacity=config.capacity)
     done_chunks = 0
@@ -289,7 +289,9 @@ def stream_embeddings(
     if progress is not None:
         progress(done, total)
 
-    compute = _compute_function(layout, config, grid)
+    on_device = config.backend == "torch"
+    device = _DeviceReducer(layout, grid, config, main.lut) if on_device else None
+    compute = None if on_device else _compute_function(layout, config, grid)
     workers = max(1, config.threads if config.backend == "numpy" else 1)
 
     def fresh_parts() -> list[Accumulator]:
@@ -302,13 +304,20 @@ def stream_embeddings(
     last_save = time.monotonic()
     with _blas_threads(1 if workers > 1 else None):
         for k in range(done_chunks, len(chunks)):
-            _run_chunk(chunks[k], parts, layout, compute, size, n)
+            if device is not None:
+                for i0, j0 in chunks[k]:
+                    device.reduce(i0, j0, parts[0])
+            else:
+                assert compute is not None
+                _run_chunk(chunks[k], parts, layout, compute, size, n)
             done += sum(sizes[k * chunk : (k + 1) * chunk])
             if progress is not None:
                 progress(done, total)
             last = k == len(chunks) - 1
             due = time.monotonic() - last_save >= config.checkpoint_every
             if last or (config.checkpoint is not None and due):
+                if device is not None:
+                    device.flush(parts[0])
                 for part in parts:
                     main.merge(part)
                 parts = fresh_parts()
@@ -321,6 +330,93 @@ def stream_embeddings(
 def _pair_count(i0: int, j0: int, n: int, block: int) -> int:
     rows, cols = min(block, n - i0), min(block, n - j0)
     return rows * (rows - 1) // 2 if i0 == j0 else rows * cols
+
+
+class _DeviceReducer:
+    """The whole block on a torch device (CPU or CUDA): product, codes, counts and tail stay there.
+
+    Counts are kept in a device histogram over all cells and copied into an
+    accumulator by :meth:`flush`; only mated and tail scores (few) cross to the host.
+    """
+
+    def __init__(
+        self, layout: _Layout, grid: ScoreGrid, config: EngineConfig, lut: npt.NDArray[np.int32]
+    ) -> None:
+        try:
+            import torch
+        except ImportError as err:
+            raise UsageError(
+                "the torch backend needs PyTorch: pip install 'faceparity[torch]'"
+            ) from err
+
+        self.torch, self.layout, self.grid, self.config = torch, layout, grid, config
+        device = torch.device(config.device)
+        shift = float(_MARGIN - grid.offset)
+        x = torch.from_numpy(layout.x).to(device)
+        ones = torch.ones((x.shape[0], 1), dtype=torch.float32, device=device)
+        self.left = torch.cat(
+            [torch.ldexp(x, torch.tensor(grid.exponent, device=device)), ones * shift], dim=1
+        )
+        self.right = torch.cat([x, ones], dim=1)
+        self.shift, self.scale = shift, float(np.ldexp(1.0, -grid.exponent))
+        self.n_codes = grid.n_bins + 2 * _MARGIN
+        self.n_cells = int(lut.max()) + 1
+        self.hist = torch.zeros(self.n_cells * self.n_codes, dtype=torch.int64, device=device)
+        self.total = torch.zeros(self.n_codes, dtype=torch.int64, device=device)
+        self.lut, self.device = lut, device
+        block = config.block_size
+        self.lower = torch.tril(torch.ones((block, block), dtype=torch.bool, device=device))
+        self.mated = {
+            key: (torch.from_numpy(r).to(device), torch.from_numpy(c).to(device), r, c)
+            for key, (r, c) in layout.mated.items()
+        }
+
+    def reduce(self, i0: int, j0: int, acc: Accumulator) -> None:
+        torch, lay, block = self.torch, self.layout, self.config.block_size
+        n = len(lay.group)
+        i1, j1 = min(i0 + block, n), min(j0 + block, n)
+        shifted = self.left[i0:i1] @ self.right[j0:j1].T
+        codes = shifted.to(torch.int32)  # truncation is the floor: entries are >= 0
+        rows, cols = codes.shape
+        if i0 == j0:
+            codes.masked_fill_(self.lower[:rows, :cols], 0)
+        pairs = self.mated.get((i0, j0))
+        if pairs is not None:
+            r_dev, c_dev, r, c = pairs
+            values = shifted[r_dev - i0, c_dev - j0].double().cpu().numpy()
+            acc.add_mated((values - self.shift) * self.scale, lay.group[r], lay.group[c])
+            codes[r_dev - i0, c_dev - j0] = 0
+        keys = codes.to(torch.int64)
+        for a0, a1 in _ranges(i0, i1, lay.group_starts):
+            ga = int(lay.group[a0])
+            for b0, b1 in _ranges(j0, j1, lay.group_starts):
+                cell = int(self.lut[ga, lay.group[b0]])
+                keys[a0 - i0 : a1 - i0, b0 - j0 : b1 - j0] += cell * self.n_codes
+        counts = torch.bincount(keys.reshape(-1), minlength=self.n_cells * self.n_codes)
+        counts.view(self.n_cells, self.n_codes)[:, 0] = 0  # the masked entries
+        self.hist += counts
+        self.total += counts.view(self.n_cells, self.n_codes).sum(dim=0)
+        above = torch.flip(torch.cumsum(torch.flip(self.total, [0]), 0), [0])
+        fits = torch.nonzero(above <= acc.capacity)
+        edge_code = int(fits[0, 0]) if fits.numel() else self.n_codes
+        acc.tail_bin = max(acc.tail_bin, min(max(edge_code - _MARGIN, 0), self.grid.n_bins))
+        tail_code = acc.tail_bin + _MARGIN
+        r_t, c_t = torch.nonzero(codes >= tail_code, as_tuple=True)
+        if r_t.numel():
+            values = shifted[r_t, c_t].double().cpu().numpy()
+            r, c = r_t.cpu().numpy() + i0, c_t.cpu().numpy() + j0
+            acc.add_tail((values - self.shift) * self.scale, self.lut[lay.group[r], lay.group[c]])
+
+    def flush(self, acc: Accumulator) -> None:
+        """Move the device counts into ``acc`` and start counting afresh."""
+        counts = self.hist.view(self.n_cells, self.n_codes).cpu().numpy()
+        for cell in range(self.n_cells):
+            row = counts[cell]
+            binned = row[_MARGIN : _MARGIN + self.grid.n_bins].copy()
+            binned[0] += row[1:_MARGIN].sum()
+            binned[-1] += row[_MARGIN + self.grid.n_bins :].sum()
+            acc.count_cell(cell, binned)
+        self.hist.zero_()
 
 
 def _run_chunk(
@@ -364,7 +460,7 @@ def _run_chunk(
 def _compute_function(
     layout: _Layout, config: EngineConfig, grid: ScoreGrid
 ) -> Callable[[int, int, int, int], npt.NDArray[np.float32]]:
-    """``(i0, i1, j0, j1) -> 2**e s + shift`` for the block, on the chosen backend.
+    """``(i0, i1, j0, j1) -> 2**e s + shift`` for the block, with numpy.
 
     The rows are augmented so that the product carries the shift itself: left rows
     ``[2**e x, shift]``, right rows ``[y, 1]``. The similarity of an entry is read
@@ -374,25 +470,11 @@ def _compute_function(
     ones = np.ones((len(layout.x), 1), dtype=np.float32)
     left = np.hstack([np.ldexp(layout.x, grid.exponent).astype(np.float32), ones * shift])
     right = np.hstack([layout.x, ones])
-    if config.backend == "numpy":
 
-        def multiply(i0: int, i1: int, j0: int, j1: int) -> npt.NDArray[np.float32]:
-            return np.asarray(left[i0:i1] @ right[j0:j1].T, dtype=np.float32)
+    def multiply(i0: int, i1: int, j0: int, j1: int) -> npt.NDArray[np.float32]:
+        return np.asarray(left[i0:i1] @ right[j0:j1].T, dtype=np.float32)
 
-        return multiply
-    try:
-        import torch
-    except ImportError as err:
-        raise UsageError(
-            "the torch backend needs PyTorch: pip install 'faceparity[torch]'"
-        ) from err
-    device = torch.device(config.device)
-    left_t, right_t = torch.from_numpy(left).to(device), torch.from_numpy(right).to(device)
-
-    def compute(i0: int, i1: int, j0: int, j1: int) -> npt.NDArray[np.float32]:
-        return np.asarray((left_t[i0:i1] @ right_t[j0:j1].T).cpu().numpy(), dtype=np.float32)
-
-    return compute
+    return multiply
 
 
 def _blas_threads(limit: int | None):  # type: ignore[no-untyped-def]
