@@ -20,6 +20,7 @@ saved chunk with identical results.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -88,7 +89,7 @@ class EngineConfig:
 class _Layout:
     """Samples sorted by (group, subject) and the runs the blocks are cut along."""
 
-    x: npt.NDArray[np.float32]  # normalised embeddings, sorted
+    x: npt.NDArray[np.float32]  # normalised embeddings, sorted, with a last column of ones
     group: npt.NDArray[np.int64]  # group of each sorted sample (n_groups = missing)
     group_starts: npt.NDArray[np.int64]  # start of each group run, plus n
     mated: dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
@@ -98,16 +99,24 @@ class _Layout:
 def _layout(
     embeddings: npt.ArrayLike, subjects: npt.ArrayLike, groups: npt.ArrayLike, block_size: int
 ) -> _Layout:
-    x = np.asarray(embeddings, dtype=np.float64)
+    x = np.asarray(embeddings)
     if x.ndim != 2 or x.shape[0] < 2:
         raise InputError(f"expected at least 2 embeddings in a 2-D array, got shape {x.shape}")
-    norms = np.linalg.norm(x, axis=1)
-    if np.any(norms == 0) or not np.all(np.isfinite(norms)):
-        raise InputError("embeddings must be finite and non-zero (readers leave out the others)")
     subj = np.asarray(subjects, dtype=np.int64)
     grp = np.asarray(groups, dtype=np.int64)
     order = np.lexsort((subj, grp))
-    unit = (x[order] / norms[order, None]).astype(np.float32)
+    # The rows, normalised, sorted, with a column of ones (see _compute_function), built
+    # a slice at a time in float32: no float64 copy of the whole input.
+    unit = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.float32)
+    unit[:, -1] = 1.0
+    for start in range(0, x.shape[0], 65536):
+        rows = np.asarray(x[order[start : start + 65536]], dtype=np.float64)
+        norms = np.linalg.norm(rows, axis=1)
+        if np.any(norms == 0) or not np.all(np.isfinite(norms)):
+            raise InputError(
+                "embeddings must be finite and non-zero (readers leave out the others)"
+            )
+        unit[start : start + len(rows), :-1] = rows / norms[:, None]
     g = grp[order]
     new_group = np.r_[True, g[1:] != g[:-1]]
     starts = np.r_[np.flatnonzero(new_group), len(g)].astype(np.int64)
@@ -186,6 +195,25 @@ def _bincount() -> Callable[[npt.NDArray[np.int32], int], npt.NDArray[np.int64]]
     return count
 
 
+def _single_threaded_torch() -> contextlib.AbstractContextManager[None]:
+    """Hold torch to one thread while the engine's own workers share the cores."""
+    try:
+        import torch
+    except ImportError:
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def hold() -> Iterator[None]:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    return hold()
+
+
 class _Reducer:
     """Reduces blocks of integer codes into an accumulator (the backend-free part)."""
 
@@ -213,21 +241,26 @@ class _Reducer:
             r, c = pairs[0] - i0, pairs[1] - j0
             acc.add_mated(self.score(shifted[r, c]), lay.group[pairs[0]], lay.group[pairs[1]])
             codes[r, c] = 0
+        # One count over all cells: each rectangle's codes are moved to its cell's range.
         n_codes = grid.n_bins + 2 * _MARGIN
         for a0, a1 in _ranges(i0, i1, lay.group_starts):
             ga = int(lay.group[a0])
             for b0, b1 in _ranges(j0, j1, lay.group_starts):
                 cell = int(acc.lut[ga, lay.group[b0]])
-                counts = self.count(codes[a0 - i0 : a1 - i0, b0 - j0 : b1 - j0], n_codes)
-                binned = counts[_MARGIN : _MARGIN + grid.n_bins].copy()
-                binned[0] += counts[1:_MARGIN].sum()  # just below -1: the first bin
-                binned[-1] += counts[_MARGIN + grid.n_bins :].sum()  # just above 1: the last
-                acc.count_cell(cell, binned)
+                if cell:
+                    codes[a0 - i0 : a1 - i0, b0 - j0 : b1 - j0] += cell * n_codes
+        counts = self.count(codes, acc.n_cells * n_codes).reshape(acc.n_cells, n_codes)
+        for cell in np.flatnonzero(counts[:, 1:].any(axis=1)).tolist():
+            row = counts[cell]
+            binned = row[_MARGIN : _MARGIN + grid.n_bins].copy()
+            binned[0] += row[1:_MARGIN].sum()  # just below -1: the first bin
+            binned[-1] += row[_MARGIN + grid.n_bins :].sum()  # just above 1: the last
+            acc.count_cell(cell, binned)
         acc.tighten()
         tail_code = acc.tail_bin + _MARGIN
-        if shifted.max() >= tail_code:
+        if counts[:, tail_code:].any():
             flat = np.flatnonzero(shifted.ravel() >= np.float32(tail_code))
-            flat = flat[codes.ravel()[flat] != 0]  # not the lower triangle, not mated
+            flat = flat[(codes.ravel()[flat] % n_codes) != 0]  # not masked out
             if flat.size:
                 r, c = np.divmod(flat, cols)
                 acc.add_tail(
@@ -302,7 +335,8 @@ def stream_embeddings(
 
     parts = fresh_parts()
     last_save = time.monotonic()
-    with _blas_threads(1 if workers > 1 else None):
+    threads_held = _single_threaded_torch() if workers > 1 else contextlib.nullcontext()
+    with _blas_threads(1 if workers > 1 else None), threads_held:
         for k in range(done_chunks, len(chunks)):
             if device is not None:
                 for i0, j0 in chunks[k]:
@@ -352,12 +386,9 @@ class _DeviceReducer:
         self.torch, self.layout, self.grid, self.config = torch, layout, grid, config
         device = torch.device(config.device)
         shift = float(_MARGIN - grid.offset)
-        x = torch.from_numpy(layout.x).to(device)
-        ones = torch.ones((x.shape[0], 1), dtype=torch.float32, device=device)
-        self.left = torch.cat(
-            [torch.ldexp(x, torch.tensor(grid.exponent, device=device)), ones * shift], dim=1
-        )
-        self.right = torch.cat([x, ones], dim=1)
+        self.right = torch.from_numpy(layout.x).to(device)
+        self.left = self.right * float(np.ldexp(1.0, grid.exponent))
+        self.left[:, -1] = shift
         self.shift, self.scale = shift, float(np.ldexp(1.0, -grid.exponent))
         self.n_codes = grid.n_bins + 2 * _MARGIN
         self.n_cells = int(lut.max()) + 1
@@ -467,12 +498,13 @@ def _compute_function(
     back exactly as ``(entry - shift) * 2**-e``.
     """
     shift = np.float32(_MARGIN - grid.offset)
-    ones = np.ones((len(layout.x), 1), dtype=np.float32)
-    left = np.hstack([np.ldexp(layout.x, grid.exponent).astype(np.float32), ones * shift])
-    right = np.hstack([layout.x, ones])
+    factor = np.float32(np.ldexp(1.0, grid.exponent))
+    right = layout.x
 
     def multiply(i0: int, i1: int, j0: int, j1: int) -> npt.NDArray[np.float32]:
-        return np.asarray(left[i0:i1] @ right[j0:j1].T, dtype=np.float32)
+        left = right[i0:i1] * factor  # one block of rows: exact, a power of two
+        left[:, -1] = shift
+        return np.asarray(left @ right[j0:j1].T, dtype=np.float32)
 
     return multiply
 
