@@ -160,3 +160,51 @@ def test_unreachable_scheduler_is_a_usage_error(address: str) -> None:
         with pytest.raises(UsageError, match="cannot connect to the Dask scheduler at") as info:
             stream_embeddings_dask(x, subjects, groups, n_groups=n_groups, scheduler=address)
     assert str(info.value).startswith(DASK_CONNECT.format(address=address, error=""))
+
+
+def test_cli_scheduler_option_gives_the_in_process_result(cluster, tmp_path) -> None:
+    import json
+
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from faceparity import cli
+
+    table = _table(seed=8)
+    np.save(tmp_path / "emb.npy", table.values)
+    sex = np.array(["F", "M"])[table.attributes["sex"]]
+    pd.DataFrame(
+        {"sample": [f"s{i}" for i in range(len(sex))], "subject": table.subject, "sex": sex}
+    ).to_csv(tmp_path / "meta.csv", index=False)
+    args = [
+        "audit",
+        "embeddings",
+        str(tmp_path / "emb.npy"),
+        "--metadata",
+        str(tmp_path / "meta.csv"),
+        "--sample-id",
+        "sample",
+        "--subject",
+        "subject",
+        "--attribute",
+        "sex=sex",
+        "--group-by",
+        "sex",
+        "--fmr",
+        "1e-2",
+        "--json",
+        "--block-size",
+        "100",
+    ]
+    runner = CliRunner()
+    local = runner.invoke(cli.main, [*args, "--engine", "stream"], catch_exceptions=False)
+    remote = runner.invoke(
+        cli.main, [*args, "--scheduler", cluster.scheduler_address], catch_exceptions=False
+    )
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.stderr
+    assert (
+        json.loads(local.stdout)["operating_points"]
+        == json.loads(remote.stdout)["operating_points"]
+    )
+    refused = runner.invoke(cli.main, [*args, "--engine", "exact", "--scheduler", "tcp://x:1"])
+    assert refused.exit_code == 2 and "--scheduler" in refused.stderr

@@ -402,6 +402,13 @@ def audit_bob(
     help="Streaming with --backend torch: cpu, cuda or cuda:N.",
 )
 @click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Streaming: run the blocks on the Dask cluster whose scheduler is at ADDRESS "
+    "(tcp://host:8786); needs faceparity[dask] here and on the workers.",
+)
+@click.option(
     "--checkpoint",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -429,6 +436,7 @@ def audit_embeddings(
     threads: int | None,
     backend: str,
     device: str,
+    scheduler: str | None,
     checkpoint: Path | None,
     tail_capacity: int,
     attributes: tuple[str, ...],
@@ -446,7 +454,10 @@ def audit_embeddings(
         attributes=_attribute_specs(attributes, bins),
     )
     n = len(table.subject)
-    if engine == "exact" or (engine == "auto" and n * (n - 1) // 2 <= max_comparisons):
+    if scheduler is not None and engine == "exact":
+        raise UsageError("--scheduler runs the streaming engine; it cannot go with --engine exact")
+    small = n * (n - 1) // 2 <= max_comparisons
+    if engine == "exact" or (engine == "auto" and small and scheduler is None):
         cs = compare_all(table, max_comparisons=max_comparisons, file=str(metadata))
         _finish(cs, opts)
         return
@@ -469,6 +480,7 @@ def audit_embeddings(
             config=_audit_config(opts),
             engine=engine_config,
             progress=progress,
+            scheduler=scheduler,
         )
     _write_and_print(result, opts)
 

@@ -30,6 +30,7 @@ def audit_embeddings_streaming(
     config: AuditConfig | None = None,
     engine: EngineConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    scheduler: str | None = None,
 ) -> AuditResult:
     """The audit of every pair of samples of ``table``, by the streaming engine.
 
@@ -45,6 +46,8 @@ def audit_embeddings_streaming(
         How the engine runs (block size, threads, backend, checkpoint).
     progress : callable, optional
         Called with (comparisons done, comparisons in all).
+    scheduler : str, optional
+        Address of a Dask scheduler to run the blocks on (``faceparity[dask]``).
 
     """
     for name in group_by:
@@ -56,9 +59,22 @@ def audit_embeddings_streaming(
     groups, codes = intersect(table.attributes, table.levels, group_by)
     n_groups = len(groups)
     slot = np.where(codes == MISSING, n_groups, codes).astype(np.int64)
-    accumulator = stream_embeddings(
-        table.values, table.subject, slot, n_groups=n_groups, config=engine, progress=progress
-    )
+    if scheduler is None:
+        accumulator = stream_embeddings(
+            table.values, table.subject, slot, n_groups=n_groups, config=engine, progress=progress
+        )
+    else:
+        from faceparity.scoring.distributed import stream_embeddings_dask
+
+        accumulator = stream_embeddings_dask(
+            table.values,
+            table.subject,
+            slot,
+            n_groups=n_groups,
+            config=engine,
+            scheduler=scheduler,
+            progress=progress,
+        )
     in_group = slot < n_groups
     per_group_subjects = [len(np.unique(table.subject[slot == g])) for g in range(n_groups)]
     population = Population(
