@@ -1,0 +1,590 @@
+"""Pair tables larger than memory: read in chunks, straight into an accumulator.
+
+:func:`accumulate_pairs` reads the same pair tables as
+:func:`~faceparity.readers.pairs.read_pairs` (CSV, TSV or Parquet, one comparison per
+row) but never holds the whole table: it reads it twice, a chunk of rows at a time.
+
+1. The first pass checks every row as :func:`~faceparity.readers.pairs.read_pairs`
+   does (with the same messages, naming the file, the 1-based data row counted
+   across chunks, and the column), finds the lowest and the highest score, and the
+   values of every group-by attribute, hence the groups.
+2. The second pass bins every score into an
+   :class:`~faceparity.accumulate.Accumulator` on a
+   :meth:`ScoreGrid.covering <faceparity.accumulate.ScoreGrid.covering>` grid of the
+   scores' range, and counts the subjects of each group.
+
+Scores are accumulated as similarities: distances are negated (exactly), so that
+the audit reads thresholds back as distances (``score <= threshold``). The result,
+a :class:`StreamedPairs`, is audited by
+:func:`faceparity.verification.audit_accumulated`; it equals the audit of
+:func:`~faceparity.readers.pairs.read_pairs` on the same file where the tail of the
+accumulator holds every non-mated score (see :mod:`faceparity.accumulate` for what
+is exact otherwise).
+
+What streaming does not do: duplicate comparisons and comparisons of a sample with
+itself are not detected, and samples are not counted (that needs every sample pair
+at once); :data:`NOTE_STREAMING` says so in the result's notes. When a file has
+several errors, the first error of the first chunk that has one is reported (the
+whole-table reader reports the first error of the first check that fails).
+
+Memory: the accumulator (``n_bins`` x cells x 8 bytes, plus the exact tail and the
+mated scores), one chunk of rows, and the set of subject ids of each group,
+whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
+from faceparity.accumulate.grid import ScoreGrid
+from faceparity.comparisons import MISSING, Exclusion
+from faceparity.config import ScoreKind
+from faceparity.errors import InputError, Location, UsageError
+from faceparity.grouping import Group, intersect
+from faceparity.readers._table import (
+    MSG_BAD_LABEL,
+    MSG_EMPTY_FILE,
+    MSG_LABEL_CONTRADICTS,
+    MSG_MISSING_COLUMN,
+    MSG_NO_ROWS,
+    MSG_UNREADABLE,
+    MSG_UNSUPPORTED_SUFFIX,
+    TABLE_SUFFIXES,
+    Origin,
+    available_columns,
+    check_attribute_names,
+    check_column_pair,
+    check_score_kind,
+    describe,
+    parse_ids,
+    parse_mated,
+    parse_scores,
+)
+from faceparity.readers.attributes import AttributeSpec, band_labels, encode_attribute
+from faceparity.verification import Population
+
+__all__ = ["NOTE_STREAMING", "StreamedPairs", "accumulate_pairs", "iter_table_chunks"]
+
+NOTE_STREAMING = (
+    "the pair table was read in chunks (streaming): duplicate comparisons and comparisons "
+    "of a sample with itself were not detected, and samples are not counted"
+)
+MSG_GROUP_BY_UNDEFINED = "group-by attribute {name!r} is not defined; attributes defined: {known}"
+MSG_CHUNK_ROWS = "chunk_rows: expected a whole number of at least 1, got {value!r}"
+MSG_N_BINS = "n_bins: expected a whole number of at least 1, got {value!r}"
+
+_CSV_BLOCK_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class StreamedPairs:
+    """Comparisons accumulated by a streaming reader, ready for ``audit_accumulated``.
+
+    Attributes
+    ----------
+    accumulator : Accumulator
+        Per-cell non-mated histograms and exact tail, exact mated scores; scores as
+        similarities (distances negated).
+    groups : tuple of Group
+        The groups, in accumulator index order (index ``len(groups)`` = missing).
+    group_by : tuple of str
+        The attributes whose intersection defines the groups.
+    population : Population
+        Subjects per group and in all (samples are not counted: None).
+    exclusions : tuple of Exclusion
+        What the reader left out.
+    source : str
+        Where the comparisons came from, for the record.
+    score_kind : ScoreKind
+        The direction of the scores in the input.
+    notes : tuple of str
+        What the reader could not check, for the result's notes.
+
+    """
+
+    accumulator: Accumulator
+    groups: tuple[Group, ...]
+    group_by: tuple[str, ...]
+    population: Population
+    exclusions: tuple[Exclusion, ...]
+    source: str
+    score_kind: ScoreKind
+    notes: tuple[str, ...]
+
+
+# --- reading in chunks ---------------------------------------------------------------
+
+
+def _table_kind(file: str) -> str:
+    suffix = Path(file).suffix.lower()
+    kind = TABLE_SUFFIXES.get(suffix)
+    if kind is None:
+        raise InputError(
+            MSG_UNSUPPORTED_SUFFIX.format(
+                expected=", ".join(TABLE_SUFFIXES), suffix=repr(suffix) if suffix else "none"
+            ),
+            Location(file),
+        )
+    return kind
+
+
+def _require(names: Sequence[str], columns: Sequence[str], file: str) -> None:
+    present = set(names)
+    for column in columns:
+        if column not in present:
+            raise InputError(
+                MSG_MISSING_COLUMN.format(column=column, available=available_columns(names)),
+                Location(file, None, column),
+            )
+
+
+def _rechunk(batches: Iterable[object], chunk_rows: int) -> Iterator[object]:
+    """Arrow record batches regrouped into tables of ``chunk_rows`` rows (the last one fewer)."""
+    import pyarrow as pa
+
+    pending: list[pa.RecordBatch] = []
+    n = 0
+    for batch in batches:
+        assert isinstance(batch, pa.RecordBatch)
+        while batch.num_rows:
+            take = min(chunk_rows - n, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            n += take
+            batch = batch.slice(take)
+            if n == chunk_rows:
+                yield pa.Table.from_batches(pending)
+                pending, n = [], 0
+    if n:
+        yield pa.Table.from_batches(pending)
+
+
+def iter_table_chunks(
+    path: str | os.PathLike[str], columns: Sequence[str], *, chunk_rows: int
+) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The rows of a CSV, TSV or Parquet table, ``chunk_rows`` at a time, never all at once.
+
+    Cells are read as :func:`~faceparity.readers._table.load_table` reads them: CSV and
+    TSV cells as text (only empty cells are empty, ``NA`` is text), Parquet columns
+    with their stored types.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The table; its format is chosen by its ending, as for ``load_table``.
+    columns : sequence of str
+        The columns to read; a missing one is an InputError listing those present.
+    chunk_rows : int
+        Rows per chunk (the last chunk may have fewer).
+
+    Yields
+    ------
+    (int, pandas.DataFrame)
+        The number of data rows before the chunk, and the chunk (index 0..n-1).
+
+    Raises
+    ------
+    InputError
+        For another ending, a file that cannot be read or parsed, a missing column,
+        or a table without data rows.
+
+    """
+    import pyarrow as pa
+
+    file = str(path)
+    kind = _table_kind(file)
+    wanted = list(dict.fromkeys(columns))
+    batches: Iterable[object] = ()
+    try:
+        if kind == "Parquet":
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(path)
+            _require([str(c) for c in parquet.schema_arrow.names], wanted, file)
+            batches = parquet.iter_batches(batch_size=chunk_rows, columns=wanted)
+        else:
+            import pyarrow.csv as pcsv
+
+            parse = pcsv.ParseOptions(delimiter="\t" if kind == "TSV" else ",")
+            read = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
+            try:
+                # The header (and one block) first, to check the columns.
+                probe = pcsv.open_csv(path, parse_options=parse)
+                names = list(probe.schema.names)
+                probe.close()
+            except pa.ArrowInvalid as err:
+                if "empty" in str(err).lower():
+                    raise InputError(MSG_EMPTY_FILE, Location(file)) from err
+                raise
+            _require(names, wanted, file)
+            convert = pcsv.ConvertOptions(
+                include_columns=wanted,
+                column_types={c: pa.string() for c in wanted},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            )
+            batches = pcsv.open_csv(
+                path, read_options=read, parse_options=parse, convert_options=convert
+            )
+        offset = 0
+        for table in _rechunk(batches, chunk_rows):
+            assert isinstance(table, pa.Table)
+            frame = table.to_pandas()
+            frame.columns = [str(c) for c in frame.columns]
+            yield offset, frame.reset_index(drop=True)
+            offset += table.num_rows
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    if offset == 0:
+        raise InputError(MSG_NO_ROWS, Location(file))
+
+
+def shifted(err: InputError, offset: int) -> InputError:
+    """The error with its row moved down by ``offset`` rows (a chunk's row to the file's)."""
+    loc = err.location
+    row = None if loc.row is None else loc.row + offset
+    return InputError(err.message, Location(loc.file, row, loc.column))
+
+
+def check_group_by(group_by: Sequence[str], defined: Sequence[str]) -> tuple[str, ...]:
+    """The group-by attributes, checked as the audit checks them, before any row is read."""
+    names = tuple(group_by)
+    if isinstance(group_by, str) or not names:
+        raise UsageError("group-by: expected at least one attribute")
+    if len(set(names)) != len(names):
+        raise UsageError(f"group-by: an attribute is named twice in {', '.join(names)}")
+    for name in names:
+        if name not in defined:
+            known = ", ".join(sorted(defined)) or "none"
+            raise InputError(MSG_GROUP_BY_UNDEFINED.format(name=name, known=known))
+    return names
+
+
+def check_sizes(chunk_rows: int, n_bins: int) -> None:
+    """UsageError unless ``chunk_rows`` and ``n_bins`` are whole numbers of at least 1."""
+    for value, message in ((chunk_rows, MSG_CHUNK_ROWS), (n_bins, MSG_N_BINS)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(message.format(value=value))
+
+
+def score_grid(low: float, high: float, n_bins: int) -> ScoreGrid:
+    """The grid of about ``n_bins`` bins covering ``[low, high]`` (a constant score gets a span)."""
+    if high == low:
+        high = low + max(abs(low), 1.0)
+    return ScoreGrid.covering(low, high, n_bins=n_bins)
+
+
+# --- groups ------------------------------------------------------------------------
+
+
+class GroupLevels:
+    """Values of the group-by attributes seen so far, and the combinations of them."""
+
+    def __init__(self, group_by: tuple[str, ...]) -> None:
+        self.group_by = group_by
+        self.levels: dict[str, set[str]] = {name: set() for name in group_by}
+        self.binned: dict[str, tuple[str, ...]] = {}
+        self.combos: set[tuple[str, ...]] = set()
+
+    def add(self, codes: dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]]) -> None:
+        """Add one chunk's codes (``encode_attribute`` output, per attribute)."""
+        chunk_levels = {name: codes[name][1] for name in self.group_by}
+        for name in self.group_by:
+            self.levels[name].update(chunk_levels[name])
+        key, missing = _combined(
+            {name: codes[name][0].ravel() for name in self.group_by}, chunk_levels, self.group_by
+        )
+        key = key[~missing]
+        size = int(np.prod([max(len(v), 1) for v in chunk_levels.values()], dtype=np.float64))
+        if size <= 4 * key.size + 1024:
+            present = np.flatnonzero(np.bincount(key, minlength=size))
+        else:
+            present = np.unique(key)
+        for value in present.tolist():
+            combo = []
+            for name in reversed(self.group_by):
+                combo.append(chunk_levels[name][value % len(chunk_levels[name])])
+                value //= len(chunk_levels[name])
+            self.combos.add(tuple(reversed(combo)))
+
+    def groups(self) -> tuple[tuple[Group, ...], dict[str, tuple[str, ...]], npt.NDArray[np.int64]]:
+        """The groups (as the exact audit forms them), the levels, and each group's key."""
+        levels = {
+            name: self.binned.get(name, tuple(sorted(self.levels[name]))) for name in self.group_by
+        }
+        ordered = sorted(self.combos)
+        index = {name: {v: i for i, v in enumerate(levels[name])} for name in self.group_by}
+        codes = {
+            name: np.array([index[name][c[k]] for c in ordered], dtype=np.int32)
+            for k, name in enumerate(self.group_by)
+        }
+        if not ordered:
+            return (), levels, np.empty(0, dtype=np.int64)
+        groups, _ = intersect(codes, levels, self.group_by)
+        # intersect orders its groups by this key, so a key's rank is its group index.
+        keys = np.unique(_combined(codes, levels, self.group_by)[0])
+        return groups, levels, keys
+
+
+def _combined(
+    codes: dict[str, npt.NDArray[np.int32]],
+    levels: dict[str, tuple[str, ...]],
+    group_by: tuple[str, ...],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """The mixed-radix key of each code combination (as ``intersect`` forms it), and missing."""
+    first = codes[group_by[0]]
+    key = np.zeros(first.shape, dtype=np.int64)
+    missing = np.zeros(first.shape, dtype=bool)
+    for name in group_by:
+        key = key * len(levels[name]) + np.maximum(codes[name], 0)
+        missing |= codes[name] == MISSING
+    return key, missing
+
+
+def group_slots(
+    codes: dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]],
+    levels: dict[str, tuple[str, ...]],
+    group_by: tuple[str, ...],
+    keys: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """Group index of each side, shape (n, 2); ``len(keys)`` where an attribute is missing.
+
+    ``codes`` index one chunk's levels; they are mapped to the global ``levels`` first.
+    """
+    global_codes: dict[str, npt.NDArray[np.int32]] = {}
+    for name in group_by:
+        chunk_codes, chunk_levels = codes[name]
+        position = {v: i for i, v in enumerate(levels[name])}
+        lookup = np.array([position[v] for v in chunk_levels] + [MISSING], dtype=np.int32)
+        global_codes[name] = lookup[chunk_codes]  # MISSING (-1) picks the last entry
+    key, missing = _combined(global_codes, levels, group_by)
+    slot = np.searchsorted(keys, key).astype(np.int64)
+    slot[missing] = len(keys)
+    return slot
+
+
+def encode_chunk(
+    frame: pd.DataFrame,
+    specs: Sequence[AttributeSpec],
+    *,
+    file: str,
+    offset: int,
+) -> dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]]:
+    """Encode each attribute of one chunk; errors name the file's row, not the chunk's."""
+    out = {}
+    for spec in specs:
+        col_a, col_b = spec.side_columns()
+        try:
+            out[spec.name] = encode_attribute(
+                frame[col_a].reset_index(drop=True),
+                frame[col_b].reset_index(drop=True),
+                spec=spec,
+                file=file,
+            )
+        except InputError as err:
+            raise shifted(err, offset) from err
+    return out
+
+
+# --- the reader --------------------------------------------------------------------
+
+
+def parse_labels(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.bool_]:
+    """``parse_mated``, also where no label of the chunk is valid.
+
+    ``parse_mated`` maps text labels with pandas; when none maps (a chunk whose every
+    label is bad), pandas gives an Arrow ``null`` column that ``fillna`` cannot fill,
+    and an ArrowInvalid escapes instead of the InputError. Then the first row is bad.
+    """
+    import pyarrow as pa
+
+    try:
+        return parse_mated(values, origin=origin, column=column)
+    except pa.ArrowInvalid as err:
+        raise InputError(
+            MSG_BAD_LABEL.format(value=describe(values.iloc[0])), origin.at(0, column)
+        ) from err
+
+
+def _check_labels(
+    labels: npt.NDArray[np.bool_],
+    same: npt.NDArray[np.bool_],
+    subject_a: pd.Series,
+    subject_b: pd.Series,
+    *,
+    origin: Origin,
+    column: str,
+) -> None:
+    bad = np.flatnonzero(labels != same)
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(
+            MSG_LABEL_CONTRADICTS.format(
+                label="mated" if labels[i] else "non-mated",
+                subject_a=subject_a.iloc[i],
+                subject_b=subject_b.iloc[i],
+            ),
+            origin.at(i, column),
+        )
+
+
+def accumulate_pairs(
+    path: str | os.PathLike[str],
+    *,
+    score: str,
+    score_kind: ScoreKind,
+    subjects: tuple[str, str],
+    mated: str | None = None,
+    attributes: Sequence[AttributeSpec] = (),
+    group_by: Sequence[str],
+    chunk_rows: int = 1_000_000,
+    capacity: int = DEFAULT_TAIL_CAPACITY,
+    n_bins: int = 65536,
+) -> StreamedPairs:
+    r"""Accumulate a pair table of any size, a chunk of rows at a time (see the module notes).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The table: ``.csv``, ``.tsv``, ``.parquet`` or ``.pq``.
+    score : str
+        The score column. Every value must be a finite number.
+    score_kind : ScoreKind
+        Direction of the scores; required, never guessed.
+    subjects : (str, str)
+        Subject id columns of the first and the second side.
+    mated : str, optional
+        A mated label column (as for :func:`~faceparity.readers.pairs.read_pairs`),
+        checked against the subject ids; without it, a comparison is mated when its
+        two subject ids are equal.
+    attributes : sequence of AttributeSpec
+        Attributes to read (one column, or one per side; ``bins`` for numeric bands).
+    group_by : sequence of str
+        Attributes whose intersection defines the groups.
+    chunk_rows : int
+        Rows read at a time; memory holds about one chunk.
+    capacity : int
+        Exact non-mated scores the accumulator keeps (the highest ones).
+    n_bins : int
+        About how many bins the score grid has over the range of the scores.
+
+    Returns
+    -------
+    StreamedPairs
+        The accumulator, the groups and population, ready for
+        :func:`faceparity.verification.audit_accumulated`.
+
+    Raises
+    ------
+    InputError
+        For what :func:`~faceparity.readers.pairs.read_pairs` refuses (an unreadable
+        or empty file, a missing column, a score that is not a finite number, an
+        empty subject id, a bad or contradicting mated label, a binned attribute
+        that is not a number), with the same messages and locations, and for a
+        group-by attribute that is not among ``attributes``.
+    UsageError
+        For a score kind that is not a ScoreKind, column arguments of the wrong
+        shape, or sizes below 1.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from faceparity.verification import audit_accumulated
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "p.csv").write_text("s,a,b,sex\n0.9,x,x,F\n0.1,x,y,F\n0.3,y,z,F\n")
+    >>> sp = accumulate_pairs(d / "p.csv", score="s", score_kind=ScoreKind.SIMILARITY,
+    ...                       subjects=("a", "b"), attributes=[AttributeSpec("sex", ("sex",))],
+    ...                       group_by=["sex"], chunk_rows=2)
+    >>> [g.label for g in sp.groups], sp.population.n_subjects
+    (['F'], [3])
+    >>> result = audit_accumulated(sp.accumulator, groups=sp.groups, group_by=sp.group_by,
+    ...                            population=sp.population, notes=sp.notes)
+    >>> result.overall.n_mated, result.overall.n_non_mated
+    (1, 2)
+
+    """
+    kind = check_score_kind(score_kind)
+    subject_columns = check_column_pair(subjects, option="subjects")
+    check_attribute_names(attributes)
+    names = check_group_by(group_by, [spec.name for spec in attributes])
+    check_sizes(chunk_rows, n_bins)
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise UsageError(f"capacity: expected a whole number of at least 1, got {capacity!r}")
+    file = str(path)
+    needed = [score, *subject_columns]
+    if mated is not None:
+        needed.append(mated)
+    for spec in attributes:
+        needed.extend(spec.side_columns())
+    sign = 1.0 if kind is ScoreKind.SIMILARITY else -1.0
+
+    # Pass 1: check every row; the range of the scores; the groups.
+    seen = GroupLevels(names)
+    for spec in attributes:
+        if spec.bins is not None and spec.name in names:
+            seen.binned[spec.name] = band_labels(spec.bins)
+    low, high = np.inf, -np.inf
+    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows):
+        origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
+        scores = parse_scores(frame[score], origin=origin, column=score)
+        low, high = min(low, float((sign * scores).min())), max(high, float((sign * scores).max()))
+        subject_a = parse_ids(frame[subject_columns[0]], origin=origin, column=subject_columns[0])
+        subject_b = parse_ids(frame[subject_columns[1]], origin=origin, column=subject_columns[1])
+        if mated is not None:
+            labels = parse_labels(frame[mated], origin=origin, column=mated)
+            same = np.asarray(subject_a == subject_b, dtype=bool)
+            _check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+        seen.add(encode_chunk(frame, attributes, file=file, offset=offset))
+    groups, levels, keys = seen.groups()
+
+    # Pass 2: bin and accumulate; count the subjects of each group.
+    n_groups = len(groups)
+    acc = Accumulator(score_grid(low, high, n_bins), n_groups, capacity=capacity)
+    by_group: list[set[str]] = [set() for _ in range(n_groups)]
+    everyone: set[str] = set()
+    group_specs = [spec for spec in attributes if spec.name in names]
+    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows):
+        origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
+        similarity = sign * parse_scores(frame[score], origin=origin, column=score)
+        subject_a = parse_ids(frame[subject_columns[0]], origin=origin, column=subject_columns[0])
+        subject_b = parse_ids(frame[subject_columns[1]], origin=origin, column=subject_columns[1])
+        same = np.asarray(subject_a == subject_b, dtype=bool)
+        codes = encode_chunk(frame, group_specs, file=file, offset=offset)
+        slot = group_slots(codes, levels, names, keys)
+        acc.add_non_mated(similarity[~same], slot[~same, 0], slot[~same, 1])
+        acc.add_mated(similarity[same], slot[same, 0], slot[same, 1])
+        for side, ids in enumerate((subject_a, subject_b)):
+            pairs = pd.DataFrame({"group": slot[:, side], "subject": ids}).drop_duplicates()
+            everyone.update(pairs["subject"].unique().tolist())
+            pairs = pairs[pairs["group"] < n_groups]
+            for g, subject in zip(pairs["group"].tolist(), pairs["subject"].tolist(), strict=True):
+                by_group[g].add(subject)
+
+    population = Population(
+        n_subjects=[len(s) for s in by_group],
+        n_samples=[None] * n_groups,
+        n_subjects_total=len(everyone),
+        n_samples_total=None,
+    )
+    return StreamedPairs(
+        accumulator=acc,
+        groups=tuple(groups),
+        group_by=names,
+        population=population,
+        exclusions=(),
+        source=f"pair table {Path(file).name}",
+        score_kind=kind,
+        notes=(NOTE_STREAMING,),
+    )
