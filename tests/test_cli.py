@@ -403,3 +403,52 @@ def test_input_without_sample_ids_warns_on_stderr(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "note: the input names no samples" in result.stderr
     assert "note: the input names no samples" not in result.stdout
+
+
+def test_pairs_streaming_engine_matches_exact(tmp_path: Path) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    args = [a for a in PAIRS_ARGS if a not in ("--samples", "p1,p2")]
+    exact = _run(["audit", "pairs", str(csv), *args, "--json"])
+    streamed = _run(
+        ["audit", "pairs", str(csv), *args, "--engine", "stream", "--chunk-rows", "100", "--json"]
+    )
+    assert exact.exit_code == 0 and streamed.exit_code == 0, streamed.stderr
+    a, b = json.loads(exact.stdout), json.loads(streamed.stdout)
+    assert a["operating_points"] == b["operating_points"]
+    refused = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "--engine", "stream"])
+    assert refused.exit_code == 2 and "--samples" in refused.stderr
+
+
+def test_histogram_input_through_the_cli(tmp_path: Path) -> None:
+    frame = pd.read_csv(_pairs_csv(tmp_path / "pairs.csv"))
+    hist = (
+        frame.assign(group_a=frame["g1"], group_b=frame["g2"], mated=frame["label"])
+        .groupby(["group_a", "group_b", "mated", "score"])
+        .size()
+        .rename("count")
+        .reset_index()
+    )
+    hist.to_csv(tmp_path / "hist.csv", index=False)
+    by_hist = _run(
+        [
+            "audit",
+            "histogram",
+            str(tmp_path / "hist.csv"),
+            "--score-kind",
+            "similarity",
+            "--group-by",
+            "sex",
+            "--fmr",
+            "1e-2,1e-3",
+            "--json",
+        ]
+    )
+    args = [a for a in PAIRS_ARGS if a not in ("--samples", "p1,p2")]
+    by_pairs = _run(["audit", "pairs", str(tmp_path / "pairs.csv"), *args, "--json"])
+    assert by_hist.exit_code == 0, by_hist.stderr
+    h, p = json.loads(by_hist.stdout), json.loads(by_pairs.stdout)
+    for ph, pp in zip(h["operating_points"], p["operating_points"], strict=True):
+        assert ph["threshold"] == pp["threshold"]
+        assert [(g["fmr"], g["fnmr"]) for g in ph["groups"]] == [
+            (g["fmr"], g["fnmr"]) for g in pp["groups"]
+        ]

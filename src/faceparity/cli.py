@@ -216,6 +216,24 @@ def _finish(comparisons: Any, opts: dict[str, Any]) -> None:
     _write_and_print(result, opts)
 
 
+def _finish_streamed(streamed: Any, opts: dict[str, Any]) -> None:
+    """Audit the accumulator of a streaming reader, write results.json, print."""
+    from faceparity.verification import audit_accumulated
+
+    result = audit_accumulated(
+        streamed.accumulator,
+        groups=streamed.groups,
+        group_by=streamed.group_by,
+        population=streamed.population,
+        config=_audit_config(opts),
+        source=streamed.source,
+        exclusions=streamed.exclusions,
+        notes=streamed.notes,
+        score_kind=streamed.score_kind,
+    )
+    _write_and_print(result, opts)
+
+
 def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
     """Write results.json (atomically) and print the table or the JSON."""
     from faceparity.render.table import format_table
@@ -254,6 +272,28 @@ def audit() -> None:
 )
 @click.option("--subjects", required=True, help="The two subject id columns, COLUMN1,COLUMN2.")
 @click.option("--samples", default=None, help="The two sample id columns (optional).")
+@click.option(
+    "--engine",
+    type=click.Choice(["exact", "stream"]),
+    default="exact",
+    show_default=True,
+    help="stream: read the table in chunks into histograms (tables larger than memory; "
+    "no duplicate detection, no --samples).",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(1),
+    default=1_000_000,
+    show_default=True,
+    help="Streaming: rows read at a time.",
+)
+@click.option(
+    "--tail-capacity",
+    type=click.IntRange(1),
+    default=DEFAULT_TAIL_CAPACITY,
+    show_default=True,
+    help="Streaming: exact non-mated scores kept.",
+)
 @_attribute_options
 @_audit_options
 @_reported
@@ -264,11 +304,35 @@ def audit_pairs(
     mated: str | None,
     subjects: str,
     samples: str | None,
+    engine: str,
+    chunk_rows: int,
+    tail_capacity: int,
     attributes: tuple[str, ...],
     bins: tuple[str, ...],
     **opts: Any,
 ) -> None:
-    """A generic pair table (CSV or Parquet), mapped by column names."""
+    """A generic pair table (CSV, TSV or Parquet), mapped by column names."""
+    if engine == "stream":
+        if samples:
+            raise UsageError(
+                "--samples: the streaming engine does not read sample ids; use --engine exact"
+            )
+        from faceparity.readers.pairs_stream import accumulate_pairs
+
+        _message(f"streaming {path} in chunks of {chunk_rows} rows (two passes) ...")
+        streamed = accumulate_pairs(
+            path,
+            score=score,
+            score_kind=ScoreKind(score_kind),
+            subjects=_pair(subjects, "--subjects"),
+            mated=mated,
+            attributes=_attribute_specs(attributes, bins),
+            group_by=_split(opts["group_by"]),
+            chunk_rows=chunk_rows,
+            capacity=tail_capacity,
+        )
+        _finish_streamed(streamed, opts)
+        return
     from faceparity.readers.pairs import read_pairs
 
     cs = read_pairs(
@@ -281,6 +345,34 @@ def audit_pairs(
         attributes=_attribute_specs(attributes, bins),
     )
     _finish(cs, opts)
+
+
+@audit.command("histogram")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_score_kind_option
+@click.option(
+    "--tail-capacity",
+    type=click.IntRange(1),
+    default=DEFAULT_TAIL_CAPACITY,
+    show_default=True,
+    help="Exact non-mated scores kept.",
+)
+@_audit_options
+@_reported
+def audit_histogram(path: Path, score_kind: str, tail_capacity: int, **opts: Any) -> None:
+    """A score histogram: group_a, group_b, mated, score, count (as pyeer takes for huge runs)."""
+    from faceparity.readers.histogram import read_histogram
+
+    group_by = _split(opts["group_by"])
+    if len(group_by) != 1:
+        raise UsageError(
+            "--group-by: a histogram names one attribute (the values in group_a and "
+            f"group_b), got {', '.join(group_by)}"
+        )
+    streamed = read_histogram(
+        path, score_kind=ScoreKind(score_kind), attribute=group_by[0], capacity=tail_capacity
+    )
+    _finish_streamed(streamed, opts)
 
 
 @audit.command("bfw")

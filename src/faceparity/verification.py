@@ -366,8 +366,12 @@ def audit_accumulated(
     source: str = "",
     exclusions: Sequence[Exclusion] = (),
     notes: Sequence[str] = (),
+    score_kind: ScoreKind = ScoreKind.SIMILARITY,
 ) -> AuditResult:
     """The audit of :func:`audit` from a streaming accumulator of similarity scores.
+
+    ``score_kind`` is the input's direction: the accumulator holds similarities
+    (distances negated, exactly), and thresholds are reported in the input's direction.
 
     Counts and rates are exact at every reported threshold. A threshold is exact (as
     in :func:`audit`) where it lies at or above the accumulator's tail edge; below it,
@@ -384,16 +388,21 @@ def audit_accumulated(
     n = len(part.overall_mated) + len(part.overall_non_mated)
     if n == 0:
         raise InputError(f"no comparisons to audit in {source or 'the input'}")
+    kind = ScoreKind(score_kind)
+    edge = accumulator.tail_edge
+    exact_part = (
+        f"exact above {edge!r}" if kind is ScoreKind.SIMILARITY else f"exact below {-edge!r}"
+    )
     resolution = (
         f"streaming engine: non-mated scores in {accumulator.grid.n_bins} bins of width "
-        f"{accumulator.grid.width:.3g}; exact above {accumulator.tail_edge!r}"
+        f"{accumulator.grid.width:.3g}; {exact_part}"
     )
     return _assemble(
         part,
         grouping,
         config,
         population=population,
-        score_kind=ScoreKind.SIMILARITY,
+        score_kind=kind,
         source=source,
         n_comparisons=n,
         exclusions=exclusions,

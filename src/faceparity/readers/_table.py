@@ -370,7 +370,7 @@ def parse_mated(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArra
         ok = (numbers == 0.0) | (numbers == 1.0)
         mated = numbers == 1.0
     else:
-        mapped = values.astype("string").str.strip().str.lower().map(_LABELS)
+        mapped = values.astype("string").str.strip().str.lower().map(_LABELS).astype("boolean")
         ok = np.asarray(mapped.notna(), dtype=bool)
         mated = np.asarray(mapped.fillna(False).to_numpy(dtype=bool), dtype=bool)
     bad = np.flatnonzero(~ok)
