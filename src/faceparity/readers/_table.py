@@ -425,7 +425,7 @@ def check_attribute_names(specs: Sequence[AttributeSpec]) -> None:
         seen.add(spec.name)
 
 
-def _check_labels(
+def check_labels(
     mated: npt.NDArray[np.bool_],
     same_subject: npt.NDArray[np.bool_],
     subject_a: pd.Series,
@@ -434,6 +434,7 @@ def _check_labels(
     origin: Origin,
     column: str,
 ) -> None:
+    """Raise InputError at the first mated label that contradicts the subject ids."""
     bad = np.flatnonzero(mated != same_subject)
     if bad.size:
         i = int(bad[0])
@@ -646,7 +647,7 @@ def assemble(
     if mated is None:
         mated = same_subject
     else:
-        _check_labels(mated, same_subject, subject_a, subject_b, origin=ids_at, column=label_column)
+        check_labels(mated, same_subject, subject_a, subject_b, origin=ids_at, column=label_column)
 
     all_exclusions = list(exclusions)
     sample: npt.NDArray[np.int64] | None = None

@@ -55,6 +55,7 @@ from faceparity.readers._table import (
     Origin,
     check_score_kind,
     describe,
+    parse_mated,
     parse_scores,
 )
 from faceparity.readers.attributes import AttributeSpec
@@ -65,7 +66,6 @@ from faceparity.readers.pairs_stream import (
     encode_chunk,
     group_slots,
     iter_table_chunks,
-    parse_labels,
     score_grid,
 )
 from faceparity.verification import Population
@@ -194,7 +194,7 @@ def read_histogram(
     for offset, frame in iter_table_chunks(path, HISTOGRAM_COLUMNS, chunk_rows=chunk_rows):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         scores = sign * parse_scores(frame[score], origin=origin, column=score)
-        labels = parse_labels(frame[mated], origin=origin, column=mated)
+        labels = parse_mated(frame[mated], origin=origin, column=mated)
         counts = parse_counts(frame[count], origin=origin, column=count)
         too_many = np.flatnonzero(labels & (counts > MAX_MATED_COUNT))
         if too_many.size:
@@ -226,7 +226,7 @@ def read_histogram(
         counts = parse_counts(frame[count], origin=origin, column=count)
         positive = counts > 0
         similarity = sign * parse_scores(frame[score], origin=origin, column=score)[positive]
-        labels = parse_labels(frame[mated], origin=origin, column=mated)[positive]
+        labels = parse_mated(frame[mated], origin=origin, column=mated)[positive]
         counts = counts[positive]
         c, chunk_levels = encode_chunk(frame, [spec], file=file, offset=offset)[attribute]
         slot = group_slots({attribute: (c[positive], chunk_levels)}, levels, names, keys)

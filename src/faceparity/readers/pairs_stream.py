@@ -50,9 +50,7 @@ from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.grouping import Group, intersect
 from faceparity.readers._table import (
-    MSG_BAD_LABEL,
     MSG_EMPTY_FILE,
-    MSG_LABEL_CONTRADICTS,
     MSG_MISSING_COLUMN,
     MSG_NO_ROWS,
     MSG_UNREADABLE,
@@ -62,8 +60,8 @@ from faceparity.readers._table import (
     available_columns,
     check_attribute_names,
     check_column_pair,
+    check_labels,
     check_score_kind,
-    describe,
     parse_ids,
     parse_mated,
     parse_scores,
@@ -401,45 +399,6 @@ def encode_chunk(
 # --- the reader --------------------------------------------------------------------
 
 
-def parse_labels(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.bool_]:
-    """``parse_mated``, also where no label of the chunk is valid.
-
-    ``parse_mated`` maps text labels with pandas; when none maps (a chunk whose every
-    label is bad), pandas gives an Arrow ``null`` column that ``fillna`` cannot fill,
-    and an ArrowInvalid escapes instead of the InputError. Then the first row is bad.
-    """
-    import pyarrow as pa
-
-    try:
-        return parse_mated(values, origin=origin, column=column)
-    except pa.ArrowInvalid as err:
-        raise InputError(
-            MSG_BAD_LABEL.format(value=describe(values.iloc[0])), origin.at(0, column)
-        ) from err
-
-
-def _check_labels(
-    labels: npt.NDArray[np.bool_],
-    same: npt.NDArray[np.bool_],
-    subject_a: pd.Series,
-    subject_b: pd.Series,
-    *,
-    origin: Origin,
-    column: str,
-) -> None:
-    bad = np.flatnonzero(labels != same)
-    if bad.size:
-        i = int(bad[0])
-        raise InputError(
-            MSG_LABEL_CONTRADICTS.format(
-                label="mated" if labels[i] else "non-mated",
-                subject_a=subject_a.iloc[i],
-                subject_b=subject_b.iloc[i],
-            ),
-            origin.at(i, column),
-        )
-
-
 def accumulate_pairs(
     path: str | os.PathLike[str],
     *,
@@ -543,9 +502,9 @@ def accumulate_pairs(
         subject_a = parse_ids(frame[subject_columns[0]], origin=origin, column=subject_columns[0])
         subject_b = parse_ids(frame[subject_columns[1]], origin=origin, column=subject_columns[1])
         if mated is not None:
-            labels = parse_labels(frame[mated], origin=origin, column=mated)
+            labels = parse_mated(frame[mated], origin=origin, column=mated)
             same = np.asarray(subject_a == subject_b, dtype=bool)
-            _check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+            check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
         seen.add(encode_chunk(frame, attributes, file=file, offset=offset))
     groups, levels, keys = seen.groups()
 
