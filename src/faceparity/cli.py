@@ -181,6 +181,18 @@ def _score_kind_option(func: F) -> F:
     )(func)
 
 
+def _tail_capacity_option(func: F) -> F:
+    """The exact tail of the streaming accumulators (see faceparity.accumulate)."""
+    return click.option(
+        "--tail-capacity",
+        type=click.IntRange(1),
+        default=DEFAULT_TAIL_CAPACITY,
+        show_default=True,
+        help="Streaming: exact non-mated scores kept (thresholds exact for target FMRs up "
+        "to about capacity / non-mated comparisons, on the bin grid above).",
+    )(func)
+
+
 def _attribute_options(func: F) -> F:
     func = click.option(
         "--bin",
@@ -287,13 +299,7 @@ def audit() -> None:
     show_default=True,
     help="Streaming: rows read at a time.",
 )
-@click.option(
-    "--tail-capacity",
-    type=click.IntRange(1),
-    default=DEFAULT_TAIL_CAPACITY,
-    show_default=True,
-    help="Streaming: exact non-mated scores kept.",
-)
+@_tail_capacity_option
 @_attribute_options
 @_audit_options
 @_reported
@@ -350,13 +356,7 @@ def audit_pairs(
 @audit.command("histogram")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @_score_kind_option
-@click.option(
-    "--tail-capacity",
-    type=click.IntRange(1),
-    default=DEFAULT_TAIL_CAPACITY,
-    show_default=True,
-    help="Exact non-mated scores kept.",
-)
+@_tail_capacity_option
 @_audit_options
 @_reported
 def audit_histogram(path: Path, score_kind: str, tail_capacity: int, **opts: Any) -> None:
@@ -506,14 +506,7 @@ def audit_bob(
     default=None,
     help="Streaming: directory to save progress in and resume from.",
 )
-@click.option(
-    "--tail-capacity",
-    type=click.IntRange(1),
-    default=DEFAULT_TAIL_CAPACITY,
-    show_default=True,
-    help="Streaming: exact non-mated scores kept (thresholds exact down to "
-    "FMR = capacity / non-mated comparisons).",
-)
+@_tail_capacity_option
 @_attribute_options
 @_audit_options
 @_reported
