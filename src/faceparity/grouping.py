@@ -116,9 +116,17 @@ def intersect(
     for name in names:
         combined = combined * len(levels[name]) + np.maximum(codes[name], 0)
         missing |= codes[name] == MISSING
-    present = np.unique(combined[~missing])
+    known = combined[~missing]
+    span = int(np.prod([len(levels[name]) for name in names], dtype=np.int64))
     index = np.full(shape, MISSING, dtype=np.int32)
-    index[~missing] = np.searchsorted(present, combined[~missing]).astype(np.int32)
+    if span <= 10_000_000:  # a table over every combination: linear, no hashing or sorting
+        present = np.flatnonzero(np.bincount(known, minlength=span))
+        lookup = np.full(span, MISSING, dtype=np.int32)
+        lookup[present] = np.arange(len(present), dtype=np.int32)
+        index[~missing] = lookup[known]
+    else:
+        present = np.unique(known)
+        index[~missing] = np.searchsorted(present, known).astype(np.int32)
     combos = []
     for value in present.tolist():
         parts = []

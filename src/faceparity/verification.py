@@ -247,23 +247,31 @@ def _eer(mated: SortedScores, non_mated: ScoreCounts, sign: float) -> EerResult 
     return EerResult(eer=e.eer, low=e.low, high=e.high, threshold=sign * e.threshold)
 
 
+def _distinct_per_group(
+    groups: npt.NDArray[np.int64], items: npt.NDArray[np.int64], n_groups: int
+) -> list[int]:
+    """How many distinct items each group has (pairs of group and item, counted once)."""
+    width = int(items.max()) + 1 if items.size else 1
+    if n_groups * width <= 50_000_000:  # a presence table: linear, no hashing
+        seen = np.zeros((n_groups, width), dtype=bool)
+        seen[groups, items] = True
+        return [int(v) for v in seen.sum(axis=1)]
+    pairs = np.unique(groups * width + items)
+    return [int(v) for v in np.bincount(pairs // width, minlength=n_groups)]
+
+
 def _subject_sample_counts(
     cs: ComparisonSet, grouping: Grouping
 ) -> tuple[list[int], list[int | None]]:
     n_groups = len(grouping.groups)
     codes = grouping.codes.ravel().astype(np.int64)
     keep = codes >= 0
-    subj = cs.subject.ravel()[keep]
     g = codes[keep]
-    pairs = np.unique(g * (len(cs.subject_ids) + 1) + subj)
-    n_subjects = np.bincount(pairs // (len(cs.subject_ids) + 1), minlength=n_groups)
+    n_subjects = _distinct_per_group(g, cs.subject.ravel()[keep], n_groups)
     n_samples: list[int | None] = [None] * n_groups
     if cs.sample is not None:
-        samp = cs.sample.ravel()[keep]
-        width = int(samp.max()) + 1 if samp.size else 1
-        spairs = np.unique(g * width + samp)
-        n_samples = [int(v) for v in np.bincount(spairs // width, minlength=n_groups)]
-    return [int(v) for v in n_subjects], n_samples
+        n_samples = list(_distinct_per_group(g, cs.sample.ravel()[keep], n_groups))
+    return n_subjects, n_samples
 
 
 def _input_notes(comparisons: ComparisonSet) -> list[str]:
