@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +47,13 @@ def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
             lut[a, b] = lut[b, a] = k
             k += 1
     return lut
+
+
+def _joined(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """The parts as one array (the one part itself when there is only one)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
 @dataclass
@@ -173,35 +181,20 @@ class Accumulator:
         self.tail_bin = tail_bin
 
     def tail(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
-        """The exact non-mated scores at or above the tail edge, and their cells."""
-        if len(self._tail_scores) != 1:
-            scores = (
-                np.concatenate(self._tail_scores)
-                if self._tail_scores
-                else np.empty(0, dtype=np.float64)
-            )
-            cells = (
-                np.concatenate(self._tail_cells)
-                if self._tail_cells
-                else np.empty(0, dtype=np.int32)
-            )
-            self._tail_scores, self._tail_cells = [scores], [cells]
+        """The exact non-mated scores held, and their cells.
+
+        Every score at or above the tail edge is there; scores below it that were
+        taken before the edge last rose may be too, until the tail is pruned (as
+        :meth:`finalize` does).
+        """
+        self._tail_scores = [_joined(self._tail_scores, np.float64)]
+        self._tail_cells = [_joined(self._tail_cells, np.int32)]
         return self._tail_scores[0], self._tail_cells[0]
 
     def mated(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
         """Every mated score and its ordered group pair ``a * (n_groups + 1) + b``."""
-        if len(self._mated_scores) != 1:
-            scores = (
-                np.concatenate(self._mated_scores)
-                if self._mated_scores
-                else np.empty(0, dtype=np.float64)
-            )
-            pairs = (
-                np.concatenate(self._mated_pairs)
-                if self._mated_pairs
-                else np.empty(0, dtype=np.int32)
-            )
-            self._mated_scores, self._mated_pairs = [scores], [pairs]
+        self._mated_scores = [_joined(self._mated_scores, np.float64)]
+        self._mated_pairs = [_joined(self._mated_pairs, np.int32)]
         return self._mated_scores[0], self._mated_pairs[0]
 
     # --- merging and finishing --------------------------------------------------------

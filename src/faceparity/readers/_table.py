@@ -207,6 +207,20 @@ def read_delimited(path: str | os.PathLike[str], *, sep: str, kind: str) -> pd.D
     return frame
 
 
+def table_kind(file: str) -> str:
+    """The format a table file's ending names (``TABLE_SUFFIXES``); InputError for another."""
+    suffix = Path(file).suffix.lower()
+    kind = TABLE_SUFFIXES.get(suffix)
+    if kind is None:
+        raise InputError(
+            MSG_UNSUPPORTED_SUFFIX.format(
+                expected=", ".join(TABLE_SUFFIXES), suffix=repr(suffix) if suffix else "none"
+            ),
+            Location(file),
+        )
+    return kind
+
+
 def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Load a CSV, TSV or Parquet table, the format chosen by the file name's ending.
 
@@ -228,15 +242,7 @@ def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     """
     file = str(path)
-    suffix = Path(file).suffix.lower()
-    kind = TABLE_SUFFIXES.get(suffix)
-    if kind is None:
-        raise InputError(
-            MSG_UNSUPPORTED_SUFFIX.format(
-                expected=", ".join(TABLE_SUFFIXES), suffix=repr(suffix) if suffix else "none"
-            ),
-            Location(file),
-        )
+    kind = table_kind(file)
     if kind != "Parquet":
         return read_delimited(path, sep="\t" if kind == "TSV" else ",", kind=kind)
     import pyarrow

@@ -54,8 +54,6 @@ from faceparity.readers._table import (
     MSG_MISSING_COLUMN,
     MSG_NO_ROWS,
     MSG_UNREADABLE,
-    MSG_UNSUPPORTED_SUFFIX,
-    TABLE_SUFFIXES,
     Origin,
     available_columns,
     check_attribute_names,
@@ -65,6 +63,7 @@ from faceparity.readers._table import (
     parse_ids,
     parse_mated,
     parse_scores,
+    table_kind,
 )
 from faceparity.readers.attributes import AttributeSpec, band_labels, encode_attribute
 from faceparity.verification import Population
@@ -119,19 +118,6 @@ class StreamedPairs:
 
 
 # --- reading in chunks ---------------------------------------------------------------
-
-
-def _table_kind(file: str) -> str:
-    suffix = Path(file).suffix.lower()
-    kind = TABLE_SUFFIXES.get(suffix)
-    if kind is None:
-        raise InputError(
-            MSG_UNSUPPORTED_SUFFIX.format(
-                expected=", ".join(TABLE_SUFFIXES), suffix=repr(suffix) if suffix else "none"
-            ),
-            Location(file),
-        )
-    return kind
 
 
 def _require(names: Sequence[str], columns: Sequence[str], file: str) -> None:
@@ -197,7 +183,7 @@ def iter_table_chunks(
     import pyarrow as pa
 
     file = str(path)
-    kind = _table_kind(file)
+    kind = table_kind(file)
     wanted = list(dict.fromkeys(columns))
     batches: Iterable[object] = ()
     try:
