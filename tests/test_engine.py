@@ -119,6 +119,34 @@ def test_torch_backend_agrees_with_numpy() -> None:
     assert a.operating_points == b.operating_points
 
 
+@pytest.mark.parametrize(("block_size", "threads"), [(7, 1), (50, 2), (1000, 1)])
+def test_histograms_and_mated_scores_equal_the_pair_list(block_size, threads) -> None:
+    """Per-cell histograms bin by bin (not only what thresholds read), and mated scores."""
+    table = _table(seed=5)
+    groups = table.attributes["sex"].astype(np.int64)
+    groups[::17] = 2  # some samples without a group
+    acc = stream_embeddings(
+        table.values,
+        table.subject,
+        groups,
+        n_groups=2,
+        config=EngineConfig(block_size=block_size, threads=threads, capacity=40),
+    )
+    acc.finalize()
+    cs = compare_all(table)
+    a, b = groups[cs.sample[:, 0]], groups[cs.sample[:, 1]]
+    expected = np.zeros_like(acc.histogram)
+    non = ~cs.mated
+    np.add.at(expected, (acc.lut[a[non], b[non]], acc.grid.bin_of(cs.score[non])), 1)
+    np.testing.assert_array_equal(acc.histogram, expected)
+    mated_scores, mated_pairs = acc.mated()
+    assert sorted(mated_scores.tolist()) == sorted(cs.score[cs.mated].tolist())
+    tail, cells = acc.tail()
+    in_tail = non & (acc.grid.bin_of(cs.score) >= acc.tail_bin)
+    assert sorted(tail.tolist()) == sorted(cs.score[in_tail].tolist())
+    assert sorted(cells.tolist()) == sorted(acc.lut[a[in_tail], b[in_tail]].tolist())
+
+
 def test_accumulator_size_does_not_grow_with_n() -> None:
     sizes = []
     for n_subjects in (60, 240):

@@ -20,6 +20,7 @@ each part only ever raises its own edge to a value at or below that final one.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from faceparity.accumulate import kernels
 from faceparity.accumulate.grid import ScoreGrid
 
 __all__ = ["DEFAULT_TAIL_CAPACITY", "Accumulator"]
@@ -36,6 +38,11 @@ DEFAULT_TAIL_CAPACITY = 1_000_000
 """Exact non-mated scores kept (8 MB as float64; up to twice that while streaming). With
 T non-mated comparisons, thresholds are exact for target FMRs up to about capacity / T
 (2e-4 at T = 5e9) and on the bin grid above that."""
+
+
+_BLOCK_TAIL = 1 << 18
+"""Tail scores a block may add without a second pass over it (early blocks, when the
+tail edge is still low, take the second pass)."""
 
 
 def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
@@ -89,6 +96,23 @@ class Accumulator:
         self.n_cells = int(self.lut.max()) + 1
         self.histogram = np.zeros((self.n_cells, self.grid.n_bins), dtype=np.int64)
         self._total = np.zeros(self.grid.n_bins, dtype=np.int64)  # over all cells
+        # Work space of add_block: per-block counts, and the tail scores met while counting.
+        self._scratch = np.zeros((0, self.grid.n_bins), dtype=np.int64)
+        self._flat = np.empty(_BLOCK_TAIL, dtype=np.int64)
+        self._cells = np.empty(_BLOCK_TAIL, dtype=np.int32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the work space of :meth:`add_block` (sent between processes)."""
+        state = self.__dict__.copy()
+        for name in ("_scratch", "_flat", "_cells"):
+            state.pop(name)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._scratch = np.zeros((0, self.grid.n_bins), dtype=np.int64)
+        self._flat = np.empty(_BLOCK_TAIL, dtype=np.int64)
+        self._cells = np.empty(_BLOCK_TAIL, dtype=np.int32)
 
     # --- adding scores ----------------------------------------------------------------
 
@@ -99,27 +123,80 @@ class Accumulator:
         group_b: npt.ArrayLike,
     ) -> None:
         """Add non-mated scores with the group of each side (``n_groups`` = missing)."""
-        s = np.asarray(scores, dtype=np.float64).ravel()
-        cells = self.lut[np.asarray(group_a).ravel(), np.asarray(group_b).ravel()]
-        bins = self.grid.bin_of(s)
-        flat = np.bincount(
-            cells.astype(np.int64) * self.grid.n_bins + bins,
-            minlength=self.n_cells * self.grid.n_bins,
+        s = np.ascontiguousarray(scores, dtype=np.float64).ravel()
+        a = np.ascontiguousarray(group_a, dtype=np.int64).ravel()
+        b = np.ascontiguousarray(group_b, dtype=np.int64).ravel()
+        if not s.size:
+            return
+        if not (a.size == b.size == s.size):
+            raise ValueError("scores and both group arrays must have one entry per comparison")
+        if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) > self.n_groups:
+            raise ValueError(f"group indices must lie in 0..{self.n_groups}")
+        grid = self.grid
+        above = kernels.count_pairs(
+            s, a, b, self.lut, self.histogram, self._total, grid.exponent, grid.offset,
+            self.tail_bin,
         )
-        self.histogram += flat.reshape(self.n_cells, self.grid.n_bins)
-        self._total += flat.reshape(self.n_cells, self.grid.n_bins).sum(axis=0)
-        keep = bins >= self.tail_bin
-        self._add_tail(s[keep], cells[keep].astype(np.int32))
+        if not above:
+            return
+        self.tighten()
+        keep = s >= self.tail_edge if self.tail_bin > 0 else np.ones(s.size, dtype=bool)
+        self._add_tail(s[keep], self.lut[a[keep], b[keep]])
 
-    def add_non_mated_cell(
-        self, cell: int, bins: npt.NDArray[np.int64], scores: npt.NDArray[np.floating]
+    def add_block(
+        self,
+        block: npt.NDArray[np.float32],
+        rects: npt.NDArray[np.int64],
+        *,
+        diagonal: bool,
+        skip: npt.NDArray[np.int64] | None = None,
+        skip_cells: npt.NDArray[np.integer] | None = None,
     ) -> None:
-        """Fast path: scores of one cell whose bins the caller computed with ``grid.bin_of``."""
-        self.count_cell(cell, np.bincount(bins.ravel(), minlength=self.grid.n_bins))
-        keep = bins.ravel() >= self.tail_bin
-        if keep.any():
-            kept = np.asarray(scores, dtype=np.float64).ravel()[keep]
-            self._add_tail(kept, np.full(kept.size, cell, dtype=np.int32))
+        """Add the non-mated scores of one block of an all-vs-all score matrix.
+
+        Parameters
+        ----------
+        block : ndarray of float32, shape (rows, cols)
+            Scores times ``2**grid.exponent`` (an exact scaling).
+        rects : ndarray of int64, shape (k, 5)
+            ``(r0, r1, c0, c1, cell)``: rectangles of the block that hold one cell each;
+            entries outside every rectangle are not counted.
+        diagonal : bool
+            The block lies on the matrix diagonal: only entries above it (``j > i``) count.
+        skip, skip_cells : ndarray, optional
+            Flat indices (``i * cols + j``) of entries inside the rectangles that are not
+            to be counted (mated comparisons), and their cells.
+
+        """
+        cells, slots = np.unique(rects[:, 4], return_inverse=True)
+        if self._scratch.shape[0] < cells.size:
+            self._scratch = np.zeros((cells.size, self.grid.n_bins), dtype=np.int64)
+        grid, flat, taken = self.grid, self._flat, self._cells
+        above = kernels.count_block(
+            block, np.column_stack([rects, slots]), diagonal, self._scratch, self.histogram,
+            self._total, grid.offset, self.tail_bin, flat, taken,
+        )
+        if skip is not None and skip.size:  # counted above; take them out again
+            unscaled = np.ldexp(block.ravel()[skip].astype(np.float64), -grid.exponent)
+            skip_bins = grid.bin_of(unscaled)
+            np.subtract.at(self.histogram, (np.asarray(skip_cells), skip_bins), 1)
+            np.subtract.at(self._total, skip_bins, 1)
+        if not above:
+            return
+        self.tighten()
+        if above <= flat.size:  # all collected while counting; keep those the new edge keeps
+            flat, taken = flat[:above], taken[:above]
+        else:
+            flat, taken = kernels.collect_block(
+                block, rects, diagonal, grid.offset, self.tail_bin, above
+            )
+        scaled = block.ravel()[flat].astype(np.float64)
+        keep = scaled >= grid.offset + self.tail_bin if self.tail_bin > 0 else np.ones_like(
+            scaled, dtype=bool
+        )
+        if skip is not None and skip.size:
+            keep &= ~np.isin(flat, skip)
+        self._add_tail(np.ldexp(scaled[keep], -grid.exponent), taken[keep].copy())
 
     def add_mated(
         self, scores: npt.ArrayLike, group_a: npt.ArrayLike, group_b: npt.ArrayLike
@@ -223,7 +300,7 @@ class Accumulator:
     @property
     def tail_edge(self) -> float:
         """Scores at or above this value are held exactly."""
-        return float(self.grid.edges[self.tail_bin])
+        return math.ldexp(float(self.grid.offset + self.tail_bin), -self.grid.exponent)
 
     # --- checkpoints ------------------------------------------------------------------
 

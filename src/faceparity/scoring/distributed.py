@@ -33,10 +33,10 @@ from faceparity.errors import UsageError
 from faceparity.scoring.engine import (
     EngineConfig,
     _block_pairs,
-    _compute_function,
     _Layout,
     _layout,
     _pair_count,
+    _Product,
     _run_chunk,
 )
 
@@ -209,6 +209,6 @@ def _reduce_chunk(
     """The task run on a worker: the blocks of ``chunk`` reduced into a fresh accumulator."""
     acc = Accumulator(grid, n_groups, capacity=config.capacity)
     acc.tail_bin = tail_bin  # the merged edge when submitted: at or below the final one
-    compute = _compute_function(layout, config, grid)
-    _run_chunk(chunk, [acc], layout, compute, config.block_size, len(layout.group))
+    product = _Product(layout, grid, config.block_size)
+    _run_chunk(chunk, [acc], [product], layout, config.block_size, len(layout.group))
     return acc

@@ -5,22 +5,22 @@ splits into a few rectangles of one cell each and mated comparisons sit in runs
 near the diagonal. Each block ``X_I X_J^T`` (``J >= I``; within a diagonal block only
 ``j > i``) is computed by one matrix multiplication and reduced into an
 :class:`~faceparity.accumulate.Accumulator`: mated scores are kept exactly, non-mated
-ones are binned (one ``bincount`` per rectangle) and those above the tail edge kept
-exactly. No N x N matrix exists; memory is a few blocks per worker, whatever N is.
+ones are counted by one compiled pass over the block
+(:mod:`faceparity.accumulate.kernels`) and those above the tail edge kept exactly. No
+N x N matrix exists; memory is a few blocks per worker, whatever N is.
 
 Scores are computed in float32 from embeddings scaled by ``2**exponent`` of the grid:
 scaling by a power of two is exact, so the floor of the product is the bin without
 any rounding of its own.
 
-Backends: ``numpy`` (threads, one BLAS thread each) and ``torch`` (CPU, or CUDA with
-``device="cuda"``). Work is split into *chunks* of block pairs; with a checkpoint
+Backends: ``numpy`` (threads, one BLAS thread each, counting with numba) and ``torch``
+(CPU, or CUDA with ``device="cuda"``). Work is split into *chunks* of block pairs; with a checkpoint
 directory, the accumulator is saved after chunks, and a rerun resumes after the last
 saved chunk with identical results.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -89,7 +89,7 @@ class EngineConfig:
 class _Layout:
     """Samples sorted by (group, subject) and the runs the blocks are cut along."""
 
-    x: npt.NDArray[np.float32]  # normalised embeddings, sorted, with a last column of ones
+    x: npt.NDArray[np.float32]  # normalised embeddings, sorted
     group: npt.NDArray[np.int64]  # group of each sorted sample (n_groups = missing)
     group_starts: npt.NDArray[np.int64]  # start of each group run, plus n
     mated: dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
@@ -105,18 +105,19 @@ def _layout(
     subj = np.asarray(subjects, dtype=np.int64)
     grp = np.asarray(groups, dtype=np.int64)
     order = np.lexsort((subj, grp))
-    # The rows, normalised, sorted, with a column of ones (see _compute_function), built
-    # a slice at a time in float32: no float64 copy of the whole input.
-    unit = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.float32)
-    unit[:, -1] = 1.0
+    # The rows, normalised and sorted, built a slice at a time in float32: no float64
+    # copy of the whole input.
+    unit = np.empty(x.shape, dtype=np.float32)
     for start in range(0, x.shape[0], 65536):
-        rows = np.asarray(x[order[start : start + 65536]], dtype=np.float64)
-        norms = np.linalg.norm(rows, axis=1)
-        if np.any(norms == 0) or not np.all(np.isfinite(norms)):
+        rows = np.asarray(x[order[start : start + 65536]], dtype=np.float32)
+        wide = rows.astype(np.float64)
+        squares = np.einsum("ij,ij->i", wide, wide)  # norms accumulated in float64
+        if np.any(squares == 0) or not np.all(np.isfinite(squares)):
             raise InputError(
                 "embeddings must be finite and non-zero (readers leave out the others)"
             )
-        unit[start : start + len(rows), :-1] = rows / norms[:, None]
+        inverse = (1.0 / np.sqrt(squares)).astype(np.float32)
+        np.multiply(rows, inverse[:, None], out=unit[start : start + len(rows)])
     g = grp[order]
     new_group = np.r_[True, g[1:] != g[:-1]]
     starts = np.r_[np.flatnonzero(new_group), len(g)].astype(np.int64)
@@ -175,97 +176,41 @@ def _ranges(start: int, stop: int, starts: npt.NDArray[np.int64]) -> Iterator[tu
         yield lo, hi
 
 
-_MARGIN = 2
-"""Blocks hold ``code = floor(2**e s) - offset + _MARGIN``: a non-negative integer code for
-every cosine (GEMM rounding can step just outside [-1, 1]); code 0 marks what is not
-counted (the lower triangle of a diagonal block, mated pairs)."""
-
-
-def _bincount() -> Callable[[npt.NDArray[np.int32], int], npt.NDArray[np.int64]]:
-    """``bincount`` of int32 codes: torch's when installed (3x faster on int32), else numpy's."""
-    try:
-        import torch
-    except ImportError:
-        return lambda codes, n: np.bincount(codes.ravel(), minlength=n)
-
-    def count(codes: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
-        flat = torch.from_numpy(np.ascontiguousarray(codes).reshape(-1))
-        return np.asarray(torch.bincount(flat, minlength=n).numpy(), dtype=np.int64)
-
-    return count
-
-
-def _single_threaded_torch() -> contextlib.AbstractContextManager[None]:
-    """Hold torch to one thread while the engine's own workers share the cores."""
-    try:
-        import torch
-    except ImportError:
-        return contextlib.nullcontext()
-
-    @contextlib.contextmanager
-    def hold() -> Iterator[None]:
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
-
-    return hold()
+def _rectangles(
+    layout: _Layout, lut: npt.NDArray[np.int32], i0: int, i1: int, j0: int, j1: int
+) -> npt.NDArray[np.int64]:
+    """``(r0, r1, c0, c1, cell)`` of each one-cell rectangle of a block, in block coordinates."""
+    rects = [
+        (a0 - i0, a1 - i0, b0 - j0, b1 - j0, int(lut[layout.group[a0], layout.group[b0]]))
+        for a0, a1 in _ranges(i0, i1, layout.group_starts)
+        for b0, b1 in _ranges(j0, j1, layout.group_starts)
+    ]
+    return np.array(rects, dtype=np.int64).reshape(-1, 5)
 
 
 class _Reducer:
-    """Reduces blocks of integer codes into an accumulator (the backend-free part)."""
+    """Reduces blocks of scaled similarities into an accumulator (the backend-free part)."""
 
-    def __init__(self, layout: _Layout, acc: Accumulator, block: int) -> None:
-        self.layout, self.acc, self.grid = layout, acc, acc.grid
-        self.shift = _MARGIN - acc.grid.offset  # code = 2**e s + shift, floored
-        self.scale = float(np.ldexp(1.0, -acc.grid.exponent))
-        self.lower = np.tril(np.ones((block, block), dtype=bool))
-        self.count = _bincount()
+    def __init__(self, layout: _Layout, acc: Accumulator) -> None:
+        self.layout, self.acc = layout, acc
 
-    def score(self, shifted: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Similarities of shifted block entries, exactly (a power-of-two scale)."""
-        return (shifted.astype(np.float64) - self.shift) * self.scale
+    def reduce(self, i0: int, j0: int, scaled: npt.NDArray[np.float32]) -> None:
+        """Add block ``[i0:i0+r) x [j0:j0+c)`` of similarities times ``2**exponent``.
 
-    def reduce(self, i0: int, j0: int, shifted: npt.NDArray[np.float32]) -> None:
-        """Add block ``[i0:i0+r) x [j0:j0+c)`` of shifted, scaled similarities."""
-        lay, acc, grid = self.layout, self.acc, self.grid
-        rows, cols = shifted.shape
-        i1, j1 = i0 + rows, j0 + cols
-        codes = shifted.astype(np.int32)  # truncation is the floor: entries are >= 0
-        if i0 == j0:  # a diagonal block: only j > i
-            np.putmask(codes, self.lower[:rows, :cols], 0)
+        Mated entries are kept exactly and left out of the counts; the rest is counted
+        by the accumulator's compiled loop, rectangle by rectangle (one cell each).
+        """
+        lay, acc = self.layout, self.acc
+        rows, cols = scaled.shape
+        skip = skip_cells = None
         pairs = lay.mated.get((i0, j0))
         if pairs is not None:
             r, c = pairs[0] - i0, pairs[1] - j0
-            acc.add_mated(self.score(shifted[r, c]), lay.group[pairs[0]], lay.group[pairs[1]])
-            codes[r, c] = 0
-        # One count over all cells: each rectangle's codes are moved to its cell's range.
-        n_codes = grid.n_bins + 2 * _MARGIN
-        for a0, a1 in _ranges(i0, i1, lay.group_starts):
-            ga = int(lay.group[a0])
-            for b0, b1 in _ranges(j0, j1, lay.group_starts):
-                cell = int(acc.lut[ga, lay.group[b0]])
-                if cell:
-                    codes[a0 - i0 : a1 - i0, b0 - j0 : b1 - j0] += cell * n_codes
-        counts = self.count(codes, acc.n_cells * n_codes).reshape(acc.n_cells, n_codes)
-        for cell in np.flatnonzero(counts[:, 1:].any(axis=1)).tolist():
-            row = counts[cell]
-            binned = row[_MARGIN : _MARGIN + grid.n_bins].copy()
-            binned[0] += row[1:_MARGIN].sum()  # just below -1: the first bin
-            binned[-1] += row[_MARGIN + grid.n_bins :].sum()  # just above 1: the last
-            acc.count_cell(cell, binned)
-        acc.tighten()
-        tail_code = acc.tail_bin + _MARGIN
-        if counts[:, tail_code:].any():
-            flat = np.flatnonzero(shifted.ravel() >= np.float32(tail_code))
-            flat = flat[(codes.ravel()[flat] % n_codes) != 0]  # not masked out
-            if flat.size:
-                r, c = np.divmod(flat, cols)
-                acc.add_tail(
-                    self.score(shifted[r, c]), acc.lut[lay.group[i0 + r], lay.group[j0 + c]]
-                )
+            values = np.ldexp(scaled[r, c].astype(np.float64), -acc.grid.exponent)
+            acc.add_mated(values, lay.group[pairs[0]], lay.group[pairs[1]])
+            skip, skip_cells = r * cols + c, acc.lut[lay.group[pairs[0]], lay.group[pairs[1]]]
+        rects = _rectangles(lay, acc.lut, i0, i0 + rows, j0, j0 + cols)
+        acc.add_block(scaled, rects, diagonal=i0 == j0, skip=skip, skip_cells=skip_cells)
 
 
 def stream_embeddings(
@@ -310,7 +255,7 @@ def stream_embeddings(
     size = config.block_size
     sizes = [_pair_count(i, j, n, size) for i, j in pairs]
     total = n * (n - 1) // 2
-    chunk = max(2 * config.threads, 1)
+    chunk = max(4 * config.threads, 1)
     chunks = [pairs[k : k + chunk] for k in range(0, len(pairs), chunk)]
     fingerprint = "" if config.checkpoint is None else _fingerprint(layout, config, grid)
 
@@ -324,7 +269,6 @@ def stream_embeddings(
 
     on_device = config.backend == "torch"
     device = _DeviceReducer(layout, grid, config, main.lut) if on_device else None
-    compute = None if on_device else _compute_function(layout, config, grid)
     workers = max(1, config.threads if config.backend == "numpy" else 1)
 
     def fresh_parts() -> list[Accumulator]:
@@ -334,16 +278,15 @@ def stream_embeddings(
         return parts
 
     parts = fresh_parts()
+    products = [] if on_device else [_Product(layout, grid, size) for _ in range(workers)]
     last_save = time.monotonic()
-    threads_held = _single_threaded_torch() if workers > 1 else contextlib.nullcontext()
-    with _blas_threads(1 if workers > 1 else None), threads_held:
+    with _blas_threads(1 if workers > 1 else None):
         for k in range(done_chunks, len(chunks)):
             if device is not None:
                 for i0, j0 in chunks[k]:
                     device.reduce(i0, j0, parts[0])
             else:
-                assert compute is not None
-                _run_chunk(chunks[k], parts, layout, compute, size, n)
+                _run_chunk(chunks[k], parts, products, layout, size, n)
             done += sum(sizes[k * chunk : (k + 1) * chunk])
             if progress is not None:
                 progress(done, total)
@@ -367,10 +310,11 @@ def _pair_count(i0: int, j0: int, n: int, block: int) -> int:
 
 
 class _DeviceReducer:
-    """The whole block on a torch device (CPU or CUDA): product, codes, counts and tail stay there.
+    """The whole block on a torch device (CPU or CUDA): product, bins, counts and tail stay there.
 
-    Counts are kept in a device histogram over all cells and copied into an
-    accumulator by :meth:`flush`; only mated and tail scores (few) cross to the host.
+    Counts are kept in a device histogram over all cells (plus one bin, last, for the
+    entries not counted) and copied into an accumulator by :meth:`flush`; only mated
+    and tail scores (few) cross to the host.
     """
 
     def __init__(
@@ -385,15 +329,13 @@ class _DeviceReducer:
 
         self.torch, self.layout, self.grid, self.config = torch, layout, grid, config
         device = torch.device(config.device)
-        shift = float(_MARGIN - grid.offset)
         self.right = torch.from_numpy(layout.x).to(device)
-        self.left = self.right * float(np.ldexp(1.0, grid.exponent))
-        self.left[:, -1] = shift
-        self.shift, self.scale = shift, float(np.ldexp(1.0, -grid.exponent))
-        self.n_codes = grid.n_bins + 2 * _MARGIN
+        self.left = self.right * float(np.ldexp(1.0, grid.exponent))  # exact: a power of two
+        self.low, self.high = float(grid.offset), float(grid.offset + grid.n_bins - 1)
         self.n_cells = int(lut.max()) + 1
-        self.hist = torch.zeros(self.n_cells * self.n_codes, dtype=torch.int64, device=device)
-        self.total = torch.zeros(self.n_codes, dtype=torch.int64, device=device)
+        self.unused = self.n_cells * grid.n_bins  # the bin of entries not counted
+        self.hist = torch.zeros(self.unused + 1, dtype=torch.int64, device=device)
+        self.total = torch.zeros(grid.n_bins, dtype=torch.int64, device=device)
         self.lut, self.device = lut, device
         block = config.block_size
         self.lower = torch.tril(torch.ones((block, block), dtype=torch.bool, device=device))
@@ -403,68 +345,62 @@ class _DeviceReducer:
         }
 
     def reduce(self, i0: int, j0: int, acc: Accumulator) -> None:
-        torch, lay, block = self.torch, self.layout, self.config.block_size
+        torch, lay, grid, block = self.torch, self.layout, self.grid, self.config.block_size
         n = len(lay.group)
         i1, j1 = min(i0 + block, n), min(j0 + block, n)
-        shifted = self.left[i0:i1] @ self.right[j0:j1].T
-        codes = shifted.to(torch.int32)  # truncation is the floor: entries are >= 0
-        rows, cols = codes.shape
+        scaled = self.left[i0:i1] @ self.right[j0:j1].T  # 2**e s
+        keys = torch.floor(scaled.clamp(self.low, self.high)).to(torch.int64)
+        rows, cols = keys.shape
+        for r0, r1, c0, c1, cell in _rectangles(lay, self.lut, i0, i1, j0, j1).tolist():
+            keys[r0:r1, c0:c1] += cell * grid.n_bins - grid.offset
         if i0 == j0:
-            codes.masked_fill_(self.lower[:rows, :cols], 0)
+            keys.masked_fill_(self.lower[:rows, :cols], self.unused)
         pairs = self.mated.get((i0, j0))
         if pairs is not None:
             r_dev, c_dev, r, c = pairs
-            values = shifted[r_dev - i0, c_dev - j0].double().cpu().numpy()
-            acc.add_mated((values - self.shift) * self.scale, lay.group[r], lay.group[c])
-            codes[r_dev - i0, c_dev - j0] = 0
-        keys = codes.to(torch.int64)
-        for a0, a1 in _ranges(i0, i1, lay.group_starts):
-            ga = int(lay.group[a0])
-            for b0, b1 in _ranges(j0, j1, lay.group_starts):
-                cell = int(self.lut[ga, lay.group[b0]])
-                keys[a0 - i0 : a1 - i0, b0 - j0 : b1 - j0] += cell * self.n_codes
-        counts = torch.bincount(keys.reshape(-1), minlength=self.n_cells * self.n_codes)
-        counts.view(self.n_cells, self.n_codes)[:, 0] = 0  # the masked entries
+            values = scaled[r_dev - i0, c_dev - j0].double().cpu().numpy()
+            acc.add_mated(np.ldexp(values, -grid.exponent), lay.group[r], lay.group[c])
+            keys[r_dev - i0, c_dev - j0] = self.unused
+        counts = torch.bincount(keys.reshape(-1), minlength=self.unused + 1)
         self.hist += counts
-        self.total += counts.view(self.n_cells, self.n_codes).sum(dim=0)
+        self.total += counts[: self.unused].view(self.n_cells, grid.n_bins).sum(dim=0)
         above = torch.flip(torch.cumsum(torch.flip(self.total, [0]), 0), [0])
         fits = torch.nonzero(above <= acc.capacity)
-        edge_code = int(fits[0, 0]) if fits.numel() else self.n_codes
-        acc.tail_bin = max(acc.tail_bin, min(max(edge_code - _MARGIN, 0), self.grid.n_bins))
-        tail_code = acc.tail_bin + _MARGIN
-        r_t, c_t = torch.nonzero(codes >= tail_code, as_tuple=True)
+        edge = int(fits[0, 0]) if fits.numel() else grid.n_bins
+        acc.tail_bin = max(acc.tail_bin, edge)
+        taken = keys != self.unused
+        if acc.tail_bin > 0:
+            taken &= scaled >= float(grid.offset + acc.tail_bin)
+        r_t, c_t = torch.nonzero(taken, as_tuple=True)
         if r_t.numel():
-            values = shifted[r_t, c_t].double().cpu().numpy()
+            values = scaled[r_t, c_t].double().cpu().numpy()
             r, c = r_t.cpu().numpy() + i0, c_t.cpu().numpy() + j0
-            acc.add_tail((values - self.shift) * self.scale, self.lut[lay.group[r], lay.group[c]])
+            acc.add_tail(np.ldexp(values, -grid.exponent), self.lut[lay.group[r], lay.group[c]])
 
     def flush(self, acc: Accumulator) -> None:
         """Move the device counts into ``acc`` and start counting afresh."""
-        counts = self.hist.view(self.n_cells, self.n_codes).cpu().numpy()
+        counts = self.hist[: self.unused].view(self.n_cells, self.grid.n_bins).cpu().numpy()
         for cell in range(self.n_cells):
-            row = counts[cell]
-            binned = row[_MARGIN : _MARGIN + self.grid.n_bins].copy()
-            binned[0] += row[1:_MARGIN].sum()
-            binned[-1] += row[_MARGIN + self.grid.n_bins :].sum()
-            acc.count_cell(cell, binned)
+            acc.count_cell(cell, counts[cell])
         self.hist.zero_()
 
 
 def _run_chunk(
     items: list[tuple[int, int]],
     parts: list[Accumulator],
+    products: list[_Product],
     layout: _Layout,
-    compute: Callable[[int, int, int, int], npt.NDArray[np.float32]],
     block: int,
     n: int,
 ) -> None:
+    """Blocks ``items`` over one thread per part (and its product buffers)."""
     work: queue.Queue[tuple[int, int]] = queue.Queue()
     for item in items:
         work.put(item)
     errors: list[BaseException] = []
 
-    def worker(acc: Accumulator) -> None:
-        reducer = _Reducer(layout, acc, block)
+    def worker(acc: Accumulator, compute: _Product) -> None:
+        reducer = _Reducer(layout, acc)
         while not errors:
             try:
                 i0, j0 = work.get_nowait()
@@ -477,9 +413,12 @@ def _run_chunk(
                 errors.append(err)
 
     if len(parts) == 1:
-        worker(parts[0])
+        worker(parts[0], products[0])
     else:
-        threads = [threading.Thread(target=worker, args=(acc,)) for acc in parts]
+        threads = [
+            threading.Thread(target=worker, args=(acc, product))
+            for acc, product in zip(parts, products, strict=True)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -488,25 +427,24 @@ def _run_chunk(
         raise errors[0]
 
 
-def _compute_function(
-    layout: _Layout, config: EngineConfig, grid: ScoreGrid
-) -> Callable[[int, int, int, int], npt.NDArray[np.float32]]:
-    """``(i0, i1, j0, j1) -> 2**e s + shift`` for the block, with numpy.
+class _Product:
+    """Blocks ``2**e X_I X_J^T`` with numpy, into buffers reused from block to block.
 
-    The rows are augmented so that the product carries the shift itself: left rows
-    ``[2**e x, shift]``, right rows ``[y, 1]``. The similarity of an entry is read
-    back exactly as ``(entry - shift) * 2**-e``.
+    The left rows are scaled by ``2**e`` first (exact), so the float32 product is the
+    float32 similarity times ``2**e``, and its bin needs no rounding of its own. Each
+    worker thread has its own (the returned block is overwritten by the next call).
     """
-    shift = np.float32(_MARGIN - grid.offset)
-    factor = np.float32(np.ldexp(1.0, grid.exponent))
-    right = layout.x
 
-    def multiply(i0: int, i1: int, j0: int, j1: int) -> npt.NDArray[np.float32]:
-        left = right[i0:i1] * factor  # one block of rows: exact, a power of two
-        left[:, -1] = shift
-        return np.asarray(left @ right[j0:j1].T, dtype=np.float32)
+    def __init__(self, layout: _Layout, grid: ScoreGrid, block: int) -> None:
+        self.x, self.factor = layout.x, np.float32(np.ldexp(1.0, grid.exponent))
+        rows = min(block, len(layout.x))
+        self.left = np.empty((rows, layout.x.shape[1]), dtype=np.float32)
+        self.out = np.empty(rows * rows, dtype=np.float32)
 
-    return multiply
+    def __call__(self, i0: int, i1: int, j0: int, j1: int) -> npt.NDArray[np.float32]:
+        left = np.multiply(self.x[i0:i1], self.factor, out=self.left[: i1 - i0])
+        out = self.out[: (i1 - i0) * (j1 - j0)].reshape(i1 - i0, j1 - j0)
+        return np.matmul(left, self.x[j0:j1].T, out=out)
 
 
 def _blas_threads(limit: int | None):  # type: ignore[no-untyped-def]

@@ -1,0 +1,222 @@
+"""Compiled bin-and-count loops: one pass over the scores, no intermediate arrays.
+
+Counting a score means three steps that numpy can only do as separate passes over
+memory (the bin, the cell, the ``bincount``), each writing an array as large as the
+input. These loops fuse them, so a block of the all-vs-all matrix is read once and
+nothing is written but the histogram. They are compiled with numba on first use
+(about a second; cached on disk afterwards) and release the GIL, so the engine's
+worker threads count blocks side by side.
+
+The bin of a score follows :meth:`ScoreGrid.bin_of` exactly: ``floor(s * 2**e) - offset``,
+clipped to the grid; the product by a power of two and the floor are exact.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from faceparity.errors import UsageError
+
+__all__ = ["collect_block", "count_block", "count_pairs"]
+
+_kernels: dict[str, Any] = {}
+
+
+def _compiled() -> dict[str, Any]:
+    """The compiled loops, built on first use (numba is imported lazily)."""
+    if _kernels:
+        return _kernels
+    try:
+        from numba import njit
+    except ImportError as err:  # pragma: no cover - numba is a dependency
+        raise UsageError(
+            "counting scores needs numba: pip install numba (a dependency of faceparity)"
+        ) from err
+
+    @njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
+    def count_row(row, bins, where, counts, offset, top, tail_bin):  # type: ignore[no-untyped-def]
+        # The bins first, in a loop the compiler vectorises (indices from 0: no
+        # negative-index checks), then the counts, noting without a branch where the
+        # scores in the tail are. Returns how many are.
+        for j in range(row.size):
+            bins[j] = min(max(np.int32(math.floor(row[j])) - offset, 0), top)
+        n = 0
+        for j in range(row.size):
+            b = bins[j]
+            counts[b] += 1
+            where[n] = j
+            n += b >= tail_bin
+        return n
+
+    @njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+    def count_block(  # type: ignore[no-untyped-def]
+        block, rects, diagonal, scratch, histogram, total, offset, tail_bin, flat, cells
+    ):
+        # Counts go to a small per-block histogram (in cache), folded into the cells'
+        # histograms and their total at the end.
+        top = scratch.shape[1] - 1
+        width = block.shape[1]
+        bins = np.empty(width, dtype=np.int32)
+        where = np.empty(width + 1, dtype=np.int64)
+        off = np.int32(offset)
+        above = 0
+        for k in range(rects.shape[0]):
+            r0, r1, c0, c1, cell = rects[k, 0], rects[k, 1], rects[k, 2], rects[k, 3], rects[k, 4]
+            counts = scratch[rects[k, 5]]
+            for i in range(r0, r1):
+                start = max(c0, i + 1) if diagonal else c0
+                if start >= c1:
+                    continue
+                n = count_row(block[i, start:c1], bins, where, counts, off, top, tail_bin)
+                for m in range(n):
+                    if above < flat.size:
+                        flat[above] = i * width + start + where[m]
+                        cells[above] = cell
+                    above += 1
+        for k in range(rects.shape[0]):
+            cell, counts = rects[k, 4], scratch[rects[k, 5]]
+            for b in range(top + 1):
+                c = counts[b]
+                if c:
+                    histogram[cell, b] += c
+                    total[b] += c
+                    counts[b] = 0
+        return above
+
+    @njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+    def collect_block(block, rects, diagonal, offset, tail_bin, flat, cells):  # type: ignore[no-untyped-def]
+        top = flat.size
+        edge = np.float64(offset + tail_bin) if tail_bin > 0 else -np.inf
+        width = block.shape[1]
+        n = 0
+        for k in range(rects.shape[0]):
+            r0, r1, c0, c1, cell = rects[k, 0], rects[k, 1], rects[k, 2], rects[k, 3], rects[k, 4]
+            for i in range(r0, r1):
+                row = block[i]
+                for j in range(max(c0, i + 1) if diagonal else c0, c1):
+                    value = np.float64(row[j])
+                    if value >= edge and n < top:
+                        flat[n], cells[n] = i * width + j, cell
+                        n += 1
+        return n
+
+    @njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+    def count_pairs(scores, group_a, group_b, lut, histogram, total, scale, offset, tail_bin):  # type: ignore[no-untyped-def]
+        low, high = np.float64(offset), np.float64(offset + histogram.shape[1] - 1)
+        above = 0
+        for k in range(scores.size):
+            x = min(max(scores[k] * scale, low), high)
+            b = math.floor(x) - offset
+            cell = lut[group_a[k], group_b[k]]
+            histogram[cell, b] += 1
+            total[b] += 1
+            above += b >= tail_bin
+        return above
+
+    _kernels.update(
+        count_block=count_block, collect_block=collect_block, count_pairs=count_pairs
+    )
+    return _kernels
+
+
+def count_block(
+    block: npt.NDArray[np.float32],
+    rects: npt.NDArray[np.int64],
+    diagonal: bool,
+    scratch: npt.NDArray[np.int64],
+    histogram: npt.NDArray[np.int64],
+    total: npt.NDArray[np.int64],
+    offset: int,
+    tail_bin: int,
+    flat: npt.NDArray[np.int64],
+    cells: npt.NDArray[np.int32],
+) -> int:
+    """Count a block of scaled scores (``2**e s``, float32) into per-cell histograms.
+
+    Parameters
+    ----------
+    block : ndarray of float32, shape (rows, cols)
+        Scores times ``2**exponent`` of the grid (below 2**31 in magnitude).
+    rects : ndarray of int64, shape (k, 6)
+        ``(r0, r1, c0, c1, cell, slot)``: the rectangles of the block, the cell of each
+        and its row in ``scratch`` (one slot per distinct cell).
+    diagonal : bool
+        A block on the diagonal of the matrix: only entries ``j > i`` are counted.
+    scratch : ndarray of int64, shape (slots, n_bins)
+        Zeros; used while counting and left as zeros.
+    histogram, total : ndarray of int64
+        Per-cell counts, shape (n_cells, n_bins), and their sum over cells; updated in place.
+    offset, tail_bin : int
+        The grid's offset; the bin from which scores are collected.
+    flat, cells : ndarray
+        Filled with the flat index ``i * cols + j`` and the cell of the scores in
+        ``tail_bin`` or above, as far as they have room.
+
+    Returns
+    -------
+    int
+        How many counted scores fall in ``tail_bin`` or above (all were collected when
+        this is at most ``flat.size``).
+
+    """
+    return int(
+        _compiled()["count_block"](
+            block, rects, bool(diagonal), scratch, histogram, total, int(offset),
+            int(tail_bin), flat, cells,
+        )
+    )
+
+
+def collect_block(
+    block: npt.NDArray[np.float32],
+    rects: npt.NDArray[np.int64],
+    diagonal: bool,
+    offset: int,
+    tail_bin: int,
+    size: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """Flat indices and cells of the counted entries in ``tail_bin`` or above (at most ``size``).
+
+    ``size`` is the count :func:`count_block` returned for a ``tail_bin`` at or below
+    this one.
+    """
+    flat = np.empty(size, dtype=np.int64)
+    cells = np.empty(size, dtype=np.int32)
+    n = _compiled()["collect_block"](
+        block, rects, bool(diagonal), int(offset), int(tail_bin), flat, cells
+    )
+    return flat[:n], cells[:n]
+
+
+def count_pairs(
+    scores: npt.NDArray[np.float64],
+    group_a: npt.NDArray[np.int64],
+    group_b: npt.NDArray[np.int64],
+    lut: npt.NDArray[np.int32],
+    histogram: npt.NDArray[np.int64],
+    total: npt.NDArray[np.int64],
+    exponent: int,
+    offset: int,
+    tail_bin: int,
+) -> int:
+    """Count scores of listed comparisons into the histogram of their cell ``lut[a, b]``.
+
+    Returns how many fall in ``tail_bin`` or above.
+    """
+    return int(
+        _compiled()["count_pairs"](
+            scores,
+            group_a,
+            group_b,
+            lut,
+            histogram,
+            total,
+            math.ldexp(1.0, exponent),
+            int(offset),
+            int(tail_bin),
+        )
+    )

@@ -1,0 +1,104 @@
+"""The compiled bin-and-count loops against plain numpy (grid.bin_of and bincount)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceparity.accumulate import COSINE_GRID, Accumulator, ScoreGrid
+from faceparity.accumulate import kernels
+
+
+def _reference_block(block, rects, diagonal, grid, skip=()):
+    """Per-cell counts of a block, by masks and bincount (no kernel)."""
+    rows, cols = block.shape
+    counted = np.zeros(block.shape, dtype=bool)
+    cell_of = np.full(block.shape, -1)
+    for r0, r1, c0, c1, cell in rects:
+        counted[r0:r1, c0:c1] = True
+        cell_of[r0:r1, c0:c1] = cell
+    if diagonal:
+        counted &= np.triu(np.ones(block.shape, dtype=bool), 1)
+    counted.ravel()[np.asarray(skip, dtype=np.int64)] = False
+    bins = grid.bin_of(np.ldexp(block.astype(np.float64), -grid.exponent))
+    n_cells = max(r[4] for r in rects) + 1
+    hist = np.zeros((n_cells, grid.n_bins), dtype=np.int64)
+    np.add.at(hist, (cell_of[counted], bins[counted]), 1)
+    return hist, counted
+
+
+def _block(rng, rows, cols, grid):
+    """Scaled float32 scores with ties, exact bin edges and values past both ends."""
+    s = rng.uniform(-1.0, 1.0, size=(rows, cols)).astype(np.float32)
+    s.ravel()[:: 7] = np.float32(0.25)  # ties, on a bin edge
+    s.ravel()[3 :: 11] = np.float32(np.nextafter(np.float32(0.25), np.float32(-1)))
+    s[0, -1], s[-1, 0] = np.float32(1.0000001), np.float32(-1.0000001)
+    return np.ldexp(s, grid.exponent).astype(np.float32)
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+@pytest.mark.parametrize("buffer", [1 << 18, 5])
+def test_count_block_equals_bincount(diagonal, buffer) -> None:
+    rng = np.random.default_rng(3)
+    grid = COSINE_GRID
+    block = _block(rng, 37, 41, grid)
+    rects = np.array(
+        [[0, 10, 0, 41, 0], [10, 37, 0, 20, 1], [10, 37, 20, 41, 2]], dtype=np.int64
+    )
+    skip = np.array([5 * 41 + 30, 20 * 41 + 25, 36 * 41 + 40])
+    skip_cells = np.array([0, 2, 2])
+    acc = Accumulator(grid, 2, capacity=50)
+    acc._flat = np.empty(buffer, dtype=np.int64)  # a small buffer takes the second pass
+    acc._cells = np.empty(buffer, dtype=np.int32)
+    acc.add_block(block, rects, diagonal=diagonal, skip=skip, skip_cells=skip_cells)
+    expected, counted = _reference_block(block, rects, diagonal, grid, skip)
+    np.testing.assert_array_equal(acc.histogram[:3], expected)
+    assert acc.histogram[3:].sum() == 0
+    np.testing.assert_array_equal(acc._total, expected.sum(axis=0))
+    # The tail: every counted score at or above the edge, exactly, with its cell.
+    acc.finalize()
+    scores, cells = acc.tail()
+    values = np.ldexp(block.astype(np.float64), -grid.exponent)
+    above = counted & (grid.bin_of(values) >= acc.tail_bin)
+    assert sorted(scores.tolist()) == sorted(values[above].tolist())
+    assert np.bincount(cells, minlength=3).tolist() == np.bincount(
+        [c for r in rects for c in [r[4]] * int(above[r[0] : r[1], r[2] : r[3]].sum())],
+        minlength=3,
+    ).tolist()
+    assert 0 < scores.size <= acc.capacity + expected.max()  # ties at the edge stay together
+
+
+def test_count_block_leaves_scratch_clean_for_the_next_block() -> None:
+    rng = np.random.default_rng(4)
+    grid = COSINE_GRID
+    acc = Accumulator(grid, 1)
+    rects = np.array([[0, 16, 0, 16, 0]], dtype=np.int64)
+    first, second = _block(rng, 16, 16, grid), _block(rng, 16, 16, grid)
+    acc.add_block(first, rects, diagonal=False)
+    acc.add_block(second, rects, diagonal=False)
+    assert not acc._scratch.any()
+    expected = _reference_block(first, rects, False, grid)[0] + _reference_block(
+        second, rects, False, grid
+    )[0]
+    np.testing.assert_array_equal(acc.histogram[:1], expected)
+
+
+@pytest.mark.parametrize("tail_bin", [0, 40000])
+def test_count_pairs_equals_bincount(tail_bin) -> None:
+    rng = np.random.default_rng(5)
+    grid = ScoreGrid.covering(-3.0, 5.0)
+    s = rng.uniform(-4.0, 6.0, size=5000)  # past both ends: the end bins
+    s[::9] = grid.edges[123]  # on an edge
+    a, b = rng.integers(0, 3, size=5000), rng.integers(0, 3, size=5000)
+    acc = Accumulator(grid, 2)
+    hist = np.zeros_like(acc.histogram)
+    total = np.zeros(grid.n_bins, dtype=np.int64)
+    above = kernels.count_pairs(
+        s, a, b, acc.lut, hist, total, grid.exponent, grid.offset, tail_bin
+    )
+    bins = grid.bin_of(s)
+    expected = np.zeros_like(hist)
+    np.add.at(expected, (acc.lut[a, b], bins), 1)
+    np.testing.assert_array_equal(hist, expected)
+    np.testing.assert_array_equal(total, expected.sum(axis=0))
+    assert above == int((bins >= tail_bin).sum())
