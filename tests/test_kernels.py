@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faceparity.accumulate import COSINE_GRID, Accumulator, ScoreGrid
-from faceparity.accumulate import kernels
+from faceparity.accumulate import COSINE_GRID, Accumulator, ScoreGrid, kernels
 
 
 def _reference_block(block, rects, diagonal, grid, skip=()):
@@ -30,8 +29,8 @@ def _reference_block(block, rects, diagonal, grid, skip=()):
 def _block(rng, rows, cols, grid):
     """Scaled float32 scores with ties, exact bin edges and values past both ends."""
     s = rng.uniform(-1.0, 1.0, size=(rows, cols)).astype(np.float32)
-    s.ravel()[:: 7] = np.float32(0.25)  # ties, on a bin edge
-    s.ravel()[3 :: 11] = np.float32(np.nextafter(np.float32(0.25), np.float32(-1)))
+    s.ravel()[::7] = np.float32(0.25)  # ties, on a bin edge
+    s.ravel()[3::11] = np.float32(np.nextafter(np.float32(0.25), np.float32(-1)))
     s[0, -1], s[-1, 0] = np.float32(1.0000001), np.float32(-1.0000001)
     return np.ldexp(s, grid.exponent).astype(np.float32)
 
@@ -42,9 +41,7 @@ def test_count_block_equals_bincount(diagonal, buffer) -> None:
     rng = np.random.default_rng(3)
     grid = COSINE_GRID
     block = _block(rng, 37, 41, grid)
-    rects = np.array(
-        [[0, 10, 0, 41, 0], [10, 37, 0, 20, 1], [10, 37, 20, 41, 2]], dtype=np.int64
-    )
+    rects = np.array([[0, 10, 0, 41, 0], [10, 37, 0, 20, 1], [10, 37, 20, 41, 2]], dtype=np.int64)
     skip = np.array([5 * 41 + 30, 20 * 41 + 25, 36 * 41 + 40])
     skip_cells = np.array([0, 2, 2])
     acc = Accumulator(grid, 2, capacity=50)
@@ -61,10 +58,13 @@ def test_count_block_equals_bincount(diagonal, buffer) -> None:
     values = np.ldexp(block.astype(np.float64), -grid.exponent)
     above = counted & (grid.bin_of(values) >= acc.tail_bin)
     assert sorted(scores.tolist()) == sorted(values[above].tolist())
-    assert np.bincount(cells, minlength=3).tolist() == np.bincount(
-        [c for r in rects for c in [r[4]] * int(above[r[0] : r[1], r[2] : r[3]].sum())],
-        minlength=3,
-    ).tolist()
+    assert (
+        np.bincount(cells, minlength=3).tolist()
+        == np.bincount(
+            [c for r in rects for c in [r[4]] * int(above[r[0] : r[1], r[2] : r[3]].sum())],
+            minlength=3,
+        ).tolist()
+    )
     assert 0 < scores.size <= acc.capacity + expected.max()  # ties at the edge stay together
 
 
@@ -77,9 +77,10 @@ def test_count_block_leaves_scratch_clean_for_the_next_block() -> None:
     acc.add_block(first, rects, diagonal=False)
     acc.add_block(second, rects, diagonal=False)
     assert not acc._scratch.any()
-    expected = _reference_block(first, rects, False, grid)[0] + _reference_block(
-        second, rects, False, grid
-    )[0]
+    expected = (
+        _reference_block(first, rects, False, grid)[0]
+        + _reference_block(second, rects, False, grid)[0]
+    )
     np.testing.assert_array_equal(acc.histogram[:1], expected)
 
 
@@ -93,9 +94,7 @@ def test_count_pairs_equals_bincount(tail_bin) -> None:
     acc = Accumulator(grid, 2)
     hist = np.zeros_like(acc.histogram)
     total = np.zeros(grid.n_bins, dtype=np.int64)
-    above = kernels.count_pairs(
-        s, a, b, acc.lut, hist, total, grid.exponent, grid.offset, tail_bin
-    )
+    above = kernels.count_pairs(s, a, b, acc.lut, hist, total, grid.exponent, grid.offset, tail_bin)
     bins = grid.bin_of(s)
     expected = np.zeros_like(hist)
     np.add.at(expected, (acc.lut[a, b], bins), 1)

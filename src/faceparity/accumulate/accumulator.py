@@ -134,7 +134,14 @@ class Accumulator:
             raise ValueError(f"group indices must lie in 0..{self.n_groups}")
         grid = self.grid
         above = kernels.count_pairs(
-            s, a, b, self.lut, self.histogram, self._total, grid.exponent, grid.offset,
+            s,
+            a,
+            b,
+            self.lut,
+            self.histogram,
+            self._total,
+            grid.exponent,
+            grid.offset,
             self.tail_bin,
         )
         if not above:
@@ -173,8 +180,16 @@ class Accumulator:
             self._scratch = np.zeros((cells.size, self.grid.n_bins), dtype=np.int64)
         grid, flat, taken = self.grid, self._flat, self._cells
         above = kernels.count_block(
-            block, np.column_stack([rects, slots]), diagonal, self._scratch, self.histogram,
-            self._total, grid.offset, self.tail_bin, flat, taken,
+            block,
+            np.column_stack([rects, slots]),
+            diagonal,
+            self._scratch,
+            self.histogram,
+            self._total,
+            grid.offset,
+            self.tail_bin,
+            flat,
+            taken,
         )
         if skip is not None and skip.size:  # counted above; take them out again
             unscaled = np.ldexp(block.ravel()[skip].astype(np.float64), -grid.exponent)
@@ -191,8 +206,10 @@ class Accumulator:
                 block, rects, diagonal, grid.offset, self.tail_bin, above
             )
         scaled = block.ravel()[flat].astype(np.float64)
-        keep = scaled >= grid.offset + self.tail_bin if self.tail_bin > 0 else np.ones_like(
-            scaled, dtype=bool
+        keep = (
+            scaled >= grid.offset + self.tail_bin
+            if self.tail_bin > 0
+            else np.ones_like(scaled, dtype=bool)
         )
         if skip is not None and skip.size:
             keep &= ~np.isin(flat, skip)

@@ -117,9 +117,7 @@ def _compiled() -> dict[str, Any]:
             above += b >= tail_bin
         return above
 
-    _kernels.update(
-        count_block=count_block, collect_block=collect_block, count_pairs=count_pairs
-    )
+    _kernels.update(count_block=count_block, collect_block=collect_block, count_pairs=count_pairs)
     return _kernels
 
 
@@ -165,8 +163,16 @@ def count_block(
     """
     return int(
         _compiled()["count_block"](
-            block, rects, bool(diagonal), scratch, histogram, total, int(offset),
-            int(tail_bin), flat, cells,
+            block,
+            rects,
+            bool(diagonal),
+            scratch,
+            histogram,
+            total,
+            int(offset),
+            int(tail_bin),
+            flat,
+            cells,
         )
     )
 
