@@ -45,6 +45,14 @@ _BLOCK_TAIL = 1 << 18
 tail edge is still low, take the second pass)."""
 
 
+def _group_index(groups: npt.ArrayLike) -> npt.NDArray[np.integer]:
+    """Group indices as a 1-D integer array, without a copy where they already are one."""
+    g = np.asarray(groups)
+    if g.dtype.kind not in "iu":
+        g = g.astype(np.int64)
+    return g.ravel() if g.ndim != 1 else g
+
+
 def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
     """Index of the unordered cell (a, b), a <= b, for every ordered pair of groups."""
     lut = np.empty((n_slots, n_slots), dtype=np.int32)
@@ -116,6 +124,42 @@ class Accumulator:
 
     # --- adding scores ----------------------------------------------------------------
 
+    def add_pairs(
+        self,
+        scores: npt.ArrayLike,
+        mated: npt.ArrayLike,
+        group_a: npt.ArrayLike,
+        group_b: npt.ArrayLike,
+    ) -> None:
+        """Add listed comparisons, mated and non-mated, with the group of each side.
+
+        Group index ``n_groups`` stands for a missing group. Non-mated scores are
+        counted by one compiled pass (no copies of the input); mated ones are kept.
+        """
+        s = np.asarray(scores, dtype=np.float64).ravel()
+        m = np.asarray(mated, dtype=bool).ravel()
+        a, b = _group_index(group_a), _group_index(group_b)
+        if not (a.size == b.size == m.size == s.size):
+            raise ValueError("scores, mated flags and groups need one entry per comparison")
+        if not s.size:
+            return
+        if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) > self.n_groups:
+            raise ValueError(f"group indices must lie in 0..{self.n_groups}")
+        grid = self.grid
+        above = kernels.count_pairs(
+            s, m, a, b, self.lut, self.histogram, self._total, grid.exponent, grid.offset,
+            self.tail_bin,
+        )
+        mates = np.flatnonzero(m)
+        if mates.size:
+            self.add_mated(s[mates], a[mates], b[mates])
+        if not above:
+            return
+        self.tighten()
+        keep = s >= self.tail_edge if self.tail_bin > 0 else np.ones(s.size, dtype=bool)
+        keep &= ~m
+        self._add_tail(s[keep], self.lut[a[keep], b[keep]])
+
     def add_non_mated(
         self,
         scores: npt.ArrayLike,
@@ -123,32 +167,8 @@ class Accumulator:
         group_b: npt.ArrayLike,
     ) -> None:
         """Add non-mated scores with the group of each side (``n_groups`` = missing)."""
-        s = np.ascontiguousarray(scores, dtype=np.float64).ravel()
-        a = np.ascontiguousarray(group_a, dtype=np.int64).ravel()
-        b = np.ascontiguousarray(group_b, dtype=np.int64).ravel()
-        if not s.size:
-            return
-        if not (a.size == b.size == s.size):
-            raise ValueError("scores and both group arrays must have one entry per comparison")
-        if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) > self.n_groups:
-            raise ValueError(f"group indices must lie in 0..{self.n_groups}")
-        grid = self.grid
-        above = kernels.count_pairs(
-            s,
-            a,
-            b,
-            self.lut,
-            self.histogram,
-            self._total,
-            grid.exponent,
-            grid.offset,
-            self.tail_bin,
-        )
-        if not above:
-            return
-        self.tighten()
-        keep = s >= self.tail_edge if self.tail_bin > 0 else np.ones(s.size, dtype=bool)
-        self._add_tail(s[keep], self.lut[a[keep], b[keep]])
+        s = np.asarray(scores, dtype=np.float64).ravel()
+        self.add_pairs(s, np.zeros(s.size, dtype=bool), group_a, group_b)
 
     def add_block(
         self,

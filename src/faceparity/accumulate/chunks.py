@@ -35,9 +35,6 @@ def accumulate_chunks(
     """
     acc = Accumulator(grid, n_groups, capacity=capacity)
     for score, mated, groups in chunks:
-        s = np.asarray(score, dtype=np.float64)
-        m = np.asarray(mated, dtype=bool)
         g = np.asarray(groups)
-        acc.add_non_mated(s[~m], g[~m, 0], g[~m, 1])
-        acc.add_mated(s[m], g[m, 0], g[m, 1])
+        acc.add_pairs(score, mated, g[:, 0], g[:, 1])
     return acc

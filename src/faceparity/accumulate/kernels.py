@@ -105,14 +105,16 @@ def _compiled() -> dict[str, Any]:
         return n
 
     @njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
-    def count_pairs(scores, group_a, group_b, lut, histogram, total, scale, offset, tail_bin):  # type: ignore[no-untyped-def]
+    def count_pairs(  # type: ignore[no-untyped-def]
+        scores, mated, group_a, group_b, lut, histogram, total, scale, offset, tail_bin
+    ):
         low, high = np.float64(offset), np.float64(offset + histogram.shape[1] - 1)
         above = 0
         for k in range(scores.size):
-            x = min(max(scores[k] * scale, low), high)
-            b = math.floor(x) - offset
-            cell = lut[group_a[k], group_b[k]]
-            histogram[cell, b] += 1
+            if mated[k]:
+                continue
+            b = math.floor(min(max(scores[k] * scale, low), high)) - offset
+            histogram[lut[group_a[k], group_b[k]], b] += 1
             total[b] += 1
             above += b >= tail_bin
         return above
@@ -200,8 +202,9 @@ def collect_block(
 
 def count_pairs(
     scores: npt.NDArray[np.float64],
-    group_a: npt.NDArray[np.int64],
-    group_b: npt.NDArray[np.int64],
+    mated: npt.NDArray[np.bool_],
+    group_a: npt.NDArray[np.integer],
+    group_b: npt.NDArray[np.integer],
     lut: npt.NDArray[np.int32],
     histogram: npt.NDArray[np.int64],
     total: npt.NDArray[np.int64],
@@ -209,13 +212,15 @@ def count_pairs(
     offset: int,
     tail_bin: int,
 ) -> int:
-    """Count scores of listed comparisons into the histogram of their cell ``lut[a, b]``.
+    """Count the non-mated listed comparisons into the histogram of their cell ``lut[a, b]``.
 
-    Returns how many fall in ``tail_bin`` or above.
+    Mated ones (``mated`` true) are skipped. Returns how many counted scores fall in
+    ``tail_bin`` or above.
     """
     return int(
         _compiled()["count_pairs"](
             scores,
+            mated,
             group_a,
             group_b,
             lut,
