@@ -90,14 +90,40 @@ def test_count_pairs_equals_bincount(tail_bin) -> None:
     grid = ScoreGrid.covering(-3.0, 5.0)
     s = rng.uniform(-4.0, 6.0, size=5000)  # past both ends: the end bins
     s[::9] = grid.edges[123]  # on an edge
-    a, b = rng.integers(0, 3, size=5000), rng.integers(0, 3, size=5000)
+    mated = rng.random(5000) < 0.1
+    groups = rng.integers(0, 3, size=(5000, 2)).astype(np.int32)
+    a, b = groups[:, 0], groups[:, 1]  # strided views, as chunk readers pass them
     acc = Accumulator(grid, 2)
     hist = np.zeros_like(acc.histogram)
     total = np.zeros(grid.n_bins, dtype=np.int64)
-    above = kernels.count_pairs(s, a, b, acc.lut, hist, total, grid.exponent, grid.offset, tail_bin)
+    where = kernels.count_pairs(
+        s, mated, a, b, acc.lut, hist, total, grid.exponent, grid.offset, tail_bin
+    )
     bins = grid.bin_of(s)
     expected = np.zeros_like(hist)
-    np.add.at(expected, (acc.lut[a, b], bins), 1)
+    np.add.at(expected, (acc.lut[a[~mated], b[~mated]], bins[~mated]), 1)
     np.testing.assert_array_equal(hist, expected)
     np.testing.assert_array_equal(total, expected.sum(axis=0))
-    assert above == int((bins >= tail_bin).sum())
+    np.testing.assert_array_equal(where, np.flatnonzero(~mated & (bins >= tail_bin)))
+
+
+def test_count_pairs_names_a_bad_group_index() -> None:
+    acc = Accumulator(COSINE_GRID, 2)
+    with pytest.raises(ValueError, match="comparison 2: group indices \\(0, 3\\)"):
+        acc.add_pairs([0.1, 0.2, 0.3], [False, False, False], [0, 1, 0], [0, 2, 3])
+
+
+def test_add_pairs_equals_add_non_mated_and_add_mated() -> None:
+    rng = np.random.default_rng(6)
+    s = rng.uniform(-1, 1, 3000)
+    m = rng.random(3000) < 0.2
+    g = rng.integers(0, 4, size=(3000, 2))
+    one, two = Accumulator(COSINE_GRID, 3, capacity=100), Accumulator(COSINE_GRID, 3, capacity=100)
+    one.add_pairs(s, m, g[:, 0], g[:, 1])
+    two.add_non_mated(s[~m], g[~m, 0], g[~m, 1])
+    two.add_mated(s[m], g[m, 0], g[m, 1])
+    for acc in (one, two):
+        acc.finalize()
+    np.testing.assert_array_equal(one.histogram, two.histogram)
+    assert sorted(one.tail()[0].tolist()) == sorted(two.tail()[0].tolist())
+    assert sorted(one.mated()[0].tolist()) == sorted(two.mated()[0].tolist())

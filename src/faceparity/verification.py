@@ -175,16 +175,22 @@ def _partition_accumulated(
     acc.finalize()
     n_groups, slots = acc.n_groups, acc.n_groups + 1
     tail, tail_cells = acc.tail()
-    order = np.argsort(tail, kind="stable")
+    order = np.argsort(tail)
     tail, tail_cells = tail[order], tail_cells[order]
+    # The tail cell by cell, each run sorted by score (a stable sort of small integers).
+    by_cell = np.argsort(tail_cells, kind="stable")
+    cell_tail = tail[by_cell]
+    bounds = np.searchsorted(tail_cells[by_cell], np.arange(acc.n_cells + 1))
 
     def view(cells: list[int]) -> HistogramScores:
-        chosen = np.asarray(cells, dtype=np.int32)
+        if len(cells) == acc.n_cells:
+            scores = tail
+        elif len(cells) == 1:
+            scores = cell_tail[bounds[cells[0]] : bounds[cells[0] + 1]]
+        else:
+            scores = np.sort(np.concatenate([cell_tail[bounds[c] : bounds[c + 1]] for c in cells]))
         return HistogramScores(
-            acc.grid,
-            acc.histogram[chosen].sum(axis=0),
-            tail[np.isin(tail_cells, chosen)],
-            acc.tail_bin,
+            acc.grid, acc.histogram[np.asarray(cells)].sum(axis=0), scores, acc.tail_bin
         )
 
     lut = acc.lut

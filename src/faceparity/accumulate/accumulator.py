@@ -143,22 +143,27 @@ class Accumulator:
             raise ValueError("scores, mated flags and groups need one entry per comparison")
         if not s.size:
             return
-        if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) > self.n_groups:
-            raise ValueError(f"group indices must lie in 0..{self.n_groups}")
         grid = self.grid
-        above = kernels.count_pairs(
-            s, m, a, b, self.lut, self.histogram, self._total, grid.exponent, grid.offset,
+        where = kernels.count_pairs(
+            s,
+            m,
+            a,
+            b,
+            self.lut,
+            self.histogram,
+            self._total,
+            grid.exponent,
+            grid.offset,
             self.tail_bin,
         )
         mates = np.flatnonzero(m)
         if mates.size:
             self.add_mated(s[mates], a[mates], b[mates])
-        if not above:
+        if not where.size:
             return
         self.tighten()
-        keep = s >= self.tail_edge if self.tail_bin > 0 else np.ones(s.size, dtype=bool)
-        keep &= ~m
-        self._add_tail(s[keep], self.lut[a[keep], b[keep]])
+        where = where[self._in_bins_from(s[where], self.tail_bin)]
+        self._add_tail(s[where], self.lut[a[where], b[where]])
 
     def add_non_mated(
         self,
@@ -225,15 +230,11 @@ class Accumulator:
             flat, taken = kernels.collect_block(
                 block, rects, diagonal, grid.offset, self.tail_bin, above
             )
-        scaled = block.ravel()[flat].astype(np.float64)
-        keep = (
-            scaled >= grid.offset + self.tail_bin
-            if self.tail_bin > 0
-            else np.ones_like(scaled, dtype=bool)
-        )
+        scores = np.ldexp(block.ravel()[flat].astype(np.float64), -grid.exponent)
+        keep = self._in_bins_from(scores, self.tail_bin)
         if skip is not None and skip.size:
             keep &= ~np.isin(flat, skip)
-        self._add_tail(np.ldexp(scaled[keep], -grid.exponent), taken[keep].copy())
+        self._add_tail(scores[keep], taken[keep].copy())
 
     def add_mated(
         self, scores: npt.ArrayLike, group_a: npt.ArrayLike, group_b: npt.ArrayLike
@@ -241,7 +242,10 @@ class Accumulator:
         """Add mated scores, exactly, with the ordered pair of groups of each."""
         s = np.asarray(scores, dtype=np.float64).ravel()
         slots = self.n_groups + 1
-        pair = np.asarray(group_a).ravel() * slots + np.asarray(group_b).ravel()
+        a, b = np.asarray(group_a).ravel(), np.asarray(group_b).ravel()
+        if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= slots):
+            raise ValueError(f"group indices must lie in 0..{self.n_groups}")
+        pair = a * slots + b
         self._mated_scores.append(s)
         self._mated_pairs.append(pair.astype(np.int32))
 
@@ -283,16 +287,27 @@ class Accumulator:
 
     def _edge_for(self, capacity: int) -> int:
         """Lowest bin whose non-mated scores at or above it number at most ``capacity``."""
-        above = np.cumsum(self._total[::-1])[::-1]
-        return int(np.searchsorted(-above, -capacity, side="left"))
+        # The edge never falls, so only the bins from the present one up are summed.
+        above = np.cumsum(self._total[self.tail_bin :][::-1])[::-1]
+        return self.tail_bin + int(np.searchsorted(-above, -capacity, side="left"))
 
     def _raise_tail(self, tail_bin: int) -> None:
         tail_bin = max(tail_bin, self.tail_bin)
         scores, cells = self.tail()
-        keep = self.grid.bin_of(scores) >= tail_bin
+        keep = self._in_bins_from(scores, tail_bin)
         self._tail_scores, self._tail_cells = [scores[keep]], [cells[keep]]
         self._tail_size = int(keep.sum())
         self.tail_bin = tail_bin
+
+    def _in_bins_from(
+        self, scores: npt.NDArray[np.floating], tail_bin: int
+    ) -> npt.NDArray[np.bool_]:
+        """Which scores fall in bin ``tail_bin`` or above (``grid.bin_of``, by one comparison)."""
+        if tail_bin <= 0:  # bin 0 also holds the scores below the grid
+            return np.ones(scores.shape, dtype=bool)
+        if tail_bin >= self.grid.n_bins:
+            return np.zeros(scores.shape, dtype=bool)
+        return np.asarray(scores >= math.ldexp(self.grid.offset + tail_bin, -self.grid.exponent))
 
     def tail(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
         """The exact non-mated scores held, and their cells.

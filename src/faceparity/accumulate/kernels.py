@@ -106,17 +106,23 @@ def _compiled() -> dict[str, Any]:
 
     @njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
     def count_pairs(  # type: ignore[no-untyped-def]
-        scores, mated, group_a, group_b, lut, histogram, total, scale, offset, tail_bin
+        scores, mated, group_a, group_b, lut, histogram, total, scale, offset, tail_bin, where
     ):
         low, high = np.float64(offset), np.float64(offset + histogram.shape[1] - 1)
+        slots = lut.shape[0]
         above = 0
         for k in range(scores.size):
             if mated[k]:
                 continue
-            b = math.floor(min(max(scores[k] * scale, low), high)) - offset
-            histogram[lut[group_a[k], group_b[k]], b] += 1
-            total[b] += 1
-            above += b >= tail_bin
+            a, b = group_a[k], group_b[k]
+            if a < 0 or a >= slots or b < 0 or b >= slots:
+                return -(k + 1)
+            i = math.floor(min(max(scores[k] * scale, low), high)) - offset
+            histogram[lut[a, b], i] += 1
+            total[i] += 1
+            if i >= tail_bin:
+                where[above] = k
+                above += 1
         return above
 
     _kernels.update(count_block=count_block, collect_block=collect_block, count_pairs=count_pairs)
@@ -211,23 +217,30 @@ def count_pairs(
     exponent: int,
     offset: int,
     tail_bin: int,
-) -> int:
+) -> npt.NDArray[np.int64]:
     """Count the non-mated listed comparisons into the histogram of their cell ``lut[a, b]``.
 
-    Mated ones (``mated`` true) are skipped. Returns how many counted scores fall in
-    ``tail_bin`` or above.
+    Mated ones (``mated`` true) are skipped. Returns the positions of the counted
+    scores in ``tail_bin`` or above. A group index outside ``lut`` stops the count
+    with a ``ValueError`` naming the position (the counts so far stay added).
     """
-    return int(
-        _compiled()["count_pairs"](
-            scores,
-            mated,
-            group_a,
-            group_b,
-            lut,
-            histogram,
-            total,
-            math.ldexp(1.0, exponent),
-            int(offset),
-            int(tail_bin),
-        )
+    where = np.empty(scores.size, dtype=np.int64)
+    above = _compiled()["count_pairs"](
+        scores,
+        mated,
+        group_a,
+        group_b,
+        lut,
+        histogram,
+        total,
+        math.ldexp(1.0, exponent),
+        int(offset),
+        int(tail_bin),
+        where,
     )
+    if above < 0:
+        k = -above - 1
+        raise ValueError(
+            f"comparison {k}: group indices ({group_a[k]}, {group_b[k]}) outside 0..{len(lut) - 1}"
+        )
+    return where[:above]

@@ -508,8 +508,7 @@ def accumulate_pairs(
         same = np.asarray(subject_a == subject_b, dtype=bool)
         codes = encode_chunk(frame, group_specs, file=file, offset=offset)
         slot = group_slots(codes, levels, names, keys)
-        acc.add_non_mated(similarity[~same], slot[~same, 0], slot[~same, 1])
-        acc.add_mated(similarity[same], slot[same, 0], slot[same, 1])
+        acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1])
         for side, ids in enumerate((subject_a, subject_b)):
             pairs = pd.DataFrame({"group": slot[:, side], "subject": ids}).drop_duplicates()
             everyone.update(pairs["subject"].unique().tolist())
