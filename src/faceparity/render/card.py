@@ -418,6 +418,12 @@ def build_card(
     general = tuple(c for c in charts if c.key in ("chart-det", "chart-threshold",
                                                     "chart-distributions"))
     missing = []
+    keys = {c.key for c in charts}
+    if charts and "chart-det" not in keys and any(g.get("det") for g in results["groups"]):
+        missing.append(
+            "DET curves: every DET sample has a zero FMR or FNMR, which log axes cannot "
+            "show, so no DET chart is drawn (the rates are in the tables)."
+        )
     if not any(isinstance(g.get("score_distribution"), Mapping) for g in results["groups"]):
         missing.append(
             "Score distributions per group: these results carry no score distributions, so "

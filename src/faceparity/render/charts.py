@@ -126,11 +126,13 @@ def det_chart(results: Mapping[str, Any]) -> Chart | None:
     groups = [g for g in results["groups"] if g.get("det") and g["det"].get("fmr")]
     if not groups:
         return None
+    curves = [(g, *_positive(g["det"]["fmr"], g["det"]["fnmr"])) for g in groups]
+    if not any(x for _, x, _, _ in curves):
+        return None  # nothing can be drawn on log axes; the card says so
     fig = _figure(7.0, 4.6)
     ax = fig.add_subplot()
     dropped = 0
-    for i, g in enumerate(groups):
-        x, y, d = _positive(g["det"]["fmr"], g["det"]["fnmr"])
+    for i, (g, x, y, d) in enumerate(curves):
         dropped += d
         ax.plot(x, y, label=_label(g), linewidth=1.6, **_style(i))
     for t in results["config"].get("target_fmrs", []):
@@ -181,8 +183,10 @@ def threshold_chart(results: Mapping[str, Any]) -> Chart | None:
         if p["threshold"] is not None:
             for ax in (ax_fmr, ax_fnmr):
                 ax.axvline(p["threshold"], color="#777777", linewidth=0.8, linestyle=":")
-    ax_fmr.set_yscale("log")
-    ax_fmr.set_ylabel("FMR (log scale)")
+    positive = any(r is not None and r > 0 for g in groups for r in g["det"]["fmr"])
+    if positive:
+        ax_fmr.set_yscale("log")
+    ax_fmr.set_ylabel("FMR (log scale)" if positive else "FMR")
     ax_fnmr.set_ylabel("FNMR")
     kind = results["input"].get("score_kind", "score")
     for ax in (ax_fmr, ax_fnmr):
@@ -190,7 +194,7 @@ def threshold_chart(results: Mapping[str, Any]) -> Chart | None:
         ax.grid(True, linewidth=0.4, color="#cccccc")
     ax_fnmr.legend(fontsize="small", loc="best")
     alt = (
-        f"Two panels: FMR (log scale) and FNMR of {len(groups)} groups against the threshold, "
+        f"Two panels: FMR{' (log scale)' if positive else ''} and FNMR of {len(groups)} groups against the threshold, "
         f"from {sum(len(g['det']['threshold']) for g in groups)} DET samples. "
         f"The match rule is: {results['config'].get('match_rule', 'not stated')}."
     )
