@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from _browser import Browser, find_chromium
@@ -65,12 +64,35 @@ def test_bfw_sample_report_in_a_browser(tmp_path: Path) -> None:
     find_chromium()
     run = CliRunner().invoke(
         cli.main,
-        ["audit", "pairs", str(path), "--score", "senet50", "--score-kind", "similarity",
-         "--mated", "label", "--subjects", "id1,id2", "--samples", "p1,p2",
-         "--attribute", "sex=g1,g2", "--attribute", "ethnicity=e1,e2",
-         "--group-by", "sex,ethnicity", "--fmr", "1e-3,1e-4",
-         "--policy", "global", "--policy", "reference:sex=M,ethnicity=W",
-         "-o", str(tmp_path / "bfw")],
+        [
+            "audit",
+            "pairs",
+            str(path),
+            "--score",
+            "senet50",
+            "--score-kind",
+            "similarity",
+            "--mated",
+            "label",
+            "--subjects",
+            "id1,id2",
+            "--samples",
+            "p1,p2",
+            "--attribute",
+            "sex=g1,g2",
+            "--attribute",
+            "ethnicity=e1,e2",
+            "--group-by",
+            "sex,ethnicity",
+            "--fmr",
+            "1e-3,1e-4",
+            "--policy",
+            "global",
+            "--policy",
+            "reference:sex=M,ethnicity=W",
+            "-o",
+            str(tmp_path / "bfw"),
+        ],
         catch_exceptions=False,
     )
     assert run.exit_code == 0, run.stderr

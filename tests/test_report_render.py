@@ -28,7 +28,7 @@ SECTIONS = [
     "Ethical considerations",
     "Caveats",
 ]
-EVIL = '<script>window.__pwned=1</script>"\'$x$|*_[a](b)'
+EVIL = "<script>window.__pwned=1</script>\"'$x$|*_[a](b)"
 
 
 def _results() -> dict:
@@ -37,17 +37,28 @@ def _results() -> dict:
 
 def _with_intervals(data: dict) -> dict:
     data = copy.deepcopy(data)
-    data["uncertainty"] = {"method": "subject bootstrap", "level": 0.95, "replicates": 200,
-                           "seed": 1, "caveat": "Comparisons sharing subjects are resampled together."}
+    data["uncertainty"] = {
+        "method": "subject bootstrap",
+        "level": 0.95,
+        "replicates": 200,
+        "seed": 1,
+        "caveat": "Comparisons sharing subjects are resampled together.",
+    }
     for point in data["operating_points"]:
         for g in point["groups"]:
             for rate in ("fmr", "fnmr"):
                 if g[rate] is not None:
-                    g[f"{rate}_ci"] = {"ci_low": g[rate] / 2, "ci_high": g[rate] * 1.5 + 0.01,
-                                       "method": "bootstrap"}
-                    g[f"{rate}_support"] = {"sufficient": g["label"] != "F",
-                                            "expected_errors": 0.6, "min_supported_fmr": 0.5,
-                                            "reason": "0.6 expected errors"}
+                    g[f"{rate}_ci"] = {
+                        "ci_low": g[rate] / 2,
+                        "ci_high": g[rate] * 1.5 + 0.01,
+                        "method": "bootstrap",
+                    }
+                    g[f"{rate}_support"] = {
+                        "sufficient": g["label"] != "F",
+                        "expected_errors": 0.6,
+                        "min_supported_fmr": 0.5,
+                        "reason": "0.6 expected errors",
+                    }
         m = point["summary"]["fmr"]["max_geomean"]
         if m["value"] is not None:
             m["value_ci"] = {"ci_low": 0.9123, "ci_high": 1.8765, "method": "bootstrap"}
@@ -83,7 +94,7 @@ def test_html_has_model_card_sections_in_order_and_every_chart() -> None:
         assert f'<title id="{chart.key}-title">' in figure.group(1)
         assert "<figcaption>" in figure.group(1) and "Text alternative:" in figure.group(1)
     assert "no score distributions" in html  # said, not fabricated
-    assert "<script" not in html and "http-equiv=\"Content-Security-Policy\"" in html
+    assert "<script" not in html and 'http-equiv="Content-Security-Policy"' in html
     # nothing to fetch: no src/href pointing outside the page
     assert not re.search(r'(src|href)="(?!#|data:)', html)
     assert "no interval computed" in html and "No interval was computed" in html
@@ -134,8 +145,19 @@ def test_report_command_writes_html_and_markdown(tmp_path: Path) -> None:
     assert run.stdout.strip() == str(tmp_path / "report.html")
     assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
     out = tmp_path / "card.md"
-    run = CliRunner().invoke(cli.main, ["report", str(results), "-o", str(out),
-                                        "--target-fmr", "0.1", "--policy", "reference:sex=M"])
+    run = CliRunner().invoke(
+        cli.main,
+        [
+            "report",
+            str(results),
+            "-o",
+            str(out),
+            "--target-fmr",
+            "0.1",
+            "--policy",
+            "reference:sex=M",
+        ],
+    )
     assert run.exit_code == 0, run.stderr
     assert "At target FMR 0.1, policy reference:sex=M" in out.read_text()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -144,7 +166,10 @@ def test_report_command_writes_html_and_markdown(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("{", "expected JSON: Expecting property name enclosed in double quotes (line 1, column 2)"),
+        (
+            "{",
+            "expected JSON: Expecting property name enclosed in double quotes (line 1, column 2)",
+        ),
         ('{"schema_version": "0.9"}', "expected results schema_version '1.0', got '0.9'"),
         ('{"schema_version": "1.0"}', "expected the keys tool, input, config"),
     ],
@@ -165,7 +190,9 @@ def test_report_that_cannot_be_written_is_exit_73(tmp_path: Path) -> None:
     results = tmp_path / "results.json"
     results.write_text((GOLDEN / "sex.json").read_text())
     (tmp_path / "file").write_text("")
-    run = CliRunner().invoke(cli.main, ["report", str(results), "-o", str(tmp_path / "file" / "r.html")])
+    run = CliRunner().invoke(
+        cli.main, ["report", str(results), "-o", str(tmp_path / "file" / "r.html")]
+    )
     assert run.exit_code == 73 and "cannot write" in run.stderr
 
 
@@ -176,9 +203,25 @@ def test_unknown_headline_point_is_exit_2(tmp_path: Path) -> None:
     assert run.exit_code == 2 and "no operating point for target FMR 0.3" in run.stderr
 
 
-AUDIT = ["audit", "pairs", str(GOLDEN / "pairs.csv"), "--score", "score", "--score-kind",
-         "similarity", "--mated", "label", "--subjects", "id1,id2", "--attribute", "sex=g1,g2",
-         "--group-by", "sex", "--fmr", "0.2,0.1"]
+AUDIT = [
+    "audit",
+    "pairs",
+    str(GOLDEN / "pairs.csv"),
+    "--score",
+    "score",
+    "--score-kind",
+    "similarity",
+    "--mated",
+    "label",
+    "--subjects",
+    "id1,id2",
+    "--attribute",
+    "sex=g1,g2",
+    "--group-by",
+    "sex",
+    "--fmr",
+    "0.2,0.1",
+]
 
 
 def test_audit_writes_report_next_to_results_unless_no_report(tmp_path: Path) -> None:

@@ -381,15 +381,11 @@ def report(
         fmt = _REPORT_FORMATS.get(output.suffix.lower(), "html") if output else "html"
     if output is None:
         output = results.parent / f"report.{fmt}"
-    options = {"target_fmr": target_fmr, "policy": policy, "title": title}
     if fmt == "md":
-        from faceparity.render.markdown import render_markdown
-
-        text = render_markdown(data, **options)
+        from faceparity.render.markdown import render_markdown as render
     else:
-        from faceparity.render.html import render_html
-
-        text = render_html(data, **options)
+        from faceparity.render.html import render_html as render
+    text = render(data, target_fmr=target_fmr, policy=policy, title=title)
     _write_output(output, text)
     click.echo(str(output))
 

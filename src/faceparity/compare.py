@@ -1,4 +1,4 @@
-"""Two audits side by side: the change in every differential, and whether it is beyond the intervals.
+"""Two audits side by side: the change in every differential, beyond the intervals or not.
 
 Operating points are matched by target FMR and policy, groups by their attributes. For
 each matched value (per-group FMR and FNMR, the overall rates and threshold, every
@@ -108,9 +108,7 @@ def _change(
     difference = float(vb) - float(va)
     # A threshold is a point on a score scale, not a rate: no ratio for it.
     ratio = float(vb) / float(va) if quantity != "threshold" and va > 0 and vb >= 0 else None
-    complete = (
-        ca is not None and cb is not None and None not in ca and None not in cb
-    )
+    complete = ca is not None and cb is not None and None not in ca and None not in cb
     if not complete:
         verdict = NO_INTERVALS
     else:
@@ -158,11 +156,16 @@ def compare_results(
             )
     if a["input"].get("score_kind") != b["input"].get("score_kind"):
         notes.append("score_kind differs: thresholds are not comparable")
-    if not (isinstance(a.get("uncertainty"), Mapping) and isinstance(b.get("uncertainty"), Mapping)):
+    if not (
+        isinstance(a.get("uncertainty"), Mapping) and isinstance(b.get("uncertainty"), Mapping)
+    ):
         notes.append(
             "intervals not available: "
-            + ("neither result carries intervals" if not a.get("uncertainty")
-               and not b.get("uncertainty") else "only one of the results carries intervals")
+            + (
+                "neither result carries intervals"
+                if not a.get("uncertainty") and not b.get("uncertainty")
+                else "only one of the results carries intervals"
+            )
             + "; no change can be called beyond sampling error"
         )
     notes.append(
@@ -180,8 +183,14 @@ def compare_results(
             continue
         if g.get("eer") or other.get("eer"):
             changes.append(
-                _change("groups", str(g["label"]), "EER", g.get("eer") or {},
-                        other.get("eer") or {}, "eer")
+                _change(
+                    "groups",
+                    str(g["label"]),
+                    "EER",
+                    g.get("eer") or {},
+                    other.get("eer") or {},
+                    "eer",
+                )
             )
     a_keys = {_key(g["attributes"]) for g in a["groups"]}
     only_b.extend(f"group {g['label']}" for g in b["groups"] if _key(g["attributes"]) not in a_keys)

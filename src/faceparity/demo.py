@@ -301,7 +301,8 @@ def run_demo(
     """Simulate, write, read back, audit and check against the truth; returns the text to print.
 
     Writes ``output/data/{embeddings.npy,metadata.csv,truth.json}``,
-    ``output/results.json`` and ``output/report.html``. The text holds the audit's tables, then for each
+    ``output/results.json`` and ``output/report.html``. The text holds the audit's
+    tables, then for each
     target FMR under the ``global`` policy the truth check (:func:`truth_check`) and
     the order checks (:func:`order_check`), then the paths and the wall time.
     """

@@ -74,7 +74,17 @@ MEASURES = {
     "inequity_rate": "inequity rate",
 }
 RATES = ("fmr", "fnmr")
-_LIMIT_KEYS = ("name", "target_fmr", "policy", "measure", "rate", "groups", "max", "min", "interval")
+_LIMIT_KEYS = (
+    "name",
+    "target_fmr",
+    "policy",
+    "measure",
+    "rate",
+    "groups",
+    "max",
+    "min",
+    "interval",
+)
 _TOP_KEYS = ("undefined", "limit")
 
 
@@ -163,7 +173,9 @@ class CheckReport:
 
     def format(self) -> str:
         """The report as text: one line a limit, the failing values below it, a verdict."""
-        lines = [f"check of {self.results_name} against {self.n_limits} limits in {self.limits_file}"]
+        lines = [
+            f"check of {self.results_name} against {self.n_limits} limits in {self.limits_file}"
+        ]
         by_limit: dict[int, list[Finding]] = {}
         for f in self.findings:
             by_limit.setdefault(f.limit.number, []).append(f)
@@ -242,12 +254,15 @@ def parse_limits(text: str, *, file: str = "limits.toml") -> Limits:
         k = unknown[0]
         raise fail(
             f"unknown key; expected {', '.join(_TOP_KEYS)} at the top level (a limit is a "
-            "[[limit]] table)", top_lines.get(k) or _table_line(text, k), k
+            "[[limit]] table)",
+            top_lines.get(k) or _table_line(text, k),
+            k,
         )
     undefined = data.get("undefined", "fail")
     if undefined not in ("fail", "pass"):
-        raise fail(f"expected \"fail\" or \"pass\", got {undefined!r}", top_lines.get("undefined"),
-                   "undefined")
+        raise fail(
+            f'expected "fail" or "pass", got {undefined!r}', top_lines.get("undefined"), "undefined"
+        )
     entries = data.get("limit", [])
     if not isinstance(entries, list) or not entries:
         raise fail("expected at least one [[limit]] table", top_lines.get("limit"), "limit")
@@ -255,8 +270,13 @@ def parse_limits(text: str, *, file: str = "limits.toml") -> Limits:
     for i, entry in enumerate(entries):
         header, lines = limit_blocks[i] if i < len(limit_blocks) else (None, {})
 
-        def bad(message: str, key: str | None, _h: int | None = header,
-                _l: dict[str, int] = lines, _i: int = i) -> InputError:
+        def bad(
+            message: str,
+            key: str | None,
+            _h: int | None = header,
+            _l: dict[str, int] = lines,
+            _i: int = i,
+        ) -> InputError:
             return fail(f"limit {_i + 1}: {message}", _l.get(key or "", _h), key)
 
         if not isinstance(entry, dict):
@@ -266,27 +286,33 @@ def parse_limits(text: str, *, file: str = "limits.toml") -> Limits:
                 raise bad(f"unknown key; expected one of {', '.join(_LIMIT_KEYS)}", k)
         target = entry.get("target_fmr")
         if target is None:
-            raise bad("missing target_fmr (the operating point's target FMR, e.g. 1e-4)",
-                      "target_fmr")
+            raise bad(
+                "missing target_fmr (the operating point's target FMR, e.g. 1e-4)", "target_fmr"
+            )
         if not _number(target) or not 0 < target < 1:
             raise bad(f"expected a number in (0, 1), got {target!r}", "target_fmr")
         policy = entry.get("policy", "global")
         if not isinstance(policy, str) or not policy:
-            raise bad(f"expected a policy name such as \"global\", got {policy!r}", "policy")
+            raise bad(f'expected a policy name such as "global", got {policy!r}', "policy")
         measure, rate = entry.get("measure"), entry.get("rate")
         if (measure is None) == (rate is None):
-            raise bad("expected exactly one of measure (a summary measure) or rate (fmr or "
-                      "fnmr of each group)", "measure" if measure is not None else None)
+            raise bad(
+                "expected exactly one of measure (a summary measure) or rate (fmr or "
+                "fnmr of each group)",
+                "measure" if measure is not None else None,
+            )
         if measure is not None and measure not in MEASURES:
             raise bad(f"expected one of {', '.join(MEASURES)}, got {measure!r}", "measure")
         if rate is not None and rate not in RATES:
-            raise bad(f"expected \"fmr\" or \"fnmr\", got {rate!r}", "rate")
+            raise bad(f'expected "fmr" or "fnmr", got {rate!r}', "rate")
         groups = entry.get("groups")
         if groups is not None:
             if rate is None:
                 raise bad("groups goes with rate, not with measure", "groups")
-            if not isinstance(groups, list) or not groups or not all(
-                isinstance(g, str) for g in groups
+            if (
+                not isinstance(groups, list)
+                or not groups
+                or not all(isinstance(g, str) for g in groups)
             ):
                 raise bad(f"expected a non-empty list of group labels, got {groups!r}", "groups")
         bounds = {}
@@ -301,7 +327,7 @@ def parse_limits(text: str, *, file: str = "limits.toml") -> Limits:
         try:
             rule = IntervalRule(interval)
         except ValueError:
-            raise bad(f"expected \"estimate\" or \"bound\", got {interval!r}", "interval") from None
+            raise bad(f'expected "estimate" or "bound", got {interval!r}', "interval") from None
         name = entry.get("name", "")
         if not isinstance(name, str):
             raise bad(f"expected text, got {name!r}", "name")
@@ -336,20 +362,24 @@ def read_limits(path: str | Path) -> Limits:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise InputError(f"cannot read the limits file: {err.strerror or err}",
-                         Location(file=str(path))) from err
+        raise InputError(
+            f"cannot read the limits file: {err.strerror or err}", Location(file=str(path))
+        ) from err
     except UnicodeDecodeError as err:
         raise InputError("expected UTF-8 TOML text", Location(file=str(path))) from err
     return parse_limits(text, file=str(path))
 
 
 def _point(results: Mapping[str, Any], limit: Limit, file: str) -> Mapping[str, Any]:
-    for p in results["operating_points"]:
+    points: Sequence[Mapping[str, Any]] = results["operating_points"]
+    for p in points:
         if math.isclose(p["target_fmr"], limit.target_fmr, rel_tol=1e-9) and (
             p["policy"] == limit.policy
         ):
             return p
-    have = "; ".join(f"{p['target_fmr']:g} under {p['policy']}" for p in results["operating_points"])
+    have = "; ".join(
+        f"{p['target_fmr']:g} under {p['policy']}" for p in results["operating_points"]
+    )
     where = f", line {limit.line}" if limit.line else ""
     raise UsageError(
         f"{file}{where}: limit {limit.number} names the operating point target FMR "
@@ -370,16 +400,27 @@ def _judge(
     value = holder.get(key)
     if value is None:
         return Finding(
-            limit, subject, None, "undefined", undefined_passes,
+            limit,
+            subject,
+            None,
+            "undefined",
+            undefined_passes,
             f"undefined ({undefined_reason}); "
-            + ("passes: undefined = \"pass\"" if undefined_passes else "a limit that cannot be "
-               "checked fails (set undefined = \"pass\" to let it pass)"),
+            + (
+                'passes: undefined = "pass"'
+                if undefined_passes
+                else 'a limit that cannot be checked fails (set undefined = "pass" to let it pass)'
+            ),
         )
     ci = holder.get(f"{key}_ci")
     low = high = float(value)
     basis = "estimate"
     if limit.interval is IntervalRule.BOUND:
-        if isinstance(ci, Mapping) and ci.get("ci_low") is not None and ci.get("ci_high") is not None:
+        if (
+            isinstance(ci, Mapping)
+            and ci.get("ci_low") is not None
+            and ci.get("ci_high") is not None
+        ):
             low, high = float(ci["ci_low"]), float(ci["ci_high"])
             basis = "interval bound"
         else:
@@ -392,8 +433,9 @@ def _judge(
         shown = f"lower bound {low:.4g}" if basis == "interval bound" else f"{low:.4g}"
         problems.append(f"{shown} < {limit.min:g}")
     if problems:
-        detail = "; ".join(problems) + (f" (estimate {float(value):.4g})"
-                                         if basis == "interval bound" else "")
+        detail = "; ".join(problems) + (
+            f" (estimate {float(value):.4g})" if basis == "interval bound" else ""
+        )
     else:
         detail = f"{float(value):.4g} holds"
     return Finding(limit, subject, float(value), basis, not problems, detail)
@@ -433,7 +475,10 @@ def check_limits(
             measure = source.get(key, {})
             findings.append(
                 _judge(
-                    limit, MEASURES[limit.measure], measure, "value",
+                    limit,
+                    MEASURES[limit.measure],
+                    measure,
+                    "value",
                     undefined_reason=str(measure.get("undefined_reason", "null in the results")),
                     undefined_passes=limits.undefined_passes,
                 )
@@ -460,8 +505,12 @@ def check_limits(
             reason = "; ".join(row.get("notes") or []) or "null in the results"
             findings.append(
                 _judge(
-                    limit, f"group {row['label']}", row, limit.rate,
-                    undefined_reason=reason, undefined_passes=limits.undefined_passes,
+                    limit,
+                    f"group {row['label']}",
+                    row,
+                    limit.rate,
+                    undefined_reason=reason,
+                    undefined_passes=limits.undefined_passes,
                 )
             )
     return CheckReport(

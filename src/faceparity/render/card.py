@@ -59,8 +59,7 @@ INTENDED_USE = (
     "verification deployment that resembles this evaluation.",
 )
 OUT_OF_SCOPE = (
-    "1:N identification (search against a gallery): its error rates are not the 1:1 "
-    "rates here.",
+    "1:N identification (search against a gallery): its error rates are not the 1:1 rates here.",
     "Populations, capture conditions or image qualities unlike the evaluation data.",
     "Thresholds other than those reported: differentials change with the threshold.",
     "Judgements about individuals: rates describe groups of comparisons.",
@@ -174,18 +173,15 @@ def _group_row(g: Mapping[str, Any], *, name: str | None = None) -> GroupRow:
     return GroupRow(
         label=str(g.get("label", "overall")),
         name=name or describe_group(g.get("attributes"), str(g.get("label", ""))),
-        threshold=fmt_number(g.get("threshold")) + (
-            f" {_ci(g, 'threshold', fmt_number)}" if _ci(g, "threshold", fmt_number) else ""
-        ),
+        threshold=fmt_number(g.get("threshold"))
+        + (f" {_ci(g, 'threshold', fmt_number)}" if _ci(g, "threshold", fmt_number) else ""),
         fmr=fmt_rate(g.get("fmr")),
         fmr_ci=_ci(g, "fmr"),
         fmr_counts=f"{fmt_count(g.get('n_false_matches'))} / {fmt_count(g.get('n_non_mated'))}",
         fmr_support=_support(g, "fmr"),
         fnmr=fmt_rate(g.get("fnmr")),
         fnmr_ci=_ci(g, "fnmr"),
-        fnmr_counts=(
-            f"{fmt_count(g.get('n_false_non_matches'))} / {fmt_count(g.get('n_mated'))}"
-        ),
+        fnmr_counts=(f"{fmt_count(g.get('n_false_non_matches'))} / {fmt_count(g.get('n_mated'))}"),
         fnmr_support=_support(g, "fnmr"),
         notes=tuple(str(n) for n in g.get("notes", ()) or ()),
     )
@@ -223,8 +219,12 @@ def _point_section(
     point = results["operating_points"][index]
     rows = [_group_row(g) for g in point["groups"]]
     if isinstance(point.get("overall"), Mapping):
-        rows.append(_group_row({**point["overall"], "label": "overall",
-                                "threshold": point["threshold"]}, name="all comparisons"))
+        rows.append(
+            _group_row(
+                {**point["overall"], "label": "overall", "threshold": point["threshold"]},
+                name="all comparisons",
+            )
+        )
     cells = tuple(
         CellRow(
             a=describe_group(c["a"], ""),
@@ -238,8 +238,10 @@ def _point_section(
     )
     sentences = tuple(differential(point, rate=r, level=level).text for r in ("fmr", "fnmr"))
     mine = tuple(c for c in charts if c.key.endswith(f"-{index}"))
-    threshold = fmt_number(point["threshold"]) if point["threshold"] is not None else (
-        "each group its own (see the table)"
+    threshold = (
+        fmt_number(point["threshold"])
+        if point["threshold"] is not None
+        else ("each group its own (see the table)")
     )
     tci = _ci(point, "threshold", fmt_number)
     return PointSection(
@@ -278,17 +280,19 @@ def _caveats(results: Mapping[str, Any], points: Sequence[PointSection]) -> list
             "differences between groups may lie within sampling error."
         )
     unsupported = sorted(
-        {f"{row.label} ({p.title})" for p in points for row in p.rows
-         if row.fmr_support or row.fnmr_support}
+        {
+            f"{row.label} ({p.title})"
+            for p in points
+            for row in p.rows
+            if row.fmr_support or row.fnmr_support
+        }
     )
     if unsupported:
         caveats.append(
             "Rates flagged as not supported by the data (too few comparisons or expected "
             f"errors): {'; '.join(unsupported)}."
         )
-    zero = sorted(
-        {row.label for p in points for row in p.rows if row.fmr == fmt_rate(0.0)}
-    )
+    zero = sorted({row.label for p in points for row in p.rows if row.fmr == fmt_rate(0.0)})
     if zero:
         caveats.append(
             "A zero FMR means no false match was observed, not that none can happen; ratios "
@@ -342,8 +346,11 @@ def build_card(
     tool = results["tool"]
     system = (
         ("evaluation data", str(inp.get("source") or "not stated")),
-        ("score", f"{inp.get('score_kind', 'not stated')}; a match when "
-                  f"{config.get('match_rule', 'not stated')}"),
+        (
+            "score",
+            f"{inp.get('score_kind', 'not stated')}; a match when "
+            f"{config.get('match_rule', 'not stated')}",
+        ),
         ("audited with", f"{tool.get('name', 'faceparity')} {tool.get('version', '')}".strip()),
         ("results schema", str(results.get("schema_version"))),
     )
@@ -354,9 +361,11 @@ def build_card(
         "The labels are those of the evaluation data's attribute columns as given to the "
         "audit; faceparity does not infer demographic attributes from faces.",
         f"FMR scope {config.get('fmr_scope')}: "
-        + ("a group's FMR counts non-mated comparisons with both sides in the group."
-           if config.get("fmr_scope") == "matched"
-           else "a group's FMR counts non-mated comparisons with at least one side in it."),
+        + (
+            "a group's FMR counts non-mated comparisons with both sides in the group."
+            if config.get("fmr_scope") == "matched"
+            else "a group's FMR counts non-mated comparisons with at least one side in it."
+        ),
         f"Mated comparisons whose two samples fall in different groups: rule "
         f"{config.get('mated_rule')}.",
     )
@@ -368,14 +377,16 @@ def build_card(
             fmt_count(g.get("n_samples")),
             fmt_count(g.get("n_mated")),
             fmt_count(g.get("n_non_mated")),
-            (fmt_rate(g["eer"]["eer"]) + (f" {_ci(g['eer'], 'eer')}" if _ci(g["eer"], "eer")
-                                          else "")) if g.get("eer") else NOT_AVAILABLE,
+            (
+                fmt_rate(g["eer"]["eer"])
+                + (f" {_ci(g['eer'], 'eer')}" if _ci(g["eer"], "eer") else "")
+            )
+            if g.get("eer")
+            else NOT_AVAILABLE,
         )
         for g in [*results["groups"], {**results["overall"], "label": "overall"}]
     )
-    targets = ", ".join(
-        f"{t:g} ({one_in(t)})" for t in config.get("target_fmrs", ())
-    )
+    targets = ", ".join(f"{t:g} ({one_in(t)})" for t in config.get("target_fmrs", ()))
     metrics = (
         "FMR (false match rate): the fraction of non-mated comparisons (two different "
         "people) that the system declares a match. FNMR (false non-match rate): the "
@@ -392,8 +403,8 @@ def build_card(
         (
             f"{p['target_fmr']:g}",
             str(p["policy"]),
-            fmt_number(p["threshold"]) + (f" {_ci(p, 'threshold', fmt_number)}"
-                                          if _ci(p, "threshold", fmt_number) else ""),
+            fmt_number(p["threshold"])
+            + (f" {_ci(p, 'threshold', fmt_number)}" if _ci(p, "threshold", fmt_number) else ""),
             fmt_rate(p["overall"]["fmr"]) if p.get("overall") else NOT_AVAILABLE,
             fmt_rate(p["overall"]["fnmr"]) if p.get("overall") else NOT_AVAILABLE,
             f"#point-{i}",
@@ -404,8 +415,12 @@ def build_card(
         f"{fmt_count(inp.get('n_comparisons'))} comparisons: {fmt_count(inp.get('n_mated'))} "
         f"mated and {fmt_count(inp.get('n_non_mated'))} non-mated, of "
         f"{fmt_count(inp.get('n_subjects'))} subjects and "
-        f"{fmt_count(inp.get('n_samples')) if inp.get('n_samples') is not None else 'an unknown number of'}"
-        " samples.",
+        + (
+            fmt_count(inp.get("n_samples"))
+            if inp.get("n_samples") is not None
+            else "an unknown number of"
+        )
+        + " samples.",
     )
     exclusions = tuple(
         f"{fmt_count(e.get('count'))} {e.get('unit', '')} ({e.get('scope', '')}): "
@@ -415,8 +430,9 @@ def build_card(
     points = tuple(
         _point_section(results, i, charts, level) for i in range(len(results["operating_points"]))
     )
-    general = tuple(c for c in charts if c.key in ("chart-det", "chart-threshold",
-                                                    "chart-distributions"))
+    general = tuple(
+        c for c in charts if c.key in ("chart-det", "chart-threshold", "chart-distributions")
+    )
     missing = []
     keys = {c.key for c in charts}
     if charts and "chart-det" not in keys and any(g.get("det") for g in results["groups"]):

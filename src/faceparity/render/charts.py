@@ -31,7 +31,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from faceparity.errors import UsageError
-from faceparity.render.formatting import describe_group, fmt_number, fmt_percent, point_title
+from faceparity.render.formatting import describe_group, fmt_percent, point_title
 
 __all__ = ["OKABE_ITO", "Chart", "make_charts"]
 
@@ -110,7 +110,9 @@ def _label(group: Mapping[str, Any]) -> str:
     return _tex_safe(str(group["label"]))
 
 
-def _positive(xs: Sequence[float | None], ys: Sequence[float | None]) -> tuple[list[float], list[float], int]:
+def _positive(
+    xs: Sequence[float | None], ys: Sequence[float | None]
+) -> tuple[list[float], list[float], int]:
     px, py, dropped = [], [], 0
     for x, y in zip(xs, ys, strict=True):
         if x is None or y is None or x <= 0 or y <= 0:
@@ -157,7 +159,9 @@ def det_chart(results: Mapping[str, Any]) -> Chart | None:
         "dotted vertical lines mark the target FMRs. Sampled at log-spaced FMRs."
     )
     if dropped:
-        caption += f" {dropped} samples with a zero rate cannot be drawn on log axes and are left out."
+        caption += (
+            f" {dropped} samples with a zero rate cannot be drawn on log axes and are left out."
+        )
     return Chart("chart-det", "DET curves per group", caption, alt, _svg(fig, "chart-det", alt))
 
 
@@ -172,12 +176,18 @@ def threshold_chart(results: Mapping[str, Any]) -> Chart | None:
     for i, g in enumerate(groups):
         det = g["det"]
         # thresholds may be negative (distances, cosine): keep them, drop only zero rates
-        pairs = [(t, r) for t, r in zip(det["threshold"], det["fmr"], strict=True)
-                 if t is not None and r is not None and r > 0]
+        pairs = [
+            (t, r)
+            for t, r in zip(det["threshold"], det["fmr"], strict=True)
+            if t is not None and r is not None and r > 0
+        ]
         dropped += len(det["fmr"]) - len(pairs)
         ax_fmr.plot([p[0] for p in pairs], [p[1] for p in pairs], label=_label(g), **_style(i))
-        pairs = [(t, r) for t, r in zip(det["threshold"], det["fnmr"], strict=True)
-                 if t is not None and r is not None]
+        pairs = [
+            (t, r)
+            for t, r in zip(det["threshold"], det["fnmr"], strict=True)
+            if t is not None and r is not None
+        ]
         ax_fnmr.plot([p[0] for p in pairs], [p[1] for p in pairs], label=_label(g), **_style(i))
     for p in results["operating_points"]:
         if p["threshold"] is not None:
@@ -194,7 +204,8 @@ def threshold_chart(results: Mapping[str, Any]) -> Chart | None:
         ax.grid(True, linewidth=0.4, color="#cccccc")
     ax_fnmr.legend(fontsize="small", loc="best")
     alt = (
-        f"Two panels: FMR{' (log scale)' if positive else ''} and FNMR of {len(groups)} groups against the threshold, "
+        f"Two panels: FMR{' (log scale)' if positive else ''} and FNMR of {len(groups)} "
+        "groups against the threshold, "
         f"from {sum(len(g['det']['threshold']) for g in groups)} DET samples. "
         f"The match rule is: {results['config'].get('match_rule', 'not stated')}."
     )
@@ -204,8 +215,13 @@ def threshold_chart(results: Mapping[str, Any]) -> Chart | None:
     )
     if dropped:
         caption += f" {dropped} samples with FMR 0 are not drawn on the log scale."
-    return Chart("chart-threshold", "FMR and FNMR against the threshold", caption, alt,
-                 _svg(fig, "chart-threshold", alt))
+    return Chart(
+        "chart-threshold",
+        "FMR and FNMR against the threshold",
+        caption,
+        alt,
+        _svg(fig, "chart-threshold", alt),
+    )
 
 
 def heatmap_chart(results: Mapping[str, Any], index: int) -> Chart | None:
@@ -258,15 +274,19 @@ def heatmap_chart(results: Mapping[str, Any], index: int) -> Chart | None:
         for b in range(n):
             v = values[a][b]
             dark = v is not None and abs(v) > 0.6 * limit
-            ax.text(b, a, text[a][b] if text[a][b] != "no comparisons" else "-",
-                    ha="center", va="center", fontsize="x-small",
-                    color="white" if dark else "black")
+            ax.text(
+                b,
+                a,
+                text[a][b] if text[a][b] != "no comparisons" else "-",
+                ha="center",
+                va="center",
+                fontsize="x-small",
+                color="white" if dark else "black",
+            )
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
     bar.set_label("log10(FMR / target FMR)")
     ax.set_title(_tex_safe(point_title(point)), fontsize="small")
-    cells = [
-        (float(c["fmr"]), c) for c in point["cross_group"] if c.get("fmr") not in (None, 0)
-    ]
+    cells = [(float(c["fmr"]), c) for c in point["cross_group"] if c.get("fmr") not in (None, 0)]
     alt = (
         f"Heatmap of the cross-group FMR of {n} groups at {point_title(point)}, as multiples "
         f"of the target FMR {target:g}."
@@ -300,7 +320,12 @@ def _interval_errors(
     for g in groups:
         ci = g.get(f"{rate}_ci")
         value = g.get(rate)
-        if ci and value is not None and ci.get("ci_low") is not None and ci.get("ci_high") is not None:
+        if (
+            ci
+            and value is not None
+            and ci.get("ci_low") is not None
+            and ci.get("ci_high") is not None
+        ):
             any_ci = True
             lows.append(max(0.0, value - ci["ci_low"]))
             highs.append(max(0.0, ci["ci_high"] - value))
@@ -327,13 +352,25 @@ def rates_chart(results: Mapping[str, Any], index: int) -> Chart | None:
         if errors is not None:
             with_ci.append(rate.upper())
             err = [[errors[0][y] for y, _ in shown], [errors[1][y] for y, _ in shown]]
-            ax.errorbar([x for _, x in shown], [y for y, _ in shown], xerr=err, fmt="o",
-                        color=OKABE_ITO[4], ecolor="#555555", capsize=3)
+            ax.errorbar(
+                [x for _, x in shown],
+                [y for y, _ in shown],
+                xerr=err,
+                fmt="o",
+                color=OKABE_ITO[4],
+                ecolor="#555555",
+                capsize=3,
+            )
         else:
             ax.plot([x for _, x in shown], [y for y, _ in shown], "o", color=OKABE_ITO[4])
         if rate == "fmr":
-            ax.axvline(point["target_fmr"], color=OKABE_ITO[5], linestyle="--", linewidth=1,
-                       label="target FMR")
+            ax.axvline(
+                point["target_fmr"],
+                color=OKABE_ITO[5],
+                linestyle="--",
+                linewidth=1,
+                label="target FMR",
+            )
             ax.legend(fontsize="x-small", loc="lower right")
         ax.set_xlabel(f"{rate.upper()} (fraction)")
         ax.set_xlim(left=0)
@@ -381,16 +418,24 @@ def distribution_chart(results: Mapping[str, Any]) -> Chart | None:
     rows = math.ceil(len(groups) / cols)
     fig = _figure(2.6 * cols + 0.5, 2.0 * rows + 0.6)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
-    for ax in axes.flat[len(groups):]:
+    for ax in axes.flat[len(groups) :]:
         ax.set_visible(False)
     for ax, g in zip(axes.flat, groups, strict=False):
         dist = g["score_distribution"]
         edges = dist["edges"]
-        for name, colour, style in (("non_mated", OKABE_ITO[1], "-"), ("mated", OKABE_ITO[4], "--")):
+        for name, colour, style in (
+            ("non_mated", OKABE_ITO[1], "-"),
+            ("mated", OKABE_ITO[4], "--"),
+        ):
             counts = dist.get(name) or []
             total = sum(counts) or 1
-            ax.stairs([c / total for c in counts], edges, color=colour, linestyle=style,
-                      label=name.replace("_", "-"))
+            ax.stairs(
+                [c / total for c in counts],
+                edges,
+                color=colour,
+                linestyle=style,
+                label=name.replace("_", "-"),
+            )
         ax.set_title(_label(g), fontsize="small")
         ax.tick_params(labelsize="x-small")
     axes.flat[0].legend(fontsize="x-small")
@@ -402,8 +447,13 @@ def distribution_chart(results: Mapping[str, Any]) -> Chart | None:
         "Score distributions per group: mated (dashed) and non-mated (solid) comparisons, "
         "each as a fraction of its group's comparisons of that kind."
     )
-    return Chart("chart-distributions", "Score distributions per group", caption, alt,
-                 _svg(fig, "chart-distributions", alt))
+    return Chart(
+        "chart-distributions",
+        "Score distributions per group",
+        caption,
+        alt,
+        _svg(fig, "chart-distributions", alt),
+    )
 
 
 def make_charts(results: Mapping[str, Any]) -> list[Chart]:

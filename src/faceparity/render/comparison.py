@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 from faceparity.compare import Change, Comparison
 from faceparity.render.environment import GENERATOR, template_environment
 from faceparity.render.formatting import NOT_AVAILABLE, fmt_number, fmt_rate, fmt_ratio
@@ -61,8 +62,11 @@ def comparison_markdown(comparison: Comparison) -> str:
 def comparison_html(comparison: Comparison) -> str:
     """A self-contained HTML page (no script, no external resource)."""
     template = template_environment("html").get_template("compare.html.j2")
-    return str(template.render(c=comparison, sections=comparison_rows(comparison), header=HEADER,
-                               generator=GENERATOR))
+    return str(
+        template.render(
+            c=comparison, sections=comparison_rows(comparison), header=HEADER, generator=GENERATOR
+        )
+    )
 
 
 def comparison_json(comparison: Comparison) -> str:

@@ -29,14 +29,16 @@ JINJA_HINT = (
 
 
 def escape_markdown(value: Any) -> str:
-    """Text safe in a Markdown table cell: ``<``, ``>`` and ``&`` as HTML entities (no raw
-    HTML reaches a viewer), and the characters that make emphasis, code, links and
-    table cells (``\\ ` * _ [ ] |``) backslashed; line breaks become spaces.
+    r"""Text safe in Markdown, even in a table cell.
+
+    ``<``, ``>`` and ``&`` become HTML entities (no raw HTML reaches a viewer); the
+    characters that make emphasis, code, links and table cells (``\ ` * _ [ ] |``)
+    are backslashed; line breaks become spaces.
 
     Examples
     --------
     >>> print(escape_markdown('<script>alert("x")</script> | a_b'))
-    &lt;script&gt;alert("x")&lt;/script&gt; \\| a\\_b
+    &lt;script&gt;alert("x")&lt;/script&gt; \| a\_b
 
     """
     if value is None:
@@ -55,12 +57,18 @@ def template_environment(kind: str) -> Any:
     loader = jinja2.PackageLoader("faceparity.render", "templates")
     if kind == "html":
         return jinja2.Environment(
-            loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
-            trim_blocks=False, keep_trailing_newline=True,
+            loader=loader,
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=False,
+            keep_trailing_newline=True,
         )
     if kind == "md":
         return jinja2.Environment(
-            loader=loader, autoescape=False, undefined=jinja2.StrictUndefined,
-            finalize=escape_markdown, keep_trailing_newline=True,
+            loader=loader,
+            autoescape=False,
+            undefined=jinja2.StrictUndefined,
+            finalize=escape_markdown,
+            keep_trailing_newline=True,
         )
     raise ValueError(f"kind: expected 'html' or 'md', got {kind!r}")

@@ -74,7 +74,7 @@ def fmt_interval(ci: Mapping[str, Any] | None, fmt: Any = fmt_rate) -> str:
 
 
 def support_text(support: Mapping[str, Any] | None) -> str:
-    """The support flag of a rate in words; ``""`` when the results carry none or it is sufficient."""
+    """The support flag of a rate in words; ``""`` when absent or sufficient."""
     if not support or support.get("sufficient", True):
         return ""
     reason = support.get("reason") or "too few comparisons for this rate"

@@ -44,8 +44,9 @@ def validate_results(data: Any, *, file: str = "results") -> dict[str, Any]:
 
     """
     if not isinstance(data, dict):
-        raise InputError(f"expected a JSON object (results.json), got {type(data).__name__}",
-                         _where(file))
+        raise InputError(
+            f"expected a JSON object (results.json), got {type(data).__name__}", _where(file)
+        )
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise InputError(
@@ -53,8 +54,9 @@ def validate_results(data: Any, *, file: str = "results") -> dict[str, Any]:
         )
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
-        raise InputError(f"expected the keys {', '.join(missing)} of results.json; missing",
-                         _where(file))
+        raise InputError(
+            f"expected the keys {', '.join(missing)} of results.json; missing", _where(file)
+        )
     for i, point in enumerate(data["operating_points"]):
         lacking = [k for k in _POINT_REQUIRED if k not in point]
         if lacking:

@@ -23,9 +23,9 @@ from faceparity.errors import UsageError
 from faceparity.render.formatting import (
     describe_group,
     fmt_count,
+    fmt_number,
     fmt_percent,
     fmt_ratio,
-    fmt_number,
     one_in,
 )
 
@@ -35,6 +35,7 @@ __all__ = ["Differential", "differential", "headline_point"]
 def _times(ratio: float) -> str:
     """A ratio in words: three significant digits (``7.2``, ``16``, ``1,234``)."""
     return f"{ratio:.3g}" if ratio < 1000 else f"{ratio:,.0f}"
+
 
 _VERB = {"fmr": "falsely matched", "fnmr": "falsely rejected"}
 _NOUN = {"fmr": "non-mated", "fnmr": "mated"}
@@ -137,9 +138,7 @@ def _caution(rate: str, groups: Sequence[Mapping[str, Any]]) -> str:
     return f" Caution, the {rate.upper()} of {'; '.join(parts)} is not well supported by the data."
 
 
-def _interval(
-    rate: str, point: Mapping[str, Any], ratio: float, level: float | None
-) -> str:
+def _interval(rate: str, point: Mapping[str, Any], ratio: float, level: float | None) -> str:
     measure = point.get("summary", {}).get(rate, {}).get("max_min", {})
     ci = measure.get("value_ci")
     value = measure.get("value")
