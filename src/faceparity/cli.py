@@ -3,9 +3,9 @@
 No metric is computed here. Results go to ``OUTDIR/results.json`` (atomically) and a
 table to stdout (``--json`` prints the JSON instead); messages go to stderr.
 
-Exit codes: 0 success; 2 bad input or usage (the message names file, row and
-column); 73 an output file that cannot be written; 70 an internal error (a bug:
-please report it); 130 interrupted.
+Exit codes: 0 success; 1 a limit of ``check`` or ``audit --check`` is violated; 2 bad
+input or usage (the message names file, row and column); 73 an output file that cannot
+be written; 70 an internal error (a bug: please report it); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from faceparity.config import (
 from faceparity.errors import FaceparityError, OutputError, UsageError
 
 EXIT_OK = 0
+EXIT_VIOLATIONS = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
@@ -169,7 +170,7 @@ def _audit_options(func: F) -> F:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return _report_check_options(func)
 
 
 def _score_kind_option(func: F) -> F:
@@ -247,11 +248,21 @@ def _finish_streamed(streamed: Any, opts: dict[str, Any]) -> None:
 
 
 def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
-    """Write results.json (atomically) and print the table or the JSON."""
+    """Write results.json and the report (atomically), print the table or the JSON, check."""
     from faceparity.render.table import format_table
 
     for note in result.input["notes"]:
         _message(f"note: {note}")
+    # --- issue 5: the report and the policy gate (see the block "Reports, compare, check") ---
+    data = result.to_dict()
+    limits = opts.get("check")
+    check = _check_report(data, limits, "the audit's results") if limits is not None else None
+    report = None
+    if opts["output"] is not None and not opts.get("no_report"):
+        from faceparity.render.html import render_html
+
+        report = render_html(data)
+    # --- end of issue 5 block ---
     if opts["output"] is not None:
         path = Path(opts["output"]) / "results.json"
         try:
@@ -259,7 +270,178 @@ def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
         except OSError as err:
             raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
         _message(f"wrote {path}")
+        if report is not None:
+            _write_output(Path(opts["output"]) / "report.html", report)
     click.echo(result.to_json() if opts["as_json"] else format_table(result), nl=False)
+    if check is not None:
+        _message(check.format().rstrip("\n"))
+        if check.exit_code:
+            sys.exit(check.exit_code)
+
+
+# --- Reports, compare, check (issue 5) -------------------------------------------------
+
+
+def _load_limits(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
+    """Parse ``--check LIMITS`` before any input is read, so a bad file costs nothing."""
+    if value is None:
+        return None
+    from faceparity.policy_check import read_limits
+
+    try:
+        return read_limits(value)
+    except FaceparityError as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from err
+
+
+def _report_check_options(func: F) -> F:
+    """``--no-report`` and ``--check``, shared by every ``audit`` input format."""
+    func = click.option(
+        "--check",
+        "check",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        callback=_load_limits,
+        help="Limits file (TOML): exit 1 with the list of violations when a limit is "
+        "exceeded (see examples/limits.toml).",
+    )(func)
+    return click.option(
+        "--no-report",
+        "no_report",
+        is_flag=True,
+        help="Do not write report.html next to results.json.",
+    )(func)
+
+
+def _check_report(data: dict[str, Any], limits: Any, name: str) -> Any:
+    from faceparity.policy_check import check_limits
+
+    return check_limits(data, limits, results_name=name)
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Write a text output atomically, or raise OutputError (exit 73)."""
+    from faceparity.io import atomic_write_text
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+    _message(f"wrote {path}")
+
+
+_REPORT_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+
+@click.command("report")
+@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Report file (default: report.html or report.md next to RESULTS).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "md"]),
+    default=None,
+    help="html (self-contained page) or md (Markdown model card); default from the "
+    "extension of -o, else html.",
+)
+@click.option(
+    "--target-fmr",
+    type=float,
+    default=None,
+    help="Target FMR of the operating point of the one-sentence differential "
+    "(default: the first, under the global policy when there is one).",
+)
+@click.option(
+    "--policy",
+    "policy",
+    default=None,
+    help="Threshold policy of the operating point of the one-sentence differential.",
+)
+@click.option("--title", default=None, help="Title of the report.")
+@_reported
+def report(
+    results: Path,
+    output: Path | None,
+    fmt: str | None,
+    target_fmr: float | None,
+    policy: str | None,
+    title: str | None,
+) -> None:
+    """Write the model-card report (HTML or Markdown) of a results.json."""
+    from faceparity.render.loading import read_results
+
+    data = read_results(results)
+    if fmt is None:
+        fmt = _REPORT_FORMATS.get(output.suffix.lower(), "html") if output else "html"
+    if output is None:
+        output = results.parent / f"report.{fmt}"
+    if fmt == "md":
+        from faceparity.render.markdown import render_markdown as render
+    else:
+        from faceparity.render.html import render_html as render
+    text = render(data, target_fmr=target_fmr, policy=policy, title=title)
+    _write_output(output, text)
+    click.echo(str(output))
+
+
+@click.command("compare")
+@click.argument("a", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the comparison to a .html, .md or .json file (default: Markdown on stdout).",
+)
+@_reported
+def compare(a: Path, b: Path, output: Path | None) -> None:
+    """Two results side by side: the change in every differential (B - A)."""
+    from faceparity.compare import compare_results
+    from faceparity.render import comparison as render
+    from faceparity.render.loading import read_results
+
+    writers = {
+        ".md": render.comparison_markdown,
+        ".markdown": render.comparison_markdown,
+        ".html": render.comparison_html,
+        ".htm": render.comparison_html,
+        ".json": render.comparison_json,
+    }
+    if output is not None and output.suffix.lower() not in writers:
+        raise UsageError(
+            f"-o {output}: expected a file ending in .html, .md or .json, got "
+            f"{output.suffix or 'no extension'!r}"
+        )
+    result = compare_results(read_results(a), read_results(b), a_name=str(a), b_name=str(b))
+    if output is None:
+        click.echo(render.comparison_markdown(result), nl=False)
+        return
+    _write_output(output, writers[output.suffix.lower()](result))
+
+
+@click.command("check")
+@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("limits", type=click.Path(dir_okay=False, path_type=Path))
+@_reported
+def check(results: Path, limits: Path) -> None:
+    """Check results.json against a limits file: exit 1 and list the violations, else 0."""
+    from faceparity.policy_check import read_limits
+    from faceparity.render.loading import read_results
+
+    parsed = read_limits(limits)
+    outcome = _check_report(read_results(results), parsed, str(results))
+    click.echo(outcome.format(), nl=False)
+    sys.exit(outcome.exit_code)
+
+
+# --- end of Reports, compare, check ------------------------------------------------------
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -646,6 +828,11 @@ def demo(output: Path, seed: int) -> None:
     from faceparity.demo import run_demo
 
     click.echo(run_demo(output, seed=seed, log=_message), nl=False)
+
+
+main.add_command(report)  # issue 5
+main.add_command(compare)  # issue 5
+main.add_command(check)  # issue 5
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,6 +39,7 @@ __all__ = [
     "order_check",
     "run_demo",
     "truth_check",
+    "write_demo_report",
 ]
 
 SYNTHETIC_NOTICE = (
@@ -273,6 +274,23 @@ def _truth_table(rows: list[TruthRow], target_fmr: float) -> str:
     return "\n".join(lines)
 
 
+def write_demo_report(result: AuditResult, output: Path) -> Path:
+    """Write ``output/report.html`` (atomically), marked as made from synthetic data."""
+    from faceparity.io import atomic_write_text
+    from faceparity.render.html import render_html
+
+    path = Path(output) / "report.html"
+    atomic_write_text(
+        path,
+        render_html(
+            result.to_dict(),
+            notices=(SYNTHETIC_NOTICE,),
+            title="Demographic differentials of a simulated face recognition system (demo)",
+        ),
+    )
+    return path
+
+
 def run_demo(
     output: Path,
     *,
@@ -282,8 +300,9 @@ def run_demo(
 ) -> str:
     """Simulate, write, read back, audit and check against the truth; returns the text to print.
 
-    Writes ``output/data/{embeddings.npy,metadata.csv,truth.json}`` and
-    ``output/results.json``. The text holds the audit's tables, then for each
+    Writes ``output/data/{embeddings.npy,metadata.csv,truth.json}``,
+    ``output/results.json`` and ``output/report.html``. The text holds the audit's
+    tables, then for each
     target FMR under the ``global`` policy the truth check (:func:`truth_check`) and
     the order checks (:func:`order_check`), then the paths and the wall time.
     """
@@ -317,11 +336,13 @@ def run_demo(
     )
     results_path = Path(output) / "results.json"
     result.write_json(results_path)
+    report_path = write_demo_report(result, Path(output))
     parts = [
         SYNTHETIC_NOTICE,
         format_table(result),
         *(_truth_table(truth_check(result, config, target_fmr=t), t) for t in target_fmrs),
         f"results: {results_path}\nsynthetic data and its truth: {Path(output) / 'data'}\n"
         f"finished in {time.perf_counter() - start:.1f} s",
+        f"report: {report_path}",
     ]
     return "\n\n".join(parts) + "\n"

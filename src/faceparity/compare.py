@@ -1,0 +1,236 @@
+"""Two audits side by side: the change in every differential, beyond the intervals or not.
+
+Operating points are matched by target FMR and policy, groups by their attributes. For
+each matched value (per-group FMR and FNMR, the overall rates and threshold, every
+summary measure, per-group EER) the change is ``B - A`` and, where both are positive,
+the ratio ``B / A``. A change is *beyond the intervals* when both results carry an
+interval for the value and the two intervals do not overlap. Non-overlap is a
+conservative test: two 95% intervals that do not overlap imply a significant difference,
+but overlapping ones do not imply its absence (Schenker and Gentleman 2001, "On judging
+the significance of differences by examining the overlap between confidence
+intervals", The American Statistician 55(3)). Where either side has no interval the
+verdict says intervals are not available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Change", "Comparison", "compare_results"]
+
+BEYOND = "beyond the intervals"
+WITHIN = "within the intervals"
+NO_INTERVALS = "intervals not available"
+UNDEFINED = "undefined in A or B"
+
+_MEASURES = (
+    ("fmr", "max_min", "FMR max/min"),
+    ("fmr", "max_geomean", "FMR max/geomean"),
+    ("fmr", "gini", "FMR Gini"),
+    ("fnmr", "max_min", "FNMR max/min"),
+    ("fnmr", "max_geomean", "FNMR max/geomean"),
+    ("fnmr", "gini", "FNMR Gini"),
+    (None, "garbe", "GARBE"),
+    (None, "fdr", "FDR"),
+    (None, "inequity_rate", "inequity rate"),
+)
+_CONFIG_KEYS = ("group_by", "fmr_scope", "mated_rule", "alpha", "match_rule")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One value in A and in B, its change, and the verdict on the change."""
+
+    section: str
+    subject: str
+    quantity: str
+    a: float | None
+    b: float | None
+    a_ci: tuple[float | None, float | None] | None
+    b_ci: tuple[float | None, float | None] | None
+    difference: float | None
+    ratio: float | None
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything :func:`compare_results` found."""
+
+    a_name: str
+    b_name: str
+    notes: tuple[str, ...]
+    changes: tuple[Change, ...]
+    only_in_a: tuple[str, ...]
+    only_in_b: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (``comparison_version`` first)."""
+        return {
+            "comparison_version": "1.0",
+            "a": self.a_name,
+            "b": self.b_name,
+            "notes": list(self.notes),
+            "only_in_a": list(self.only_in_a),
+            "only_in_b": list(self.only_in_b),
+            "changes": [
+                {**asdict(c), "a_ci": _ci_list(c.a_ci), "b_ci": _ci_list(c.b_ci)}
+                for c in self.changes
+            ],
+        }
+
+
+def _ci_list(ci: tuple[float | None, float | None] | None) -> list[float | None] | None:
+    return None if ci is None else [ci[0], ci[1]]
+
+
+def _ci(holder: Mapping[str, Any], key: str) -> tuple[float | None, float | None] | None:
+    ci = holder.get(f"{key}_ci")
+    if not isinstance(ci, Mapping):
+        return None
+    return (ci.get("ci_low"), ci.get("ci_high"))
+
+
+def _change(
+    section: str,
+    subject: str,
+    quantity: str,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    key: str,
+) -> Change:
+    va, vb = a.get(key), b.get(key)
+    ca, cb = _ci(a, key), _ci(b, key)
+    if va is None or vb is None:
+        return Change(section, subject, quantity, va, vb, ca, cb, None, None, UNDEFINED)
+    difference = float(vb) - float(va)
+    # A threshold is a point on a score scale, not a rate: no ratio for it.
+    ratio = float(vb) / float(va) if quantity != "threshold" and va > 0 and vb >= 0 else None
+    complete = ca is not None and cb is not None and None not in ca and None not in cb
+    if not complete:
+        verdict = NO_INTERVALS
+    else:
+        assert ca is not None and cb is not None
+        a_low, a_high = float(ca[0]), float(ca[1])  # type: ignore[arg-type]
+        b_low, b_high = float(cb[0]), float(cb[1])  # type: ignore[arg-type]
+        verdict = BEYOND if (b_low > a_high or a_low > b_high) else WITHIN
+    return Change(section, subject, quantity, va, vb, ca, cb, difference, ratio, verdict)
+
+
+def _key(attributes: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in attributes.items()))
+
+
+def _title(point: Mapping[str, Any]) -> str:
+    return f"target FMR {point['target_fmr']:g}, policy {point['policy']}"
+
+
+def compare_results(
+    a: Mapping[str, Any], b: Mapping[str, Any], *, a_name: str = "A", b_name: str = "B"
+) -> Comparison:
+    """Compare two ``results.json`` mappings.
+
+    Parameters
+    ----------
+    a, b : mapping
+        The two results (A is the baseline: changes are ``B - A``).
+    a_name, b_name : str
+        How the comparison names them.
+
+    Returns
+    -------
+    Comparison
+        One :class:`Change` per matched value, in the order of A; operating points and
+        groups present on one side only are listed, and configuration differences that
+        make values incomparable are noted.
+
+    """
+    notes = []
+    for key in _CONFIG_KEYS:
+        if a["config"].get(key) != b["config"].get(key):
+            notes.append(
+                f"{key} differs ({a['config'].get(key)!r} in A, {b['config'].get(key)!r} in B): "
+                "the two audits do not measure the same thing, so changes may reflect that"
+            )
+    if a["input"].get("score_kind") != b["input"].get("score_kind"):
+        notes.append("score_kind differs: thresholds are not comparable")
+    if not (
+        isinstance(a.get("uncertainty"), Mapping) and isinstance(b.get("uncertainty"), Mapping)
+    ):
+        notes.append(
+            "intervals not available: "
+            + (
+                "neither result carries intervals"
+                if not a.get("uncertainty") and not b.get("uncertainty")
+                else "only one of the results carries intervals"
+            )
+            + "; no change can be called beyond sampling error"
+        )
+    notes.append(
+        "beyond the intervals = the two intervals do not overlap (a conservative test; "
+        "Schenker and Gentleman 2001); cross-group cells are not compared"
+    )
+    changes: list[Change] = []
+    only_a: list[str] = []
+    only_b: list[str] = []
+    b_groups = {_key(g["attributes"]): g for g in b["groups"]}
+    for g in a["groups"]:
+        other = b_groups.get(_key(g["attributes"]))
+        if other is None:
+            only_a.append(f"group {g['label']}")
+            continue
+        if g.get("eer") or other.get("eer"):
+            changes.append(
+                _change(
+                    "groups",
+                    str(g["label"]),
+                    "EER",
+                    g.get("eer") or {},
+                    other.get("eer") or {},
+                    "eer",
+                )
+            )
+    a_keys = {_key(g["attributes"]) for g in a["groups"]}
+    only_b.extend(f"group {g['label']}" for g in b["groups"] if _key(g["attributes"]) not in a_keys)
+    b_points = {(p["target_fmr"], p["policy"]): p for p in b["operating_points"]}
+    for p in a["operating_points"]:
+        q = b_points.get((p["target_fmr"], p["policy"]))
+        section = _title(p)
+        if q is None:
+            only_a.append(f"operating point {section}")
+            continue
+        if p["threshold"] is not None or q["threshold"] is not None:
+            changes.append(_change(section, "overall", "threshold", p, q, "threshold"))
+        if p.get("overall") and q.get("overall"):
+            for rate in ("fmr", "fnmr"):
+                changes.append(
+                    _change(section, "overall", rate.upper(), p["overall"], q["overall"], rate)
+                )
+        q_groups = {_key(g["attributes"]): g for g in q["groups"]}
+        for g in p["groups"]:
+            h = q_groups.get(_key(g["attributes"]))
+            if h is None:
+                continue
+            for rate in ("fmr", "fnmr"):
+                changes.append(_change(section, str(g["label"]), rate.upper(), g, h, rate))
+        for family, key, name in _MEASURES:
+            ma = (p["summary"].get(family, {}) if family else p["summary"]).get(key)
+            mb = (q["summary"].get(family, {}) if family else q["summary"]).get(key)
+            if isinstance(ma, Mapping) and isinstance(mb, Mapping):
+                changes.append(_change(section, "summary", name, ma, mb, "value"))
+    a_points = {(p["target_fmr"], p["policy"]) for p in a["operating_points"]}
+    only_b.extend(
+        f"operating point {_title(p)}"
+        for p in b["operating_points"]
+        if (p["target_fmr"], p["policy"]) not in a_points
+    )
+    return Comparison(
+        a_name=a_name,
+        b_name=b_name,
+        notes=tuple(notes),
+        changes=tuple(changes),
+        only_in_a=tuple(only_a),
+        only_in_b=tuple(only_b),
+    )

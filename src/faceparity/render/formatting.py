@@ -1,0 +1,108 @@
+"""Numbers and names as people read them in reports (shared by every renderer).
+
+Rates stay fractions in ``results.json``; here they become labelled percentages or
+"1 in N" phrases. Every function returns plain text; escaping is the template's job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "describe_group",
+    "describe_policy",
+    "fmt_count",
+    "fmt_interval",
+    "fmt_number",
+    "fmt_percent",
+    "fmt_rate",
+    "fmt_ratio",
+    "one_in",
+    "point_title",
+    "support_text",
+]
+
+NOT_AVAILABLE = "n/a"
+
+
+def fmt_rate(value: float | None) -> str:
+    """A rate as a fraction in scientific notation (``7.200e-04``), ``n/a`` when undefined."""
+    return NOT_AVAILABLE if value is None else f"{value:.3e}"
+
+
+def fmt_percent(value: float | None) -> str:
+    """A rate as a labelled percentage with three significant digits (``0.0720%``)."""
+    if value is None:
+        return NOT_AVAILABLE
+    if value == 0:
+        return "0%"
+    return f"{100 * value:.3g}%"
+
+
+def fmt_ratio(value: float | None) -> str:
+    """A ratio or summary measure: two decimals below 100, whole numbers above."""
+    if value is None:
+        return NOT_AVAILABLE
+    return f"{value:.2f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def fmt_number(value: float | None) -> str:
+    """A threshold or other real number, six significant digits."""
+    return NOT_AVAILABLE if value is None else f"{value:.6g}"
+
+
+def fmt_count(value: int | None) -> str:
+    """A count with thousands separators."""
+    return NOT_AVAILABLE if value is None else f"{value:,}"
+
+
+def one_in(rate: float) -> str:
+    """``1e-4`` as ``1 in 10,000``: the plain-words form of a target FMR."""
+    if rate <= 0 or not math.isfinite(rate):
+        return f"a rate of {rate:g}"
+    return f"1 in {round(1.0 / rate):,}"
+
+
+def fmt_interval(ci: Mapping[str, Any] | None, fmt: Any = fmt_rate) -> str:
+    """An interval ``{"ci_low", "ci_high", "method"}`` as ``[low, high]``; ``""`` when absent."""
+    if not ci:
+        return ""
+    low, high = ci.get("ci_low"), ci.get("ci_high")
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def support_text(support: Mapping[str, Any] | None) -> str:
+    """The support flag of a rate in words; ``""`` when absent or sufficient."""
+    if not support or support.get("sufficient", True):
+        return ""
+    reason = support.get("reason") or "too few comparisons for this rate"
+    return f"not supported: {reason}"
+
+
+def describe_group(attributes: Mapping[str, Any] | None, label: str) -> str:
+    """``{"sex": "F", "ethnicity": "B"}`` as ``sex F, ethnicity B`` (the label when none)."""
+    if not attributes:
+        return label
+    return ", ".join(f"{k} {v}" for k, v in attributes.items())
+
+
+def describe_policy(policy: str) -> str:
+    """What a threshold policy means, in words."""
+    if policy == "global":
+        return "one threshold set on all non-mated comparisons"
+    if policy == "per-group":
+        return "each group its own threshold, set on its own non-mated comparisons"
+    if policy.startswith("reference:"):
+        group = policy.removeprefix("reference:").replace("=", " ").replace(",", ", ")
+        return f"one threshold set on the non-mated comparisons of the reference group {group}"
+    return policy
+
+
+def point_title(point: Mapping[str, Any]) -> str:
+    """``target FMR 0.0001, policy global`` (plus the threshold when there is one)."""
+    text = f"target FMR {point['target_fmr']:g}, policy {point['policy']}"
+    if point.get("threshold") is not None:
+        text += f", threshold {fmt_number(point['threshold'])}"
+    return text
