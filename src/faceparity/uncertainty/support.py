@@ -1,0 +1,80 @@
+"""Whether a data set can support a rate at all: Doddington's rule of 30.
+
+To be 90% confident that the true error rate is within +-30% of the observed rate,
+there must be at least 30 errors (Doddington, Przybocki, Martin & Reynolds 2000,
+"The NIST speaker recognition evaluation", Speech Communication 31:225-254; also
+ISO/IEC 19795-1's guidance on the "rule of 30"). A target FMR ``p`` on a group with
+``n`` non-mated comparisons expects ``p * n`` false matches at its threshold; below
+30 the measured rate, and any ratio built on it, cannot carry a claim. The smallest
+rate a group can support is therefore ``30 / n``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["MIN_ERRORS", "Support", "support_for"]
+
+MIN_ERRORS = 30
+"""Errors a rate needs before it is called supported (Doddington's rule of 30)."""
+
+
+@dataclass(frozen=True)
+class Support:
+    """Whether a rate is supported by the number of trials behind it.
+
+    Attributes
+    ----------
+    sufficient : bool
+        At least :data:`MIN_ERRORS` errors are expected (or were seen).
+    expected_errors : float or None
+        Errors expected at the rate (target or observed) over the trials; None if no trials.
+    min_supported_rate : float or None
+        The smallest rate these trials can support, ``MIN_ERRORS / n``; None if no trials.
+    reason : str
+        One sentence for people.
+
+    """
+
+    sufficient: bool
+    expected_errors: float | None
+    min_supported_rate: float | None
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        """The ``*_support`` object of results.json."""
+        return {
+            "sufficient": self.sufficient,
+            "expected_errors": self.expected_errors,
+            "min_supported_fmr": self.min_supported_rate,
+            "reason": self.reason,
+        }
+
+
+def support_for(rate: float | None, n: int, *, what: str = "rate") -> Support:
+    """Support of ``rate`` (a target or an observed rate) measured over ``n`` trials.
+
+    Examples
+    --------
+    >>> support_for(1e-4, 100_000).sufficient
+    False
+    >>> support_for(1e-3, 100_000).expected_errors
+    100.0
+
+    """
+    if n <= 0:
+        return Support(False, None, None, f"no trials: the {what} is undefined")
+    minimum = MIN_ERRORS / n
+    if rate is None or not math.isfinite(rate):
+        return Support(False, None, minimum, f"the {what} is undefined")
+    expected = rate * n
+    if expected >= MIN_ERRORS:
+        return Support(True, expected, minimum, f"{expected:.0f} errors expected of {n:,} trials")
+    return Support(
+        False,
+        expected,
+        minimum,
+        f"only {expected:.1f} errors expected of {n:,} trials (rule of {MIN_ERRORS}); "
+        f"the smallest rate these trials support is {minimum:.2g}",
+    )
