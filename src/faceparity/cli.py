@@ -167,6 +167,35 @@ def _audit_options(func: F) -> F:
             is_flag=True,
             help="Print results.json to stdout instead of the table.",
         ),
+        click.option(
+            "--intervals",
+            type=click.Choice(["bootstrap", "clopper-pearson", "wilson", "none"]),
+            default="bootstrap",
+            show_default=True,
+            help="Intervals on every number: the subject-level bootstrap, or closed-form "
+            "binomial intervals on the rates (which treat comparisons as independent).",
+        ),
+        click.option(
+            "--replicates",
+            type=click.IntRange(10),
+            default=1000,
+            show_default=True,
+            help="Bootstrap replicates.",
+        ),
+        click.option(
+            "--level",
+            type=click.FloatRange(0.5, 1.0, min_open=False, max_open=True),
+            default=0.95,
+            show_default=True,
+            help="Confidence level of the intervals.",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of the bootstrap (same seed, same intervals).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -225,8 +254,41 @@ def _finish(comparisons: Any, opts: dict[str, Any]) -> None:
     from faceparity.verification import audit
 
     _message(f"auditing {len(comparisons)} comparisons ...")
-    result = audit(comparisons, group_by=_split(opts["group_by"]), config=_audit_config(opts))
-    _write_and_print(result, opts)
+    group_by, config = _split(opts["group_by"]), _audit_config(opts)
+    result = audit(comparisons, group_by=group_by, config=config)
+    _write_and_print(_uncertain(result, opts, comparisons, group_by, config), opts)
+
+
+def _uncertain(
+    result: Any,
+    opts: dict[str, Any],
+    comparisons: Any = None,
+    group_by: list[str] | None = None,
+    config: AuditConfig | None = None,
+) -> Any:
+    """The result with intervals and support flags (``--intervals``, ``--replicates``...)."""
+    from faceparity.uncertainty.apply import with_uncertainty
+
+    method = opts["intervals"]
+    if method == "bootstrap" and comparisons is None:
+        _message(
+            "note: the subject bootstrap needs the comparisons with their subjects, which a "
+            "streamed or histogram input does not keep; Clopper-Pearson intervals instead "
+            "(they treat comparisons as independent, so they are too narrow)"
+        )
+        method = "clopper-pearson"
+    if method == "bootstrap":
+        _message(f"bootstrapping subjects: {opts['replicates']} replicates ...")
+    return with_uncertainty(
+        result,
+        method=method,
+        comparisons=comparisons,
+        group_by=group_by,
+        config=config,
+        replicates=opts["replicates"],
+        level=opts["level"],
+        seed=opts["seed"],
+    )
 
 
 def _finish_streamed(streamed: Any, opts: dict[str, Any]) -> None:
@@ -244,7 +306,7 @@ def _finish_streamed(streamed: Any, opts: dict[str, Any]) -> None:
         notes=streamed.notes,
         score_kind=streamed.score_kind,
     )
-    _write_and_print(result, opts)
+    _write_and_print(_uncertain(result, opts), opts)
 
 
 def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
@@ -749,7 +811,7 @@ def audit_embeddings(
             progress=progress,
             scheduler=scheduler,
         )
-    _write_and_print(result, opts)
+    _write_and_print(_uncertain(result, opts), opts)
 
 
 @contextlib.contextmanager

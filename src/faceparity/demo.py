@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from faceparity.config import AuditConfig, ThresholdPolicy
 from faceparity.readers.attributes import AttributeSpec
@@ -30,6 +31,7 @@ from faceparity.simulate import (
     true_fnmr,
     write_simulation,
 )
+from faceparity.uncertainty.apply import with_uncertainty
 from faceparity.verification import audit
 
 __all__ = [
@@ -78,6 +80,8 @@ class TruthRow:
     fnmr_se: float | None
     fnmr_z: float | None
     n_mated: int
+    fmr_covered: bool | None = None
+    fnmr_covered: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -165,9 +169,18 @@ def truth_check(
                 fnmr_se=fnmr_se,
                 fnmr_z=_z(g.fnmr, t_fnmr, fnmr_se),
                 n_mated=g.n_mated,
+                fmr_covered=_covers(g.fmr_ci, t_fmr),
+                fnmr_covered=_covers(g.fnmr_ci, t_fnmr),
             )
         )
     return rows
+
+
+def _covers(ci: dict[str, Any] | None, truth: float) -> bool | None:
+    """Whether an interval holds the true rate (None where there is no interval)."""
+    if not ci or ci.get("ci_low") is None:
+        return None
+    return bool(ci["ci_low"] <= truth <= ci["ci_high"])
 
 
 def order_check(rows: Sequence[TruthRow], rate: str) -> OrderCheck:
@@ -270,6 +283,14 @@ def _truth_table(rows: list[TruthRow], target_fmr: float) -> str:
             f"{fmt(r.fnmr_se):>9} {fz(r.fnmr_z):>5}"
         )
     for rate in ("fmr", "fnmr"):
+        covered = [getattr(r, f"{rate}_covered") for r in rows]
+        known = [c for c in covered if c is not None]
+        if known:
+            lines.append(
+                f"  {rate.upper()} intervals hold the true rate for {sum(known)} of "
+                f"{len(known)} groups"
+            )
+    for rate in ("fmr", "fnmr"):
         lines.extend(_order_lines(order_check(rows, rate)))
     return "\n".join(lines)
 
@@ -296,6 +317,7 @@ def run_demo(
     *,
     seed: int = 0,
     target_fmrs: tuple[float, ...] = (1e-3, 1e-4),
+    replicates: int = 1000,
     log: Callable[[str], None] = print,
 ) -> str:
     """Simulate, write, read back, audit and check against the truth; returns the text to print.
@@ -326,13 +348,20 @@ def run_demo(
         ],
     )
     log(f"formed {len(comparisons)} comparisons; auditing ...")
-    result = audit(
-        comparisons,
+    audit_config = AuditConfig(
+        target_fmrs=target_fmrs,
+        policies=(ThresholdPolicy.parse("global"), ThresholdPolicy.parse("per-group")),
+    )
+    result = audit(comparisons, group_by=["sex", "region"], config=audit_config)
+    log(f"bootstrapping subjects ({replicates} replicates) ...")
+    result = with_uncertainty(
+        result,
+        method="bootstrap",
+        comparisons=comparisons,
         group_by=["sex", "region"],
-        config=AuditConfig(
-            target_fmrs=target_fmrs,
-            policies=(ThresholdPolicy.parse("global"), ThresholdPolicy.parse("per-group")),
-        ),
+        config=audit_config,
+        replicates=replicates,
+        seed=seed,
     )
     results_path = Path(output) / "results.json"
     result.write_json(results_path)

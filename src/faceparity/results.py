@@ -42,6 +42,7 @@ class EerResult:
     low: float
     high: float
     threshold: float
+    eer_ci: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ class RatePair:
     n_non_mated: int
     n_false_non_matches: int
     n_mated: int
+    fmr_ci: dict[str, Any] | None = None
+    fnmr_ci: dict[str, Any] | None = None
+    fmr_support: dict[str, Any] | None = None
+    fnmr_support: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,11 @@ class GroupOperatingPoint:
     n_false_non_matches: int
     n_mated: int
     notes: list[str] = field(default_factory=list)
+    threshold_ci: dict[str, Any] | None = None
+    fmr_ci: dict[str, Any] | None = None
+    fnmr_ci: dict[str, Any] | None = None
+    fmr_support: dict[str, Any] | None = None
+    fnmr_support: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,8 @@ class CrossGroupCell:
     fmr: float | None
     n_false_matches: int
     n_non_mated: int
+    fmr_ci: dict[str, Any] | None = None
+    fmr_support: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,7 @@ class OperatingPoint:
     cross_group: list[CrossGroupCell]
     summary: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    threshold_ci: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +146,7 @@ class AuditResult:
     operating_points: list[OperatingPoint]
     exclusions: list[dict[str, Any]]
     schema_version: str = SCHEMA_VERSION
+    uncertainty: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready mapping; keys in a stable order, schema version first."""
@@ -179,6 +193,7 @@ class AuditResult:
             operating_points=points,
             exclusions=data["exclusions"],
             schema_version=version,
+            uncertainty=data.get("uncertainty"),
         )
 
     @classmethod
@@ -194,12 +209,20 @@ class AuditResult:
         raise KeyError(f"no operating point for target FMR {target_fmr} under {policy!r}")
 
 
+def _optional(key: str) -> bool:
+    """Keys left out of results.json while unset: intervals, support flags, their method."""
+    return key.endswith(("_ci", "_support")) or key == "uncertainty"
+
+
 def _clean(value: Any) -> Any:
-    """Replace non-finite floats by None (JSON has no NaN) and recurse into containers."""
+    """Replace non-finite floats by None (JSON has no NaN) and recurse into containers.
+
+    Optional keys (:func:`_optional`) that are unset are left out.
+    """
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: _clean(v) for k, v in value.items() if not (v is None and _optional(k))}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     return value

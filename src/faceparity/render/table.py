@@ -6,7 +6,8 @@ in scientific notation, undefined rates as ``-`` with the reason below the table
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from faceparity.results import AuditResult, OperatingPoint
 
@@ -19,6 +20,24 @@ def _rate(value: float | None) -> str:
 
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def _interval(ci: dict[str, Any] | None, fmt: Callable[[float | None], str]) -> str:
+    """``[low, high]``, or ``-`` where no interval was computed."""
+    if not ci or ci.get("ci_low") is None:
+        return "-"
+    return f"[{fmt(ci['ci_low'])}, {fmt(ci['ci_high'])}]"
+
+
+def _supported(rate: str, support: dict[str, Any] | None) -> str:
+    """The rate, marked ``*`` where the comparisons cannot support it (rule of 30)."""
+    return rate if not support or support.get("sufficient") else f"{rate}*"
+
+
+def _measure(value: dict[str, Any]) -> str:
+    text = _ratio(value["value"])
+    ci = value.get("value_ci")
+    return text if not ci or ci.get("ci_low") is None else f"{text} {_interval(ci, _ratio)}"
 
 
 def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -43,7 +62,20 @@ def _point_lines(result: AuditResult, point: OperatingPoint) -> list[str]:
             f"target FMR {point.target_fmr:g}, policy {point.policy}: "
             f"threshold {point.threshold!r} (match when {rule})"
         )
-    header = ["group", "FMR", "false matches", "non-mated", "FNMR", "false non-matches", "mated"]
+        if point.threshold_ci and point.threshold_ci.get("ci_low") is not None:
+            title += f", interval {_interval(point.threshold_ci, lambda v: f'{v:.6g}')}"
+    level = f"{result.uncertainty['level']:.0%}" if result.uncertainty else ""
+    header = [
+        "group",
+        "FMR",
+        f"FMR {level} CI".replace("  ", " "),
+        "false matches",
+        "non-mated",
+        "FNMR",
+        f"FNMR {level} CI".replace("  ", " "),
+        "false non-matches",
+        "mated",
+    ]
     if point.threshold is None:
         header.insert(1, "threshold")
     rows = []
@@ -51,10 +83,12 @@ def _point_lines(result: AuditResult, point: OperatingPoint) -> list[str]:
     for g in point.groups:
         row = [
             g.label,
-            _rate(g.fmr),
+            _supported(_rate(g.fmr), g.fmr_support),
+            _interval(g.fmr_ci, _rate),
             str(g.n_false_matches),
             str(g.n_non_mated),
-            _rate(g.fnmr),
+            _supported(_rate(g.fnmr), g.fnmr_support),
+            _interval(g.fnmr_ci, _rate),
             str(g.n_false_non_matches),
             str(g.n_mated),
         ]
@@ -67,25 +101,38 @@ def _point_lines(result: AuditResult, point: OperatingPoint) -> list[str]:
         rows.append(
             [
                 "overall",
-                _rate(o.fmr),
+                _supported(_rate(o.fmr), o.fmr_support),
+                _interval(o.fmr_ci, _rate),
                 str(o.n_false_matches),
                 str(o.n_non_mated),
-                _rate(o.fnmr),
+                _supported(_rate(o.fnmr), o.fnmr_support),
+                _interval(o.fnmr_ci, _rate),
                 str(o.n_false_non_matches),
                 str(o.n_mated),
             ]
         )
     s = point.summary
     summary = (
-        f"FMR  max/min {_ratio(s['fmr']['max_min']['value'])}, "
-        f"max/geomean {_ratio(s['fmr']['max_geomean']['value'])}, "
-        f"Gini {_ratio(s['fmr']['gini']['value'])}\n"
-        f"FNMR max/min {_ratio(s['fnmr']['max_min']['value'])}, "
-        f"max/geomean {_ratio(s['fnmr']['max_geomean']['value'])}, "
-        f"Gini {_ratio(s['fnmr']['gini']['value'])}\n"
-        f"GARBE {_ratio(s['garbe']['value'])}, FDR {_ratio(s['fdr']['value'])}, "
-        f"inequity rate {_ratio(s['inequity_rate']['value'])}"
+        f"FMR  max/min {_measure(s['fmr']['max_min'])}, "
+        f"max/geomean {_measure(s['fmr']['max_geomean'])}, "
+        f"Gini {_measure(s['fmr']['gini'])}\n"
+        f"FNMR max/min {_measure(s['fnmr']['max_min'])}, "
+        f"max/geomean {_measure(s['fnmr']['max_geomean'])}, "
+        f"Gini {_measure(s['fnmr']['gini'])}\n"
+        f"GARBE {_measure(s['garbe'])}, FDR {_measure(s['fdr'])}, "
+        f"inequity rate {_measure(s['inequity_rate'])}"
     )
+    if any(
+        r.fmr_support
+        and not r.fmr_support["sufficient"]
+        or r.fnmr_support
+        and not r.fnmr_support["sufficient"]
+        for r in point.groups
+    ):
+        footnotes.append(
+            "* fewer than 30 errors expected (FMR: at the target) or seen (FNMR): the "
+            "comparisons cannot support this rate (Doddington's rule of 30)"
+        )
     for key in ("fmr", "fnmr"):
         for name, measure in s[key].items():
             if measure["value"] is None and "undefined_reason" in measure:
@@ -128,6 +175,10 @@ def format_table(result: AuditResult) -> str:
     ]
     for e in result.exclusions:
         head.append(f"excluded ({e['scope']}): {e['count']} {e['unit']}: {e['reason']}")
+    if result.uncertainty:
+        u = result.uncertainty
+        runs = f", {u['replicates']} replicates, seed {u['seed']}" if u.get("replicates") else ""
+        head.append(f"intervals: {u['method']} at {u['level']:.0%}{runs}; {u['caveat']}")
     blocks = ["\n".join(head)]
     blocks.extend("\n".join(_point_lines(result, p)) for p in result.operating_points)
     return "\n\n".join(blocks) + "\n"

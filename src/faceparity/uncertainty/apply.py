@@ -1,0 +1,431 @@
+"""Intervals and support flags on an :class:`AuditResult`.
+
+:func:`with_uncertainty` returns the result with, next to every rate ``X``, an
+``X_ci`` (``ci_low``, ``ci_high``, ``method``) and an ``X_support``; next to every
+threshold a ``threshold_ci``; in every summary measure a ``value_ci``; in every EER an
+``eer_ci``; and a top-level ``uncertainty`` block saying how they were made.
+
+Methods: ``bootstrap`` (the subject-level bootstrap, :mod:`.bootstrap`; needs the
+comparisons with their subjects), ``clopper-pearson`` and ``wilson`` (closed form,
+from the counts; rates only, with the caveat that they treat comparisons as
+independent), ``none`` (support flags only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from faceparity.comparisons import ComparisonSet
+from faceparity.config import AuditConfig, FMRScope, MatedGroupRule, ScoreKind
+from faceparity.grouping import Grouping, group_comparisons
+from faceparity.results import (
+    AuditResult,
+    CrossGroupCell,
+    EerResult,
+    GroupOperatingPoint,
+    GroupSummary,
+    OperatingPoint,
+    RatePair,
+)
+from faceparity.uncertainty.binomial import CORRELATION_CAVEAT, clopper_pearson, wilson
+from faceparity.uncertainty.bootstrap import (
+    NotHeld,
+    View,
+    percentile_interval,
+    poisson_weights,
+)
+from faceparity.uncertainty.support import support_for
+
+__all__ = ["METHODS", "with_uncertainty"]
+
+METHODS = ("bootstrap", "clopper-pearson", "wilson", "none")
+BOOTSTRAP_METHOD = "subject bootstrap (Poisson(1) subject weights), percentile"
+
+Key = tuple[Any, ...]
+
+
+def with_uncertainty(
+    result: AuditResult,
+    *,
+    method: str = "bootstrap",
+    comparisons: ComparisonSet | None = None,
+    group_by: list[str] | None = None,
+    config: AuditConfig | None = None,
+    replicates: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> AuditResult:
+    """``result`` with intervals (by ``method``) and support flags on every number.
+
+    The bootstrap needs the ``comparisons``, ``group_by`` and ``config`` the result
+    was computed from.
+    """
+    if method not in METHODS:
+        raise ValueError(f"interval method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"confidence level must lie in (0, 1), got {level}")
+    intervals: dict[Key, dict[str, Any]] = {}
+    block: dict[str, Any] = {"method": method, "level": level}
+    if method == "bootstrap":
+        if comparisons is None or group_by is None or config is None:
+            raise ValueError("the bootstrap needs the comparisons, group_by and config")
+        if replicates < 10:
+            raise ValueError(f"the bootstrap needs at least 10 replicates, got {replicates}")
+        intervals = _bootstrap(result, comparisons, group_by, config, replicates, level, seed)
+        block.update(
+            method=BOOTSTRAP_METHOD,
+            replicates=replicates,
+            seed=seed,
+            caveat="intervals resample subjects, so comparisons that share a subject move "
+            "together; a number computed by fewer than 95% of the replicates has no interval",
+        )
+    elif method in ("clopper-pearson", "wilson"):
+        intervals = _closed_form(result, method, level)
+        block.update(replicates=None, seed=None, caveat=CORRELATION_CAVEAT)
+    else:
+        block.update(replicates=None, seed=None, caveat="no intervals were computed")
+    return _attach(result, intervals, block)
+
+
+# --- numbers of a result, by key --------------------------------------------------------
+
+
+def _numbers(
+    points: list[OperatingPoint], groups: list[GroupSummary | None], overall: Any
+) -> Iterator[tuple[Key, float | None]]:
+    """Every number that gets an interval, with a key that names it."""
+    for p, point in enumerate(points):
+        yield ("point", p, "threshold"), point.threshold
+        if point.overall is not None:
+            yield ("point", p, "overall", "fmr"), point.overall.fmr
+            yield ("point", p, "overall", "fnmr"), point.overall.fnmr
+        for g, row in enumerate(point.groups):
+            yield ("point", p, "group", g, "threshold"), row.threshold
+            yield ("point", p, "group", g, "fmr"), row.fmr
+            yield ("point", p, "group", g, "fnmr"), row.fnmr
+        for c, cell in enumerate(point.cross_group):
+            yield ("point", p, "cell", c, "fmr"), cell.fmr
+        for name, value in point.summary.items():
+            if "value" in value:
+                yield ("point", p, "summary", name), value["value"]
+            else:
+                for rate, measure in value.items():
+                    yield ("point", p, "summary", name, rate), measure["value"]
+    for g, eer in enumerate(groups):
+        yield ("group", g, "eer"), None if eer is None else eer.eer
+    yield ("overall", "eer"), None if overall is None else overall.eer
+
+
+# --- the bootstrap ----------------------------------------------------------------------
+
+
+def _bootstrap(
+    result: AuditResult,
+    cs: ComparisonSet,
+    group_by: list[str],
+    config: AuditConfig,
+    replicates: int,
+    level: float,
+    seed: int,
+) -> dict[Key, dict[str, Any]]:
+    from faceparity.verification import _eer, _operating_point, _Partition  # noqa: PLC0415
+
+    grouping = group_comparisons(cs, group_by)
+    plan = _Plan.of(cs, grouping, config, result)
+    sign = 1.0 if cs.score_kind is ScoreKind.SIMILARITY else -1.0
+    keys = [
+        key
+        for key, _ in _numbers(
+            result.operating_points, [g.eer for g in result.groups], result.overall.eer
+        )
+    ]
+    values = np.full((replicates, len(keys)), np.nan)
+    for r, weights in enumerate(poisson_weights(plan.n_subjects, replicates, seed)):
+        part = plan.replicate(weights, _Partition)
+        points: list[OperatingPoint | None] = []
+        for policy in config.policies:
+            for target in config.target_fmrs:
+                try:
+                    points.append(_operating_point(policy, target, grouping, part, config, sign))
+                except (NotHeld, ValueError):
+                    points.append(None)
+        eers = [
+            _safe_eer(_eer, part.group_mated[i], part.group_non_mated[i], sign)
+            for i in range(len(grouping.groups))
+        ]
+        overall = _safe_eer(_eer, part.overall_mated, part.overall_non_mated, sign)
+        row = _partial(points, eers, overall)
+        for k, key in enumerate(keys):
+            v = row.get(key)
+            values[r, k] = np.nan if v is None else v
+    out = {}
+    for k, key in enumerate(keys):
+        low, high, n = percentile_interval(values[:, k], level)
+        out[key] = {"ci_low": low, "ci_high": high, "method": BOOTSTRAP_METHOD, "replicates": n}
+    return out
+
+
+def _partial(
+    points: list[OperatingPoint | None], eers: list[EerResult | None], overall: EerResult | None
+) -> dict[Key, float | None]:
+    """Numbers of a replicate (operating points that could not be computed are None)."""
+    row: dict[Key, float | None] = {}
+    for p, point in enumerate(points):
+        if point is None:
+            continue
+        for key, value in _numbers([point], [], None):
+            if key[0] == "point":
+                row[("point", p, *key[2:])] = value
+    for key, value in _numbers([], eers, overall):
+        row[key] = value
+    return row
+
+
+def _safe_eer(eer: Callable[..., EerResult | None], *args: Any) -> EerResult | None:
+    """The EER of a replicate, or None where it cannot be read (below the scores held)."""
+    try:
+        return eer(*args)
+    except (NotHeld, ValueError, IndexError):
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """The views of an exact audit, each with the subjects of its comparisons."""
+
+    n_subjects: int
+    overall_mated: View
+    overall_non_mated: View
+    group_mated: list[View]
+    group_non_mated: list[View]
+    cells: dict[tuple[int, int], View]
+
+    @classmethod
+    def of(
+        cls, cs: ComparisonSet, grouping: Grouping, config: AuditConfig, result: AuditResult
+    ) -> _Plan:
+        order = np.argsort(cs.similarity)
+        s = cs.similarity[order]
+        mated = cs.mated[order]
+        sa = cs.subject[order, 0].astype(np.int64)
+        sb = cs.subject[order, 1].astype(np.int64)
+        complete = grouping.complete[order]
+        ga = grouping.codes[order, 0].astype(np.int64)
+        gb = grouping.codes[order, 1].astype(np.int64)
+        n_groups = len(grouping.groups)
+        # How far down each view is held: four times the largest rate read in it
+        # (targets, the rates at every operating point, the EER), at least 2,000 scores.
+        rates = _largest_rates(result, n_groups)
+
+        def view(mask: npt.NDArray[np.bool_], share: float | None, *, m: bool = False) -> View:
+            rows = np.flatnonzero(mask)
+            keep = None if share is None else max(int(math.ceil(4.0 * share * rows.size)), 2000)
+            return View.of(s[rows], sa[rows], sb[rows], keep, mated=m)
+
+        m_rows = mated & complete
+        if config.mated_rule is MatedGroupRule.FIRST:
+            m_key = np.where(m_rows, ga, -1)
+        elif config.mated_rule is MatedGroupRule.SECOND:
+            m_key = np.where(m_rows, gb, -1)
+        else:
+            m_key = np.where(m_rows & (ga == gb), ga, -1)
+        nm = ~mated & complete
+        group_nm = []
+        for g in range(n_groups):
+            if config.fmr_scope is FMRScope.MATCHED:
+                rows = nm & (ga == g) & (gb == g)
+            else:
+                rows = nm & ((ga == g) | (gb == g))
+            group_nm.append(view(rows, rates[("group", g)]))
+        lo, hi = np.minimum(ga, gb), np.maximum(ga, gb)
+        cells = {}
+        for i in range(n_groups):
+            for j in range(i, n_groups):
+                cells[(i, j)] = view(nm & (lo == i) & (hi == j), rates[("cell", i, j)])
+        return cls(
+            n_subjects=int(max(sa.max(initial=0), sb.max(initial=0))) + 1,
+            overall_mated=view(mated, None, m=True),
+            overall_non_mated=view(~mated, rates[("overall",)]),
+            group_mated=[view(m_key == g, None, m=True) for g in range(n_groups)],
+            group_non_mated=group_nm,
+            cells=cells,
+        )
+
+    def replicate(self, weights: npt.NDArray[np.int64], partition: Any) -> Any:
+        """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
+        return partition(
+            overall_mated=self.overall_mated.weighted(weights),
+            overall_non_mated=self.overall_non_mated.weighted(weights),
+            group_mated=[v.weighted(weights) for v in self.group_mated],
+            group_non_mated=[v.weighted(weights) for v in self.group_non_mated],
+            cells={key: v.weighted(weights) for key, v in self.cells.items()},
+            exclusions=[],
+        )
+
+
+def _largest_rates(result: AuditResult, n_groups: int) -> dict[Key, float]:
+    """The largest FMR read in each view of ``result`` (targets, measured rates, EERs)."""
+    target = max(p.target_fmr for p in result.operating_points)
+    rates: dict[Key, float] = {("overall",): target}
+    for g in range(n_groups):
+        rates[("group", g)] = target
+        for h in range(g, n_groups):
+            rates[("cell", g, h)] = target
+    if result.overall.eer is not None:
+        rates[("overall",)] = max(rates[("overall",)], result.overall.eer.high)
+    for g, summary in enumerate(result.groups):
+        if summary.eer is not None:
+            rates[("group", g)] = max(rates[("group", g)], summary.eer.high)
+    cell_keys = [(i, j) for i in range(n_groups) for j in range(i, n_groups)]
+    for point in result.operating_points:
+        for g, row in enumerate(point.groups):
+            rates[("group", g)] = max(rates[("group", g)], row.fmr or 0.0)
+        for (i, j), cell in zip(cell_keys, point.cross_group, strict=False):
+            rates[("cell", i, j)] = max(rates[("cell", i, j)], cell.fmr or 0.0)
+    return rates
+
+
+# --- closed-form intervals --------------------------------------------------------------
+
+
+def _closed_form(result: AuditResult, method: str, level: float) -> dict[Key, dict[str, Any]]:
+    interval = clopper_pearson if method == "clopper-pearson" else wilson
+    out: dict[Key, dict[str, Any]] = {}
+
+    def add(key: Key, k: int, n: int) -> None:
+        if n <= 0:
+            return
+        low, high = interval(k, n, level)
+        out[key] = {"ci_low": float(low), "ci_high": float(high), "method": method}
+
+    for p, point in enumerate(result.operating_points):
+        if point.overall is not None:
+            add(
+                ("point", p, "overall", "fmr"),
+                point.overall.n_false_matches,
+                point.overall.n_non_mated,
+            )
+            add(
+                ("point", p, "overall", "fnmr"),
+                point.overall.n_false_non_matches,
+                point.overall.n_mated,
+            )
+        for g, row in enumerate(point.groups):
+            if row.fmr is not None:
+                add(("point", p, "group", g, "fmr"), row.n_false_matches, row.n_non_mated)
+            if row.fnmr is not None:
+                add(("point", p, "group", g, "fnmr"), row.n_false_non_matches, row.n_mated)
+        for c, cell in enumerate(point.cross_group):
+            add(("point", p, "cell", c, "fmr"), cell.n_false_matches, cell.n_non_mated)
+    return out
+
+
+# --- attaching ----------------------------------------------------------------------------
+
+
+def _attach(
+    result: AuditResult, intervals: dict[Key, dict[str, Any]], block: dict[str, Any]
+) -> AuditResult:
+    level = float(block["level"])
+
+    def ci(key: Key, errors: int | None = None, n: int = 0) -> dict[str, Any] | None:
+        """The interval of a number; for a rate with no errors seen, the exact bound."""
+        if errors == 0 and n > 0:
+            low, high = clopper_pearson(0, n, level)
+            return {
+                "ci_low": float(low),
+                "ci_high": float(high),
+                "method": "clopper-pearson (no errors seen: an exact upper bound, not a zero)",
+            }
+        return intervals.get(key)
+
+    points = []
+    for p, point in enumerate(result.operating_points):
+        overall = point.overall
+        if overall is not None:
+            overall = dataclasses.replace(
+                overall,
+                fmr_ci=ci(
+                    ("point", p, "overall", "fmr"), overall.n_false_matches, overall.n_non_mated
+                ),
+                fnmr_ci=ci(
+                    ("point", p, "overall", "fnmr"), overall.n_false_non_matches, overall.n_mated
+                ),
+                fmr_support=support_for(
+                    point.target_fmr, overall.n_non_mated, what="FMR"
+                ).to_dict(),
+                fnmr_support=_observed_support(overall.fnmr, overall.n_mated),
+            )
+        groups = [
+            dataclasses.replace(
+                row,
+                threshold_ci=ci(("point", p, "group", g, "threshold")),
+                fmr_ci=ci(
+                    ("point", p, "group", g, "fmr"),
+                    row.n_false_matches if row.fmr is not None else None,
+                    row.n_non_mated,
+                ),
+                fnmr_ci=ci(
+                    ("point", p, "group", g, "fnmr"),
+                    row.n_false_non_matches if row.fnmr is not None else None,
+                    row.n_mated,
+                ),
+                fmr_support=support_for(point.target_fmr, row.n_non_mated, what="FMR").to_dict(),
+                fnmr_support=_observed_support(row.fnmr, row.n_mated),
+            )
+            for g, row in enumerate(point.groups)
+        ]
+        cells = [
+            dataclasses.replace(
+                cell,
+                fmr_ci=ci(("point", p, "cell", c, "fmr"), cell.n_false_matches, cell.n_non_mated),
+                fmr_support=support_for(point.target_fmr, cell.n_non_mated, what="FMR").to_dict(),
+            )
+            for c, cell in enumerate(point.cross_group)
+        ]
+        summary = {}
+        for name, value in point.summary.items():
+            if "value" in value:
+                summary[name] = {**value, "value_ci": ci(("point", p, "summary", name))}
+            else:
+                summary[name] = {
+                    rate: {**measure, "value_ci": ci(("point", p, "summary", name, rate))}
+                    for rate, measure in value.items()
+                }
+        points.append(
+            dataclasses.replace(
+                point,
+                threshold_ci=ci(("point", p, "threshold")),
+                overall=overall,
+                groups=groups,
+                cross_group=cells,
+                summary=summary,
+            )
+        )
+
+    def eer(summary: GroupSummary, key: Key) -> GroupSummary:
+        if summary.eer is None:
+            return summary
+        return dataclasses.replace(summary, eer=dataclasses.replace(summary.eer, eer_ci=ci(key)))
+
+    return dataclasses.replace(
+        result,
+        operating_points=points,
+        groups=[eer(g, ("group", i, "eer")) for i, g in enumerate(result.groups)],
+        overall=eer(result.overall, ("overall", "eer")),
+        uncertainty=block,
+    )
+
+
+def _observed_support(rate: float | None, n: int) -> dict[str, object]:
+    """Support of a measured error rate (FNMR): the errors seen, by the rule of 30."""
+    return support_for(rate, n, what="FNMR").to_dict()
+
+
+_ = (CrossGroupCell, GroupOperatingPoint, RatePair)
