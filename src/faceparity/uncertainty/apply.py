@@ -22,7 +22,14 @@ import numpy as np
 import numpy.typing as npt
 
 from faceparity.comparisons import ComparisonSet
-from faceparity.config import AuditConfig, FMRScope, MatedGroupRule, ScoreKind
+from faceparity.config import (
+    AuditConfig,
+    FMRScope,
+    MatedGroupRule,
+    PolicyKind,
+    ScoreKind,
+    ThresholdPolicy,
+)
 from faceparity.grouping import Grouping, group_comparisons
 from faceparity.results import (
     AuditResult,
@@ -345,8 +352,18 @@ def _attach(
             }
         return intervals.get(key)
 
+    pinned_note = {
+        "ci_low": None,
+        "ci_high": None,
+        "method": "set by the threshold policy (the target, up to ties): its uncertainty is "
+        "in threshold_ci",
+    }
     points = []
     for p, point in enumerate(result.operating_points):
+        pinned = _pinned(point, result.config.get("fmr_scope"))
+        if block["method"] == BOOTSTRAP_METHOD:
+            for key in pinned:
+                intervals[("point", p, *key)] = pinned_note
         overall = point.overall
         if overall is not None:
             overall = dataclasses.replace(
@@ -421,6 +438,23 @@ def _attach(
         overall=eer(result.overall, ("overall", "eer")),
         uncertainty=block,
     )
+
+
+def _pinned(point: OperatingPoint, fmr_scope: str | None) -> list[Key]:
+    """FMRs that the policy sets rather than measures.
+
+    Global: the overall FMR; per-group: each group's; reference: the reference group's,
+    read on the comparisons it was set on.
+    """
+    policy = ThresholdPolicy.parse(point.policy)
+    if policy.kind is PolicyKind.GLOBAL:
+        return [("overall", "fmr")]
+    if policy.kind is PolicyKind.PER_GROUP:
+        return [("group", g, "fmr") for g in range(len(point.groups))]
+    if fmr_scope != FMRScope.MATCHED.value or policy.reference is None:
+        return []
+    wanted = dict(policy.reference)
+    return [("group", g, "fmr") for g, row in enumerate(point.groups) if row.attributes == wanted]
 
 
 def _observed_support(rate: float | None, n: int) -> dict[str, object]:
