@@ -408,6 +408,8 @@ def test_input_without_sample_ids_warns_on_stderr(tmp_path: Path) -> None:
 def test_pairs_streaming_engine_matches_exact(tmp_path: Path) -> None:
     csv = _pairs_csv(tmp_path / "pairs.csv")
     args = [a for a in PAIRS_ARGS if a not in ("--samples", "p1,p2")]
+    # Closed-form intervals on both sides: the subject bootstrap needs the exact comparisons.
+    args = [*args, "--intervals", "clopper-pearson"]
     exact = _run(["audit", "pairs", str(csv), *args, "--json"])
     streamed = _run(
         ["audit", "pairs", str(csv), *args, "--engine", "stream", "--chunk-rows", "100", "--json"]

@@ -132,6 +132,7 @@ class OperatingPoint:
     summary: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     threshold_ci: dict[str, Any] | None = None
+    ratios: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class AuditResult:
 
 def _optional(key: str) -> bool:
     """Keys left out of results.json while unset: intervals, support flags, their method."""
-    return key.endswith(("_ci", "_support")) or key == "uncertainty"
+    return key.endswith(("_ci", "_support")) or key in ("uncertainty", "ratios")
 
 
 def _clean(value: Any) -> Any:

@@ -30,6 +30,7 @@ from faceparity.config import (
     ScoreKind,
     ThresholdPolicy,
 )
+from faceparity.errors import FaceparityError
 from faceparity.grouping import Grouping, group_comparisons
 from faceparity.results import (
     AuditResult,
@@ -118,6 +119,9 @@ def _numbers(
             yield ("point", p, "group", g, "fnmr"), row.fnmr
         for c, cell in enumerate(point.cross_group):
             yield ("point", p, "cell", c, "fmr"), cell.fmr
+        for (a, b), ratios in _ratios(point).items():
+            for rate, value in ratios.items():
+                yield ("point", p, "ratio", a, b, rate), value
         for name, value in point.summary.items():
             if "value" in value:
                 yield ("point", p, "summary", name), value["value"]
@@ -160,8 +164,8 @@ def _bootstrap(
             for target in config.target_fmrs:
                 try:
                     points.append(_operating_point(policy, target, grouping, part, config, sign))
-                except (NotHeld, ValueError):
-                    points.append(None)
+                except (NotHeld, ValueError, FaceparityError):
+                    points.append(None)  # e.g. no comparisons left in the reference group
         eers = [
             _safe_eer(_eer, part.group_mated[i], part.group_non_mated[i], sign)
             for i in range(len(grouping.groups))
@@ -176,6 +180,23 @@ def _bootstrap(
         low, high, n = percentile_interval(values[:, k], level)
         out[key] = {"ci_low": low, "ci_high": high, "method": BOOTSTRAP_METHOD, "replicates": n}
     return out
+
+
+def _ratios(point: OperatingPoint) -> dict[tuple[int, int], dict[str, float | None]]:
+    """FMR and FNMR of group ``a`` over those of group ``b``, for every pair ``a < b``."""
+
+    def ratio(x: float | None, y: float | None) -> float | None:
+        return None if x is None or not y else x / y
+
+    rows = point.groups
+    return {
+        (a, b): {
+            "fmr": ratio(rows[a].fmr, rows[b].fmr),
+            "fnmr": ratio(rows[a].fnmr, rows[b].fnmr),
+        }
+        for a in range(len(rows))
+        for b in range(a + 1, len(rows))
+    }
 
 
 def _partial(
@@ -415,9 +436,25 @@ def _attach(
                     rate: {**measure, "value_ci": ci(("point", p, "summary", name, rate))}
                     for rate, measure in value.items()
                 }
+        ratios = [
+            {
+                "a": point.groups[a].label,
+                "b": point.groups[b].label,
+                **{
+                    key: value
+                    for rate, estimate in pair.items()
+                    for key, value in (
+                        (f"{rate}_ratio", estimate),
+                        (f"{rate}_ratio_ci", ci(("point", p, "ratio", a, b, rate))),
+                    )
+                },
+            }
+            for (a, b), pair in _ratios(point).items()
+        ]
         points.append(
             dataclasses.replace(
                 point,
+                ratios=ratios,
                 threshold_ci=ci(("point", p, "threshold")),
                 overall=overall,
                 groups=groups,
