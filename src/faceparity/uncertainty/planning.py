@@ -36,7 +36,7 @@ comparison (the same for every comparison in a balanced design),
     Var(rate) = p (1 - p) / n * deff,   deff = 1 + sum_k N_k rho_k,
 
 which is Kish's design effect for cluster samples (Kish 1965, *Survey Sampling*,
-section 5.4: ``deff = 1 + (M - 1) rho`` for clusters of size ``M``) written for
+chapter 5 (cluster sampling): ``deff = 1 + (M - 1) rho`` for clusters of size ``M``) written for
 overlapping clusters. For a non-mated comparison the classes are the other
 comparisons of the same two subjects (``N = m^2 - 1``, correlation ``icc_pair``)
 and those that share exactly one of its subjects (``N = 2 (S - 2) m^2``, correlation
