@@ -6,6 +6,19 @@ from faceparity.uncertainty.binomial import (
     rule_of_three,
     wilson,
 )
+from faceparity.uncertainty.planning import (
+    DEFAULT_ICC,
+    GroupCapacity,
+    IntervalKind,
+    Plan,
+    PlanConfig,
+    RatePlan,
+    comparisons_needed,
+    mated_design_effect,
+    non_mated_design_effect,
+    plan_audit,
+    supported_rates,
+)
 from faceparity.uncertainty.support import MIN_ERRORS, Support, support_for
 
 __all__ = [
@@ -16,4 +29,16 @@ __all__ = [
     "rule_of_three",
     "support_for",
     "wilson",
+    # planning (faceparity plan)
+    "DEFAULT_ICC",
+    "GroupCapacity",
+    "IntervalKind",
+    "Plan",
+    "PlanConfig",
+    "RatePlan",
+    "comparisons_needed",
+    "mated_design_effect",
+    "non_mated_design_effect",
+    "plan_audit",
+    "supported_rates",
 ]

@@ -1,0 +1,721 @@
+"""Planning an audit: how much data a target rate needs, and what a data set supports.
+
+Two questions (issue 4, point 5):
+
+1. Before data are collected: for a target FMR (or FNMR), a relative precision ``r``
+   and a confidence level, how many comparisons, subjects and samples per subject
+   does each group need (:func:`plan_audit`)?
+2. After an audit: given each group's counts (``results.json``), what is the smallest
+   FMR and FNMR it can support (:func:`supported_rates`, Doddington's rule of 30 from
+   :mod:`faceparity.uncertainty.support`)?
+
+The model
+---------
+*Independent comparisons.* ``n`` comparisons, each an error with probability ``p``,
+give a rate whose two-sided interval at ``level`` should have a half-width of at most
+``r p``. Under the normal approximation (Wald) the half-width is
+``z sqrt(p (1 - p) / n)`` with ``z`` the normal quantile at ``1 - (1 - level) / 2``, so
+
+    n_indep = ceil(z^2 (1 - p) / (p r^2)).
+
+At ``level = 0.90`` and ``r = 0.3`` this asks for ``n p = 30.06 (1 - p)`` expected
+errors: Doddington's rule of 30 is this special case. With ``interval =
+"clopper-pearson"`` ``n_indep`` is instead the smallest ``n`` whose exact
+Clopper-Pearson interval at the expected count ``k = n p`` has a half-width
+``(high - low) / 2`` of at most ``r p``; it is larger (the exact interval is wider,
+and longer above ``p`` than below).
+
+*Comparisons that share subjects.* Within a group of ``S`` subjects with ``m``
+samples each, every pair of samples of different subjects is compared once
+(all-vs-all): ``S (S - 1) / 2 m^2`` non-mated and ``S m (m - 1) / 2`` mated
+comparisons. Their error indicators are not independent: two comparisons that share
+a subject are correlated. With ``rho_k`` the correlation of two error indicators in
+class ``k`` and ``N_k`` the number of other comparisons in that class for a given
+comparison (the same for every comparison in a balanced design),
+
+    Var(rate) = p (1 - p) / n * deff,   deff = 1 + sum_k N_k rho_k,
+
+which is Kish's design effect for cluster samples (Kish 1965, *Survey Sampling*,
+chapter 5 (cluster sampling): ``deff = 1 + (M - 1) rho`` for clusters of size ``M``) written for
+overlapping clusters. For a non-mated comparison the classes are the other
+comparisons of the same two subjects (``N = m^2 - 1``, correlation ``icc_pair``)
+and those that share exactly one of its subjects (``N = 2 (S - 2) m^2``, correlation
+``icc``); for a mated comparison, the other mated comparisons of its subject
+(``N = m (m - 1) / 2 - 1``, correlation ``icc``). Because ``N`` grows with ``S``
+for FMR, the non-mated count needed grows with the number of subjects, and the
+precision of an FMR is bought with subjects rather than with samples. Schuckers
+treats these correlations for FMR and FNMR and sizes tests with the effective sample
+size ``n / deff`` (Schuckers 2009, "A parametric correlation framework for the
+statistical evaluation and estimation of biometric-based classification
+performance in a single environment", IEEE TIFS 4(2):231-241; Schuckers 2010,
+*Computational Methods in Biometric Authentication*, Springer, the chapters on FNMR
+and FMR); the count needed is ``n_indep * deff`` (for Clopper-Pearson, the effective
+sample size of Korn and Graubard 1998, Survey Methodology 24(2):193-201). The
+intra-subject correlations are assumptions: the defaults are a guess, not a
+measurement; the subject-level bootstrap of an audit measures the effect they stand for.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scipy import stats
+
+from faceparity.errors import InputError, Location, UsageError
+from faceparity.uncertainty.binomial import clopper_pearson
+from faceparity.uncertainty.support import MIN_ERRORS, Support, support_for
+
+__all__ = [
+    "DEFAULT_ICC",
+    "GroupCapacity",
+    "IntervalKind",
+    "Plan",
+    "PlanConfig",
+    "RatePlan",
+    "comparisons_needed",
+    "mated_design_effect",
+    "non_mated_design_effect",
+    "plan_audit",
+    "smallest_subjects_fmr",
+    "smallest_subjects_fnmr",
+    "supported_rates",
+]
+
+DEFAULT_ICC = 0.001
+"""Default correlation of the error indicators of two comparisons that share a subject.
+
+An assumption for planning, not a measured value; see the module notes."""
+
+MSG_RATE = "{name}: expected a rate in (0, 1), got {value!r}"
+MSG_PRECISION = "precision: expected a relative half-width in (0, 1], got {value!r}"
+MSG_LEVEL = "level: expected a confidence level in (0, 1), got {value!r}"
+MSG_ICC = "{name}: expected a correlation in [0, 1], got {value!r}"
+MSG_SAMPLES = "samples_per_subject: expected an integer >= 2, got {value!r}"
+MSG_SUBJECTS = "n_subjects: expected an integer >= 2, got {value!r}"
+MSG_KEY = "{where}: expected the key {key!r} ({what}); missing"
+MSG_VALUE = "{where}.{key}: expected {what}, got {value!r}"
+
+
+class IntervalKind(enum.StrEnum):
+    """The interval whose half-width the plan bounds.
+
+    ``NORMAL``: the normal approximation (Wald), in closed form; Doddington's rule of
+    30 is its case ``level = 0.90``, ``precision = 0.3``. ``CLOPPER_PEARSON``: the exact
+    binomial interval at the expected count; a little more data.
+    """
+
+    NORMAL = "normal"
+    CLOPPER_PEARSON = "clopper-pearson"
+
+
+def _check_rate(value: float, name: str) -> None:
+    if not (isinstance(value, int | float) and 0.0 < value < 1.0):
+        raise UsageError(MSG_RATE.format(name=name, value=value))
+
+
+def _check_common(precision: float, level: float) -> None:
+    if not (isinstance(precision, int | float) and 0.0 < precision <= 1.0):
+        raise UsageError(MSG_PRECISION.format(value=precision))
+    if not (isinstance(level, int | float) and 0.0 < level < 1.0):
+        raise UsageError(MSG_LEVEL.format(value=level))
+
+
+def _check_icc(value: float, name: str) -> None:
+    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+        raise UsageError(MSG_ICC.format(name=name, value=value))
+
+
+def _check_samples(m: int) -> None:
+    if isinstance(m, bool) or not isinstance(m, int) or m < 2:
+        raise UsageError(MSG_SAMPLES.format(value=m))
+
+
+def _z(level: float) -> float:
+    return float(stats.norm.ppf(1.0 - (1.0 - level) / 2.0))
+
+
+def _relative_half_width_cp(n: int, target: float, level: float) -> float:
+    low, high = clopper_pearson(n * target, n, level)
+    return float(high - low) / (2.0 * target)
+
+
+def comparisons_needed(
+    target: float,
+    *,
+    precision: float,
+    level: float = 0.95,
+    interval: IntervalKind = IntervalKind.NORMAL,
+) -> int:
+    """Independent comparisons for a two-sided interval of half-width ``precision * target``.
+
+    Parameters
+    ----------
+    target : float
+        The rate to measure (a target FMR or FNMR), in (0, 1).
+    precision : float
+        Relative half-width of the interval, in (0, 1]: 0.3 means +-30% of ``target``.
+    level : float, default 0.95
+        Two-sided confidence level.
+    interval : IntervalKind, default NORMAL
+        ``NORMAL``: ``ceil(z^2 (1 - p) / (p r^2))`` (module notes). ``CLOPPER_PEARSON``:
+        the smallest ``n`` whose Clopper-Pearson interval at ``k = n p`` has
+        ``(high - low) / 2 <= r p`` (found by bisection; the half-width falls as ``n``
+        grows).
+
+    Returns
+    -------
+    int
+        The number of comparisons, treated as independent trials.
+
+    Examples
+    --------
+    Doddington's rule of 30 (90%, +-30%) at FMR 1e-3 asks for 30 expected errors:
+
+    >>> comparisons_needed(1e-3, precision=0.3, level=0.90)
+    30032
+
+    """
+    _check_rate(target, "target")
+    _check_common(precision, level)
+    z = _z(level)
+    normal = math.ceil(z * z * (1.0 - target) / (target * precision * precision))
+    if IntervalKind(interval) is IntervalKind.NORMAL:
+        return normal
+
+    def ok(n: int) -> bool:
+        return _relative_half_width_cp(n, target, level) <= precision
+
+    high = max(normal, 1)
+    while not ok(high):
+        high *= 2
+    low = 0  # not ok (no trials)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if ok(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def non_mated_design_effect(
+    n_subjects: int, samples_per_subject: int, *, icc: float, icc_pair: float | None = None
+) -> float:
+    """Design effect of a group's FMR over all-vs-all non-mated comparisons.
+
+    ``deff = 1 + (m^2 - 1) icc_pair + 2 (S - 2) m^2 icc``: a non-mated comparison
+    shares both subjects with ``m^2 - 1`` others and exactly one subject with
+    ``2 (S - 2) m^2`` others (Kish 1965, for overlapping clusters; module notes).
+
+    Parameters
+    ----------
+    n_subjects : int
+        Subjects ``S`` of the group, at least 2.
+    samples_per_subject : int
+        Samples ``m`` of every subject, at least 2.
+    icc : float
+        Correlation of the false-match indicators of two comparisons sharing one subject.
+    icc_pair : float, optional
+        The same for two comparisons of the same two subjects; ``icc`` when None.
+
+    Returns
+    -------
+    float
+        The design effect, at least 1.
+
+    Examples
+    --------
+    >>> non_mated_design_effect(100, 5, icc=0.001)
+    5.924
+
+    """
+    if isinstance(n_subjects, bool) or not isinstance(n_subjects, int) or n_subjects < 2:
+        raise UsageError(MSG_SUBJECTS.format(value=n_subjects))
+    _check_samples(samples_per_subject)
+    pair = icc if icc_pair is None else icc_pair
+    _check_icc(icc, "icc")
+    _check_icc(pair, "icc_pair")
+    m2 = samples_per_subject * samples_per_subject
+    return 1.0 + (m2 - 1) * pair + 2 * (n_subjects - 2) * m2 * icc
+
+
+def mated_design_effect(samples_per_subject: int, *, icc: float) -> float:
+    """Design effect of a group's FNMR: ``1 + (m (m - 1) / 2 - 1) icc``.
+
+    A mated comparison shares its subject with the ``m (m - 1) / 2 - 1`` other mated
+    comparisons of that subject (Kish 1965; module notes).
+
+    Examples
+    --------
+    >>> mated_design_effect(5, icc=0.001)
+    1.009
+
+    """
+    _check_samples(samples_per_subject)
+    _check_icc(icc, "icc")
+    return 1.0 + (samples_per_subject * (samples_per_subject - 1) // 2 - 1) * icc
+
+
+def smallest_subjects_fmr(
+    n_independent: int, samples_per_subject: int, *, icc: float, icc_pair: float | None = None
+) -> int:
+    """Fewest subjects ``S >= 2`` whose non-mated comparisons meet ``n_independent * deff(S)``.
+
+    Solves ``S (S - 1) / 2 m^2 >= n_independent * deff(S)`` with the design effect of
+    :func:`non_mated_design_effect`. The left side grows as ``S^2`` and the right as
+    ``S``, so from the returned ``S`` on every larger group also suffices.
+
+    Examples
+    --------
+    Independent comparisons: ``S (S - 1) / 2 * 25 >= 10,000`` first holds at ``S = 29``.
+
+    >>> smallest_subjects_fmr(10_000, 5, icc=0.0)
+    29
+
+    """
+    _check_samples(samples_per_subject)
+    pair = icc if icc_pair is None else icc_pair
+    m2 = float(samples_per_subject * samples_per_subject)
+    n = float(n_independent)
+
+    def surplus(s: int) -> float:
+        return s * (s - 1) / 2.0 * m2 - n * non_mated_design_effect(
+            s, samples_per_subject, icc=icc, icc_pair=pair
+        )
+
+    # surplus(S) = a S^2 + b S + c, convex: the answer is the ceiling of its larger root.
+    a = m2 / 2.0
+    b = -m2 / 2.0 - 2.0 * m2 * icc * n
+    c = -n * (1.0 + (m2 - 1.0) * pair - 4.0 * m2 * icc)
+    root = (-b + math.sqrt(max(b * b - 4.0 * a * c, 0.0))) / (2.0 * a)
+    s = max(2, math.ceil(root))
+    while surplus(s) < 0:  # rounding in the root
+        s += 1
+
+    def rising(k: int) -> bool:  # surplus(k) >= surplus(k - 1): so are all later steps
+        return a * (2 * k - 1) + b >= 0
+
+    while s > 2 and surplus(s - 1) >= 0 and rising(s - 1):
+        s -= 1
+    return s
+
+
+def smallest_subjects_fnmr(n_independent: int, samples_per_subject: int, *, icc: float) -> int:
+    """Fewest subjects whose mated comparisons meet ``n_independent * deff``.
+
+    ``S m (m - 1) / 2 >= n_independent * (1 + (m (m - 1) / 2 - 1) icc)``.
+
+    Examples
+    --------
+    >>> smallest_subjects_fnmr(3_458, 5, icc=0.0)
+    346
+
+    """
+    per_subject = samples_per_subject * (samples_per_subject - 1) // 2
+    needed = n_independent * mated_design_effect(samples_per_subject, icc=icc)
+    return max(1, math.ceil(needed / per_subject - 1e-12))
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """How a plan is made.
+
+    Parameters
+    ----------
+    precision : float, default 0.3
+        Relative half-width of the interval, in (0, 1].
+    level : float, default 0.95
+        Two-sided confidence level.
+    samples_per_subject : int, default 5
+        Samples ``m`` of every subject, at least 2.
+    icc : float, default DEFAULT_ICC
+        Correlation of the error indicators of comparisons that share one subject
+        (non-mated) or their subject (mated).
+    icc_pair : float or None, default None
+        Correlation of non-mated comparisons of the same two subjects; ``icc`` when None.
+    interval : IntervalKind, default NORMAL
+        The interval whose half-width is bounded.
+
+    """
+
+    precision: float = 0.3
+    level: float = 0.95
+    samples_per_subject: int = 5
+    icc: float = DEFAULT_ICC
+    icc_pair: float | None = None
+    interval: IntervalKind = IntervalKind.NORMAL
+
+    def __post_init__(self) -> None:
+        _check_common(self.precision, self.level)
+        _check_samples(self.samples_per_subject)
+        _check_icc(self.icc, "icc")
+        if self.icc_pair is not None:
+            _check_icc(self.icc_pair, "icc_pair")
+        object.__setattr__(self, "interval", IntervalKind(self.interval))
+
+    @property
+    def pair_icc(self) -> float:
+        """The correlation used for comparisons of the same two subjects."""
+        return self.icc if self.icc_pair is None else self.icc_pair
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``config`` object of a plan's JSON."""
+        return {
+            "precision": self.precision,
+            "level": self.level,
+            "interval": self.interval.value,
+            "samples_per_subject": self.samples_per_subject,
+            "icc": self.icc,
+            "icc_pair": self.pair_icc,
+        }
+
+
+@dataclass(frozen=True)
+class RatePlan:
+    """What one group needs to measure one target rate.
+
+    Attributes
+    ----------
+    rate : str
+        ``"fmr"`` or ``"fnmr"``.
+    target : float
+        The target rate.
+    n_independent : int
+        Comparisons needed if they were independent (:func:`comparisons_needed`).
+    design_effect : float
+        The design effect at ``n_subjects`` (1 with no correlation).
+    n_comparisons : int
+        Comparisons needed with the design effect: ``ceil(n_independent * design_effect)``.
+    n_subjects : int
+        Fewest subjects whose all-vs-all comparisons give ``n_comparisons``.
+    samples_per_subject : int
+        Samples of every subject.
+    n_available : int
+        Comparisons that ``n_subjects`` give (all-vs-all within the group).
+    expected_errors : float
+        ``target * n_available``.
+    n_subjects_independent : int
+        Fewest subjects if the comparisons were independent, for comparison.
+
+    """
+
+    rate: str
+    target: float
+    n_independent: int
+    design_effect: float
+    n_comparisons: int
+    n_subjects: int
+    samples_per_subject: int
+    n_available: int
+    expected_errors: float
+    n_subjects_independent: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain mapping for JSON."""
+        return {
+            "rate": self.rate,
+            "target": self.target,
+            "n_comparisons_independent": self.n_independent,
+            "design_effect": self.design_effect,
+            "n_comparisons": self.n_comparisons,
+            "n_subjects": self.n_subjects,
+            "n_subjects_independent": self.n_subjects_independent,
+            "samples_per_subject": self.samples_per_subject,
+            "n_available": self.n_available,
+            "expected_errors": self.expected_errors,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A plan for every target: each group needs ``n_subjects`` subjects of ``m`` samples."""
+
+    config: PlanConfig
+    rates: tuple[RatePlan, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def n_subjects(self) -> int:
+        """Subjects a group needs to meet every target."""
+        return max(r.n_subjects for r in self.rates)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``faceparity plan``."""
+        return {
+            "config": self.config.to_dict(),
+            "rates": [r.to_dict() for r in self.rates],
+            "n_subjects_per_group": self.n_subjects,
+            "notes": list(self.notes),
+        }
+
+
+def _fmr_plan(target: float, config: PlanConfig) -> RatePlan:
+    m = config.samples_per_subject
+    n_ind = comparisons_needed(
+        target, precision=config.precision, level=config.level, interval=config.interval
+    )
+    s = smallest_subjects_fmr(n_ind, m, icc=config.icc, icc_pair=config.pair_icc)
+    deff = non_mated_design_effect(s, m, icc=config.icc, icc_pair=config.pair_icc)
+    available = s * (s - 1) // 2 * m * m
+    return RatePlan(
+        rate="fmr",
+        target=target,
+        n_independent=n_ind,
+        design_effect=deff,
+        n_comparisons=math.ceil(n_ind * deff - 1e-9),
+        n_subjects=s,
+        samples_per_subject=m,
+        n_available=available,
+        expected_errors=target * available,
+        n_subjects_independent=smallest_subjects_fmr(n_ind, m, icc=0.0),
+    )
+
+
+def _fnmr_plan(target: float, config: PlanConfig) -> RatePlan:
+    m = config.samples_per_subject
+    n_ind = comparisons_needed(
+        target, precision=config.precision, level=config.level, interval=config.interval
+    )
+    s = smallest_subjects_fnmr(n_ind, m, icc=config.icc)
+    deff = mated_design_effect(m, icc=config.icc)
+    available = s * (m * (m - 1) // 2)
+    return RatePlan(
+        rate="fnmr",
+        target=target,
+        n_independent=n_ind,
+        design_effect=deff,
+        n_comparisons=math.ceil(n_ind * deff - 1e-9),
+        n_subjects=s,
+        samples_per_subject=m,
+        n_available=available,
+        expected_errors=target * available,
+        n_subjects_independent=smallest_subjects_fnmr(n_ind, m, icc=0.0),
+    )
+
+
+def plan_audit(
+    target_fmrs: Sequence[float],
+    *,
+    target_fnmrs: Sequence[float] = (),
+    config: PlanConfig | None = None,
+) -> Plan:
+    """How many comparisons, subjects and samples per subject each group needs.
+
+    Parameters
+    ----------
+    target_fmrs : sequence of float
+        Target FMRs, each in (0, 1); the FMR is counted over the group's
+        demographically matched non-mated comparisons (all-vs-all within the group).
+    target_fnmrs : sequence of float, default ()
+        FNMRs to measure with the same precision, over the group's mated comparisons.
+    config : PlanConfig, optional
+        Precision, level, samples per subject, correlations, interval.
+
+    Returns
+    -------
+    Plan
+        One :class:`RatePlan` per target, FMRs first.
+
+    Examples
+    --------
+    >>> p = plan_audit([1e-4], target_fnmrs=[0.01], config=PlanConfig(icc=0.0))
+    >>> [(r.rate, r.n_subjects) for r in p.rates]
+    [('fmr', 186), ('fnmr', 423)]
+
+    """
+    config = config or PlanConfig()
+    if not target_fmrs and not target_fnmrs:
+        raise UsageError("expected at least one target FMR or FNMR, got none")
+    for t in target_fmrs:
+        _check_rate(t, "target FMR")
+    for t in target_fnmrs:
+        _check_rate(t, "target FNMR")
+    rates = tuple(_fmr_plan(t, config) for t in target_fmrs) + tuple(
+        _fnmr_plan(t, config) for t in target_fnmrs
+    )
+    notes = (
+        "all-vs-all comparisons within a group: S (S - 1) / 2 m^2 non-mated and "
+        "S m (m - 1) / 2 mated",
+        f"design effect: 1 + (m^2 - 1) icc_pair + 2 (S - 2) m^2 icc (FMR), "
+        f"1 + (m (m - 1) / 2 - 1) icc (FNMR); icc {config.icc:g} and icc_pair "
+        f"{config.pair_icc:g} are assumptions (Kish 1965; Schuckers 2009)",
+    )
+    return Plan(config=config, rates=rates, notes=notes)
+
+
+# --- what a data set supports ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupCapacity:
+    """The smallest rates a group's counts support, and whether each target is supported.
+
+    Attributes
+    ----------
+    label : str
+        The group's label (``"overall"`` for all comparisons).
+    n_subjects : int or None
+        Subjects of the group, when the results carry it.
+    n_non_mated, n_mated : int
+        Non-mated and mated comparisons of the group.
+    min_fmr, min_fnmr : float or None
+        ``MIN_ERRORS / n`` (Doddington's rule of 30); None with fewer than
+        ``MIN_ERRORS`` comparisons, where no rate is supported.
+    targets : tuple of (float, Support)
+        Each target FMR with its support over ``n_non_mated``.
+
+    """
+
+    label: str
+    n_subjects: int | None
+    n_non_mated: int
+    n_mated: int
+    min_fmr: float | None
+    min_fnmr: float | None
+    targets: tuple[tuple[float, Support], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain mapping for JSON."""
+        return {
+            "label": self.label,
+            "n_subjects": self.n_subjects,
+            "n_non_mated": self.n_non_mated,
+            "n_mated": self.n_mated,
+            "min_supported_fmr": self.min_fmr,
+            "min_supported_fnmr": self.min_fnmr,
+            "targets": [
+                {
+                    "target_fmr": t,
+                    "sufficient": s.sufficient,
+                    "expected_errors": s.expected_errors,
+                    "reason": s.reason,
+                }
+                for t, s in self.targets
+            ],
+        }
+
+
+def _smallest(n: int) -> float | None:
+    """``MIN_ERRORS / n``; None below ``MIN_ERRORS`` trials, where no rate up to 1 is supported."""
+    return MIN_ERRORS / n if n >= MIN_ERRORS else None
+
+
+def _count(entry: Mapping[str, Any], key: str, where: str, file: str) -> int:
+    if key not in entry:
+        raise InputError(
+            MSG_KEY.format(where=where, key=key, what="an integer >= 0"), Location(file)
+        )
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(
+            MSG_VALUE.format(where=where, key=key, what="an integer >= 0", value=value),
+            Location(file),
+        )
+    return value
+
+
+def _capacity(
+    entry: Any, where: str, targets: Iterable[float], file: str, label: str | None = None
+) -> GroupCapacity:
+    if not isinstance(entry, Mapping):
+        raise InputError(f"{where}: expected an object, got {type(entry).__name__}", Location(file))
+    n_non_mated = _count(entry, "n_non_mated", where, file)
+    n_mated = _count(entry, "n_mated", where, file)
+    subjects = entry.get("n_subjects")
+    return GroupCapacity(
+        label=label if label is not None else str(entry.get("label", where)),
+        n_subjects=subjects
+        if isinstance(subjects, int) and not isinstance(subjects, bool)
+        else None,
+        n_non_mated=n_non_mated,
+        n_mated=n_mated,
+        min_fmr=_smallest(n_non_mated),
+        min_fnmr=_smallest(n_mated),
+        targets=tuple((t, support_for(t, n_non_mated, what="FMR")) for t in targets),
+    )
+
+
+def supported_rates(
+    results: Mapping[str, Any],
+    *,
+    target_fmrs: Sequence[float] | None = None,
+    file: str = "results",
+) -> list[GroupCapacity]:
+    """The smallest FMR and FNMR each group of an audit can support.
+
+    A group supports a rate when at least :data:`~faceparity.uncertainty.MIN_ERRORS`
+    (30) errors are expected at it over its comparisons (Doddington et al. 2000), so
+    the smallest is ``30 / n``. The counts are read from ``results.json``
+    (``groups[].n_non_mated`` and ``n_mated``; the FMR count follows the audit's
+    ``fmr_scope``); the rule ignores the correlation of comparisons that share
+    subjects, so it is a floor, not a guarantee.
+
+    Parameters
+    ----------
+    results : mapping
+        The parsed ``results.json``.
+    target_fmrs : sequence of float, optional
+        Targets to check; default ``config.target_fmrs`` of the results.
+    file : str, default "results"
+        Name used in error messages.
+
+    Returns
+    -------
+    list of GroupCapacity
+        One per group in the results' order, then ``overall``.
+
+    Raises
+    ------
+    InputError
+        When a key is missing or a count is not an integer >= 0 (the message names
+        the file and the key).
+
+    Examples
+    --------
+    >>> rows = supported_rates(
+    ...     {"config": {"target_fmrs": [1e-3]}, "overall": {"n_non_mated": 60_000, "n_mated": 300},
+    ...      "groups": [{"label": "F", "n_non_mated": 20_000, "n_mated": 100}]})
+    >>> [(r.label, r.min_fmr, r.targets[0][1].sufficient) for r in rows]
+    [('F', 0.0015, False), ('overall', 0.0005, True)]
+
+    """
+    if target_fmrs is None:
+        config = results.get("config")
+        if not isinstance(config, Mapping) or "target_fmrs" not in config:
+            raise InputError(
+                MSG_KEY.format(where="config", key="target_fmrs", what="a list of rates"),
+                Location(file),
+            )
+        target_fmrs = config["target_fmrs"]
+        if not isinstance(target_fmrs, list) or not all(
+            isinstance(t, int | float) and not isinstance(t, bool) and 0.0 < t < 1.0
+            for t in target_fmrs
+        ):
+            raise InputError(
+                MSG_VALUE.format(
+                    where="config",
+                    key="target_fmrs",
+                    what="a list of rates in (0, 1)",
+                    value=target_fmrs,
+                ),
+                Location(file),
+            )
+    for t in target_fmrs:
+        _check_rate(t, "target FMR")
+    groups = results.get("groups")
+    if not isinstance(groups, list):
+        raise InputError(
+            MSG_KEY.format(where="results", key="groups", what="a list of groups"), Location(file)
+        )
+    rows = [_capacity(g, f"groups[{i}]", target_fmrs, file) for i, g in enumerate(groups)]
+    if "overall" not in results:
+        raise InputError(
+            MSG_KEY.format(where="results", key="overall", what="the overall counts"),
+            Location(file),
+        )
+    rows.append(_capacity(results["overall"], "overall", target_fmrs, file, label="overall"))
+    return rows
