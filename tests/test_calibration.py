@@ -105,27 +105,8 @@ def test_tiny_calibration_counts_the_seeds() -> None:
         assert c.overall[rate] == pytest.approx(sum(per_group) / len(per_group))
 
 
-def test_bootstrap_without_the_hook_says_so(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(bench, "hook", lambda: None)
-    assert bench.main(["--method", "bootstrap", "--seeds", "1"]) == 0
-    assert "method bootstrap: bootstrap not available yet" in capsys.readouterr().out
-
-
-def test_bootstrap_hook_is_called_with_the_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[dict[str, Any]] = []
-
-    def intervals_for(result: Any, **kwargs: Any) -> dict[Any, tuple[float, float]]:
-        calls.append(kwargs)
-        point = result.operating_point(0.05, "global")
-        return {
-            (0.05, "global", g.label, rate): (0.0, 1.0)
-            for g in point.groups
-            for rate in ("fmr", "fnmr")
-        }
-
-    monkeypatch.setattr(bench, "hook", lambda: intervals_for)
-    c = bench.calibrate([5], method="bootstrap", level=0.9, replicates=7, **TINY)
-    assert calls == [{"method": "bootstrap", "level": 0.9, "replicates": 7, "seed": 5}]
-    assert c.passes and c.overall == {"fmr": 1.0, "fnmr": 1.0}
+def test_bootstrap_intervals_come_from_the_subject_bootstrap() -> None:
+    outcome = bench.run_seed(3, method="bootstrap", level=0.9, replicates=30, **TINY)
+    assert outcome.intervals  # every group, both rates, where defined
+    for (rate, _label), (low, high) in outcome.intervals.items():
+        assert rate in ("fmr", "fnmr") and 0.0 <= low <= high <= 1.0

@@ -85,6 +85,8 @@ def test_beyond_and_within_the_intervals() -> None:
             "seed": 0,
             "caveat": "",
         }
+    for row in (ga[0], gb[0]):
+        row.pop("fnmr_ci", None)  # one rate without intervals on either side
     ga[0]["fmr_ci"] = {"ci_low": 0.2, "ci_high": 0.4, "method": "bootstrap"}
     gb[0]["fmr"] = 0.6
     gb[0]["fmr_ci"] = {"ci_low": 0.45, "ci_high": 0.7, "method": "bootstrap"}  # apart

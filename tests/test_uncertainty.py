@@ -11,11 +11,11 @@ from scipy import stats
 from faceparity import AuditConfig, ThresholdPolicy, audit
 from faceparity.comparisons import ComparisonSet
 from faceparity.config import ScoreKind
+from faceparity.metrics.rates import SortedScores
 from faceparity.simulate import default_config, simulate, true_fmr, true_fnmr
 from faceparity.uncertainty import clopper_pearson, rule_of_three, support_for, wilson
 from faceparity.uncertainty.apply import with_uncertainty
 from faceparity.uncertainty.bootstrap import WeightedScores
-from faceparity.metrics.rates import SortedScores
 
 
 def _comparisons(seed: int = 0, n_subjects: int = 40, per_subject: int = 3) -> ComparisonSet:
@@ -158,8 +158,12 @@ def test_zero_error_rates_get_the_exact_clopper_pearson_bound() -> None:
     cs = _comparisons(seed=5)
     result = audit(cs, group_by=["g"], config=AuditConfig(target_fmrs=(1e-6,)))
     boot = with_uncertainty(
-        result, method="bootstrap", comparisons=cs, group_by=["g"],
-        config=AuditConfig(target_fmrs=(1e-6,)), replicates=50,
+        result,
+        method="bootstrap",
+        comparisons=cs,
+        group_by=["g"],
+        config=AuditConfig(target_fmrs=(1e-6,)),
+        replicates=50,
     )
     row = boot.operating_points[0].groups[0]
     assert row.n_false_matches == 0
@@ -193,8 +197,13 @@ def test_fast_bootstrap_agrees_with_explicit_resampling_of_subjects() -> None:
     )
     result = audit(cs, group_by=["g"], config=config)
     boot = with_uncertainty(
-        result, method="bootstrap", comparisons=cs, group_by=["g"], config=config,
-        replicates=600, seed=11,
+        result,
+        method="bootstrap",
+        comparisons=cs,
+        group_by=["g"],
+        config=config,
+        replicates=600,
+        seed=11,
     )
     t = result.operating_points[0].threshold
     row = boot.operating_points[0].groups[1]  # group b, read at group a's threshold
@@ -215,8 +224,13 @@ def test_fast_bootstrap_equals_explicit_poisson_resampling_at_a_fixed_threshold(
     result = audit(cs, group_by=["g"], config=config)
     replicates, seed = 80, 5
     boot = with_uncertainty(
-        result, method="bootstrap", comparisons=cs, group_by=["g"], config=config,
-        replicates=replicates, seed=seed,
+        result,
+        method="bootstrap",
+        comparisons=cs,
+        group_by=["g"],
+        config=config,
+        replicates=replicates,
+        seed=seed,
     )
     # Replay the draws: the reference group's threshold in each replicate, then b's FMR.
     rng = np.random.default_rng(seed)
@@ -272,13 +286,16 @@ def test_bootstrap_intervals_cover_the_simulator_truth() -> None:
             source="sim",
         )
         cs = compare_all(table)
-        audit_config = AuditConfig(
-            target_fmrs=(1e-2,), policies=(ThresholdPolicy.parse("global"),)
-        )
+        audit_config = AuditConfig(target_fmrs=(1e-2,), policies=(ThresholdPolicy.parse("global"),))
         result = audit(cs, group_by=["grp"], config=audit_config)
         boot = with_uncertainty(
-            result, method="bootstrap", comparisons=cs, group_by=["grp"], config=audit_config,
-            replicates=200, seed=seed,
+            result,
+            method="bootstrap",
+            comparisons=cs,
+            group_by=["grp"],
+            config=audit_config,
+            replicates=200,
+            seed=seed,
         )
         t = boot.operating_points[0].threshold
         for g, row in enumerate(boot.operating_points[0].groups):

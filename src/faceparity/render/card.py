@@ -10,7 +10,7 @@ and the ethical considerations, and is repeated at the top.
 
 Optional keys are read when present and reported as absent otherwise: ``X_ci`` (an
 interval ``{"ci_low", "ci_high", "method"}`` next to a value ``X``), ``X_support`` (a
-support flag ``{"sufficient", "expected_errors", "min_supported_fmr", "reason"}``)
+support flag ``{"sufficient", "expected_errors", "min_supported_rate", "reason"}``)
 and the top-level ``uncertainty``.
 """
 

@@ -31,7 +31,8 @@ class Support:
     expected_errors : float or None
         Errors expected at the rate (target or observed) over the trials; None if no trials.
     min_supported_rate : float or None
-        The smallest rate these trials can support, ``MIN_ERRORS / n``; None if no trials.
+        The smallest rate these trials can support, ``MIN_ERRORS / n``; None with fewer
+        than ``MIN_ERRORS`` trials.
     reason : str
         One sentence for people.
 
@@ -47,7 +48,7 @@ class Support:
         return {
             "sufficient": self.sufficient,
             "expected_errors": self.expected_errors,
-            "min_supported_fmr": self.min_supported_rate,
+            "min_supported_rate": self.min_supported_rate,
             "reason": self.reason,
         }
 
@@ -69,7 +70,15 @@ def support_for(rate: float | None, n: int, *, what: str = "rate") -> Support:
     if rate is None or not math.isfinite(rate):
         return Support(False, None, minimum, f"the {what} is undefined")
     expected = rate * n
-    if expected >= MIN_ERRORS:
+    if n < MIN_ERRORS:
+        return Support(
+            False,
+            expected,
+            None,
+            f"only {n:,} trials: fewer than {MIN_ERRORS}, no {what} can be supported",
+        )
+    # A rate of exactly 30 / n is supported, whatever the rounding of the product.
+    if expected >= MIN_ERRORS * (1.0 - 1e-12):
         return Support(True, expected, minimum, f"{expected:.0f} errors expected of {n:,} trials")
     return Support(
         False,
