@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
