@@ -145,6 +145,13 @@ def test_histograms_and_mated_scores_equal_the_pair_list(block_size, threads) ->
     in_tail = non & (acc.grid.bin_of(cs.score) >= acc.tail_bin)
     assert sorted(tail.tolist()) == sorted(cs.score[in_tail].tolist())
     assert sorted(cells.tolist()) == sorted(acc.lut[a[in_tail], b[in_tail]].tolist())
+    # The subjects of every exact score, for the bootstrap.
+    pairs = np.sort(acc.tail_subjects(), axis=1)
+    expected_pairs = np.sort(cs.subject[in_tail], axis=1)
+    got = sorted(zip(tail.tolist(), map(tuple, pairs.tolist()), strict=True))
+    assert got == sorted(zip(cs.score[in_tail].tolist(), map(tuple, expected_pairs.tolist())))
+    got_mated = sorted(zip(mated_scores.tolist(), acc.mated_subjects().tolist(), strict=True))
+    assert got_mated == sorted(zip(cs.score[cs.mated].tolist(), cs.subject[cs.mated, 0].tolist()))
 
 
 def test_accumulator_size_does_not_grow_with_n() -> None:
@@ -305,3 +312,32 @@ def test_cli_streaming_matches_exact_and_shows_progress(tmp_path: Path) -> None:
     assert a["operating_points"] == b["operating_points"]
     assert "comparisons" in streamed.stderr and "streaming" in streamed.stderr
     assert any("streaming engine" in note for note in b["input"]["notes"])
+
+
+def test_streaming_bootstrap_equals_the_exact_bootstrap() -> None:
+    """Per-subject sufficient statistics (tail and mated subjects, samples per subject and
+    group) give the same replicates as reweighting the explicit list of comparisons."""
+    from faceparity.uncertainty.apply import with_uncertainty
+
+    table = _table(seed=6)
+    config = AuditConfig(target_fmrs=(1e-2, 1e-3), policies=POLICIES)
+    cs = compare_all(table)
+    exact = with_uncertainty(
+        audit(cs, group_by=["sex", "eth"], config=config),
+        method="bootstrap",
+        comparisons=cs,
+        group_by=["sex", "eth"],
+        config=config,
+        replicates=60,
+        seed=2,
+    )
+    streamed = audit_embeddings_streaming(
+        table,
+        group_by=["sex", "eth"],
+        config=config,
+        engine=EngineConfig(block_size=50, threads=2, capacity=10**7),
+        intervals={"method": "bootstrap", "replicates": 60, "seed": 2},
+    )
+    a, b = exact.to_dict()["operating_points"], streamed.to_dict()["operating_points"]
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    assert streamed.uncertainty == exact.uncertainty

@@ -972,6 +972,7 @@ def audit_embeddings(
         checkpoint=checkpoint,
     )
     _message(f"streaming {n * (n - 1) // 2} comparisons of {n} samples ...")
+    bootstrap = opts["intervals"] == "bootstrap"
     with _progress_bar() as progress:
         result = audit_embeddings_streaming(
             table,
@@ -980,8 +981,15 @@ def audit_embeddings(
             engine=engine_config,
             progress=progress,
             scheduler=scheduler,
+            # The subject bootstrap from the engine's exact scores and their subjects.
+            intervals={k: opts[k] for k in ("replicates", "level", "seed")}
+            | {"method": "bootstrap"}
+            if bootstrap
+            else None,
         )
-    _write_and_print(_uncertain(result, opts), opts)
+    if bootstrap:
+        _message(f"bootstrapped subjects: {opts['replicates']} replicates")
+    _write_and_print(result if bootstrap else _uncertain(result, opts), opts)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,7 @@ def audit_embeddings_streaming(
     engine: EngineConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
     scheduler: str | None = None,
+    intervals: Mapping[str, Any] | None = None,
 ) -> AuditResult:
     """The audit of every pair of samples of ``table``, by the streaming engine.
 
@@ -48,6 +50,10 @@ def audit_embeddings_streaming(
         Called with (comparisons done, comparisons in all).
     scheduler : str, optional
         Address of a Dask scheduler to run the blocks on (``faceparity[dask]``).
+    intervals : mapping, optional
+        Keyword arguments of :func:`faceparity.uncertainty.apply.with_uncertainty`
+        (``method``, ``replicates``, ``level``, ``seed``); the subject bootstrap reads
+        the accumulator's exact scores and the samples per subject and group.
 
     """
     for name in group_by:
@@ -83,7 +89,7 @@ def audit_embeddings_streaming(
         n_subjects_total=len(np.unique(table.subject)),
         n_samples_total=len(table.subject),
     )
-    return audit_accumulated(
+    result = audit_accumulated(
         accumulator,
         groups=groups,
         group_by=group_by,
@@ -91,4 +97,15 @@ def audit_embeddings_streaming(
         config=config,
         source=table.source,
         exclusions=table.exclusions,
+    )
+    if intervals is None:
+        return result
+    from faceparity.uncertainty.apply import with_uncertainty
+
+    return with_uncertainty(
+        result,
+        config=config or AuditConfig(),
+        accumulator=accumulator,
+        samples=(table.subject, slot),
+        **intervals,
     )

@@ -53,6 +53,14 @@ def _group_index(groups: npt.ArrayLike) -> npt.NDArray[np.integer]:
     return g.ravel() if g.ndim != 1 else g
 
 
+def _subject_codes(subjects: npt.ArrayLike | None, n: int, width: int) -> npt.NDArray[np.int32]:
+    """Subject codes of ``n`` exact scores, shape (n, width); -1 where not given."""
+    if subjects is None:
+        return np.full((n, width), -1, dtype=np.int32)
+    codes = np.asarray(subjects, dtype=np.int32).reshape(n, width)
+    return codes
+
+
 def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
     """Index of the unordered cell (a, b), a <= b, for every ordered pair of groups."""
     lut = np.empty((n_slots, n_slots), dtype=np.int32)
@@ -93,9 +101,11 @@ class Accumulator:
     tail_bin: int = field(init=False, default=0)
     _tail_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
     _tail_cells: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
+    _tail_subjects: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
     _tail_size: int = field(init=False, default=0)
     _mated_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
     _mated_pairs: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
+    _mated_subjects: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
@@ -130,11 +140,14 @@ class Accumulator:
         mated: npt.ArrayLike,
         group_a: npt.ArrayLike,
         group_b: npt.ArrayLike,
+        subjects: npt.ArrayLike | None = None,
     ) -> None:
         """Add listed comparisons, mated and non-mated, with the group of each side.
 
         Group index ``n_groups`` stands for a missing group. Non-mated scores are
         counted by one compiled pass (no copies of the input); mated ones are kept.
+        With ``subjects`` (shape (m, 2): the subject code of each side), the exact
+        scores kept (tail and mated) keep their subjects too, for the bootstrap.
         """
         s = np.asarray(scores, dtype=np.float64).ravel()
         m = np.asarray(mated, dtype=bool).ravel()
@@ -156,14 +169,17 @@ class Accumulator:
             grid.offset,
             self.tail_bin,
         )
+        subj = None if subjects is None else np.asarray(subjects).reshape(-1, 2)
         mates = np.flatnonzero(m)
         if mates.size:
-            self.add_mated(s[mates], a[mates], b[mates])
+            self.add_mated(s[mates], a[mates], b[mates], None if subj is None else subj[mates, 0])
         if not where.size:
             return
         self.tighten()
         where = where[self._in_bins_from(s[where], self.tail_bin)]
-        self._add_tail(s[where], self.lut[a[where], b[where]])
+        self._add_tail(
+            s[where], self.lut[a[where], b[where]], None if subj is None else subj[where]
+        )
 
     def add_non_mated(
         self,
@@ -183,6 +199,7 @@ class Accumulator:
         diagonal: bool,
         skip: npt.NDArray[np.int64] | None = None,
         skip_cells: npt.NDArray[np.integer] | None = None,
+        subjects: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] | None = None,
     ) -> None:
         """Add the non-mated scores of one block of an all-vs-all score matrix.
 
@@ -198,6 +215,8 @@ class Accumulator:
         skip, skip_cells : ndarray, optional
             Flat indices (``i * cols + j``) of entries inside the rectangles that are not
             to be counted (mated comparisons), and their cells.
+        subjects : (ndarray, ndarray), optional
+            The subject code of each row and of each column, kept with the exact scores.
 
         """
         cells, slots = np.unique(rects[:, 4], return_inverse=True)
@@ -234,10 +253,19 @@ class Accumulator:
         keep = self._in_bins_from(scores, self.tail_bin)
         if skip is not None and skip.size:
             keep &= ~np.isin(flat, skip)
-        self._add_tail(scores[keep], taken[keep].copy())
+        kept = np.asarray(flat)[keep]
+        pairs = None
+        if subjects is not None:
+            rows, cols = np.divmod(kept, block.shape[1])
+            pairs = np.column_stack([subjects[0][rows], subjects[1][cols]])
+        self._add_tail(scores[keep], taken[keep].copy(), pairs)
 
     def add_mated(
-        self, scores: npt.ArrayLike, group_a: npt.ArrayLike, group_b: npt.ArrayLike
+        self,
+        scores: npt.ArrayLike,
+        group_a: npt.ArrayLike,
+        group_b: npt.ArrayLike,
+        subjects: npt.ArrayLike | None = None,
     ) -> None:
         """Add mated scores, exactly, with the ordered pair of groups of each."""
         s = np.asarray(scores, dtype=np.float64).ravel()
@@ -248,20 +276,32 @@ class Accumulator:
         pair = a * slots + b
         self._mated_scores.append(s)
         self._mated_pairs.append(pair.astype(np.int32))
+        self._mated_subjects.append(_subject_codes(subjects, s.size, 1).ravel())
 
-    def add_tail(self, scores: npt.NDArray[np.float64], cells: npt.NDArray[np.integer]) -> None:
+    def add_tail(
+        self,
+        scores: npt.NDArray[np.float64],
+        cells: npt.NDArray[np.integer],
+        subjects: npt.NDArray[np.integer] | None = None,
+    ) -> None:
         """Add exact non-mated scores (already counted in the histogram) at or above the edge.
 
         For engines that update the histogram themselves; scores below the tail edge
         must not be passed.
         """
-        self._add_tail(scores, np.asarray(cells, dtype=np.int32))
+        self._add_tail(scores, np.asarray(cells, dtype=np.int32), subjects)
 
-    def _add_tail(self, scores: npt.NDArray[np.float64], cells: npt.NDArray[np.int32]) -> None:
+    def _add_tail(
+        self,
+        scores: npt.NDArray[np.float64],
+        cells: npt.NDArray[np.int32],
+        subjects: npt.NDArray[np.integer] | None = None,
+    ) -> None:
         if not scores.size:
             return
         self._tail_scores.append(scores)
         self._tail_cells.append(cells)
+        self._tail_subjects.append(_subject_codes(subjects, scores.size, 2))
         self._tail_size += scores.size
         if self._tail_size > 2 * self.capacity:
             self._raise_tail(self._edge_for(self.capacity))
@@ -294,8 +334,10 @@ class Accumulator:
     def _raise_tail(self, tail_bin: int) -> None:
         tail_bin = max(tail_bin, self.tail_bin)
         scores, cells = self.tail()
+        subjects = self.tail_subjects()
         keep = self._in_bins_from(scores, tail_bin)
         self._tail_scores, self._tail_cells = [scores[keep]], [cells[keep]]
+        self._tail_subjects = [subjects[keep]]
         self._tail_size = int(keep.sum())
         self.tail_bin = tail_bin
 
@@ -320,6 +362,18 @@ class Accumulator:
         self._tail_cells = [_joined(self._tail_cells, np.int32)]
         return self._tail_scores[0], self._tail_cells[0]
 
+    def tail_subjects(self) -> npt.NDArray[np.int32]:
+        """The two subject codes of each score of :meth:`tail` (-1 where not given)."""
+        if len(self._tail_subjects) != 1:
+            parts = [p for p in self._tail_subjects if p.size] or [np.empty((0, 2), np.int32)]
+            self._tail_subjects = [np.concatenate(parts)]
+        return self._tail_subjects[0]
+
+    def mated_subjects(self) -> npt.NDArray[np.int32]:
+        """The subject code of each score of :meth:`mated` (-1 where not given)."""
+        self._mated_subjects = [_joined(self._mated_subjects, np.int32)]
+        return self._mated_subjects[0]
+
     def mated(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
         """Every mated score and its ordered group pair ``a * (n_groups + 1) + b``."""
         self._mated_scores = [_joined(self._mated_scores, np.float64)]
@@ -337,11 +391,13 @@ class Accumulator:
         scores, cells = other.tail()
         self._tail_scores.append(scores)
         self._tail_cells.append(cells)
+        self._tail_subjects.append(other.tail_subjects())
         self._tail_size += scores.size
         self._raise_tail(max(self.tail_bin, other.tail_bin))
         m_scores, m_pairs = other.mated()
         self._mated_scores.append(m_scores)
         self._mated_pairs.append(m_pairs)
+        self._mated_subjects.append(other.mated_subjects())
         if self._tail_size > 2 * self.capacity:
             self._raise_tail(self._edge_for(self.capacity))
 
@@ -374,6 +430,8 @@ class Accumulator:
                 tail_cells=cells,
                 mated_scores=m_scores,
                 mated_pairs=m_pairs,
+                tail_subjects=self.tail_subjects(),
+                mated_subjects=self.mated_subjects(),
             )
             handle.flush()
             os.fsync(handle.fileno())
@@ -394,4 +452,15 @@ class Accumulator:
             acc._tail_size = acc._tail_scores[0].size
             acc._mated_scores = [data["mated_scores"].copy()]
             acc._mated_pairs = [data["mated_pairs"].copy()]
+            n_tail, n_mated = acc._tail_size, acc._mated_scores[0].size
+            acc._tail_subjects = [
+                data["tail_subjects"].copy()
+                if "tail_subjects" in data.files
+                else _subject_codes(None, n_tail, 2)
+            ]
+            acc._mated_subjects = [
+                data["mated_subjects"].copy()
+                if "mated_subjects" in data.files
+                else _subject_codes(None, n_mated, 1).ravel()
+            ]
         return acc

@@ -91,6 +91,7 @@ class _Layout:
 
     x: npt.NDArray[np.float32]  # normalised embeddings, sorted
     group: npt.NDArray[np.int64]  # group of each sorted sample (n_groups = missing)
+    subject: npt.NDArray[np.int64]  # subject code of each sorted sample
     group_starts: npt.NDArray[np.int64]  # start of each group run, plus n
     mated: dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
     # (row, col) of the mated pairs (row < col, sorted positions), by block pair
@@ -122,7 +123,11 @@ def _layout(
     new_group = np.r_[True, g[1:] != g[:-1]]
     starts = np.r_[np.flatnonzero(new_group), len(g)].astype(np.int64)
     return _Layout(
-        x=unit, group=g, group_starts=starts, mated=_mated_pairs(subj[order], block_size)
+        x=unit,
+        group=g,
+        subject=subj[order],
+        group_starts=starts,
+        mated=_mated_pairs(subj[order], block_size),
     )
 
 
@@ -207,10 +212,17 @@ class _Reducer:
         if pairs is not None:
             r, c = pairs[0] - i0, pairs[1] - j0
             values = np.ldexp(scaled[r, c].astype(np.float64), -acc.grid.exponent)
-            acc.add_mated(values, lay.group[pairs[0]], lay.group[pairs[1]])
+            acc.add_mated(values, lay.group[pairs[0]], lay.group[pairs[1]], lay.subject[pairs[0]])
             skip, skip_cells = r * cols + c, acc.lut[lay.group[pairs[0]], lay.group[pairs[1]]]
         rects = _rectangles(lay, acc.lut, i0, i0 + rows, j0, j0 + cols)
-        acc.add_block(scaled, rects, diagonal=i0 == j0, skip=skip, skip_cells=skip_cells)
+        acc.add_block(
+            scaled,
+            rects,
+            diagonal=i0 == j0,
+            skip=skip,
+            skip_cells=skip_cells,
+            subjects=(lay.subject[i0 : i0 + rows], lay.subject[j0 : j0 + cols]),
+        )
 
 
 def stream_embeddings(
@@ -359,7 +371,9 @@ class _DeviceReducer:
         if pairs is not None:
             r_dev, c_dev, r, c = pairs
             values = scaled[r_dev - i0, c_dev - j0].double().cpu().numpy()
-            acc.add_mated(np.ldexp(values, -grid.exponent), lay.group[r], lay.group[c])
+            acc.add_mated(
+                np.ldexp(values, -grid.exponent), lay.group[r], lay.group[c], lay.subject[r]
+            )
             keys[r_dev - i0, c_dev - j0] = self.unused
         counts = torch.bincount(keys.reshape(-1), minlength=self.unused + 1)
         self.hist += counts
@@ -375,7 +389,11 @@ class _DeviceReducer:
         if r_t.numel():
             values = scaled[r_t, c_t].double().cpu().numpy()
             r, c = r_t.cpu().numpy() + i0, c_t.cpu().numpy() + j0
-            acc.add_tail(np.ldexp(values, -grid.exponent), self.lut[lay.group[r], lay.group[c]])
+            acc.add_tail(
+                np.ldexp(values, -grid.exponent),
+                self.lut[lay.group[r], lay.group[c]],
+                np.column_stack([lay.subject[r], lay.subject[c]]),
+            )
 
     def flush(self, acc: Accumulator) -> None:
         """Move the device counts into ``acc`` and start counting afresh."""
@@ -459,7 +477,7 @@ def _blas_threads(limit: int | None):  # type: ignore[no-untyped-def]
 
 def _fingerprint(layout: _Layout, config: EngineConfig, grid: ScoreGrid) -> str:
     digest = hashlib.sha256()
-    for array in (layout.x, layout.group):
+    for array in (layout.x, layout.group, layout.subject):
         digest.update(np.ascontiguousarray(array).tobytes())
     for (i0, j0), (r, c) in sorted(layout.mated.items()):
         digest.update(np.array([i0, j0]).tobytes() + r.tobytes() + c.tobytes())

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from faceparity.accumulate.accumulator import Accumulator
 from faceparity.comparisons import ComparisonSet
 from faceparity.config import (
     AuditConfig,
@@ -65,14 +66,18 @@ def with_uncertainty(
     comparisons: ComparisonSet | None = None,
     group_by: list[str] | None = None,
     config: AuditConfig | None = None,
+    accumulator: Accumulator | None = None,
+    samples: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
     replicates: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> AuditResult:
     """``result`` with intervals (by ``method``) and support flags on every number.
 
-    The bootstrap needs the ``comparisons``, ``group_by`` and ``config`` the result
-    was computed from.
+    The bootstrap needs the ``config`` the result was computed from and either the
+    ``comparisons`` (with ``group_by``) of an exact audit, or the ``accumulator`` of an
+    all-vs-all streaming audit with ``samples``: the subject code and group slot of
+    every sample (its per-subject sufficient statistics).
     """
     if method not in METHODS:
         raise ValueError(f"interval method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -81,11 +86,23 @@ def with_uncertainty(
     intervals: dict[Key, dict[str, Any]] = {}
     block: dict[str, Any] = {"method": method, "level": level}
     if method == "bootstrap":
-        if comparisons is None or group_by is None or config is None:
-            raise ValueError("the bootstrap needs the comparisons, group_by and config")
         if replicates < 10:
             raise ValueError(f"the bootstrap needs at least 10 replicates, got {replicates}")
-        intervals = _bootstrap(result, comparisons, group_by, config, replicates, level, seed)
+        if config is None:
+            raise ValueError("the bootstrap needs the audit's config")
+        if comparisons is not None and group_by is not None:
+            grouping = group_comparisons(comparisons, group_by)
+            plan: Any = _Plan.of(comparisons, grouping, config, result)
+            sign = 1.0 if comparisons.score_kind is ScoreKind.SIMILARITY else -1.0
+        elif accumulator is not None and samples is not None:
+            grouping = _StreamPlan.grouping(result, accumulator.n_groups)
+            plan = _StreamPlan.of(accumulator, samples, config, result)
+            sign = 1.0 if result.input["score_kind"] == "similarity" else -1.0
+        else:
+            raise ValueError(
+                "the bootstrap needs the comparisons and group_by, or the accumulator and samples"
+            )
+        intervals = _bootstrap(result, plan, grouping, config, sign, replicates, level, seed)
         block.update(
             method=BOOTSTRAP_METHOD,
             replicates=replicates,
@@ -138,18 +155,16 @@ def _numbers(
 
 def _bootstrap(
     result: AuditResult,
-    cs: ComparisonSet,
-    group_by: list[str],
+    plan: Any,
+    grouping: Any,
     config: AuditConfig,
+    sign: float,
     replicates: int,
     level: float,
     seed: int,
 ) -> dict[Key, dict[str, Any]]:
     from faceparity.verification import _eer, _operating_point, _Partition  # noqa: PLC0415
 
-    grouping = group_comparisons(cs, group_by)
-    plan = _Plan.of(cs, grouping, config, result)
-    sign = 1.0 if cs.score_kind is ScoreKind.SIMILARITY else -1.0
     keys = [
         key
         for key, _ in _numbers(
@@ -293,6 +308,125 @@ class _Plan:
             group_mated=[v.weighted(weights) for v in self.group_mated],
             group_non_mated=[v.weighted(weights) for v in self.group_non_mated],
             cells={key: v.weighted(weights) for key, v in self.cells.items()},
+            exclusions=[],
+        )
+
+
+class _StreamPlan:
+    """The views of an all-vs-all streaming audit: its exact tail and mated scores.
+
+    Every non-mated comparison of the samples was made, so a view's number of
+    comparisons in a replicate follows from the samples per subject and group: with
+    ``v_g = sum_s w_s n_sg`` and ``Q_gh = sum_s w_s^2 n_sg n_sh``, a cell of two groups
+    holds ``v_g v_h - Q_gh`` comparisons and a cell of one group ``(v_g^2 - Q_gg) / 2``
+    (pairs of samples of different subjects). Counts are exact from the tail edge up.
+    """
+
+    def __init__(
+        self,
+        counts: npt.NDArray[np.float64],
+        overall_mated: View,
+        overall_non_mated: View,
+        group_mated: list[View],
+        group_non_mated: list[tuple[View, list[tuple[int, int]]]],
+        cells: dict[tuple[int, int], View],
+        slots: int,
+    ) -> None:
+        self.counts, self.slots = counts, slots
+        self.n_subjects = counts.shape[0]
+        self.overall_mated, self.overall_non_mated = overall_mated, overall_non_mated
+        self.group_mated, self.group_non_mated, self.cells = group_mated, group_non_mated, cells
+
+    @staticmethod
+    def grouping(result: AuditResult, n_groups: int) -> Any:
+        """The groups of ``result``, as :func:`_operating_point` reads them."""
+        from faceparity.grouping import Group, Grouping  # noqa: PLC0415
+
+        groups = tuple(Group(tuple(g.attributes.items()), g.label) for g in result.groups)
+        group_by = tuple(result.config["group_by"])
+        return Grouping(group_by, groups, np.zeros((0, 2), dtype=np.int32))
+
+    @classmethod
+    def of(
+        cls,
+        acc: Accumulator,
+        samples: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+        config: AuditConfig,
+        result: AuditResult,
+    ) -> _StreamPlan:
+        subject, slot = (np.asarray(a, dtype=np.int64) for a in samples)
+        n_groups, slots = acc.n_groups, acc.n_groups + 1
+        acc.finalize()
+        tail, cells = acc.tail()
+        pairs = acc.tail_subjects().astype(np.int64)
+        m_scores, m_pairs = acc.mated()
+        m_subject = acc.mated_subjects().astype(np.int64)
+        if (pairs < 0).any() or (m_subject < 0).any():
+            raise ValueError("the accumulator does not know the subjects of its scores")
+        counts = np.zeros((int(subject.max(initial=-1)) + 1, slots))
+        np.add.at(counts, (subject, slot), 1.0)
+        floor = acc.tail_edge if acc.tail_bin > 0 else -math.inf
+
+        def nm(mask: npt.NDArray[np.bool_]) -> View:
+            return View.held(tail[mask], pairs[mask, 0], pairs[mask, 1], floor)
+
+        def mated(mask: npt.NDArray[np.bool_]) -> View:
+            s = m_subject[mask]
+            return View.held(m_scores[mask], s, s, -math.inf, mated=True)
+
+        lut = acc.lut
+        cell_views = {
+            (i, j): nm(cells == lut[i, j]) for i in range(n_groups) for j in range(i, n_groups)
+        }
+        ga, gb = m_pairs // slots, m_pairs % slots
+        complete = (ga < n_groups) & (gb < n_groups)
+        if config.mated_rule is MatedGroupRule.FIRST:
+            key = np.where(complete, ga, -1)
+        elif config.mated_rule is MatedGroupRule.SECOND:
+            key = np.where(complete, gb, -1)
+        else:
+            key = np.where(complete & (ga == gb), ga, -1)
+        group_nm = []
+        for g in range(n_groups):
+            if config.fmr_scope is FMRScope.MATCHED:
+                members = [(g, g)]
+            else:
+                members = [(min(g, h), max(g, h)) for h in range(n_groups)]
+            mask = np.isin(cells, [lut[i, j] for i, j in members])
+            group_nm.append((nm(mask), members))
+        return cls(
+            counts=counts,
+            overall_mated=mated(np.ones(m_scores.size, dtype=bool)),
+            overall_non_mated=nm(np.ones(tail.size, dtype=bool)),
+            group_mated=[mated(key == g) for g in range(n_groups)],
+            group_non_mated=group_nm,
+            cells=cell_views,
+            slots=slots,
+        )
+
+    def replicate(self, weights: npt.NDArray[np.int64], partition: Any) -> Any:
+        """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
+        w = weights.astype(np.float64)
+        v = w @ self.counts
+        q = self.counts.T @ (self.counts * (w * w)[:, None])
+        between = np.outer(v, v) - q
+        within = (v * v - np.diag(q)) / 2.0
+        cell = np.where(np.eye(self.slots, dtype=bool), within[:, None], between)
+        cell = np.rint(cell).astype(np.int64)  # whole numbers, computed in float64
+
+        def total(i: int, j: int) -> int:
+            return int(cell[i, j])
+
+        everything = int(np.triu(cell).sum())
+        return partition(
+            overall_mated=self.overall_mated.weighted(weights),
+            overall_non_mated=self.overall_non_mated.weighted(weights, everything),
+            group_mated=[v_.weighted(weights) for v_ in self.group_mated],
+            group_non_mated=[
+                view.weighted(weights, sum(total(i, j) for i, j in members))
+                for view, members in self.group_non_mated
+            ],
+            cells={key: v_.weighted(weights, total(*key)) for key, v_ in self.cells.items()},
             exclusions=[],
         )
 

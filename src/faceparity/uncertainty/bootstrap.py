@@ -178,11 +178,35 @@ class View:
             mated,
         )
 
-    def weighted(self, subject_weight: npt.NDArray[np.int64]) -> WeightedScores:
+    @classmethod
+    def held(
+        cls,
+        scores: npt.NDArray[np.float64],
+        subject_a: npt.NDArray[np.int64],
+        subject_b: npt.NDArray[np.int64],
+        floor: float,
+        *,
+        mated: bool = False,
+    ) -> View:
+        """A view of the scores held only.
+
+        Its total is given to :meth:`weighted`, or is the weight of its scores when it
+        holds every one (``floor = -inf``).
+        """
+        order = np.argsort(scores, kind="stable")
+        empty = np.empty(0, dtype=np.int64)
+        return cls(
+            scores[order], subject_a[order], subject_b[order], floor, empty, empty, empty, mated
+        )
+
+    def weighted(
+        self, subject_weight: npt.NDArray[np.int64], total: int | None = None
+    ) -> WeightedScores:
         """The view in a replicate where subject ``s`` counts ``subject_weight[s]`` times.
 
         A non-mated comparison of ``a`` and ``b`` counts ``w_a * w_b`` times; a mated
-        comparison of subject ``s``, ``w_s`` times.
+        comparison of subject ``s``, ``w_s`` times. The replicate's number of
+        comparisons comes from the counts per pair of subjects, unless given.
         """
         w = subject_weight
         if self.mated:
@@ -190,7 +214,12 @@ class View:
         else:
             entry = w[self.subject_a] * w[self.subject_b]
             per_pair = w[self.pair_a] * w[self.pair_b]
-        total = int(np.dot(per_pair, self.pair_count))
+        if total is None and not self.pair_count.size:  # a view that holds every score
+            if self.floor != -math.inf:
+                raise ValueError("a view that does not hold every score needs its total")
+            total = int(entry.sum())
+        elif total is None:
+            total = int(np.dot(per_pair, self.pair_count))
         return WeightedScores.build(self.scores, entry, total, self.floor)
 
 
