@@ -307,3 +307,25 @@ def test_bootstrap_intervals_cover_the_simulator_truth() -> None:
                 covered += ci["ci_low"] <= truth <= ci["ci_high"]
     assert total >= 150
     assert covered / total >= 0.88  # nominal 0.95; the full check is benchmarks/
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bisection_eer_equals_the_fvc2000_eer_on_weighted_scores(seed) -> None:
+    from faceparity.metrics.rates import equal_error_rate_of
+    from faceparity.uncertainty.bootstrap import equal_error_rate
+
+    rng = np.random.default_rng(seed)
+    m_values = np.sort(np.round(rng.normal(0.6, 0.2, 300), 2))  # ties
+    nm_values = np.sort(np.round(rng.normal(0.2, 0.2, 3000), 2))
+    m = WeightedScores.build(m_values, rng.poisson(1.0, 300), 0, -math.inf)
+    m = WeightedScores(m.values, m.cum, int(m.cum[-1]), -math.inf)
+    nm_w = rng.poisson(1.0, 3000)
+    floor = -math.inf if seed % 2 else float(nm_values[1500])
+    held = nm_values >= floor
+    nm = WeightedScores.build(nm_values[held], nm_w[held], int(nm_w.sum()), floor)
+    try:
+        expected: float | None = equal_error_rate_of(m, nm).eer
+    except IndexError:  # the crossing lies below the scores held
+        expected = None
+    got = equal_error_rate(m, nm)
+    assert got == (None if expected is None else pytest.approx(expected, abs=1e-15))

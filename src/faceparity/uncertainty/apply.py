@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -46,8 +46,12 @@ from faceparity.uncertainty.binomial import CORRELATION_CAVEAT, clopper_pearson,
 from faceparity.uncertainty.bootstrap import (
     NotHeld,
     View,
+    WeightedScores,
     percentile_interval,
     poisson_weights,
+)
+from faceparity.uncertainty.bootstrap import (
+    equal_error_rate as bootstrap_eer,
 )
 from faceparity.uncertainty.support import support_for
 
@@ -163,13 +167,21 @@ def _bootstrap(
     level: float,
     seed: int,
 ) -> dict[Key, dict[str, Any]]:
-    from faceparity.verification import _eer, _operating_point, _Partition  # noqa: PLC0415
+    from faceparity.verification import _operating_point, _Partition  # noqa: PLC0415
 
     keys = [
         key
         for key, _ in _numbers(
             result.operating_points, [g.eer for g in result.groups], result.overall.eer
         )
+    ]
+    # An EER below the scores held (a streaming tail that stops above it) cannot be
+    # read in a replicate: it is not recomputed there, and gets no interval.
+    views = [*plan.group_non_mated_views(), plan.overall_non_mated]
+    summaries = [*result.groups, result.overall]
+    eer_held = [
+        s.eer is not None and sign * s.eer.threshold >= v.floor
+        for s, v in zip(summaries, views, strict=True)
     ]
     values = np.full((replicates, len(keys)), np.nan)
     for r, weights in enumerate(poisson_weights(plan.n_subjects, replicates, seed)):
@@ -182,10 +194,12 @@ def _bootstrap(
                 except (NotHeld, ValueError, FaceparityError):
                     points.append(None)  # e.g. no comparisons left in the reference group
         eers = [
-            _safe_eer(_eer, part.group_mated[i], part.group_non_mated[i], sign)
+            _replicate_eer(part.group_mated[i], part.group_non_mated[i]) if eer_held[i] else None
             for i in range(len(grouping.groups))
         ]
-        overall = _safe_eer(_eer, part.overall_mated, part.overall_non_mated, sign)
+        overall = (
+            _replicate_eer(part.overall_mated, part.overall_non_mated) if eer_held[-1] else None
+        )
         row = _partial(points, eers, overall)
         for k, key in enumerate(keys):
             v = row.get(key)
@@ -194,6 +208,17 @@ def _bootstrap(
     for k, key in enumerate(keys):
         low, high, n = percentile_interval(values[:, k], level)
         out[key] = {"ci_low": low, "ci_high": high, "method": BOOTSTRAP_METHOD, "replicates": n}
+    not_held = {
+        "ci_low": None,
+        "ci_high": None,
+        "method": "not computed: the EER lies below the exact scores the streaming engine "
+        "keeps (a larger --tail-capacity reaches it)",
+    }
+    for i, held in enumerate(eer_held[:-1]):
+        if not held and result.groups[i].eer is not None:
+            out[("group", i, "eer")] = not_held
+    if not eer_held[-1] and result.overall.eer is not None:
+        out[("overall", "eer")] = not_held
     return out
 
 
@@ -230,12 +255,10 @@ def _partial(
     return row
 
 
-def _safe_eer(eer: Callable[..., EerResult | None], *args: Any) -> EerResult | None:
-    """The EER of a replicate, or None where it cannot be read (below the scores held)."""
-    try:
-        return eer(*args)
-    except (NotHeld, ValueError, IndexError):
-        return None
+def _replicate_eer(mated: WeightedScores, non_mated: WeightedScores) -> EerResult | None:
+    """The EER of a replicate (only its value is read), or None where it cannot be."""
+    value = bootstrap_eer(mated, non_mated)
+    return None if value is None else EerResult(eer=value, low=value, high=value, threshold=0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,6 +322,10 @@ class _Plan:
             group_non_mated=group_nm,
             cells=cells,
         )
+
+    def group_non_mated_views(self) -> list[View]:
+        """The view of each group's non-mated comparisons."""
+        return self.group_non_mated
 
     def replicate(self, weights: npt.NDArray[np.int64], partition: Any) -> Any:
         """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
@@ -403,6 +430,10 @@ class _StreamPlan:
             cells=cell_views,
             slots=slots,
         )
+
+    def group_non_mated_views(self) -> list[View]:
+        """The view of each group's non-mated comparisons."""
+        return [view for view, _ in self.group_non_mated]
 
     def replicate(self, weights: npt.NDArray[np.int64], partition: Any) -> Any:
         """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""

@@ -33,7 +33,7 @@ replicate's total of non-mated comparisons comes from counts per pair of subject
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,18 +73,22 @@ class WeightedScores:
     cum: npt.NDArray[np.int64]
     total: int
     floor: float
+    distinct: npt.NDArray[np.float64] | None = None
 
     @classmethod
     def build(
         cls,
         values: npt.NDArray[np.float64],
-        weights: npt.NDArray[np.int64],
+        weights: npt.NDArray[np.integer],
         total: int,
         floor: float,
+        distinct: npt.NDArray[np.float64] | None = None,
     ) -> WeightedScores:
-        """From ascending ``values`` and their weights (zero weights dropped)."""
-        keep = weights > 0
-        return cls(values[keep], np.cumsum(weights[keep]), int(total), floor)
+        """From ascending ``values`` and their weights (zero weights count nothing).
+
+        ``distinct`` may give the distinct values (the same in every replicate).
+        """
+        return cls(values, np.cumsum(weights, dtype=np.int64), int(total), floor, distinct)
 
     def __len__(self) -> int:
         return self.total
@@ -119,8 +123,22 @@ class WeightedScores:
         return float(np.nextafter(self.values[i], np.inf))
 
     def candidates(self) -> npt.NDArray[np.float64]:
-        """Distinct scores held."""
-        return np.unique(self.values)
+        """Distinct scores held.
+
+        Scores of zero weight may be among them: the counts, step functions that
+        change only at scores of positive weight, are the same there as at the next
+        candidate up, so the EER read over them is unchanged.
+        """
+        if self.distinct is not None:
+            return self.distinct
+        v = self.values
+        return v[np.r_[True, v[1:] != v[:-1]]] if v.size else v
+
+    def at_or_above(self, t: float) -> int:
+        """:meth:`count_at_or_above` of one threshold at or above ``floor`` (fast)."""
+        i = int(self.values.searchsorted(t, side="left"))
+        held = int(self.cum[-1]) if self.cum.size else 0
+        return held - (int(self.cum[i - 1]) if i else 0)
 
     def representable(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
         """Where the counts are exact: at or above ``floor``."""
@@ -144,6 +162,16 @@ class View:
     pair_b: npt.NDArray[np.int64]
     pair_count: npt.NDArray[np.int64]
     mated: bool
+
+    @property
+    def distinct(self) -> npt.NDArray[np.float64]:
+        """The distinct scores held (computed once)."""
+        cached = self.__dict__.get("_distinct")
+        if cached is None:
+            v = self.scores
+            cached = v[np.r_[True, v[1:] != v[:-1]]] if v.size else v
+            object.__setattr__(self, "_distinct", cached)
+        return cached
 
     @classmethod
     def of(
@@ -220,7 +248,64 @@ class View:
             total = int(entry.sum())
         elif total is None:
             total = int(np.dot(per_pair, self.pair_count))
-        return WeightedScores.build(self.scores, entry, total, self.floor)
+        return WeightedScores.build(self.scores, entry, total, self.floor, self.distinct)
+
+
+def equal_error_rate(mated: WeightedScores, non_mated: WeightedScores) -> float | None:
+    """The FVC2000 EER of :func:`faceparity.metrics.rates.equal_error_rate_of`, by bisection.
+
+    ``FNMR(t) <= FMR(t)`` holds below a crossing and fails above it, so the largest
+    candidate threshold where it holds (``t1``) and the smallest where ``FNMR >= FMR``
+    (``t2``) are found by bisection in each sorted list of candidates (the mated and
+    the non-mated scores held, and the threshold above every score), with a few dozen
+    counts instead of one at every candidate. None where the crossing lies below the
+    scores held.
+    """
+    if not len(mated) or not len(non_mated):
+        return None
+    m_total, nm_total = len(mated), len(non_mated)
+
+    def rates(t: float) -> tuple[float, float]:
+        fmr = non_mated.at_or_above(t) / nm_total
+        return fmr, (m_total - mated.at_or_above(t)) / m_total
+
+    lists = [c[c >= non_mated.floor] for c in (mated.candidates(), non_mated.candidates())]
+    top = max((float(c[-1]) for c in lists if c.size), default=None)
+    if top is None:
+        return None
+    lists.append(np.array([np.nextafter(top, np.inf)]))
+
+    def last_true(c: npt.NDArray[np.float64], holds: Callable[[float], bool]) -> int:
+        lo, hi = -1, c.size - 1  # holds is true up to some index, false after
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if holds(float(c[mid])):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def below(t: float) -> bool:
+        fmr, fnmr = rates(t)
+        return fnmr <= fmr
+
+    def above(t: float) -> bool:
+        fmr, fnmr = rates(t)
+        return fnmr >= fmr
+
+    t1_options = [float(c[i]) for c in lists if (i := last_true(c, below)) >= 0]
+    t2_options = []
+    for c in lists:
+        i = last_true(c, lambda t: not above(t)) + 1
+        if i < c.size:
+            t2_options.append(float(c[i]))
+    if not t1_options or not t2_options:
+        return None
+    fmr1, fnmr1 = rates(max(t1_options))
+    fmr2, fnmr2 = rates(min(t2_options))
+    if fnmr1 + fmr1 <= fnmr2 + fmr2:
+        return (fnmr1 + fmr1) / 2.0
+    return (fmr2 + fnmr2) / 2.0
 
 
 def percentile_interval(
@@ -243,7 +328,7 @@ def poisson_weights(n_subjects: int, replicates: int, seed: int) -> Iterator[npt
     """Subject weights of each replicate, reproducible from ``seed``."""
     rng = np.random.default_rng(seed)
     for _ in range(replicates):
-        yield rng.poisson(1.0, size=n_subjects).astype(np.int64)
+        yield rng.poisson(1.0, size=n_subjects).astype(np.int32)
 
 
 def flatten(numbers: dict[str, float | None]) -> Sequence[str]:
