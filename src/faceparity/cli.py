@@ -973,6 +973,14 @@ def audit_embeddings(
     )
     _message(f"streaming {n * (n - 1) // 2} comparisons of {n} samples ...")
     bootstrap = opts["intervals"] == "bootstrap"
+    largest = max(_target_fmrs(opts["fmr"]))
+    if bootstrap and tail_capacity < 2 * largest * n * (n - 1) // 2:
+        _message(
+            f"note: the bootstrap reweights the exact tail; at target FMR {largest:g} it "
+            f"needs about {int(2 * largest * n * (n - 1) // 2):,} exact scores "
+            f"(--tail-capacity, now {tail_capacity:,}); rates read below the tail get no "
+            "interval"
+        )
     with _progress_bar() as progress:
         result = audit_embeddings_streaming(
             table,
