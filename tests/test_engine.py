@@ -149,9 +149,11 @@ def test_histograms_and_mated_scores_equal_the_pair_list(block_size, threads) ->
     pairs = np.sort(acc.tail_subjects(), axis=1)
     expected_pairs = np.sort(cs.subject[in_tail], axis=1)
     got = sorted(zip(tail.tolist(), map(tuple, pairs.tolist()), strict=True))
-    assert got == sorted(zip(cs.score[in_tail].tolist(), map(tuple, expected_pairs.tolist())))
+    expected = zip(cs.score[in_tail].tolist(), map(tuple, expected_pairs.tolist()), strict=True)
+    assert got == sorted(expected)
     got_mated = sorted(zip(mated_scores.tolist(), acc.mated_subjects().tolist(), strict=True))
-    assert got_mated == sorted(zip(cs.score[cs.mated].tolist(), cs.subject[cs.mated, 0].tolist()))
+    expected_mated = zip(cs.score[cs.mated].tolist(), cs.subject[cs.mated, 0].tolist(), strict=True)
+    assert got_mated == sorted(expected_mated)
 
 
 def test_accumulator_size_does_not_grow_with_n() -> None:

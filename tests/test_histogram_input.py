@@ -97,7 +97,7 @@ def _audited(sp: StreamedPairs, config: AuditConfig, **extra: object) -> AuditRe
 
 
 def _without_subjects(result: AuditResult) -> list[object]:
-    return [dataclasses.replace(g, n_subjects=0) for g in result.groups]
+    return [dataclasses.replace(g, n_subjects=None) for g in result.groups]
 
 
 @pytest.mark.parametrize("kind", list(ScoreKind))
@@ -118,7 +118,8 @@ def test_histogram_gives_the_audit_of_the_pair_list(
     assert streamed.overall.n_non_mated == exact.overall.n_non_mated
     assert streamed.exclusions == exact.exclusions
     assert NOTE_HISTOGRAM in streamed.input["notes"]
-    assert sp.population.n_subjects == [0, 0, 0] and sp.group_by == ("group",)
+    assert sp.population.n_subjects == [None, None, None] and sp.group_by == ("group",)
+    assert streamed.overall.n_subjects is None and streamed.input["n_subjects"] is None
 
 
 def test_distance_histogram_reports_distances(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ class GroupSummary:
 
     attributes: dict[str, str]
     label: str
-    n_subjects: int
+    n_subjects: int | None
     n_samples: int | None
     n_mated: int
     n_non_mated: int

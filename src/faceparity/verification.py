@@ -309,12 +309,13 @@ def _group_notes(n_mated: int, n_non_mated: int) -> list[str]:
 class Population:
     """Who is in an audit: subjects and samples per group and in all, for the record.
 
-    ``n_samples`` entries are None when the input does not identify samples.
+    Entries are None when the input does not identify samples (``n_samples``) or
+    subjects (``n_subjects``: a histogram input).
     """
 
-    n_subjects: list[int]
+    n_subjects: list[int | None]
     n_samples: list[int | None]
-    n_subjects_total: int
+    n_subjects_total: int | None
     n_samples_total: int | None
 
 

@@ -36,7 +36,7 @@ rates are those of the histogram, not of the scores it summarised (which are los
 
 Mated rows become exact mated scores, each repeated ``count`` times (mated
 comparisons are few), so a mated row may count at most :data:`MAX_MATED_COUNT`.
-A histogram names no subjects or samples: the audit's subject counts are 0, and
+A histogram names no subjects or samples: the audit's subject counts are undefined (null), and
 duplicates cannot be detected; :data:`NOTE_HISTOGRAM` says so in the result's notes.
 """
 
@@ -93,7 +93,7 @@ MSG_MATED_COUNT = (
 MSG_NO_COUNTS = "expected at least one row with a positive count, got none"
 NOTE_HISTOGRAM = (
     "histogram input: each row's count is placed at its score; subjects and samples are "
-    "not named, so they are not counted (shown as 0) and duplicate comparisons could not "
+    "not named, so they are not counted (shown as null) and duplicate comparisons could not "
     "be detected"
 )
 
@@ -259,10 +259,10 @@ def read_histogram(
         np.repeat(kept_scores, kept_counts), np.repeat(kept_cells, kept_counts).astype(np.int32)
     )
 
-    population = Population(
-        n_subjects=[0] * n_groups,
+    population = Population(  # a histogram names no subjects: counts undefined, not zero
+        n_subjects=[None] * n_groups,
         n_samples=[None] * n_groups,
-        n_subjects_total=0,
+        n_subjects_total=None,
         n_samples_total=None,
     )
     return StreamedPairs(

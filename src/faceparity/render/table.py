@@ -169,7 +169,8 @@ def format_table(result: AuditResult) -> str:
     head = [
         f"faceparity audit of {inp['source'] or 'comparisons'}",
         f"{inp['n_comparisons']} comparisons ({inp['n_mated']} mated, "
-        f"{inp['n_non_mated']} non-mated), {inp['n_subjects']} subjects; "
+        f"{inp['n_non_mated']} non-mated), "
+        f"{'unknown' if inp['n_subjects'] is None else inp['n_subjects']} subjects; "
         f"groups by {' x '.join(result.config['group_by'])}; "
         f"FMR scope {result.config['fmr_scope']}",
     ]
