@@ -313,8 +313,8 @@ class Population:
     subjects (``n_subjects``: a histogram input).
     """
 
-    n_subjects: list[int | None]
-    n_samples: list[int | None]
+    n_subjects: Sequence[int | None]
+    n_samples: Sequence[int | None]
     n_subjects_total: int | None
     n_samples_total: int | None
 

@@ -37,7 +37,7 @@ def _compiled() -> dict[str, Any]:
             "counting scores needs numba: pip install numba (a dependency of faceparity)"
         ) from err
 
-    @njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
+    @njit(nogil=True, cache=True, inline="always")
     def count_row(row, bins, where, counts, offset, top, tail_bin):  # type: ignore[no-untyped-def]
         # The bins first, in a loop the compiler vectorises (indices from 0: no
         # negative-index checks), then the counts, noting without a branch where the
@@ -52,7 +52,7 @@ def _compiled() -> dict[str, Any]:
             n += b >= tail_bin
         return n
 
-    @njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+    @njit(nogil=True, cache=True)
     def count_block(  # type: ignore[no-untyped-def]
         block, rects, diagonal, scratch, histogram, total, offset, tail_bin, flat, cells
     ):
@@ -87,7 +87,7 @@ def _compiled() -> dict[str, Any]:
                     counts[b] = 0
         return above
 
-    @njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+    @njit(nogil=True, cache=True)
     def collect_block(block, rects, diagonal, offset, tail_bin, flat, cells):  # type: ignore[no-untyped-def]
         top = flat.size
         edge = np.float64(offset + tail_bin) if tail_bin > 0 else -np.inf
@@ -104,7 +104,7 @@ def _compiled() -> dict[str, Any]:
                         n += 1
         return n
 
-    @njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+    @njit(nogil=True, cache=True)
     def count_pairs(  # type: ignore[no-untyped-def]
         scores, mated, group_a, group_b, lut, histogram, total, scale, offset, tail_bin, where
     ):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -126,7 +126,7 @@ def with_uncertainty(
 
 
 def _numbers(
-    points: list[OperatingPoint], groups: list[GroupSummary | None], overall: Any
+    points: list[OperatingPoint], groups: Sequence[EerResult | None], overall: EerResult | None
 ) -> Iterator[tuple[Key, float | None]]:
     """Every number that gets an interval, with a key that names it."""
     for p, point in enumerate(points):
@@ -204,7 +204,7 @@ def _bootstrap(
         for k, key in enumerate(keys):
             v = row.get(key)
             values[r, k] = np.nan if v is None else v
-    out = {}
+    out: dict[Key, dict[str, Any]] = {}
     for k, key in enumerate(keys):
         low, high, n = percentile_interval(values[:, k], level)
         out[key] = {"ci_low": low, "ci_high": high, "method": BOOTSTRAP_METHOD, "replicates": n}
