@@ -361,10 +361,14 @@ class _DeviceReducer:
         n = len(lay.group)
         i1, j1 = min(i0 + block, n), min(j0 + block, n)
         scaled = self.left[i0:i1] @ self.right[j0:j1].T  # 2**e s
-        keys = torch.floor(scaled.clamp(self.low, self.high)).to(torch.int64)
+        # Keys in int32 (cells x bins < 2**31): floor, then clamp and the cell's offset
+        # in place, rectangle by rectangle.
+        keys = torch.floor(scaled).to(torch.int32)
         rows, cols = keys.shape
+        low, high = grid.offset, grid.offset + grid.n_bins - 1
         for r0, r1, c0, c1, cell in _rectangles(lay, self.lut, i0, i1, j0, j1).tolist():
-            keys[r0:r1, c0:c1] += cell * grid.n_bins - grid.offset
+            part = keys[r0:r1, c0:c1]
+            part.clamp_(low, high).add_(cell * grid.n_bins - grid.offset)
         if i0 == j0:
             keys.masked_fill_(self.lower[:rows, :cols], self.unused)
         pairs = self.mated.get((i0, j0))
@@ -382,11 +386,15 @@ class _DeviceReducer:
         fits = torch.nonzero(above <= acc.capacity)
         edge = int(fits[0, 0]) if fits.numel() else grid.n_bins
         acc.tail_bin = max(acc.tail_bin, edge)
-        taken = keys != self.unused
+        if acc.tail_bin >= grid.n_bins:
+            return
         if acc.tail_bin > 0:
-            taken &= scaled >= float(grid.offset + acc.tail_bin)
-        r_t, c_t = torch.nonzero(taken, as_tuple=True)
+            r_t, c_t = torch.nonzero(scaled >= float(grid.offset + acc.tail_bin), as_tuple=True)
+        else:
+            r_t, c_t = torch.nonzero(keys != self.unused, as_tuple=True)
         if r_t.numel():
+            counted = keys[r_t, c_t] != self.unused  # not below the diagonal, not mated
+            r_t, c_t = r_t[counted], c_t[counted]
             values = scaled[r_t, c_t].double().cpu().numpy()
             r, c = r_t.cpu().numpy() + i0, c_t.cpu().numpy() + j0
             acc.add_tail(
