@@ -294,13 +294,7 @@ class _Plan:
             keep = None if share is None else max(int(math.ceil(4.0 * share * rows.size)), 2000)
             return View.of(s[rows], sa[rows], sb[rows], keep, mated=m)
 
-        m_rows = mated & complete
-        if config.mated_rule is MatedGroupRule.FIRST:
-            m_key = np.where(m_rows, ga, -1)
-        elif config.mated_rule is MatedGroupRule.SECOND:
-            m_key = np.where(m_rows, gb, -1)
-        else:
-            m_key = np.where(m_rows & (ga == gb), ga, -1)
+        m_key = _mated_group(config.mated_rule, mated & complete, ga, gb)
         nm = ~mated & complete
         group_nm = []
         for g in range(n_groups):
@@ -406,13 +400,7 @@ class _StreamPlan:
             (i, j): nm(cells == lut[i, j]) for i in range(n_groups) for j in range(i, n_groups)
         }
         ga, gb = m_pairs // slots, m_pairs % slots
-        complete = (ga < n_groups) & (gb < n_groups)
-        if config.mated_rule is MatedGroupRule.FIRST:
-            key = np.where(complete, ga, -1)
-        elif config.mated_rule is MatedGroupRule.SECOND:
-            key = np.where(complete, gb, -1)
-        else:
-            key = np.where(complete & (ga == gb), ga, -1)
+        key = _mated_group(config.mated_rule, (ga < n_groups) & (gb < n_groups), ga, gb)
         group_nm = []
         for g in range(n_groups):
             if config.fmr_scope is FMRScope.MATCHED:
@@ -460,6 +448,20 @@ class _StreamPlan:
             cells={key: v_.weighted(weights, total(*key)) for key, v_ in self.cells.items()},
             exclusions=[],
         )
+
+
+def _mated_group(
+    rule: MatedGroupRule,
+    counted: npt.NDArray[np.bool_],
+    ga: npt.NDArray[np.integer],
+    gb: npt.NDArray[np.integer],
+) -> npt.NDArray[np.integer]:
+    """The group of each mated comparison under the mated rule, -1 for none."""
+    if rule is MatedGroupRule.FIRST:
+        return np.where(counted, ga, -1)
+    if rule is MatedGroupRule.SECOND:
+        return np.where(counted, gb, -1)
+    return np.where(counted & (ga == gb), ga, -1)
 
 
 def _largest_rates(result: AuditResult, n_groups: int) -> dict[Key, float]:
