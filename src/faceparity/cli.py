@@ -11,6 +11,7 @@ be written; 70 an internal error (a bug: please report it); 130 interrupted.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import sys
 import time
@@ -251,6 +252,8 @@ def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
     """Write results.json and the report (atomically), print the table or the JSON, check."""
     from faceparity.render.table import format_table
 
+    if opts.get("identification") is not None:  # issue 6: the 1:N section
+        result = dataclasses.replace(result, identification=opts["identification"])
     for note in result.input["notes"]:
         _message(f"note: {note}")
     # --- issue 5: the report and the policy gate (see the block "Reports, compare, check") ---
@@ -273,6 +276,10 @@ def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
         if report is not None:
             _write_output(Path(opts["output"]) / "report.html", report)
     click.echo(result.to_json() if opts["as_json"] else format_table(result), nl=False)
+    if result.identification is not None and not opts["as_json"]:  # issue 6
+        from faceparity.render.identification_table import format_identification_table
+
+        click.echo("\n" + format_identification_table(result.identification), nl=False)
     if check is not None:
         _message(check.format().rstrip("\n"))
         if check.exit_code:
@@ -442,6 +449,123 @@ def check(results: Path, limits: Path) -> None:
 
 
 # --- end of Reports, compare, check ------------------------------------------------------
+
+
+# --- 1:N identification and the scenario calculator (issue 6) ---------------------------
+
+
+def _identification_options(func: F) -> F:
+    """``--mode identification`` and the options of the 1:N protocol."""
+    options = [
+        click.option(
+            "--mode",
+            type=click.Choice(["verification", "identification"]),
+            default="verification",
+            show_default=True,
+            help="identification: also run the open-set 1:N audit (results.json "
+            "'identification'); an evaluation on labelled data, not a search service.",
+        ),
+        click.option(
+            "--gallery-samples",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="1:N: enrolment samples per enrolled subject.",
+        ),
+        click.option(
+            "--non-mated-fraction",
+            type=float,
+            default=0.3,
+            show_default=True,
+            help="1:N: fraction of each group's subjects withheld from the gallery.",
+        ),
+        click.option(
+            "--rank",
+            type=click.IntRange(1, 100),
+            default=1,
+            show_default=True,
+            help="1:N: candidate list length R.",
+        ),
+        click.option(
+            "--target-fpir",
+            default="0.01,0.002",
+            show_default=True,
+            help="1:N: target FPIRs of the operating points (read under every --policy).",
+        ),
+        click.option("--seed", type=int, default=0, show_default=True, help="1:N: protocol seed."),
+        click.option(
+            "--split-column",
+            default=None,
+            help="1:N: metadata column naming each sample 'gallery' or 'probe' (instead "
+            "of the seeded protocol).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+_IDENTIFICATION_KEYS = (
+    "mode",
+    "gallery_samples",
+    "non_mated_fraction",
+    "rank",
+    "target_fpir",
+    "seed",
+    "split_column",
+)
+
+
+def _target_fpirs(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in _split(text))
+    except ValueError:
+        values = ()
+    if not values or any(not 0.0 < v < 1.0 for v in values):
+        raise UsageError(f"--target-fpir: expected comma-separated numbers in (0, 1), got {text!r}")
+    if len(set(values)) != len(values):
+        raise UsageError(f"--target-fpir: a value is given twice in {text!r}")
+    return values
+
+
+def _identification_run(
+    table: Any, metadata: Path, block_size: int, threads: int | None, opts: dict[str, Any]
+) -> None:
+    """Run the 1:N audit when asked (before anything is written) and keep it in ``opts``."""
+    request = {key: opts.pop(key) for key in _IDENTIFICATION_KEYS}
+    opts["identification"] = None
+    if request["mode"] != "identification":
+        return
+    from faceparity.identification import ProtocolConfig, audit_identification, read_roles
+
+    targets = _target_fpirs(request["target_fpir"])
+    config = ProtocolConfig(
+        gallery_samples=request["gallery_samples"],
+        non_mated_fraction=request["non_mated_fraction"],
+        seed=request["seed"],
+    )
+    roles = None
+    if request["split_column"] is not None:
+        roles = read_roles(metadata, request["split_column"], table.rows)
+    _message("1:N identification: searching the gallery ...")
+    with _progress_bar() as progress:
+        opts["identification"] = audit_identification(
+            table,
+            group_by=_split(opts["group_by"]),
+            protocol=config,
+            roles=roles,
+            split_column=request["split_column"],
+            rank=request["rank"],
+            target_fpirs=targets,
+            policies=_audit_config(opts).policies,
+            block_size=block_size,
+            threads=threads,
+            progress=progress,
+            file=str(metadata),
+        )
+
+
+# --- end of 1:N identification ------------------------------------------------------------
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -688,6 +812,7 @@ def audit_bob(
     default=None,
     help="Streaming: directory to save progress in and resume from.",
 )
+@_identification_options  # issue 6
 @_tail_capacity_option
 @_attribute_options
 @_audit_options
@@ -720,6 +845,7 @@ def audit_embeddings(
         subject=subject,
         attributes=_attribute_specs(attributes, bins),
     )
+    _identification_run(table, metadata, block_size, threads, opts)  # issue 6 (1:N first)
     n = len(table.subject)
     if scheduler is not None and engine == "exact":
         raise UsageError("--scheduler runs the streaming engine; it cannot go with --engine exact")
