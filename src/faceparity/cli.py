@@ -565,6 +565,88 @@ def _identification_run(
         )
 
 
+def _label_values(items: Sequence[str], option: str, kind: type) -> dict[str, Any]:
+    """``LABEL=VALUE`` items (the label may hold '='; the value is after the last one)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        label, sep, value = item.rpartition("=")
+        try:
+            parsed = kind(value)
+        except ValueError:
+            parsed = None
+        if not sep or not label.strip() or parsed is None:
+            raise UsageError(f"{option}: expected GROUP={kind.__name__.upper()}, got {item!r}")
+        if label.strip() in out:
+            raise UsageError(f"{option}: group {label.strip()!r} is given more than once")
+        out[label.strip()] = parsed
+    return out
+
+
+@click.command("scenario")
+@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--gallery", "gallery", multiple=True, help="GROUP=SUBJECTS enrolled. Repeatable.")
+@click.option("--gallery-size", type=click.IntRange(1), default=None, help="Enrolled subjects in all (with --composition).")
+@click.option("--composition", multiple=True, help="GROUP=FRACTION of the gallery (with --gallery-size). Repeatable.")
+@click.option("--searches", multiple=True, required=True, help="GROUP=SEARCHES a day. Repeatable.")
+@click.option("--target-fmr", type=float, default=None, help="Rates of the 1:1 operating point of this target FMR.")
+@click.option("--target-fpir", type=float, default=None, help="Rates of the 1:N operating point of this target FPIR.")
+@click.option("--threshold", type=float, default=None, help="Rates of the operating point with this threshold.")
+@click.option("--policy", default="global", show_default=True, help="Policy of the operating point.")
+@click.option("--rank", type=click.IntRange(1), default=None, help="Candidate list length R (default: no limit).")
+@click.option("--days-per-year", type=float, default=365.0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the scenario's JSON here (atomically).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of the table.")
+@_reported
+def scenario(
+    results: Path,
+    gallery: tuple[str, ...],
+    gallery_size: int | None,
+    composition: tuple[str, ...],
+    searches: tuple[str, ...],
+    target_fmr: float | None,
+    target_fpir: float | None,
+    threshold: float | None,
+    policy: str,
+    rank: int | None,
+    days_per_year: float,
+    output: Path | None,
+    as_json: bool,
+) -> None:
+    """Expected false candidates per day and year by group for a stated 1:N deployment."""
+    import json
+
+    from faceparity.identification.scenario import Deployment, cross_rates, run_scenario
+    from faceparity.render.identification_table import format_scenario_table
+    from faceparity.render.loading import read_results
+
+    if bool(gallery) == (gallery_size is not None or bool(composition)):
+        raise UsageError("give the gallery as --gallery GROUP=N, or as --gallery-size N with --composition GROUP=FRACTION")
+    if gallery:
+        counts = _label_values(gallery, "--gallery", int)
+    else:
+        if gallery_size is None or not composition:
+            raise UsageError("--gallery-size and --composition go together")
+        shares = _label_values(composition, "--composition", float)
+        if any(v < 0 for v in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-6:
+            raise UsageError(f"--composition: expected fractions >= 0 that sum to 1, got {sum(shares.values()):g}")
+        counts = {k: round(v * gallery_size) for k, v in shares.items()}
+    deployment = Deployment(
+        gallery=counts,
+        searches_per_day=_label_values(searches, "--searches", float),
+        rank=rank,
+        days_per_year=days_per_year,
+    )
+    data = read_results(results)
+    rates = cross_rates(
+        data, target_fmr=target_fmr, target_fpir=target_fpir, threshold=threshold, policy=policy
+    )
+    outcome = run_scenario(rates, deployment)
+    text = json.dumps({"results": str(results), **outcome.to_dict()}, indent=2, allow_nan=False) + "\n"
+    if output is not None:
+        _write_output(output, text)
+    click.echo(text if as_json else format_scenario_table(outcome), nl=False)
+
+
 # --- end of 1:N identification ------------------------------------------------------------
 
 
@@ -959,6 +1041,7 @@ def demo(output: Path, seed: int) -> None:
 main.add_command(report)  # issue 5
 main.add_command(compare)  # issue 5
 main.add_command(check)  # issue 5
+main.add_command(scenario)  # issue 6
 
 
 if __name__ == "__main__":  # pragma: no cover

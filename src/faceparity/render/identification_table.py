@@ -1,12 +1,13 @@
-"""A readable terminal table of the 1:N section of a result (plain text, for stdout)."""
+"""Readable terminal tables of the 1:N section of a result and of a scenario (plain text)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from faceparity.identification.results import IdentificationPoint, IdentificationResult
+from faceparity.identification.scenario import ScenarioResult
 
-__all__ = ["format_identification_table"]
+__all__ = ["format_identification_table", "format_scenario_table"]
 
 
 def _rate(value: float | None) -> str:
@@ -151,3 +152,55 @@ def format_identification_table(ident: IdentificationResult) -> str:
             )
         )
     return "\n\n".join(blocks) + "\n"
+
+
+def format_scenario_table(scenario: ScenarioResult) -> str:
+    """The scenario as plain text: one row per searched group, then the assumptions."""
+    src, dep = scenario.source, scenario.deployment
+    target = (
+        f"target FMR {src['target_fmr']:g}" if "target_fmr" in src else f"target FPIR {src['target_fpir']:g}"
+    )
+    rank = "no limit" if dep["rank"] is None else str(dep["rank"])
+    head = [
+        f"scenario: gallery of {dep['gallery_size']:,} enrolled subjects "
+        + "(" + ", ".join(f"{k} {v:,}" for k, v in dep["gallery"].items()) + "), "
+        f"candidate lists of R = {rank}",
+        f"rates: {src['kind']} audit, {target}, policy {src['policy']}, threshold {src['threshold']!r}",
+    ]
+
+    def num(v: float | None, bounds: list[float] | None = None, fmt: str = "{:,.3g}") -> str:
+        if v is None:
+            return "-"
+        text = fmt.format(v)
+        if bounds:
+            text += " [" + ", ".join(fmt.format(b) for b in bounds) + "]"
+        return text
+
+    header = [
+        "searched group",
+        "searches/day",
+        "FPIR",
+        "false cand./search",
+        "false cand./day",
+        "false cand./year",
+        "ratio to best",
+    ]
+    rows = [
+        [
+            g.label,
+            f"{g.searches_per_day:,g}",
+            num(g.fpir, g.fpir_bounds, "{:.3e}"),
+            num(g.false_candidates_per_search, g.false_candidates_per_search_bounds, "{:.3e}"),
+            num(g.false_candidates_per_day, g.false_candidates_per_day_bounds),
+            num(g.false_candidates_per_year, g.false_candidates_per_year_bounds),
+            "-" if g.ratio_to_best is None else f"{g.ratio_to_best:.2f}",
+        ]
+        for g in scenario.groups
+    ]
+    lines = [*head, *_grid(header, rows)]
+    if scenario.best_served is not None:
+        lines.append(f"best-served group: {scenario.best_served} (fewest false candidates per search)")
+    lines.extend(f"  note: {n}" for n in [*scenario.notes, *(f"{g.label}: {n}" for g in scenario.groups for n in g.notes)])
+    lines.append("assumptions:")
+    lines.extend(f"  - {a}" for a in scenario.assumptions)
+    return "\n".join(lines) + "\n"
