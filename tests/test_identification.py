@@ -81,7 +81,7 @@ def reference_rates(x, protocol, threshold, rank, n_groups=3, gallery_mask=None)
     m = np.zeros(n_groups, int)
     matrix = np.zeros((n_groups, n_groups), int)
     matches = np.zeros((n_groups, n_groups), int)
-    for i, (entries, mate_rank, returned) in enumerate(lists):
+    for i, (entries, _, returned) in enumerate(lists):
         g = protocol.probe_group[i]
         mate = protocol.probe_mate[i]
         t = threshold[i] if np.ndim(threshold) else threshold
@@ -139,7 +139,9 @@ def test_protocol_leaves_out_subjects_with_too_few_samples_and_counts_them() -> 
 
 
 def test_too_few_subjects_is_a_clear_error() -> None:
-    with pytest.raises(InputError, match="at least 2 enrolled subjects.*meta.csv|meta.csv.*2 enrolled"):
+    with pytest.raises(
+        InputError, match="at least 2 enrolled subjects.*meta.csv|meta.csv.*2 enrolled"
+    ):
         build_protocol([0, 0, 1, 1], [0, 0, 0, 0], file="meta.csv")
     with pytest.raises(InputError, match="mated search"):
         build_protocol([0, 1, 2, 3, 4], [0] * 5, config=ProtocolConfig(1, 0.2))
@@ -240,9 +242,7 @@ def test_gallery_size_curve_equals_the_reference() -> None:
     curve = res.gallery_size
     assert curve is not None and curve.sizes == list(p.gallery_sizes)
     for k, _ in enumerate(curve.sizes):
-        fp, nm, fn, m, _, _, _ = reference_rates(
-            x, p, curve.threshold, 2, gallery_mask=p.tier <= k
-        )
+        fp, nm, fn, m, _, _, _ = reference_rates(x, p, curve.threshold, 2, gallery_mask=p.tier <= k)
         for g, row in enumerate(curve.groups):
             assert row.fpir[k] == fp[g] / nm[g]
             assert row.n_mated_searches[k] == m[g]

@@ -105,13 +105,21 @@ def test_bad_split_column_value_writes_nothing(tmp_path: Path) -> None:
     ]  # fmt: skip
     run = runner.invoke(cli.main, [*base, "--split-column", "role"])
     assert run.exit_code == 2
-    assert f"error: {meta}, row 7, column 'role': expected 'gallery' or 'probe', got 'maybe'" in run.stderr
+    assert (
+        f"error: {meta}, row 7, column 'role': expected 'gallery' or 'probe', got 'maybe'"
+        in run.stderr
+    )
     assert not (tmp_path / "out").exists()
     run = runner.invoke(cli.main, [*base, "--split-column", "nope"])
     assert run.exit_code == 2 and "nope" in run.stderr and not (tmp_path / "out").exists()
     # too few subjects for the protocol: 2 subjects, 1 withheld, 1 enrolled
     small = tmp_path / "small.csv"
-    small.write_text("\n".join(lines[:1] + [l for l in lines[1:] if l.split(",")[1] in ("S00000", "S00001")]) + "\n")
+    small.write_text(
+        "\n".join(
+            lines[:1] + [row for row in lines[1:] if row.split(",")[1] in ("S00000", "S00001")]
+        )
+        + "\n"
+    )
     import numpy as np
 
     emb = np.load(tmp_path / "embeddings.npy")[:10]

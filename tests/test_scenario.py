@@ -30,8 +30,8 @@ from faceparity.identification.scenario import (
     false_match_count_pmf,
     run_scenario,
 )
-from faceparity.readers.embeddings import compare_all, load_embeddings
 from faceparity.readers.attributes import AttributeSpec
+from faceparity.readers.embeddings import compare_all, load_embeddings
 from faceparity.verification import audit
 
 
@@ -75,7 +75,9 @@ def test_expectation_agrees_with_a_monte_carlo_of_the_same_assumptions() -> None
     rng = np.random.default_rng(11)
     n = 200_000
     for rank in (None, 2):
-        out = run_scenario(_rates(fmr, labels=labels), Deployment(gallery, dict.fromkeys(labels, 1.0), rank=rank))
+        out = run_scenario(
+            _rates(fmr, labels=labels), Deployment(gallery, dict.fromkeys(labels, 1.0), rank=rank)
+        )
         for g, row in enumerate(out.groups):
             x = sum(rng.binomial(gallery[h], fmr[g, i], size=n) for i, h in enumerate(labels))
             shown = x if rank is None else np.minimum(x, rank)
@@ -102,7 +104,9 @@ def test_bounds_from_cell_intervals_bracket_the_estimate() -> None:
 def test_unknown_group_and_missing_point_are_clear_errors() -> None:
     with pytest.raises(UsageError, match="group 'z' is not in the results; groups: a, b"):
         run_scenario(_rates([[0.1, 0.1], [0.1, 0.1]]), Deployment({"z": 5}, {"a": 1.0}))
-    with pytest.raises(UsageError, match="target FMR 0.01 and policy 'global'; the results have: none"):
+    with pytest.raises(
+        UsageError, match="target FMR 0.01 and policy 'global'; the results have: none"
+    ):
         cross_rates({"groups": [], "operating_points": []}, target_fmr=0.01)
 
 
@@ -114,15 +118,21 @@ def simulated(tmp_path_factory):
     paths = sim.write_simulation(sim.simulate(config), out)
     specs = [AttributeSpec("sex", ("sex",)), AttributeSpec("region", ("region",))]
     table = load_embeddings(
-        paths["embeddings"], metadata=paths["metadata"], sample_id="sample", subject="subject", attributes=specs
+        paths["embeddings"],
+        metadata=paths["metadata"],
+        sample_id="sample",
+        subject="subject",
+        attributes=specs,
     )
-    result = audit(compare_all(table), group_by=["sex", "region"], config=AuditConfig(target_fmrs=(1e-3,)))
+    result = audit(
+        compare_all(table), group_by=["sex", "region"], config=AuditConfig(target_fmrs=(1e-3,))
+    )
     (out / "results.json").write_text(result.to_json())
     return config, table, result.to_dict(), out
 
 
 def test_scenario_agrees_with_the_direct_1n_measurement(simulated) -> None:
-    """The scenario from the 1:1 cross-group rates predicts the 1:N measurement at that threshold."""
+    """The scenario from 1:1 cross-group rates predicts the 1:N measurement at that threshold."""
     _, table, results, _ = simulated
     groups, codes = intersect(table.attributes, table.levels, ["sex", "region"])
     p = build_protocol(table.subject, codes, config=ProtocolConfig(1, 0.5, seed=1))
@@ -133,7 +143,8 @@ def test_scenario_agrees_with_the_direct_1n_measurement(simulated) -> None:
     gallery = np.bincount(p.enrolled_group, minlength=len(groups))
     labels = [g.label for g in groups]
     out = run_scenario(
-        rates, Deployment(dict(zip(labels, gallery.tolist())), dict.fromkeys(labels, 1.0))
+        rates,
+        Deployment(dict(zip(labels, gallery.tolist(), strict=True)), dict.fromkeys(labels, 1.0)),
     )
     for row, predicted in zip(rows, out.groups, strict=True):
         n = row.n_non_mated_searches
@@ -153,16 +164,22 @@ def test_planted_differential_shows_in_fpir_by_group(simulated) -> None:
     groups, codes = intersect(table.attributes, table.levels, ["sex", "region"])
     p = build_protocol(table.subject, codes, config=ProtocolConfig(1, 0.5, seed=2))
     r = search(table.values, p, config=SearchConfig(depth=20))
-    res = identification_audit(r, p, groups=groups, group_by=["sex", "region"], target_fpirs=(0.05,))
+    res = identification_audit(
+        r, p, groups=groups, group_by=["sex", "region"], target_fpirs=(0.05,)
+    )
     point = res.operating_points[0]
     gallery = np.bincount(p.enrolled_group, minlength=len(groups))
     index = {g.label: i for i, g in enumerate(config.groups)}
     order = [index[g.label] for g in groups]
     measured, truth = {}, {}
     for row in point.groups:
-        true = sim.true_fpir(config, index[row.label], point.threshold, gallery[np.argsort(order)].tolist())
+        true = sim.true_fpir(
+            config, index[row.label], point.threshold, gallery[np.argsort(order)].tolist()
+        )
         n = row.n_non_mated_searches
-        assert abs(row.fpir - true) < 4 * 2 * math.sqrt(max(true * (1 - true), 1 / n) / n), row.label
+        assert abs(row.fpir - true) < 4 * 2 * math.sqrt(max(true * (1 - true), 1 / n) / n), (
+            row.label
+        )
         measured[row.label], truth[row.label] = row.fpir, true
     # region drives FMR: every R4 group has a higher FPIR than every R1 group, as planted
     assert min(truth["F/R4"], truth["M/R4"]) > 3 * max(truth["F/R1"], truth["M/R1"])
@@ -192,3 +209,14 @@ def test_scenario_cli(simulated, tmp_path) -> None:
     )  # fmt: skip
     assert run.exit_code == 2 and not bad.exists()
     assert "group 'X/R9' is not in the results" in run.stderr
+
+
+def test_an_undefined_cell_leaves_its_group_undefined_with_a_note() -> None:
+    out = run_scenario(
+        _rates([[0.01, np.nan], [0.001, 0.002]]),
+        Deployment({"a": 10, "b": 10}, {"a": 1.0, "b": 1.0}),
+    )
+    a, b = out.groups
+    assert a.fpir is None and a.false_candidates_per_day is None and a.ratio_to_best is None
+    assert a.notes == ["no measured FMR against enrolled group(s) b"]
+    assert out.best_served == "b" and b.ratio_to_best == 1.0

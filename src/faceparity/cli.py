@@ -585,16 +585,53 @@ def _label_values(items: Sequence[str], option: str, kind: type) -> dict[str, An
 @click.command("scenario")
 @click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--gallery", "gallery", multiple=True, help="GROUP=SUBJECTS enrolled. Repeatable.")
-@click.option("--gallery-size", type=click.IntRange(1), default=None, help="Enrolled subjects in all (with --composition).")
-@click.option("--composition", multiple=True, help="GROUP=FRACTION of the gallery (with --gallery-size). Repeatable.")
+@click.option(
+    "--gallery-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Enrolled subjects in all (with --composition).",
+)
+@click.option(
+    "--composition",
+    multiple=True,
+    help="GROUP=FRACTION of the gallery (with --gallery-size). Repeatable.",
+)
 @click.option("--searches", multiple=True, required=True, help="GROUP=SEARCHES a day. Repeatable.")
-@click.option("--target-fmr", type=float, default=None, help="Rates of the 1:1 operating point of this target FMR.")
-@click.option("--target-fpir", type=float, default=None, help="Rates of the 1:N operating point of this target FPIR.")
-@click.option("--threshold", type=float, default=None, help="Rates of the operating point with this threshold.")
-@click.option("--policy", default="global", show_default=True, help="Policy of the operating point.")
-@click.option("--rank", type=click.IntRange(1), default=None, help="Candidate list length R (default: no limit).")
+@click.option(
+    "--target-fmr",
+    type=float,
+    default=None,
+    help="Rates of the 1:1 operating point of this target FMR.",
+)
+@click.option(
+    "--target-fpir",
+    type=float,
+    default=None,
+    help="Rates of the 1:N operating point of this target FPIR.",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Rates of the operating point with this threshold.",
+)
+@click.option(
+    "--policy", default="global", show_default=True, help="Policy of the operating point."
+)
+@click.option(
+    "--rank",
+    type=click.IntRange(1),
+    default=None,
+    help="Candidate list length R (default: no limit).",
+)
 @click.option("--days-per-year", type=float, default=365.0, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the scenario's JSON here (atomically).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the scenario's JSON here (atomically).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of the table.")
 @_reported
 def scenario(
@@ -620,7 +657,10 @@ def scenario(
     from faceparity.render.loading import read_results
 
     if bool(gallery) == (gallery_size is not None or bool(composition)):
-        raise UsageError("give the gallery as --gallery GROUP=N, or as --gallery-size N with --composition GROUP=FRACTION")
+        raise UsageError(
+            "give the gallery as --gallery GROUP=N, or as --gallery-size N with "
+            "--composition GROUP=FRACTION"
+        )
     if gallery:
         counts = _label_values(gallery, "--gallery", int)
     else:
@@ -628,7 +668,10 @@ def scenario(
             raise UsageError("--gallery-size and --composition go together")
         shares = _label_values(composition, "--composition", float)
         if any(v < 0 for v in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-6:
-            raise UsageError(f"--composition: expected fractions >= 0 that sum to 1, got {sum(shares.values()):g}")
+            raise UsageError(
+                "--composition: expected fractions >= 0 that sum to 1, got "
+                f"{sum(shares.values()):g}"
+            )
         counts = {k: round(v * gallery_size) for k, v in shares.items()}
     deployment = Deployment(
         gallery=counts,
@@ -641,7 +684,9 @@ def scenario(
         data, target_fmr=target_fmr, target_fpir=target_fpir, threshold=threshold, policy=policy
     )
     outcome = run_scenario(rates, deployment)
-    text = json.dumps({"results": str(results), **outcome.to_dict()}, indent=2, allow_nan=False) + "\n"
+    text = (
+        json.dumps({"results": str(results), **outcome.to_dict()}, indent=2, allow_nan=False) + "\n"
+    )
     if output is not None:
         _write_output(output, text)
     click.echo(text if as_json else format_scenario_table(outcome), nl=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import numpy.typing as npt
 
 from faceparity.config import PolicyKind, ThresholdPolicy

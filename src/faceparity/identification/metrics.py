@@ -148,7 +148,11 @@ def cmc(result: SearchResult, *, rank: int) -> npt.NDArray[np.float64]:
 
 
 def candidate_lists(
-    result: SearchResult, protocol: Protocol, threshold: float | npt.NDArray[np.float64], *, rank: int
+    result: SearchResult,
+    protocol: Protocol,
+    threshold: float | npt.NDArray[np.float64],
+    *,
+    rank: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Each search's candidate list: enrolled-subject indices and scores, best first.
 
@@ -267,7 +271,12 @@ def search_rates(
 
     def rates(attributes: dict[str, str], label: str, g: int | None) -> SearchRates:
         if g is None:
-            k_fp, k_nm, k_fn, k_m = int(fp.sum()), int(non_mated.sum()), int(fn.sum()), int(mated.sum())
+            k_fp, k_nm, k_fn, k_m = (
+                int(fp.sum()),
+                int(non_mated.sum()),
+                int(fn.sum()),
+                int(mated.sum()),
+            )
             k_ret, k_match = int(counts.sum()), int(matches.sum())
             ts = np.unique(t[~np.isnan(t)])
             threshold = float(ts[0]) if len(ts) == 1 else None
@@ -301,9 +310,7 @@ def search_rates(
             notes=own,
         )
 
-    per_group = [
-        rates(groups[g].as_dict(), groups[g].label, g) for g in range(n_groups)
-    ]
+    per_group = [rates(groups[g].as_dict(), groups[g].label, g) for g in range(n_groups)]
     overall = rates({}, "overall", None)
     total = gallery_sizes.sum()
     matrix = FalseCandidateMatrix(
@@ -311,9 +318,7 @@ def search_rates(
         candidate_groups=[g.label for g in groups],
         counts=counts.tolist(),
         n_searches=n_nm.tolist(),
-        same_group_share=[
-            _rate(int(counts[g, g]), int(n_returned[g])) for g in range(n_groups)
-        ],
+        same_group_share=[_rate(int(counts[g, g]), int(n_returned[g])) for g in range(n_groups)],
         gallery_share=[float(s / total) for s in gallery_sizes],
     )
     cells = [
@@ -372,9 +377,7 @@ def _curve(
         rank=rank,
         sizes=sizes,
         overall=one({}, "overall", np.ones(len(non_mated), dtype=bool)),
-        groups=[
-            one(g.as_dict(), g.label, protocol.probe_group == i) for i, g in enumerate(groups)
-        ],
+        groups=[one(g.as_dict(), g.label, protocol.probe_group == i) for i, g in enumerate(groups)],
         notes=[
             "sub-galleries are nested random subsets of the enrolled subjects; mated searches "
             "count where their mate is enrolled in the sub-gallery; every non-mated search "
@@ -431,7 +434,9 @@ def identification_audit(
     non_mated = protocol.probe_mate < 0
     gallery_sizes = np.bincount(protocol.enrolled_group, minlength=len(groups))
 
-    def group_summary(attributes: dict[str, str], label: str, sel: npt.NDArray[np.bool_], n_enrolled: int) -> IdentificationGroup:
+    def group_summary(
+        attributes: dict[str, str], label: str, sel: npt.NDArray[np.bool_], n_enrolled: int
+    ) -> IdentificationGroup:
         sub = SearchResult(
             result.top_score[sel],
             result.top_subject[sel],

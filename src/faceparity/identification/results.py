@@ -87,7 +87,7 @@ class FalseCandidateMatrix:
 
 @dataclass(frozen=True)
 class CrossGroupRate:
-    """Non-mated comparisons of searches of group ``probe`` with enrolled subjects of ``candidate``."""
+    """Non-mated comparisons of group ``probe`` searches with ``candidate`` enrolled subjects."""
 
     probe: dict[str, str]
     candidate: dict[str, str]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -295,7 +295,9 @@ def false_match_count_pmf(
     return pmf
 
 
-def _figures(counts: npt.NDArray[np.int64], p: npt.NDArray[np.float64], rank: int | None) -> tuple[float, float]:
+def _figures(
+    counts: npt.NDArray[np.int64], p: npt.NDArray[np.float64], rank: int | None
+) -> tuple[float, float]:
     """(FPIR, expected false candidates per search) under the model."""
     with np.errstate(divide="ignore"):
         log_none = float(np.sum(counts * np.log1p(-np.minimum(p, 1.0))))
@@ -325,7 +327,10 @@ def run_scenario(rates: CrossRates, deployment: Deployment) -> ScenarioResult:
     """
     index = {label: i for i, label in enumerate(rates.labels)}
     known = ", ".join(rates.labels)
-    for option, names in (("gallery", deployment.gallery), ("searches", deployment.searches_per_day)):
+    for option, names in (
+        ("gallery", deployment.gallery),
+        ("searches", deployment.searches_per_day),
+    ):
         for label in names:
             if label not in index:
                 raise UsageError(MSG_UNKNOWN_GROUP.format(option=option, label=label, known=known))
@@ -340,10 +345,10 @@ def run_scenario(rates: CrossRates, deployment: Deployment) -> ScenarioResult:
         p = rates.fmr[g]
         undefined = [rates.labels[h] for h in np.flatnonzero(present & np.isnan(p))]
         if undefined:
-            rows.append(
-                ScenarioGroup(label, per_day, None, None, None, None, None, None, None, None, None,
-                              None, [f"no measured FMR against enrolled group(s) {', '.join(undefined)}"])
-            )  # fmt: skip
+            note = f"no measured FMR against enrolled group(s) {', '.join(undefined)}"
+            unset = [f.name for f in fields(ScenarioGroup)][2:-1]
+            blank: dict[str, Any] = dict.fromkeys(unset)
+            rows.append(ScenarioGroup(label, per_day, **blank, notes=[note]))
             continue
         fpir, mean = _figures(gallery[present], p[present], deployment.rank)
         bounds: list[tuple[float, float]] | None = None
@@ -361,7 +366,9 @@ def run_scenario(rates: CrossRates, deployment: Deployment) -> ScenarioResult:
                 false_candidates_per_search=mean,
                 false_candidates_per_search_bounds=list(bounds[1]) if bounds else None,
                 false_candidates_per_day=mean * per_day,
-                false_candidates_per_day_bounds=[b * per_day for b in bounds[1]] if bounds else None,
+                false_candidates_per_day_bounds=[b * per_day for b in bounds[1]]
+                if bounds
+                else None,
                 false_candidates_per_year=mean * per_day * year,
                 false_candidates_per_year_bounds=(
                     [b * per_day * year for b in bounds[1]] if bounds else None

@@ -111,7 +111,7 @@ def _compiled() -> dict[str, Any]:
             "1:N search needs numba: pip install numba (a dependency of faceparity)"
         ) from err
 
-    @njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+    @njit(nogil=True, cache=True)
     def reduce_block(  # type: ignore[no-untyped-def]
         block, col_subject, mate, mated_score, tier, top_s, top_i, n_above, tier_max
     ):
@@ -171,7 +171,9 @@ def normalise(embeddings: npt.ArrayLike) -> npt.NDArray[np.float32]:
         squares = np.einsum("ij,ij->i", wide, wide)
         if np.any(squares == 0) or not np.all(np.isfinite(squares)):
             raise InputError("embeddings must be finite and non-zero")
-        np.multiply(rows, (1.0 / np.sqrt(squares)).astype(np.float32)[:, None], out=out[start:][: len(rows)])
+        np.multiply(
+            rows, (1.0 / np.sqrt(squares)).astype(np.float32)[:, None], out=out[start:][: len(rows)]
+        )
     return out
 
 

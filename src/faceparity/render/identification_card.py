@@ -122,7 +122,9 @@ def _point(ident: Mapping[str, Any], index: int, charts: Sequence[Chart]) -> Ide
     has_intervals = any(r.fpir_ci or r.fnir_ci for r in rows)
     matrix_rows = tuple(
         (label, *(fmt_count(c) for c in row), fmt_count(n))
-        for label, row, n in zip(matrix["probe_groups"], matrix["counts"], matrix["n_searches"], strict=True)
+        for label, row, n in zip(
+            matrix["probe_groups"], matrix["counts"], matrix["n_searches"], strict=True
+        )
     )
     threshold = (
         fmt_number(point["threshold"]) if point["threshold"] is not None else "each group its own"

@@ -17,7 +17,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from faceparity.render.charts import OKABE_ITO, Chart, _figure, _interval_errors, _style, _svg, _tex_safe
+from faceparity.render.charts import (
+    OKABE_ITO,
+    Chart,
+    _figure,
+    _interval_errors,
+    _style,
+    _svg,
+    _tex_safe,
+)
 from faceparity.render.formatting import fmt_percent
 
 __all__ = ["identification_charts", "point_title_1n"]
@@ -138,9 +146,13 @@ def candidates_chart(ident: Mapping[str, Any], index: int) -> Chart | None:
         "groups of the candidates."
     )
     if same:
-        alt += " Share of each row's false candidates in the searched person's own group: " + "; ".join(
-            f"{r} {fmt_percent(s)} (gallery share {fmt_percent(g)})" for r, s, g in same
-        ) + "."
+        alt += (
+            " Share of each row's false candidates in the searched person's own group: "
+            + "; ".join(
+                f"{r} {fmt_percent(s)} (gallery share {fmt_percent(g)})" for r, s, g in same
+            )
+            + "."
+        )
     caption = (
         f"Who is returned to non-mated searches at {title}: each row is a searched group, "
         "coloured by the share of its false candidates in each group and labelled with the "

@@ -94,7 +94,10 @@ def _point(point: IdentificationPoint) -> list[str]:
         for label, row in zip(matrix.probe_groups, matrix.counts, strict=True)
     ]
     lines = [title, *_grid(header, rows)]
-    lines.append("false candidates returned to non-mated searches (row: probe group, column: candidate group)")
+    lines.append(
+        "false candidates returned to non-mated searches "
+        "(row: probe group, column: candidate group)"
+    )
     lines.extend(_grid(["", *matrix.candidate_groups], counts))
     notes = [*point.notes, *(f"{g.label}: {n}" for g in point.groups for n in g.notes)]
     lines.extend(f"  note: {n}" for n in dict.fromkeys(notes))
@@ -118,7 +121,8 @@ def format_identification_table(ident: IdentificationResult) -> str:
         f"non-mated searches; candidate lists of R = {ident.rank}",
     ]
     head.extend(
-        f"excluded ({e['scope']}): {e['count']} {e['unit']}: {e['reason']}" for e in ident.exclusions
+        f"excluded ({e['scope']}): {e['count']} {e['unit']}: {e['reason']}"
+        for e in ident.exclusions
     )
     ranks = list(range(1, ident.rank + 1))
     cmc_rows = [
@@ -158,14 +162,19 @@ def format_scenario_table(scenario: ScenarioResult) -> str:
     """The scenario as plain text: one row per searched group, then the assumptions."""
     src, dep = scenario.source, scenario.deployment
     target = (
-        f"target FMR {src['target_fmr']:g}" if "target_fmr" in src else f"target FPIR {src['target_fpir']:g}"
+        f"target FMR {src['target_fmr']:g}"
+        if "target_fmr" in src
+        else f"target FPIR {src['target_fpir']:g}"
     )
     rank = "no limit" if dep["rank"] is None else str(dep["rank"])
     head = [
         f"scenario: gallery of {dep['gallery_size']:,} enrolled subjects "
-        + "(" + ", ".join(f"{k} {v:,}" for k, v in dep["gallery"].items()) + "), "
+        + "("
+        + ", ".join(f"{k} {v:,}" for k, v in dep["gallery"].items())
+        + "), "
         f"candidate lists of R = {rank}",
-        f"rates: {src['kind']} audit, {target}, policy {src['policy']}, threshold {src['threshold']!r}",
+        f"rates: {src['kind']} audit, {target}, policy {src['policy']}, "
+        f"threshold {src['threshold']!r}",
     ]
 
     def num(v: float | None, bounds: list[float] | None = None, fmt: str = "{:,.3g}") -> str:
@@ -199,8 +208,13 @@ def format_scenario_table(scenario: ScenarioResult) -> str:
     ]
     lines = [*head, *_grid(header, rows)]
     if scenario.best_served is not None:
-        lines.append(f"best-served group: {scenario.best_served} (fewest false candidates per search)")
-    lines.extend(f"  note: {n}" for n in [*scenario.notes, *(f"{g.label}: {n}" for g in scenario.groups for n in g.notes)])
+        lines.append(
+            f"best-served group: {scenario.best_served} (fewest false candidates per search)"
+        )
+    lines.extend(
+        f"  note: {n}"
+        for n in [*scenario.notes, *(f"{g.label}: {n}" for g in scenario.groups for n in g.notes)]
+    )
     lines.append("assumptions:")
     lines.extend(f"  - {a}" for a in scenario.assumptions)
     return "\n".join(lines) + "\n"
