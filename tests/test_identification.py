@@ -167,10 +167,11 @@ def test_split_column(tmp_path) -> None:
 # --- search and metrics against the reference -------------------------------------------
 
 
+@pytest.mark.parametrize("gallery_samples", [1, 2])  # the one-sample kernel, the general one
 @pytest.mark.parametrize(("block", "threads"), [(4096, 1), (7, 2), (16, 3)])
-def test_search_equals_reference(block: int, threads: int) -> None:
+def test_search_equals_reference(block: int, threads: int, gallery_samples: int) -> None:
     x, subject, group = sign_data(60, 4, 16, 3, seed=1)
-    p = build_protocol(subject, group, config=ProtocolConfig(2, 0.3, seed=2))
+    p = build_protocol(subject, group, config=ProtocolConfig(gallery_samples, 0.3, seed=2))
     r = search(x, p, config=SearchConfig(depth=6, block_size=block, threads=threads))
     ref = reference_lists(x, p, -np.inf, 6)
     for i, (entries, mate_rank, _) in enumerate(ref):
@@ -272,10 +273,16 @@ def test_hand_worked_ties_at_the_threshold_and_at_rank_r() -> None:
     r = search(x, p, config=SearchConfig(depth=3))
     # the mate B ties with A and C: its rank counts both (3, not 1)
     assert r.rank.tolist() == [3, 0]
+    # enrolled subjects are numbered in a seeded random order; ties go by that number
+    index = {int(code): i for i, code in enumerate(p.enrolled)}
+    by_index = sorted([0, 1, 2], key=index.__getitem__)
+    a_c = [c for c in by_index if c != 1]
     lists, _ = candidate_lists(r, p, 0.5, rank=2)
-    assert lists.tolist() == [[0, 2], [0, 1]]  # non-mated first, then lower index
+    codes = [[int(p.enrolled[k]) for k in row] for row in lists]
+    assert codes == [a_c, by_index[:2]]  # non-mated first, then lower index
     lists, _ = candidate_lists(r, p, 0.5, rank=3)
-    assert lists.tolist() == [[0, 2, 1], [0, 1, 2]]
+    codes = [[int(p.enrolled[k]) for k in row] for row in lists]
+    assert codes == [[*a_c, 1], by_index]
     group = (Group((("g", "x"),), "x"),)
     # a score equal to the threshold is returned
     rows, overall, matrix, _, _ = search_rates(r, p, group, 0.5, rank=3)

@@ -26,13 +26,13 @@ A user-given split (:func:`split_protocol`) reads a metadata column whose values
 of an enrolled subject is a mated search, any other probe sample a non-mated one.
 
 The group of a search is the group of its probe sample; the group of an enrolled
-subject is that of its first gallery sample.
+subject is that of its first gallery sample (metadata order).
 
 Gallery sizes
 -------------
-For the gallery-size curves the enrolled subjects are put in a seeded random order;
-the sub-gallery of size ``N_k`` is its first ``N_k`` subjects, so sub-galleries are
-nested. Sizes halve from the full gallery down to 2 (at most ``MAX_GALLERY_SIZES``).
+Enrolled subjects are numbered in a seeded random order (their *enrolled-subject
+index*); the sub-gallery of size ``N_k`` for the gallery-size curves is the first
+``N_k`` of them, so sub-galleries are nested and random. Sizes halve from the full gallery down to 2 (at most ``MAX_GALLERY_SIZES``).
 Each subject's *tier* is the index of the smallest sub-gallery that holds it.
 """
 
@@ -124,7 +124,8 @@ class Protocol:
     gallery_subject : ndarray of int64
         Enrolled-subject index (0 .. n_enrolled - 1) of each gallery sample, ascending.
     enrolled : ndarray of int64
-        Subject code (as given) of each enrolled subject, ascending.
+        Subject code (as given) of each enrolled subject, in the seeded random order
+        that numbers them (enrolled-subject index ``i`` is ``enrolled[i]``).
     enrolled_group : ndarray of int64
         Group of each enrolled subject (of its first gallery sample).
     probes : ndarray of int64
@@ -134,7 +135,8 @@ class Protocol:
     probe_group : ndarray of int64
         Group of each search (of its probe sample).
     tier : ndarray of int64
-        Index of the smallest nested sub-gallery holding each enrolled subject.
+        Index of the smallest nested sub-gallery holding each enrolled subject
+        (sub-gallery ``k`` holds the enrolled-subject indices below ``gallery_sizes[k]``).
     gallery_sizes : tuple of int
         Sizes of the nested sub-galleries, ascending; the last is the full gallery.
     exclusions : tuple of Exclusion
@@ -167,13 +169,10 @@ class Protocol:
         return np.asarray(self.probe_mate >= 0)
 
 
-def _tiers(n: int, rng: np.random.Generator) -> tuple[npt.NDArray[np.int64], tuple[int, ...]]:
+def _sizes(n: int) -> tuple[int, ...]:
+    """Nested sub-gallery sizes: halving from ``n`` down to 2, at most ``MAX_GALLERY_SIZES``."""
     sizes = sorted({max(2, round(n / 2**j)) for j in range(MAX_GALLERY_SIZES)} | {n})
-    sizes = [s for s in sizes if s <= n]
-    position = np.empty(n, dtype=np.int64)
-    position[rng.permutation(n)] = np.arange(n)
-    tier = np.searchsorted(np.asarray(sizes), position, side="right").astype(np.int64)
-    return tier, tuple(int(s) for s in sizes)
+    return tuple(int(s) for s in sizes if s <= n)
 
 
 def _assemble(
@@ -190,27 +189,36 @@ def _assemble(
 ) -> Protocol:
     how = description["kind"]
     gal = np.flatnonzero(gallery_mask)
-    gal = gal[np.lexsort((rank_key[gal], subject[gal]))]
-    enrolled, gallery_subject = np.unique(subject[gal], return_inverse=True)
-    if len(enrolled) < 2:
-        raise InputError(MSG_TOO_FEW_ENROLLED.format(count=len(enrolled), how=how), Location(file))
-    # group of each enrolled subject: that of its first gallery sample
-    first = np.r_[True, gallery_subject[1:] != gallery_subject[:-1]]
-    enrolled_group = group[gal][first].astype(np.int64)
+    codes, inverse = np.unique(subject[gal], return_inverse=True)
+    n = len(codes)
+    if n < 2:
+        raise InputError(MSG_TOO_FEW_ENROLLED.format(count=n, how=how), Location(file))
+    # Enrolled subjects are numbered in a seeded random order: sub-gallery k is then the
+    # first sizes[k] of them, and no tie rule favours low subject codes.
+    index_of = np.empty(n, dtype=np.int64)
+    index_of[rng.permutation(n)] = np.arange(n)
+    unsorted = index_of[inverse]
+    order = np.lexsort((rank_key[gal], unsorted))
+    gal, gallery_subject = gal[order], unsorted[order]
+    enrolled = np.empty(n, dtype=np.int64)
+    enrolled[index_of] = codes
+    first_row = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_row, gallery_subject, gal)  # first gallery sample, metadata order
+    enrolled_group = group[first_row].astype(np.int64)
     probe = np.flatnonzero(probe_mask)
-    where = np.searchsorted(enrolled, subject[probe])
-    where = np.minimum(where, len(enrolled) - 1)
-    mate = np.where(enrolled[where] == subject[probe], where, -1).astype(np.int64)
+    where = np.minimum(np.searchsorted(codes, subject[probe]), n - 1)
+    mate = np.where(codes[where] == subject[probe], index_of[where], -1).astype(np.int64)
     if not np.any(mate >= 0):
         raise InputError(MSG_NO_MATED.format(how=how), Location(file))
     if not np.any(mate < 0):
         raise InputError(MSG_NO_NON_MATED.format(how=how), Location(file))
     order = np.argsort(mate < 0, kind="stable")  # mated searches first
     probe, mate = probe[order], mate[order]
-    tier, sizes = _tiers(len(enrolled), rng)
+    sizes = _sizes(n)
+    tier = np.searchsorted(np.asarray(sizes), np.arange(n), side="right").astype(np.int64)
     description = {
         **description,
-        "n_enrolled_subjects": len(enrolled),
+        "n_enrolled_subjects": n,
         "n_gallery_samples": len(gal),
         "n_mated_searches": int(np.sum(mate >= 0)),
         "n_non_mated_searches": int(np.sum(mate < 0)),

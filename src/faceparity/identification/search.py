@@ -148,7 +148,50 @@ def _compiled() -> dict[str, Any]:
                     top_s[i, k] = v
                     top_i[i, k] = s
 
+    @njit(nogil=True, cache=True)  # type: ignore[misc]
+    def reduce_single(  # type: ignore[no-untyped-def]
+        block, g0, segments, mate, mated_score, top_s, top_i, n_above, tier_max
+    ):
+        # One gallery sample per subject: column j is subject g0 + j, and ``segments``
+        # cut the block at the tier boundaries (subjects are numbered so that tiers are
+        # contiguous). Per row and segment, one tight pass for the maximum, one for the
+        # count at or above the mated score (mated searches only), and a pass for the
+        # top list only when the segment's maximum can enter it. The mate's column is set to -inf first
+        # (the buffer is ours and rewritten by the next product).
+        depth = top_s.shape[1]
+        cols = block.shape[1]
+        for i in range(block.shape[0]):
+            m = mate[i]
+            sm = mated_score[i]
+            row = block[i]
+            if m >= g0 and m < g0 + cols:
+                row[m - g0] = -np.inf
+            for k in range(segments.shape[0]):
+                c0, c1, t = segments[k, 0], segments[k, 1], segments[k, 2]
+                mx = np.float32(-np.inf)
+                for j in range(c0, c1):
+                    mx = max(mx, row[j])
+                if mx > tier_max[i, t]:
+                    tier_max[i, t] = mx
+                if m >= 0:  # a separate pass: the count only for mated searches
+                    cnt = 0
+                    for j in range(c0, c1):
+                        cnt += row[j] >= sm
+                    n_above[i, t] += cnt
+                if mx > top_s[i, depth - 1]:
+                    for j in range(c0, c1):
+                        v = row[j]
+                        if v > top_s[i, depth - 1]:
+                            q = depth - 1
+                            while q > 0 and top_s[i, q - 1] < v:
+                                top_s[i, q] = top_s[i, q - 1]
+                                top_i[i, q] = top_i[i, q - 1]
+                                q -= 1
+                            top_s[i, q] = v
+                            top_i[i, q] = g0 + j
+
     _kernels["reduce_block"] = reduce_block
+    _kernels["reduce_single"] = reduce_single
     return _kernels
 
 
@@ -198,6 +241,20 @@ def _mated_scores(
         best = np.maximum.reduceat(scores, np.r_[0, np.cumsum(counts)[:-1]])
         out[r] = best.astype(np.float32)
     return out
+
+
+def _segments(g0: int, g1: int, bounds: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``(c0, c1, tier)`` of the parts of gallery columns [g0, g1) in one tier each.
+
+    With one sample per subject, column ``g`` is enrolled subject ``g``, whose tier is
+    the number of sub-gallery sizes at or below ``g``.
+    """
+    cuts = [g0, *(int(b) for b in bounds if g0 < b < g1), g1]
+    rows = [
+        (lo - g0, hi - g0, int(np.searchsorted(bounds, lo, side="right")))
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
 
 def _gallery_blocks(starts: npt.NDArray[np.int64], block: int) -> list[tuple[int, int]]:
@@ -254,8 +311,11 @@ def search(
     top_i = np.full((n_p, depth), -1, dtype=np.int64)
     n_above = np.zeros((n_p, n_tiers), dtype=np.int64)
     tier_max = np.full((n_p, n_tiers), -np.inf, dtype=np.float32)
-    kernel = _compiled()["reduce_block"]
+    kernels = _compiled()
     g_blocks = _gallery_blocks(starts, config.block_size)
+    single = len(starts) - 1 == n_g  # one gallery sample per subject: the fast kernel
+    bounds = np.asarray(protocol.gallery_sizes, dtype=np.int64)
+    segments = {g0: _segments(g0, g1, bounds) for g0, g1 in g_blocks} if single else {}
     p_blocks = [(lo, min(lo + config.block_size, n_p)) for lo in range(0, n_p, config.block_size)]
     total, done = n_p * n_g, [0]
     lock = threading.Lock()
@@ -279,17 +339,30 @@ def search(
                 for g0, g1 in g_blocks:
                     out = buffer[: (p1 - p0) * (g1 - g0)].reshape(p1 - p0, g1 - g0)
                     np.matmul(left, gallery[g0:g1].T, out=out)
-                    kernel(
-                        out,
-                        subj[g0:g1],
-                        mate[p0:p1],
-                        mated_score[p0:p1],
-                        protocol.tier,
-                        top_s[p0:p1],
-                        top_i[p0:p1],
-                        n_above[p0:p1],
-                        tier_max[p0:p1],
-                    )
+                    if single:
+                        kernels["reduce_single"](
+                            out,
+                            g0,
+                            segments[g0],
+                            mate[p0:p1],
+                            mated_score[p0:p1],
+                            top_s[p0:p1],
+                            top_i[p0:p1],
+                            n_above[p0:p1],
+                            tier_max[p0:p1],
+                        )
+                    else:
+                        kernels["reduce_block"](
+                            out,
+                            subj[g0:g1],
+                            mate[p0:p1],
+                            mated_score[p0:p1],
+                            protocol.tier,
+                            top_s[p0:p1],
+                            top_i[p0:p1],
+                            n_above[p0:p1],
+                            tier_max[p0:p1],
+                        )
                     with lock:
                         done[0] += (p1 - p0) * (g1 - g0)
                         if progress is not None:
