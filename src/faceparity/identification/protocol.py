@@ -32,7 +32,8 @@ Gallery sizes
 -------------
 Enrolled subjects are numbered in a seeded random order (their *enrolled-subject
 index*); the sub-gallery of size ``N_k`` for the gallery-size curves is the first
-``N_k`` of them, so sub-galleries are nested and random. Sizes halve from the full gallery down to 2 (at most ``MAX_GALLERY_SIZES``).
+``N_k`` of them, so sub-galleries are nested and random. Sizes halve from the full
+gallery down to 2 (at most ``MAX_GALLERY_SIZES``).
 Each subject's *tier* is the index of the smallest sub-gallery that holds it.
 """
 

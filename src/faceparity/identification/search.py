@@ -148,7 +148,7 @@ def _compiled() -> dict[str, Any]:
                     top_s[i, k] = v
                     top_i[i, k] = s
 
-    @njit(nogil=True, cache=True)  # type: ignore[misc]
+    @njit(nogil=True, cache=True)
     def reduce_single(  # type: ignore[no-untyped-def]
         block, g0, segments, mate, mated_score, top_s, top_i, n_above, tier_max
     ):
@@ -156,8 +156,8 @@ def _compiled() -> dict[str, Any]:
         # cut the block at the tier boundaries (subjects are numbered so that tiers are
         # contiguous). Per row and segment, one tight pass for the maximum, one for the
         # count at or above the mated score (mated searches only), and a pass for the
-        # top list only when the segment's maximum can enter it. The mate's column is set to -inf first
-        # (the buffer is ours and rewritten by the next product).
+        # top list only when the segment's maximum can enter it. The mate's column is set
+        # to -inf first (the buffer is ours and rewritten by the next product).
         depth = top_s.shape[1]
         cols = block.shape[1]
         for i in range(block.shape[0]):
