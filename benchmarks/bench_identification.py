@@ -63,8 +63,8 @@ def time_baseline(x, protocol, block: int, threads: int) -> float:
 
     from threadpoolctl import threadpool_limits
 
-    gallery = normalise(x[protocol.gallery])
-    probes = normalise(x[protocol.probes])
+    gallery = normalise(x, protocol.gallery)
+    probes = normalise(x, protocol.probes)
     starts = np.r_[0, np.arange(1, len(gallery)), len(gallery)]
     g_blocks = _gallery_blocks(starts.astype(np.int64), block)
     work: queue.Queue[int] = queue.Queue()

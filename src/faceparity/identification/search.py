@@ -195,8 +195,13 @@ def _compiled() -> dict[str, Any]:
     return _kernels
 
 
-def normalise(embeddings: npt.ArrayLike) -> npt.NDArray[np.float32]:
+def normalise(
+    embeddings: npt.ArrayLike, rows: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.float32]:
     """Unit-norm float32 rows (norms accumulated in float64), as the engine scores them.
+
+    ``rows`` picks rows of ``embeddings`` (all by default); they are gathered a slice
+    at a time, so no float64 copy of the picked rows is made.
 
     Raises
     ------
@@ -207,16 +212,16 @@ def normalise(embeddings: npt.ArrayLike) -> npt.NDArray[np.float32]:
     x = np.asarray(embeddings)
     if x.ndim != 2:
         raise InputError(f"expected a 2-D array of embeddings, got shape {x.shape}")
-    out = np.empty(x.shape, dtype=np.float32)
-    for start in range(0, x.shape[0], 65536):
-        rows = np.asarray(x[start : start + 65536], dtype=np.float32)
-        wide = rows.astype(np.float64)
+    picked = np.arange(x.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+    out = np.empty((len(picked), x.shape[1]), dtype=np.float32)
+    for start in range(0, len(picked), 65536):
+        part = np.asarray(x[picked[start : start + 65536]], dtype=np.float32)
+        wide = part.astype(np.float64)
         squares = np.einsum("ij,ij->i", wide, wide)
         if np.any(squares == 0) or not np.all(np.isfinite(squares)):
             raise InputError("embeddings must be finite and non-zero")
-        np.multiply(
-            rows, (1.0 / np.sqrt(squares)).astype(np.float32)[:, None], out=out[start:][: len(rows)]
-        )
+        inverse = (1.0 / np.sqrt(squares)).astype(np.float32)
+        np.multiply(part, inverse[:, None], out=out[start : start + len(part)])
     return out
 
 
@@ -298,8 +303,8 @@ def search(
     """
     config = config or SearchConfig()
     x = np.asarray(embeddings)
-    gallery = normalise(x[protocol.gallery])
-    probes = normalise(x[protocol.probes])
+    gallery = normalise(x, protocol.gallery)
+    probes = normalise(x, protocol.probes)
     n_p, n_g = len(probes), len(gallery)
     subj = protocol.gallery_subject
     starts = np.r_[0, np.flatnonzero(subj[1:] != subj[:-1]) + 1, n_g].astype(np.int64)
