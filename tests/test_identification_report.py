@@ -129,3 +129,14 @@ def test_bad_split_column_value_writes_nothing(tmp_path: Path) -> None:
     assert run.exit_code == 2, run.stderr
     assert f"error: {small}: expected at least 2 enrolled subjects" in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_report_shows_1n_intervals_when_present(audited: Path) -> None:
+    data = json.loads((audited / "results.json").read_text())
+    assert "no interval computed" in render_markdown(data).split("## 1:N identification")[1]
+    row = data["identification"]["operating_points"][0]["groups"][0]
+    row["fpir_ci"] = {"ci_low": 0.0123, "ci_high": 0.0456, "method": "test"}
+    page = render_html(data)
+    section = page.split('<h2 id="identification">')[1]
+    assert "FPIR interval" in section
+    assert "Bars are the intervals of FPIR." in section

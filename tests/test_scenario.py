@@ -220,3 +220,29 @@ def test_an_undefined_cell_leaves_its_group_undefined_with_a_note() -> None:
     assert a.fpir is None and a.false_candidates_per_day is None and a.ratio_to_best is None
     assert a.notes == ["no measured FMR against enrolled group(s) b"]
     assert out.best_served == "b" and b.ratio_to_best == 1.0
+
+
+def test_cross_rates_read_optional_intervals_from_results() -> None:
+    groups = [{"attributes": {"g": v}, "label": v} for v in "ab"]
+    ci = {"ci_low": 0.001, "ci_high": 0.004, "method": "test"}
+
+    def cell(a: str, b: str, fmr: float, with_ci: bool) -> dict:
+        extra = {"fmr_ci": ci} if with_ci else {}
+        return {"a": {"g": a}, "b": {"g": b}, "fmr": fmr, **extra}
+
+    point = {"target_fmr": 1e-3, "policy": "global", "threshold": 0.4, "cross_group": []}
+    point["cross_group"] = [cell("a", "a", 0.002, True), cell("a", "b", 0.001, True),
+                            cell("b", "b", 0.003, True)]  # fmt: skip
+    rates = cross_rates({"groups": groups, "operating_points": [point]}, target_fmr=1e-3)
+    assert rates.has_intervals and rates.threshold == 0.4
+    assert rates.fmr.tolist() == [[0.002, 0.001], [0.001, 0.003]]
+    assert rates.low.tolist() == [[0.001] * 2] * 2 and rates.high.tolist() == [[0.004] * 2] * 2
+    out = run_scenario(rates, Deployment({"a": 10, "b": 10}, {"a": 1.0}))
+    assert out.groups[0].fpir_bounds is not None
+    point["cross_group"][2] = cell("b", "b", 0.003, False)  # one cell without: no bounds
+    rates = cross_rates({"groups": groups, "operating_points": [point]}, threshold=0.4)
+    assert not rates.has_intervals
+    assert (
+        run_scenario(rates, Deployment({"a": 10, "b": 10}, {"a": 1.0})).groups[0].fpir_bounds
+        is None
+    )
