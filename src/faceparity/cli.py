@@ -11,6 +11,7 @@ be written; 70 an internal error (a bug: please report it); 130 interrupted.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import sys
 import time
@@ -194,7 +195,7 @@ def _audit_options(func: F) -> F:
             type=int,
             default=0,
             show_default=True,
-            help="Seed of the bootstrap (same seed, same intervals).",
+            help="Seed of the bootstrap and of the 1:N protocol (same seed, same results).",
         ),
     ]
     for option in reversed(options):
@@ -313,6 +314,8 @@ def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
     """Write results.json and the report (atomically), print the table or the JSON, check."""
     from faceparity.render.table import format_table
 
+    if opts.get("identification") is not None:  # issue 6: the 1:N section
+        result = dataclasses.replace(result, identification=opts["identification"])
     for note in result.input["notes"]:
         _message(f"note: {note}")
     # --- issue 5: the report and the policy gate (see the block "Reports, compare, check") ---
@@ -335,6 +338,10 @@ def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
         if report is not None:
             _write_output(Path(opts["output"]) / "report.html", report)
     click.echo(result.to_json() if opts["as_json"] else format_table(result), nl=False)
+    if result.identification is not None and not opts["as_json"]:  # issue 6
+        from faceparity.render.identification_table import format_identification_table
+
+        click.echo("\n" + format_identification_table(result.identification), nl=False)
     if check is not None:
         _message(check.format().rstrip("\n"))
         if check.exit_code:
@@ -504,6 +511,248 @@ def check(results: Path, limits: Path) -> None:
 
 
 # --- end of Reports, compare, check ------------------------------------------------------
+
+
+# --- 1:N identification and the scenario calculator (issue 6) ---------------------------
+
+
+def _identification_options(func: F) -> F:
+    """``--mode identification`` and the options of the 1:N protocol."""
+    options = [
+        click.option(
+            "--mode",
+            type=click.Choice(["verification", "identification"]),
+            default="verification",
+            show_default=True,
+            help="identification: also run the open-set 1:N audit (results.json "
+            "'identification'); an evaluation on labelled data, not a search service.",
+        ),
+        click.option(
+            "--gallery-samples",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="1:N: enrolment samples per enrolled subject.",
+        ),
+        click.option(
+            "--non-mated-fraction",
+            type=float,
+            default=0.3,
+            show_default=True,
+            help="1:N: fraction of each group's subjects withheld from the gallery.",
+        ),
+        click.option(
+            "--rank",
+            type=click.IntRange(1, 100),
+            default=1,
+            show_default=True,
+            help="1:N: candidate list length R.",
+        ),
+        click.option(
+            "--target-fpir",
+            default="0.01,0.002",
+            show_default=True,
+            help="1:N: target FPIRs of the operating points (read under every --policy).",
+        ),
+        click.option(
+            "--split-column",
+            default=None,
+            help="1:N: metadata column naming each sample 'gallery' or 'probe' (instead "
+            "of the seeded protocol).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+_IDENTIFICATION_KEYS = (
+    "mode",
+    "gallery_samples",
+    "non_mated_fraction",
+    "rank",
+    "target_fpir",
+    "split_column",
+)
+
+
+def _target_fpirs(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in _split(text))
+    except ValueError:
+        values = ()
+    if not values or any(not 0.0 < v < 1.0 for v in values):
+        raise UsageError(f"--target-fpir: expected comma-separated numbers in (0, 1), got {text!r}")
+    if len(set(values)) != len(values):
+        raise UsageError(f"--target-fpir: a value is given twice in {text!r}")
+    return values
+
+
+def _identification_run(
+    table: Any, metadata: Path, block_size: int, threads: int | None, opts: dict[str, Any]
+) -> None:
+    """Run the 1:N audit when asked (before anything is written) and keep it in ``opts``."""
+    request = {key: opts.pop(key) for key in _IDENTIFICATION_KEYS}
+    opts["identification"] = None
+    if request["mode"] != "identification":
+        return
+    from faceparity.identification import ProtocolConfig, audit_identification, read_roles
+
+    targets = _target_fpirs(request["target_fpir"])
+    config = ProtocolConfig(
+        gallery_samples=request["gallery_samples"],
+        non_mated_fraction=request["non_mated_fraction"],
+        seed=opts["seed"],  # the audit's --seed: the protocol's and the bootstrap's
+    )
+    roles = None
+    if request["split_column"] is not None:
+        roles = read_roles(metadata, request["split_column"], table.rows)
+    _message("1:N identification: searching the gallery ...")
+    with _progress_bar() as progress:
+        opts["identification"] = audit_identification(
+            table,
+            group_by=_split(opts["group_by"]),
+            protocol=config,
+            roles=roles,
+            split_column=request["split_column"],
+            rank=request["rank"],
+            target_fpirs=targets,
+            policies=_audit_config(opts).policies,
+            block_size=block_size,
+            threads=threads,
+            progress=progress,
+            file=str(metadata),
+        )
+
+
+def _label_values(items: Sequence[str], option: str, kind: type) -> dict[str, Any]:
+    """``LABEL=VALUE`` items (the label may hold '='; the value is after the last one)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        label, sep, value = item.rpartition("=")
+        try:
+            parsed = kind(value)
+        except ValueError:
+            parsed = None
+        if not sep or not label.strip() or parsed is None:
+            raise UsageError(f"{option}: expected GROUP={kind.__name__.upper()}, got {item!r}")
+        if label.strip() in out:
+            raise UsageError(f"{option}: group {label.strip()!r} is given more than once")
+        out[label.strip()] = parsed
+    return out
+
+
+@click.command("scenario")
+@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--gallery", "gallery", multiple=True, help="GROUP=SUBJECTS enrolled. Repeatable.")
+@click.option(
+    "--gallery-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Enrolled subjects in all (with --composition).",
+)
+@click.option(
+    "--composition",
+    multiple=True,
+    help="GROUP=FRACTION of the gallery (with --gallery-size). Repeatable.",
+)
+@click.option("--searches", multiple=True, required=True, help="GROUP=SEARCHES a day. Repeatable.")
+@click.option(
+    "--target-fmr",
+    type=float,
+    default=None,
+    help="Rates of the 1:1 operating point of this target FMR.",
+)
+@click.option(
+    "--target-fpir",
+    type=float,
+    default=None,
+    help="Rates of the 1:N operating point of this target FPIR.",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Rates of the operating point with this threshold.",
+)
+@click.option(
+    "--policy", default="global", show_default=True, help="Policy of the operating point."
+)
+@click.option(
+    "--rank",
+    type=click.IntRange(1),
+    default=None,
+    help="Candidate list length R (default: no limit).",
+)
+@click.option("--days-per-year", type=float, default=365.0, show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the scenario's JSON here (atomically).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of the table.")
+@_reported
+def scenario(
+    results: Path,
+    gallery: tuple[str, ...],
+    gallery_size: int | None,
+    composition: tuple[str, ...],
+    searches: tuple[str, ...],
+    target_fmr: float | None,
+    target_fpir: float | None,
+    threshold: float | None,
+    policy: str,
+    rank: int | None,
+    days_per_year: float,
+    output: Path | None,
+    as_json: bool,
+) -> None:
+    """Expected false candidates per day and year by group for a stated 1:N deployment."""
+    import json
+
+    from faceparity.identification.scenario import Deployment, cross_rates, run_scenario
+    from faceparity.render.identification_table import format_scenario_table
+    from faceparity.render.loading import read_results
+
+    if bool(gallery) == (gallery_size is not None or bool(composition)):
+        raise UsageError(
+            "give the gallery as --gallery GROUP=N, or as --gallery-size N with "
+            "--composition GROUP=FRACTION"
+        )
+    if gallery:
+        counts = _label_values(gallery, "--gallery", int)
+    else:
+        if gallery_size is None or not composition:
+            raise UsageError("--gallery-size and --composition go together")
+        shares = _label_values(composition, "--composition", float)
+        if any(v < 0 for v in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-6:
+            raise UsageError(
+                "--composition: expected fractions >= 0 that sum to 1, got "
+                f"{sum(shares.values()):g}"
+            )
+        counts = {k: round(v * gallery_size) for k, v in shares.items()}
+    deployment = Deployment(
+        gallery=counts,
+        searches_per_day=_label_values(searches, "--searches", float),
+        rank=rank,
+        days_per_year=days_per_year,
+    )
+    data = read_results(results)
+    rates = cross_rates(
+        data, target_fmr=target_fmr, target_fpir=target_fpir, threshold=threshold, policy=policy
+    )
+    outcome = run_scenario(rates, deployment)
+    text = (
+        json.dumps({"results": str(results), **outcome.to_dict()}, indent=2, allow_nan=False) + "\n"
+    )
+    if output is not None:
+        _write_output(output, text)
+    click.echo(text if as_json else format_scenario_table(outcome), nl=False)
+
+
+# --- end of 1:N identification ------------------------------------------------------------
 
 
 # --- Planning (issue 4, point 5): `faceparity plan` ----------------------------------
@@ -920,6 +1169,7 @@ def audit_bob(
     default=None,
     help="Streaming: directory to save progress in and resume from.",
 )
+@_identification_options  # issue 6
 @_tail_capacity_option
 @_attribute_options
 @_audit_options
@@ -952,6 +1202,7 @@ def audit_embeddings(
         subject=subject,
         attributes=_attribute_specs(attributes, bins),
     )
+    _identification_run(table, metadata, block_size, threads, opts)  # issue 6 (1:N first)
     n = len(table.subject)
     if scheduler is not None and engine == "exact":
         raise UsageError("--scheduler runs the streaming engine; it cannot go with --engine exact")
@@ -1082,6 +1333,7 @@ main.add_command(report)  # issue 5
 main.add_command(compare)  # issue 5
 main.add_command(check)  # issue 5
 main.add_command(plan)  # issue 4, planning
+main.add_command(scenario)  # issue 6
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,8 @@ words of ISO/IEC 19795-1 and -10 (``fmr``, ``fnmr``, ``mated``, ``non_mated``).
 Rates are fractions in [0, 1]. A rate that cannot be computed is ``null`` with a
 reason next to it, never ``NaN``, ``inf`` or a silent zero.
 
-Schema history: ``1.0``, the first.
+Schema history: ``1.0``, the first; an optional top-level ``identification`` (the 1:N
+audit, :mod:`faceparity.identification.results`) was added within 1.0.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faceparity.identification.results import IdentificationResult  # issue 6
 from faceparity.io import atomic_write_text
 
 __all__ = [
@@ -148,10 +150,14 @@ class AuditResult:
     exclusions: list[dict[str, Any]]
     schema_version: str = SCHEMA_VERSION
     uncertainty: dict[str, Any] | None = None
+    # --- issue 6: the optional 1:N section (None for 1:1 runs; no key is written then) ---
+    identification: IdentificationResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready mapping; keys in a stable order, schema version first."""
         body = _clean(dataclasses.asdict(self))
+        if body.get("identification") is None:  # issue 6
+            body.pop("identification", None)
         return {"schema_version": body.pop("schema_version"), **body}
 
     def to_json(self) -> str:
@@ -195,6 +201,11 @@ class AuditResult:
             exclusions=data["exclusions"],
             schema_version=version,
             uncertainty=data.get("uncertainty"),
+            identification=(  # issue 6
+                IdentificationResult.from_dict(data["identification"])
+                if data.get("identification")
+                else None
+            ),
         )
 
     @classmethod

@@ -39,7 +39,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ __all__ = [
     "true_fmr",
     "true_fmr_design_effect",
     "true_fnmr",
+    "true_fpir",
     "true_threshold_at_fmr",
     "write_simulation",
 ]
@@ -541,6 +542,43 @@ def true_fmr_design_effect(config: SimulationConfig, group_index: int, threshold
     # Cluster size m = m_i m_j of two independent subjects: E[m^2] / E[m] - 1.
     excess = mean_sq**2 / mean**2 - 1.0
     return float(1.0 + excess * max(q2 - p * p, 0.0) / (p * (1.0 - p)))
+
+
+def true_fpir(
+    config: SimulationConfig, group_index: int, threshold: float, gallery: Sequence[int]
+) -> float:
+    """True FPIR of a non-mated search of a group against a gallery of one sample per subject.
+
+    Given the searched sample, its comparisons with the enrolled subjects are
+    independent (their identities and noise are drawn independently), and each is a
+    false match with probability ``FMR_gh`` whatever the searched sample is (the laws
+    are invariant under rotations of each block). So, exactly in this model,
+    ``FPIR_g(t) = 1 - prod_h (1 - FMR_gh(t))^{N_h}``: the independence approximation
+    of 1:N search holds here without approximation (added for the 1:N audit, issue 6).
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The simulation.
+    group_index : int
+        Group of the searched sample.
+    threshold : float
+        Similarity threshold; a candidate is returned when ``score >= threshold``.
+    gallery : sequence of int
+        Enrolled subjects of each group, in the order of ``config.groups``.
+
+    Returns
+    -------
+    float
+        The FPIR, in [0, 1].
+
+    """
+    log_none = sum(
+        n * math.log1p(-min(true_cross_fmr(config, group_index, h, threshold), 1.0 - 1e-300))
+        for h, n in enumerate(gallery)
+        if n
+    )
+    return 0.0 - math.expm1(log_none)
 
 
 def _expected_non_mated(config: SimulationConfig) -> dict[tuple[int, int], float]:

@@ -34,6 +34,10 @@ from faceparity.render.formatting import (
     point_title,
     support_text,
 )
+from faceparity.render.identification_card import (  # issue 6
+    IdentificationSection,
+    build_identification,
+)
 from faceparity.render.sentence import differential, headline_point
 
 __all__ = ["Card", "PointSection", "build_card"]
@@ -64,6 +68,11 @@ OUT_OF_SCOPE = (
     "Thresholds other than those reported: differentials change with the threshold.",
     "Judgements about individuals: rates describe groups of comparisons.",
 )
+OUT_OF_SCOPE_1N = (
+    "Live identification, watch-list alerting or any search service: the 1:N section "
+    "evaluates the model on labelled data, at the stated gallery size and composition; its "
+    "rates change with both."
+)  # issue 6
 ETHICS = (
     "Demographic groups here are the labels of the evaluation data, not facts about "
     "people; coarse or annotated labels hide variation within groups and may be wrong "
@@ -157,6 +166,7 @@ class Card:
     ethics: tuple[str, ...]
     caveats: tuple[str, ...]
     charts: tuple[Chart, ...] = field(default=())
+    identification: IdentificationSection | None = None  # issue 6: the 1:N section
 
 
 def _ci(d: Mapping[str, Any], key: str, fmt: Any = fmt_rate) -> str:
@@ -427,8 +437,10 @@ def build_card(
         f"{e.get('reason', '')}"
         for e in results["exclusions"]
     ) or ("None: every comparison of the input is counted.",)
+    one_to_one = [c for c in charts if not c.key.startswith("chart-ident-")]  # issue 6
     points = tuple(
-        _point_section(results, i, charts, level) for i in range(len(results["operating_points"]))
+        _point_section(results, i, one_to_one, level)
+        for i in range(len(results["operating_points"]))
     )
     general = tuple(
         c for c in charts if c.key in ("chart-det", "chart-threshold", "chart-distributions")
@@ -446,6 +458,10 @@ def build_card(
             "none is drawn (nothing is reconstructed from the DET samples)."
         )
     caveats = _caveats(results, points)
+    identification = build_identification(results, charts)  # issue 6
+    out_of_scope = OUT_OF_SCOPE
+    if identification is not None:
+        out_of_scope = (OUT_OF_SCOPE_1N, *OUT_OF_SCOPE[1:])
     return Card(
         title=title or f"Demographic differentials: {inp.get('source') or 'audit'}",
         notices=tuple(notices),
@@ -453,7 +469,7 @@ def build_card(
         headline_point=point_title(head),
         system=system,
         intended_use=INTENDED_USE,
-        out_of_scope=OUT_OF_SCOPE,
+        out_of_scope=out_of_scope,
         factors=factors,
         groups=groups,
         metrics=metrics,
@@ -466,4 +482,5 @@ def build_card(
         ethics=ETHICS,
         caveats=tuple(caveats),
         charts=tuple(charts),
+        identification=identification,
     )

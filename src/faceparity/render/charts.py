@@ -459,7 +459,8 @@ def distribution_chart(results: Mapping[str, Any]) -> Chart | None:
 def make_charts(results: Mapping[str, Any]) -> list[Chart]:
     """Every chart the results support, in the order the report shows them.
 
-    1:N (identification) results have no schema yet; nothing is drawn for them.
+    The 1:N charts (when the results have an ``identification`` section) come last,
+    from :mod:`faceparity.render.identification_charts`.
     """
     charts: list[Chart | None] = [det_chart(results), threshold_chart(results)]
     for i in range(len(results["operating_points"])):
@@ -467,4 +468,7 @@ def make_charts(results: Mapping[str, Any]) -> list[Chart]:
     for i in range(len(results["operating_points"])):
         charts.append(heatmap_chart(results, i))
     charts.append(distribution_chart(results))
+    from faceparity.render.identification_charts import identification_charts  # issue 6
+
+    charts.extend(identification_charts(results))
     return [c for c in charts if c is not None]

@@ -1,0 +1,194 @@
+"""The 1:N section of ``results.json``: frozen dataclasses, serialised under ``identification``.
+
+Words are those of ISO/IEC 19795-1 and NIST IR 8271: ``fpir``, ``fnir``, ``cmc``,
+``mated`` and ``non_mated`` searches, ``gallery``, ``candidate``. Rates are fractions
+in [0, 1]; an undefined rate is ``null`` with a note saying why. The section is
+optional: a 1:1 run writes none, and schema 1.0 readers that do not know it ignore it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CrossGroupRate",
+    "FalseCandidateMatrix",
+    "GallerySizeCurve",
+    "GallerySizeGroup",
+    "IdentificationGroup",
+    "IdentificationPoint",
+    "IdentificationResult",
+    "SearchRates",
+]
+
+
+@dataclass(frozen=True)
+class IdentificationGroup:
+    """A probe group (or all searches): its counts and CMC.
+
+    ``cmc[r - 1]`` is the rank-``r`` identification rate: the fraction of mated
+    searches whose mate is at rank ``r`` or better, with no threshold.
+    """
+
+    attributes: dict[str, str]
+    label: str
+    n_enrolled_subjects: int
+    n_mated_searches: int
+    n_non_mated_searches: int
+    cmc: list[float | None]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SearchRates:
+    """FPIR and FNIR of a probe group (or all searches) at one operating point.
+
+    ``false_candidates_per_search`` is the mean number of candidates a non-mated search
+    returns (at most the rank R); ``fmr`` the fraction of its comparisons with enrolled
+    subjects at or above the threshold (``n_false_matches / n_comparisons``).
+    """
+
+    attributes: dict[str, str]
+    label: str
+    threshold: float | None
+    fpir: float | None
+    n_false_positive_searches: int
+    n_non_mated_searches: int
+    fnir: float | None
+    n_false_negative_searches: int
+    n_mated_searches: int
+    false_candidates_per_search: float | None
+    fmr: float | None
+    n_false_matches: int
+    n_comparisons: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FalseCandidateMatrix:
+    """Who is returned to non-mated searches: probe group (row) x candidate group (column).
+
+    ``counts[i][j]`` false candidates of group ``candidate_groups[j]`` were returned to
+    the ``n_searches[i]`` non-mated searches of group ``probe_groups[i]``;
+    ``same_group_share[i]`` is the fraction of row ``i``'s false candidates in the
+    probe's own group (null when the row has none), to set against
+    ``gallery_share[i]``, the fraction of the gallery in that group.
+    """
+
+    probe_groups: list[str]
+    candidate_groups: list[str]
+    counts: list[list[int]]
+    n_searches: list[int]
+    same_group_share: list[float | None]
+    gallery_share: list[float]
+
+
+@dataclass(frozen=True)
+class CrossGroupRate:
+    """Non-mated comparisons of group ``probe`` searches with ``candidate`` enrolled subjects."""
+
+    probe: dict[str, str]
+    candidate: dict[str, str]
+    fmr: float | None
+    n_false_matches: int
+    n_comparisons: int
+
+
+@dataclass(frozen=True)
+class IdentificationPoint:
+    """Every probe group at the threshold(s) a policy sets for a target FPIR."""
+
+    target_fpir: float
+    policy: str
+    threshold: float | None
+    rank: int
+    overall: SearchRates | None
+    groups: list[SearchRates]
+    false_candidates: FalseCandidateMatrix
+    cross_group: list[CrossGroupRate]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GallerySizeGroup:
+    """FPIR and FNIR of a probe group as the gallery grows, with the independence approximation."""
+
+    attributes: dict[str, str]
+    label: str
+    fpir: list[float | None]
+    fnir: list[float | None]
+    fpir_independence: list[float | None]
+    fmr: float | None
+    n_non_mated_searches: int
+    n_mated_searches: list[int]
+
+
+@dataclass(frozen=True)
+class GallerySizeCurve:
+    """Nested random sub-galleries of ``sizes`` subjects, read at one fixed threshold."""
+
+    target_fpir: float
+    policy: str
+    threshold: float
+    rank: int
+    sizes: list[int]
+    overall: GallerySizeGroup
+    groups: list[GallerySizeGroup]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IdentificationResult:
+    """The 1:N audit: protocol, counts, CMC, operating points, false candidates, gallery sizes."""
+
+    protocol: dict[str, Any]
+    rank: int
+    target_fpirs: list[float]
+    policies: list[str]
+    rules: dict[str, str]
+    overall: IdentificationGroup
+    groups: list[IdentificationGroup]
+    operating_points: list[IdentificationPoint]
+    gallery_size: GallerySizeCurve | None
+    exclusions: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready mapping (non-finite floats are cleaned by the caller)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IdentificationResult:
+        """Rebuild from the mapping :meth:`to_dict` made."""
+
+        def point(p: dict[str, Any]) -> IdentificationPoint:
+            return IdentificationPoint(
+                **{
+                    **p,
+                    "overall": SearchRates(**p["overall"]) if p.get("overall") else None,
+                    "groups": [SearchRates(**g) for g in p["groups"]],
+                    "false_candidates": FalseCandidateMatrix(**p["false_candidates"]),
+                    "cross_group": [CrossGroupRate(**c) for c in p["cross_group"]],
+                }
+            )
+
+        curve = data.get("gallery_size")
+        return cls(
+            **{
+                **data,
+                "overall": IdentificationGroup(**data["overall"]),
+                "groups": [IdentificationGroup(**g) for g in data["groups"]],
+                "operating_points": [point(p) for p in data["operating_points"]],
+                "gallery_size": GallerySizeCurve(
+                    **{
+                        **curve,
+                        "overall": GallerySizeGroup(**curve["overall"]),
+                        "groups": [GallerySizeGroup(**g) for g in curve["groups"]],
+                    }
+                )
+                if curve
+                else None,
+            }
+        )

@@ -1,0 +1,410 @@
+"""What a measured differential means for a stated deployment: expected false candidates.
+
+Given a gallery (its size and composition by group), the searches a day by group and
+an operating threshold, :func:`run_scenario` computes for each searched group the
+expected number of false candidates returned per search, per day and per year, the
+probability that a search returns at least one (its FPIR), and the ratio to the
+best-served group, from an audit's measured cross-group false match rates
+(:func:`cross_rates` reads them from ``results.json``: the 1:1 ``cross_group`` cells
+of an operating point, or the 1:N ``identification`` cells).
+
+The model (:data:`ASSUMPTIONS`): a search of group ``g`` against ``N_h`` enrolled
+subjects of group ``h`` makes ``N_h`` comparisons, each a false match with probability
+``FMR_gh`` independently, so the number of false matches is
+``X_g = sum_h Binomial(N_h, FMR_gh)`` and
+
+* ``FPIR_g = P(X_g >= 1) = 1 - prod_h (1 - FMR_gh)^N_h`` (the independence
+  approximation, e.g. Jain, Ross and Nandakumar 2011, "Introduction to Biometrics",
+  section 1.5; NIST IR 8271 discusses its limits),
+* expected false candidates per search ``E[min(X_g, R)]`` with a candidate list of
+  at most ``R`` (``sum_h N_h FMR_gh`` without a limit).
+
+Where the cells carry intervals (``fmr_ci = {"ci_low", "ci_high", "method"}``), every
+figure is also computed with each cell at its lower and at its upper bound: both are
+increasing in every cell's rate, so these are bounds of the figure under the cells'
+intervals taken together, not an interval of a stated level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from faceparity.errors import UsageError
+
+__all__ = [
+    "ASSUMPTIONS",
+    "CrossRates",
+    "Deployment",
+    "ScenarioGroup",
+    "ScenarioResult",
+    "cross_rates",
+    "false_match_count_pmf",
+    "run_scenario",
+]
+
+ASSUMPTIONS = (
+    "Every search is non-mated (the searched person is not enrolled); a mated search can "
+    "return false candidates too, and they are not counted here.",
+    "Comparisons are independent: a search of group g matches each enrolled subject of "
+    "group h falsely with probability FMR_gh, whatever the other comparisons do. Real "
+    "false matches cluster (some faces resemble many), which the independence "
+    "approximation misses; a 1:N audit's gallery-size curve shows how far it holds.",
+    "The measured rates transfer: the deployment's model, threshold, capture conditions "
+    "and population resemble the audit's data, group by group.",
+    "An enrolled subject is one template (one comparison per subject); for several "
+    "enrolment samples per subject use a 1:N audit made with the same --gallery-samples.",
+    "A candidate list holds at most R candidates (every candidate at or above the "
+    "threshold when no R is given).",
+)
+
+MSG_NO_POINT = "expected an operating point with {what}; the results have: {available}"
+MSG_UNKNOWN_GROUP = "{option}: group {label!r} is not in the results; groups: {known}"
+
+
+@dataclass(frozen=True)
+class CrossRates:
+    """Per-comparison FMR of searches of group ``g`` (row) against enrolled group ``h``.
+
+    ``low`` and ``high`` hold the cells' interval bounds where the results carry them
+    (NaN elsewhere); ``fmr`` is NaN where a cell is undefined.
+    """
+
+    labels: tuple[str, ...]
+    fmr: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    threshold: float
+    source: dict[str, Any]
+
+    @property
+    def has_intervals(self) -> bool:
+        """True when every defined cell carries an interval."""
+        defined = ~np.isnan(self.fmr)
+        return bool(np.any(defined)) and not bool(np.any(np.isnan(self.low[defined])))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A stated deployment.
+
+    Parameters
+    ----------
+    gallery : mapping of str to int
+        Enrolled subjects by group label.
+    searches_per_day : mapping of str to float
+        Searches a day by the group label of the searched person.
+    rank : int, optional
+        Candidate list length R; None returns every candidate at or above the threshold.
+    days_per_year : float, default 365
+        Days a year the searches run.
+
+    """
+
+    gallery: Mapping[str, int]
+    searches_per_day: Mapping[str, float]
+    rank: int | None = None
+    days_per_year: float = 365.0
+
+    def __post_init__(self) -> None:
+        if not self.gallery or sum(self.gallery.values()) < 1:
+            raise UsageError("gallery: expected at least one enrolled subject")
+        if any(n < 0 for n in self.gallery.values()):
+            raise UsageError("gallery: expected counts >= 0")
+        if not self.searches_per_day or any(v < 0 for v in self.searches_per_day.values()):
+            raise UsageError("searches: expected at least one group with searches >= 0 a day")
+        if self.rank is not None and self.rank < 1:
+            raise UsageError(f"rank: expected at least 1, got {self.rank}")
+        if not self.days_per_year > 0:
+            raise UsageError(f"days per year: expected a positive number, got {self.days_per_year}")
+
+
+@dataclass(frozen=True)
+class ScenarioGroup:
+    """Expected false candidates for the searches of one group.
+
+    ``*_bounds`` are ``[low, high]`` from the cells' intervals, or None without them.
+    """
+
+    label: str
+    searches_per_day: float
+    fpir: float | None
+    fpir_bounds: list[float] | None
+    false_candidates_per_search: float | None
+    false_candidates_per_search_bounds: list[float] | None
+    false_candidates_per_day: float | None
+    false_candidates_per_day_bounds: list[float] | None
+    false_candidates_per_year: float | None
+    false_candidates_per_year_bounds: list[float] | None
+    searches_with_false_candidates_per_day: float | None
+    ratio_to_best: float | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """The scenario: its inputs, assumptions and the figures per searched group."""
+
+    source: dict[str, Any]
+    deployment: dict[str, Any]
+    assumptions: list[str]
+    groups: list[ScenarioGroup]
+    best_served: str | None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready mapping."""
+        import dataclasses
+
+        from faceparity import __version__
+
+        return {"tool": {"name": "faceparity", "version": __version__}, **dataclasses.asdict(self)}
+
+
+def _label_of(attributes: Mapping[str, str], by_attributes: Mapping[Any, str]) -> str:
+    return by_attributes[tuple(sorted(attributes.items()))]
+
+
+def _cell_bounds(cell: Mapping[str, Any]) -> tuple[float, float]:
+    ci = cell.get("fmr_ci")
+    if isinstance(ci, Mapping) and ci.get("ci_low") is not None and ci.get("ci_high") is not None:
+        return float(ci["ci_low"]), float(ci["ci_high"])
+    return math.nan, math.nan
+
+
+def cross_rates(
+    results: Mapping[str, Any],
+    *,
+    target_fmr: float | None = None,
+    target_fpir: float | None = None,
+    threshold: float | None = None,
+    policy: str = "global",
+) -> CrossRates:
+    """The cross-group FMR cells of one operating point of ``results.json``.
+
+    Exactly one of ``target_fmr`` (a 1:1 operating point), ``target_fpir`` (a 1:N
+    one) or ``threshold`` (the operating point, 1:1 first, whose threshold it is) is
+    given; ``policy`` picks among points of one target (not used with ``threshold``).
+
+    Raises
+    ------
+    UsageError
+        When no such operating point exists (the message lists those there are) or it
+        has no single threshold (the ``per-group`` policy).
+
+    """
+    if sum(v is not None for v in (target_fmr, target_fpir, threshold)) != 1:
+        raise UsageError("give exactly one of a target FMR, a target FPIR or a threshold")
+    one = [p for p in results.get("operating_points", []) if p.get("threshold") is not None]
+    ident = results.get("identification") or {}
+    many = [p for p in ident.get("operating_points", []) if p.get("threshold") is not None]
+    groups = results.get("groups", [])
+    labels = tuple(g["label"] for g in groups)
+    by_attr = {tuple(sorted(g["attributes"].items())): g["label"] for g in groups}
+    if ident and not labels:
+        labels = tuple(g["label"] for g in ident["groups"])
+        by_attr = {tuple(sorted(g["attributes"].items())): g["label"] for g in ident["groups"]}
+    index = {label: i for i, label in enumerate(labels)}
+    n = len(labels)
+
+    def pick(points: list[dict[str, Any]], key: str, value: float, kind: str) -> dict[str, Any]:
+        for p in points:
+            if p[key] == value and p["policy"] == policy:
+                return p
+        available = ", ".join(f"{kind} {p[key]:g} ({p['policy']})" for p in points) or "none"
+        raise UsageError(
+            MSG_NO_POINT.format(what=f"{kind} {value:g} and policy {policy!r}", available=available)
+        )
+
+    if threshold is not None:
+        close = [
+            (p, "1:1")
+            for p in one
+            if abs(p["threshold"] - threshold) <= 1e-9 * max(1.0, abs(threshold))
+        ] + [
+            (p, "1:N")
+            for p in many
+            if abs(p["threshold"] - threshold) <= 1e-9 * max(1.0, abs(threshold))
+        ]
+        if not close:
+            listed = ", ".join(f"{p['threshold']!r}" for p in [*one, *many]) or "none"
+            raise UsageError(
+                f"threshold {threshold!r}: the cross-group rates are known only at the "
+                f"thresholds of the results' operating points: {listed}"
+            )
+        point, kind = close[0]
+    elif target_fmr is not None:
+        point, kind = pick(one, "target_fmr", target_fmr, "target FMR"), "1:1"
+    else:
+        assert target_fpir is not None
+        point, kind = pick(many, "target_fpir", target_fpir, "target FPIR"), "1:N"
+    fmr = np.full((n, n), np.nan)
+    low, high = fmr.copy(), fmr.copy()
+    for cell in point["cross_group"]:
+        if kind == "1:1":
+            a, b = _label_of(cell["a"], by_attr), _label_of(cell["b"], by_attr)
+            pairs = [(index[a], index[b]), (index[b], index[a])]
+        else:
+            a, b = _label_of(cell["probe"], by_attr), _label_of(cell["candidate"], by_attr)
+            pairs = [(index[a], index[b])]
+        value = cell.get("fmr")
+        lo, hi = _cell_bounds(cell)
+        for i, j in pairs:
+            fmr[i, j] = math.nan if value is None else float(value)
+            low[i, j], high[i, j] = lo, hi
+    source = {
+        "kind": kind,
+        "policy": point["policy"],
+        "threshold": point["threshold"],
+        **(
+            {"target_fmr": point["target_fmr"]}
+            if kind == "1:1"
+            else {"target_fpir": point["target_fpir"]}
+        ),
+        "tested": results.get("input", {}).get("source"),
+    }
+    return CrossRates(labels, fmr, low, high, float(point["threshold"]), source)
+
+
+def false_match_count_pmf(
+    counts: Sequence[int], fmr: Sequence[float], *, up_to: int
+) -> npt.NDArray[np.float64]:
+    """``P(X = k)`` for ``k < up_to``, ``X = sum_h Binomial(counts[h], fmr[h])``.
+
+    Examples
+    --------
+    >>> [round(float(v), 12) for v in false_match_count_pmf([2], [0.5], up_to=3)]
+    [0.25, 0.5, 0.25]
+
+    """
+    from scipy import stats
+
+    pmf = np.zeros(up_to)
+    pmf[0] = 1.0
+    k = np.arange(up_to)
+    for n, p in zip(counts, fmr, strict=True):
+        if n == 0 or p == 0:
+            continue
+        part = stats.binom.pmf(k, int(n), float(p))
+        pmf = np.convolve(pmf, part)[:up_to]
+    return pmf
+
+
+def _figures(
+    counts: npt.NDArray[np.int64], p: npt.NDArray[np.float64], rank: int | None
+) -> tuple[float, float]:
+    """(FPIR, expected false candidates per search) under the model."""
+    with np.errstate(divide="ignore"):
+        log_none = float(np.sum(counts * np.log1p(-np.minimum(p, 1.0))))
+    fpir = 0.0 - math.expm1(log_none) if math.isfinite(log_none) else 1.0  # never -0.0
+    mean = float(np.sum(counts * p))
+    if rank is not None:
+        pmf = false_match_count_pmf(counts.tolist(), p.tolist(), up_to=rank)
+        # E[min(X, R)] = R - sum_{k<R} (R - k) P(X = k)
+        mean = float(rank - np.sum((rank - np.arange(rank)) * pmf))
+    return fpir, mean
+
+
+def run_scenario(rates: CrossRates, deployment: Deployment) -> ScenarioResult:
+    """Expected false candidates per search, day and year for each searched group.
+
+    Parameters
+    ----------
+    rates : CrossRates
+        The measured cross-group FMRs at one threshold (:func:`cross_rates`).
+    deployment : Deployment
+        Gallery composition, searches a day by group, rank, days a year.
+
+    Returns
+    -------
+    ScenarioResult
+
+    """
+    index = {label: i for i, label in enumerate(rates.labels)}
+    known = ", ".join(rates.labels)
+    for option, names in (
+        ("gallery", deployment.gallery),
+        ("searches", deployment.searches_per_day),
+    ):
+        for label in names:
+            if label not in index:
+                raise UsageError(MSG_UNKNOWN_GROUP.format(option=option, label=label, known=known))
+    gallery = np.zeros(len(rates.labels), dtype=np.int64)
+    for label, n in deployment.gallery.items():
+        gallery[index[label]] = int(n)
+    present = gallery > 0
+    rows = []
+    with_bounds = rates.has_intervals
+    for label, per_day in deployment.searches_per_day.items():
+        g = index[label]
+        p = rates.fmr[g]
+        undefined = [rates.labels[h] for h in np.flatnonzero(present & np.isnan(p))]
+        if undefined:
+            note = f"no measured FMR against enrolled group(s) {', '.join(undefined)}"
+            unset = [f.name for f in fields(ScenarioGroup)][2:-1]
+            blank: dict[str, Any] = dict.fromkeys(unset)
+            rows.append(ScenarioGroup(label, per_day, **blank, notes=[note]))
+            continue
+        fpir, mean = _figures(gallery[present], p[present], deployment.rank)
+        bounds: list[tuple[float, float]] | None = None
+        if with_bounds:
+            lo = _figures(gallery[present], rates.low[g][present], deployment.rank)
+            hi = _figures(gallery[present], rates.high[g][present], deployment.rank)
+            bounds = [(lo[0], hi[0]), (lo[1], hi[1])]
+        year = deployment.days_per_year
+        rows.append(
+            ScenarioGroup(
+                label=label,
+                searches_per_day=per_day,
+                fpir=fpir,
+                fpir_bounds=list(bounds[0]) if bounds else None,
+                false_candidates_per_search=mean,
+                false_candidates_per_search_bounds=list(bounds[1]) if bounds else None,
+                false_candidates_per_day=mean * per_day,
+                false_candidates_per_day_bounds=[b * per_day for b in bounds[1]]
+                if bounds
+                else None,
+                false_candidates_per_year=mean * per_day * year,
+                false_candidates_per_year_bounds=(
+                    [b * per_day * year for b in bounds[1]] if bounds else None
+                ),
+                searches_with_false_candidates_per_day=fpir * per_day,
+                ratio_to_best=None,
+            )
+        )
+    defined = [r for r in rows if r.false_candidates_per_search is not None]
+    best = min(defined, key=lambda r: r.false_candidates_per_search or 0.0) if defined else None
+    notes = []
+    final = []
+    for r in rows:
+        ratio = None
+        if best is not None and r.false_candidates_per_search is not None:
+            if best.false_candidates_per_search:
+                ratio = r.false_candidates_per_search / best.false_candidates_per_search
+            else:
+                notes.append(
+                    f"the best-served group {best.label} expects no false candidate (its "
+                    "measured rates are 0): ratios to it are unbounded and not given"
+                )
+        final.append(ScenarioGroup(**{**r.__dict__, "ratio_to_best": ratio}))
+    if not with_bounds:
+        notes.append("the results carry no interval for the cross-group rates: no bounds given")
+    return ScenarioResult(
+        source=dict(rates.source),
+        deployment={
+            "gallery": {k: int(v) for k, v in deployment.gallery.items()},
+            "gallery_size": int(gallery.sum()),
+            "searches_per_day": dict(deployment.searches_per_day),
+            "rank": deployment.rank,
+            "days_per_year": deployment.days_per_year,
+        },
+        assumptions=list(ASSUMPTIONS),
+        groups=final,
+        best_served=best.label if best is not None else None,
+        notes=list(dict.fromkeys(notes)),
+    )

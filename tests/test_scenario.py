@@ -1,0 +1,248 @@
+"""The scenario calculator: hand-worked figures, a Monte Carlo of its assumptions, the
+direct 1:N measurement, the CLI; and the simulator's planted differential in FPIR."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from faceparity import cli
+from faceparity import simulate as sim
+from faceparity.config import AuditConfig
+from faceparity.errors import UsageError
+from faceparity.grouping import intersect
+from faceparity.identification import (
+    ProtocolConfig,
+    SearchConfig,
+    build_protocol,
+    identification_audit,
+    search,
+    search_rates,
+)
+from faceparity.identification.scenario import (
+    CrossRates,
+    Deployment,
+    cross_rates,
+    false_match_count_pmf,
+    run_scenario,
+)
+from faceparity.readers.attributes import AttributeSpec
+from faceparity.readers.embeddings import compare_all, load_embeddings
+from faceparity.verification import audit
+
+
+def _rates(fmr, low=None, high=None, labels=("a", "b")) -> CrossRates:
+    fmr = np.asarray(fmr, dtype=float)
+    nan = np.full_like(fmr, np.nan)
+    return CrossRates(
+        tuple(labels),
+        fmr,
+        nan if low is None else np.asarray(low, float),
+        nan if high is None else np.asarray(high, float),
+        0.5,
+        {"kind": "1:1", "policy": "global", "threshold": 0.5, "target_fmr": 1e-3},
+    )
+
+
+def test_hand_worked_figures() -> None:
+    rates = _rates([[0.01, 0.001], [0.001, 0.002]])
+    out = run_scenario(rates, Deployment({"a": 100, "b": 1000}, {"a": 10.0, "b": 20.0}))
+    a, b = out.groups
+    # a: 100 x 0.01 + 1000 x 0.001 = 2 expected false candidates a search
+    assert a.false_candidates_per_search == pytest.approx(2.0, rel=1e-12)
+    assert a.fpir == pytest.approx(1 - 0.99**100 * 0.999**1000, rel=1e-12)
+    assert a.false_candidates_per_day == pytest.approx(20.0)
+    assert a.false_candidates_per_year == pytest.approx(20.0 * 365)
+    # b: 100 x 0.001 + 1000 x 0.002 = 2.1
+    assert b.false_candidates_per_search == pytest.approx(2.1, rel=1e-12)
+    assert out.best_served == "a" and b.ratio_to_best == pytest.approx(1.05)
+    assert a.fpir_bounds is None
+    # a candidate list of R = 1: E[min(X, 1)] = P(X >= 1) = FPIR
+    one = run_scenario(rates, Deployment({"a": 100, "b": 1000}, {"a": 1.0}, rank=1))
+    assert one.groups[0].false_candidates_per_search == pytest.approx(one.groups[0].fpir)
+    pmf = false_match_count_pmf([2, 1], [0.5, 0.5], up_to=4)
+    assert pmf == pytest.approx([0.125, 0.375, 0.375, 0.125], rel=1e-12)
+
+
+def test_expectation_agrees_with_a_monte_carlo_of_the_same_assumptions() -> None:
+    fmr = np.array([[2e-3, 4e-4, 1e-4], [4e-4, 8e-3, 3e-4], [1e-4, 3e-4, 5e-4]])
+    gallery = {"a": 400, "b": 250, "c": 900}
+    labels = ("a", "b", "c")
+    rng = np.random.default_rng(11)
+    n = 200_000
+    for rank in (None, 2):
+        out = run_scenario(
+            _rates(fmr, labels=labels), Deployment(gallery, dict.fromkeys(labels, 1.0), rank=rank)
+        )
+        for g, row in enumerate(out.groups):
+            x = sum(rng.binomial(gallery[h], fmr[g, i], size=n) for i, h in enumerate(labels))
+            shown = x if rank is None else np.minimum(x, rank)
+            se = shown.std() / math.sqrt(n)
+            assert abs(shown.mean() - row.false_candidates_per_search) < 4 * se
+            hit = (x >= 1).mean()
+            assert abs(hit - row.fpir) < 4 * math.sqrt(row.fpir * (1 - row.fpir) / n)
+
+
+def test_bounds_from_cell_intervals_bracket_the_estimate() -> None:
+    fmr = [[0.01, 0.001], [0.001, 0.002]]
+    low = [[0.008, 0.0005], [0.0005, 0.001]]
+    high = [[0.013, 0.002], [0.002, 0.004]]
+    out = run_scenario(_rates(fmr, low, high), Deployment({"a": 50, "b": 50}, {"a": 3.0, "b": 1.0}))
+    for row in out.groups:
+        lo, hi = row.false_candidates_per_day_bounds
+        assert lo < row.false_candidates_per_day < hi
+        lo, hi = row.fpir_bounds
+        assert lo < row.fpir < hi
+    at_low = run_scenario(_rates(low), Deployment({"a": 50, "b": 50}, {"a": 3.0}))
+    assert out.groups[0].fpir_bounds[0] == pytest.approx(at_low.groups[0].fpir)
+
+
+def test_unknown_group_and_missing_point_are_clear_errors() -> None:
+    with pytest.raises(UsageError, match="group 'z' is not in the results; groups: a, b"):
+        run_scenario(_rates([[0.1, 0.1], [0.1, 0.1]]), Deployment({"z": 5}, {"a": 1.0}))
+    with pytest.raises(
+        UsageError, match="target FMR 0.01 and policy 'global'; the results have: none"
+    ):
+        cross_rates({"groups": [], "operating_points": []}, target_fmr=0.01)
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """A simulated population, its 1:1 audit (as results.json) and its table."""
+    out = tmp_path_factory.mktemp("sim")
+    config = sim.default_config(n_subjects_per_group=60, samples_per_subject=4, seed=3)
+    paths = sim.write_simulation(sim.simulate(config), out)
+    specs = [AttributeSpec("sex", ("sex",)), AttributeSpec("region", ("region",))]
+    table = load_embeddings(
+        paths["embeddings"],
+        metadata=paths["metadata"],
+        sample_id="sample",
+        subject="subject",
+        attributes=specs,
+    )
+    result = audit(
+        compare_all(table), group_by=["sex", "region"], config=AuditConfig(target_fmrs=(1e-3,))
+    )
+    (out / "results.json").write_text(result.to_json())
+    return config, table, result.to_dict(), out
+
+
+def test_scenario_agrees_with_the_direct_1n_measurement(simulated) -> None:
+    """The scenario from 1:1 cross-group rates predicts the 1:N measurement at that threshold."""
+    _, table, results, _ = simulated
+    groups, codes = intersect(table.attributes, table.levels, ["sex", "region"])
+    p = build_protocol(table.subject, codes, config=ProtocolConfig(1, 0.5, seed=1))
+    r = search(table.values, p, config=SearchConfig(depth=20))
+    rates = cross_rates(results, target_fmr=1e-3)
+    rows, _, _, _, notes = search_rates(r, p, groups, rates.threshold, rank=20)
+    assert notes == []  # no search had 20 or more: the counts are exact
+    gallery = np.bincount(p.enrolled_group, minlength=len(groups))
+    labels = [g.label for g in groups]
+    out = run_scenario(
+        rates,
+        Deployment(dict(zip(labels, gallery.tolist(), strict=True)), dict.fromkeys(labels, 1.0)),
+    )
+    for row, predicted in zip(rows, out.groups, strict=True):
+        n = row.n_non_mated_searches
+        # 4 probe samples a withheld subject: searches come in correlated fours (x 2 SE)
+        se_fpir = 2 * math.sqrt(max(predicted.fpir * (1 - predicted.fpir), 1 / n) / n)
+        assert abs(row.fpir - predicted.fpir) < 4 * se_fpir, row.label
+        mean = row.n_false_matches / n
+        se_mean = 2 * math.sqrt(max(predicted.false_candidates_per_search, 1 / n) / n)
+        assert abs(mean - predicted.false_candidates_per_search) < 4 * se_mean, row.label
+    # the differential itself: the highest-FMR group expects more than 4x the lowest
+    per_search = {g.label: g.false_candidates_per_search for g in out.groups}
+    assert per_search["F/R4"] > 4 * per_search["M/R1"]
+
+
+def test_planted_differential_shows_in_fpir_by_group(simulated) -> None:
+    config, table, _, _ = simulated
+    groups, codes = intersect(table.attributes, table.levels, ["sex", "region"])
+    p = build_protocol(table.subject, codes, config=ProtocolConfig(1, 0.5, seed=2))
+    r = search(table.values, p, config=SearchConfig(depth=20))
+    res = identification_audit(
+        r, p, groups=groups, group_by=["sex", "region"], target_fpirs=(0.05,)
+    )
+    point = res.operating_points[0]
+    gallery = np.bincount(p.enrolled_group, minlength=len(groups))
+    index = {g.label: i for i, g in enumerate(config.groups)}
+    order = [index[g.label] for g in groups]
+    measured, truth = {}, {}
+    for row in point.groups:
+        true = sim.true_fpir(
+            config, index[row.label], point.threshold, gallery[np.argsort(order)].tolist()
+        )
+        n = row.n_non_mated_searches
+        assert abs(row.fpir - true) < 4 * 2 * math.sqrt(max(true * (1 - true), 1 / n) / n), (
+            row.label
+        )
+        measured[row.label], truth[row.label] = row.fpir, true
+    # region drives FMR: every R4 group has a higher FPIR than every R1 group, as planted
+    assert min(truth["F/R4"], truth["M/R4"]) > 3 * max(truth["F/R1"], truth["M/R1"])
+    assert min(measured["F/R4"], measured["M/R4"]) > max(measured["F/R1"], measured["M/R1"])
+
+
+def test_scenario_cli(simulated, tmp_path) -> None:
+    _, _, results, out = simulated
+    target = tmp_path / "scenario.json"
+    args = [
+        "scenario", str(out / "results.json"), "--gallery-size", "10000",
+        "--composition", "F/R1=0.5", "--composition", "M/R4=0.5",
+        "--searches", "F/R1=100", "--searches", "M/R4=50", "--target-fmr", "1e-3",
+        "--rank", "5", "-o", str(target),
+    ]  # fmt: skip
+    run = CliRunner().invoke(cli.main, args)
+    assert run.exit_code == 0, run.stderr
+    data = json.loads(target.read_text())
+    assert data["deployment"]["gallery"] == {"F/R1": 5000, "M/R4": 5000}
+    assert [g["label"] for g in data["groups"]] == ["F/R1", "M/R4"]
+    assert "false cand./day" in run.stdout and "assumptions:" in run.stdout
+    bad = tmp_path / "bad.json"
+    run = CliRunner().invoke(
+        cli.main,
+        ["scenario", str(out / "results.json"), "--gallery", "X/R9=10", "--searches", "F/R1=1",
+         "--target-fmr", "1e-3", "-o", str(bad)],
+    )  # fmt: skip
+    assert run.exit_code == 2 and not bad.exists()
+    assert "group 'X/R9' is not in the results" in run.stderr
+
+
+def test_an_undefined_cell_leaves_its_group_undefined_with_a_note() -> None:
+    out = run_scenario(
+        _rates([[0.01, np.nan], [0.001, 0.002]]),
+        Deployment({"a": 10, "b": 10}, {"a": 1.0, "b": 1.0}),
+    )
+    a, b = out.groups
+    assert a.fpir is None and a.false_candidates_per_day is None and a.ratio_to_best is None
+    assert a.notes == ["no measured FMR against enrolled group(s) b"]
+    assert out.best_served == "b" and b.ratio_to_best == 1.0
+
+
+def test_cross_rates_read_optional_intervals_from_results() -> None:
+    groups = [{"attributes": {"g": v}, "label": v} for v in "ab"]
+    ci = {"ci_low": 0.001, "ci_high": 0.004, "method": "test"}
+
+    def cell(a: str, b: str, fmr: float, with_ci: bool) -> dict:
+        extra = {"fmr_ci": ci} if with_ci else {}
+        return {"a": {"g": a}, "b": {"g": b}, "fmr": fmr, **extra}
+
+    point = {"target_fmr": 1e-3, "policy": "global", "threshold": 0.4, "cross_group": []}
+    point["cross_group"] = [cell("a", "a", 0.002, True), cell("a", "b", 0.001, True),
+                            cell("b", "b", 0.003, True)]  # fmt: skip
+    rates = cross_rates({"groups": groups, "operating_points": [point]}, target_fmr=1e-3)
+    assert rates.has_intervals and rates.threshold == 0.4
+    assert rates.fmr.tolist() == [[0.002, 0.001], [0.001, 0.003]]
+    assert rates.low.tolist() == [[0.001] * 2] * 2 and rates.high.tolist() == [[0.004] * 2] * 2
+    out = run_scenario(rates, Deployment({"a": 10, "b": 10}, {"a": 1.0}))
+    assert out.groups[0].fpir_bounds is not None
+    point["cross_group"][2] = cell("b", "b", 0.003, False)  # one cell without: no bounds
+    rates = cross_rates({"groups": groups, "operating_points": [point]}, threshold=0.4)
+    assert not rates.has_intervals
+    assert (
+        run_scenario(rates, Deployment({"a": 10, "b": 10}, {"a": 1.0})).groups[0].fpir_bounds
+        is None
+    )
