@@ -23,6 +23,11 @@ from faceparity.config import (  # noqa: E402
 )
 from faceparity.errors import FaceparityError, InputError, Location, UsageError  # noqa: E402
 from faceparity.grouping import Group, Grouping, group_comparisons  # noqa: E402
+from faceparity.identification import (  # noqa: E402
+    IdentificationResult,
+    ProtocolConfig,
+    audit_identification,
+)
 from faceparity.metrics import (  # noqa: E402
     DetCurve,
     EqualErrorRate,
@@ -42,6 +47,12 @@ from faceparity.readers import (  # noqa: E402
     read_rfw,
 )
 from faceparity.results import SCHEMA_VERSION, AuditResult  # noqa: E402
+from faceparity.uncertainty import (  # noqa: E402
+    clopper_pearson,
+    support_for,
+    wilson,
+    with_uncertainty,
+)
 from faceparity.verification import audit  # noqa: E402
 
 __all__ = [
@@ -69,6 +80,15 @@ __all__ = [
     "audit",
     "AuditResult",
     "SCHEMA_VERSION",
+    # 1:N identification
+    "audit_identification",
+    "IdentificationResult",
+    "ProtocolConfig",
+    # uncertainty
+    "with_uncertainty",
+    "clopper_pearson",
+    "wilson",
+    "support_for",
     # metrics on plain score arrays
     "DetCurve",
     "EqualErrorRate",

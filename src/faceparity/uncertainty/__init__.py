@@ -1,5 +1,6 @@
 """Uncertainty of every reported number: closed-form intervals, support, the bootstrap."""
 
+from faceparity.uncertainty.apply import METHODS, with_uncertainty
 from faceparity.uncertainty.binomial import (
     CORRELATION_CAVEAT,
     clopper_pearson,
@@ -22,6 +23,10 @@ from faceparity.uncertainty.planning import (
 from faceparity.uncertainty.support import MIN_ERRORS, Support, support_for
 
 __all__ = [
+    # intervals and support flags on a result
+    "METHODS",
+    "with_uncertainty",
+    # closed forms and support
     "CORRELATION_CAVEAT",
     "MIN_ERRORS",
     "Support",
