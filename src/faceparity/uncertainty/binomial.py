@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special  # the quantile functions only (scipy.stats is heavy to import)
 
 __all__ = ["CORRELATION_CAVEAT", "clopper_pearson", "rule_of_three", "wilson"]
 
@@ -54,8 +54,10 @@ def clopper_pearson(
     k_arr, n_arr = _check(k, n, level)
     alpha = 1.0 - level
     with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(k_arr > 0, stats.beta.ppf(alpha / 2, k_arr, n_arr - k_arr + 1), 0.0)
-        high = np.where(k_arr < n_arr, stats.beta.ppf(1 - alpha / 2, k_arr + 1, n_arr - k_arr), 1.0)
+        low = np.where(k_arr > 0, special.betaincinv(k_arr, n_arr - k_arr + 1, alpha / 2), 0.0)
+        high = np.where(
+            k_arr < n_arr, special.betaincinv(k_arr + 1, n_arr - k_arr, 1 - alpha / 2), 1.0
+        )
     undefined = n_arr == 0
     return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
 
@@ -76,7 +78,7 @@ def wilson(
 
     """
     k_arr, n_arr = _check(k, n, level)
-    z = float(stats.norm.ppf(1 - (1 - level) / 2))
+    z = float(special.ndtri(1 - (1 - level) / 2))
     with np.errstate(invalid="ignore", divide="ignore"):
         p = k_arr / n_arr
         centre = (p + z * z / (2 * n_arr)) / (1 + z * z / n_arr)

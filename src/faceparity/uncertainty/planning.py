@@ -63,7 +63,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scipy import stats
+from scipy import special
 
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.uncertainty.binomial import clopper_pearson
@@ -135,7 +135,7 @@ def _check_samples(m: int) -> None:
 
 
 def _z(level: float) -> float:
-    return float(stats.norm.ppf(1.0 - (1.0 - level) / 2.0))
+    return float(special.ndtri(1.0 - (1.0 - level) / 2.0))
 
 
 def _relative_half_width_cp(n: int, target: float, level: float) -> float:
