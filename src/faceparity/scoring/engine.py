@@ -87,14 +87,34 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class _Layout:
-    """Samples sorted by (group, subject) and the runs the blocks are cut along."""
+    """Samples sorted by (group, subject) and the runs the blocks are cut along.
 
-    x: npt.NDArray[np.float32]  # normalised embeddings, sorted
+    No normalised copy of the embeddings is made (it would double the memory of the
+    input): :meth:`unit_rows` gathers and normalises the rows of a block when needed.
+    """
+
+    source: npt.NDArray[np.floating]  # the embeddings as given (not copied)
+    order: npt.NDArray[np.int64]  # sorted position -> row of source
+    inverse: npt.NDArray[np.float32]  # 1 / norm of each sorted row
     group: npt.NDArray[np.int64]  # group of each sorted sample (n_groups = missing)
     subject: npt.NDArray[np.int64]  # subject code of each sorted sample
     group_starts: npt.NDArray[np.int64]  # start of each group run, plus n
     mated: dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
     # (row, col) of the mated pairs (row < col, sorted positions), by block pair
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Samples and dimension."""
+        return int(self.source.shape[0]), int(self.source.shape[1])
+
+    def unit_rows(
+        self, start: int, stop: int, out: npt.NDArray[np.float32], scale: float = 1.0
+    ) -> npt.NDArray[np.float32]:
+        """Sorted rows ``start:stop``, normalised (times ``scale``), into ``out``."""
+        rows = out[: stop - start]
+        np.copyto(rows, self.source[self.order[start:stop]], casting="same_kind")
+        rows *= (self.inverse[start:stop] * np.float32(scale))[:, None]
+        return rows
 
 
 def _layout(
@@ -106,24 +126,24 @@ def _layout(
     subj = np.asarray(subjects, dtype=np.int64)
     grp = np.asarray(groups, dtype=np.int64)
     order = np.lexsort((subj, grp))
-    # The rows, normalised and sorted, built a slice at a time in float32: no float64
-    # copy of the whole input.
-    unit = np.empty(x.shape, dtype=np.float32)
+    # The inverse norm of every row, accumulated in float64 a slice at a time (no copy
+    # of the whole input); the rows themselves are normalised block by block.
+    inverse = np.empty(x.shape[0], dtype=np.float32)
     for start in range(0, x.shape[0], 65536):
-        rows = np.asarray(x[order[start : start + 65536]], dtype=np.float32)
-        wide = rows.astype(np.float64)
-        squares = np.einsum("ij,ij->i", wide, wide)  # norms accumulated in float64
+        wide = np.asarray(x[order[start : start + 65536]], dtype=np.float32).astype(np.float64)
+        squares = np.einsum("ij,ij->i", wide, wide)
         if np.any(squares == 0) or not np.all(np.isfinite(squares)):
             raise InputError(
                 "embeddings must be finite and non-zero (readers leave out the others)"
             )
-        inverse = (1.0 / np.sqrt(squares)).astype(np.float32)
-        np.multiply(rows, inverse[:, None], out=unit[start : start + len(rows)])
+        inverse[start : start + len(wide)] = (1.0 / np.sqrt(squares)).astype(np.float32)
     g = grp[order]
     new_group = np.r_[True, g[1:] != g[:-1]]
     starts = np.r_[np.flatnonzero(new_group), len(g)].astype(np.int64)
     return _Layout(
-        x=unit,
+        source=x,
+        order=order,
+        inverse=inverse,
         group=g,
         subject=subj[order],
         group_starts=starts,
@@ -341,7 +361,13 @@ class _DeviceReducer:
 
         self.torch, self.layout, self.grid, self.config = torch, layout, grid, config
         device = torch.device(config.device)
-        self.right = torch.from_numpy(layout.x).to(device)
+        n, d = layout.shape
+        self.right = torch.empty((n, d), dtype=torch.float32, device=device)
+        chunk = np.empty((min(n, 65536), d), dtype=np.float32)
+        for start in range(0, n, 65536):
+            stop = min(start + 65536, n)
+            rows = layout.unit_rows(start, stop, chunk)
+            self.right[start:stop] = torch.from_numpy(rows).to(device)
         self.left = self.right * float(np.ldexp(1.0, grid.exponent))  # exact: a power of two
         self.low, self.high = float(grid.offset), float(grid.offset + grid.n_bins - 1)
         self.n_cells = int(lut.max()) + 1
@@ -462,15 +488,23 @@ class _Product:
     """
 
     def __init__(self, layout: _Layout, grid: ScoreGrid, block: int) -> None:
-        self.x, self.factor = layout.x, np.float32(np.ldexp(1.0, grid.exponent))
-        rows = min(block, len(layout.x))
-        self.left = np.empty((rows, layout.x.shape[1]), dtype=np.float32)
+        self.layout, self.factor = layout, float(np.ldexp(1.0, grid.exponent))
+        n, d = layout.shape
+        rows = min(block, n)
+        self.left = np.empty((rows, d), dtype=np.float32)
+        self.right = np.empty((rows, d), dtype=np.float32)
         self.out = np.empty(rows * rows, dtype=np.float32)
+        self.left_at = self.right_at = (-1, -1)  # the rows the buffers hold
 
     def __call__(self, i0: int, i1: int, j0: int, j1: int) -> npt.NDArray[np.float32]:
-        left = np.multiply(self.x[i0:i1], self.factor, out=self.left[: i1 - i0])
+        if self.left_at != (i0, i1):  # consecutive blocks often share their rows
+            self.layout.unit_rows(i0, i1, self.left, self.factor)
+            self.left_at = (i0, i1)
+        if self.right_at != (j0, j1):
+            self.layout.unit_rows(j0, j1, self.right)
+            self.right_at = (j0, j1)
         out = self.out[: (i1 - i0) * (j1 - j0)].reshape(i1 - i0, j1 - j0)
-        return np.matmul(left, self.x[j0:j1].T, out=out)
+        return np.matmul(self.left[: i1 - i0], self.right[: j1 - j0].T, out=out)
 
 
 def _blas_threads(limit: int | None):  # type: ignore[no-untyped-def]
@@ -485,7 +519,11 @@ def _blas_threads(limit: int | None):  # type: ignore[no-untyped-def]
 
 def _fingerprint(layout: _Layout, config: EngineConfig, grid: ScoreGrid) -> str:
     digest = hashlib.sha256()
-    for array in (layout.x, layout.group, layout.subject):
+    n, d = layout.shape
+    rows = np.empty((min(n, 65536), d), dtype=np.float32)
+    for start in range(0, n, 65536):
+        digest.update(layout.unit_rows(start, min(start + 65536, n), rows).tobytes())
+    for array in (layout.group, layout.subject):
         digest.update(np.ascontiguousarray(array).tobytes())
     for (i0, j0), (r, c) in sorted(layout.mated.items()):
         digest.update(np.array([i0, j0]).tobytes() + r.tobytes() + c.tobytes())
