@@ -310,9 +310,8 @@ def test_bootstrap_intervals_cover_the_simulator_truth() -> None:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_bisection_eer_equals_the_fvc2000_eer_on_weighted_scores(seed) -> None:
+def test_bisection_eer_equals_the_eer_read_at_every_candidate(seed) -> None:
     from faceparity.metrics.rates import equal_error_rate_of
-    from faceparity.uncertainty.bootstrap import equal_error_rate
 
     rng = np.random.default_rng(seed)
     m_values = np.sort(np.round(rng.normal(0.6, 0.2, 300), 2))  # ties
@@ -323,9 +322,21 @@ def test_bisection_eer_equals_the_fvc2000_eer_on_weighted_scores(seed) -> None:
     floor = -math.inf if seed % 2 else float(nm_values[1500])
     held = nm_values >= floor
     nm = WeightedScores.build(nm_values[held], nm_w[held], int(nm_w.sum()), floor)
-    try:
-        expected: float | None = equal_error_rate_of(m, nm).eer
-    except IndexError:  # the crossing lies below the scores held
-        expected = None
-    got = equal_error_rate(m, nm)
-    assert got == (None if expected is None else pytest.approx(expected, abs=1e-15))
+    # The EER by bisection against one computed at every candidate threshold.
+    t = np.union1d(m.candidates(), nm.candidates())
+    t = t[nm.representable(t)]
+    t = np.append(t, np.nextafter(t[-1], np.inf))
+    fmr = nm.count_at_or_above(t) / len(nm)
+    fnmr = m.count_below(t) / len(m)
+    holds, crosses = np.flatnonzero(fnmr <= fmr), np.flatnonzero(fnmr >= fmr)
+    if not holds.size or not crosses.size:
+        with pytest.raises(IndexError):
+            equal_error_rate_of(m, nm)
+        return
+    i1, i2 = holds[-1], crosses[0]
+    expected = (
+        (fnmr[i1] + fmr[i1]) / 2
+        if fnmr[i1] + fmr[i1] <= fnmr[i2] + fmr[i2]
+        else (fmr[i2] + fnmr[i2]) / 2
+    )
+    assert equal_error_rate_of(m, nm).eer == pytest.approx(expected, abs=1e-15)

@@ -15,6 +15,7 @@ similarity give identical rates and thresholds that differ only in sign.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -112,7 +113,8 @@ class SortedScores:
 
     def candidates(self) -> npt.NDArray[np.float64]:
         """Every distinct score: the thresholds at which the counts change."""
-        return np.unique(self.values)
+        v = self.values  # sorted: the distinct values without another sort
+        return v[np.r_[True, v[1:] != v[:-1]]] if v.size else v
 
     def representable(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
         """Where counts are exact: everywhere for a list of scores."""
@@ -333,16 +335,49 @@ def equal_error_rate_of(mated: SortedScores, non_mated: ScoreCounts) -> EqualErr
     ``non_mated`` may be any :class:`ScoreCounts`; the candidate thresholds are those
     where its counts are exact (every distinct score of a list; bin edges and tail
     scores of a histogram), so for a histogram the EER is read on that grid.
+
+    ``FNMR(t) <= FMR(t)`` holds up to the crossing of the two curves and fails above it,
+    so ``t1`` (the largest candidate where it holds) and ``t2`` (the smallest where
+    ``FNMR >= FMR``) are found by bisection in each sorted list of candidates (the mated
+    scores, the non-mated candidates, the threshold above all), with a few dozen counts
+    rather than one at every candidate.
     """
-    t = np.union1d(mated.candidates(), non_mated.candidates())
-    t = t[non_mated.representable(t)]
-    t = np.append(t, np.nextafter(t[-1], np.inf))  # the strictest: nothing matches
-    fmr = non_mated.count_at_or_above(t) / len(non_mated)
-    fnmr = mated.count_below(t) / len(mated)
-    i1 = int(np.flatnonzero(fnmr <= fmr)[-1])
-    i2 = int(np.flatnonzero(fnmr >= fmr)[0])
-    if fnmr[i1] + fmr[i1] <= fnmr[i2] + fmr[i2]:
-        low, high, i = float(fnmr[i1]), float(fmr[i1]), i1
+    n_m, n_nm = len(mated), len(non_mated)
+    lists = []
+    for c in (mated.candidates(), non_mated.candidates()):
+        c = c[non_mated.representable(c)]
+        if c.size:
+            lists.append(c)
+    if not lists:
+        raise IndexError("no threshold where the counts are exact")
+    top = max(float(c[-1]) for c in lists)
+    lists.append(np.array([np.nextafter(top, np.inf)]))
+
+    def rates(t: float) -> tuple[float, float]:
+        return int(non_mated.count_at_or_above(t)) / n_nm, int(mated.count_below(t)) / n_m
+
+    def last_true(c: npt.NDArray[np.float64], holds: Callable[[float, float], bool]) -> int:
+        lo, hi = -1, c.size - 1  # holds up to some index, fails after it
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if holds(*rates(float(c[mid]))):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    below = [float(c[i]) for c in lists if (i := last_true(c, lambda fmr, fnmr: fnmr <= fmr)) >= 0]
+    above = []
+    for c in lists:
+        i = last_true(c, lambda fmr, fnmr: fnmr < fmr) + 1
+        if i < c.size:
+            above.append(float(c[i]))
+    if not below or not above:
+        raise IndexError("the FMR and FNMR curves do not cross where the counts are exact")
+    t1, t2 = max(below), min(above)
+    (fmr1, fnmr1), (fmr2, fnmr2) = rates(t1), rates(t2)
+    if fnmr1 + fmr1 <= fnmr2 + fmr2:
+        low, high, t = fnmr1, fmr1, t1
     else:
-        low, high, i = float(fmr[i2]), float(fnmr[i2]), i2
-    return EqualErrorRate(eer=(low + high) / 2.0, low=low, high=high, threshold=float(t[i]))
+        low, high, t = fmr2, fnmr2, t2
+    return EqualErrorRate(eer=(low + high) / 2.0, low=low, high=high, threshold=t)

@@ -33,6 +33,7 @@ from faceparity.config import (
 )
 from faceparity.errors import FaceparityError
 from faceparity.grouping import Grouping, group_comparisons
+from faceparity.metrics.rates import equal_error_rate_of
 from faceparity.results import (
     AuditResult,
     CrossGroupCell,
@@ -49,9 +50,6 @@ from faceparity.uncertainty.bootstrap import (
     WeightedScores,
     percentile_interval,
     poisson_weights,
-)
-from faceparity.uncertainty.bootstrap import (
-    equal_error_rate as bootstrap_eer,
 )
 from faceparity.uncertainty.support import support_for
 
@@ -257,8 +255,13 @@ def _partial(
 
 def _replicate_eer(mated: WeightedScores, non_mated: WeightedScores) -> EerResult | None:
     """The EER of a replicate (only its value is read), or None where it cannot be."""
-    value = bootstrap_eer(mated, non_mated)
-    return None if value is None else EerResult(eer=value, low=value, high=value, threshold=0.0)
+    if not len(mated) or not len(non_mated):
+        return None
+    try:
+        e = equal_error_rate_of(mated, non_mated)  # type: ignore[arg-type]
+    except (IndexError, NotHeld):  # the curves cross below the scores held
+        return None
+    return EerResult(eer=e.eer, low=e.low, high=e.high, threshold=e.threshold)
 
 
 @dataclasses.dataclass(frozen=True)

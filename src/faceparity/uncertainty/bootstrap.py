@@ -33,7 +33,7 @@ replicate's total of non-mated comparisons comes from counts per pair of subject
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,16 +100,22 @@ class WeightedScores:
 
     def count_at_or_above(self, t: float | npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Weighted number of scores ``>= t``."""
+        held = int(self.cum[-1]) if self.cum.size else 0
+        if np.ndim(t) == 0:  # one threshold: the bisections of the EER ask many
+            if t < self.floor:
+                raise NotHeld("a count below the scores held")
+            k = int(self.values.searchsorted(t, side="left"))
+            return np.int64(held - (int(self.cum[k - 1]) if k else 0))  # type: ignore[return-value]
         t_arr = np.asarray(t, dtype=np.float64)
         if np.any(t_arr < self.floor):
             raise NotHeld("a count below the scores held")
         i = np.searchsorted(self.values, t_arr, side="left")
         before = np.where(i > 0, self.cum[np.maximum(i - 1, 0)], 0) if self.cum.size else 0
-        return np.asarray(self.total - self._below - before, dtype=np.int64)
+        return np.asarray(held - before, dtype=np.int64)
 
     def count_below(self, t: float | npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Weighted number of scores ``< t`` (mated scores, all held)."""
-        return np.asarray(self.total - self.count_at_or_above(t), dtype=np.int64)
+        return self.total - self.count_at_or_above(t)
 
     def threshold_at_fmr(self, target_fmr: float) -> float:
         """The rule of :meth:`SortedScores.threshold_at_fmr` on the weighted scores."""
@@ -133,12 +139,6 @@ class WeightedScores:
             return self.distinct
         v = self.values
         return v[np.r_[True, v[1:] != v[:-1]]] if v.size else v
-
-    def at_or_above(self, t: float) -> int:
-        """:meth:`count_at_or_above` of one threshold at or above ``floor`` (fast)."""
-        i = int(self.values.searchsorted(t, side="left"))
-        held = int(self.cum[-1]) if self.cum.size else 0
-        return held - (int(self.cum[i - 1]) if i else 0)
 
     def representable(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
         """Where the counts are exact: at or above ``floor``."""
@@ -249,63 +249,6 @@ class View:
         elif total is None:
             total = int(np.dot(per_pair, self.pair_count))
         return WeightedScores.build(self.scores, entry, total, self.floor, self.distinct)
-
-
-def equal_error_rate(mated: WeightedScores, non_mated: WeightedScores) -> float | None:
-    """The FVC2000 EER of :func:`faceparity.metrics.rates.equal_error_rate_of`, by bisection.
-
-    ``FNMR(t) <= FMR(t)`` holds below a crossing and fails above it, so the largest
-    candidate threshold where it holds (``t1``) and the smallest where ``FNMR >= FMR``
-    (``t2``) are found by bisection in each sorted list of candidates (the mated and
-    the non-mated scores held, and the threshold above every score), with a few dozen
-    counts instead of one at every candidate. None where the crossing lies below the
-    scores held.
-    """
-    if not len(mated) or not len(non_mated):
-        return None
-    m_total, nm_total = len(mated), len(non_mated)
-
-    def rates(t: float) -> tuple[float, float]:
-        fmr = non_mated.at_or_above(t) / nm_total
-        return fmr, (m_total - mated.at_or_above(t)) / m_total
-
-    lists = [c[c >= non_mated.floor] for c in (mated.candidates(), non_mated.candidates())]
-    top = max((float(c[-1]) for c in lists if c.size), default=None)
-    if top is None:
-        return None
-    lists.append(np.array([np.nextafter(top, np.inf)]))
-
-    def last_true(c: npt.NDArray[np.float64], holds: Callable[[float], bool]) -> int:
-        lo, hi = -1, c.size - 1  # holds is true up to some index, false after
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if holds(float(c[mid])):
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
-
-    def below(t: float) -> bool:
-        fmr, fnmr = rates(t)
-        return fnmr <= fmr
-
-    def above(t: float) -> bool:
-        fmr, fnmr = rates(t)
-        return fnmr >= fmr
-
-    t1_options = [float(c[i]) for c in lists if (i := last_true(c, below)) >= 0]
-    t2_options = []
-    for c in lists:
-        i = last_true(c, lambda t: not above(t)) + 1
-        if i < c.size:
-            t2_options.append(float(c[i]))
-    if not t1_options or not t2_options:
-        return None
-    fmr1, fnmr1 = rates(max(t1_options))
-    fmr2, fnmr2 = rates(min(t2_options))
-    if fnmr1 + fmr1 <= fnmr2 + fmr2:
-        return (fnmr1 + fmr1) / 2.0
-    return (fmr2 + fnmr2) / 2.0
 
 
 def percentile_interval(
