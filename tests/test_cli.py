@@ -454,3 +454,9 @@ def test_histogram_input_through_the_cli(tmp_path: Path) -> None:
         assert [(g["fmr"], g["fnmr"]) for g in ph["groups"]] == [
             (g["fmr"], g["fnmr"]) for g in pp["groups"]
         ]
+
+
+def test_a_negative_seed_is_a_usage_error(tmp_path: Path) -> None:
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    run = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "--seed", "-1"])
+    assert run.exit_code == 2 and "--seed" in run.stderr

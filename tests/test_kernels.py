@@ -127,3 +127,16 @@ def test_add_pairs_equals_add_non_mated_and_add_mated() -> None:
     np.testing.assert_array_equal(one.histogram, two.histogram)
     assert sorted(one.tail()[0].tolist()) == sorted(two.tail()[0].tolist())
     assert sorted(one.mated()[0].tolist()) == sorted(two.mated()[0].tolist())
+
+
+def test_add_pairs_refuses_non_finite_scores() -> None:
+    acc = Accumulator(COSINE_GRID, 1)
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="scores must be finite"):
+            acc.add_pairs([0.1, bad], [False, False], [0, 0], [0, 0])
+    assert acc.histogram.sum() == 0
+
+
+def test_bin_of_puts_infinities_in_the_end_bins() -> None:
+    grid = ScoreGrid(4, 0, 16)
+    assert grid.bin_of([-np.inf, np.inf]).tolist() == [0, 15]

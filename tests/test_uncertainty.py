@@ -340,3 +340,18 @@ def test_bisection_eer_equals_the_eer_read_at_every_candidate(seed) -> None:
         else (fmr[i2] + fnmr[i2]) / 2
     )
     assert equal_error_rate_of(m, nm).eer == pytest.approx(expected, abs=1e-15)
+
+
+def test_no_intervals_means_none_even_for_zero_errors() -> None:
+    cs = _comparisons(seed=5)
+    config = AuditConfig(target_fmrs=(1e-6,))
+    out = with_uncertainty(audit(cs, group_by=["g"], config=config), method="none")
+    row = out.operating_points[0].groups[0]
+    assert row.n_false_matches == 0 and row.fmr_ci is None
+    assert row.fmr_support["sufficient"] is False  # support flags are always given
+
+
+def test_support_of_fewer_than_30_trials_names_no_rate() -> None:
+    assert support_for(None, 10).min_supported_rate is None
+    assert support_for(0.5, 10).min_supported_rate is None
+    assert support_for(None, 30).min_supported_rate == 1.0

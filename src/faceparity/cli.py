@@ -192,7 +192,7 @@ def _audit_options(func: F) -> F:
         ),
         click.option(
             "--seed",
-            type=int,
+            type=click.IntRange(0),
             default=0,
             show_default=True,
             help="Seed of the bootstrap and of the 1:N protocol (same seed, same results).",
@@ -1297,7 +1297,7 @@ def _progress_bar() -> Iterator[Callable[[int, int], None]]:
 )
 @click.option("--subjects-per-group", type=click.IntRange(2), default=100, show_default=True)
 @click.option("--samples-per-subject", type=click.IntRange(2), default=5, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @_reported
 def simulate(output: Path, subjects_per_group: int, samples_per_subject: int, seed: int) -> None:
     """Make a synthetic population with planted differentials and known true rates."""
@@ -1320,7 +1320,7 @@ def simulate(output: Path, subjects_per_group: int, samples_per_subject: int, se
     show_default=True,
     help="Directory for the demo.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @_reported
 def demo(output: Path, seed: int) -> None:
     """Simulate a population, audit it, and compare with the truth (synthetic data)."""

@@ -182,8 +182,8 @@ def _partition_accumulated(
     cell_tail = tail[by_cell]
     bounds = np.searchsorted(tail_cells[by_cell], np.arange(acc.n_cells + 1))
 
-    def view(cells: list[int]) -> HistogramScores:
-        if len(cells) == acc.n_cells:
+    def view(cells: list[int], *, everything: bool = False) -> HistogramScores:
+        if everything:
             scores = tail
         elif len(cells) == 1:
             scores = cell_tail[bounds[cells[0]] : bounds[cells[0] + 1]]
@@ -213,7 +213,7 @@ def _partition_accumulated(
     )
     return _Partition(
         overall_mated=SortedScores.from_sorted(m_scores),
-        overall_non_mated=view(list(range(acc.n_cells))),
+        overall_non_mated=view(list(range(acc.n_cells)), everything=True),
         group_mated=group_mated,
         group_non_mated=group_non_mated,
         cells=cells,

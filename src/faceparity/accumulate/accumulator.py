@@ -57,8 +57,7 @@ def _subject_codes(subjects: npt.ArrayLike | None, n: int, width: int) -> npt.ND
     """Subject codes of ``n`` exact scores, shape (n, width); -1 where not given."""
     if subjects is None:
         return np.full((n, width), -1, dtype=np.int32)
-    codes = np.asarray(subjects, dtype=np.int32).reshape(n, width)
-    return codes
+    return np.asarray(subjects, dtype=np.int32).reshape(n, width)
 
 
 def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
@@ -156,6 +155,8 @@ class Accumulator:
             raise ValueError("scores, mated flags and groups need one entry per comparison")
         if not s.size:
             return
+        if not np.isfinite(s).all():
+            raise ValueError("scores must be finite (readers leave out the others)")
         grid = self.grid
         where = kernels.count_pairs(
             s,

@@ -66,8 +66,9 @@ class ScoreGrid:
         if s.dtype not in (np.float32, np.float64):
             s = s.astype(np.float64)
         scaled = np.floor(np.ldexp(s, self.exponent))
-        bins = scaled.astype(np.int64) - self.offset
-        return np.asarray(np.clip(bins, 0, self.n_bins - 1), dtype=np.int64)
+        # Clipped before the cast, so that +-inf fall in the end bins (as the kernels do).
+        scaled = np.clip(scaled, self.offset, self.offset + self.n_bins - 1)
+        return np.asarray(scaled.astype(np.int64) - self.offset, dtype=np.int64)
 
     @classmethod
     def covering(cls, low: float, high: float, *, n_bins: int = 65536) -> ScoreGrid:

@@ -372,6 +372,11 @@ class _DeviceReducer:
         self.low, self.high = float(grid.offset), float(grid.offset + grid.n_bins - 1)
         self.n_cells = int(lut.max()) + 1
         self.unused = self.n_cells * grid.n_bins  # the bin of entries not counted
+        if self.unused >= np.iinfo(np.int32).max:
+            raise UsageError(
+                f"the torch backend counts cells x bins in int32: {self.n_cells} cells of "
+                f"{grid.n_bins} bins is too many; use fewer groups or the numpy backend"
+            )
         self.hist = torch.zeros(self.unused + 1, dtype=torch.int64, device=device)
         self.total = torch.zeros(grid.n_bins, dtype=torch.int64, device=device)
         self.lut, self.device = lut, device

@@ -36,12 +36,9 @@ from faceparity.grouping import Grouping, group_comparisons
 from faceparity.metrics.rates import equal_error_rate_of
 from faceparity.results import (
     AuditResult,
-    CrossGroupCell,
     EerResult,
-    GroupOperatingPoint,
     GroupSummary,
     OperatingPoint,
-    RatePair,
 )
 from faceparity.uncertainty.binomial import CORRELATION_CAVEAT, clopper_pearson, wilson
 from faceparity.uncertainty.bootstrap import (
@@ -205,7 +202,14 @@ def _bootstrap(
     out: dict[Key, dict[str, Any]] = {}
     for k, key in enumerate(keys):
         low, high, n = percentile_interval(values[:, k], level)
-        out[key] = {"ci_low": low, "ci_high": high, "method": BOOTSTRAP_METHOD, "replicates": n}
+        method = BOOTSTRAP_METHOD
+        if low is None:
+            method = (
+                f"not computed: only {n} of {replicates} replicates could compute this number "
+                "(a threshold below the exact scores held, or a rate undefined in the "
+                "resampled data)"
+            )
+        out[key] = {"ci_low": low, "ci_high": high, "method": method, "replicates": n}
     not_held = {
         "ci_low": None,
         "ci_high": None,
@@ -534,7 +538,7 @@ def _attach(
 
     def ci(key: Key, errors: int | None = None, n: int = 0) -> dict[str, Any] | None:
         """The interval of a number; for a rate with no errors seen, the exact bound."""
-        if errors == 0 and n > 0:
+        if errors == 0 and n > 0 and block["method"] != "none":
             low, high = clopper_pearson(0, n, level)
             return {
                 "ci_low": float(low),
@@ -667,6 +671,3 @@ def _pinned(point: OperatingPoint, fmr_scope: str | None) -> list[Key]:
 def _observed_support(rate: float | None, n: int) -> dict[str, object]:
     """Support of a measured error rate (FNMR): the errors seen, by the rule of 30."""
     return support_for(rate, n, what="FNMR").to_dict()
-
-
-_ = (CrossGroupCell, GroupOperatingPoint, RatePair)

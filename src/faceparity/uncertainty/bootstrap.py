@@ -267,7 +267,7 @@ def percentile_interval(
     return float(low), float(high), int(finite.size)
 
 
-def poisson_weights(n_subjects: int, replicates: int, seed: int) -> Iterator[npt.NDArray[np.int64]]:
+def poisson_weights(n_subjects: int, replicates: int, seed: int) -> Iterator[npt.NDArray[np.int32]]:
     """Subject weights of each replicate, reproducible from ``seed``."""
     rng = np.random.default_rng(seed)
     for _ in range(replicates):

@@ -66,7 +66,7 @@ def support_for(rate: float | None, n: int, *, what: str = "rate") -> Support:
     """
     if n <= 0:
         return Support(False, None, None, f"no trials: the {what} is undefined")
-    minimum = MIN_ERRORS / n
+    minimum = MIN_ERRORS / n if n >= MIN_ERRORS else None
     if rate is None or not math.isfinite(rate):
         return Support(False, None, minimum, f"the {what} is undefined")
     expected = rate * n
