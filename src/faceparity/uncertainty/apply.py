@@ -164,11 +164,14 @@ def _bootstrap(
 ) -> dict[Key, dict[str, Any]]:
     from faceparity.verification import _operating_point, _Partition  # noqa: PLC0415
 
+    # The numbers the result has (an undefined one, such as the common threshold of the
+    # per-group policy, has no interval to give).
     keys = [
         key
-        for key, _ in _numbers(
+        for key, value in _numbers(
             result.operating_points, [g.eer for g in result.groups], result.overall.eer
         )
+        if value is not None
     ]
     # An EER below the scores held (a streaming tail that stops above it) cannot be
     # read in a replicate: it is not recomputed there, and gets no interval.
