@@ -1,0 +1,256 @@
+"""What the subject bootstrap reweights: the views of an audit and their subjects.
+
+A *plan* holds, for every view of an audit (overall, each group, each cross-group
+cell; mated and non-mated), the scores a replicate needs with the subjects of each, and
+builds the audit's partition for one replicate's subject weights
+(:meth:`ExactPlan.replicate`). :class:`ExactPlan` reads the list of comparisons of an
+exact audit; :class:`StreamPlan` the exact tail and mated scores of a streaming
+all-vs-all accumulator, with the replicate's numbers of comparisons in closed form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from faceparity.accumulate.accumulator import Accumulator
+from faceparity.comparisons import ComparisonSet
+from faceparity.config import AuditConfig, FMRScope, MatedGroupRule
+from faceparity.grouping import Grouping
+from faceparity.results import AuditResult
+from faceparity.uncertainty.bootstrap import View
+
+__all__ = ["ExactPlan", "StreamPlan"]
+
+Key = tuple[Any, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExactPlan:
+    """The views of an exact audit, each with the subjects of its comparisons."""
+
+    n_subjects: int
+    overall_mated: View
+    overall_non_mated: View
+    group_mated: list[View]
+    group_non_mated: list[View]
+    cells: dict[tuple[int, int], View]
+
+    @classmethod
+    def of(
+        cls, cs: ComparisonSet, grouping: Grouping, config: AuditConfig, result: AuditResult
+    ) -> ExactPlan:
+        """The plan of an exact audit of ``cs`` (whose result is ``result``)."""
+        order = np.argsort(cs.similarity)
+        s = cs.similarity[order]
+        mated = cs.mated[order]
+        sa = cs.subject[order, 0].astype(np.int64)
+        sb = cs.subject[order, 1].astype(np.int64)
+        complete = grouping.complete[order]
+        ga = grouping.codes[order, 0].astype(np.int64)
+        gb = grouping.codes[order, 1].astype(np.int64)
+        n_groups = len(grouping.groups)
+        # How far down each view is held: four times the largest rate read in it
+        # (targets, the rates at every operating point, the EER), at least 2,000 scores.
+        rates = largest_rates(result, n_groups)
+
+        def view(mask: npt.NDArray[np.bool_], share: float | None, *, m: bool = False) -> View:
+            rows = np.flatnonzero(mask)
+            keep = None if share is None else max(int(math.ceil(4.0 * share * rows.size)), 2000)
+            return View.of(s[rows], sa[rows], sb[rows], keep, mated=m)
+
+        m_key = mated_group(config.mated_rule, mated & complete, ga, gb)
+        nm = ~mated & complete
+        group_nm = []
+        for g in range(n_groups):
+            if config.fmr_scope is FMRScope.MATCHED:
+                rows = nm & (ga == g) & (gb == g)
+            else:
+                rows = nm & ((ga == g) | (gb == g))
+            group_nm.append(view(rows, rates[("group", g)]))
+        lo, hi = np.minimum(ga, gb), np.maximum(ga, gb)
+        cells = {}
+        for i in range(n_groups):
+            for j in range(i, n_groups):
+                cells[(i, j)] = view(nm & (lo == i) & (hi == j), rates[("cell", i, j)])
+        return cls(
+            n_subjects=int(max(sa.max(initial=0), sb.max(initial=0))) + 1,
+            overall_mated=view(mated, None, m=True),
+            overall_non_mated=view(~mated, rates[("overall",)]),
+            group_mated=[view(m_key == g, None, m=True) for g in range(n_groups)],
+            group_non_mated=group_nm,
+            cells=cells,
+        )
+
+    def group_non_mated_views(self) -> list[View]:
+        """The view of each group's non-mated comparisons."""
+        return self.group_non_mated
+
+    def replicate(self, weights: npt.NDArray[np.int64], partition: Any) -> Any:
+        """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
+        return partition(
+            overall_mated=self.overall_mated.weighted(weights),
+            overall_non_mated=self.overall_non_mated.weighted(weights),
+            group_mated=[v.weighted(weights) for v in self.group_mated],
+            group_non_mated=[v.weighted(weights) for v in self.group_non_mated],
+            cells={key: v.weighted(weights) for key, v in self.cells.items()},
+            exclusions=[],
+        )
+
+
+class StreamPlan:
+    """The views of an all-vs-all streaming audit: its exact tail and mated scores.
+
+    Every non-mated comparison of the samples was made, so a view's number of
+    comparisons in a replicate follows from the samples per subject and group: with
+    ``v_g = sum_s w_s n_sg`` and ``Q_gh = sum_s w_s^2 n_sg n_sh``, a cell of two groups
+    holds ``v_g v_h - Q_gh`` comparisons and a cell of one group ``(v_g^2 - Q_gg) / 2``
+    (pairs of samples of different subjects). Counts are exact from the tail edge up.
+    """
+
+    def __init__(
+        self,
+        counts: npt.NDArray[np.float64],
+        overall_mated: View,
+        overall_non_mated: View,
+        group_mated: list[View],
+        group_non_mated: list[tuple[View, list[tuple[int, int]]]],
+        cells: dict[tuple[int, int], View],
+        slots: int,
+    ) -> None:
+        self.counts, self.slots = counts, slots
+        self.n_subjects = counts.shape[0]
+        self.overall_mated, self.overall_non_mated = overall_mated, overall_non_mated
+        self.group_mated, self.group_non_mated, self.cells = group_mated, group_non_mated, cells
+
+    @staticmethod
+    def grouping(result: AuditResult, n_groups: int) -> Any:
+        """The groups of ``result``, as :func:`_operating_point` reads them."""
+        from faceparity.grouping import Group, Grouping  # noqa: PLC0415
+
+        groups = tuple(Group(tuple(g.attributes.items()), g.label) for g in result.groups)
+        group_by = tuple(result.config["group_by"])
+        return Grouping(group_by, groups, np.zeros((0, 2), dtype=np.int32))
+
+    @classmethod
+    def of(
+        cls,
+        acc: Accumulator,
+        samples: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+        config: AuditConfig,
+        result: AuditResult,
+    ) -> StreamPlan:
+        """The plan of a streaming audit: ``samples`` = (subject code, group slot) of each."""
+        subject, slot = (np.asarray(a, dtype=np.int64) for a in samples)
+        n_groups, slots = acc.n_groups, acc.n_groups + 1
+        acc.finalize()
+        tail, cells = acc.tail()
+        pairs = acc.tail_subjects().astype(np.int64)
+        m_scores, m_pairs = acc.mated()
+        m_subject = acc.mated_subjects().astype(np.int64)
+        if (pairs < 0).any() or (m_subject < 0).any():
+            raise ValueError("the accumulator does not know the subjects of its scores")
+        counts = np.zeros((int(subject.max(initial=-1)) + 1, slots))
+        np.add.at(counts, (subject, slot), 1.0)
+        floor = acc.tail_edge if acc.tail_bin > 0 else -math.inf
+
+        def nm(mask: npt.NDArray[np.bool_]) -> View:
+            return View.held(tail[mask], pairs[mask, 0], pairs[mask, 1], floor)
+
+        def mated(mask: npt.NDArray[np.bool_]) -> View:
+            s = m_subject[mask]
+            return View.held(m_scores[mask], s, s, -math.inf, mated=True)
+
+        lut = acc.lut
+        cell_views = {
+            (i, j): nm(cells == lut[i, j]) for i in range(n_groups) for j in range(i, n_groups)
+        }
+        ga, gb = m_pairs // slots, m_pairs % slots
+        key = mated_group(config.mated_rule, (ga < n_groups) & (gb < n_groups), ga, gb)
+        group_nm = []
+        for g in range(n_groups):
+            if config.fmr_scope is FMRScope.MATCHED:
+                members = [(g, g)]
+            else:
+                members = [(min(g, h), max(g, h)) for h in range(n_groups)]
+            mask = np.isin(cells, [lut[i, j] for i, j in members])
+            group_nm.append((nm(mask), members))
+        return cls(
+            counts=counts,
+            overall_mated=mated(np.ones(m_scores.size, dtype=bool)),
+            overall_non_mated=nm(np.ones(tail.size, dtype=bool)),
+            group_mated=[mated(key == g) for g in range(n_groups)],
+            group_non_mated=group_nm,
+            cells=cell_views,
+            slots=slots,
+        )
+
+    def group_non_mated_views(self) -> list[View]:
+        """The view of each group's non-mated comparisons."""
+        return [view for view, _ in self.group_non_mated]
+
+    def replicate(self, weights: npt.NDArray[np.int64], partition: Any) -> Any:
+        """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
+        w = weights.astype(np.float64)
+        v = w @ self.counts
+        q = self.counts.T @ (self.counts * (w * w)[:, None])
+        between = np.outer(v, v) - q
+        within = (v * v - np.diag(q)) / 2.0
+        cell = np.where(np.eye(self.slots, dtype=bool), within[:, None], between)
+        cell = np.rint(cell).astype(np.int64)  # whole numbers, computed in float64
+
+        def total(i: int, j: int) -> int:
+            return int(cell[i, j])
+
+        everything = int(np.triu(cell).sum())
+        return partition(
+            overall_mated=self.overall_mated.weighted(weights),
+            overall_non_mated=self.overall_non_mated.weighted(weights, everything),
+            group_mated=[v_.weighted(weights) for v_ in self.group_mated],
+            group_non_mated=[
+                view.weighted(weights, sum(total(i, j) for i, j in members))
+                for view, members in self.group_non_mated
+            ],
+            cells={key: v_.weighted(weights, total(*key)) for key, v_ in self.cells.items()},
+            exclusions=[],
+        )
+
+
+def mated_group(
+    rule: MatedGroupRule,
+    counted: npt.NDArray[np.bool_],
+    ga: npt.NDArray[np.integer],
+    gb: npt.NDArray[np.integer],
+) -> npt.NDArray[np.integer]:
+    """The group of each mated comparison under the mated rule, -1 for none."""
+    if rule is MatedGroupRule.FIRST:
+        return np.where(counted, ga, -1)
+    if rule is MatedGroupRule.SECOND:
+        return np.where(counted, gb, -1)
+    return np.where(counted & (ga == gb), ga, -1)
+
+
+def largest_rates(result: AuditResult, n_groups: int) -> dict[Key, float]:
+    """The largest FMR read in each view of ``result`` (targets, measured rates, EERs)."""
+    target = max(p.target_fmr for p in result.operating_points)
+    rates: dict[Key, float] = {("overall",): target}
+    for g in range(n_groups):
+        rates[("group", g)] = target
+        for h in range(g, n_groups):
+            rates[("cell", g, h)] = target
+    if result.overall.eer is not None:
+        rates[("overall",)] = max(rates[("overall",)], result.overall.eer.high)
+    for g, summary in enumerate(result.groups):
+        if summary.eer is not None:
+            rates[("group", g)] = max(rates[("group", g)], summary.eer.high)
+    cell_keys = [(i, j) for i in range(n_groups) for j in range(i, n_groups)]
+    for point in result.operating_points:
+        for g, row in enumerate(point.groups):
+            rates[("group", g)] = max(rates[("group", g)], row.fmr or 0.0)
+        for (i, j), cell in zip(cell_keys, point.cross_group, strict=False):
+            rates[("cell", i, j)] = max(rates[("cell", i, j)], cell.fmr or 0.0)
+    return rates
