@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from faceparity.render.formatting import SUMMARY_MEASURES
+
 __all__ = ["Change", "Comparison", "compare_results"]
 
 BEYOND = "beyond the intervals"
@@ -25,17 +27,6 @@ WITHIN = "within the intervals"
 NO_INTERVALS = "intervals not available"
 UNDEFINED = "undefined in A or B"
 
-_MEASURES = (
-    ("fmr", "max_min", "FMR max/min"),
-    ("fmr", "max_geomean", "FMR max/geomean"),
-    ("fmr", "gini", "FMR Gini"),
-    ("fnmr", "max_min", "FNMR max/min"),
-    ("fnmr", "max_geomean", "FNMR max/geomean"),
-    ("fnmr", "gini", "FNMR Gini"),
-    (None, "garbe", "GARBE"),
-    (None, "fdr", "FDR"),
-    (None, "inequity_rate", "inequity rate"),
-)
 _CONFIG_KEYS = ("group_by", "fmr_scope", "mated_rule", "alpha", "match_rule")
 
 
@@ -215,7 +206,7 @@ def compare_results(
                 continue
             for rate in ("fmr", "fnmr"):
                 changes.append(_change(section, str(g["label"]), rate.upper(), g, h, rate))
-        for family, key, name in _MEASURES:
+        for family, key, name in SUMMARY_MEASURES:
             ma = (p["summary"].get(family, {}) if family else p["summary"]).get(key)
             mb = (q["summary"].get(family, {}) if family else q["summary"]).get(key)
             if isinstance(ma, Mapping) and isinstance(mb, Mapping):

@@ -23,6 +23,7 @@ from typing import Any
 from faceparity.render.charts import Chart
 from faceparity.render.formatting import (
     NOT_AVAILABLE,
+    SUMMARY_MEASURES,
     describe_group,
     describe_policy,
     fmt_count,
@@ -44,17 +45,6 @@ __all__ = ["Card", "PointSection", "build_card"]
 
 NO_INTERVAL = "no interval computed"
 
-_MEASURES = (
-    ("fmr", "max_min", "FMR max/min"),
-    ("fmr", "max_geomean", "FMR max/geomean"),
-    ("fmr", "gini", "FMR Gini"),
-    ("fnmr", "max_min", "FNMR max/min"),
-    ("fnmr", "max_geomean", "FNMR max/geomean"),
-    ("fnmr", "gini", "FNMR Gini"),
-    (None, "garbe", "GARBE"),
-    (None, "fdr", "FDR"),
-    (None, "inequity_rate", "inequity rate"),
-)
 
 INTENDED_USE = (
     "This report describes how the system's 1:1 verification errors differ between "
@@ -199,7 +189,7 @@ def _group_row(g: Mapping[str, Any], *, name: str | None = None) -> GroupRow:
 
 def _measures(summary: Mapping[str, Any]) -> tuple[MeasureRow, ...]:
     rows = []
-    for family, key, name in _MEASURES:
+    for family, key, name in SUMMARY_MEASURES:
         source = summary.get(family, {}) if family else summary
         m = source.get(key) if isinstance(source, Mapping) else None
         if not isinstance(m, Mapping):

@@ -66,6 +66,19 @@ class Chart:
     svg: Markup
 
 
+def rate_span(groups: list[dict[str, Any]], rate: str) -> str:
+    """``RATE from x% (lowest group) to y% (highest group)``: a chart's text alternative."""
+    defined = [g for g in groups if g.get(rate) is not None]
+    if not defined:
+        return f"no group has a measured {rate.upper()}"
+    lo = min(defined, key=lambda g: g[rate])
+    hi = max(defined, key=lambda g: g[rate])
+    return (
+        f"{rate.upper()} from {fmt_percent(lo[rate])} ({lo['label']}) to "
+        f"{fmt_percent(hi[rate])} ({hi['label']})"
+    )
+
+
 def _style(i: int) -> dict[str, Any]:
     return {
         "color": OKABE_ITO[i % len(OKABE_ITO)],
@@ -379,20 +392,9 @@ def rates_chart(results: Mapping[str, Any], index: int) -> Chart | None:
     axes[0].invert_yaxis()
     fig.suptitle(_tex_safe(point_title(point)), fontsize="small")
 
-    def span(rate: str) -> str:
-        defined = [g for g in groups if g.get(rate) is not None]
-        if not defined:
-            return f"no group has a measured {rate.upper()}"
-        lo = min(defined, key=lambda g: g[rate])
-        hi = max(defined, key=lambda g: g[rate])
-        return (
-            f"{rate.upper()} from {fmt_percent(lo[rate])} ({lo['label']}) to "
-            f"{fmt_percent(hi[rate])} ({hi['label']})"
-        )
-
     alt = (
         f"Dot plots of FMR and FNMR for {len(groups)} groups at {point_title(point)}: "
-        f"{span('fmr')}; {span('fnmr')}."
+        f"{rate_span(groups, 'fmr')}; {rate_span(groups, 'fnmr')}."
     )
     intervals = (
         f"Bars are the intervals of {' and '.join(with_ci)}."

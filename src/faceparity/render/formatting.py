@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "SUMMARY_MEASURES",
     "describe_group",
     "describe_policy",
     "fmt_count",
@@ -23,6 +24,19 @@ __all__ = [
     "point_title",
     "support_text",
 ]
+
+SUMMARY_MEASURES = (
+    ("fmr", "max_min", "FMR max/min"),
+    ("fmr", "max_geomean", "FMR max/geomean"),
+    ("fmr", "gini", "FMR Gini"),
+    ("fnmr", "max_min", "FNMR max/min"),
+    ("fnmr", "max_geomean", "FNMR max/geomean"),
+    ("fnmr", "gini", "FNMR Gini"),
+    (None, "garbe", "GARBE"),
+    (None, "fdr", "FDR"),
+    (None, "inequity_rate", "inequity rate"),
+)
+"""The summary measures of an operating point: (rate or None, key, name for people)."""
 
 NOT_AVAILABLE = "n/a"
 

@@ -25,6 +25,7 @@ from faceparity.render.charts import (
     _style,
     _svg,
     _tex_safe,
+    rate_span,
 )
 from faceparity.render.formatting import fmt_percent
 
@@ -70,20 +71,9 @@ def rates_chart_1n(ident: Mapping[str, Any], index: int) -> Chart | None:
     title = point_title_1n(point)
     fig.suptitle(_tex_safe(title), fontsize="small")
 
-    def span(rate: str) -> str:
-        defined = [g for g in groups if g.get(rate) is not None]
-        if not defined:
-            return f"no group has a measured {rate.upper()}"
-        lo = min(defined, key=lambda g: g[rate])
-        hi = max(defined, key=lambda g: g[rate])
-        return (
-            f"{rate.upper()} from {fmt_percent(lo[rate])} ({lo['label']}) to "
-            f"{fmt_percent(hi[rate])} ({hi['label']})"
-        )
-
     alt = (
         f"Dot plots of FPIR and FNIR for {len(groups)} probe groups at {title}: "
-        f"{span('fpir')}; {span('fnir')}."
+        f"{rate_span(groups, 'fpir')}; {rate_span(groups, 'fnir')}."
     )
     intervals = (
         f"Bars are the intervals of {' and '.join(with_ci)}."
