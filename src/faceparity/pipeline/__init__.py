@@ -1,0 +1,20 @@
+"""From face images to templates: the recognition pipeline under audit.
+
+The system a demographic audit measures is a whole face recognition pipeline, and each
+stage can treat groups differently (ISO/IEC 19795-10): a face that is never found is an
+error that comparison scores never show. This package runs that pipeline on the user's
+own images and ONNX models, stage by stage:
+
+- :mod:`~faceparity.pipeline.images`: decoding, with limits on file size and pixels;
+- :mod:`~faceparity.pipeline.detect`: face detectors (SCRFD, YuNet, OpenCV's Haar
+  cascade) and the rule that picks one face per image (:mod:`~faceparity.pipeline.faces`);
+- :mod:`~faceparity.pipeline.align`: the similarity transform onto the ArcFace template;
+- :mod:`~faceparity.pipeline.embedder`: any ONNX recognition model, declared by a spec;
+- :mod:`~faceparity.pipeline.quality` and :mod:`~faceparity.pipeline.skintone`:
+  per-image measures and the Individual Typology Angle;
+- :mod:`~faceparity.pipeline.run`: the manifest in, embeddings and a record per image
+  out, with failures to acquire and to enrol counted, and a cache that lets reruns resume.
+
+OpenCV and onnxruntime are optional (``pip install 'faceparity[images]'``) and imported
+only when a stage needs them.
+"""
