@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from faceparity import __version__
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY
+from faceparity.cli_images import embed, pipeline_options, run_pipeline, verify
+from faceparity.cli_support import (  # noqa: F401 - exit codes re-exported for callers
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_VIOLATIONS,
+    F,
+    _message,
+    _reported,
+)
 from faceparity.config import (
     DEFAULT_TARGET_FMRS,
     AuditConfig,
@@ -32,43 +42,6 @@ from faceparity.config import (
     ThresholdPolicy,
 )
 from faceparity.errors import FaceparityError, OutputError, UsageError
-
-EXIT_OK = 0
-EXIT_VIOLATIONS = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _message(text: str) -> None:
-    click.echo(text, err=True)
-
-
-def _reported(func: F) -> F:
-    """Turn library errors into one line on stderr and an exit code; never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except FaceparityError as err:
-            _message(f"error: {err}")
-            sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            _message("interrupted; nothing was written")
-            sys.exit(EXIT_INTERRUPTED)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
-            raise
-        except Exception as err:  # noqa: BLE001 - the last line of defence
-            _message(
-                f"internal error: {type(err).__name__}: {err}\n"
-                "This is a bug in faceparity; please report it with the command you ran."
-            )
-            sys.exit(EXIT_INTERNAL)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _split(text: str) -> list[str]:
@@ -316,6 +289,10 @@ def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
 
     if opts.get("identification") is not None:  # issue 6: the 1:N section
         result = dataclasses.replace(result, identification=opts["identification"])
+    if opts.get("acquisition") is not None:  # issue 7: failures to acquire and enrol
+        from faceparity.acquisition import with_acquisition
+
+        result = with_acquisition(result, opts["acquisition"])
     for note in result.input["notes"]:
         _message(f"note: {note}")
     # --- issue 5: the report and the policy gate (see the block "Reports, compare, check") ---
@@ -1105,70 +1082,81 @@ def audit_bob(
     _finish(cs, opts)
 
 
+def _streaming_options(func: F) -> F:
+    """Options of the all-vs-all comparison of embeddings (audit embeddings and images)."""
+    options = [
+        click.option(
+            "--engine",
+            type=click.Choice(["auto", "exact", "stream"]),
+            default="auto",
+            show_default=True,
+            help="exact: every comparison in memory; stream: blocks reduced into histograms and "
+            "exact tails (bounded memory); auto: exact up to --max-comparisons, else stream.",
+        ),
+        click.option(
+            "--max-comparisons",
+            type=click.IntRange(1),
+            default=50_000_000,
+            show_default=True,
+            help="Largest input the exact engine takes (it holds every comparison in memory).",
+        ),
+        click.option(
+            "--block-size",
+            type=click.IntRange(1),
+            default=4096,
+            show_default=True,
+            help="Streaming: rows and columns of a block of the similarity matrix.",
+        ),
+        click.option(
+            "--threads",
+            type=click.IntRange(1),
+            default=None,
+            help="Streaming: worker threads (default: the number of CPUs).",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(["numpy", "torch"]),
+            default="numpy",
+            show_default=True,
+            help="Streaming: where blocks are multiplied.",
+        ),
+        click.option(
+            "--device",
+            default="cpu",
+            show_default=True,
+            help="Streaming with --backend torch: cpu, cuda or cuda:N.",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            default=None,
+            help="Streaming: run the blocks on the Dask cluster whose scheduler is at ADDRESS "
+            "(tcp://host:8786); needs faceparity[dask] here and on the workers.",
+        ),
+        click.option(
+            "--checkpoint",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Streaming: directory to save progress in and resume from.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @audit.command("embeddings")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--metadata",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Table with the sample id, subject id and attribute columns.",
-)
-@click.option("--sample-id", "sample_id", required=True, help="Sample id column of --metadata.")
-@click.option("--subject", required=True, help="Subject id column of --metadata.")
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "exact", "stream"]),
-    default="auto",
-    show_default=True,
-    help="exact: every comparison in memory; stream: blocks reduced into histograms and "
-    "exact tails (bounded memory); auto: exact up to --max-comparisons, else stream.",
-)
-@click.option(
-    "--max-comparisons",
-    type=click.IntRange(1),
-    default=50_000_000,
-    show_default=True,
-    help="Largest input the exact engine takes (it holds every comparison in memory).",
-)
-@click.option(
-    "--block-size",
-    type=click.IntRange(1),
-    default=4096,
-    show_default=True,
-    help="Streaming: rows and columns of a block of the similarity matrix.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1),
     default=None,
-    help="Streaming: worker threads (default: the number of CPUs).",
+    help="Table with the sample id, subject id and attribute columns (not needed for "
+    "the output of `faceparity embed`, which holds them).",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["numpy", "torch"]),
-    default="numpy",
-    show_default=True,
-    help="Streaming: where blocks are multiplied.",
-)
-@click.option(
-    "--device",
-    default="cpu",
-    show_default=True,
-    help="Streaming with --backend torch: cpu, cuda or cuda:N.",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    default=None,
-    help="Streaming: run the blocks on the Dask cluster whose scheduler is at ADDRESS "
-    "(tcp://host:8786); needs faceparity[dask] here and on the workers.",
-)
-@click.option(
-    "--checkpoint",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Streaming: directory to save progress in and resume from.",
-)
+@click.option("--sample-id", "sample_id", default=None, help="Sample id column of --metadata.")
+@click.option("--subject", default=None, help="Subject id column of --metadata.")
+@_streaming_options
 @_identification_options  # issue 6
 @_tail_capacity_option
 @_attribute_options
@@ -1176,32 +1164,88 @@ def audit_bob(
 @_reported
 def audit_embeddings(
     path: Path,
-    metadata: Path,
-    sample_id: str,
-    subject: str,
-    engine: str,
-    max_comparisons: int,
-    block_size: int,
-    threads: int | None,
-    backend: str,
-    device: str,
-    scheduler: str | None,
-    checkpoint: Path | None,
+    metadata: Path | None,
+    sample_id: str | None,
+    subject: str | None,
     tail_capacity: int,
     attributes: tuple[str, ...],
     bins: tuple[str, ...],
     **opts: Any,
 ) -> None:
-    """Embeddings (npy, npz or Parquet): all mated and non-mated pairs, cosine similarity."""
-    from faceparity.readers.embeddings import compare_all, load_embeddings
+    """Embeddings (npy, npz or Parquet): all mated and non-mated pairs, cosine similarity.
 
+    The output of `faceparity embed` needs no --metadata: it holds the subjects and
+    attributes, and what became of every image (failures to acquire and enrol by group).
+    """
+    from faceparity.readers.embeddings import load_embeddings
+    from faceparity.readers.pipeline_output import is_pipeline_output
+
+    specs = _attribute_specs(attributes, bins)
+    if metadata is None and is_pipeline_output(path):
+        _audit_pipeline_output(path, specs, tail_capacity, opts)
+        return
+    missing = [
+        name
+        for name, value in (
+            ("--metadata", metadata),
+            ("--sample-id", sample_id),
+            ("--subject", subject),
+        )
+        if value is None
+    ]
+    if missing:
+        raise UsageError(
+            f"{', '.join(missing)}: required for {path} (only the output of `faceparity embed` "
+            "holds its own metadata)"
+        )
+    assert metadata is not None and sample_id is not None and subject is not None
     table = load_embeddings(
-        path,
-        metadata=metadata,
-        sample_id=sample_id,
-        subject=subject,
-        attributes=_attribute_specs(attributes, bins),
+        path, metadata=metadata, sample_id=sample_id, subject=subject, attributes=specs
     )
+    _audit_table(table, metadata, tail_capacity, opts)
+
+
+def _audit_pipeline_output(
+    path: Path, specs: list[Any], tail_capacity: int, opts: dict[str, Any]
+) -> None:
+    """Audit the enrolled images of a pipeline run, with failures to acquire and enrol by group."""
+    from faceparity.acquisition import acquisition_by_group
+    from faceparity.readers.pipeline_output import load_pipeline_output
+
+    table, records = load_pipeline_output(path, attributes=specs)
+    group_by = _split(opts["group_by"])
+    unknown = [name for name in group_by if name not in records.codes]
+    if unknown:
+        raise UsageError(
+            f"--group-by: {', '.join(unknown)} is not an --attribute; name each group-by "
+            "attribute with --attribute NAME=COLUMN"
+        )
+    opts["acquisition"] = acquisition_by_group(
+        records.status,
+        records.reasons,
+        records.subject,
+        records.codes,
+        records.levels,
+        group_by,
+        pipeline=records.description,
+        level=opts["level"],
+        replicates=opts["replicates"] if opts["intervals"] == "bootstrap" else 0,
+        seed=opts["seed"],
+    )
+    _audit_table(table, path, tail_capacity, opts)
+
+
+def _audit_table(table: Any, metadata: Path, tail_capacity: int, opts: dict[str, Any]) -> None:
+    """Audit every comparison of an embedding table: exact or streaming; write, print."""
+    from faceparity.readers.embeddings import compare_all
+
+    engine, scheduler, block_size = (
+        opts.pop("engine"),
+        opts.pop("scheduler"),
+        opts.pop("block_size"),
+    )
+    max_comparisons, threads = opts.pop("max_comparisons"), opts.pop("threads")
+    backend, device, checkpoint = opts.pop("backend"), opts.pop("device"), opts.pop("checkpoint")
     _identification_run(table, metadata, block_size, threads, opts)  # issue 6 (1:N first)
     n = len(table.subject)
     if scheduler is not None and engine == "exact":
@@ -1249,6 +1293,64 @@ def audit_embeddings(
     if bootstrap:
         _message(f"bootstrapped subjects: {opts['replicates']} replicates")
     _write_and_print(result if bootstrap else _uncertain(result, opts), opts)
+
+
+@audit.command("images")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@pipeline_options
+@click.option(
+    "--embeddings",
+    "embeddings_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to keep the embeddings (Parquet, mode 0600; default: OUTDIR/embeddings.parquet).",
+)
+@_streaming_options
+@_identification_options  # issue 6
+@_tail_capacity_option
+@_attribute_options
+@_audit_options
+@_reported
+def audit_images(
+    manifest: Path,
+    embeddings_path: Path | None,
+    tail_capacity: int,
+    attributes: tuple[str, ...],
+    bins: tuple[str, ...],
+    **opts: Any,
+) -> None:
+    """Face images, a manifest and an ONNX model: embed every image, then audit.
+
+    Runs `faceparity embed` and `faceparity audit embeddings` in one go: failures to
+    acquire and enrol are counted by group beside the error rates.
+    """
+    if embeddings_path is None:
+        if opts["output"] is None:
+            raise UsageError("--embeddings or -o/--output: expected where to keep the embeddings")
+        embeddings_path = Path(opts["output"]) / "embeddings.parquet"
+    pipeline = {k: opts.pop(k) for k in list(opts) if k in _PIPELINE_KEYS}
+    run_pipeline(manifest, embeddings_path, pipeline)
+    _audit_pipeline_output(embeddings_path, _attribute_specs(attributes, bins), tail_capacity, opts)
+
+
+_PIPELINE_KEYS = frozenset(
+    {
+        "root",
+        "path_column",
+        "subject_column",
+        "quality",
+        "max_pixels",
+        "batch_size",
+        "cache",
+        "no_cache",
+        "no_skin_tone",
+        "detector",
+        "embedder",
+        "model_spec",
+        "model_device",
+        "pipeline_threads",
+    }
+)
 
 
 @contextlib.contextmanager
@@ -1334,6 +1436,8 @@ main.add_command(compare)  # issue 5
 main.add_command(check)  # issue 5
 main.add_command(plan)  # issue 4, planning
 main.add_command(scenario)  # issue 6
+main.add_command(embed)  # issue 7
+main.add_command(verify)  # issue 7
 
 
 if __name__ == "__main__":  # pragma: no cover

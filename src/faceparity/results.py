@@ -6,7 +6,9 @@ Rates are fractions in [0, 1]. A rate that cannot be computed is ``null`` with a
 reason next to it, never ``NaN``, ``inf`` or a silent zero.
 
 Schema history: ``1.0``, the first; an optional top-level ``identification`` (the 1:N
-audit, :mod:`faceparity.identification.results`) was added within 1.0.
+audit, :mod:`faceparity.identification.results`) was added within 1.0, and an optional
+``acquisition`` (failures to acquire and enrol by group, of audits that ran the image
+pipeline: :mod:`faceparity.acquisition`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faceparity.acquisition.results import AcquisitionResult
 from faceparity.identification.results import IdentificationResult  # issue 6
 from faceparity.io import atomic_write_text
 
@@ -152,12 +155,16 @@ class AuditResult:
     uncertainty: dict[str, Any] | None = None
     # --- issue 6: the optional 1:N section (None for 1:1 runs; no key is written then) ---
     identification: IdentificationResult | None = None
+    # The optional section of audits that ran the image pipeline (None otherwise).
+    acquisition: AcquisitionResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready mapping; keys in a stable order, schema version first."""
         body = _clean(dataclasses.asdict(self))
         if body.get("identification") is None:  # issue 6
             body.pop("identification", None)
+        if body.get("acquisition") is None:
+            body.pop("acquisition", None)
         return {"schema_version": body.pop("schema_version"), **body}
 
     def to_json(self) -> str:
@@ -204,6 +211,11 @@ class AuditResult:
             identification=(  # issue 6
                 IdentificationResult.from_dict(data["identification"])
                 if data.get("identification")
+                else None
+            ),
+            acquisition=(
+                AcquisitionResult.from_dict(data["acquisition"])
+                if data.get("acquisition")
                 else None
             ),
         )

@@ -83,6 +83,7 @@ def choose_face(faces: Sequence[Face], *, width: int, height: int) -> Face | Non
     True
     >>> choose_face([], width=100, height=100) is None
     True
+
     """
     if not faces:
         return None

@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EmbeddingTable",
     "compare_all",
+    "embedding_table",
     "load_embeddings",
     "BYTES_PER_COMPARISON",
     "BYTES_PER_COMPARISON_ATTRIBUTE",
@@ -355,14 +356,40 @@ def load_embeddings(
     exclusions: list[Exclusion] = []
     values = emb.values[_join(emb, sample_ids, meta_file, sample_id, exclusions)]
     del emb
+    return embedding_table(
+        values,
+        subjects,
+        table,
+        attributes,
+        exclusions=exclusions,
+        file=meta_file,
+        source=f"{path} (metadata {metadata})",
+    )
 
+
+def embedding_table(
+    values: npt.NDArray[np.floating],
+    subjects: pd.Series,
+    table: pd.DataFrame,
+    attributes: Sequence[AttributeSpec],
+    *,
+    exclusions: Sequence[Exclusion],
+    file: str,
+    source: str,
+) -> EmbeddingTable:
+    """An :class:`EmbeddingTable` of joined rows: zero-norm rows left out, attributes coded.
+
+    ``values``, ``subjects`` and ``table`` hold one row per sample, in the same order;
+    ``table`` holds the attribute columns. Sample codes are positions in that order.
+    """
+    exclusions = list(exclusions)
     # Samples with a zero-norm embedding are left out before any comparison.
     keep = np.flatnonzero(np.any(values != 0.0, axis=1))
     if len(keep) < len(values):
         exclusions.append(Exclusion(ZERO_NORM_REASON, len(values) - len(keep), unit="samples"))
     n = len(keep)
     if n < 2:
-        raise InputError(MSG_TOO_FEW_SAMPLES.format(count=n), Location(meta_file))
+        raise InputError(MSG_TOO_FEW_SAMPLES.format(count=n), Location(file))
 
     subject_codes, subject_ids = pd.factorize(subjects.iloc[keep], sort=True)
     n_single = int(np.sum(np.bincount(subject_codes) == 1))
@@ -373,7 +400,7 @@ def load_embeddings(
     levels: dict[str, tuple[str, ...]] = {}
     for spec in attributes:
         column = table[spec.columns[0]]
-        codes, spec_levels = encode_attribute(column, column, spec=spec, file=meta_file)
+        codes, spec_levels = encode_attribute(column, column, spec=spec, file=file)
         sample_codes[spec.name], levels[spec.name] = _compact(codes[keep, 0], spec_levels)
     return EmbeddingTable(
         values=values[keep],
@@ -383,7 +410,7 @@ def load_embeddings(
         attributes=sample_codes,
         levels=levels,
         exclusions=tuple(exclusions),
-        source=f"{path} (metadata {metadata})",
+        source=source,
     )
 
 

@@ -1,0 +1,76 @@
+"""The ``acquisition`` section of ``results.json``: failure rates by group, with reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["AcquisitionGroup", "AcquisitionResult"]
+
+
+@dataclass(frozen=True)
+class AcquisitionGroup:
+    """One group's images and what became of them.
+
+    ``fta`` and ``fte`` are fractions of all the group's images, so that
+    ``fta + fte`` is the share of images without a template; ``None`` when the group
+    has no images. ``reasons`` counts the images per failure reason.
+    """
+
+    attributes: dict[str, str]
+    label: str
+    n_images: int
+    n_subjects: int
+    n_enrolled: int
+    n_failure_to_acquire: int
+    n_failure_to_enrol: int
+    fta: float | None
+    fte: float | None
+    reasons: dict[str, int]
+    fta_ci: dict[str, Any] | None = None
+    fte_ci: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AcquisitionResult:
+    """Failures to acquire and enrol: overall, per group, and the pipeline that ran.
+
+    Attributes
+    ----------
+    overall : AcquisitionGroup
+        Every image of the run.
+    groups : list of AcquisitionGroup
+        One per group of the audit's ``group_by``; images whose group-by attribute is
+        missing (among them every image without a face when grouping by skin tone)
+        are counted in ``overall`` and in ``n_ungrouped`` only.
+    n_ungrouped : int
+        Images without a group.
+    pipeline : dict
+        Detector, model, spec and limits (from the embeddings file).
+    notes : list of str
+        Definitions and caveats, in words.
+    fnmr_with_failures : list of dict
+        Per operating point of the audit (``target_fmr``, ``policy``), per group
+        (``label``): the FNMR of the enrolled images and the FNMR that counts an image
+        without a template as a false non-match (the generalised FNMR of ISO/IEC 19795-1).
+
+    """
+
+    overall: AcquisitionGroup
+    groups: list[AcquisitionGroup]
+    n_ungrouped: int
+    pipeline: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    fnmr_with_failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AcquisitionResult:
+        """Rebuild from the mapping in ``results.json``."""
+        return cls(
+            overall=AcquisitionGroup(**data["overall"]),
+            groups=[AcquisitionGroup(**g) for g in data["groups"]],
+            n_ungrouped=data["n_ungrouped"],
+            pipeline=data["pipeline"],
+            notes=list(data.get("notes", [])),
+            fnmr_with_failures=list(data.get("fnmr_with_failures", [])),
+        )

@@ -1,0 +1,276 @@
+"""The image commands: ``faceparity embed`` and ``faceparity verify``, and their options.
+
+``faceparity audit images`` (in :mod:`faceparity.cli`) runs :func:`run_pipeline` and
+continues into the audit. As everywhere in the command line, nothing is computed here:
+the pipeline is :mod:`faceparity.pipeline`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from faceparity.cli_support import F, _message, _reported
+from faceparity.errors import UsageError
+
+__all__ = ["embed", "pipeline_options", "run_pipeline", "verify"]
+
+
+def _model_options(func: F) -> F:
+    """The options that open a detector and a model (shared by embed, audit images, verify)."""
+    options = [
+        click.option(
+            "--detector",
+            default="haar",
+            show_default=True,
+            help="haar (OpenCV's cascade, no download), scrfd:MODEL.onnx, yunet:MODEL.onnx, "
+            "MODEL.onnx (format recognised), or none (the images are aligned crops already).",
+        ),
+        click.option(
+            "--embedder",
+            required=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="The ONNX face recognition model under audit.",
+        ),
+        click.option(
+            "--model-spec",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="TOML spec of the model's input (size, mean, std, channel_order, layout, "
+            "flip); default: the ArcFace convention (112x112 RGB, (x-127.5)/127.5, NCHW).",
+        ),
+        click.option(
+            "--device",
+            "model_device",
+            default="cpu",
+            show_default=True,
+            help="cpu, or cuda / cuda:N (onnxruntime's CUDA execution provider).",
+        ),
+        click.option(
+            "--threads",
+            "pipeline_threads",
+            type=click.IntRange(1),
+            default=None,
+            help="Threads for decoding, detection and inference (default: the CPUs).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def pipeline_options(func: F) -> F:
+    """Options of a pipeline run over a manifest (embed and audit images)."""
+    options = [
+        click.option(
+            "--root",
+            required=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Directory the manifest's image paths are relative to.",
+        ),
+        click.option("--path-column", default="path", show_default=True),
+        click.option("--subject-column", default="subject", show_default=True),
+        click.option(
+            "--quality",
+            default="",
+            help="Enrolment limits, e.g. min_inter_eye=20,max_yaw=45 (see the README); "
+            "faces below one are failures to enrol.",
+        ),
+        click.option(
+            "--max-pixels",
+            type=click.IntRange(1),
+            default=None,
+            help="Largest image decoded, in pixels (default 50,000,000).",
+        ),
+        click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True),
+        click.option(
+            "--cache",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="SQLite cache of per-image records (owner-only), keyed by image content "
+            "and pipeline: a rerun skips done work (default: OUTPUT.cache.sqlite).",
+        ),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write a cache."),
+        click.option(
+            "--no-skin-tone", is_flag=True, help="Do not measure the Individual Typology Angle."
+        ),
+        _model_options,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
+    """The detector (None for ``--detector none``) and the embedder the options name."""
+    from faceparity.pipeline.detect import open_detector
+    from faceparity.pipeline.embedder import OnnxEmbedder, read_model_spec
+
+    threads = opts["pipeline_threads"] or _cpus()
+    spec = read_model_spec(opts["model_spec"])
+    embedder = OnnxEmbedder(opts["embedder"], spec, threads=threads, device=opts["model_device"])
+    text = opts["detector"]
+    detector = None if text == "none" else open_detector(text, threads=threads)
+    return detector, embedder
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _image_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr: images done, rate, ETA."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("images"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("embed", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def run_pipeline(manifest_path: Path, output: Path, opts: dict[str, Any]) -> Any:
+    """Read the manifest, run the pipeline, write ``output`` (Parquet, mode 0600); the run."""
+    from faceparity.pipeline.cache import RecordCache
+    from faceparity.pipeline.images import ImageLimits
+    from faceparity.pipeline.quality import parse_quality_limits
+    from faceparity.pipeline.run import PipelineSettings, embed_images
+    from faceparity.readers.manifest import read_manifest
+
+    manifest = read_manifest(
+        manifest_path,
+        root=opts["root"],
+        path_column=opts["path_column"],
+        subject_column=opts["subject_column"],
+    )
+    limits = (
+        ImageLimits() if opts["max_pixels"] is None else ImageLimits(max_pixels=opts["max_pixels"])
+    )
+    threads = opts["pipeline_threads"] or _cpus()
+    settings = PipelineSettings(
+        quality=parse_quality_limits(opts["quality"]),
+        image_limits=limits,
+        batch_size=opts["batch_size"],
+        threads=threads,
+        skin_tone=not opts["no_skin_tone"],
+    )
+    detector, embedder = _open_models(opts)
+    cache = None
+    if not opts["no_cache"]:
+        cache_path = opts["cache"] or output.with_name(output.name + ".cache.sqlite")
+        cache = RecordCache(cache_path)
+    _message(f"embedding {len(manifest)} images ...")
+    try:
+        with _image_progress() as progress:
+            run = embed_images(
+                manifest,
+                detector=detector,
+                embedder=embedder,
+                settings=settings,
+                cache=cache,
+                progress=progress,
+            )
+    finally:
+        if cache is not None:
+            cache.close()
+    try:
+        run.write(output)
+    except OSError as err:
+        from faceparity.errors import OutputError
+
+        raise OutputError(f"cannot write {output}: {err.strerror or err}") from err
+    counts = run.counts()
+    _message(
+        f"wrote {output}: {counts['enrolled']} enrolled, {counts['failure_to_acquire']} failures "
+        f"to acquire, {counts['failure_to_enrol']} failures to enrol"
+        + (f" ({run.n_cached} from the cache)" if run.n_cached else "")
+    )
+    return run
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@pipeline_options
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Parquet file to write: a row per image (outcome, measures, embedding).",
+)
+@_reported
+def embed(manifest: Path, output: Path, **opts: Any) -> None:
+    """Face images in, embeddings out: detect, align, measure, embed every manifest image.
+
+    MANIFEST is a CSV, TSV or Parquet table with an image path column (relative to
+    --root), a subject id column and any attribute columns. The output is what
+    `faceparity audit embeddings OUTPUT` reads.
+    """
+    if output.suffix.lower() not in (".parquet", ".pq"):
+        raise UsageError(f"--output: expected a file ending in .parquet, got {output}")
+    run_pipeline(manifest, output, opts)
+
+
+@click.command()
+@click.argument("image_a", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("image_b", type=click.Path(dir_okay=False, path_type=Path))
+@_model_options
+@click.option("--threshold", type=float, required=True, help="Decision threshold (similarity).")
+@click.option(
+    "--results",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="An audit's results.json of this model: say which operating point the "
+    "threshold corresponds to, and the error rates measured there.",
+)
+@_reported
+def verify(
+    image_a: Path, image_b: Path, threshold: float, results: Path | None, **opts: Any
+) -> None:
+    """Compare two face images: the score, the decision, and what the threshold means.
+
+    A one-off comparison of two images you hold, for people checking a model; not a
+    search, and nothing is stored.
+    """
+    from faceparity.pipeline.verify import compare_images, describe_threshold
+
+    if not math.isfinite(threshold):
+        raise UsageError(f"--threshold: expected a finite number, got {threshold}")
+    detector, embedder = _open_models(opts)
+    outcome = compare_images(image_a, image_b, detector=detector, embedder=embedder)
+    click.echo(outcome.describe(threshold))
+    if results is not None:
+        from faceparity.results import AuditResult
+
+        try:
+            audit = AuditResult.read_json(results)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise UsageError(
+                f"--results {results}: could not be read as results.json: {err}"
+            ) from err
+        click.echo(describe_threshold(audit, threshold))

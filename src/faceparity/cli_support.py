@@ -1,0 +1,49 @@
+"""What every ``faceparity`` command shares: messages on stderr, errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from faceparity.errors import FaceparityError
+
+EXIT_OK = 0
+EXIT_VIOLATIONS = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _message(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _reported(func: F) -> F:
+    """Turn library errors into one line on stderr and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FaceparityError as err:
+            _message(f"error: {err}")
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            _message("interrupted; nothing was written")
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as err:  # noqa: BLE001 - the last line of defence
+            _message(
+                f"internal error: {type(err).__name__}: {err}\n"
+                "This is a bug in faceparity; please report it with the command you ran."
+            )
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]

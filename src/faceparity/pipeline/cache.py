@@ -1,0 +1,82 @@
+"""A cache of per-image pipeline records, keyed by image content and pipeline, owner-only.
+
+Each image's outcome (its face, quality measures, skin tone and embedding, or the
+reason it gave none) is stored under the SHA-256 of the image's bytes joined with the
+digest of the pipeline that produced it (detector, its settings, the alignment size,
+the model file and its spec). A rerun with the same pipeline skips every image it has
+seen, wherever the file has moved; a changed model or detector misses the cache, so a
+stale embedding is never reused. Records are committed after every batch, so a run
+that is interrupted resumes where it stopped.
+
+The cache holds embeddings, which are biometric data: the file is SQLite, created with
+mode ``0600`` (readable and writable by its owner only) inside a directory created
+``0700``; existing files are narrowed to those modes when opened.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from faceparity.errors import OutputError
+
+__all__ = ["MSG_CACHE_UNUSABLE", "RecordCache"]
+
+MSG_CACHE_UNUSABLE = "cache {file}: could not be opened as a faceparity cache: {error}"
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, record BLOB NOT NULL)"
+
+
+class RecordCache:
+    """Per-image records (opaque bytes) under content-and-pipeline keys.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The SQLite file; created (mode 0600, its directory 0700) when missing.
+
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, mode=0o700)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            os.chmod(self.path, 0o600)
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._lock = threading.Lock()
+            self._db.execute(_SCHEMA)
+            self._db.commit()
+        except (OSError, sqlite3.Error) as err:
+            raise OutputError(MSG_CACHE_UNUSABLE.format(file=self.path, error=err)) from err
+
+    @staticmethod
+    def key(image_digest: str, pipeline_digest: str) -> str:
+        """The key of an image's record under a pipeline."""
+        return f"{image_digest}:{pipeline_digest}"
+
+    def get(self, key: str) -> bytes | None:
+        """The record stored under ``key``, if any (safe from any thread)."""
+        with self._lock:
+            row = self._db.execute("SELECT record FROM records WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def put_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """Store records and commit (a crash after this keeps them)."""
+        rows = list(items)
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?)", rows)
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()

@@ -1,0 +1,456 @@
+"""The pipeline run: a manifest of images in, one record per image and its embedding out.
+
+For each image of the manifest, in order: read the file (:mod:`.images`), detect the
+faces and pick one (:mod:`.detect`, :func:`.faces.choose_face`), align it
+(:mod:`.align`), measure its quality (:mod:`.quality`) and skin tone
+(:mod:`.skintone`), and embed it with the model under audit (:mod:`.embedder`).
+Reading, decoding, detection, alignment and the measures run on a pool of threads
+(Pillow, OpenCV and onnxruntime release the GIL) while the main thread runs the model
+on batches, so the stages overlap.
+
+Every image ends in one of three outcomes (ISO/IEC 19795-1, 4.3.2 and 4.3.3):
+
+``enrolled``
+    A template was made.
+``failure_to_acquire``
+    No face could be captured: the file is unreadable, not an image, corrupt, over a
+    limit, or no face was found in it.
+``failure_to_enrol``
+    A face was found but no usable template made: its quality is below a stated
+    limit (:class:`~faceparity.pipeline.quality.QualityLimits`), or the model gave
+    no usable embedding.
+
+The reason is recorded with each failure. The record of each image (outcome, face
+box, quality measures, skin tone, embedding) is cached by image content and pipeline
+(:class:`~faceparity.pipeline.cache.RecordCache`), so a rerun skips done work and an
+interrupted run resumes. Quality limits are applied after the cache, so changing them
+needs no new inference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from faceparity.io import atomic_write_bytes
+from faceparity.pipeline.align import align_face
+from faceparity.pipeline.cache import RecordCache
+from faceparity.pipeline.faces import Face, choose_face
+from faceparity.pipeline.images import Decoded, ImageFailure, ImageLimits, decode_image, read_image
+from faceparity.pipeline.quality import ImageQuality, QualityLimits, measure_quality
+from faceparity.pipeline.skintone import ita_band, skin_ita
+from faceparity.readers.manifest import Manifest
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from faceparity.pipeline.detect import Detector
+    from faceparity.pipeline.embedder import OnnxEmbedder
+
+__all__ = [
+    "ACQUIRE",
+    "ENROL",
+    "ENROLLED",
+    "OUTPUT_KIND",
+    "REASON_NO_FACE",
+    "REASON_NO_TEMPLATE",
+    "EmbeddingRun",
+    "ImageRecord",
+    "PipelineSettings",
+    "embed_images",
+]
+
+ENROLLED = "enrolled"
+ACQUIRE = "failure_to_acquire"
+ENROL = "failure_to_enrol"
+
+REASON_NO_FACE = "no face found"
+REASON_NO_TEMPLATE = "model gave no usable embedding"
+REASON_QUALITY = "quality below the limits"
+
+OUTPUT_KIND = "faceparity-embeddings"
+"""The ``kind`` in the Parquet metadata of :meth:`EmbeddingRun.write`'s output."""
+OUTPUT_VERSION = 1
+METADATA_KEY = b"faceparity"
+
+_QUALITY_FIELDS = [f for f in ImageQuality.__dataclass_fields__]
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """How the pipeline runs (the detector and model are passed apart).
+
+    Parameters
+    ----------
+    quality : QualityLimits
+        Enrolment limits; an acquired face below one is a failure to enrol.
+    image_limits : ImageLimits
+        File size and pixel limits of decoding.
+    batch_size : int
+        Crops per inference call.
+    threads : int
+        Threads for reading, decoding, detection and alignment.
+    skin_tone : bool
+        Measure the Individual Typology Angle of each aligned face.
+
+    """
+
+    quality: QualityLimits = field(default_factory=QualityLimits)
+    image_limits: ImageLimits = ImageLimits()
+    batch_size: int = 16
+    threads: int = 2
+    skin_tone: bool = True
+
+
+@dataclass
+class ImageRecord:
+    """What happened to one image (before the enrolment limits are applied)."""
+
+    acquired: bool
+    reason: str = ""
+    detail: str = ""
+    n_faces: int = 0
+    face_score: float = math.nan
+    box: tuple[float, float, float, float] = (math.nan,) * 4
+    quality: dict[str, float] = field(default_factory=dict)
+    ita: float = math.nan
+    embedding: npt.NDArray[np.float32] | None = None
+
+    def to_bytes(self) -> bytes:
+        """The record as stored in the cache: JSON, a NUL, the embedding's float32 bytes."""
+        head = {k: v for k, v in asdict(self).items() if k != "embedding"}
+        body = b"" if self.embedding is None else self.embedding.astype("<f4").tobytes()
+        return json.dumps(head).encode() + b"\0" + body
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ImageRecord:
+        """The record :meth:`to_bytes` stored."""
+        head, _, body = data.partition(b"\0")
+        values = json.loads(head)
+        values["box"] = tuple(values["box"])
+        embedding = np.frombuffer(body, dtype="<f4").astype(np.float32) if body else None
+        return cls(**values, embedding=embedding)
+
+
+@dataclass(frozen=True, eq=False)
+class EmbeddingRun:
+    """The outcome of a run: one row per manifest image.
+
+    Attributes
+    ----------
+    manifest : Manifest
+    records : list of ImageRecord
+    status : list of str
+        ``enrolled``, ``failure_to_acquire`` or ``failure_to_enrol``.
+    reasons : list of str
+        The failure's reason ("" when enrolled).
+    details : list of str
+        What exactly failed ("" when enrolled): the limit, the decoder's message.
+    description : dict
+        The pipeline: detector, model, spec, limits (written to the output's metadata).
+    n_cached : int
+        Images whose record came from the cache.
+
+    """
+
+    manifest: Manifest
+    records: list[ImageRecord]
+    status: list[str]
+    reasons: list[str]
+    details: list[str]
+    description: dict[str, Any]
+    n_cached: int
+
+    def counts(self) -> dict[str, int]:
+        """Images per outcome."""
+        return {s: self.status.count(s) for s in (ENROLLED, ACQUIRE, ENROL)}
+
+    def to_arrow(self) -> pa.Table:
+        """The output table: metadata columns, outcome, measures, skin tone, embedding."""
+        import pyarrow as pa
+
+        m = self.manifest
+        columns: dict[str, Any] = {
+            m.path_column: pa.array(m.paths, pa.string()),
+            m.subject_column: pa.array(m.subject.tolist(), pa.string()),
+        }
+        for name in m.attributes.columns:
+            columns[name] = pa.array(m.attributes[name].tolist(), from_pandas=True)
+        columns["status"] = pa.array(self.status, pa.string())
+        columns["reason"] = pa.array(self.reasons, pa.string())
+        columns["detail"] = pa.array(self.details, pa.string())
+        columns["n_faces"] = pa.array([r.n_faces for r in self.records], pa.int32())
+        columns["face_score"] = _floats([r.face_score for r in self.records])
+        for k, name in enumerate(("box_x1", "box_y1", "box_x2", "box_y2")):
+            columns[name] = _floats([r.box[k] for r in self.records])
+        for name in _QUALITY_FIELDS:
+            columns[name] = _floats([r.quality.get(name, math.nan) for r in self.records])
+        columns["ita"] = _floats([r.ita for r in self.records])
+        columns["ita_band"] = pa.array([ita_band(r.ita) for r in self.records], pa.string())
+        columns["embedding"] = _embedding_column(self.records, self.status)
+        meta = {"kind": OUTPUT_KIND, "version": OUTPUT_VERSION, **self.description}
+        table = pa.table(columns)
+        return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the Parquet output atomically, readable by its owner only (mode 0600)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(self.to_arrow(), sink)
+        atomic_write_bytes(Path(path), sink.getvalue().to_pybytes(), mode=0o600)
+
+
+def _floats(values: list[float]) -> pa.Array:
+    import pyarrow as pa
+
+    return pa.array(values, pa.float64(), from_pandas=True)
+
+
+def _embedding_column(records: list[ImageRecord], status: list[str]) -> pa.Array:
+    """Enrolled images' embeddings as a fixed-size list column; null for failures."""
+    import pyarrow as pa
+
+    dims = {
+        len(r.embedding)
+        for r, s in zip(records, status, strict=True)
+        if s == ENROLLED and r.embedding is not None
+    }
+    d = dims.pop() if dims else 0
+    values = np.zeros((len(records), d), dtype=np.float32)
+    mask = np.ones(len(records), dtype=bool)
+    for i, (r, s) in enumerate(zip(records, status, strict=True)):
+        if s == ENROLLED and r.embedding is not None:
+            values[i] = r.embedding
+            mask[i] = False
+    flat = pa.array(values.reshape(-1), pa.float32())
+    column = pa.FixedSizeListArray.from_arrays(flat, d)
+    if mask.any():
+        column = pa.FixedSizeListArray.from_arrays(flat, d, mask=pa.array(mask))
+    return column
+
+
+def pipeline_digest(detector: Detector | None, embedder: OnnxEmbedder, align_size: int) -> str:
+    """Digest of everything before the enrolment limits that shapes an image's record."""
+    parts = {
+        "detector": None if detector is None else _fingerprint(detector),
+        "align_size": align_size,
+        "model": embedder.digest,
+        "version": OUTPUT_VERSION,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _fingerprint(detector: Detector) -> str:
+    """The detector's settings and, for a model file, the digest of its contents."""
+    from faceparity.pipeline.embedder import file_digest
+
+    model = getattr(detector, "model", None)
+    path = getattr(model, "path", None)
+    digest = file_digest(path) if path is not None else ""
+    return f"{detector.description}|{digest}"
+
+
+@dataclass
+class _Pending:
+    """An image in flight: its cache key, and its record and crop once prepared."""
+
+    index: int
+    key: str | None
+    record: ImageRecord
+    crop: npt.NDArray[np.uint8] | None
+    cached: bool = False
+
+
+def embed_images(
+    manifest: Manifest,
+    *,
+    detector: Detector | None,
+    embedder: OnnxEmbedder,
+    settings: PipelineSettings = PipelineSettings(),
+    cache: RecordCache | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EmbeddingRun:
+    """Run the pipeline over every image of a manifest.
+
+    Parameters
+    ----------
+    manifest : Manifest
+        The images, checked (:func:`~faceparity.readers.manifest.read_manifest`).
+    detector : Detector or None
+        The face detector; ``None`` when the images are aligned crops already (each
+        is resized to the model's input size; no face is searched for).
+    embedder : OnnxEmbedder
+        The model under audit.
+    settings : PipelineSettings
+        Limits, batch size, threads.
+    cache : RecordCache, optional
+        Where records are looked up and stored.
+    progress : callable, optional
+        Called with ``(images done, images in all)``.
+
+    Returns
+    -------
+    EmbeddingRun
+
+    """
+    size = embedder.spec.size
+    digest = pipeline_digest(detector, embedder, size)
+    n = len(manifest)
+    records: list[ImageRecord | None] = [None] * n
+    batch: list[_Pending] = []
+    n_cached = 0
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        if not batch:
+            return
+        faces = [p for p in batch if p.crop is not None]
+        if faces:
+            embeddings, usable = embedder.embed(np.stack([p.crop for p in faces]))
+            for p, e, ok in zip(faces, embeddings, usable, strict=True):
+                p.record.embedding = e.copy() if ok else None
+        for p in batch:
+            records[p.index] = p.record
+        if cache is not None:
+            cache.put_many((p.key, p.record.to_bytes()) for p in batch if p.key is not None)
+        done += len(batch)
+        batch.clear()
+        if progress is not None:
+            progress(done, n)
+
+    def prepare(i: int) -> _Pending:
+        return _prepare(i, manifest.files[i], detector, size, settings, digest, cache)
+
+    with ThreadPoolExecutor(max_workers=settings.threads) as pool:
+        for pending in _in_order(pool, prepare, n, window=4 * settings.batch_size):
+            if pending.cached:
+                records[pending.index] = pending.record
+                n_cached += 1
+                done += 1
+                if progress is not None and done % settings.batch_size == 0:
+                    progress(done, n)
+                continue
+            batch.append(pending)
+            if len(batch) == settings.batch_size:
+                flush()
+        flush()
+    final = [r for r in records if r is not None]
+    status, reasons, details = _outcomes(final, settings.quality)
+    description = {
+        "detector": "none (aligned crops)" if detector is None else detector.description,
+        "model": embedder.file,
+        "model_digest": embedder.digest,
+        "spec": embedder.spec.to_dict(),
+        "quality_limits": asdict(settings.quality),
+        "pipeline_digest": digest,
+        "path_column": manifest.path_column,
+        "subject_column": manifest.subject_column,
+    }
+    return EmbeddingRun(manifest, final, status, reasons, details, description, n_cached)
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, work: Callable[[int], _Pending], n: int, *, window: int
+) -> Iterator[_Pending]:
+    """``work(0)``, ..., ``work(n - 1)`` on the pool, yielded in order, ``window`` in flight."""
+    queue: deque[Future[_Pending]] = deque()
+    for i in range(n):
+        queue.append(pool.submit(work, i))
+        if len(queue) >= window:
+            yield queue.popleft().result()
+    while queue:
+        yield queue.popleft().result()
+
+
+def _prepare(
+    index: int,
+    file: Path,
+    detector: Detector | None,
+    size: int,
+    settings: PipelineSettings,
+    digest: str,
+    cache: RecordCache | None,
+) -> _Pending:
+    """Read, look up, decode, detect, align and measure one image (on a pool thread)."""
+    data, failure = read_image(file, settings.image_limits)
+    if data is None:
+        assert failure is not None
+        return _Pending(index, None, _failed(failure), None)
+    key = RecordCache.key(hashlib.sha256(data).hexdigest(), digest)
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return _Pending(index, key, ImageRecord.from_bytes(hit), None, cached=True)
+    decoded = decode_image(data, settings.image_limits)
+    del data
+    if isinstance(decoded, ImageFailure):
+        return _Pending(index, key, _failed(decoded), None)
+    record, crop = _face_record(decoded, detector, size, settings.skin_tone)
+    return _Pending(index, key, record, crop)
+
+
+def _failed(failure: ImageFailure) -> ImageRecord:
+    return ImageRecord(acquired=False, reason=failure.reason, detail=failure.detail)
+
+
+def _face_record(
+    decoded: Decoded, detector: Detector | None, size: int, skin_tone: bool
+) -> tuple[ImageRecord, npt.NDArray[np.uint8] | None]:
+    """Detect, choose, align and measure the face of a decoded image."""
+    image = decoded.pixels
+    if detector is None:
+        face = None
+        n_faces = 1
+    else:
+        faces = detector.detect(image)
+        n_faces = len(faces)
+        face = choose_face(faces, width=decoded.width, height=decoded.height)
+        if face is None:
+            return ImageRecord(acquired=False, reason=REASON_NO_FACE), None
+    crop = align_face(image, face, size=size)
+    whole = Face(np.array([0.0, 0.0, decoded.width, decoded.height]), math.nan)
+    quality = measure_quality(face if face is not None else whole, crop)
+    record = ImageRecord(
+        acquired=True,
+        n_faces=n_faces,
+        face_score=math.nan if face is None else float(face.score),
+        box=tuple(float(v) for v in (whole if face is None else face).box),  # type: ignore[arg-type]
+        quality=quality.as_dict(),
+        ita=skin_ita(crop) if skin_tone else math.nan,
+    )
+    return record, crop
+
+
+def _outcomes(
+    records: list[ImageRecord], limits: QualityLimits
+) -> tuple[list[str], list[str], list[str]]:
+    """Each image's outcome, reason and detail, the enrolment limits applied."""
+    status, reasons, details = [], [], []
+    for r in records:
+        failed = limits.reasons(ImageQuality(**r.quality)) if r.acquired else ()
+        if not r.acquired:
+            outcome = (ACQUIRE, r.reason, r.detail)
+        elif failed:
+            outcome = (ENROL, REASON_QUALITY, "; ".join(failed))
+        elif r.embedding is None:
+            outcome = (ENROL, REASON_NO_TEMPLATE, "")
+        else:
+            outcome = (ENROLLED, "", "")
+        status.append(outcome[0])
+        reasons.append(outcome[1])
+        details.append(outcome[2])
+    return status, reasons, details

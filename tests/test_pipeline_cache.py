@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from faceparity.pipeline.cache import RecordCache
+
+
+def test_records_round_trip_and_owner_only_modes(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "records.sqlite"
+    cache = RecordCache(path)
+    key = RecordCache.key("img", "pipe")
+    assert cache.get(key) is None
+    cache.put_many([(key, b"record\0bytes")])
+    assert cache.get(key) == b"record\0bytes"
+    assert len(cache) == 1
+    cache.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    again = RecordCache(path)
+    assert again.get(key) == b"record\0bytes"
+    again.close()
+
+
+def test_existing_file_is_narrowed_to_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "records.sqlite"
+    RecordCache(path).close()
+    path.chmod(0o644)
+    RecordCache(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_keys_separate_pipelines(tmp_path: Path) -> None:
+    cache = RecordCache(tmp_path / "c.sqlite")
+    cache.put_many([(RecordCache.key("img", "a"), b"A")])
+    assert cache.get(RecordCache.key("img", "b")) is None
+    cache.close()

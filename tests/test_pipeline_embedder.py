@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _onnx_models import face_image, tiny_embedder
+from faceparity.errors import UsageError
+from faceparity.pipeline.embedder import (
+    MSG_MODEL_SIZE,
+    MSG_SPEC_UNKNOWN_KEY,
+    ModelSpec,
+    OnnxEmbedder,
+    read_model_spec,
+)
+
+pytest.importorskip("onnxruntime")
+
+
+def _reference(crops: np.ndarray, path: Path, spec: ModelSpec) -> np.ndarray:
+    """The model's function written out in numpy: pool 16x16 cells, flatten, project."""
+    import onnx
+    from onnx import numpy_helper
+
+    weights = numpy_helper.to_array(onnx.load(str(path)).graph.initializer[0]).astype(np.float64)
+    x = crops.astype(np.float64)
+    if spec.channel_order == "BGR":
+        x = x[..., ::-1]
+    x = (x - np.asarray(spec.mean)) / np.asarray(spec.std)
+    n, h, w, _ = x.shape
+    pooled = x.reshape(n, h // 16, 16, w // 16, 16, 3).mean(axis=(2, 4))  # (n, 7, 7, 3)
+    flat = pooled.transpose(0, 3, 1, 2).reshape(n, -1)  # NCHW flatten order
+    out = flat @ weights
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ModelSpec(),
+        ModelSpec(mean=(120.0, 110.0, 100.0), std=(50.0, 60.0, 70.0), channel_order="BGR"),
+        ModelSpec(layout="NHWC"),
+    ],
+)
+def test_embeddings_match_a_numpy_reference(tmp_path: Path, spec: ModelSpec) -> None:
+    model = tiny_embedder(tmp_path / "m.onnx", layout=spec.layout)
+    crops = np.stack([face_image(s, k) for s in range(3) for k in range(2)])
+    embeddings, usable = OnnxEmbedder(model, spec, threads=1).embed(crops)
+    assert usable.all()
+    assert embeddings.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(embeddings, _reference(crops, model, spec), atol=1e-5)
+
+
+def test_fixed_batch_model_is_run_in_its_batches(tmp_path: Path) -> None:
+    one = OnnxEmbedder(tiny_embedder(tmp_path / "one.onnx", batch=1))
+    any_ = OnnxEmbedder(tiny_embedder(tmp_path / "any.onnx"))
+    crops = np.stack([face_image(s, 0) for s in range(5)])
+    np.testing.assert_allclose(one.embed(crops)[0], any_.embed(crops)[0], atol=1e-6)
+
+
+def test_flip_adds_the_mirrored_crop(tmp_path: Path) -> None:
+    model = tiny_embedder(tmp_path / "m.onnx")
+    crops = np.stack([face_image(1, 0)])
+    plain = OnnxEmbedder(model).raw(crops)
+    mirrored = OnnxEmbedder(model).raw(np.ascontiguousarray(crops[:, :, ::-1]))
+    flipped, _ = OnnxEmbedder(model, ModelSpec(flip=True)).embed(crops)
+    expected = (plain + mirrored) / np.linalg.norm(plain + mirrored)
+    np.testing.assert_allclose(flipped, expected, atol=1e-6)
+
+
+def test_zero_output_is_no_template(tmp_path: Path) -> None:
+    model = tiny_embedder(tmp_path / "zero.onnx", output_scale=0.0)
+    embeddings, usable = OnnxEmbedder(model).embed(np.stack([face_image(0, 0)]))
+    assert not usable[0]
+    assert (embeddings == 0).all()
+
+
+def test_digest_changes_with_model_and_spec(tmp_path: Path) -> None:
+    a = tiny_embedder(tmp_path / "a.onnx", seed=1)
+    b = tiny_embedder(tmp_path / "b.onnx", seed=2)
+    assert OnnxEmbedder(a).digest == OnnxEmbedder(a).digest
+    assert OnnxEmbedder(a).digest != OnnxEmbedder(b).digest
+    assert OnnxEmbedder(a).digest != OnnxEmbedder(a, ModelSpec(flip=True)).digest
+
+
+def test_model_input_size_must_match_the_spec(tmp_path: Path) -> None:
+    model = tiny_embedder(tmp_path / "m.onnx", size=128)
+    with pytest.raises(UsageError) as err:
+        OnnxEmbedder(model)
+    assert str(err.value) == MSG_MODEL_SIZE.format(file=model, height=128, width=128, size=112)
+    assert OnnxEmbedder(model, ModelSpec(size=128)).dimension == 16
+
+
+def test_unloadable_model_is_a_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(UsageError, match="could not be loaded by onnxruntime"):
+        OnnxEmbedder(bad)
+
+
+def test_model_spec_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_text(
+        'name = "facenet"\nsize = 160\nmean = 127.5\nstd = [128, 128, 128]\nlayout = "NHWC"\n',
+        encoding="utf-8",
+    )
+    spec = read_model_spec(path)
+    assert spec == ModelSpec(
+        name="facenet", size=160, mean=127.5, std=(128.0, 128.0, 128.0), layout="NHWC"
+    )
+    assert read_model_spec(None) == ModelSpec()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sise = 112\n", MSG_SPEC_UNKNOWN_KEY.split(":")[0]),
+        ('layout = "CHW"\n', 'layout: expected "NCHW" or "NHWC"'),
+        ("std = 0\n", "std: expected a number or a list of 3 numbers, none 0"),
+        ("size = 4\n", "size: expected a whole number of pixels from 8 to 1024"),
+        ("size = \n", "could not be read as TOML"),
+    ],
+)
+def test_model_spec_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError) as err:
+        read_model_spec(path)
+    assert message.format(file=path) in str(err.value)
+    assert str(path) in str(err.value)
