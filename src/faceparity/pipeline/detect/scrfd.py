@@ -20,7 +20,8 @@ outputs       strides         anchors    keypoints
 15            8 ... 128       1          yes
 ============  ==============  =========  ========================================
 
-For a ``W x H`` input and stride ``s`` there are ``(H / s) * (W / s)`` cells in row-major
+For a ``W x H`` input and stride ``s`` there are ``(H / s) * (W / s)`` cells (rounded up
+where ``s`` does not divide the size, as a padded convolution's output is) in row-major
 order (row ``r``, column ``c``), each with its anchors one after the other, so row
 ``(r * W / s + c) * A + a`` of every output of that stride belongs to anchor ``a`` of cell
 ``(r, c)``, whose centre is ``(c * s, r * s)`` on the input. The outputs of a stride have

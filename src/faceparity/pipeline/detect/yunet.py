@@ -34,7 +34,9 @@ one, else 640 x 640 unless ``input_size`` says otherwise. (OpenCV instead runs a
 size the caller sets, padding it to a multiple of 32; on a canvas of the image's own
 size the two agree.) Faces scoring at least the threshold (0.9, OpenCV's default) are
 kept, then non-maximum suppression at IoU 0.3 (OpenCV's default), on continuous boxes
-where OpenCV rounds them to whole pixels first. Boxes are not clipped to the image.
+where OpenCV rounds them to whole pixels first. (OpenCV's NMS step also drops a face
+scoring exactly the threshold, which its decoding step had kept; here it stays.) Boxes
+are not clipped to the image.
 """
 
 from __future__ import annotations
