@@ -95,6 +95,47 @@ def test_letterbox_maps_back_to_the_image(tmp_path) -> None:
     np.testing.assert_allclose(face.box, np.array(BOX_A) / 0.8, rtol=1e-12)
 
 
+def test_outputs_named_by_part_and_stride_are_read_by_name(tmp_path) -> None:
+    # score_S, bbox_S, kps_S in an interleaved order (S = 8, 16, 32).
+    outputs = scrfd_outputs([A, B])
+    by_name = dict(outputs)
+    shuffled = [
+        (f"{part}_{s}", by_name[f"{part}_{s}"])
+        for s in (8, 16, 32)
+        for part in ("kps", "score", "bbox")
+    ]
+    faces = detector(tmp_path, shuffled).detect(image())
+    np.testing.assert_array_equal(faces[0].box, BOX_A)
+    np.testing.assert_array_equal(faces[0].landmarks, KPS_A)
+    np.testing.assert_array_equal(faces[1].box, BOX_B)
+
+
+def test_unnamed_outputs_in_the_wrong_order(tmp_path) -> None:
+    # Bare node numbers, interleaved by stride: read by position, the second output
+    # (bbox of stride 8) is not stride 16's scores.
+    outputs = scrfd_outputs([A])
+    by_name = dict(outputs)
+    interleaved = [
+        (str(400 + i), by_name[f"{part}_{s}"])
+        for i, (s, part) in enumerate(
+            (s, part) for s in (8, 16, 32) for part in ("score", "bbox", "kps")
+        )
+    ]
+    det = detector(tmp_path, interleaved)
+    with pytest.raises(UsageError) as err:
+        det.detect(image())
+    assert str(err.value) == OUTPUT_SHAPE_EXPECTED.format(
+        path=tmp_path / "scrfd.onnx",
+        name="401",
+        rows=8,
+        cols=1,
+        width=32,
+        height=32,
+        layout="SCRFD, 9 outputs",
+        got=(1, 32, 4),
+    )
+
+
 def test_six_outputs_without_keypoints(tmp_path) -> None:
     det = detector(tmp_path, scrfd_outputs([A], keypoints=False))
     assert not det.layout.keypoints

@@ -9,7 +9,9 @@ Output layout
 -------------
 The outputs are read by position, in the order InsightFace's export writes them: the
 scores of every stride, then the box distances of every stride, then (for models with
-keypoints, the ``*_kps`` files) the keypoint offsets of every stride:
+keypoints, the ``*_kps`` files) the keypoint offsets of every stride. (The names vary
+between exports, often bare node numbers; where they are exactly ``score_S``, ``bbox_S``
+and ``kps_S`` for the layout's strides ``S``, they are read by name, in any order.)
 
 ============  ==============  =========  ========================================
 outputs       strides         anchors    keypoints
@@ -134,6 +136,12 @@ class ScrfdDetector:
             raise UsageError(SCRFD_OUTPUTS_EXPECTED.format(path=model.path, count=count))
         self.model = model
         self.layout = SCRFD_LAYOUTS[count]
+        parts = ("score", "bbox", "kps") if self.layout.keypoints else ("score", "bbox")
+        named = [f"{part}_{stride}" for part in parts for stride in self.layout.strides]
+        if sorted(named) == sorted(model.output_names):
+            self._order = [model.output_names.index(name) for name in named]
+        else:
+            self._order = list(range(count))
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
         self.input_size = canvas_size(model, input_size, max(self.layout.strides))
@@ -170,8 +178,8 @@ class ScrfdDetector:
         return np.concatenate(
             [
                 self.model.rows(
-                    values[part * n + i],
-                    name=self.model.output_names[part * n + i],
+                    values[self._order[part * n + i]],
+                    name=self.model.output_names[self._order[part * n + i]],
                     rows=self._counts[i],
                     cols=cols,
                     size=self.input_size,
