@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from faceparity.errors import UsageError
-from faceparity.pipeline.detect import IMAGE_EXPECTED, letterbox, nms
-from faceparity.pipeline.detect.base import check_image, faces_from_arrays
+from faceparity.pipeline.detect import (
+    IMAGE_EXPECTED,
+    NMS_THRESHOLD_EXPECTED,
+    SCORE_THRESHOLD_EXPECTED,
+    letterbox,
+    nms,
+)
+from faceparity.pipeline.detect.base import check_image, check_thresholds, faces_from_arrays
 
 
 def test_check_image() -> None:
@@ -85,3 +91,16 @@ def test_faces_from_arrays() -> None:
     assert faces[0].box.dtype == np.float64 and faces[0].score == 0.5
     assert faces[0].landmarks is not None and faces[0].landmarks.shape == (5, 2)
     assert faces_from_arrays(np.zeros((1, 4)), np.ones(1), None)[0].landmarks is None
+
+
+def test_check_thresholds() -> None:
+    assert check_thresholds(0.5, 0.4) == (0.5, 0.4)
+    assert check_thresholds(-3, 1) == (-3.0, 1.0)
+    for score in (float("nan"), float("inf")):
+        with pytest.raises(UsageError) as err:
+            check_thresholds(score, 0.4)
+        assert str(err.value) == SCORE_THRESHOLD_EXPECTED.format(got=score)
+    for iou in (-0.1, 1.5, float("nan")):
+        with pytest.raises(UsageError) as err:
+            check_thresholds(0.5, iou)
+        assert str(err.value) == NMS_THRESHOLD_EXPECTED.format(got=iou)

@@ -72,6 +72,10 @@ def test_options_pass_through(scrfd_path, yunet_path) -> None:
     det = open_detector(yunet_path, score_threshold=0.6)
     assert (det.score_threshold, det.nms_threshold) == (0.6, 0.3)
     assert det.detect(np.zeros((32, 32, 3), np.uint8)) == []
+    with pytest.raises(UsageError):
+        open_detector(scrfd_path, nms_threshold=2.0)
+    with pytest.raises(UsageError):
+        open_detector("haar", score_threshold=float("nan"))
 
 
 def test_unrecognised_model(tmp_path) -> None:

@@ -15,7 +15,14 @@ and an image with none is a failure to acquire.
 
 from __future__ import annotations
 
-from faceparity.pipeline.detect.base import IMAGE_EXPECTED, Detector, letterbox, nms
+from faceparity.pipeline.detect.base import (
+    IMAGE_EXPECTED,
+    NMS_THRESHOLD_EXPECTED,
+    SCORE_THRESHOLD_EXPECTED,
+    Detector,
+    letterbox,
+    nms,
+)
 from faceparity.pipeline.detect.factory import (
     DETECTOR_SPEC_EXPECTED,
     FORMAT_UNRECOGNISED,
@@ -65,8 +72,10 @@ __all__ = [
     "MODEL_INPUT_EXPECTED",
     "MODEL_MISSING",
     "MODEL_UNREADABLE",
+    "NMS_THRESHOLD_EXPECTED",
     "OUTPUT_SHAPE_EXPECTED",
     "PROVIDER_UNAVAILABLE",
+    "SCORE_THRESHOLD_EXPECTED",
     "SCRFD_OUTPUTS_EXPECTED",
     "THREADS_EXPECTED",
     "YUNET_OUTPUTS_EXPECTED",

@@ -19,8 +19,11 @@ from faceparity.pipeline.faces import Face
 
 __all__ = [
     "IMAGE_EXPECTED",
+    "NMS_THRESHOLD_EXPECTED",
+    "SCORE_THRESHOLD_EXPECTED",
     "Detector",
     "check_image",
+    "check_thresholds",
     "faces_from_arrays",
     "letterbox",
     "nms",
@@ -30,6 +33,9 @@ IMAGE_EXPECTED = (
     "a detector expects an image of shape (height, width, 3) with dtype uint8 (RGB); "
     "got shape {shape} with dtype {dtype}"
 )
+
+SCORE_THRESHOLD_EXPECTED = "score_threshold must be a finite number; got {got!r}"
+NMS_THRESHOLD_EXPECTED = "nms_threshold must be a number in [0, 1]; got {got!r}"
 
 
 @runtime_checkable
@@ -90,6 +96,29 @@ def check_image(image: npt.NDArray[np.uint8]) -> tuple[int, int]:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
         raise UsageError(IMAGE_EXPECTED.format(shape=image.shape, dtype=image.dtype))
     return int(image.shape[0]), int(image.shape[1])
+
+
+def check_thresholds(score_threshold: float, nms_threshold: float) -> tuple[float, float]:
+    """The two thresholds as floats, or a :class:`UsageError`.
+
+    Parameters
+    ----------
+    score_threshold : float
+        Must be finite.
+    nms_threshold : float
+        An IoU: must lie in [0, 1].
+
+    Returns
+    -------
+    tuple of float
+
+    """
+    score, iou = float(score_threshold), float(nms_threshold)
+    if not np.isfinite(score):
+        raise UsageError(SCORE_THRESHOLD_EXPECTED.format(got=score_threshold))
+    if not 0.0 <= iou <= 1.0:
+        raise UsageError(NMS_THRESHOLD_EXPECTED.format(got=nms_threshold))
+    return score, iou
 
 
 def letterbox(

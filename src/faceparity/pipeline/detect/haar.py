@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from faceparity.errors import UsageError
 from faceparity.pipeline import _deps
-from faceparity.pipeline.detect.base import check_image, faces_from_arrays
+from faceparity.pipeline.detect.base import check_image, check_thresholds, faces_from_arrays
 from faceparity.pipeline.faces import Face
 
 __all__ = ["CASCADE_FILE", "CASCADE_UNREADABLE", "HaarDetector"]
@@ -57,7 +57,8 @@ class HaarDetector:
     Raises
     ------
     UsageError
-        OpenCV is missing, or its cascade file cannot be loaded.
+        OpenCV is missing, its cascade file cannot be loaded, or the threshold is not
+        a finite number.
 
     """
 
@@ -72,7 +73,7 @@ class HaarDetector:
         self._cascade = cv2.CascadeClassifier(str(self.path))
         if self._cascade.empty():
             raise UsageError(CASCADE_UNREADABLE.format(path=self.path))
-        self.score_threshold = float(score_threshold)
+        self.score_threshold, _ = check_thresholds(score_threshold, 0.0)
         self.scale_factor = float(scale_factor)
         self.min_size = int(min_size)
 

@@ -53,7 +53,13 @@ import numpy as np
 import numpy.typing as npt
 
 from faceparity.errors import UsageError
-from faceparity.pipeline.detect.base import check_image, faces_from_arrays, letterbox, nms
+from faceparity.pipeline.detect.base import (
+    check_image,
+    check_thresholds,
+    faces_from_arrays,
+    letterbox,
+    nms,
+)
 from faceparity.pipeline.detect.session import OnnxModel, canvas_size
 from faceparity.pipeline.faces import Face
 
@@ -117,7 +123,8 @@ class ScrfdDetector:
     Raises
     ------
     UsageError
-        The model's outputs are not an SCRFD layout, or ``input_size`` does not fit.
+        The model's outputs are not an SCRFD layout, ``input_size`` does not fit, or
+        a threshold is not a number in range.
 
     """
 
@@ -142,8 +149,7 @@ class ScrfdDetector:
             self._order = [model.output_names.index(name) for name in named]
         else:
             self._order = list(range(count))
-        self.score_threshold = float(score_threshold)
-        self.nms_threshold = float(nms_threshold)
+        self.score_threshold, self.nms_threshold = check_thresholds(score_threshold, nms_threshold)
         self.input_size = canvas_size(model, input_size, max(self.layout.strides))
         width, height = self.input_size
         centres, strides, counts = [], [], []

@@ -45,7 +45,13 @@ import numpy as np
 import numpy.typing as npt
 
 from faceparity.errors import UsageError
-from faceparity.pipeline.detect.base import check_image, faces_from_arrays, letterbox, nms
+from faceparity.pipeline.detect.base import (
+    check_image,
+    check_thresholds,
+    faces_from_arrays,
+    letterbox,
+    nms,
+)
 from faceparity.pipeline.detect.session import OnnxModel, canvas_size
 from faceparity.pipeline.faces import Face
 
@@ -81,7 +87,8 @@ class YunetDetector:
     Raises
     ------
     UsageError
-        The model lacks YuNet's outputs, or ``input_size`` does not fit.
+        The model lacks YuNet's outputs, ``input_size`` does not fit, or a threshold
+        is not a number in range.
 
     """
 
@@ -103,8 +110,7 @@ class YunetDetector:
                 )
             )
         self.model = model
-        self.score_threshold = float(score_threshold)
-        self.nms_threshold = float(nms_threshold)
+        self.score_threshold, self.nms_threshold = check_thresholds(score_threshold, nms_threshold)
         self.input_size = canvas_size(model, input_size, max(YUNET_STRIDES))
         width, height = self.input_size
         cells, strides, counts = [], [], []
