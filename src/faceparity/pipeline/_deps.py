@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import ModuleType
+from typing import cast
 
 from faceparity.errors import UsageError
 
@@ -30,4 +31,4 @@ def onnxruntime(what: str = "running an ONNX model") -> ModuleType:
         import onnxruntime as module
     except ImportError as err:
         raise UsageError(IMAGES_MISSING.format(what=what, package="onnxruntime")) from err
-    return module
+    return cast(ModuleType, module)

@@ -320,7 +320,8 @@ def embed_images(
             return
         faces = [p for p in batch if p.crop is not None]
         if faces:
-            embeddings, usable = embedder.embed(np.stack([p.crop for p in faces]))
+            crops = [p.crop for p in faces if p.crop is not None]
+            embeddings, usable = embedder.embed(np.stack(crops))
             for p, e, ok in zip(faces, embeddings, usable, strict=True):
                 p.record.embedding = e.copy() if ok else None
         for p in batch:
