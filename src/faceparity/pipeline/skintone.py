@@ -45,6 +45,7 @@ import numpy.typing as npt
 __all__ = [
     "D65_WHITE",
     "ITA_BANDS",
+    "ITA_LIMITS_NOTE",
     "MIN_USABLE_FRACTION",
     "SKIN_REGIONS",
     "SRGB_TO_XYZ",
@@ -93,6 +94,15 @@ to 30 px above them, under the usual hairline. The three have equal areas (288 p
 112 x 112), so one covered by hair, a beard or a shadow holds at most a third of the
 pixels and moves the median little. Rectangles are half-open, ``x1 <= x < x2``.
 """
+
+ITA_LIMITS_NOTE = (
+    "Skin tone is the Individual Typology Angle (ITA) of the cheeks and forehead of each "
+    "aligned face, measured on the photograph: it moves with lighting, white balance, "
+    "exposure, camera processing and make-up. It is a colorimetric proxy for apparent skin "
+    "colour, not ethnicity, race or Fitzpatrick phototype; compare it only within a data set "
+    "taken under similar conditions."
+)
+"""The limits of the ITA in one paragraph, for the report beside any result grouped by it."""
 
 MIN_USABLE_FRACTION = 0.25
 """Least fraction of the sampled pixels that must be usable; below it the ITA is NaN."""
