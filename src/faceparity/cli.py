@@ -1212,13 +1212,13 @@ def _audit_pipeline_output(
     from faceparity.acquisition import acquisition_by_group
     from faceparity.readers.pipeline_output import load_pipeline_output
 
-    table, records = load_pipeline_output(path, attributes=specs)
     group_by = _split(opts["group_by"])
+    table, records = load_pipeline_output(path, attributes=specs, columns_as_attributes=group_by)
     unknown = [name for name in group_by if name not in records.codes]
     if unknown:
         raise UsageError(
-            f"--group-by: {', '.join(unknown)} is not an --attribute; name each group-by "
-            "attribute with --attribute NAME=COLUMN"
+            f"--group-by: {', '.join(unknown)} is neither a column of {path} nor an "
+            "--attribute NAME=COLUMN"
         )
     opts["acquisition"] = acquisition_by_group(
         records.status,

@@ -63,3 +63,20 @@ def test_description() -> None:
         "OpenCV Haar cascade haarcascade_frontalface_default.xml (no landmarks), "
         "scale step 1.1, min size 24 px, neighbours >= 4"
     )
+
+
+def test_detection_from_several_threads_agrees_with_one() -> None:
+    """OpenCV's cascade is not thread-safe; each thread must get its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    skimage_data = pytest.importorskip("skimage.data")
+    from faceparity.pipeline.detect import open_detector
+
+    detector = open_detector("haar")
+    image = skimage_data.astronaut()
+    alone = [f.box.tolist() for f in detector.detect(image)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(
+            pool.map(lambda _: [f.box.tolist() for f in detector.detect(image)], range(16))
+        )
+    assert together == [alone] * 16

@@ -27,7 +27,13 @@ import numpy.typing as npt
 
 from faceparity.comparisons import Exclusion
 from faceparity.errors import InputError, Location
-from faceparity.readers._table import MSG_UNREADABLE, Origin, check_unique_ids, parse_ids
+from faceparity.readers._table import (
+    MSG_UNREADABLE,
+    Origin,
+    check_unique_ids,
+    parse_ids,
+    require_columns,
+)
 from faceparity.readers.attributes import AttributeSpec, encode_attribute
 from faceparity.readers.embeddings import EMBEDDING_COLUMN, EmbeddingTable, embedding_table
 
@@ -102,7 +108,10 @@ def is_pipeline_output(path: str | os.PathLike[str]) -> bool:
 
 
 def load_pipeline_output(
-    path: str | os.PathLike[str], *, attributes: Sequence[AttributeSpec] = ()
+    path: str | os.PathLike[str],
+    *,
+    attributes: Sequence[AttributeSpec] = (),
+    columns_as_attributes: Sequence[str] = (),
 ) -> tuple[EmbeddingTable, PipelineRecords]:
     """The enrolled images' templates, and the records of every image.
 
@@ -112,6 +121,10 @@ def load_pipeline_output(
         A Parquet file written by ``faceparity embed``.
     attributes : sequence of AttributeSpec
         The attributes to code (for groups), each one column of the file.
+    columns_as_attributes : sequence of str
+        Names that, when no attribute of ``attributes`` has them and the file has a
+        column of that name, become attributes of that column (so ``--group-by sex``
+        needs no ``--attribute sex=sex``).
 
     Returns
     -------
@@ -146,6 +159,16 @@ def load_pipeline_output(
     subject_column = str(description.get("subject_column", "subject"))
     frame = arrow.drop_columns([EMBEDDING_COLUMN]).to_pandas()
     frame.columns = [str(c) for c in frame.columns]
+    named = {spec.name for spec in attributes}
+    attributes = [
+        *attributes,
+        *(
+            AttributeSpec(name, (name,))
+            for name in columns_as_attributes
+            if name not in named and name in frame.columns
+        ),
+    ]
+    require_columns(frame, [spec.columns[0] for spec in attributes], file=file)
     origin = Origin(file)
     paths = parse_ids(frame[path_column], origin=origin, column=path_column, what="image path")
     check_unique_ids(paths, origin=origin, column=path_column, what="image path")

@@ -22,7 +22,9 @@ default ``minNeighbors`` of 3. OpenCV's grouping of rectangles takes the place o
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -70,12 +72,27 @@ class HaarDetector:
         cv2 = _deps.cv2("the Haar cascade face detector")
         self._cv2 = cv2
         self.path = Path(cv2.data.haarcascades) / CASCADE_FILE
-        self._cascade = cv2.CascadeClassifier(str(self.path))
-        if self._cascade.empty():
-            raise UsageError(CASCADE_UNREADABLE.format(path=self.path))
+        # A CascadeClassifier must not be shared between threads (detectMultiScale
+        # keeps state in it): each thread that detects loads its own.
+        self._local = threading.local()
+        self._local.cascade = self._load()
         self.score_threshold, _ = check_thresholds(score_threshold, 0.0)
         self.scale_factor = float(scale_factor)
         self.min_size = int(min_size)
+
+    def _load(self) -> Any:
+        cascade = self._cv2.CascadeClassifier(str(self.path))
+        if cascade.empty():
+            raise UsageError(CASCADE_UNREADABLE.format(path=self.path))
+        return cascade
+
+    @property
+    def _cascade(self) -> Any:
+        """The cascade of the calling thread."""
+        cascade = getattr(self._local, "cascade", None)
+        if cascade is None:
+            cascade = self._local.cascade = self._load()
+        return cascade
 
     @property
     def description(self) -> str:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _onnx_models import face_image, tiny_embedder
+
 from faceparity.errors import UsageError
 from faceparity.pipeline.embedder import (
     MSG_MODEL_SIZE,

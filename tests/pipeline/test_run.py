@@ -1,0 +1,263 @@
+"""The pipeline run end to end: manifest in, records and embeddings out, cache, resume."""
+
+from __future__ import annotations
+
+import io
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _onnx_models import face_image, tiny_embedder, write_png
+
+from faceparity.pipeline.align import ARCFACE_TEMPLATE
+from faceparity.pipeline.cache import RecordCache
+from faceparity.pipeline.embedder import OnnxEmbedder
+from faceparity.pipeline.images import (
+    REASON_CORRUPT,
+    REASON_NOT_IMAGE,
+    REASON_TOO_MANY_PIXELS,
+    ImageLimits,
+)
+from faceparity.pipeline.quality import QualityLimits
+from faceparity.pipeline.run import (
+    ACQUIRE,
+    ENROL,
+    ENROLLED,
+    REASON_NO_FACE,
+    REASON_NO_TEMPLATE,
+    REASON_QUALITY,
+    PipelineSettings,
+    embed_images,
+)
+from faceparity.readers.manifest import read_manifest
+from faceparity.readers.pipeline_output import load_pipeline_output
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("cv2")
+
+
+def _dataset(root: Path, subjects: int = 4, samples: int = 3) -> Path:
+    """Aligned face crops of several subjects, and bad files; the manifest."""
+    rows = ["path,subject,sex"]
+    for s in range(subjects):
+        for k in range(samples):
+            write_png(root / f"s{s}" / f"{k}.png", face_image(s, k))
+            rows.append(f"s{s}/{k}.png,subj{s},{'F' if s % 2 else 'M'}")
+    (root / "bad").mkdir(parents=True, exist_ok=True)
+    (root / "bad" / "text.png").write_text("not an image")
+    png = io.BytesIO()
+    from PIL import Image
+
+    Image.fromarray(face_image(0, 9)).save(png, format="PNG")
+    (root / "bad" / "cut.png").write_bytes(png.getvalue()[:300])
+    Image.new("1", (8000, 8000)).save(root / "bad" / "bomb.png")
+    write_png(root / "bad" / "dark.png", np.full((112, 112, 3), 3, dtype=np.uint8))
+    rows += [
+        "bad/text.png,subj0,M",
+        "bad/cut.png,subj1,F",
+        "bad/bomb.png,subj2,M",
+        "bad/missing.png,subj3,F",
+        "bad/dark.png,subj3,F",
+    ]
+    manifest = root.parent / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    return manifest
+
+
+@pytest.fixture
+def setting(tmp_path: Path) -> tuple[Path, Path, OnnxEmbedder]:
+    root = tmp_path / "images"
+    manifest = _dataset(root)
+    embedder = OnnxEmbedder(tiny_embedder(tmp_path / "model.onnx"), threads=1)
+    return manifest, root, embedder
+
+
+SETTINGS = PipelineSettings(
+    quality=QualityLimits(min_inter_eye=None, min_brightness=0.05),
+    image_limits=ImageLimits(max_pixels=10_000_000),
+    batch_size=4,
+    threads=2,
+)
+
+
+def test_outcomes_reasons_and_embeddings(setting: tuple[Path, Path, OnnxEmbedder]) -> None:
+    manifest_path, root, embedder = setting
+    manifest = read_manifest(manifest_path, root=root)
+    run = embed_images(manifest, detector=None, embedder=embedder, settings=SETTINGS)
+    assert run.status[:12] == [ENROLLED] * 12
+    assert run.status[12:] == [ACQUIRE, ACQUIRE, ACQUIRE, ACQUIRE, ENROL]
+    assert run.reasons[12:16] == [
+        REASON_NOT_IMAGE,
+        REASON_CORRUPT,
+        REASON_TOO_MANY_PIXELS,
+        "unreadable file",
+    ]
+    assert run.reasons[16] == REASON_QUALITY
+    assert run.details[16] == "brightness 0.01176 below the limit of 0.05"
+    assert run.counts() == {ENROLLED: 12, ACQUIRE: 4, ENROL: 1}
+    # The embeddings are the model's on the crops themselves (aligned input: no detector).
+    crops = np.stack([face_image(s, k) for s in range(4) for k in range(3)])
+    expected, _ = embedder.embed(crops)
+    got = np.stack([r.embedding for r in run.records[:12]])  # type: ignore[misc]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_output_file_is_owner_only_and_reads_back(
+    setting: tuple[Path, Path, OnnxEmbedder], tmp_path: Path
+) -> None:
+    manifest_path, root, embedder = setting
+    run = embed_images(
+        read_manifest(manifest_path, root=root), detector=None, embedder=embedder, settings=SETTINGS
+    )
+    out = tmp_path / "out" / "embeddings.parquet"
+    run.write(out)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert not [p for p in out.parent.iterdir() if p.name != out.name]  # no temporary left
+    from faceparity.readers.attributes import AttributeSpec
+
+    table, records = load_pipeline_output(out, attributes=[AttributeSpec("sex", ("sex",))])
+    assert len(table.subject) == 12
+    assert table.rows.tolist() == list(range(12))
+    np.testing.assert_allclose(
+        table.values,
+        np.stack([r.embedding for r in run.records[:12]]),
+        atol=1e-7,  # type: ignore[misc]
+    )
+    assert records.status == run.status
+    assert records.reasons == run.reasons
+    assert records.levels["sex"] == ("F", "M")
+    assert records.description["detector"] == "none (aligned crops)"
+    assert [e.reason for e in table.exclusions][0].startswith("image without a template")
+
+
+def test_cache_makes_a_rerun_skip_done_work_and_limits_apply_after_it(
+    setting: tuple[Path, Path, OnnxEmbedder], tmp_path: Path
+) -> None:
+    manifest_path, root, embedder = setting
+    manifest = read_manifest(manifest_path, root=root)
+    cache = RecordCache(tmp_path / "cache.sqlite")
+    first = embed_images(manifest, detector=None, embedder=embedder, settings=SETTINGS, cache=cache)
+    assert first.n_cached == 0
+    # Every image with bytes is cached (the missing file has none).
+    assert len(cache) == 16
+    again = embed_images(manifest, detector=None, embedder=embedder, settings=SETTINGS, cache=cache)
+    assert again.n_cached == 16
+    assert again.status == first.status
+    for a, b in zip(first.records, again.records, strict=True):
+        assert (a.embedding is None) == (b.embedding is None)
+        if a.embedding is not None:
+            np.testing.assert_array_equal(a.embedding, b.embedding)
+    # Looser limits need no new inference: the dark image is enrolled from the cache.
+    loose = PipelineSettings(
+        quality=QualityLimits.none(), image_limits=SETTINGS.image_limits, batch_size=4
+    )
+    relaxed = embed_images(manifest, detector=None, embedder=embedder, settings=loose, cache=cache)
+    assert relaxed.n_cached == 16
+    assert relaxed.status[16] == ENROLLED
+    # Another model misses the cache.
+    other = OnnxEmbedder(tiny_embedder(tmp_path / "other.onnx", seed=9), threads=1)
+    fresh = embed_images(manifest, detector=None, embedder=other, settings=SETTINGS, cache=cache)
+    assert fresh.n_cached == 0
+    cache.close()
+
+
+def test_an_interrupted_run_resumes_from_the_cache(
+    setting: tuple[Path, Path, OnnxEmbedder], tmp_path: Path
+) -> None:
+    manifest_path, root, embedder = setting
+    manifest = read_manifest(manifest_path, root=root)
+    cache = RecordCache(tmp_path / "cache.sqlite")
+
+    def stop(done: int, total: int) -> None:
+        if done >= 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        embed_images(
+            manifest,
+            detector=None,
+            embedder=embedder,
+            settings=SETTINGS,
+            cache=cache,
+            progress=stop,
+        )
+    saved = len(cache)
+    assert 8 <= saved < 16
+    resumed = embed_images(
+        manifest, detector=None, embedder=embedder, settings=SETTINGS, cache=cache
+    )
+    assert resumed.n_cached == saved
+    whole = embed_images(manifest, detector=None, embedder=embedder, settings=SETTINGS)
+    assert resumed.status == whole.status
+    for a, b in zip(resumed.records, whole.records, strict=True):
+        if a.embedding is not None:
+            np.testing.assert_array_equal(a.embedding, b.embedding)
+    cache.close()
+
+
+def test_a_model_without_usable_output_fails_enrolment(
+    setting: tuple[Path, Path, OnnxEmbedder], tmp_path: Path
+) -> None:
+    manifest_path, root, _ = setting
+    zero = OnnxEmbedder(tiny_embedder(tmp_path / "zero.onnx", output_scale=0.0), threads=1)
+    run = embed_images(
+        read_manifest(manifest_path, root=root), detector=None, embedder=zero, settings=SETTINGS
+    )
+    assert run.status[:12] == [ENROL] * 12
+    assert run.reasons[:12] == [REASON_NO_TEMPLATE] * 12
+
+
+def test_landmark_detector_aligns_onto_the_template(tmp_path: Path) -> None:
+    """A detector that reports the template's landmarks: alignment is the identity."""
+    from _detect_models import Anchor, save_model, scrfd_outputs
+
+    from faceparity.pipeline.detect import open_detector
+
+    kps = tuple(float(v) for v in (ARCFACE_TEMPLATE / 8.0).reshape(-1))
+    face = Anchor(stride=8, row=0, col=0, score=0.9, box=(0.0, 0.0, 14.0, 14.0), kps=kps)
+    model = save_model(
+        tmp_path / "scrfd.onnx",
+        scrfd_outputs([face], size=(112, 112)),
+        input_shape=(1, 3, 112, 112),
+    )
+    detector = open_detector(f"scrfd:{model}", threads=1)
+    root = tmp_path / "images"
+    write_png(root / "a.png", face_image(1, 0))
+    write_png(root / "b.png", face_image(2, 0))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,subject\na.png,1\nb.png,2\n")
+    embedder = OnnxEmbedder(tiny_embedder(tmp_path / "model.onnx"), threads=1)
+    run = embed_images(
+        read_manifest(manifest, root=root), detector=detector, embedder=embedder, settings=SETTINGS
+    )
+    assert run.status == [ENROLLED, ENROLLED]
+    assert run.records[0].n_faces == 1
+    assert run.records[0].quality["inter_eye_distance"] == pytest.approx(35.24, abs=0.01)
+    expected, _ = embedder.embed(np.stack([face_image(1, 0), face_image(2, 0)]))
+    np.testing.assert_allclose(np.stack([r.embedding for r in run.records]), expected, atol=1e-5)  # type: ignore[misc]
+    assert "SCRFD" in run.description["detector"]
+
+
+def test_haar_finds_the_astronaut_and_no_face_in_noise(tmp_path: Path) -> None:
+    skimage_data = pytest.importorskip("skimage.data")
+    from faceparity.pipeline.detect import open_detector
+
+    root = tmp_path / "images"
+    write_png(root / "astronaut.png", skimage_data.astronaut())
+    noise = np.random.default_rng(0).integers(0, 256, size=(200, 200, 3), dtype=np.uint8)
+    write_png(root / "noise.png", noise)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,subject\nastronaut.png,eileen\nnoise.png,nobody\n")
+    embedder = OnnxEmbedder(tiny_embedder(tmp_path / "model.onnx"), threads=1)
+    run = embed_images(
+        read_manifest(manifest, root=root),
+        detector=open_detector("haar"),
+        embedder=embedder,
+        settings=SETTINGS,
+    )
+    assert run.status == [ENROLLED, ACQUIRE]
+    assert run.reasons[1] == REASON_NO_FACE
+    x1, y1, x2, y2 = run.records[0].box
+    assert 150 < (x1 + x2) / 2 < 260 and 60 < (y1 + y2) / 2 < 170
+    assert np.isfinite(run.records[0].ita)
