@@ -1297,7 +1297,7 @@ def _audit_table(table: Any, metadata: Path, tail_capacity: int, opts: dict[str,
 
 @audit.command("images")
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
-@pipeline_options
+@pipeline_options(in_audit=True)
 @click.option(
     "--embeddings",
     "embeddings_path",

@@ -8,6 +8,7 @@ the pipeline is :mod:`faceparity.pipeline`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,12 +19,28 @@ import click
 from faceparity.cli_support import F, _message, _reported
 from faceparity.errors import UsageError
 
-__all__ = ["embed", "pipeline_options", "run_pipeline", "verify"]
+__all__ = ["embed", "model_options", "pipeline_options", "run_pipeline", "verify"]
 
 
-def _model_options(func: F) -> F:
-    """The options that open a detector and a model (shared by embed, audit images, verify)."""
-    options = [
+def model_options(*, in_audit: bool = False) -> Callable[[F], F]:
+    """The options that open a detector and a model (shared by embed, audit images, verify).
+
+    In ``audit images``, whose streaming engine has its own ``--device`` and
+    ``--threads``, the model's are ``--model-device`` and ``--model-threads``.
+    """
+    device = "--model-device" if in_audit else "--device"
+    threads = "--model-threads" if in_audit else "--threads"
+    return functools.partial(_apply, options=_model_option_list(device, threads))
+
+
+def _apply(func: F, *, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _model_option_list(device: str, threads: str) -> list[Any]:
+    return [
         click.option(
             "--detector",
             default="haar",
@@ -45,28 +62,25 @@ def _model_options(func: F) -> F:
             "flip); default: the ArcFace convention (112x112 RGB, (x-127.5)/127.5, NCHW).",
         ),
         click.option(
-            "--device",
+            device,
             "model_device",
             default="cpu",
             show_default=True,
             help="cpu, or cuda / cuda:N (onnxruntime's CUDA execution provider).",
         ),
         click.option(
-            "--threads",
+            threads,
             "pipeline_threads",
             type=click.IntRange(1),
             default=None,
             help="Threads for decoding, detection and inference (default: the CPUs).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
-def pipeline_options(func: F) -> F:
+def pipeline_options(*, in_audit: bool = False) -> Callable[[F], F]:
     """Options of a pipeline run over a manifest (embed and audit images)."""
-    options = [
+    options: list[Any] = [
         click.option(
             "--root",
             required=True,
@@ -77,7 +91,7 @@ def pipeline_options(func: F) -> F:
         click.option("--subject-column", default="subject", show_default=True),
         click.option(
             "--quality",
-            default="",
+            default=None,
             help="Enrolment limits, e.g. min_inter_eye=20,max_yaw=45 (see the README); "
             "faces below one are failures to enrol.",
         ),
@@ -99,11 +113,9 @@ def pipeline_options(func: F) -> F:
         click.option(
             "--no-skin-tone", is_flag=True, help="Do not measure the Individual Typology Angle."
         ),
-        _model_options,
+        model_options(in_audit=in_audit),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return functools.partial(_apply, options=options)
 
 
 def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
@@ -158,7 +170,7 @@ def run_pipeline(manifest_path: Path, output: Path, opts: dict[str, Any]) -> Any
     """Read the manifest, run the pipeline, write ``output`` (Parquet, mode 0600); the run."""
     from faceparity.pipeline.cache import RecordCache
     from faceparity.pipeline.images import ImageLimits
-    from faceparity.pipeline.quality import parse_quality_limits
+    from faceparity.pipeline.quality import QualityLimits, parse_quality_limits
     from faceparity.pipeline.run import PipelineSettings, embed_images
     from faceparity.readers.manifest import read_manifest
 
@@ -173,7 +185,9 @@ def run_pipeline(manifest_path: Path, output: Path, opts: dict[str, Any]) -> Any
     )
     threads = opts["pipeline_threads"] or _cpus()
     settings = PipelineSettings(
-        quality=parse_quality_limits(opts["quality"]),
+        quality=QualityLimits()
+        if opts["quality"] is None
+        else parse_quality_limits(opts["quality"]),
         image_limits=limits,
         batch_size=opts["batch_size"],
         threads=threads,
@@ -215,7 +229,7 @@ def run_pipeline(manifest_path: Path, output: Path, opts: dict[str, Any]) -> Any
 
 @click.command()
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
-@pipeline_options
+@pipeline_options()
 @click.option(
     "-o",
     "--output",
@@ -239,7 +253,7 @@ def embed(manifest: Path, output: Path, **opts: Any) -> None:
 @click.command()
 @click.argument("image_a", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("image_b", type=click.Path(dir_okay=False, path_type=Path))
-@_model_options
+@model_options()
 @click.option("--threshold", type=float, required=True, help="Decision threshold (similarity).")
 @click.option(
     "--results",

@@ -349,6 +349,8 @@ def embed_images(
             if len(batch) == settings.batch_size:
                 flush()
         flush()
+    if progress is not None:
+        progress(n, n)
     final = [r for r in records if r is not None]
     status, reasons, details = _outcomes(final, settings.quality)
     description = {

@@ -1,0 +1,300 @@
+"""`faceparity embed`, `audit embeddings` on its output, `audit images` and `verify`."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from _onnx_models import face_image, tiny_embedder, write_png
+from faceparity import cli
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("cv2")
+
+
+def _run(args: list[str]):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli.main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """8 subjects x 3 aligned crops, a non-image in group M; the manifest and a model."""
+    root = tmp_path / "images"
+    rows = ["path,subject,sex"]
+    for s in range(8):
+        for k in range(3):
+            write_png(root / f"{s}_{k}.png", face_image(s, k))
+            rows.append(f"{s}_{k}.png,p{s},{'F' if s < 4 else 'M'}")
+    (root / "broken.png").write_text("nope")
+    rows.append("broken.png,p7,M")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    return manifest, root, tiny_embedder(tmp_path / "model.onnx")
+
+
+def test_embed_then_audit_embeddings(images: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    manifest, root, model = images
+    out = tmp_path / "emb.parquet"
+    result = _run(
+        ["embed", manifest, "--root", root, "--detector", "none", "--embedder", model, "-o", out]
+    )
+    assert result.exit_code == 0, result.output
+    assert "24 enrolled, 1 failures to acquire, 0 failures to enrol" in result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    cache = tmp_path / "emb.parquet.cache.sqlite"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    again = _run(
+        ["embed", manifest, "--root", root, "--detector", "none", "--embedder", model, "-o", out]
+    )
+    assert "(25 from the cache)" in again.stderr
+    assert "25/25" in again.stderr
+
+    audit_dir = tmp_path / "audit"
+    result = _run(
+        [
+            "audit",
+            "embeddings",
+            out,
+            "--group-by",
+            "sex",
+            "--fmr",
+            "0.01",
+            "-o",
+            audit_dir,
+            "--replicates",
+            "50",
+            "--no-report",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((audit_dir / "results.json").read_text())
+    acquisition = data["acquisition"]
+    by_label = {g["label"]: g for g in acquisition["groups"]}
+    assert by_label["F"]["n_images"] == 12 and by_label["F"]["n_failure_to_acquire"] == 0
+    assert by_label["M"]["n_images"] == 13 and by_label["M"]["n_failure_to_acquire"] == 1
+    assert by_label["M"]["fta"] == pytest.approx(1 / 13)
+    assert by_label["M"]["reasons"] == {"not an image": 1}
+    assert acquisition["pipeline"]["detector"] == "none (aligned crops)"
+    point = acquisition["fnmr_with_failures"][0]
+    fnmr = {g["label"]: g["fnmr"] for g in data["operating_points"][0]["groups"]}
+    for row in point["groups"]:
+        fta = by_label[row["label"]]["fta"]
+        assert row["fnmr_with_failures"] == pytest.approx(fta + (1 - fta) * fnmr[row["label"]])
+    assert data["input"]["n_samples"] == 24
+    # The 1:1 audit compares the enrolled images only: 24 templates, 276 comparisons.
+    assert data["input"]["n_comparisons"] == 24 * 23 // 2
+
+
+def test_audit_images_in_one_go(images: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    manifest, root, model = images
+    out = tmp_path / "audit"
+    result = _run(
+        [
+            "audit",
+            "images",
+            manifest,
+            "--root",
+            root,
+            "--detector",
+            "none",
+            "--embedder",
+            model,
+            "--group-by",
+            "sex",
+            "--fmr",
+            "0.01",
+            "--intervals",
+            "clopper-pearson",
+            "-o",
+            out,
+            "--no-report",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE((out / "embeddings.parquet").stat().st_mode) == 0o600
+    data = json.loads((out / "results.json").read_text())
+    assert {g["label"] for g in data["acquisition"]["groups"]} == {"F", "M"}
+    assert "failure" in result.output.lower()
+
+
+def test_group_by_skin_tone_band(images: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    manifest, root, model = images
+    out = tmp_path / "emb.parquet"
+    _run(["embed", manifest, "--root", root, "--detector", "none", "--embedder", model, "-o", out])
+    result = _run(
+        [
+            "audit",
+            "embeddings",
+            out,
+            "--group-by",
+            "ita_band",
+            "--fmr",
+            "0.05",
+            "--intervals",
+            "none",
+            "--json",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    # The broken file has no face, so no skin tone: counted, but in no band.
+    assert data["acquisition"]["n_ungrouped"] == 1
+    assert sum(g["n_images"] for g in data["acquisition"]["groups"]) == 24
+
+
+def test_bad_manifest_exits_2_and_writes_nothing(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    manifest, root, model = images
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,subject\n../outside.png,p1\n")
+    out = tmp_path / "emb.parquet"
+    result = _run(["embed", bad, "--root", root, "--embedder", model, "-o", out])
+    assert result.exit_code == 2
+    assert f"{bad}, row 1, column 'path': expected an image path inside the root" in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_bad_model_and_spec_exit_2(images: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    manifest, root, _ = images
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"junk")
+    result = _run(
+        ["embed", manifest, "--root", root, "--embedder", junk, "-o", tmp_path / "e.parquet"]
+    )
+    assert result.exit_code == 2
+    assert "could not be loaded by onnxruntime" in result.stderr
+    result = _run(
+        [
+            "embed",
+            manifest,
+            "--root",
+            root,
+            "--embedder",
+            junk,
+            "--quality",
+            "max_yaw=abc",
+            "-o",
+            tmp_path / "e.parquet",
+        ]
+    )
+    assert result.exit_code == 2
+
+
+def test_audit_embeddings_without_metadata_needs_a_pipeline_file(tmp_path: Path) -> None:
+    path = tmp_path / "e.npy"
+    np.save(path, np.zeros((3, 4)))
+    result = _run(["audit", "embeddings", path, "--group-by", "sex"])
+    assert result.exit_code == 2
+    assert "--metadata, --sample-id, --subject: required" in result.stderr
+
+
+def test_verify_two_images(images: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    manifest, root, model = images
+    same = _run(
+        [
+            "verify",
+            root / "0_0.png",
+            root / "0_1.png",
+            "--detector",
+            "none",
+            "--embedder",
+            model,
+            "--threshold",
+            "0.9",
+        ]
+    )
+    assert same.exit_code == 0, same.output
+    assert "decision at threshold 0.9: match" in same.stdout
+    other = _run(
+        [
+            "verify",
+            root / "0_0.png",
+            root / "5_1.png",
+            "--detector",
+            "none",
+            "--embedder",
+            model,
+            "--threshold",
+            "0.9",
+        ]
+    )
+    assert "no match" in other.stdout
+    score = float(other.stdout.split("score: ")[1].split()[0])
+    from faceparity.pipeline.embedder import OnnxEmbedder
+
+    e, _ = OnnxEmbedder(model).embed(np.stack([face_image(0, 0), face_image(5, 1)]))
+    assert score == pytest.approx(float(e[0] @ e[1]), abs=1e-6)
+    broken = _run(
+        [
+            "verify",
+            root / "broken.png",
+            root / "0_1.png",
+            "--detector",
+            "none",
+            "--embedder",
+            model,
+            "--threshold",
+            "0.5",
+        ]
+    )
+    assert broken.exit_code == 2
+    assert "broken.png: no template could be made: not an image" in broken.stderr
+
+
+def test_verify_with_an_audit_says_which_operating_point(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    manifest, root, model = images
+    out = tmp_path / "audit"
+    _run(
+        [
+            "audit",
+            "images",
+            manifest,
+            "--root",
+            root,
+            "--detector",
+            "none",
+            "--embedder",
+            model,
+            "--group-by",
+            "sex",
+            "--fmr",
+            "0.01",
+            "--intervals",
+            "none",
+            "-o",
+            out,
+            "--no-report",
+        ]
+    )
+    data = json.loads((out / "results.json").read_text())
+    threshold = data["operating_points"][0]["threshold"]
+    result = _run(
+        [
+            "verify",
+            root / "0_0.png",
+            root / "0_1.png",
+            "--detector",
+            "none",
+            "--embedder",
+            model,
+            "--threshold",
+            repr(threshold),
+            "--results",
+            out / "results.json",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        f"nearest operating point of the audit: target FMR 0.01 (global), threshold {threshold:.6f} (this threshold)"
+        in result.stdout
+    )
+    assert "  F: " in result.stdout and "  M: " in result.stdout
