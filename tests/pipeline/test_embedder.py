@@ -130,3 +130,12 @@ def test_model_spec_errors(tmp_path: Path, text: str, message: str) -> None:
         read_model_spec(path)
     assert message.format(file=path) in str(err.value)
     assert str(path) in str(err.value)
+
+
+def test_the_example_model_specs_read() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "models"
+    specs = {p.name: read_model_spec(p) for p in sorted(examples.glob("*.toml"))}
+    assert set(specs) == {"arcface-insightface.toml", "facenet-160.toml", "sface-opencv.toml"}
+    assert specs["arcface-insightface.toml"] == ModelSpec(name="arcface (insightface)")
+    assert specs["facenet-160.toml"].size == 160
+    assert specs["sface-opencv.toml"].std == 1.0
