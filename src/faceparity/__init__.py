@@ -12,6 +12,7 @@ Read comparisons with a reader, audit them, write the result::
 
 __version__ = "0.1.0"
 
+from faceparity.acquisition import AcquisitionResult, acquisition_by_group  # noqa: E402
 from faceparity.comparisons import ComparisonSet, Exclusion  # noqa: E402
 from faceparity.config import (  # noqa: E402
     AuditConfig,
@@ -38,6 +39,14 @@ from faceparity.metrics import (  # noqa: E402
     fnmr_at_fmr,
     threshold_at_fmr,
 )
+from faceparity.pipeline import (  # noqa: E402
+    ModelSpec,
+    OnnxEmbedder,
+    PipelineSettings,
+    QualityLimits,
+    embed_images,
+    open_detector,
+)
 from faceparity.readers import (  # noqa: E402
     AttributeSpec,
     read_bfw,
@@ -46,6 +55,7 @@ from faceparity.readers import (  # noqa: E402
     read_pairs,
     read_rfw,
 )
+from faceparity.readers.manifest import read_manifest  # noqa: E402
 from faceparity.results import SCHEMA_VERSION, AuditResult  # noqa: E402
 from faceparity.uncertainty import (  # noqa: E402
     clopper_pearson,
@@ -84,6 +94,16 @@ __all__ = [
     "audit_identification",
     "IdentificationResult",
     "ProtocolConfig",
+    # from face images: the pipeline, failures to acquire and enrol
+    "read_manifest",
+    "embed_images",
+    "PipelineSettings",
+    "QualityLimits",
+    "ModelSpec",
+    "OnnxEmbedder",
+    "open_detector",
+    "acquisition_by_group",
+    "AcquisitionResult",
     # uncertainty
     "with_uncertainty",
     "clopper_pearson",

@@ -18,3 +18,25 @@ own images and ONNX models, stage by stage:
 OpenCV and onnxruntime are optional (``pip install 'faceparity[images]'``) and imported
 only when a stage needs them.
 """
+
+from faceparity.pipeline.detect import Detector, open_detector
+from faceparity.pipeline.embedder import ModelSpec, OnnxEmbedder, read_model_spec
+from faceparity.pipeline.faces import Face, choose_face
+from faceparity.pipeline.quality import ImageQuality, QualityLimits, parse_quality_limits
+from faceparity.pipeline.run import EmbeddingRun, PipelineSettings, embed_images
+
+__all__ = [
+    "Detector",
+    "EmbeddingRun",
+    "Face",
+    "ImageQuality",
+    "ModelSpec",
+    "OnnxEmbedder",
+    "PipelineSettings",
+    "QualityLimits",
+    "choose_face",
+    "embed_images",
+    "open_detector",
+    "parse_quality_limits",
+    "read_model_spec",
+]
