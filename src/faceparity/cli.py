@@ -10,11 +10,9 @@ be written; 70 an internal error (a bug: please report it); 130 interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from faceparity.cli_support import (  # noqa: F401 - exit codes re-exported for 
     F,
     _message,
     _reported,
+    progress_bar,
 )
 from faceparity.config import (
     DEFAULT_TARGET_FMRS,
@@ -585,7 +584,7 @@ def _identification_run(
     if request["split_column"] is not None:
         roles = read_roles(metadata, request["split_column"], table.rows)
     _message("1:N identification: searching the gallery ...")
-    with _progress_bar() as progress:
+    with progress_bar() as progress:
         opts["identification"] = audit_identification(
             table,
             group_by=_split(opts["group_by"]),
@@ -1276,7 +1275,7 @@ def _audit_table(table: Any, metadata: Path, tail_capacity: int, opts: dict[str,
             f"(--tail-capacity, now {tail_capacity:,}); rates read below the tail get no "
             "interval"
         )
-    with _progress_bar() as progress:
+    with progress_bar() as progress:
         result = audit_embeddings_streaming(
             table,
             group_by=_split(opts["group_by"]),
@@ -1351,42 +1350,6 @@ _PIPELINE_KEYS = frozenset(
         "pipeline_threads",
     }
 )
-
-
-@contextlib.contextmanager
-def _progress_bar() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr with the rate in comparisons per second and the ETA."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("comparisons"),
-        BarColumn(),
-        TaskProgressColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-    )
-    start = time.monotonic()
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task("stream", total=None, rate="")
-        first: list[int] = []
-
-        def update(done: int, total: int) -> None:
-            if not first:
-                first.append(done)
-            elapsed = max(time.monotonic() - start, 1e-9)
-            rate = (done - first[0]) / elapsed
-            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}/s")
-
-        yield update
 
 
 @main.command()

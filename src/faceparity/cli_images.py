@@ -7,16 +7,15 @@ the pipeline is :mod:`faceparity.pipeline`.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from faceparity.cli_support import F, _message, _reported
+from faceparity.cli_support import F, _message, _reported, progress_bar
 from faceparity.errors import UsageError
 
 __all__ = ["embed", "model_options", "pipeline_options", "run_pipeline", "verify"]
@@ -137,35 +136,6 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-@contextlib.contextmanager
-def _image_progress() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr: images done, rate, ETA."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("images"),
-        BarColumn(),
-        TaskProgressColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task("embed", total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
 def run_pipeline(manifest_path: Path, output: Path, opts: dict[str, Any]) -> Any:
     """Read the manifest, run the pipeline, write ``output`` (Parquet, mode 0600); the run."""
     from faceparity.pipeline.cache import RecordCache
@@ -200,7 +170,7 @@ def run_pipeline(manifest_path: Path, output: Path, opts: dict[str, Any]) -> Any
         cache = RecordCache(cache_path)
     _message(f"embedding {len(manifest)} images ...")
     try:
-        with _image_progress() as progress:
+        with progress_bar("images") as progress:
             run = embed_images(
                 manifest,
                 detector=detector,
@@ -287,4 +257,6 @@ def verify(
             raise UsageError(
                 f"--results {results}: could not be read as results.json: {err}"
             ) from err
-        click.echo(describe_threshold(audit, threshold))
+        click.echo(
+            describe_threshold(audit, threshold, file=str(results), model_digest=embedder.digest)
+        )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -47,3 +49,39 @@ def _reported(func: F) -> F:
             sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def progress_bar(unit: str = "comparisons") -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr: ``unit`` done, their rate per second, and the ETA."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn(unit),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    start = time.monotonic()
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(unit, total=None, rate="")
+        first: list[int] = []
+
+        def update(done: int, total: int) -> None:
+            if not first:
+                first.append(done)
+            elapsed = max(time.monotonic() - start, 1e-9)
+            rate = (done - first[0]) / elapsed
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}/s")
+
+        yield update

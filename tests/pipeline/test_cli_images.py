@@ -21,6 +21,14 @@ def _run(args: list[str]):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli.main, [str(a) for a in args], catch_exceptions=False)
 
 
+def _audit_images(manifest: Path, root: Path, model: Path, out: Path) -> None:
+    """`audit images` of aligned crops by sex at FMR 0.01, without intervals or report."""
+    args = ["audit", "images", manifest, "--root", root, "--detector", "none"]
+    args += ["--embedder", model, "--group-by", "sex", "--fmr", "0.01"]
+    result = _run([*args, "--intervals", "none", "-o", out, "--no-report"])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture
 def images(tmp_path: Path) -> tuple[Path, Path, Path]:
     """8 subjects x 3 aligned crops, a non-image in group M; the manifest and a model."""
@@ -253,28 +261,7 @@ def test_verify_with_an_audit_says_which_operating_point(
 ) -> None:
     manifest, root, model = images
     out = tmp_path / "audit"
-    _run(
-        [
-            "audit",
-            "images",
-            manifest,
-            "--root",
-            root,
-            "--detector",
-            "none",
-            "--embedder",
-            model,
-            "--group-by",
-            "sex",
-            "--fmr",
-            "0.01",
-            "--intervals",
-            "none",
-            "-o",
-            out,
-            "--no-report",
-        ]
-    )
+    _audit_images(manifest, root, model, out)
     data = json.loads((out / "results.json").read_text())
     threshold = data["operating_points"][0]["threshold"]
     result = _run(
@@ -298,3 +285,29 @@ def test_verify_with_an_audit_says_which_operating_point(
         f"threshold {threshold:.6f} (this threshold)" in result.stdout
     )
     assert "  F: " in result.stdout and "  M: " in result.stdout
+
+
+def test_verify_warns_when_the_audit_is_of_another_model(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    manifest, root, model = images
+    out = tmp_path / "audit"
+    _audit_images(manifest, root, model, out)
+    other = tiny_embedder(tmp_path / "other.onnx", seed=4)
+    result = _run(
+        [
+            "verify",
+            root / "0_0.png",
+            root / "0_1.png",
+            "--detector",
+            "none",
+            "--embedder",
+            other,
+            "--threshold",
+            "0.5",
+            "--results",
+            out / "results.json",
+        ]
+    )
+    assert result.exit_code == 0
+    assert "is of another model or model spec" in result.stdout

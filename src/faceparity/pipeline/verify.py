@@ -12,7 +12,6 @@ stored; this is not a search.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
@@ -30,6 +29,10 @@ from faceparity.results import AuditResult, DetPoints
 __all__ = ["MSG_NO_TEMPLATE", "Verification", "compare_images", "describe_threshold"]
 
 MSG_NO_TEMPLATE = "{file}: no template could be made: {reason}"
+MSG_OTHER_MODEL = (
+    "warning: the audit in {file} is of another model or model spec (its digest differs): "
+    "its thresholds do not carry over"
+)
 MSG_NOT_SIMILARITY = (
     "the audit in {file} scored {kind}s, not similarities; its thresholds cannot be "
     "compared with a cosine similarity"
@@ -123,8 +126,17 @@ def _rates_at(det: DetPoints | None, threshold: float) -> tuple[float, float] | 
     return float(10 ** np.interp(threshold, t, log_fmr)), float(np.interp(threshold, t, fnmr))
 
 
-def describe_threshold(result: AuditResult, threshold: float, *, file: str = "results.json") -> str:
+def describe_threshold(
+    result: AuditResult,
+    threshold: float,
+    *,
+    file: str = "results.json",
+    model_digest: str | None = None,
+) -> str:
     """Which operating point of an audit a threshold is nearest, and the rates it gives.
+
+    With ``model_digest`` (:attr:`OnnxEmbedder.digest`), a line warns when the audit
+    records another model (audits of images record theirs).
 
     Raises
     ------
@@ -136,6 +148,11 @@ def describe_threshold(result: AuditResult, threshold: float, *, file: str = "re
     if kind != "similarity":
         raise UsageError(MSG_NOT_SIMILARITY.format(file=file, kind=kind))
     lines = []
+    audited = (
+        None if result.acquisition is None else result.acquisition.pipeline.get("model_digest")
+    )
+    if model_digest is not None and audited is not None and audited != model_digest:
+        lines.append(MSG_OTHER_MODEL.format(file=file))
     points = [p for p in result.operating_points if p.threshold is not None]
     if points:
         nearest = min(points, key=lambda p: abs(float(p.threshold or 0.0) - threshold))
@@ -157,4 +174,4 @@ def describe_threshold(result: AuditResult, threshold: float, *, file: str = "re
         lines.append(
             "the audit also counted failures to acquire and enrol by group (see its report)"
         )
-    return "\n".join(lines) + ("\n" if not math.isnan(threshold) else "")
+    return "\n".join(lines)
