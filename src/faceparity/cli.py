@@ -318,6 +318,10 @@ def _write_and_print(result: Any, opts: dict[str, Any]) -> None:
         from faceparity.render.identification_table import format_identification_table
 
         click.echo("\n" + format_identification_table(result.identification), nl=False)
+    if result.acquisition is not None and not opts["as_json"]:  # issue 7
+        from faceparity.render.acquisition_table import format_acquisition_table
+
+        click.echo("\n" + format_acquisition_table(result.acquisition), nl=False)
     if check is not None:
         _message(check.format().rstrip("\n"))
         if check.exit_code:

@@ -20,6 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from faceparity.render.acquisition_card import (  # issue 7
+    SKIN_TONE_CAVEAT,
+    AcquisitionSection,
+    build_acquisition,
+)
 from faceparity.render.charts import Chart
 from faceparity.render.formatting import (
     NOT_AVAILABLE,
@@ -157,6 +162,7 @@ class Card:
     caveats: tuple[str, ...]
     charts: tuple[Chart, ...] = field(default=())
     identification: IdentificationSection | None = None  # issue 6: the 1:N section
+    acquisition: AcquisitionSection | None = None  # issue 7: failures to acquire and enrol
 
 
 def _ci(d: Mapping[str, Any], key: str, fmt: Any = fmt_rate) -> str:
@@ -411,7 +417,7 @@ def build_card(
         )
         for i, p in enumerate(results["operating_points"])
     )
-    data = (
+    data: tuple[str, ...] = (
         f"{fmt_count(inp.get('n_comparisons'))} comparisons: {fmt_count(inp.get('n_mated'))} "
         f"mated and {fmt_count(inp.get('n_non_mated'))} non-mated, of "
         f"{fmt_count(inp.get('n_subjects'))} subjects and "
@@ -448,6 +454,11 @@ def build_card(
             "none is drawn (nothing is reconstructed from the DET samples)."
         )
     caveats = _caveats(results, points)
+    acquisition = build_acquisition(results)  # issue 7
+    if acquisition is not None:
+        data = (*data, acquisition.summary)
+        if acquisition.skin_tone_caveat:
+            caveats.append(SKIN_TONE_CAVEAT)
     identification = build_identification(results, charts)  # issue 6
     out_of_scope = OUT_OF_SCOPE
     if identification is not None:
@@ -473,4 +484,5 @@ def build_card(
         caveats=tuple(caveats),
         charts=tuple(charts),
         identification=identification,
+        acquisition=acquisition,
     )
