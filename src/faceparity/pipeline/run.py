@@ -360,6 +360,7 @@ def embed_images(
         "spec": embedder.spec.to_dict(),
         "quality_limits": asdict(settings.quality),
         "pipeline_digest": digest,
+        "skin_tone": settings.skin_tone,
         "path_column": manifest.path_column,
         "subject_column": manifest.subject_column,
     }

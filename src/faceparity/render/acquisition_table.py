@@ -8,11 +8,11 @@ non-match. Rates are fractions in scientific notation, as in the 1:1 table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from faceparity.acquisition.results import AcquisitionGroup, AcquisitionResult
-from faceparity.render.formatting import fmt_count, fmt_interval, fmt_rate
+from faceparity.render.formatting import fmt_count, fmt_interval, fmt_rate, text_grid
 
 __all__ = [
     "NO_BOOTSTRAP_INTERVAL",
@@ -70,22 +70,6 @@ def reasons_text(reasons: Mapping[str, int], *, limit: int | None = None) -> str
     return text
 
 
-def _grid(
-    header: Sequence[str], rows: Sequence[Sequence[str]], *, left: frozenset[int] = frozenset()
-) -> list[str]:
-    # The layout of the 1:1 and 1:N terminal tables (first column left, numbers right),
-    # with text columns (``left``) also aligned left.
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 or i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
-
-
 def _interval(ci: Mapping[str, Any] | None) -> str:
     """``[low, high]``, or ``-`` where no interval was computed (or the bootstrap gave none)."""
     if not ci or ci.get("ci_low") is None or ci.get("ci_high") is None:
@@ -132,7 +116,7 @@ def _fnmr_lines(acquisition: AcquisitionResult) -> list[str]:
         "counts as a false non-match; the generalised FNMR of ISO/IEC 19795-1)"
     )
     header = ["target FMR", "policy", "group", "FNMR", "FTA + FTE", "FNMR with failures"]
-    return [title, *_grid(header, rows, left=frozenset({1, 2}))] if rows else []
+    return [title, *text_grid(header, rows, left=frozenset({1, 2}))] if rows else []
 
 
 def format_acquisition_table(acquisition: AcquisitionResult) -> str:
@@ -170,7 +154,7 @@ def format_acquisition_table(acquisition: AcquisitionResult) -> str:
         "main reasons",
     ]
     rows = [_group_row(g) for g in [*acquisition.groups, o]]
-    table = [*head, *_grid(header, rows, left=frozenset({len(header) - 1}))]
+    table = [*head, *text_grid(header, rows, left=frozenset({len(header) - 1}))]
     table.append(f"images without a group: {fmt_count(acquisition.n_ungrouped)}")
     methods = dict.fromkeys(
         str(ci["method"])

@@ -7,7 +7,7 @@ Rates stay fractions in ``results.json``; here they become labelled percentages 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "one_in",
     "point_title",
     "support_text",
+    "text_grid",
 ]
 
 SUMMARY_MEASURES = (
@@ -120,3 +121,32 @@ def point_title(point: Mapping[str, Any]) -> str:
     if point.get("threshold") is not None:
         text += f", threshold {fmt_number(point['threshold'])}"
     return text
+
+
+def text_grid(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, left: frozenset[int] = frozenset()
+) -> list[str]:
+    """Lines of a plain-text table: a header, a rule, the rows.
+
+    The first column and the columns in ``left`` (text) are aligned left, the others
+    (numbers) right; trailing spaces are trimmed.
+
+    Examples
+    --------
+    >>> for line in text_grid(["group", "n"], [["F", "12"], ["M", "3"]]):
+    ...     print(line)
+    group   n
+    -----  --
+    F      12
+    M       3
+
+    """
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 or i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]

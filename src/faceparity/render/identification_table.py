@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from faceparity.identification.results import IdentificationPoint, IdentificationResult
 from faceparity.identification.scenario import ScenarioResult
+from faceparity.render.formatting import text_grid
 
 __all__ = ["format_identification_table", "format_scenario_table"]
 
@@ -16,17 +15,6 @@ def _rate(value: float | None) -> str:
 
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
-
-
-def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
-
-    def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
-
-    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
 def _point(point: IdentificationPoint) -> list[str]:
@@ -93,12 +81,12 @@ def _point(point: IdentificationPoint) -> list[str]:
         [label, *(str(c) for c in row)]
         for label, row in zip(matrix.probe_groups, matrix.counts, strict=True)
     ]
-    lines = [title, *_grid(header, rows)]
+    lines = [title, *text_grid(header, rows)]
     lines.append(
         "false candidates returned to non-mated searches "
         "(row: probe group, column: candidate group)"
     )
-    lines.extend(_grid(["", *matrix.candidate_groups], counts))
+    lines.extend(text_grid(["", *matrix.candidate_groups], counts))
     notes = [*point.notes, *(f"{g.label}: {n}" for g in point.groups for n in g.notes)]
     lines.extend(f"  note: {n}" for n in dict.fromkeys(notes))
     return lines
@@ -134,7 +122,7 @@ def format_identification_table(ident: IdentificationResult) -> str:
         "\n".join(
             [
                 "CMC: rank-r identification rate of the mated searches (no threshold)",
-                *_grid(["probe group", "mated", *(f"rank {r}" for r in ranks)], cmc_rows),
+                *text_grid(["probe group", "mated", *(f"rank {r}" for r in ranks)], cmc_rows),
             ]
         )
     )
@@ -151,7 +139,7 @@ def format_identification_table(ident: IdentificationResult) -> str:
                 [
                     f"gallery size: nested random sub-galleries at threshold {curve.threshold!r} "
                     f"(target FPIR {curve.target_fpir:g}, policy {curve.policy}), R = {curve.rank}",
-                    *_grid(["probe group", "", *(f"N={n}" for n in curve.sizes)], rows),
+                    *text_grid(["probe group", "", *(f"N={n}" for n in curve.sizes)], rows),
                 ]
             )
         )
@@ -206,7 +194,7 @@ def format_scenario_table(scenario: ScenarioResult) -> str:
         ]
         for g in scenario.groups
     ]
-    lines = [*head, *_grid(header, rows)]
+    lines = [*head, *text_grid(header, rows)]
     if scenario.best_served is not None:
         lines.append(
             f"best-served group: {scenario.best_served} (fewest false candidates per search)"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from faceparity.render.table import _grid
+from faceparity.render.formatting import text_grid
 from faceparity.uncertainty.binomial import CORRELATION_CAVEAT
 from faceparity.uncertainty.planning import GroupCapacity, IntervalKind, Plan
 from faceparity.uncertainty.support import MIN_ERRORS
@@ -62,7 +62,7 @@ def format_plan(plan: Plan, *, n_groups: int = 1) -> str:
     need = f"each group needs {s:,} subjects with {m} samples each ({s * m:,} samples)"
     if n_groups > 1:
         need += f"; {n_groups} groups: {n_groups * s:,} subjects, {n_groups * s * m:,} samples"
-    lines = [*head, "", *_grid(header, rows), "", need]
+    lines = [*head, "", *text_grid(header, rows), "", need]
     lines.extend(f"  note: {n}" for n in plan.notes)
     return "\n".join(lines) + "\n"
 
@@ -108,7 +108,7 @@ def format_capacity(rows: Sequence[GroupCapacity], *, source: str) -> str:
         "FMR columns: target supported (expected false matches); none: fewer than "
         f"{MIN_ERRORS} comparisons, no rate is supported",
         "",
-        *_grid(header, table),
+        *text_grid(header, table),
         "",
         f"  note: {CORRELATION_CAVEAT}; the rule of {MIN_ERRORS} shares that assumption, so "
         "these are floors (faceparity plan --target-fmr sizes a group with the design effect)",

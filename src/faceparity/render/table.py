@@ -6,9 +6,10 @@ in scientific notation, undefined rates as ``-`` with the reason below the table
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
+from faceparity.render.formatting import text_grid
 from faceparity.results import AuditResult, OperatingPoint
 
 __all__ = ["format_table"]
@@ -38,17 +39,6 @@ def _measure(value: dict[str, Any]) -> str:
     text = _ratio(value["value"])
     ci = value.get("value_ci")
     return text if not ci or ci.get("ci_low") is None else f"{text} {_interval(ci, _ratio)}"
-
-
-def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
-
-    def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
-
-    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
 def _point_lines(result: AuditResult, point: OperatingPoint) -> list[str]:
@@ -140,7 +130,7 @@ def _point_lines(result: AuditResult, point: OperatingPoint) -> list[str]:
     for name in ("garbe", "fdr", "inequity_rate"):
         if s[name]["value"] is None and "undefined_reason" in s[name]:
             footnotes.append(f"{name}: {s[name]['undefined_reason']}")
-    lines = [title, *_grid(header, rows), summary, *_cross_group_lines(point)]
+    lines = [title, *text_grid(header, rows), summary, *_cross_group_lines(point)]
     lines.extend(f"  note: {n}" for n in (*point.notes, *dict.fromkeys(footnotes)))
     return lines
 
@@ -159,7 +149,7 @@ def _cross_group_lines(point: OperatingPoint) -> list[str]:
     rows = [[label, *row] for label, row in zip(labels, cells, strict=True)]
     return [
         "cross-group FMR (non-mated comparisons with one side in each group)",
-        *_grid(["", *labels], rows),
+        *text_grid(["", *labels], rows),
     ]
 
 
