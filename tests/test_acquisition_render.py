@@ -136,20 +136,26 @@ images without a group: 1
 
 FNMR_TABLE = """\
 FNMR of the enrolled images and FNMR with failures (an image without a template counts as a false non-match; the generalised FNMR of ISO/IEC 19795-1)
-target FMR  policy           group       FNMR  FTA + FTE  FNMR with failures
-----------  ---------------  -----  ---------  ---------  ------------------
-0.2         global           F      0.000e+00  4.000e-01           4.000e-01
-0.2         global           M      3.333e-01  2.500e-01           5.000e-01
-0.1         global           F      0.000e+00  4.000e-01           4.000e-01
-0.1         global           M      3.333e-01  2.500e-01           5.000e-01
-0.2         per-group        F      0.000e+00  4.000e-01           4.000e-01
-0.2         per-group        M      3.333e-01  2.500e-01           5.000e-01
-0.1         per-group        F      0.000e+00  4.000e-01           4.000e-01
-0.1         per-group        M      3.333e-01  2.500e-01           5.000e-01
-0.2         reference:sex=M  F      0.000e+00  4.000e-01           4.000e-01
-0.2         reference:sex=M  M      3.333e-01  2.500e-01           5.000e-01
-0.1         reference:sex=M  F      0.000e+00  4.000e-01           4.000e-01
-0.1         reference:sex=M  M      3.333e-01  2.500e-01           5.000e-01
+target FMR  policy           group         FNMR  FTA + FTE  FNMR with failures
+----------  ---------------  -------  ---------  ---------  ------------------
+0.2         global           overall  1.667e-01  4.000e-01           5.000e-01
+0.2         global           F        0.000e+00  4.000e-01           4.000e-01
+0.2         global           M        3.333e-01  2.500e-01           5.000e-01
+0.1         global           overall  1.667e-01  4.000e-01           5.000e-01
+0.1         global           F        0.000e+00  4.000e-01           4.000e-01
+0.1         global           M        3.333e-01  2.500e-01           5.000e-01
+0.2         per-group        overall        n/a  4.000e-01                 n/a
+0.2         per-group        F        0.000e+00  4.000e-01           4.000e-01
+0.2         per-group        M        3.333e-01  2.500e-01           5.000e-01
+0.1         per-group        overall        n/a  4.000e-01                 n/a
+0.1         per-group        F        0.000e+00  4.000e-01           4.000e-01
+0.1         per-group        M        3.333e-01  2.500e-01           5.000e-01
+0.2         reference:sex=M  overall  1.667e-01  4.000e-01           5.000e-01
+0.2         reference:sex=M  F        0.000e+00  4.000e-01           4.000e-01
+0.2         reference:sex=M  M        3.333e-01  2.500e-01           5.000e-01
+0.1         reference:sex=M  overall  1.667e-01  4.000e-01           5.000e-01
+0.1         reference:sex=M  F        0.000e+00  4.000e-01           4.000e-01
+0.1         reference:sex=M  M        3.333e-01  2.500e-01           5.000e-01
 """  # noqa: E501
 
 
@@ -231,7 +237,8 @@ def test_html_section_table_generalised_fnmr_and_pipeline() -> None:
         "<td>3.333e-01</td><td>2.500e-01</td><td>5.000e-01</td></tr>"
     ) in html
     section = html.split('<section aria-labelledby="acquisition">')[1].split("</section>")[0]
-    assert section.count('<td class="text">global</td>') == 4  # 2 target FMRs x 2 groups
+    # 2 target FMRs x (overall, F, M)
+    assert section.count('<td class="text">global</td>') == 6
     pipeline = {
         k: v
         for k, v in re.findall(

@@ -1234,6 +1234,7 @@ def _audit_pipeline_output(
         level=opts["level"],
         replicates=opts["replicates"] if opts["intervals"] == "bootstrap" else 0,
         seed=opts["seed"],
+        intervals=opts["intervals"] != "none",
     )
     _audit_table(table, path, tail_capacity, opts)
 

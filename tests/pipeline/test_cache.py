@@ -35,3 +35,25 @@ def test_keys_separate_pipelines(tmp_path: Path) -> None:
     cache.put_many([(RecordCache.key("img", "a"), b"A")])
     assert cache.get(RecordCache.key("img", "b")) is None
     cache.close()
+
+
+def test_another_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    import pytest
+
+    from faceparity.errors import OutputError
+    from faceparity.pipeline.cache import MSG_NOT_A_CACHE
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    notes.chmod(0o644)
+    with pytest.raises(OutputError):
+        RecordCache(notes)
+    assert notes.read_text() == "my notes"
+    assert stat.S_IMODE(notes.stat().st_mode) == 0o644
+    import sqlite3
+
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(OutputError) as err:
+        RecordCache(other)
+    assert str(err.value) == MSG_NOT_A_CACHE.format(file=other)

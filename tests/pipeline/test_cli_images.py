@@ -90,6 +90,9 @@ def test_embed_then_audit_embeddings(images: tuple[Path, Path, Path], tmp_path: 
     assert acquisition["pipeline"]["detector"] == "none (aligned crops)"
     point = acquisition["fnmr_with_failures"][0]
     fnmr = {g["label"]: g["fnmr"] for g in data["operating_points"][0]["groups"]}
+    fnmr["overall"] = data["operating_points"][0]["overall"]["fnmr"]
+    by_label["overall"] = acquisition["overall"]
+    assert [row["label"] for row in point["groups"]] == ["overall", "F", "M"]
     for row in point["groups"]:
         fta = by_label[row["label"]]["fta"]
         assert row["fnmr_with_failures"] == pytest.approx(fta + (1 - fta) * fnmr[row["label"]])
@@ -311,3 +314,21 @@ def test_verify_warns_when_the_audit_is_of_another_model(
     )
     assert result.exit_code == 0
     assert "is of another model or model spec" in result.stdout
+
+
+def test_a_group_whose_images_all_fail_is_kept(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    manifest, root, model = images
+    (root / "x1.png").write_text("no")
+    (root / "x2.png").write_text("no")
+    with manifest.open("a") as handle:
+        handle.write("x1.png,q1,X\nx2.png,q2,X\n")
+    out = tmp_path / "audit"
+    _audit_images(manifest, root, model, out)
+    data = json.loads((out / "results.json").read_text())
+    x = next(g for g in data["acquisition"]["groups"] if g["label"] == "X")
+    assert (x["n_images"], x["n_enrolled"], x["fta"]) == (2, 0, 1.0)
+    rows = data["acquisition"]["fnmr_with_failures"][0]["groups"]
+    assert {"label": "X", "fnmr": None, "fnmr_with_failures": 1.0} in rows
+    assert "X" not in {g["label"] for g in data["operating_points"][0]["groups"]}

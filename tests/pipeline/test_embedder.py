@@ -118,7 +118,9 @@ def test_model_spec_from_toml(tmp_path: Path) -> None:
     [
         ("sise = 112\n", MSG_SPEC_UNKNOWN_KEY.split(":")[0]),
         ('layout = "CHW"\n', 'layout: expected "NCHW" or "NHWC"'),
-        ("std = 0\n", "std: expected a number or a list of 3 numbers, none 0"),
+        ("std = 0\n", "std: expected a finite number or a list of 3, none of them 0"),
+        ("std = nan\n", "std: expected a finite number or a list of 3, none of them 0"),
+        ("mean = [1, inf, 2]\n", "mean: expected a finite number or a list of 3"),
         ("size = 4\n", "size: expected a whole number of pixels from 8 to 1024"),
         ("size = \n", "could not be read as TOML"),
     ],
@@ -139,3 +141,13 @@ def test_the_example_model_specs_read() -> None:
     assert specs["arcface-insightface.toml"] == ModelSpec(name="arcface (insightface)")
     assert specs["facenet-160.toml"].size == 160
     assert specs["sface-opencv.toml"].std == 1.0
+
+
+def test_device_is_checked(tmp_path: Path) -> None:
+    from faceparity.pipeline.embedder import MSG_BAD_DEVICE
+
+    model = tiny_embedder(tmp_path / "m.onnx")
+    with pytest.raises(UsageError) as err:
+        OnnxEmbedder(model, device="gpu0")
+    assert str(err.value) == MSG_BAD_DEVICE.format(device="gpu0")
+    assert OnnxEmbedder(model).providers == ["CPUExecutionProvider"]

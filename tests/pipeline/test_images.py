@@ -110,3 +110,21 @@ def test_formats(fmt: str) -> None:
     decoded = decode_image(_encoded(pixels, fmt))
     assert isinstance(decoded, Decoded)
     assert decoded.pixels.shape == (8, 8, 3)
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
+    ramp = (np.arange(256, dtype=np.uint16) * 257).reshape(16, 16)
+    out = io.BytesIO()
+    Image.fromarray(ramp).save(out, format="PNG")  # a uint16 array: mode I;16
+    decoded = decode_image(out.getvalue())
+    assert isinstance(decoded, Decoded)
+    np.testing.assert_array_equal(decoded.pixels[:, :, 0], np.arange(256).reshape(16, 16))
+    assert (decoded.pixels[:, :, 0] == decoded.pixels[:, :, 2]).all()
+
+
+def test_floating_point_images_are_refused_with_a_reason() -> None:
+    from faceparity.pipeline.images import REASON_PIXEL_FORMAT
+
+    out = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4), dtype=np.float32)).save(out, format="TIFF")
+    assert decode_image(out.getvalue()) == ImageFailure(REASON_PIXEL_FORMAT, "mode F")

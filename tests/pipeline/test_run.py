@@ -261,3 +261,64 @@ def test_haar_finds_the_astronaut_and_no_face_in_noise(tmp_path: Path) -> None:
     x1, y1, x2, y2 = run.records[0].box
     assert 150 < (x1 + x2) / 2 < 260 and 60 < (y1 + y2) / 2 < 170
     assert np.isfinite(run.records[0].ita)
+
+
+def test_a_manifest_column_the_pipeline_writes_is_refused(tmp_path: Path) -> None:
+    from faceparity.errors import InputError
+
+    root = tmp_path / "images"
+    write_png(root / "a.png", face_image(0, 0))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,subject,ita_band\na.png,1,light\n")
+    embedder = OnnxEmbedder(tiny_embedder(tmp_path / "model.onnx"), threads=1)
+    with pytest.raises(InputError) as err:
+        embed_images(read_manifest(manifest, root=root), detector=None, embedder=embedder)
+    assert err.value.location.column == "ita_band"
+    assert err.value.message.startswith("column 'ita_band': expected manifest columns other")
+
+
+def test_nothing_enrolled_still_writes_the_records(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.png").write_text("no")
+    (root / "b.png").write_text("no")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,subject\na.png,1\nb.png,2\n")
+    embedder = OnnxEmbedder(tiny_embedder(tmp_path / "model.onnx"), threads=1)
+    run = embed_images(read_manifest(manifest, root=root), detector=None, embedder=embedder)
+    assert run.status == [ACQUIRE, ACQUIRE]
+    out = tmp_path / "e.parquet"
+    run.write(out)
+    from faceparity.errors import InputError
+
+    with pytest.raises(InputError, match="expected at least 2 samples"):
+        load_pipeline_output(out)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"skin_tone": False},
+        {"image_limits": ImageLimits(max_pixels=1000)},
+        {"image_limits": ImageLimits(max_bytes=1000)},
+    ],
+)
+def test_every_setting_that_shapes_a_record_changes_the_cache_key(
+    tmp_path: Path, change: dict[str, object]
+) -> None:
+    import dataclasses
+
+    from faceparity.pipeline.detect import open_detector
+    from faceparity.pipeline.run import pipeline_digest
+
+    embedder = OnnxEmbedder(tiny_embedder(tmp_path / "model.onnx"), threads=1)
+    base = PipelineSettings()
+    changed = dataclasses.replace(base, **change)  # type: ignore[arg-type]
+    assert pipeline_digest(None, embedder, base) != pipeline_digest(None, embedder, changed)
+    # Enrolment limits are applied after the cache: they do not change the key.
+    looser = dataclasses.replace(base, quality=QualityLimits.none())
+    assert pipeline_digest(None, embedder, base) == pipeline_digest(None, embedder, looser)
+    haar = open_detector("haar")
+    assert pipeline_digest(haar, embedder, base) != pipeline_digest(None, embedder, base)
+    strict = open_detector("haar", score_threshold=8)
+    assert pipeline_digest(haar, embedder, base) != pipeline_digest(strict, embedder, base)

@@ -82,6 +82,7 @@ def acquisition_by_group(
     level: float = 0.95,
     replicates: int = 1000,
     seed: int = 0,
+    intervals: bool = True,
 ) -> AcquisitionResult:
     """FTA and FTE per group of ``group_by``, with intervals and reasons.
 
@@ -103,6 +104,8 @@ def acquisition_by_group(
         Coverage of the intervals.
     replicates : int
         Bootstrap replicates (0: Clopper-Pearson intervals on images instead).
+    intervals : bool
+        False: no intervals at all (``--intervals none``).
     seed : int
         Seed of the bootstrap.
 
@@ -124,13 +127,18 @@ def acquisition_by_group(
         n = int(mask.sum())
         n_acq, n_enr = int(acquire[mask].sum()), int(enrol[mask].sum())
         members = subject_codes[mask]
-        intervals = _intervals(
-            members,
-            acquire[mask],
-            enrol[mask],
-            level=level,
-            replicates=replicates,
-            seed=next(seeds),
+        seed_of_group = next(seeds)
+        cis = (
+            _intervals(
+                members,
+                acquire[mask],
+                enrol[mask],
+                level=level,
+                replicates=replicates,
+                seed=seed_of_group,
+            )
+            if intervals
+            else (None, None)
         )
         return AcquisitionGroup(
             attributes=attributes,
@@ -145,8 +153,8 @@ def acquisition_by_group(
             reasons=dict(
                 sorted(Counter(r for r, m in zip(reasons, mask, strict=True) if m and r).items())
             ),
-            fta_ci=intervals[0],
-            fte_ci=intervals[1],
+            fta_ci=cis[0],
+            fte_ci=cis[1],
         )
 
     everyone = np.ones(len(state), dtype=bool)
@@ -211,26 +219,37 @@ def _intervals(
 def with_acquisition(result: AuditResult, acquisition: AcquisitionResult) -> AuditResult:
     """The audit's result with its ``acquisition`` section, the generalised FNMRs filled in.
 
-    For each operating point and each group present in both, the FNMR of the enrolled
-    images and :func:`generalised_fnmr` with the group's FTA and FTE.
+    For each operating point, overall and for each group of the acquisition section, the
+    FNMR of the enrolled images and :func:`generalised_fnmr` with the group's FTA and
+    FTE. A group none of whose images was enrolled has no FNMR but a generalised FNMR
+    of 1: every transaction of its members fails. Acquisition groups that are not groups
+    of the 1:1 audit (none, unless the two were grouped by different attributes) are
+    left out, and with no group left, the overall row too.
     """
     import dataclasses
 
-    by_label = {g.label: g for g in acquisition.groups}
     points = []
     for point in result.operating_points:
-        rows = []
-        for group in point.groups:
-            counts = by_label.get(group.label)
-            if counts is None:
-                continue
-            rows.append(
-                {
-                    "label": group.label,
-                    "fnmr": group.fnmr,
-                    "fnmr_with_failures": generalised_fnmr(group.fnmr, counts.fta, counts.fte),
-                }
-            )
+        fnmr = {group.label: group.fnmr for group in point.groups}
+        rows = [
+            _generalised_row(g.label, fnmr.get(g.label), g)
+            for g in acquisition.groups
+            if g.label in fnmr or (g.n_images and g.n_enrolled == 0)
+        ]
+        if rows:
+            overall = None if point.overall is None else point.overall.fnmr
+            rows.insert(0, _generalised_row("overall", overall, acquisition.overall))
         points.append({"target_fmr": point.target_fmr, "policy": point.policy, "groups": rows})
     filled = dataclasses.replace(acquisition, fnmr_with_failures=points)
     return dataclasses.replace(result, acquisition=filled)
+
+
+def _generalised_row(label: str, fnmr: float | None, counts: AcquisitionGroup) -> dict[str, Any]:
+    """One row of ``fnmr_with_failures``."""
+    if counts.n_images and counts.n_enrolled == 0:
+        return {"label": label, "fnmr": None, "fnmr_with_failures": 1.0}
+    return {
+        "label": label,
+        "fnmr": fnmr,
+        "fnmr_with_failures": generalised_fnmr(fnmr, counts.fta, counts.fte),
+    }

@@ -23,9 +23,16 @@ from pathlib import Path
 
 from faceparity.errors import OutputError
 
-__all__ = ["MSG_CACHE_UNUSABLE", "RecordCache"]
+__all__ = ["APPLICATION_ID", "MSG_CACHE_UNUSABLE", "MSG_NOT_A_CACHE", "RecordCache"]
 
 MSG_CACHE_UNUSABLE = "cache {file}: could not be opened as a faceparity cache: {error}"
+MSG_NOT_A_CACHE = (
+    "cache {file}: expected a faceparity cache (or no file), got another file; "
+    "it was left as it was"
+)
+
+APPLICATION_ID = 0x46504331
+"""SQLite ``application_id`` of a faceparity cache ("FPC1"): other files are never touched."""
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, record BLOB NOT NULL)"
 
@@ -42,16 +49,24 @@ class RecordCache:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._lock = threading.Lock()
         try:
             if not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, mode=0o700)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
-            os.chmod(self.path, 0o600)
+            fresh = not self.path.exists() or self.path.stat().st_size == 0
+            if fresh:  # created owner-only before SQLite writes a byte
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+                os.close(fd)
             self._db = sqlite3.connect(self.path, check_same_thread=False)
-            self._lock = threading.Lock()
-            self._db.execute(_SCHEMA)
-            self._db.commit()
+            application = self._db.execute("PRAGMA application_id").fetchone()[0]
+            if fresh:
+                self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self._db.execute(_SCHEMA)
+                self._db.commit()
+            elif application != APPLICATION_ID:
+                self._db.close()
+                raise OutputError(MSG_NOT_A_CACHE.format(file=self.path))
+            os.chmod(self.path, 0o600)
         except (OSError, sqlite3.Error) as err:
             raise OutputError(MSG_CACHE_UNUSABLE.format(file=self.path, error=err)) from err
 

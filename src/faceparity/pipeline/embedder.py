@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -52,6 +54,11 @@ MSG_MODEL_SIZE = (
     "set size in the model spec (--model-spec)"
 )
 MSG_MODEL_OUTPUT = "model {file}: expected a (batch, dimension) embedding output, got shape {shape}"
+MSG_BAD_DEVICE = "--device: expected cpu, cuda or cuda:N, got {device!r}"
+MSG_CUDA_FAILED = (
+    "model {file}: onnxruntime could not start its CUDA execution provider for {device} "
+    "(it fell back to the CPU); check the CUDA and cuDNN libraries, or use --device cpu"
+)
 MSG_NO_CUDA = (
     "--device {device}: onnxruntime here has no CUDA execution provider (it has {available}); "
     "install onnxruntime-gpu, or use --device cpu"
@@ -140,10 +147,13 @@ def _spec_value(file: str, key: str, value: Any) -> Any:
     if key in ("mean", "std"):
         numbers = value if isinstance(value, list) else [value]
         ok = len(numbers) in (1, 3) and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in numbers
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in numbers
         )
         if not ok or (key == "std" and any(v == 0 for v in numbers)):
-            raise bad("a number or a list of 3 numbers" + (", none 0" if key == "std" else ""))
+            raise bad(
+                "a finite number or a list of 3" + (", none of them 0" if key == "std" else "")
+            )
         return float(numbers[0]) if len(numbers) == 1 else tuple(float(v) for v in numbers)
     if key == "channel_order":
         if value not in ("RGB", "BGR"):
@@ -187,6 +197,8 @@ class OnnxEmbedder:
         SHA-256 of the model file and the spec together: what the cache is keyed by.
     dimension : int or None
         Length of the embeddings, when the model's output declares it.
+    providers : list of str
+        The execution providers onnxruntime runs the model on.
 
     """
 
@@ -206,16 +218,22 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         providers: list[str | tuple[str, dict[str, int]]] = ["CPUExecutionProvider"]
+        match = re.fullmatch(r"cpu|cuda(?::(\d+))?", device)
+        if match is None:
+            raise UsageError(MSG_BAD_DEVICE.format(device=device))
         if device != "cpu":
             available = ort.get_available_providers()
             if "CUDAExecutionProvider" not in available:
                 raise UsageError(MSG_NO_CUDA.format(device=device, available=available))
-            index = device.partition(":")[2] or "0"
-            providers = [("CUDAExecutionProvider", {"device_id": int(index)}), *providers]
+            index = int(match.group(1) or 0)
+            providers = [("CUDAExecutionProvider", {"device_id": index}), *providers]
         try:
             self.session = ort.InferenceSession(self.file, options, providers=providers)
         except Exception as err:  # onnxruntime raises its own exception types, or OSError
             raise UsageError(MSG_MODEL_UNREADABLE.format(file=self.file, error=err)) from err
+        if device != "cpu" and "CUDAExecutionProvider" not in self.session.get_providers():
+            raise UsageError(MSG_CUDA_FAILED.format(file=self.file, device=device))
+        self.providers = list(self.session.get_providers())
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             shown = [(i.name, i.shape) for i in inputs]

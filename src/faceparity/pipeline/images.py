@@ -18,6 +18,7 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,7 @@ REASON_TOO_LARGE_FILE = "file over the size limit"
 REASON_NOT_IMAGE = "not an image"
 REASON_TOO_MANY_PIXELS = "image over the pixel limit"
 REASON_CORRUPT = "corrupt image"
+REASON_PIXEL_FORMAT = "unsupported pixel format"
 
 MSG_DETAIL_TOO_LARGE_FILE = "{size:,} bytes, limit {limit:,}"
 MSG_DETAIL_TOO_MANY_PIXELS = "{width} x {height} = {pixels:,} pixels, limit {limit:,}"
@@ -142,7 +144,9 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Decoded | 
                     return ImageFailure(REASON_TOO_MANY_PIXELS, detail)
                 image.load()
                 upright = ImageOps.exif_transpose(image)
-                pixels = np.asarray(upright.convert("RGB"), dtype=np.uint8)
+                pixels = _rgb8(upright)
+                if pixels is None:
+                    return ImageFailure(REASON_PIXEL_FORMAT, f"mode {upright.mode}")
     except UnidentifiedImageError:
         return ImageFailure(REASON_NOT_IMAGE)
     except Image.DecompressionBombError as err:
@@ -152,3 +156,16 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Decoded | 
     if pixels.ndim != 3 or pixels.shape[0] == 0 or pixels.shape[1] == 0:
         return ImageFailure(REASON_CORRUPT, f"decoded to shape {pixels.shape}")
     return Decoded(np.ascontiguousarray(pixels))
+
+
+def _rgb8(image: Any) -> npt.NDArray[np.uint8] | None:
+    """8-bit RGB pixels of a Pillow image; 16-bit grey scaled down, not clipped.
+
+    ``None`` for 32-bit integer and floating-point images, whose range is unknown.
+    """
+    if image.mode.startswith("I;16"):
+        grey = (np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if image.mode in ("I", "F"):
+        return None
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)

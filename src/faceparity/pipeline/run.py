@@ -43,7 +43,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.io import atomic_write_bytes
+from faceparity.errors import InputError, Location
+from faceparity.io import atomic_path
 from faceparity.pipeline.align import align_face
 from faceparity.pipeline.cache import RecordCache
 from faceparity.pipeline.faces import Face, choose_face
@@ -85,6 +86,28 @@ OUTPUT_VERSION = 1
 METADATA_KEY = b"faceparity"
 
 _QUALITY_FIELDS = [f for f in ImageQuality.__dataclass_fields__]
+
+PIPELINE_COLUMNS = (
+    "status",
+    "reason",
+    "detail",
+    "n_faces",
+    "face_score",
+    "box_x1",
+    "box_y1",
+    "box_x2",
+    "box_y2",
+    *_QUALITY_FIELDS,
+    "ita",
+    "ita_band",
+    "embedding",
+)
+"""Columns the pipeline writes beside the manifest's: a manifest may not use these names."""
+
+MSG_RESERVED_COLUMN = (
+    "column {column!r}: expected manifest columns other than those the pipeline writes "
+    "({reserved}); rename it"
+)
 
 
 @dataclass(frozen=True)
@@ -134,13 +157,16 @@ class ImageRecord:
         return json.dumps(head).encode() + b"\0" + body
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> ImageRecord:
-        """The record :meth:`to_bytes` stored."""
+    def from_bytes(cls, data: bytes) -> ImageRecord | None:
+        """The record :meth:`to_bytes` stored; None for bytes that are not one (a miss)."""
         head, _, body = data.partition(b"\0")
-        values = json.loads(head)
-        values["box"] = tuple(values["box"])
-        embedding = np.frombuffer(body, dtype="<f4").astype(np.float32) if body else None
-        return cls(**values, embedding=embedding)
+        try:
+            values = json.loads(head)
+            values["box"] = tuple(float(v) for v in values["box"])
+            embedding = np.frombuffer(body, dtype="<f4").astype(np.float32) if body else None
+            return cls(**values, embedding=embedding)
+        except (ValueError, TypeError, KeyError):
+            return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,12 +231,10 @@ class EmbeddingRun:
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """Write the Parquet output atomically, readable by its owner only (mode 0600)."""
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        sink = pa.BufferOutputStream()
-        pq.write_table(self.to_arrow(), sink)
-        atomic_write_bytes(Path(path), sink.getvalue().to_pybytes(), mode=0o600)
+        with atomic_path(Path(path), mode=0o600) as tmp:
+            pq.write_table(self.to_arrow(), tmp)
 
 
 def _floats(values: list[float]) -> pa.Array:
@@ -235,6 +259,8 @@ def _embedding_column(records: list[ImageRecord], status: list[str]) -> pa.Array
         if s == ENROLLED and r.embedding is not None:
             values[i] = r.embedding
             mask[i] = False
+    if d == 0:  # nothing enrolled: a list column of nulls
+        return pa.array([None] * len(records), pa.list_(pa.float32()))
     flat = pa.array(values.reshape(-1), pa.float32())
     column = pa.FixedSizeListArray.from_arrays(flat, d)
     if mask.any():
@@ -242,12 +268,19 @@ def _embedding_column(records: list[ImageRecord], status: list[str]) -> pa.Array
     return column
 
 
-def pipeline_digest(detector: Detector | None, embedder: OnnxEmbedder, align_size: int) -> str:
-    """Digest of everything before the enrolment limits that shapes an image's record."""
+def pipeline_digest(
+    detector: Detector | None, embedder: OnnxEmbedder, settings: PipelineSettings
+) -> str:
+    """Digest of everything before the enrolment limits that shapes an image's record.
+
+    The detector (its settings and model or cascade file), the model and its spec (the
+    alignment size among them), the decoding limits and whether skin tone is measured.
+    """
     parts = {
         "detector": None if detector is None else _fingerprint(detector),
-        "align_size": align_size,
         "model": embedder.digest,
+        "image_limits": asdict(settings.image_limits),
+        "skin_tone": settings.skin_tone,
         "version": OUTPUT_VERSION,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
@@ -258,7 +291,7 @@ def _fingerprint(detector: Detector) -> str:
     from faceparity.pipeline.embedder import file_digest
 
     model = getattr(detector, "model", None)
-    path = getattr(model, "path", None)
+    path = getattr(model, "path", None) or getattr(detector, "path", None)  # ONNX, cascade
     digest = file_digest(path) if path is not None else ""
     return f"{detector.description}|{digest}"
 
@@ -306,8 +339,14 @@ def embed_images(
     EmbeddingRun
 
     """
+    for column in manifest.attributes.columns:
+        if column in PIPELINE_COLUMNS:
+            raise InputError(
+                MSG_RESERVED_COLUMN.format(column=column, reserved=", ".join(PIPELINE_COLUMNS)),
+                Location(manifest.file, None, column),
+            )
     size = embedder.spec.size
-    digest = pipeline_digest(detector, embedder, size)
+    digest = pipeline_digest(detector, embedder, settings)
     n = len(manifest)
     records: list[ImageRecord | None] = [None] * n
     batch: list[_Pending] = []
@@ -351,6 +390,7 @@ def embed_images(
         flush()
     if progress is not None:
         progress(n, n)
+    assert all(r is not None for r in records), "every image has a record"
     final = [r for r in records if r is not None]
     status, reasons, details = _outcomes(final, settings.quality)
     description = {
@@ -397,8 +437,9 @@ def _prepare(
     key = RecordCache.key(hashlib.sha256(data).hexdigest(), digest)
     if cache is not None:
         hit = cache.get(key)
-        if hit is not None:
-            return _Pending(index, key, ImageRecord.from_bytes(hit), None, cached=True)
+        record = None if hit is None else ImageRecord.from_bytes(hit)
+        if record is not None:
+            return _Pending(index, key, record, None, cached=True)
     decoded = decode_image(data, settings.image_limits)
     del data
     if isinstance(decoded, ImageFailure):

@@ -26,10 +26,12 @@ import numpy as np
 import numpy.typing as npt
 
 from faceparity.comparisons import Exclusion
-from faceparity.errors import InputError, Location
+from faceparity.errors import InputError, Location, UsageError
 from faceparity.readers._table import (
+    MSG_MISSING_COLUMN,
     MSG_UNREADABLE,
     Origin,
+    available_columns,
     check_unique_ids,
     parse_ids,
     require_columns,
@@ -55,6 +57,12 @@ MSG_NOT_PIPELINE_OUTPUT = (
     "{kind!r}); for other embeddings files give --metadata, --sample-id and --subject"
 )
 MSG_BAD_STATUS = "status: expected one of {expected}, got {value!r}"
+MSG_NO_SKIN_TONE = (
+    "attribute {names}: {file} was made without skin tone (faceparity embed "
+    "--no-skin-tone), so its ita and ita_band columns are empty; embed again without "
+    "--no-skin-tone"
+)
+SKIN_TONE_COLUMNS = ("ita", "ita_band")
 MSG_ENROLLED_WITHOUT = "an enrolled image: expected an embedding, got an empty value"
 
 
@@ -157,6 +165,13 @@ def load_pipeline_output(
         raise InputError(MSG_UNREADABLE.format(kind="Parquet", error=err), Location(file)) from err
     path_column = str(description.get("path_column", "path"))
     subject_column = str(description.get("subject_column", "subject"))
+    names = list(arrow.column_names)
+    for column in (path_column, subject_column, "status", "reason", EMBEDDING_COLUMN):
+        if column not in names:
+            raise InputError(
+                MSG_MISSING_COLUMN.format(column=column, available=available_columns(names)),
+                Location(file, None, column),
+            )
     frame = arrow.drop_columns([EMBEDDING_COLUMN]).to_pandas()
     frame.columns = [str(c) for c in frame.columns]
     named = {spec.name for spec in attributes}
@@ -169,6 +184,9 @@ def load_pipeline_output(
         ),
     ]
     require_columns(frame, [spec.columns[0] for spec in attributes], file=file)
+    skin = [spec.name for spec in attributes if spec.columns[0] in SKIN_TONE_COLUMNS]
+    if skin and description.get("skin_tone") is False:
+        raise UsageError(MSG_NO_SKIN_TONE.format(file=file, names=", ".join(skin)))
     origin = Origin(file)
     paths = parse_ids(frame[path_column], origin=origin, column=path_column, what="image path")
     check_unique_ids(paths, origin=origin, column=path_column, what="image path")

@@ -175,7 +175,8 @@ def _measures_skin_tone(results: Mapping[str, Any], acq: Mapping[str, Any]) -> b
 
 
 def _fnmr_rows(acq: Mapping[str, Any]) -> tuple[FnmrWithFailuresRow, ...]:
-    by_label = {str(g["label"]): g for g in acq.get("groups", ())}
+    groups = [*acq.get("groups", ()), *([acq["overall"]] if acq.get("overall") else [])]
+    by_label = {str(g["label"]): g for g in groups}
     rows = []
     for point in acq.get("fnmr_with_failures", ()):
         for r in point.get("groups", ()):

@@ -95,7 +95,7 @@ def _group_row(g: AcquisitionGroup) -> list[str]:
 
 def _fnmr_lines(acquisition: AcquisitionResult) -> list[str]:
     """Per operating point and group, FNMR and generalised FNMR; none without such groups."""
-    by_label = {g.label: g for g in acquisition.groups}
+    by_label = {g.label: g for g in (*acquisition.groups, acquisition.overall)}
     rows = []
     for point in acquisition.fnmr_with_failures:
         for row in point["groups"]:
