@@ -1332,29 +1332,31 @@ def audit_images(
         if opts["output"] is None:
             raise UsageError("--embeddings or -o/--output: expected where to keep the embeddings")
         embeddings_path = Path(opts["output"]) / "embeddings.parquet"
+    # The audit's options are checked before any image is opened.
+    _audit_config(opts)
+    specs = _attribute_specs(attributes, bins)
+    group_by = _split(opts["group_by"])
+
+    def check(manifest: Any) -> None:
+        from faceparity.pipeline.run import PIPELINE_COLUMNS
+
+        columns = {*manifest.attributes.columns, *PIPELINE_COLUMNS}
+        named = {spec.name for spec in specs}
+        unknown = [name for name in group_by if name not in named and name not in columns]
+        unknown += [c for spec in specs for c in spec.columns if c not in columns]
+        if unknown:
+            raise UsageError(
+                f"--group-by / --attribute: {', '.join(unknown)} is neither a column of "
+                f"{manifest.file} nor one the pipeline writes ({', '.join(PIPELINE_COLUMNS)})"
+            )
+
     pipeline = {k: opts.pop(k) for k in list(opts) if k in _PIPELINE_KEYS}
-    run_pipeline(manifest, embeddings_path, pipeline)
-    _audit_pipeline_output(embeddings_path, _attribute_specs(attributes, bins), tail_capacity, opts)
+    run_pipeline(manifest, embeddings_path, pipeline, check=check)
+    _audit_pipeline_output(embeddings_path, specs, tail_capacity, opts)
 
 
-_PIPELINE_KEYS = frozenset(
-    {
-        "root",
-        "path_column",
-        "subject_column",
-        "quality",
-        "max_pixels",
-        "batch_size",
-        "cache",
-        "no_cache",
-        "no_skin_tone",
-        "detector",
-        "embedder",
-        "model_spec",
-        "model_device",
-        "pipeline_threads",
-    }
-)
+_PIPELINE_KEYS = frozenset(p.name for p in embed.params) - {"manifest", "output"}
+"""The options of ``audit images`` that belong to the pipeline (those of ``embed``)."""
 
 
 @main.command()

@@ -136,8 +136,34 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def run_pipeline(manifest_path: Path, output: Path, opts: dict[str, Any]) -> Any:
-    """Read the manifest, run the pipeline, write ``output`` (Parquet, mode 0600); the run."""
+MSG_OUTPUT_NOT_WRITABLE = "cannot write {output}: {where} is not a writable directory"
+
+
+def check_writable(output: Path) -> None:
+    """OutputError (exit 73) now, rather than after the pipeline, when ``output`` cannot be made."""
+    import os
+
+    from faceparity.errors import OutputError
+
+    folder = output.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(MSG_OUTPUT_NOT_WRITABLE.format(output=output, where=folder))
+
+
+def run_pipeline(
+    manifest_path: Path,
+    output: Path,
+    opts: dict[str, Any],
+    *,
+    check: Callable[[Any], None] | None = None,
+) -> Any:
+    """Read the manifest, run the pipeline, write ``output`` (Parquet, mode 0600); the run.
+
+    ``check(manifest)`` runs before any image is opened (the audit's own checks of
+    ``audit images``), as do the checks of the output path and of the models.
+    """
     from faceparity.pipeline.cache import RecordCache
     from faceparity.pipeline.images import ImageLimits
     from faceparity.pipeline.quality import QualityLimits, parse_quality_limits
@@ -150,6 +176,9 @@ def run_pipeline(manifest_path: Path, output: Path, opts: dict[str, Any]) -> Any
         path_column=opts["path_column"],
         subject_column=opts["subject_column"],
     )
+    if check is not None:
+        check(manifest)
+    check_writable(output)
     limits = (
         ImageLimits() if opts["max_pixels"] is None else ImageLimits(max_pixels=opts["max_pixels"])
     )
@@ -241,22 +270,28 @@ def verify(
     A one-off comparison of two images you hold, for people checking a model; not a
     search, and nothing is stored.
     """
-    from faceparity.pipeline.verify import compare_images, describe_threshold
+    from faceparity.pipeline.verify import (
+        compare_images,
+        describe_threshold,
+        other_model_warning,
+    )
+    from faceparity.results import AuditResult
 
     if not math.isfinite(threshold):
         raise UsageError(f"--threshold: expected a finite number, got {threshold}")
-    detector, embedder = _open_models(opts)
-    outcome = compare_images(image_a, image_b, detector=detector, embedder=embedder)
-    click.echo(outcome.describe(threshold))
+    audit = None
     if results is not None:
-        from faceparity.results import AuditResult
-
         try:
             audit = AuditResult.read_json(results)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise UsageError(
                 f"--results {results}: could not be read as results.json: {err}"
             ) from err
-        click.echo(
-            describe_threshold(audit, threshold, file=str(results), model_digest=embedder.digest)
-        )
+    detector, embedder = _open_models(opts)
+    outcome = compare_images(image_a, image_b, detector=detector, embedder=embedder)
+    click.echo(outcome.describe(threshold))
+    if audit is not None:
+        warning = other_model_warning(audit, embedder.digest, file=str(results))
+        if warning is not None:
+            _message(warning)
+        click.echo(describe_threshold(audit, threshold, file=str(results)))

@@ -313,7 +313,7 @@ def test_verify_warns_when_the_audit_is_of_another_model(
         ]
     )
     assert result.exit_code == 0
-    assert "is of another model or model spec" in result.stdout
+    assert "is of another model or model spec" in result.stderr
 
 
 def test_a_group_whose_images_all_fail_is_kept(
@@ -332,3 +332,31 @@ def test_a_group_whose_images_all_fail_is_kept(
     rows = data["acquisition"]["fnmr_with_failures"][0]["groups"]
     assert {"label": "X", "fnmr": None, "fnmr_with_failures": 1.0} in rows
     assert "X" not in {g["label"] for g in data["operating_points"][0]["groups"]}
+
+
+def test_audit_options_are_checked_before_any_image(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    manifest, root, model = images
+    out = tmp_path / "audit"
+    base = ["audit", "images", manifest, "--root", root, "--detector", "none"]
+    base += ["--embedder", model, "-o", out]
+    result = _run([*base, "--group-by", "nonexistent"])
+    assert result.exit_code == 2
+    assert "--group-by / --attribute: nonexistent is neither a column of" in result.stderr
+    result = _run([*base, "--group-by", "sex", "--fmr", "2"])
+    assert result.exit_code == 2
+    assert not out.exists()  # no embeddings, no cache
+
+
+def test_an_output_that_cannot_be_written_stops_before_the_pipeline(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    manifest, root, model = images
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = blocker / "e.parquet"
+    result = _run(["embed", manifest, "--root", root, "--embedder", model, "-o", out])
+    assert result.exit_code == 73
+    assert f"cannot write {out}: {blocker} is not a writable directory" in result.stderr
+    assert "embedding" not in result.stderr

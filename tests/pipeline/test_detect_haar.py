@@ -61,8 +61,20 @@ def test_description() -> None:
     assert det.name == "haar"
     assert det.description == (
         "OpenCV Haar cascade haarcascade_frontalface_default.xml (no landmarks), "
-        "scale step 1.1, min size 24 px, neighbours >= 4"
+        "scale step 1.1, min size 24 px, images searched at most 1024 px on their longer "
+        "side, neighbours >= 4"
     )
+
+
+def test_a_large_image_is_searched_scaled_down_and_boxes_scaled_back() -> None:
+    import cv2
+
+    skimage_data = pytest.importorskip("skimage.data")
+    image = skimage_data.astronaut()
+    small = HaarDetector().detect(image)[0].box
+    big = cv2.resize(image, (2048, 2048), interpolation=cv2.INTER_LINEAR)
+    found = HaarDetector(max_side=512).detect(big)[0].box
+    np.testing.assert_allclose(found / 4.0, small, atol=4.0)
 
 
 def test_detection_from_several_threads_agrees_with_one() -> None:

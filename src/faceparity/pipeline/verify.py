@@ -26,7 +26,13 @@ from faceparity.pipeline.faces import choose_face
 from faceparity.pipeline.images import ImageFailure, decode_image, read_image
 from faceparity.results import AuditResult, DetPoints
 
-__all__ = ["MSG_NO_TEMPLATE", "Verification", "compare_images", "describe_threshold"]
+__all__ = [
+    "MSG_NO_TEMPLATE",
+    "Verification",
+    "compare_images",
+    "describe_threshold",
+    "other_model_warning",
+]
 
 MSG_NO_TEMPLATE = "{file}: no template could be made: {reason}"
 MSG_OTHER_MODEL = (
@@ -111,32 +117,44 @@ def compare_images(
     return Verification(score=score, faces=(na, nb))
 
 
-def _rates_at(det: DetPoints | None, threshold: float) -> tuple[float, float] | None:
-    """FMR and FNMR at a threshold, interpolated on a DET curve; None outside it."""
+def _rates_at(det: DetPoints | None, threshold: float) -> str:
+    """FMR and FNMR at a threshold, interpolated on a DET curve, in words."""
     if det is None or len(det.threshold) < 2:
-        return None
+        return "no DET curve in the audit"
     t = np.asarray(det.threshold, dtype=np.float64)
     order = np.argsort(t)
     t = t[order]
-    if not t[0] <= threshold <= t[-1]:
-        return None
     fmr = np.asarray(det.fmr, dtype=np.float64)[order]
     fnmr = np.asarray(det.fnmr, dtype=np.float64)[order]
+    if threshold > t[-1]:
+        return (
+            f"FMR below {fmr[-1]:.2g} (the smallest the audit sampled, at {t[-1]:.6f}), "
+            f"FNMR above {fnmr[-1]:.2%}"
+        )
+    if threshold < t[0]:
+        return (
+            f"FMR above {fmr[0]:.2g} (the largest the audit sampled, at {t[0]:.6f}), "
+            f"FNMR below {fnmr[0]:.2%}"
+        )
     log_fmr = np.log10(np.maximum(fmr, 1e-300))
-    return float(10 ** np.interp(threshold, t, log_fmr)), float(np.interp(threshold, t, fnmr))
+    at_fmr = float(10 ** np.interp(threshold, t, log_fmr))
+    return f"FMR {at_fmr:.2g}, FNMR {float(np.interp(threshold, t, fnmr)):.2%}"
 
 
-def describe_threshold(
-    result: AuditResult,
-    threshold: float,
-    *,
-    file: str = "results.json",
-    model_digest: str | None = None,
-) -> str:
+def other_model_warning(
+    result: AuditResult, model_digest: str, *, file: str = "results.json"
+) -> str | None:
+    """A warning when the audit records a model (audits of images do) other than this one."""
+    audited = (
+        None if result.acquisition is None else result.acquisition.pipeline.get("model_digest")
+    )
+    if audited is not None and audited != model_digest:
+        return MSG_OTHER_MODEL.format(file=file)
+    return None
+
+
+def describe_threshold(result: AuditResult, threshold: float, *, file: str = "results.json") -> str:
     """Which operating point of an audit a threshold is nearest, and the rates it gives.
-
-    With ``model_digest`` (:attr:`OnnxEmbedder.digest`), a line warns when the audit
-    records another model (audits of images record theirs).
 
     Raises
     ------
@@ -148,11 +166,6 @@ def describe_threshold(
     if kind != "similarity":
         raise UsageError(MSG_NOT_SIMILARITY.format(file=file, kind=kind))
     lines = []
-    audited = (
-        None if result.acquisition is None else result.acquisition.pipeline.get("model_digest")
-    )
-    if model_digest is not None and audited is not None and audited != model_digest:
-        lines.append(MSG_OTHER_MODEL.format(file=file))
     points = [p for p in result.operating_points if p.threshold is not None]
     if points:
         nearest = min(points, key=lambda p: abs(float(p.threshold or 0.0) - threshold))
@@ -165,11 +178,7 @@ def describe_threshold(
         f"rates at threshold {threshold:g}, read off each group's DET curve (approximate):"
     )
     for label, det in [("overall", result.overall.det)] + [(g.label, g.det) for g in result.groups]:
-        rates = _rates_at(det, threshold)
-        if rates is None:
-            lines.append(f"  {label}: outside the range the audit measured")
-        else:
-            lines.append(f"  {label}: FMR {rates[0]:.2g}, FNMR {rates[1]:.2%}")
+        lines.append(f"  {label}: {_rates_at(det, threshold)}")
     if result.acquisition is not None:
         lines.append(
             "the audit also counted failures to acquire and enrol by group (see its report)"

@@ -34,10 +34,13 @@ from faceparity.pipeline import _deps
 from faceparity.pipeline.detect.base import check_image, check_thresholds, faces_from_arrays
 from faceparity.pipeline.faces import Face
 
-__all__ = ["CASCADE_FILE", "CASCADE_UNREADABLE", "HaarDetector"]
+__all__ = ["CASCADE_FILE", "CASCADE_UNREADABLE", "MAX_SIDE", "HaarDetector"]
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 """The frontal-face cascade that OpenCV's Python wheels ship."""
+
+MAX_SIDE = 1024
+"""Longest side, in pixels, of the copy of an image the cascade searches."""
 
 CASCADE_UNREADABLE = (
     "OpenCV could not load the Haar cascade {path}; reinstall opencv-python-headless"
@@ -54,7 +57,12 @@ class HaarDetector:
     scale_factor : float, default 1.1
         Ratio between successive scales searched.
     min_size : int, default 24
-        Smallest face searched for, in pixels (the cascade's window).
+        Smallest face searched for, in pixels (the cascade's window), in the searched
+        copy of the image.
+    max_side : int, default 1024
+        Images with a longer side are searched in a copy scaled down to it (the
+        cascade's cost grows with the pixels: a 12-megapixel photograph takes about
+        15 s at full size); boxes are scaled back.
 
     Raises
     ------
@@ -67,7 +75,12 @@ class HaarDetector:
     name = "haar"
 
     def __init__(
-        self, *, score_threshold: float = 4.0, scale_factor: float = 1.1, min_size: int = 24
+        self,
+        *,
+        score_threshold: float = 4.0,
+        scale_factor: float = 1.1,
+        min_size: int = 24,
+        max_side: int = MAX_SIDE,
     ) -> None:
         cv2 = _deps.cv2("the Haar cascade face detector")
         self._cv2 = cv2
@@ -79,6 +92,7 @@ class HaarDetector:
         self.score_threshold, _ = check_thresholds(score_threshold, 0.0)
         self.scale_factor = float(scale_factor)
         self.min_size = int(min_size)
+        self.max_side = int(max_side)
 
     def _load(self) -> Any:
         cascade = self._cv2.CascadeClassifier(str(self.path))
@@ -99,7 +113,8 @@ class HaarDetector:
         """Format, cascade and settings, for the record of a run."""
         return (
             f"OpenCV Haar cascade {CASCADE_FILE} (no landmarks), scale step "
-            f"{self.scale_factor:g}, min size {self.min_size} px, "
+            f"{self.scale_factor:g}, min size {self.min_size} px, images searched at "
+            f"most {self.max_side} px on their longer side, "
             f"neighbours >= {self.score_threshold:g}"
         )
 
@@ -119,7 +134,12 @@ class HaarDetector:
         """
         check_image(image)
         cv2 = self._cv2
-        grey = cv2.equalizeHist(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY))
+        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+        scale = min(1.0, self.max_side / max(grey.shape))
+        if scale < 1.0:  # the cascade's cost grows with the pixels: search a smaller copy
+            size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        grey = cv2.equalizeHist(grey)
         rects, neighbours = self._cascade.detectMultiScale2(
             grey,
             scaleFactor=self.scale_factor,
@@ -127,7 +147,7 @@ class HaarDetector:
             flags=cv2.CASCADE_SCALE_IMAGE,
             minSize=(self.min_size, self.min_size),
         )
-        rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+        rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4) / scale
         scores = np.asarray(neighbours, dtype=np.float64).reshape(-1)
         kept = scores >= self.score_threshold
         rects, scores = rects[kept], scores[kept]
