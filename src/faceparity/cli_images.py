@@ -126,7 +126,10 @@ def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
     spec = read_model_spec(opts["model_spec"])
     embedder = OnnxEmbedder(opts["embedder"], spec, threads=threads, device=opts["model_device"])
     text = opts["detector"]
-    detector = None if text == "none" else open_detector(text, threads=threads)
+    providers = None if opts["model_device"] == "cpu" else ("CUDAExecutionProvider",)
+    detector = (
+        None if text == "none" else open_detector(text, threads=threads, providers=providers)
+    )
     return detector, embedder
 
 

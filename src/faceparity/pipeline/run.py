@@ -397,6 +397,7 @@ def embed_images(
         "detector": "none (aligned crops)" if detector is None else detector.description,
         "model": embedder.file,
         "model_digest": embedder.digest,
+        "providers": embedder.providers,
         "spec": embedder.spec.to_dict(),
         "quality_limits": asdict(settings.quality),
         "pipeline_digest": digest,
