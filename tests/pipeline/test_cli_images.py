@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _onnx_models import face_image, tiny_embedder, write_png
 from click.testing import CliRunner
 
-from _onnx_models import face_image, tiny_embedder, write_png
 from faceparity import cli
 
 pytest.importorskip("onnxruntime")
@@ -294,7 +294,7 @@ def test_verify_with_an_audit_says_which_operating_point(
     )
     assert result.exit_code == 0, result.output
     assert (
-        f"nearest operating point of the audit: target FMR 0.01 (global), threshold {threshold:.6f} (this threshold)"
-        in result.stdout
+        "nearest operating point of the audit: target FMR 0.01 (global), "
+        f"threshold {threshold:.6f} (this threshold)" in result.stdout
     )
     assert "  F: " in result.stdout and "  M: " in result.stdout
