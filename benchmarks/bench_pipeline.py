@@ -42,10 +42,14 @@ What it measures, in one process on the same machine, over ``--images`` images:
   (b) ``haar``: OpenCV's Haar cascade on the 250 x 250 images; (c) ``scrfd-constant``:
   the constant SCRFD model on the 250 x 250 images.
 
-Each repeat times the model, then each case, then the model again (the model is timed
-``2 x repeat`` times around the cases); the fastest run of each is kept, so that a
-machine slowed by other work does not decide the ratio.
-``overhead = (pipeline - model) / model``; the target is ``overhead <= 0.10``.
+Each repeat alternates the model and the cases (model, none, model, haar, model,
+scrfd-constant, model), so every pipeline run has a model run on either side of it.
+A run's overhead is ``(pipeline - model) / model`` against the mean of those two model
+runs; a case's overhead is the median over the repeats, and the target is
+``overhead <= 0.10``. Also printed: the best-of overhead (fastest pipeline run against
+the fastest model run) and the CPU overhead (process CPU seconds of the fastest runs,
+which other jobs on the machine disturb less than wall time, but which also counts
+work that overlaps).
 
 Usage::
 
@@ -373,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         detectors: dict[str, Any] = {
             "none": None,
             "haar": open_detector("haar"),
-            "scrfd-constant": open_detector(f"scrfd:{scrfd_path}", threads=1),
+            "scrfd-constant": open_detector(f"scrfd:{scrfd_path}", threads=args.threads),
         }
         manifests = {"none": aligned, "haar": whole, "scrfd-constant": whole}
 
@@ -418,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         result["cases"] = {}
         for case in args.cases:
             best = min(walls[case])
-            overhead = (best - model_s) / model_s
+            overhead = float(np.median(paired[case]))
             result["cases"][case] = {
                 "pipeline_s_runs": walls[case],
                 "pipeline_cpu_s_runs": cpus[case],
@@ -427,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                 "images_per_s": args.images / best,
                 "model_s": model_s,
                 "overhead": overhead,
+                "overhead_best": (best - model_s) / model_s,
                 "overhead_paired_runs": paired[case],
                 "overhead_cpu": min(cpus[case]) / min(model_cpu) - 1,
                 "passed": bool(overhead <= TARGET),
@@ -469,7 +474,10 @@ def print_text(result: dict[str, Any]) -> None:
         print(
             f"  pipeline, detector {case + ':':16s}{c['pipeline_s']:7.2f} s "
             f"{c['images_per_s']:6.2f} images/s  CPU {c['pipeline_cpu_s']:6.2f} s  "
-            f"overhead {c['overhead']:+.1%} {verdict} (target <= {result['target_overhead']:.0%}); "
+            f"overhead {c['overhead']:+.1%} {verdict} (target <= {result['target_overhead']:.0%})"
+        )
+        print(
+            f"      best-of overhead {c['overhead_best']:+.1%}, "
             f"CPU overhead {c['overhead_cpu']:+.1%}"
         )
         print(
