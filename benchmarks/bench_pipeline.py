@@ -24,7 +24,7 @@ What the script builds (in a temporary directory, never in the repository):
   face for the run without a detector; a manifest CSV (path, subject, sex) for each.
 - **A constant SCRFD detector** (``tests/pipeline/_detect_models.py``): a model of
   SCRFD's 9-output layout at a 640 x 640 input whose outputs are constants (one face
-  with landmarks and a few overlapping candidates for the NMS), so that the detector's
+  with landmarks and three overlapping candidates for the NMS), so that the detector's
   own work in faceparity (letterbox, normalisation, decoding of 16,800 anchors, NMS,
   landmark alignment) is measured without a detector network. A real detector network
   (SCRFD 2.5G, 10G) adds its own inference time on top, which this does not measure.
@@ -36,11 +36,12 @@ What it measures, in one process on the same machine, over ``--images`` images:
   with the same onnxruntime threads the pipeline uses (``--model-threads``). The
   tensors are made before timing: the pipeline's preprocessing (uint8 crops to the
   normalised float tensor) and normalisation of the embeddings count as overhead.
-- **pipeline**: :func:`faceparity.pipeline.embed_images` end to end (batch 16,
-  ``--threads`` preparation threads, no cache) for (a) ``none``: no detector, on the
-  aligned 112 x 112 JPEG crops (read, decode, resize check, quality, skin tone, I/O);
-  (b) ``haar``: OpenCV's Haar cascade on the 250 x 250 images; (c) ``scrfd-constant``:
-  the constant SCRFD model on the 250 x 250 images.
+- **pipeline**: :func:`faceparity.pipeline.run.embed_images` end to end (batch 16,
+  ``--threads`` preparation threads, no cache; the detector's onnxruntime threads
+  ``--detector-threads``, by default ``--threads`` as ``faceparity embed`` sets them)
+  for (a) ``none``: no detector, on the aligned 112 x 112 JPEG crops (read, decode,
+  resize check, quality, skin tone, I/O); (b) ``haar``: OpenCV's Haar cascade on the
+  250 x 250 images; (c) ``scrfd-constant``: the constant SCRFD model on the same images.
 
 Each repeat alternates the model and the cases (model, none, model, haar, model,
 scrfd-constant, model), so every pipeline run has a model run on either side of it.
@@ -288,6 +289,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--model-threads", type=int, default=2, help="onnxruntime intra-op threads (2)"
     )
     parser.add_argument(
+        "--detector-threads",
+        type=int,
+        help="onnxruntime threads of the SCRFD detector (default --threads, as faceparity embed)",
+    )
+    parser.add_argument(
         "--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}"
     )
     parser.add_argument(
@@ -300,6 +306,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a case misses")
     args = parser.parse_args(argv)
+    if args.detector_threads is None:
+        args.detector_threads = args.threads
     if args.images is None:
         args.images = 32 if args.quick else 160
     if args.repeat is None:
@@ -330,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "threads": args.threads,
         "model_threads": args.model_threads,
+        "detector_threads": args.detector_threads,
         "onnxruntime": onnxruntime.__version__,
         "tiny_model": args.tiny_model,
     }
@@ -377,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         detectors: dict[str, Any] = {
             "none": None,
             "haar": open_detector("haar"),
-            "scrfd-constant": open_detector(f"scrfd:{scrfd_path}", threads=args.threads),
+            "scrfd-constant": open_detector(f"scrfd:{scrfd_path}", threads=args.detector_threads),
         }
         manifests = {"none": aligned, "haar": whole, "scrfd-constant": whole}
 
@@ -457,7 +466,7 @@ def print_text(result: dict[str, Any]) -> None:
     print(
         f"{result['images']} images, batch {result['batch_size']}, {result['threads']} "
         f"preparation threads, onnxruntime {result['onnxruntime']} with "
-        f"{result['model_threads']} threads; best of {result['repeat']} runs; "
+        f"{result['model_threads']} threads; {result['repeat']} repeats; "
         f"load average before {load}"
     )
 
