@@ -127,9 +127,9 @@ def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
     embedder = OnnxEmbedder(opts["embedder"], spec, threads=threads, device=opts["model_device"])
     text = opts["detector"]
     providers = None if opts["model_device"] == "cpu" else ("CUDAExecutionProvider",)
-    detector = (
-        None if text == "none" else open_detector(text, threads=threads, providers=providers)
-    )
+    # Images are prepared on a pool of `threads` threads, each running the detector: one
+    # onnxruntime thread per call keeps them from competing (measured: 1.11x faster).
+    detector = None if text == "none" else open_detector(text, threads=1, providers=providers)
     return detector, embedder
 
 
