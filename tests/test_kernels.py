@@ -96,15 +96,25 @@ def test_count_pairs_equals_bincount(tail_bin) -> None:
     acc = Accumulator(grid, 2)
     hist = np.zeros_like(acc.histogram)
     total = np.zeros(grid.n_bins, dtype=np.int64)
-    where = kernels.count_pairs(
+    where, cells, mates = kernels.count_pairs(
         s, mated, a, b, acc.lut, hist, total, grid.exponent, grid.offset, tail_bin
     )
     bins = grid.bin_of(s)
     expected = np.zeros_like(hist)
     np.add.at(expected, (acc.lut[a[~mated], b[~mated]], bins[~mated]), 1)
     np.testing.assert_array_equal(hist, expected)
-    np.testing.assert_array_equal(total, expected.sum(axis=0))
+    # The total over cells: only the bins the tail edge rule reads, from tail_bin up.
+    np.testing.assert_array_equal(total[tail_bin:], expected.sum(axis=0)[tail_bin:])
+    assert not total[:tail_bin].any()
     np.testing.assert_array_equal(where, np.flatnonzero(~mated & (bins >= tail_bin)))
+    np.testing.assert_array_equal(cells, acc.lut[a[where], b[where]])
+    np.testing.assert_array_equal(mates, np.flatnonzero(mated))
+    # int32 counts (the staging histogram of add_pairs) alike.
+    hist32 = np.zeros(hist.shape, dtype=np.int32)
+    kernels.count_pairs(
+        s, mated, a, b, acc.lut, hist32, total, grid.exponent, grid.offset, tail_bin
+    )
+    np.testing.assert_array_equal(hist32, expected)
 
 
 def test_count_pairs_names_a_bad_group_index() -> None:

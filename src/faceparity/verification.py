@@ -61,14 +61,18 @@ def _split_sorted(
     (a linear radix sort for small keys) keeps each key's scores as ``runs`` sorted
     runs, which a stable sort then merges in linear time when there is more than one.
     """
-    small = n_keys < np.iinfo(np.int16).max
-    order = np.argsort(keys.astype(np.int16 if small else np.int64), kind="stable")
+    order = np.argsort(_small(keys, n_keys), kind="stable")
     sorted_keys, grouped = keys[order], scores[order]
     bounds = np.searchsorted(sorted_keys, np.arange(n_keys + 1), side="left")
     parts = [grouped[bounds[k] : bounds[k + 1]] for k in range(n_keys)]
     if runs > 1:
         parts = [np.sort(part, kind="stable") for part in parts]
     return [SortedScores.from_sorted(part) for part in parts]
+
+
+def _small(keys: npt.NDArray[np.integer], n_keys: int) -> npt.NDArray[np.integer]:
+    """Keys below ``n_keys`` in the narrowest type numpy sorts them fastest in (a radix sort)."""
+    return keys.astype(np.int16 if n_keys < np.iinfo(np.int16).max else np.int64)
 
 
 @dataclass
@@ -174,13 +178,14 @@ def _partition_accumulated(
     """The partition of an audit from a streaming accumulator (histograms and exact tails)."""
     acc.finalize()
     n_groups, slots = acc.n_groups, acc.n_groups + 1
-    tail, tail_cells = acc.tail()
-    order = np.argsort(tail)
-    tail, tail_cells = tail[order], tail_cells[order]
-    # The tail cell by cell, each run sorted by score (a stable sort of small integers).
-    by_cell = np.argsort(tail_cells, kind="stable")
-    cell_tail = tail[by_cell]
-    bounds = np.searchsorted(tail_cells[by_cell], np.arange(acc.n_cells + 1))
+    held, held_cells = acc.tail()
+    # The tail cell by cell (a stable sort of small integers), each run then sorted.
+    by_cell = np.argsort(_small(held_cells, acc.n_cells), kind="stable")
+    cell_tail = held[by_cell]
+    bounds = np.searchsorted(held_cells[by_cell], np.arange(acc.n_cells + 1))
+    for c in range(acc.n_cells):
+        cell_tail[bounds[c] : bounds[c + 1]].sort()
+    tail = np.sort(held)
 
     def view(cells: list[int], *, everything: bool = False) -> HistogramScores:
         if everything:
@@ -203,7 +208,7 @@ def _partition_accumulated(
     n_incomplete_nm = int(acc.histogram[missing_cells].sum())
 
     m_scores, m_pairs = acc.mated()
-    m_order = np.argsort(m_scores, kind="stable")
+    m_order = np.argsort(m_scores)  # equal scores are alike, whatever their groups' order
     m_scores, m_pairs = m_scores[m_order], m_pairs[m_order].astype(np.int64)
     ga, gb = (m_pairs // slots).astype(np.int64), (m_pairs % slots).astype(np.int64)
     complete = (ga < n_groups) & (gb < n_groups)

@@ -24,7 +24,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,15 @@ _BLOCK_TAIL = 1 << 18
 """Tail scores a block may add without a second pass over it (early blocks, when the
 tail edge is still low, take the second pass)."""
 
+_STAGED_LIMIT = 2**31 - 1
+"""Comparisons :meth:`Accumulator.add_pairs` counts into its int32 histogram before folding
+it into the int64 one: no int32 count can overflow."""
+
+_STAGING_BYTES = 1 << 28
+"""Largest int32 staging histogram (256 MB); with more cells and bins, :meth:`Accumulator.add_pairs`
+counts straight into the int64 histogram. Counts in half the bytes keep more of the histogram
+in cache: listed comparisons are counted in about two thirds of the time."""
+
 
 def _group_index(groups: npt.ArrayLike) -> npt.NDArray[np.integer]:
     """Group indices as a 1-D integer array, without a copy where they already are one."""
@@ -53,11 +62,36 @@ def _group_index(groups: npt.ArrayLike) -> npt.NDArray[np.integer]:
     return g.ravel() if g.ndim != 1 else g
 
 
+_Codes: TypeAlias = "npt.NDArray[np.int32] | int"
+"""Subject codes of some exact scores, an array; or, where none were given, how many
+scores (all -1, made only when asked for)."""
+
+
 def _subject_codes(subjects: npt.ArrayLike | None, n: int, width: int) -> npt.NDArray[np.int32]:
     """Subject codes of ``n`` exact scores, shape (n, width); -1 where not given."""
     if subjects is None:
         return np.full((n, width), -1, dtype=np.int32)
     return np.asarray(subjects, dtype=np.int32).reshape(n, width)
+
+
+def _codes_part(subjects: npt.ArrayLike | None, n: int, width: int) -> _Codes:
+    """Subject codes of ``n`` exact scores, shape (n, width), or ``n`` where not given."""
+    return n if subjects is None else _subject_codes(subjects, n, width)
+
+
+def _joined_codes(parts: list[_Codes], width: int) -> _Codes:
+    """The parts as one (a count while no part names subjects)."""
+    if all(isinstance(p, int) for p in parts):
+        return sum(p for p in parts if isinstance(p, int))
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([_codes_array(p, width) for p in parts])
+
+
+def _codes_array(part: _Codes, width: int) -> npt.NDArray[np.int32]:
+    """Subject codes as an array, shape (n, width), or (n,) for width 1."""
+    codes = _subject_codes(None, part, width) if isinstance(part, int) else part
+    return codes.ravel() if width == 1 else codes
 
 
 def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
@@ -69,6 +103,12 @@ def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
             lut[a, b] = lut[b, a] = k
             k += 1
     return lut
+
+
+def _rows_where(pairs: npt.NDArray[np.int32], keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
+    """The rows of an (n, 2) int32 array where ``keep`` is true, each row moved as one int64."""
+    packed = np.ascontiguousarray(pairs, dtype=np.int32).view(np.int64).ravel()
+    return packed[keep].view(np.int32).reshape(-1, 2)
 
 
 def _joined(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -96,40 +136,73 @@ class Accumulator:
     grid: ScoreGrid
     n_groups: int
     capacity: int = DEFAULT_TAIL_CAPACITY
-    histogram: npt.NDArray[np.int64] = field(init=False)
+    _histogram: npt.NDArray[np.int64] = field(init=False, repr=False)
     tail_bin: int = field(init=False, default=0)
     _tail_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
     _tail_cells: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
-    _tail_subjects: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
+    _tail_subjects: list[_Codes] = field(init=False, default_factory=list)
     _tail_size: int = field(init=False, default=0)
     _mated_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
     _mated_pairs: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
-    _mated_subjects: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
+    _mated_subjects: list[_Codes] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.lut = _cell_lut(self.n_groups + 1)
         self.n_cells = int(self.lut.max()) + 1
-        self.histogram = np.zeros((self.n_cells, self.grid.n_bins), dtype=np.int64)
-        self._total = np.zeros(self.grid.n_bins, dtype=np.int64)  # over all cells
+        self._histogram = np.zeros((self.n_cells, self.grid.n_bins), dtype=np.int64)
+        # Counts over all cells, exact in the bins from the tail edge up (all the edge rule
+        # reads; add_pairs counts no others there, and the edge never falls).
+        self._total = np.zeros(self.grid.n_bins, dtype=np.int64)
+        # add_pairs counts into int32 (allocated on first use), folded into the histogram
+        # when read and before any count could overflow.
+        self._staged: npt.NDArray[np.int32] | None = None
+        self._staged_n = 0
         # Work space of add_block: per-block counts, and the tail scores met while counting.
         self._scratch = np.zeros((0, self.grid.n_bins), dtype=np.int64)
         self._flat = np.empty(_BLOCK_TAIL, dtype=np.int64)
         self._cells = np.empty(_BLOCK_TAIL, dtype=np.int32)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the work space of :meth:`add_block` (sent between processes)."""
+        """Pickled without the work space of :meth:`add_block` and :meth:`add_pairs`."""
+        self._fold()
         state = self.__dict__.copy()
-        for name in ("_scratch", "_flat", "_cells"):
+        for name in ("_scratch", "_flat", "_cells", "_staged"):
             state.pop(name)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._staged, self._staged_n = None, 0
         self._scratch = np.zeros((0, self.grid.n_bins), dtype=np.int64)
         self._flat = np.empty(_BLOCK_TAIL, dtype=np.int64)
         self._cells = np.empty(_BLOCK_TAIL, dtype=np.int32)
+
+    @property
+    def histogram(self) -> npt.NDArray[np.int64]:
+        """Non-mated counts, shape (n_cells, n_bins): every comparison added so far."""
+        self._fold()
+        return self._histogram
+
+    def _fold(self) -> None:
+        """Move the int32 counts of :meth:`add_pairs` into the histogram."""
+        if self._staged_n:
+            assert self._staged is not None
+            self._histogram += self._staged
+            self._staged.fill(0)
+            self._staged_n = 0
+
+    def _counts_for(self, n: int) -> npt.NDArray[np.signedinteger[Any]]:
+        """The histogram to count ``n`` more comparisons into: the int32 one where it can."""
+        if n > _STAGED_LIMIT or self._histogram.nbytes // 2 > _STAGING_BYTES:
+            return self.histogram
+        if self._staged is None:
+            self._staged = np.zeros(self._histogram.shape, dtype=np.int32)
+        if self._staged_n + n > _STAGED_LIMIT:
+            self._fold()
+        self._staged_n += n
+        return self._staged
 
     # --- adding scores ----------------------------------------------------------------
 
@@ -147,6 +220,14 @@ class Accumulator:
         counted by one compiled pass (no copies of the input); mated ones are kept.
         With ``subjects`` (shape (m, 2): the subject code of each side), the exact
         scores kept (tail and mated) keep their subjects too, for the bootstrap.
+
+        Raises
+        ------
+        ValueError
+            For arrays of different lengths or a non-finite score (nothing is added),
+            or a group index outside ``0..n_groups`` (the comparisons before it stay
+            counted, the mated ones not kept).
+
         """
         s = np.asarray(scores, dtype=np.float64).ravel()
         m = np.asarray(mated, dtype=bool).ravel()
@@ -158,28 +239,31 @@ class Accumulator:
         if not np.isfinite(s).all():
             raise ValueError("scores must be finite (readers leave out the others)")
         grid = self.grid
-        where = kernels.count_pairs(
+        where, cells, mates = kernels.count_pairs(
             s,
             m,
             a,
             b,
             self.lut,
-            self.histogram,
+            self._counts_for(s.size),
             self._total,
             grid.exponent,
             grid.offset,
             self.tail_bin,
         )
         subj = None if subjects is None else np.asarray(subjects).reshape(-1, 2)
-        mates = np.flatnonzero(m)
-        if mates.size:
-            self.add_mated(s[mates], a[mates], b[mates], None if subj is None else subj[mates, 0])
+        if mates.size:  # group indices checked by the count
+            pairs = a[mates].astype(np.int64) * (self.n_groups + 1) + b[mates]
+            self._keep_mated(s[mates], pairs, None if subj is None else subj[mates, 0])
         if not where.size:
             return
         self.tighten()
-        where = where[self._in_bins_from(s[where], self.tail_bin)]
+        tail = s[where]
+        keep = self._in_bins_from(tail, self.tail_bin)
         self._add_tail(
-            s[where], self.lut[a[where], b[where]], None if subj is None else subj[where]
+            tail[keep],
+            cells[keep].astype(np.int32),
+            None if subj is None else subj[where[keep]],
         )
 
     def add_non_mated(
@@ -274,10 +358,19 @@ class Accumulator:
         a, b = np.asarray(group_a).ravel(), np.asarray(group_b).ravel()
         if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= slots):
             raise ValueError(f"group indices must lie in 0..{self.n_groups}")
-        pair = a * slots + b
-        self._mated_scores.append(s)
-        self._mated_pairs.append(pair.astype(np.int32))
-        self._mated_subjects.append(_subject_codes(subjects, s.size, 1).ravel())
+        self._keep_mated(s, a * slots + b, subjects)
+
+    def _keep_mated(
+        self,
+        scores: npt.NDArray[np.float64],
+        pairs: npt.NDArray[np.integer],
+        subjects: npt.ArrayLike | None,
+    ) -> None:
+        """Keep mated scores with their ordered group pairs ``a * (n_groups + 1) + b``."""
+        self._mated_scores.append(scores)
+        self._mated_pairs.append(pairs.astype(np.int32))
+        codes = _codes_part(subjects, scores.size, 1)
+        self._mated_subjects.append(codes if isinstance(codes, int) else codes.ravel())
 
     def add_tail(
         self,
@@ -302,7 +395,7 @@ class Accumulator:
             return
         self._tail_scores.append(scores)
         self._tail_cells.append(cells)
-        self._tail_subjects.append(_subject_codes(subjects, scores.size, 2))
+        self._tail_subjects.append(_codes_part(subjects, scores.size, 2))
         self._tail_size += scores.size
         if self._tail_size > 2 * self.capacity:
             self._raise_tail(self._edge_for(self.capacity))
@@ -328,18 +421,19 @@ class Accumulator:
 
     def _edge_for(self, capacity: int) -> int:
         """Lowest bin whose non-mated scores at or above it number at most ``capacity``."""
-        # The edge never falls, so only the bins from the present one up are summed.
-        above = np.cumsum(self._total[self.tail_bin :][::-1])[::-1]
-        return self.tail_bin + int(np.searchsorted(-above, -capacity, side="left"))
+        # The edge never falls, so only the bins from the present one up are read.
+        return kernels.tail_edge(self._total, self.tail_bin, capacity)
 
     def _raise_tail(self, tail_bin: int) -> None:
         tail_bin = max(tail_bin, self.tail_bin)
         scores, cells = self.tail()
-        subjects = self.tail_subjects()
+        subjects = self._tail_codes()
         keep = self._in_bins_from(scores, tail_bin)
-        self._tail_scores, self._tail_cells = [scores[keep]], [cells[keep]]
-        self._tail_subjects = [subjects[keep]]
-        self._tail_size = int(keep.sum())
+        kept = scores[keep]
+        self._tail_scores, self._tail_cells = [kept], [cells[keep]]
+        held = kept.size if isinstance(subjects, int) else _rows_where(subjects, keep)
+        self._tail_subjects = [held]
+        self._tail_size = kept.size
         self.tail_bin = tail_bin
 
     def _in_bins_from(
@@ -365,14 +459,18 @@ class Accumulator:
 
     def tail_subjects(self) -> npt.NDArray[np.int32]:
         """The two subject codes of each score of :meth:`tail` (-1 where not given)."""
-        if len(self._tail_subjects) != 1:
-            parts = [p for p in self._tail_subjects if p.size] or [np.empty((0, 2), np.int32)]
-            self._tail_subjects = [np.concatenate(parts)]
+        return _codes_array(self._tail_codes(), 2)
+
+    def _tail_codes(self) -> _Codes:
+        self._tail_subjects = [_joined_codes(self._tail_subjects, 2)]
         return self._tail_subjects[0]
 
     def mated_subjects(self) -> npt.NDArray[np.int32]:
         """The subject code of each score of :meth:`mated` (-1 where not given)."""
-        self._mated_subjects = [_joined(self._mated_subjects, np.int32)]
+        return _codes_array(self._mated_codes(), 1)
+
+    def _mated_codes(self) -> _Codes:
+        self._mated_subjects = [_joined_codes(self._mated_subjects, 1)]
         return self._mated_subjects[0]
 
     def mated(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
@@ -387,18 +485,19 @@ class Accumulator:
         """Add another accumulator of the same grid and groups into this one."""
         if (other.grid, other.n_groups) != (self.grid, self.n_groups):
             raise ValueError("accumulators of different grids or groups cannot be merged")
-        self.histogram += other.histogram
+        self._fold()
+        self._histogram += other.histogram
         self._total += other._total
         scores, cells = other.tail()
         self._tail_scores.append(scores)
         self._tail_cells.append(cells)
-        self._tail_subjects.append(other.tail_subjects())
+        self._tail_subjects.append(other._tail_codes())
         self._tail_size += scores.size
         self._raise_tail(max(self.tail_bin, other.tail_bin))
         m_scores, m_pairs = other.mated()
         self._mated_scores.append(m_scores)
         self._mated_pairs.append(m_pairs)
-        self._mated_subjects.append(other.mated_subjects())
+        self._mated_subjects.append(other._mated_codes())
         if self._tail_size > 2 * self.capacity:
             self._raise_tail(self._edge_for(self.capacity))
 
@@ -445,8 +544,8 @@ class Accumulator:
             exponent, offset, n_bins = (int(v) for v in data["grid"])
             n_groups, capacity, tail_bin = (int(v) for v in data["meta"])
             acc = cls(ScoreGrid(exponent, offset, n_bins), n_groups, capacity)
-            acc.histogram = data["histogram"].copy()
-            acc._total = acc.histogram.sum(axis=0)
+            acc._histogram = data["histogram"].copy()
+            acc._total = acc._histogram.sum(axis=0)
             acc.tail_bin = tail_bin
             acc._tail_scores = [data["tail_scores"].copy()]
             acc._tail_cells = [data["tail_cells"].copy()]
