@@ -95,26 +95,34 @@ def test_count_pairs_equals_bincount(tail_bin) -> None:
     a, b = groups[:, 0], groups[:, 1]  # strided views, as chunk readers pass them
     acc = Accumulator(grid, 2)
     hist = np.zeros_like(acc.histogram)
+    low = np.zeros(hist.shape, dtype=np.uint8)
     total = np.zeros(grid.n_bins, dtype=np.int64)
     where, cells, mates = kernels.count_pairs(
-        s, mated, a, b, acc.lut, hist, total, grid.exponent, grid.offset, tail_bin
+        s, mated, a, b, acc.lut, low, hist, total, grid.exponent, grid.offset, tail_bin
     )
     bins = grid.bin_of(s)
     expected = np.zeros_like(hist)
     np.add.at(expected, (acc.lut[a[~mated], b[~mated]], bins[~mated]), 1)
-    np.testing.assert_array_equal(hist, expected)
+    np.testing.assert_array_equal(hist + low, expected)
     # The total over cells: only the bins the tail edge rule reads, from tail_bin up.
     np.testing.assert_array_equal(total[tail_bin:], expected.sum(axis=0)[tail_bin:])
     assert not total[:tail_bin].any()
     np.testing.assert_array_equal(where, np.flatnonzero(~mated & (bins >= tail_bin)))
     np.testing.assert_array_equal(cells, acc.lut[a[where], b[where]])
     np.testing.assert_array_equal(mates, np.flatnonzero(mated))
-    # int32 counts (the staging histogram of add_pairs) alike.
-    hist32 = np.zeros(hist.shape, dtype=np.int32)
-    kernels.count_pairs(
-        s, mated, a, b, acc.lut, hist32, total, grid.exponent, grid.offset, tail_bin
-    )
-    np.testing.assert_array_equal(hist32, expected)
+
+
+def test_count_pairs_carries_byte_counts_exactly() -> None:
+    # 1000 scores in one bin: the byte count wraps three times, each carrying 256.
+    grid = COSINE_GRID
+    acc = Accumulator(grid, 1)
+    s = np.full(1000, 0.5)
+    acc.add_pairs(s, np.zeros(1000, dtype=bool), np.zeros(1000, int), np.zeros(1000, int))
+    acc.add_pairs(s[:300], np.zeros(300, dtype=bool), np.zeros(300, int), np.zeros(300, int))
+    assert acc._histogram[0, grid.bin_of(0.5)] == 5 * 256  # carried; the rest in bytes
+    assert acc.histogram[0, grid.bin_of(0.5)] == 1300
+    assert acc.histogram.sum() == 1300
+    assert not acc._low.any()  # moved into the histogram when read
 
 
 def test_count_pairs_names_a_bad_group_index() -> None:

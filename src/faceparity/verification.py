@@ -49,7 +49,7 @@ __all__ = ["Population", "audit", "audit_accumulated"]
 
 
 def _split_sorted(
-    keys: npt.NDArray[np.int64],
+    keys: npt.NDArray[np.integer],
     scores: npt.NDArray[np.float64],
     n_keys: int,
     *,
@@ -57,16 +57,17 @@ def _split_sorted(
 ) -> list[SortedScores]:
     """Scores grouped by key, each group sorted.
 
-    ``scores`` is the concatenation of ``runs`` ascending runs. A stable sort by key
-    (a linear radix sort for small keys) keeps each key's scores as ``runs`` sorted
-    runs, which a stable sort then merges in linear time when there is more than one.
+    ``scores`` is the concatenation of ``runs`` ascending runs (``runs=0``: in no
+    order). A stable sort by key (a linear radix sort for small keys) keeps each key's
+    scores as ``runs`` sorted runs, which a stable sort then merges in linear time when
+    there is more than one; scores in no order are sorted group by group.
     """
     order = np.argsort(_small(keys, n_keys), kind="stable")
     sorted_keys, grouped = keys[order], scores[order]
     bounds = np.searchsorted(sorted_keys, np.arange(n_keys + 1), side="left")
     parts = [grouped[bounds[k] : bounds[k + 1]] for k in range(n_keys)]
-    if runs > 1:
-        parts = [np.sort(part, kind="stable") for part in parts]
+    if runs != 1:
+        parts = [np.sort(part, kind="stable" if runs else None) for part in parts]
     return [SortedScores.from_sorted(part) for part in parts]
 
 
@@ -145,13 +146,15 @@ def _incomplete_exclusion(group_by: Sequence[str], count: int) -> list[Exclusion
 
 def _mated_by_group(
     s: npt.NDArray[np.float64],
-    ga: npt.NDArray[np.int64],
-    gb: npt.NDArray[np.int64],
+    ga: npt.NDArray[np.integer],
+    gb: npt.NDArray[np.integer],
     n_groups: int,
     config: AuditConfig,
     exclusions: list[Exclusion],
+    *,
+    ascending: bool = True,
 ) -> list[SortedScores]:
-    """Mated scores (ascending, both sides in a group) split by the configured rule."""
+    """Mated scores (both sides in a group; ascending, or not) split by the configured rule."""
     if config.mated_rule is MatedGroupRule.FIRST:
         key = ga
     elif config.mated_rule is MatedGroupRule.SECOND:
@@ -169,7 +172,7 @@ def _mated_by_group(
                 )
             )
         key = np.where(agree, ga, n_groups)
-    return _split_sorted(key, s, n_groups + 1)[:n_groups]
+    return _split_sorted(key, s, n_groups + 1, runs=1 if ascending else 0)[:n_groups]
 
 
 def _partition_accumulated(
@@ -207,17 +210,26 @@ def _partition_accumulated(
     missing_cells = [lut[g, n_groups] for g in range(slots)]
     n_incomplete_nm = int(acc.histogram[missing_cells].sum())
 
+    # Mated scores: grouped first, then sorted group by group (no sort of them all by score
+    # and gather after it); all of them sorted on their own.
     m_scores, m_pairs = acc.mated()
-    m_order = np.argsort(m_scores)  # equal scores are alike, whatever their groups' order
-    m_scores, m_pairs = m_scores[m_order], m_pairs[m_order].astype(np.int64)
-    ga, gb = (m_pairs // slots).astype(np.int64), (m_pairs % slots).astype(np.int64)
+    ga, gb = np.divmod(m_pairs, slots)
     complete = (ga < n_groups) & (gb < n_groups)
-    exclusions = _incomplete_exclusion(group_by, n_incomplete_nm + int((~complete).sum()))
+    n_incomplete_m = int(complete.size - np.count_nonzero(complete))
+    exclusions = _incomplete_exclusion(group_by, n_incomplete_nm + n_incomplete_m)
+    if n_incomplete_m:
+        ga, gb = ga[complete], gb[complete]
     group_mated = _mated_by_group(
-        m_scores[complete], ga[complete], gb[complete], n_groups, config, exclusions
+        m_scores[complete] if n_incomplete_m else m_scores,
+        ga,
+        gb,
+        n_groups,
+        config,
+        exclusions,
+        ascending=False,
     )
     return _Partition(
-        overall_mated=SortedScores.from_sorted(m_scores),
+        overall_mated=SortedScores.from_sorted(np.sort(m_scores)),
         overall_non_mated=view(list(range(acc.n_cells)), everything=True),
         group_mated=group_mated,
         group_non_mated=group_non_mated,

@@ -44,15 +44,6 @@ _BLOCK_TAIL = 1 << 18
 """Tail scores a block may add without a second pass over it (early blocks, when the
 tail edge is still low, take the second pass)."""
 
-_STAGED_LIMIT = 2**31 - 1
-"""Comparisons :meth:`Accumulator.add_pairs` counts into its int32 histogram before folding
-it into the int64 one: no int32 count can overflow."""
-
-_STAGING_BYTES = 1 << 28
-"""Largest int32 staging histogram (256 MB); with more cells and bins, :meth:`Accumulator.add_pairs`
-counts straight into the int64 histogram. Counts in half the bytes keep more of the histogram
-in cache: listed comparisons are counted in about two thirds of the time."""
-
 
 def _group_index(groups: npt.ArrayLike) -> npt.NDArray[np.integer]:
     """Group indices as a 1-D integer array, without a copy where they already are one."""
@@ -155,10 +146,10 @@ class Accumulator:
         # Counts over all cells, exact in the bins from the tail edge up (all the edge rule
         # reads; add_pairs counts no others there, and the edge never falls).
         self._total = np.zeros(self.grid.n_bins, dtype=np.int64)
-        # add_pairs counts into int32 (allocated on first use), folded into the histogram
-        # when read and before any count could overflow.
-        self._staged: npt.NDArray[np.int32] | None = None
-        self._staged_n = 0
+        # add_pairs counts modulo 256 in a byte a bin (allocated on first use; see
+        # kernels.count_pairs), added into the histogram when it is read.
+        self._low: npt.NDArray[np.uint8] | None = None
+        self._low_held = False
         # Work space of add_block: per-block counts, and the tail scores met while counting.
         self._scratch = np.zeros((0, self.grid.n_bins), dtype=np.int64)
         self._flat = np.empty(_BLOCK_TAIL, dtype=np.int64)
@@ -168,13 +159,13 @@ class Accumulator:
         """Pickled without the work space of :meth:`add_block` and :meth:`add_pairs`."""
         self._fold()
         state = self.__dict__.copy()
-        for name in ("_scratch", "_flat", "_cells", "_staged"):
+        for name in ("_scratch", "_flat", "_cells", "_low"):
             state.pop(name)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._staged, self._staged_n = None, 0
+        self._low, self._low_held = None, False
         self._scratch = np.zeros((0, self.grid.n_bins), dtype=np.int64)
         self._flat = np.empty(_BLOCK_TAIL, dtype=np.int64)
         self._cells = np.empty(_BLOCK_TAIL, dtype=np.int32)
@@ -186,23 +177,19 @@ class Accumulator:
         return self._histogram
 
     def _fold(self) -> None:
-        """Move the int32 counts of :meth:`add_pairs` into the histogram."""
-        if self._staged_n:
-            assert self._staged is not None
-            self._histogram += self._staged
-            self._staged.fill(0)
-            self._staged_n = 0
+        """Move the byte counts of :meth:`add_pairs` into the histogram."""
+        if self._low_held:
+            assert self._low is not None
+            self._histogram += self._low
+            self._low.fill(0)
+            self._low_held = False
 
-    def _counts_for(self, n: int) -> npt.NDArray[np.signedinteger[Any]]:
-        """The histogram to count ``n`` more comparisons into: the int32 one where it can."""
-        if n > _STAGED_LIMIT or self._histogram.nbytes // 2 > _STAGING_BYTES:
-            return self.histogram
-        if self._staged is None:
-            self._staged = np.zeros(self._histogram.shape, dtype=np.int32)
-        if self._staged_n + n > _STAGED_LIMIT:
-            self._fold()
-        self._staged_n += n
-        return self._staged
+    def _low_counts(self) -> npt.NDArray[np.uint8]:
+        """The byte counts :meth:`add_pairs` counts into (with carries into the histogram)."""
+        if self._low is None:
+            self._low = np.zeros(self._histogram.shape, dtype=np.uint8)
+        self._low_held = True
+        return self._low
 
     # --- adding scores ----------------------------------------------------------------
 
@@ -245,7 +232,8 @@ class Accumulator:
             a,
             b,
             self.lut,
-            self._counts_for(s.size),
+            self._low_counts(),
+            self._histogram,
             self._total,
             grid.exponent,
             grid.offset,

@@ -95,4 +95,9 @@ class HistogramScores:
 
     def candidates(self) -> npt.NDArray[np.float64]:
         """Thresholds at which counts change and are exact: edges below the tail, tail scores."""
-        return np.unique(np.concatenate([self.edges[: self.tail_bin + 1], self.tail]))
+        # Ascending already (the tail is sorted and lies at or above its edge): only
+        # repeats to drop, in one pass.
+        joined = np.concatenate([self.edges[: self.tail_bin + 1], self.tail])
+        first = np.ones(joined.size, dtype=bool)
+        np.not_equal(joined[1:], joined[:-1], out=first[1:])
+        return joined[first]

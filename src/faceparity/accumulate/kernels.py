@@ -106,15 +106,15 @@ def _compiled() -> dict[str, Any]:
 
     @njit(nogil=True, cache=True)
     def count_pairs(  # type: ignore[no-untyped-def]
-        scores, mated, group_a, group_b, lut, hist, total, scale, offset, tail_bin, out
+        scores, mated, group_a, group_b, lut, low, hist, total, scale, offset, tail_bin, out
     ):
         # Unsigned indices throughout: a negative group index becomes a huge one (caught
         # by the one bound check), and the compiler emits no negative-index fix-ups. The
-        # histogram is read as one flat array (C order), the cell table likewise. ``out``
+        # histograms are read as flat arrays (C order), the cell table likewise. ``out``
         # rows: positions of tail scores, their cells, positions of mated comparisons.
         where, cells, mates = out[0], out[1], out[2]
         n_bins = np.uint64(hist.shape[1])
-        counts = hist.reshape(-1)
+        counts, carried = low.reshape(-1), hist.reshape(-1)
         cell_of = lut.reshape(-1)
         slots = np.uint64(lut.shape[0])
         low, high = np.float64(offset), np.float64(offset + hist.shape[1] - 1)
@@ -131,7 +131,11 @@ def _compiled() -> dict[str, Any]:
                 continue
             i = np.uint64(math.floor(min(max(scores[k] * scale, low), high)) - offset)
             cell = cell_of[a * slots + b]
-            counts[np.uint64(cell) * n_bins + i] += 1
+            x = np.uint64(cell) * n_bins + i
+            c = np.int64(counts[x]) + 1
+            counts[x] = c  # a byte: 256 wraps to 0, carried
+            if c == 256:
+                carried[x] += 256
             if i >= edge:
                 total[i] += 1
                 where[above] = k
@@ -241,13 +245,19 @@ def count_pairs(
     group_a: npt.NDArray[np.integer],
     group_b: npt.NDArray[np.integer],
     lut: npt.NDArray[np.int32],
-    histogram: npt.NDArray[np.signedinteger[Any]],
+    low: npt.NDArray[np.uint8],
+    histogram: npt.NDArray[np.int64],
     total: npt.NDArray[np.int64],
     exponent: int,
     offset: int,
     tail_bin: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Count the non-mated listed comparisons into the histogram of their cell ``lut[a, b]``.
+
+    Counts go first to one byte a bin (``low``), which carries 256 into ``histogram``
+    each time it wraps: the count of a bin is ``histogram + low``, exact. The bytes are
+    an eighth of the histogram's size, so the part in use stays in the processor's
+    caches (between chunks, whatever produced the chunk evicts much of them).
 
     Parameters
     ----------
@@ -258,9 +268,8 @@ def count_pairs(
         The group of each side (any integer type, strided views allowed).
     lut : ndarray of int32, shape (slots, slots)
         The cell of each ordered pair of groups.
-    histogram : ndarray of int32 or int64, shape (n_cells, n_bins), C order
-        Per-cell counts; updated in place. The caller keeps int32 counts from
-        overflowing (at most 2**31 - 1 comparisons counted into them).
+    low, histogram : ndarray of uint8 and of int64, shape (n_cells, n_bins), C order
+        Per-cell counts modulo 256, and the rest; updated in place.
     total : ndarray of int64, shape (n_bins,)
         Counts over all cells; updated in place in bins ``tail_bin`` and above only
         (the bins the tail edge rule reads).
@@ -289,6 +298,7 @@ def count_pairs(
         group_a,
         group_b,
         lut,
+        low,
         histogram,
         total,
         math.ldexp(1.0, exponent),
