@@ -44,6 +44,10 @@ _BLOCK_TAIL = 1 << 18
 """Tail scores a block may add without a second pass over it (early blocks, when the
 tail edge is still low, take the second pass)."""
 
+_PAIRS_SLICE = 1 << 18
+"""Listed comparisons :meth:`Accumulator.add_pairs` counts in one compiled pass (more are
+taken slice by slice: the tail edge rises between slices, and work space stays small)."""
+
 
 def _group_index(groups: npt.ArrayLike) -> npt.NDArray[np.integer]:
     """Group indices as a 1-D integer array, without a copy where they already are one."""
@@ -99,7 +103,14 @@ def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
 def _rows_where(pairs: npt.NDArray[np.int32], keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     """The rows of an (n, 2) int32 array where ``keep`` is true, each row moved as one int64."""
     packed = np.ascontiguousarray(pairs, dtype=np.int32).view(np.int64).ravel()
-    return packed[keep].view(np.int32).reshape(-1, 2)
+    return np.compress(keep, packed).view(np.int32).reshape(-1, 2)
+
+
+def _grown(held: npt.NDArray[Any], n: int, size: int) -> npt.NDArray[Any]:
+    """An array of ``size`` entries whose first ``n`` are those of ``held``."""
+    grown = np.empty(size, dtype=held.dtype)
+    grown[:n] = held[:n]
+    return grown
 
 
 def _joined(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -129,8 +140,6 @@ class Accumulator:
     capacity: int = DEFAULT_TAIL_CAPACITY
     _histogram: npt.NDArray[np.int64] = field(init=False, repr=False)
     tail_bin: int = field(init=False, default=0)
-    _tail_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
-    _tail_cells: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
     _tail_subjects: list[_Codes] = field(init=False, default_factory=list)
     _tail_size: int = field(init=False, default=0)
     _mated_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
@@ -143,6 +152,13 @@ class Accumulator:
         self.lut = _cell_lut(self.n_groups + 1)
         self.n_cells = int(self.lut.max()) + 1
         self._histogram = np.zeros((self.n_cells, self.grid.n_bins), dtype=np.int64)
+        # The exact tail: scores and cells in the first _tail_size entries of arrays with
+        # room to grow; subject codes in parts, in the same order. Once tail() has lent
+        # views of the held entries, they are not changed in place (a prune writes to new
+        # arrays).
+        self._tail_scores = np.empty(0, dtype=np.float64)
+        self._tail_cells = np.empty(0, dtype=np.int32)
+        self._tail_lent = False
         # Counts over all cells, exact in the bins from the tail edge up (all the edge rule
         # reads; add_pairs counts no others there, and the edge never falls).
         self._total = np.zeros(self.grid.n_bins, dtype=np.int64)
@@ -161,6 +177,12 @@ class Accumulator:
         state = self.__dict__.copy()
         for name in ("_scratch", "_flat", "_cells", "_low"):
             state.pop(name)
+        n = self._tail_size
+        state["_tail_scores"], state["_tail_cells"] = (
+            self._tail_scores[:n].copy(),
+            self._tail_cells[:n].copy(),
+        )
+        state["_tail_lent"] = False
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -225,8 +247,25 @@ class Accumulator:
             return
         if not np.isfinite(s).all():
             raise ValueError("scores must be finite (readers leave out the others)")
-        grid = self.grid
-        where, cells, mates = kernels.count_pairs(
+        subj = None if subjects is None else np.asarray(subjects).reshape(-1, 2)
+        for start in range(0, s.size, _PAIRS_SLICE):
+            part = slice(start, start + _PAIRS_SLICE)
+            self._count_pairs(
+                s[part], m[part], a[part], b[part], None if subj is None else subj[part]
+            )
+
+    def _count_pairs(
+        self,
+        s: npt.NDArray[np.float64],
+        m: npt.NDArray[np.bool_],
+        a: npt.NDArray[np.integer],
+        b: npt.NDArray[np.integer],
+        subj: npt.NDArray[Any] | None,
+    ) -> None:
+        """One compiled pass of :meth:`add_pairs`: count, keep the mated and tail scores."""
+        grid, held = self.grid, self._tail_size
+        self._reserve_tail(s.size)
+        where, mates = kernels.count_pairs(
             s,
             m,
             a,
@@ -238,21 +277,42 @@ class Accumulator:
             grid.exponent,
             grid.offset,
             self.tail_bin,
+            (self._tail_scores[held:], self._tail_cells[held:]),
         )
-        subj = None if subjects is None else np.asarray(subjects).reshape(-1, 2)
         if mates.size:  # group indices checked by the count
             pairs = a[mates].astype(np.int64) * (self.n_groups + 1) + b[mates]
             self._keep_mated(s[mates], pairs, None if subj is None else subj[mates, 0])
         if not where.size:
             return
-        self.tighten()
-        tail = s[where]
-        keep = self._in_bins_from(tail, self.tail_bin)
-        self._add_tail(
-            tail[keep],
-            cells[keep].astype(np.int32),
-            None if subj is None else subj[where[keep]],
-        )
+        # The tail scores are in place after the held ones, and held (all lie at or above
+        # the edge they were counted with). The edge rises; past twice the capacity the
+        # tail is pruned, else only the new scores below the new edge are dropped
+        # (written over: no held entry changes).
+        codes = _codes_part(None if subj is None else subj[where], where.size, 2)
+        self._tail_subjects.append(codes)
+        self._tail_size = held + where.size
+        self.tail_bin = max(self.tail_bin, self._edge_for(self.capacity))
+        if self._tail_size > 2 * self.capacity:
+            self._raise_tail(self.tail_bin)
+            return
+        new = slice(held, self._tail_size)
+        keep = self._in_bins_from(self._tail_scores[new], self.tail_bin)
+        n = int(np.count_nonzero(keep))
+        if n < where.size:
+            kept = slice(held, held + n)
+            self._tail_scores[kept] = np.compress(keep, self._tail_scores[new])
+            self._tail_cells[kept] = np.compress(keep, self._tail_cells[new])
+            self._tail_subjects[-1] = n if isinstance(codes, int) else _rows_where(codes, keep)
+            self._tail_size = held + n
+
+    def _reserve_tail(self, n: int) -> None:
+        """Room for ``n`` more tail scores after the held ones."""
+        size = self._tail_size + n
+        if self._tail_scores.size < size:
+            size = max(size, 2 * self._tail_scores.size)
+            self._tail_scores = _grown(self._tail_scores, self._tail_size, size)
+            self._tail_cells = _grown(self._tail_cells, self._tail_size, size)
+            self._tail_lent = False
 
     def add_non_mated(
         self,
@@ -379,11 +439,18 @@ class Accumulator:
         cells: npt.NDArray[np.int32],
         subjects: npt.NDArray[np.integer] | None = None,
     ) -> None:
+        self._append_tail(scores, cells, _codes_part(subjects, scores.size, 2))
+
+    def _append_tail(
+        self, scores: npt.NDArray[np.float64], cells: npt.NDArray[np.integer], codes: _Codes
+    ) -> None:
         if not scores.size:
             return
-        self._tail_scores.append(scores)
-        self._tail_cells.append(cells)
-        self._tail_subjects.append(_codes_part(subjects, scores.size, 2))
+        held = self._tail_size
+        self._reserve_tail(scores.size)
+        self._tail_scores[held : held + scores.size] = scores
+        self._tail_cells[held : held + scores.size] = cells
+        self._tail_subjects.append(codes)
         self._tail_size += scores.size
         if self._tail_size > 2 * self.capacity:
             self._raise_tail(self._edge_for(self.capacity))
@@ -414,14 +481,19 @@ class Accumulator:
 
     def _raise_tail(self, tail_bin: int) -> None:
         tail_bin = max(tail_bin, self.tail_bin)
-        scores, cells = self.tail()
+        n = self._tail_size
+        scores, cells = self._tail_scores[:n], self._tail_cells[:n]
         subjects = self._tail_codes()
         keep = self._in_bins_from(scores, tail_bin)
-        kept = scores[keep]
-        self._tail_scores, self._tail_cells = [kept], [cells[keep]]
-        held = kept.size if isinstance(subjects, int) else _rows_where(subjects, keep)
-        self._tail_subjects = [held]
-        self._tail_size = kept.size
+        kept_scores, kept_cells = np.compress(keep, scores), np.compress(keep, cells)
+        n = kept_scores.size
+        if self._tail_lent:  # views of the held entries are out: new arrays, same room
+            self._tail_scores = np.empty_like(self._tail_scores)
+            self._tail_cells = np.empty_like(self._tail_cells)
+            self._tail_lent = False
+        self._tail_scores[:n], self._tail_cells[:n] = kept_scores, kept_cells
+        self._tail_subjects = [n if isinstance(subjects, int) else _rows_where(subjects, keep)]
+        self._tail_size = n
         self.tail_bin = tail_bin
 
     def _in_bins_from(
@@ -441,9 +513,9 @@ class Accumulator:
         taken before the edge last rose may be too, until the tail is pruned (as
         :meth:`finalize` does).
         """
-        self._tail_scores = [_joined(self._tail_scores, np.float64)]
-        self._tail_cells = [_joined(self._tail_cells, np.int32)]
-        return self._tail_scores[0], self._tail_cells[0]
+        n = self._tail_size
+        self._tail_lent = True  # the held entries now stay as they are
+        return self._tail_scores[:n], self._tail_cells[:n]
 
     def tail_subjects(self) -> npt.NDArray[np.int32]:
         """The two subject codes of each score of :meth:`tail` (-1 where not given)."""
@@ -477,10 +549,7 @@ class Accumulator:
         self._histogram += other.histogram
         self._total += other._total
         scores, cells = other.tail()
-        self._tail_scores.append(scores)
-        self._tail_cells.append(cells)
-        self._tail_subjects.append(other._tail_codes())
-        self._tail_size += scores.size
+        self._append_tail(scores, cells, other._tail_codes())
         self._raise_tail(max(self.tail_bin, other.tail_bin))
         m_scores, m_pairs = other.mated()
         self._mated_scores.append(m_scores)
@@ -535,9 +604,9 @@ class Accumulator:
             acc._histogram = data["histogram"].copy()
             acc._total = acc._histogram.sum(axis=0)
             acc.tail_bin = tail_bin
-            acc._tail_scores = [data["tail_scores"].copy()]
-            acc._tail_cells = [data["tail_cells"].copy()]
-            acc._tail_size = acc._tail_scores[0].size
+            acc._tail_scores = data["tail_scores"].copy()
+            acc._tail_cells = data["tail_cells"].copy()
+            acc._tail_size = acc._tail_scores.size
             acc._mated_scores = [data["mated_scores"].copy()]
             acc._mated_pairs = [data["mated_pairs"].copy()]
             n_tail, n_mated = acc._tail_size, acc._mated_scores[0].size

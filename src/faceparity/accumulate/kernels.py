@@ -106,13 +106,15 @@ def _compiled() -> dict[str, Any]:
 
     @njit(nogil=True, cache=True)
     def count_pairs(  # type: ignore[no-untyped-def]
-        scores, mated, group_a, group_b, lut, low, hist, total, scale, offset, tail_bin, out
+        scores, mated, group_a, group_b, lut, low, hist, total, scale, offset, tail_bin, tail, out
     ):
         # Unsigned indices throughout: a negative group index becomes a huge one (caught
         # by the one bound check), and the compiler emits no negative-index fix-ups. The
-        # histograms are read as flat arrays (C order), the cell table likewise. ``out``
-        # rows: positions of tail scores, their cells, positions of mated comparisons.
-        where, cells, mates = out[0], out[1], out[2]
+        # histograms are read as flat arrays (C order), the cell table likewise. ``tail``:
+        # where tail scores and their cells go; ``out`` rows: positions of the tail scores
+        # and of the mated comparisons.
+        tail_scores, tail_cells = tail
+        where, mates = out[0], out[1]
         n_bins = np.uint64(hist.shape[1])
         counts, carried = low.reshape(-1), hist.reshape(-1)
         cell_of = lut.reshape(-1)
@@ -138,8 +140,9 @@ def _compiled() -> dict[str, Any]:
                 carried[x] += 256
             if i >= edge:
                 total[i] += 1
+                tail_scores[above] = scores[k]
+                tail_cells[above] = cell
                 where[above] = k
-                cells[above] = cell
                 above += 1
         return above, n_mated
 
@@ -251,7 +254,8 @@ def count_pairs(
     exponent: int,
     offset: int,
     tail_bin: int,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    tail: tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Count the non-mated listed comparisons into the histogram of their cell ``lut[a, b]``.
 
     Counts go first to one byte a bin (``low``), which carries 256 into ``histogram``
@@ -277,12 +281,15 @@ def count_pairs(
         The grid's.
     tail_bin : int
         The first bin of the tail (at least 0).
+    tail : (ndarray of float64, ndarray of int32)
+        Filled from the start with the counted scores in ``tail_bin`` or above and
+        their cells, in order; as long as ``scores`` (or longer).
 
     Returns
     -------
-    where, cells, mates : ndarray of int64
-        The positions of the counted scores in ``tail_bin`` or above and their cells,
-        and the positions of the mated comparisons; positions ascending.
+    where, mates : ndarray of int64
+        The positions of the counted scores in ``tail_bin`` or above (as many as were
+        written to ``tail``), and of the mated comparisons; both ascending.
 
     Raises
     ------
@@ -291,7 +298,9 @@ def count_pairs(
         it stay counted.
 
     """
-    out = np.empty((3, scores.size), dtype=np.int64)
+    out = np.empty((2, scores.size), dtype=np.int64)
+    if min(tail[0].size, tail[1].size) < scores.size:
+        raise ValueError("the tail arrays need room for every score")
     above, n_mated = _compiled()["count_pairs"](
         scores,
         mated,
@@ -304,6 +313,7 @@ def count_pairs(
         math.ldexp(1.0, exponent),
         int(offset),
         int(tail_bin),
+        tail,
         out,
     )
     if above < 0:
@@ -311,7 +321,7 @@ def count_pairs(
         raise ValueError(
             f"comparison {k}: group indices ({group_a[k]}, {group_b[k]}) outside 0..{len(lut) - 1}"
         )
-    return out[0, :above], out[1, :above], out[2, :n_mated]
+    return out[0, :above], out[1, :n_mated]
 
 
 def tail_edge(total: npt.NDArray[np.int64], tail_bin: int, capacity: int) -> int:
