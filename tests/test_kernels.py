@@ -100,7 +100,7 @@ def test_count_pairs_equals_bincount(tail_bin) -> None:
     low = np.zeros(hist.shape, dtype=np.uint8)
     total = np.zeros(grid.n_bins, dtype=np.int64)
     tail = (np.empty(s.size), np.empty(s.size, dtype=np.int32))
-    where, mates = kernels.count_pairs(
+    where, mates, mated_scores, mated_pairs = kernels.count_pairs(
         s, mated, a, b, acc.lut, low, hist, total, grid.exponent, grid.offset, tail_bin, tail
     )
     bins = grid.bin_of(s)
@@ -114,6 +114,8 @@ def test_count_pairs_equals_bincount(tail_bin) -> None:
     np.testing.assert_array_equal(tail[0][: where.size], s[where])
     np.testing.assert_array_equal(tail[1][: where.size], acc.lut[a[where], b[where]])
     np.testing.assert_array_equal(mates, np.flatnonzero(mated))
+    np.testing.assert_array_equal(mated_scores, s[mated])
+    np.testing.assert_array_equal(mated_pairs, a[mated] * len(acc.lut) + b[mated])
 
 
 def test_count_pairs_carries_byte_counts_exactly() -> None:
@@ -247,3 +249,14 @@ def test_pickled_accumulator_keeps_the_byte_counts_and_the_tail() -> None:
     acc.add_pairs(s, m, g[:, 0], g[:, 1], subjects)
     for got, want in zip(_kept(again), _kept(acc), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tail_edge_equals_the_cumulative_sum(seed) -> None:
+    rng = np.random.default_rng(seed)
+    total = rng.integers(0, 5, 300) * (rng.random(300) < 0.3)
+    for tail_bin in (0, 7, 150, 299, 300):
+        for capacity in (0, 1, 10, 50, 10_000):
+            above = np.append(np.cumsum(total[::-1])[::-1], 0)
+            expected = tail_bin + int(np.argmax(above[tail_bin:] <= capacity))
+            assert kernels.tail_edge(total, tail_bin, capacity) == expected

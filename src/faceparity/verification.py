@@ -62,9 +62,8 @@ def _split_sorted(
     scores as ``runs`` sorted runs, which a stable sort then merges in linear time when
     there is more than one; scores in no order are sorted group by group.
     """
-    order = np.argsort(_small(keys, n_keys), kind="stable")
-    sorted_keys, grouped = keys[order], scores[order]
-    bounds = np.searchsorted(sorted_keys, np.arange(n_keys + 1), side="left")
+    grouped = scores[np.argsort(_small(keys, n_keys), kind="stable")]
+    bounds = _bounds(keys, n_keys)
     parts = [grouped[bounds[k] : bounds[k + 1]] for k in range(n_keys)]
     if runs != 1:
         parts = [np.sort(part, kind="stable" if runs else None) for part in parts]
@@ -74,6 +73,13 @@ def _split_sorted(
 def _small(keys: npt.NDArray[np.integer], n_keys: int) -> npt.NDArray[np.integer]:
     """Keys below ``n_keys`` in the narrowest type numpy sorts them fastest in (a radix sort)."""
     return keys.astype(np.int16 if n_keys < np.iinfo(np.int16).max else np.int64)
+
+
+def _bounds(keys: npt.NDArray[np.integer], n_keys: int) -> npt.NDArray[np.int64]:
+    """Where each key's run starts once the keys (in ``0..n_keys - 1``) are sorted, and the end."""
+    bounds = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n_keys)[:n_keys], out=bounds[1:])
+    return bounds
 
 
 @dataclass
@@ -183,23 +189,22 @@ def _partition_accumulated(
     n_groups, slots = acc.n_groups, acc.n_groups + 1
     held, held_cells = acc.tail()
     # The tail cell by cell (a stable sort of small integers), each run then sorted.
-    by_cell = np.argsort(_small(held_cells, acc.n_cells), kind="stable")
-    cell_tail = held[by_cell]
-    bounds = np.searchsorted(held_cells[by_cell], np.arange(acc.n_cells + 1))
+    cell_tail = held[np.argsort(_small(held_cells, acc.n_cells), kind="stable")]
+    bounds = _bounds(held_cells, acc.n_cells)
     for c in range(acc.n_cells):
         cell_tail[bounds[c] : bounds[c + 1]].sort()
     tail = np.sort(held)
 
     def view(cells: list[int], *, everything: bool = False) -> HistogramScores:
         if everything:
-            scores = tail
+            scores, counts = tail, acc.histogram.sum(axis=0)
         elif len(cells) == 1:
             scores = cell_tail[bounds[cells[0]] : bounds[cells[0] + 1]]
+            counts = acc.histogram[cells[0]]
         else:
             scores = np.sort(np.concatenate([cell_tail[bounds[c] : bounds[c + 1]] for c in cells]))
-        return HistogramScores(
-            acc.grid, acc.histogram[np.asarray(cells)].sum(axis=0), scores, acc.tail_bin
-        )
+            counts = acc.histogram[np.asarray(cells)].sum(axis=0)
+        return HistogramScores(acc.grid, counts, scores, acc.tail_bin)
 
     lut = acc.lut
     cells = {(i, j): view([lut[i, j]]) for i in range(n_groups) for j in range(i, n_groups)}
@@ -230,7 +235,7 @@ def _partition_accumulated(
     )
     return _Partition(
         overall_mated=SortedScores.from_sorted(np.sort(m_scores)),
-        overall_non_mated=view(list(range(acc.n_cells)), everything=True),
+        overall_non_mated=view([], everything=True),
         group_mated=group_mated,
         group_non_mated=group_non_mated,
         cells=cells,

@@ -265,7 +265,7 @@ class Accumulator:
         """One compiled pass of :meth:`add_pairs`: count, keep the mated and tail scores."""
         grid, held = self.grid, self._tail_size
         self._reserve_tail(s.size)
-        where, mates = kernels.count_pairs(
+        where, mates, mated_scores, mated_pairs = kernels.count_pairs(
             s,
             m,
             a,
@@ -279,31 +279,20 @@ class Accumulator:
             self.tail_bin,
             (self._tail_scores[held:], self._tail_cells[held:]),
         )
-        if mates.size:  # group indices checked by the count
-            pairs = a[mates].astype(np.int64) * (self.n_groups + 1) + b[mates]
-            self._keep_mated(s[mates], pairs, None if subj is None else subj[mates, 0])
+        if mates.size:  # group indices checked by the count; copies (views of work space)
+            self._keep_mated(
+                mated_scores.copy(), mated_pairs.copy(), None if subj is None else subj[mates, 0]
+            )
         if not where.size:
             return
-        # The tail scores are in place after the held ones, and held (all lie at or above
-        # the edge they were counted with). The edge rises; past twice the capacity the
-        # tail is pruned, else only the new scores below the new edge are dropped
-        # (written over: no held entry changes).
-        codes = _codes_part(None if subj is None else subj[where], where.size, 2)
-        self._tail_subjects.append(codes)
+        # The tail scores are in place after the held ones, and held: all lie at or above
+        # the edge they were counted with. The edge rises; those below it go at the next
+        # prune, with the others held below it.
+        self._tail_subjects.append(
+            _codes_part(None if subj is None else subj[where], where.size, 2)
+        )
         self._tail_size = held + where.size
-        self.tail_bin = max(self.tail_bin, self._edge_for(self.capacity))
-        if self._tail_size > 2 * self.capacity:
-            self._raise_tail(self.tail_bin)
-            return
-        new = slice(held, self._tail_size)
-        keep = self._in_bins_from(self._tail_scores[new], self.tail_bin)
-        n = int(np.count_nonzero(keep))
-        if n < where.size:
-            kept = slice(held, held + n)
-            self._tail_scores[kept] = np.compress(keep, self._tail_scores[new])
-            self._tail_cells[kept] = np.compress(keep, self._tail_cells[new])
-            self._tail_subjects[-1] = n if isinstance(codes, int) else _rows_where(codes, keep)
-            self._tail_size = held + n
+        self.tighten()
 
     def _reserve_tail(self, n: int) -> None:
         """Room for ``n`` more tail scores after the held ones."""

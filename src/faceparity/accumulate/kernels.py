@@ -106,14 +106,14 @@ def _compiled() -> dict[str, Any]:
 
     @njit(nogil=True, cache=True)
     def count_pairs(  # type: ignore[no-untyped-def]
-        scores, mated, group_a, group_b, lut, low, hist, total, scale, offset, tail_bin, tail, out
+        scores, mated, group_a, group_b, lut, low, hist, total, scale, offset, tail_bin, kept, out
     ):
         # Unsigned indices throughout: a negative group index becomes a huge one (caught
         # by the one bound check), and the compiler emits no negative-index fix-ups. The
-        # histograms are read as flat arrays (C order), the cell table likewise. ``tail``:
-        # where tail scores and their cells go; ``out`` rows: positions of the tail scores
-        # and of the mated comparisons.
-        tail_scores, tail_cells = tail
+        # histograms are read as flat arrays (C order), the cell table likewise. ``kept``:
+        # where tail scores and their cells go, and mated scores and their group pairs;
+        # ``out`` rows: the positions of both.
+        tail_scores, tail_cells, mated_scores, mated_pairs = kept
         where, mates = out[0], out[1]
         n_bins = np.uint64(hist.shape[1])
         counts, carried = low.reshape(-1), hist.reshape(-1)
@@ -128,6 +128,8 @@ def _compiled() -> dict[str, Any]:
             if max(a, b) >= slots:
                 return -(k + 1), n_mated
             if mated[k]:
+                mated_scores[n_mated] = scores[k]
+                mated_pairs[n_mated] = a * slots + b
                 mates[n_mated] = k
                 n_mated += 1
                 continue
@@ -148,9 +150,21 @@ def _compiled() -> dict[str, Any]:
 
     @njit(nogil=True, cache=True)
     def tail_edge(total, tail_bin, capacity):  # type: ignore[no-untyped-def]
-        # Down from the top bin until more than ``capacity`` scores lie at or above.
+        # Down from the top bin until more than ``capacity`` scores lie at or above: by
+        # blocks of 16 bins (each summed in a loop the compiler vectorises) while they
+        # fit, then bin by bin.
         above = 0
-        for b in range(total.size - 1, tail_bin - 1, -1):
+        b = total.size
+        while b - 16 >= tail_bin:
+            block = 0
+            for j in range(b - 16, b):
+                block += total[j]
+            if above + block > capacity:
+                break
+            above += block
+            b -= 16
+        while b > tail_bin:
+            b -= 1
             above += total[b]
             if above > capacity:
                 return b + 1
@@ -255,7 +269,9 @@ def count_pairs(
     offset: int,
     tail_bin: int,
     tail: tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int32]
+]:
     """Count the non-mated listed comparisons into the histogram of their cell ``lut[a, b]``.
 
     Counts go first to one byte a bin (``low``), which carries 256 into ``histogram``
@@ -290,6 +306,10 @@ def count_pairs(
     where, mates : ndarray of int64
         The positions of the counted scores in ``tail_bin`` or above (as many as were
         written to ``tail``), and of the mated comparisons; both ascending.
+    mated_scores : ndarray of float64
+        The scores of the mated comparisons.
+    mated_pairs : ndarray of int32
+        Their ordered group pairs, ``a * len(lut) + b``.
 
     Raises
     ------
@@ -301,6 +321,8 @@ def count_pairs(
     out = np.empty((2, scores.size), dtype=np.int64)
     if min(tail[0].size, tail[1].size) < scores.size:
         raise ValueError("the tail arrays need room for every score")
+    mated_scores = np.empty(scores.size, dtype=np.float64)
+    mated_pairs = np.empty(scores.size, dtype=np.int32)
     above, n_mated = _compiled()["count_pairs"](
         scores,
         mated,
@@ -313,7 +335,7 @@ def count_pairs(
         math.ldexp(1.0, exponent),
         int(offset),
         int(tail_bin),
-        tail,
+        (*tail, mated_scores, mated_pairs),
         out,
     )
     if above < 0:
@@ -321,7 +343,7 @@ def count_pairs(
         raise ValueError(
             f"comparison {k}: group indices ({group_a[k]}, {group_b[k]}) outside 0..{len(lut) - 1}"
         )
-    return out[0, :above], out[1, :n_mated]
+    return out[0, :above], out[1, :n_mated], mated_scores[:n_mated], mated_pairs[:n_mated]
 
 
 def tail_edge(total: npt.NDArray[np.int64], tail_bin: int, capacity: int) -> int:
