@@ -298,7 +298,9 @@ class Accumulator:
         """Room for ``n`` more tail scores after the held ones."""
         size = self._tail_size + n
         if self._tail_scores.size < size:
-            size = max(size, 2 * self._tail_scores.size)
+            # Doubling, but no further than a prune lets the tail grow (twice the capacity
+            # and what one call adds before it prunes).
+            size = max(size, min(2 * self._tail_scores.size, 2 * self.capacity + n))
             self._tail_scores = _grown(self._tail_scores, self._tail_size, size)
             self._tail_cells = _grown(self._tail_cells, self._tail_size, size)
             self._tail_lent = False
