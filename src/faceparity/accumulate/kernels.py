@@ -119,7 +119,7 @@ def _compiled() -> dict[str, Any]:
         counts, carried = low.reshape(-1), hist.reshape(-1)
         cell_of = lut.reshape(-1)
         slots = np.uint64(lut.shape[0])
-        low, high = np.float64(offset), np.float64(offset + hist.shape[1] - 1)
+        first, last = np.float64(offset), np.float64(offset + hist.shape[1] - 1)
         edge = np.uint64(tail_bin)
         above = 0
         n_mated = 0
@@ -133,7 +133,7 @@ def _compiled() -> dict[str, Any]:
                 mates[n_mated] = k
                 n_mated += 1
                 continue
-            i = np.uint64(math.floor(min(max(scores[k] * scale, low), high)) - offset)
+            i = np.uint64(math.floor(min(max(scores[k] * scale, first), last)) - offset)
             cell = cell_of[a * slots + b]
             x = np.uint64(cell) * n_bins + i
             c = np.int64(counts[x]) + 1
