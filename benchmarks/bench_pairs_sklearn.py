@@ -12,8 +12,8 @@ with the FNMR there.
   constructor, not the slow ``from_arrays``) and ``faceparity.audit`` with the
   per-group policy at the same targets. It computes more than the baseline (EER,
   DET curves, cross-group cells, summary measures), which only counts against it.
-* **streaming pair list** (when ``faceparity.scoring.engine`` has it): the same data,
-  fed chunk by chunk, never all in memory.
+* **streaming pair list** (``faceparity.accumulate.accumulate_chunks`` and
+  ``audit_accumulated``): the same data, fed chunk by chunk, never all in memory.
 
 Each side runs in its own subprocess (wall time and peak RSS from ``os.wait4``; see
 ``bench_memory.py``), generating the data itself from the same seed, chunk by

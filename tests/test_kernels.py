@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
-from faceparity.accumulate import COSINE_GRID, Accumulator, ScoreGrid, kernels
+from faceparity.accumulate import COSINE_GRID, Accumulator, ScoreGrid, accumulator, kernels
 
 
 def _reference_block(block, rects, diagonal, grid, skip=()):
@@ -95,16 +97,38 @@ def test_count_pairs_equals_bincount(tail_bin) -> None:
     a, b = groups[:, 0], groups[:, 1]  # strided views, as chunk readers pass them
     acc = Accumulator(grid, 2)
     hist = np.zeros_like(acc.histogram)
+    low = np.zeros(hist.shape, dtype=np.uint8)
     total = np.zeros(grid.n_bins, dtype=np.int64)
-    where = kernels.count_pairs(
-        s, mated, a, b, acc.lut, hist, total, grid.exponent, grid.offset, tail_bin
+    tail = (np.empty(s.size), np.empty(s.size, dtype=np.int32))
+    where, mates, mated_scores, mated_pairs = kernels.count_pairs(
+        s, mated, a, b, acc.lut, low, hist, total, grid.exponent, grid.offset, tail_bin, tail
     )
     bins = grid.bin_of(s)
     expected = np.zeros_like(hist)
     np.add.at(expected, (acc.lut[a[~mated], b[~mated]], bins[~mated]), 1)
-    np.testing.assert_array_equal(hist, expected)
-    np.testing.assert_array_equal(total, expected.sum(axis=0))
+    np.testing.assert_array_equal(hist + low, expected)
+    # The total over cells: only the bins the tail edge rule reads, from tail_bin up.
+    np.testing.assert_array_equal(total[tail_bin:], expected.sum(axis=0)[tail_bin:])
+    assert not total[:tail_bin].any()
     np.testing.assert_array_equal(where, np.flatnonzero(~mated & (bins >= tail_bin)))
+    np.testing.assert_array_equal(tail[0][: where.size], s[where])
+    np.testing.assert_array_equal(tail[1][: where.size], acc.lut[a[where], b[where]])
+    np.testing.assert_array_equal(mates, np.flatnonzero(mated))
+    np.testing.assert_array_equal(mated_scores, s[mated])
+    np.testing.assert_array_equal(mated_pairs, a[mated] * len(acc.lut) + b[mated])
+
+
+def test_count_pairs_carries_byte_counts_exactly() -> None:
+    # 1000 scores in one bin: the byte count wraps three times, each carrying 256.
+    grid = COSINE_GRID
+    acc = Accumulator(grid, 1)
+    s = np.full(1000, 0.5)
+    acc.add_pairs(s, np.zeros(1000, dtype=bool), np.zeros(1000, int), np.zeros(1000, int))
+    acc.add_pairs(s[:300], np.zeros(300, dtype=bool), np.zeros(300, int), np.zeros(300, int))
+    assert acc._histogram[0, grid.bin_of(0.5)] == 5 * 256  # carried; the rest in bytes
+    assert acc.histogram[0, grid.bin_of(0.5)] == 1300
+    assert acc.histogram.sum() == 1300
+    assert not acc._low.any()  # moved into the histogram when read
 
 
 def test_count_pairs_names_a_bad_group_index() -> None:
@@ -140,3 +164,99 @@ def test_add_pairs_refuses_non_finite_scores() -> None:
 def test_bin_of_puts_infinities_in_the_end_bins() -> None:
     grid = ScoreGrid(4, 0, 16)
     assert grid.bin_of([-np.inf, np.inf]).tolist() == [0, 15]
+
+
+def _pairs(seed: int, n: int):
+    rng = np.random.default_rng(seed)
+    s = np.round(rng.normal(0.0, 0.3, n), 3)  # ties
+    m = rng.random(n) < 0.05
+    g = rng.integers(0, 4, size=(n, 2))  # group 3 of 3: missing
+    subjects = rng.integers(0, 500, size=(n, 2)).astype(np.int32)
+    return s, m, g, subjects
+
+
+def _rows(*columns: np.ndarray) -> list:
+    """Rows of the columns (arrays of one row each), sorted."""
+    return sorted(zip(*(map(repr, c.tolist()) for c in columns), strict=True))
+
+
+def _kept(acc: Accumulator):
+    """Everything an accumulator holds, in an order that does not depend on how it was fed."""
+    acc.finalize()
+    scores, cells = acc.tail()
+    tail = _rows(scores, cells, acc.tail_subjects())
+    m_scores, m_pairs = acc.mated()
+    mated = _rows(m_scores, m_pairs, acc.mated_subjects())
+    return acc.histogram.copy(), acc.tail_bin, tail, mated
+
+
+@pytest.mark.parametrize("chunk", [20000, 777, 50])
+def test_add_pairs_in_chunks_and_slices_keeps_the_same(chunk, monkeypatch) -> None:
+    # Against add_non_mated + add_mated + add_tail by hand (bins and edge by numpy).
+    s, m, g, subjects = _pairs(8, 20000)
+    grid, capacity = COSINE_GRID, 300  # many prunes
+    one = Accumulator(grid, 3, capacity=capacity)
+    monkeypatch.setattr(accumulator, "_PAIRS_SLICE", 333)  # slices inside each call too
+    for start in range(0, s.size, chunk):
+        part = slice(start, start + chunk)
+        one.add_pairs(s[part], m[part], g[part, 0], g[part, 1], subjects[part])
+    hist, tail_bin, tail, mated = _kept(one)
+    expected = np.zeros_like(hist)
+    cells = one.lut[g[:, 0], g[:, 1]]
+    np.add.at(expected, (cells[~m], grid.bin_of(s[~m])), 1)
+    np.testing.assert_array_equal(hist, expected)
+    above = np.cumsum(expected.sum(axis=0)[::-1])[::-1]
+    assert tail_bin == int(np.searchsorted(-above, -capacity, side="left"))
+    held = ~m & (grid.bin_of(s) >= tail_bin)
+    assert tail == _rows(s[held], cells[held], subjects[held])
+    assert mated == _rows(s[m], g[m, 0] * 4 + g[m, 1], subjects[m, 0])
+
+
+def test_add_pairs_without_subjects_holds_minus_ones() -> None:
+    s, m, g, _ = _pairs(9, 5000)
+    acc = Accumulator(COSINE_GRID, 3, capacity=100)
+    acc.add_pairs(s, m, g[:, 0], g[:, 1])
+    acc.finalize()
+    assert acc.tail_subjects().shape == (acc.tail()[0].size, 2)
+    assert (acc.tail_subjects() == -1).all() and (acc.mated_subjects() == -1).all()
+    assert acc.mated_subjects().shape == (int(m.sum()),)
+
+
+def test_tail_views_stay_as_they_were_while_more_is_added() -> None:
+    s, m, g, _ = _pairs(10, 20000)
+    acc = Accumulator(COSINE_GRID, 3, capacity=200)
+    acc.add_pairs(s[:5000], m[:5000], g[:5000, 0], g[:5000, 1])
+    scores, cells = acc.tail()
+    before = scores.copy(), cells.copy()
+    acc.add_pairs(s[5000:], m[5000:], g[5000:, 0], g[5000:, 1])
+    acc.finalize()
+    np.testing.assert_array_equal(scores, before[0])
+    np.testing.assert_array_equal(cells, before[1])
+
+
+def test_add_pairs_names_a_bad_group_index_of_a_mated_comparison() -> None:
+    acc = Accumulator(COSINE_GRID, 2)
+    with pytest.raises(ValueError, match="comparison 1: group indices \\(-1, 0\\)"):
+        acc.add_pairs([0.1, 0.9], [False, True], [0, -1], [0, 0])
+
+
+def test_pickled_accumulator_keeps_the_byte_counts_and_the_tail() -> None:
+    s, m, g, subjects = _pairs(11, 3000)
+    acc = Accumulator(COSINE_GRID, 3, capacity=100)
+    acc.add_pairs(s, m, g[:, 0], g[:, 1], subjects)
+    again = pickle.loads(pickle.dumps(acc))
+    again.add_pairs(s, m, g[:, 0], g[:, 1], subjects)  # counting goes on after unpickling
+    acc.add_pairs(s, m, g[:, 0], g[:, 1], subjects)
+    for got, want in zip(_kept(again), _kept(acc), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tail_edge_equals_the_cumulative_sum(seed) -> None:
+    rng = np.random.default_rng(seed)
+    total = rng.integers(0, 5, 300) * (rng.random(300) < 0.3)
+    for tail_bin in (0, 7, 150, 299, 300):
+        for capacity in (0, 1, 10, 50, 10_000):
+            above = np.append(np.cumsum(total[::-1])[::-1], 0)
+            expected = tail_bin + int(np.argmax(above[tail_bin:] <= capacity))
+            assert kernels.tail_edge(total, tail_bin, capacity) == expected

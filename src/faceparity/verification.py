@@ -49,7 +49,7 @@ __all__ = ["Population", "audit", "audit_accumulated"]
 
 
 def _split_sorted(
-    keys: npt.NDArray[np.int64],
+    keys: npt.NDArray[np.integer],
     scores: npt.NDArray[np.float64],
     n_keys: int,
     *,
@@ -57,18 +57,29 @@ def _split_sorted(
 ) -> list[SortedScores]:
     """Scores grouped by key, each group sorted.
 
-    ``scores`` is the concatenation of ``runs`` ascending runs. A stable sort by key
-    (a linear radix sort for small keys) keeps each key's scores as ``runs`` sorted
-    runs, which a stable sort then merges in linear time when there is more than one.
+    ``scores`` is the concatenation of ``runs`` ascending runs (``runs=0``: in no
+    order). A stable sort by key (a linear radix sort for small keys) keeps each key's
+    scores as ``runs`` sorted runs, which a stable sort then merges in linear time when
+    there is more than one; scores in no order are sorted group by group.
     """
-    small = n_keys < np.iinfo(np.int16).max
-    order = np.argsort(keys.astype(np.int16 if small else np.int64), kind="stable")
-    sorted_keys, grouped = keys[order], scores[order]
-    bounds = np.searchsorted(sorted_keys, np.arange(n_keys + 1), side="left")
+    grouped = scores[np.argsort(_small(keys, n_keys), kind="stable")]
+    bounds = _bounds(keys, n_keys)
     parts = [grouped[bounds[k] : bounds[k + 1]] for k in range(n_keys)]
-    if runs > 1:
-        parts = [np.sort(part, kind="stable") for part in parts]
+    if runs != 1:
+        parts = [np.sort(part, kind="stable" if runs else None) for part in parts]
     return [SortedScores.from_sorted(part) for part in parts]
+
+
+def _small(keys: npt.NDArray[np.integer], n_keys: int) -> npt.NDArray[np.integer]:
+    """Keys below ``n_keys`` in the narrowest type numpy sorts them fastest in (a radix sort)."""
+    return keys.astype(np.int16 if n_keys < np.iinfo(np.int16).max else np.int64)
+
+
+def _bounds(keys: npt.NDArray[np.integer], n_keys: int) -> npt.NDArray[np.int64]:
+    """Where each key's run starts once the keys (in ``0..n_keys - 1``) are sorted, and the end."""
+    bounds = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n_keys)[:n_keys], out=bounds[1:])
+    return bounds
 
 
 @dataclass
@@ -141,13 +152,15 @@ def _incomplete_exclusion(group_by: Sequence[str], count: int) -> list[Exclusion
 
 def _mated_by_group(
     s: npt.NDArray[np.float64],
-    ga: npt.NDArray[np.int64],
-    gb: npt.NDArray[np.int64],
+    ga: npt.NDArray[np.integer],
+    gb: npt.NDArray[np.integer],
     n_groups: int,
     config: AuditConfig,
     exclusions: list[Exclusion],
+    *,
+    ascending: bool = True,
 ) -> list[SortedScores]:
-    """Mated scores (ascending, both sides in a group) split by the configured rule."""
+    """Mated scores (both sides in a group; ascending, or not) split by the configured rule."""
     if config.mated_rule is MatedGroupRule.FIRST:
         key = ga
     elif config.mated_rule is MatedGroupRule.SECOND:
@@ -165,7 +178,7 @@ def _mated_by_group(
                 )
             )
         key = np.where(agree, ga, n_groups)
-    return _split_sorted(key, s, n_groups + 1)[:n_groups]
+    return _split_sorted(key, s, n_groups + 1, runs=1 if ascending else 0)[:n_groups]
 
 
 def _partition_accumulated(
@@ -174,24 +187,24 @@ def _partition_accumulated(
     """The partition of an audit from a streaming accumulator (histograms and exact tails)."""
     acc.finalize()
     n_groups, slots = acc.n_groups, acc.n_groups + 1
-    tail, tail_cells = acc.tail()
-    order = np.argsort(tail)
-    tail, tail_cells = tail[order], tail_cells[order]
-    # The tail cell by cell, each run sorted by score (a stable sort of small integers).
-    by_cell = np.argsort(tail_cells, kind="stable")
-    cell_tail = tail[by_cell]
-    bounds = np.searchsorted(tail_cells[by_cell], np.arange(acc.n_cells + 1))
+    held, held_cells = acc.tail()
+    # The tail cell by cell (a stable sort of small integers), each run then sorted.
+    cell_tail = held[np.argsort(_small(held_cells, acc.n_cells), kind="stable")]
+    bounds = _bounds(held_cells, acc.n_cells)
+    for c in range(acc.n_cells):
+        cell_tail[bounds[c] : bounds[c + 1]].sort()
+    tail = np.sort(held)
 
     def view(cells: list[int], *, everything: bool = False) -> HistogramScores:
         if everything:
-            scores = tail
+            scores, counts = tail, acc.histogram.sum(axis=0)
         elif len(cells) == 1:
             scores = cell_tail[bounds[cells[0]] : bounds[cells[0] + 1]]
+            counts = acc.histogram[cells[0]]
         else:
             scores = np.sort(np.concatenate([cell_tail[bounds[c] : bounds[c + 1]] for c in cells]))
-        return HistogramScores(
-            acc.grid, acc.histogram[np.asarray(cells)].sum(axis=0), scores, acc.tail_bin
-        )
+            counts = acc.histogram[np.asarray(cells)].sum(axis=0)
+        return HistogramScores(acc.grid, counts, scores, acc.tail_bin)
 
     lut = acc.lut
     cells = {(i, j): view([lut[i, j]]) for i in range(n_groups) for j in range(i, n_groups)}
@@ -202,18 +215,27 @@ def _partition_accumulated(
     missing_cells = [lut[g, n_groups] for g in range(slots)]
     n_incomplete_nm = int(acc.histogram[missing_cells].sum())
 
+    # Mated scores: grouped first, then sorted group by group (no sort of them all by score
+    # and gather after it); all of them sorted on their own.
     m_scores, m_pairs = acc.mated()
-    m_order = np.argsort(m_scores, kind="stable")
-    m_scores, m_pairs = m_scores[m_order], m_pairs[m_order].astype(np.int64)
-    ga, gb = (m_pairs // slots).astype(np.int64), (m_pairs % slots).astype(np.int64)
+    ga, gb = np.divmod(m_pairs, slots)
     complete = (ga < n_groups) & (gb < n_groups)
-    exclusions = _incomplete_exclusion(group_by, n_incomplete_nm + int((~complete).sum()))
+    n_incomplete_m = int(complete.size - np.count_nonzero(complete))
+    exclusions = _incomplete_exclusion(group_by, n_incomplete_nm + n_incomplete_m)
+    if n_incomplete_m:
+        ga, gb = ga[complete], gb[complete]
     group_mated = _mated_by_group(
-        m_scores[complete], ga[complete], gb[complete], n_groups, config, exclusions
+        m_scores[complete] if n_incomplete_m else m_scores,
+        ga,
+        gb,
+        n_groups,
+        config,
+        exclusions,
+        ascending=False,
     )
     return _Partition(
-        overall_mated=SortedScores.from_sorted(m_scores),
-        overall_non_mated=view(list(range(acc.n_cells)), everything=True),
+        overall_mated=SortedScores.from_sorted(np.sort(m_scores)),
+        overall_non_mated=view([], everything=True),
         group_mated=group_mated,
         group_non_mated=group_non_mated,
         cells=cells,

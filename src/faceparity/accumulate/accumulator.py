@@ -24,7 +24,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,10 @@ _BLOCK_TAIL = 1 << 18
 """Tail scores a block may add without a second pass over it (early blocks, when the
 tail edge is still low, take the second pass)."""
 
+_PAIRS_SLICE = 1 << 18
+"""Listed comparisons :meth:`Accumulator.add_pairs` counts in one compiled pass (more are
+taken slice by slice: the tail edge rises between slices, and work space stays small)."""
+
 
 def _group_index(groups: npt.ArrayLike) -> npt.NDArray[np.integer]:
     """Group indices as a 1-D integer array, without a copy where they already are one."""
@@ -53,11 +57,36 @@ def _group_index(groups: npt.ArrayLike) -> npt.NDArray[np.integer]:
     return g.ravel() if g.ndim != 1 else g
 
 
+_Codes: TypeAlias = "npt.NDArray[np.int32] | int"
+"""Subject codes of some exact scores, an array; or, where none were given, how many
+scores (all -1, made only when asked for)."""
+
+
 def _subject_codes(subjects: npt.ArrayLike | None, n: int, width: int) -> npt.NDArray[np.int32]:
     """Subject codes of ``n`` exact scores, shape (n, width); -1 where not given."""
     if subjects is None:
         return np.full((n, width), -1, dtype=np.int32)
     return np.asarray(subjects, dtype=np.int32).reshape(n, width)
+
+
+def _codes_part(subjects: npt.ArrayLike | None, n: int, width: int) -> _Codes:
+    """Subject codes of ``n`` exact scores, shape (n, width), or ``n`` where not given."""
+    return n if subjects is None else _subject_codes(subjects, n, width)
+
+
+def _joined_codes(parts: list[_Codes], width: int) -> _Codes:
+    """The parts as one (a count while no part names subjects)."""
+    if all(isinstance(p, int) for p in parts):
+        return sum(p for p in parts if isinstance(p, int))
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([_codes_array(p, width) for p in parts])
+
+
+def _codes_array(part: _Codes, width: int) -> npt.NDArray[np.int32]:
+    """Subject codes as an array, shape (n, width), or (n,) for width 1."""
+    codes = _subject_codes(None, part, width) if isinstance(part, int) else part
+    return codes.ravel() if width == 1 else codes
 
 
 def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
@@ -69,6 +98,19 @@ def _cell_lut(n_slots: int) -> npt.NDArray[np.int32]:
             lut[a, b] = lut[b, a] = k
             k += 1
     return lut
+
+
+def _rows_where(pairs: npt.NDArray[np.int32], keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
+    """The rows of an (n, 2) int32 array where ``keep`` is true, each row moved as one int64."""
+    packed = np.ascontiguousarray(pairs, dtype=np.int32).view(np.int64).ravel()
+    return np.compress(keep, packed).view(np.int32).reshape(-1, 2)
+
+
+def _grown(held: npt.NDArray[Any], n: int, size: int) -> npt.NDArray[Any]:
+    """An array of ``size`` entries whose first ``n`` are those of ``held``."""
+    grown = np.empty(size, dtype=held.dtype)
+    grown[:n] = held[:n]
+    return grown
 
 
 def _joined(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -96,40 +138,80 @@ class Accumulator:
     grid: ScoreGrid
     n_groups: int
     capacity: int = DEFAULT_TAIL_CAPACITY
-    histogram: npt.NDArray[np.int64] = field(init=False)
+    _histogram: npt.NDArray[np.int64] = field(init=False, repr=False)
     tail_bin: int = field(init=False, default=0)
-    _tail_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
-    _tail_cells: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
-    _tail_subjects: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
+    _tail_subjects: list[_Codes] = field(init=False, default_factory=list)
     _tail_size: int = field(init=False, default=0)
     _mated_scores: list[npt.NDArray[np.float64]] = field(init=False, default_factory=list)
     _mated_pairs: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
-    _mated_subjects: list[npt.NDArray[np.int32]] = field(init=False, default_factory=list)
+    _mated_subjects: list[_Codes] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.lut = _cell_lut(self.n_groups + 1)
         self.n_cells = int(self.lut.max()) + 1
-        self.histogram = np.zeros((self.n_cells, self.grid.n_bins), dtype=np.int64)
-        self._total = np.zeros(self.grid.n_bins, dtype=np.int64)  # over all cells
+        self._histogram = np.zeros((self.n_cells, self.grid.n_bins), dtype=np.int64)
+        # The exact tail: scores and cells in the first _tail_size entries of arrays with
+        # room to grow; subject codes in parts, in the same order. Once tail() has lent
+        # views of the held entries, they are not changed in place (a prune writes to new
+        # arrays).
+        self._tail_scores = np.empty(0, dtype=np.float64)
+        self._tail_cells = np.empty(0, dtype=np.int32)
+        self._tail_lent = False
+        # Counts over all cells, exact in the bins from the tail edge up (all the edge rule
+        # reads; add_pairs counts no others there, and the edge never falls).
+        self._total = np.zeros(self.grid.n_bins, dtype=np.int64)
+        # add_pairs counts modulo 256 in a byte a bin (allocated on first use; see
+        # kernels.count_pairs), added into the histogram when it is read.
+        self._low: npt.NDArray[np.uint8] | None = None
+        self._low_held = False
         # Work space of add_block: per-block counts, and the tail scores met while counting.
         self._scratch = np.zeros((0, self.grid.n_bins), dtype=np.int64)
         self._flat = np.empty(_BLOCK_TAIL, dtype=np.int64)
         self._cells = np.empty(_BLOCK_TAIL, dtype=np.int32)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the work space of :meth:`add_block` (sent between processes)."""
+        """Pickled without the work space of :meth:`add_block` and :meth:`add_pairs`."""
+        self._fold()
         state = self.__dict__.copy()
-        for name in ("_scratch", "_flat", "_cells"):
+        for name in ("_scratch", "_flat", "_cells", "_low"):
             state.pop(name)
+        n = self._tail_size
+        state["_tail_scores"], state["_tail_cells"] = (
+            self._tail_scores[:n].copy(),
+            self._tail_cells[:n].copy(),
+        )
+        state["_tail_lent"] = False
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._low, self._low_held = None, False
         self._scratch = np.zeros((0, self.grid.n_bins), dtype=np.int64)
         self._flat = np.empty(_BLOCK_TAIL, dtype=np.int64)
         self._cells = np.empty(_BLOCK_TAIL, dtype=np.int32)
+
+    @property
+    def histogram(self) -> npt.NDArray[np.int64]:
+        """Non-mated counts, shape (n_cells, n_bins): every comparison added so far."""
+        self._fold()
+        return self._histogram
+
+    def _fold(self) -> None:
+        """Move the byte counts of :meth:`add_pairs` into the histogram."""
+        if self._low_held:
+            assert self._low is not None
+            self._histogram += self._low
+            self._low.fill(0)
+            self._low_held = False
+
+    def _low_counts(self) -> npt.NDArray[np.uint8]:
+        """The byte counts :meth:`add_pairs` counts into (with carries into the histogram)."""
+        if self._low is None:
+            self._low = np.zeros(self._histogram.shape, dtype=np.uint8)
+        self._low_held = True
+        return self._low
 
     # --- adding scores ----------------------------------------------------------------
 
@@ -147,6 +229,14 @@ class Accumulator:
         counted by one compiled pass (no copies of the input); mated ones are kept.
         With ``subjects`` (shape (m, 2): the subject code of each side), the exact
         scores kept (tail and mated) keep their subjects too, for the bootstrap.
+
+        Raises
+        ------
+        ValueError
+            For arrays of different lengths or a non-finite score (nothing is added),
+            or a group index outside ``0..n_groups`` (the comparisons before it stay
+            counted, the mated ones not kept).
+
         """
         s = np.asarray(scores, dtype=np.float64).ravel()
         m = np.asarray(mated, dtype=bool).ravel()
@@ -157,30 +247,63 @@ class Accumulator:
             return
         if not np.isfinite(s).all():
             raise ValueError("scores must be finite (readers leave out the others)")
-        grid = self.grid
-        where = kernels.count_pairs(
+        subj = None if subjects is None else np.asarray(subjects).reshape(-1, 2)
+        for start in range(0, s.size, _PAIRS_SLICE):
+            part = slice(start, start + _PAIRS_SLICE)
+            self._count_pairs(
+                s[part], m[part], a[part], b[part], None if subj is None else subj[part]
+            )
+
+    def _count_pairs(
+        self,
+        s: npt.NDArray[np.float64],
+        m: npt.NDArray[np.bool_],
+        a: npt.NDArray[np.integer],
+        b: npt.NDArray[np.integer],
+        subj: npt.NDArray[Any] | None,
+    ) -> None:
+        """One compiled pass of :meth:`add_pairs`: count, keep the mated and tail scores."""
+        grid, held = self.grid, self._tail_size
+        self._reserve_tail(s.size)
+        where, mates, mated_scores, mated_pairs = kernels.count_pairs(
             s,
             m,
             a,
             b,
             self.lut,
-            self.histogram,
+            self._low_counts(),
+            self._histogram,
             self._total,
             grid.exponent,
             grid.offset,
             self.tail_bin,
+            (self._tail_scores[held:], self._tail_cells[held:]),
         )
-        subj = None if subjects is None else np.asarray(subjects).reshape(-1, 2)
-        mates = np.flatnonzero(m)
-        if mates.size:
-            self.add_mated(s[mates], a[mates], b[mates], None if subj is None else subj[mates, 0])
+        if mates.size:  # group indices checked by the count; copies (views of work space)
+            self._keep_mated(
+                mated_scores.copy(), mated_pairs.copy(), None if subj is None else subj[mates, 0]
+            )
         if not where.size:
             return
-        self.tighten()
-        where = where[self._in_bins_from(s[where], self.tail_bin)]
-        self._add_tail(
-            s[where], self.lut[a[where], b[where]], None if subj is None else subj[where]
+        # The tail scores are in place after the held ones, and held: all lie at or above
+        # the edge they were counted with. The edge rises; those below it go at the next
+        # prune, with the others held below it.
+        self._tail_subjects.append(
+            _codes_part(None if subj is None else subj[where], where.size, 2)
         )
+        self._tail_size = held + where.size
+        self.tighten()
+
+    def _reserve_tail(self, n: int) -> None:
+        """Room for ``n`` more tail scores after the held ones."""
+        size = self._tail_size + n
+        if self._tail_scores.size < size:
+            # Doubling, but no further than a prune lets the tail grow (twice the capacity
+            # and what one call adds before it prunes).
+            size = max(size, min(2 * self._tail_scores.size, 2 * self.capacity + n))
+            self._tail_scores = _grown(self._tail_scores, self._tail_size, size)
+            self._tail_cells = _grown(self._tail_cells, self._tail_size, size)
+            self._tail_lent = False
 
     def add_non_mated(
         self,
@@ -274,10 +397,19 @@ class Accumulator:
         a, b = np.asarray(group_a).ravel(), np.asarray(group_b).ravel()
         if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= slots):
             raise ValueError(f"group indices must lie in 0..{self.n_groups}")
-        pair = a * slots + b
-        self._mated_scores.append(s)
-        self._mated_pairs.append(pair.astype(np.int32))
-        self._mated_subjects.append(_subject_codes(subjects, s.size, 1).ravel())
+        self._keep_mated(s, a * slots + b, subjects)
+
+    def _keep_mated(
+        self,
+        scores: npt.NDArray[np.float64],
+        pairs: npt.NDArray[np.integer],
+        subjects: npt.ArrayLike | None,
+    ) -> None:
+        """Keep mated scores with their ordered group pairs ``a * (n_groups + 1) + b``."""
+        self._mated_scores.append(scores)
+        self._mated_pairs.append(pairs.astype(np.int32))
+        codes = _codes_part(subjects, scores.size, 1)
+        self._mated_subjects.append(codes if isinstance(codes, int) else codes.ravel())
 
     def add_tail(
         self,
@@ -298,11 +430,18 @@ class Accumulator:
         cells: npt.NDArray[np.int32],
         subjects: npt.NDArray[np.integer] | None = None,
     ) -> None:
+        self._append_tail(scores, cells, _codes_part(subjects, scores.size, 2))
+
+    def _append_tail(
+        self, scores: npt.NDArray[np.float64], cells: npt.NDArray[np.integer], codes: _Codes
+    ) -> None:
         if not scores.size:
             return
-        self._tail_scores.append(scores)
-        self._tail_cells.append(cells)
-        self._tail_subjects.append(_subject_codes(subjects, scores.size, 2))
+        held = self._tail_size
+        self._reserve_tail(scores.size)
+        self._tail_scores[held : held + scores.size] = scores
+        self._tail_cells[held : held + scores.size] = cells
+        self._tail_subjects.append(codes)
         self._tail_size += scores.size
         if self._tail_size > 2 * self.capacity:
             self._raise_tail(self._edge_for(self.capacity))
@@ -328,18 +467,24 @@ class Accumulator:
 
     def _edge_for(self, capacity: int) -> int:
         """Lowest bin whose non-mated scores at or above it number at most ``capacity``."""
-        # The edge never falls, so only the bins from the present one up are summed.
-        above = np.cumsum(self._total[self.tail_bin :][::-1])[::-1]
-        return self.tail_bin + int(np.searchsorted(-above, -capacity, side="left"))
+        # The edge never falls, so only the bins from the present one up are read.
+        return kernels.tail_edge(self._total, self.tail_bin, capacity)
 
     def _raise_tail(self, tail_bin: int) -> None:
         tail_bin = max(tail_bin, self.tail_bin)
-        scores, cells = self.tail()
-        subjects = self.tail_subjects()
+        n = self._tail_size
+        scores, cells = self._tail_scores[:n], self._tail_cells[:n]
+        subjects = self._tail_codes()
         keep = self._in_bins_from(scores, tail_bin)
-        self._tail_scores, self._tail_cells = [scores[keep]], [cells[keep]]
-        self._tail_subjects = [subjects[keep]]
-        self._tail_size = int(keep.sum())
+        kept_scores, kept_cells = np.compress(keep, scores), np.compress(keep, cells)
+        n = kept_scores.size
+        if self._tail_lent:  # views of the held entries are out: new arrays, same room
+            self._tail_scores = np.empty_like(self._tail_scores)
+            self._tail_cells = np.empty_like(self._tail_cells)
+            self._tail_lent = False
+        self._tail_scores[:n], self._tail_cells[:n] = kept_scores, kept_cells
+        self._tail_subjects = [n if isinstance(subjects, int) else _rows_where(subjects, keep)]
+        self._tail_size = n
         self.tail_bin = tail_bin
 
     def _in_bins_from(
@@ -359,20 +504,24 @@ class Accumulator:
         taken before the edge last rose may be too, until the tail is pruned (as
         :meth:`finalize` does).
         """
-        self._tail_scores = [_joined(self._tail_scores, np.float64)]
-        self._tail_cells = [_joined(self._tail_cells, np.int32)]
-        return self._tail_scores[0], self._tail_cells[0]
+        n = self._tail_size
+        self._tail_lent = True  # the held entries now stay as they are
+        return self._tail_scores[:n], self._tail_cells[:n]
 
     def tail_subjects(self) -> npt.NDArray[np.int32]:
         """The two subject codes of each score of :meth:`tail` (-1 where not given)."""
-        if len(self._tail_subjects) != 1:
-            parts = [p for p in self._tail_subjects if p.size] or [np.empty((0, 2), np.int32)]
-            self._tail_subjects = [np.concatenate(parts)]
+        return _codes_array(self._tail_codes(), 2)
+
+    def _tail_codes(self) -> _Codes:
+        self._tail_subjects = [_joined_codes(self._tail_subjects, 2)]
         return self._tail_subjects[0]
 
     def mated_subjects(self) -> npt.NDArray[np.int32]:
         """The subject code of each score of :meth:`mated` (-1 where not given)."""
-        self._mated_subjects = [_joined(self._mated_subjects, np.int32)]
+        return _codes_array(self._mated_codes(), 1)
+
+    def _mated_codes(self) -> _Codes:
+        self._mated_subjects = [_joined_codes(self._mated_subjects, 1)]
         return self._mated_subjects[0]
 
     def mated(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
@@ -387,18 +536,16 @@ class Accumulator:
         """Add another accumulator of the same grid and groups into this one."""
         if (other.grid, other.n_groups) != (self.grid, self.n_groups):
             raise ValueError("accumulators of different grids or groups cannot be merged")
-        self.histogram += other.histogram
+        self._fold()
+        self._histogram += other.histogram
         self._total += other._total
         scores, cells = other.tail()
-        self._tail_scores.append(scores)
-        self._tail_cells.append(cells)
-        self._tail_subjects.append(other.tail_subjects())
-        self._tail_size += scores.size
+        self._append_tail(scores, cells, other._tail_codes())
         self._raise_tail(max(self.tail_bin, other.tail_bin))
         m_scores, m_pairs = other.mated()
         self._mated_scores.append(m_scores)
         self._mated_pairs.append(m_pairs)
-        self._mated_subjects.append(other.mated_subjects())
+        self._mated_subjects.append(other._mated_codes())
         if self._tail_size > 2 * self.capacity:
             self._raise_tail(self._edge_for(self.capacity))
 
@@ -445,12 +592,12 @@ class Accumulator:
             exponent, offset, n_bins = (int(v) for v in data["grid"])
             n_groups, capacity, tail_bin = (int(v) for v in data["meta"])
             acc = cls(ScoreGrid(exponent, offset, n_bins), n_groups, capacity)
-            acc.histogram = data["histogram"].copy()
-            acc._total = acc.histogram.sum(axis=0)
+            acc._histogram = data["histogram"].copy()
+            acc._total = acc._histogram.sum(axis=0)
             acc.tail_bin = tail_bin
-            acc._tail_scores = [data["tail_scores"].copy()]
-            acc._tail_cells = [data["tail_cells"].copy()]
-            acc._tail_size = acc._tail_scores[0].size
+            acc._tail_scores = data["tail_scores"].copy()
+            acc._tail_cells = data["tail_cells"].copy()
+            acc._tail_size = acc._tail_scores.size
             acc._mated_scores = [data["mated_scores"].copy()]
             acc._mated_pairs = [data["mated_pairs"].copy()]
             n_tail, n_mated = acc._tail_size, acc._mated_scores[0].size

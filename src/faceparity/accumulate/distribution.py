@@ -9,6 +9,8 @@ above the tail edge and the most permissive bin edge below it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
@@ -16,6 +18,14 @@ from faceparity.accumulate.grid import ScoreGrid
 from faceparity.metrics.rates import max_false_matches
 
 __all__ = ["HistogramScores"]
+
+
+@lru_cache(maxsize=8)
+def _edges(grid: ScoreGrid) -> npt.NDArray[np.float64]:
+    """The grid's edges, made once per grid (an audit makes dozens of views on one grid)."""
+    edges = grid.edges
+    edges.setflags(write=False)
+    return edges
 
 
 class HistogramScores:
@@ -44,10 +54,12 @@ class HistogramScores:
         self.grid = grid
         self.tail = tail
         self.tail_bin = tail_bin
-        self.edges = grid.edges
+        self.edges = _edges(grid)
         self.tail_edge = float(self.edges[tail_bin])
-        # above[b]: scores in bins >= b; above[n_bins] = 0.
-        self.above = np.append(np.cumsum(histogram[::-1])[::-1], 0).astype(np.int64)
+        # above[b]: scores in bins >= b; above[n_bins] = 0. Ascending as -above, for searches.
+        self.above = np.zeros(histogram.size + 1, dtype=np.int64)
+        self.above[:-1] = np.cumsum(histogram[::-1])[::-1]
+        self._minus_above = -self.above
         self.n = int(self.above[0])
 
     def __len__(self) -> int:
@@ -82,7 +94,7 @@ class HistogramScores:
             return float(np.nextafter(self.tail[self.tail.size - 1 - k], np.inf))
         # The (k+1)-th highest score lies below the tail edge: the most permissive bin
         # edge at which at most k scores lie at or above.
-        b = int(np.searchsorted(-self.above, -k, side="left"))
+        b = int(np.searchsorted(self._minus_above, -k, side="left"))
         return float(self.edges[min(b, self.tail_bin)])
 
     def representable(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
@@ -95,4 +107,9 @@ class HistogramScores:
 
     def candidates(self) -> npt.NDArray[np.float64]:
         """Thresholds at which counts change and are exact: edges below the tail, tail scores."""
-        return np.unique(np.concatenate([self.edges[: self.tail_bin + 1], self.tail]))
+        # Ascending already (the tail is sorted and lies at or above its edge): only
+        # repeats to drop, in one pass.
+        joined = np.concatenate([self.edges[: self.tail_bin + 1], self.tail])
+        first = np.ones(joined.size, dtype=bool)
+        np.not_equal(joined[1:], joined[:-1], out=first[1:])
+        return joined[first]

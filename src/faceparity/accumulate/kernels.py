@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from faceparity.errors import UsageError
 
-__all__ = ["collect_block", "count_block", "count_pairs"]
+__all__ = ["collect_block", "count_block", "count_pairs", "tail_edge"]
 
 _kernels: dict[str, Any] = {}
 
@@ -106,26 +106,76 @@ def _compiled() -> dict[str, Any]:
 
     @njit(nogil=True, cache=True)
     def count_pairs(  # type: ignore[no-untyped-def]
-        scores, mated, group_a, group_b, lut, histogram, total, scale, offset, tail_bin, where
+        scores, mated, group_a, group_b, lut, low, hist, total, scale, offset, tail_bin, kept, out
     ):
-        low, high = np.float64(offset), np.float64(offset + histogram.shape[1] - 1)
-        slots = lut.shape[0]
+        # Unsigned indices throughout: a negative group index becomes a huge one (caught
+        # by the one bound check), and the compiler emits no negative-index fix-ups. The
+        # histograms are read as flat arrays (C order), the cell table likewise. ``kept``:
+        # where tail scores and their cells go, and mated scores and their group pairs;
+        # ``out`` rows: the positions of both.
+        tail_scores, tail_cells, mated_scores, mated_pairs = kept
+        where, mates = out[0], out[1]
+        n_bins = np.uint64(hist.shape[1])
+        counts, carried = low.reshape(-1), hist.reshape(-1)
+        cell_of = lut.reshape(-1)
+        slots = np.uint64(lut.shape[0])
+        first, last = np.float64(offset), np.float64(offset + hist.shape[1] - 1)
+        edge = np.uint64(tail_bin)
         above = 0
+        n_mated = 0
         for k in range(scores.size):
+            a, b = np.uint64(group_a[k]), np.uint64(group_b[k])
+            if max(a, b) >= slots:
+                return -(k + 1), n_mated
             if mated[k]:
+                mated_scores[n_mated] = scores[k]
+                mated_pairs[n_mated] = a * slots + b
+                mates[n_mated] = k
+                n_mated += 1
                 continue
-            a, b = group_a[k], group_b[k]
-            if a < 0 or a >= slots or b < 0 or b >= slots:
-                return -(k + 1)
-            i = math.floor(min(max(scores[k] * scale, low), high)) - offset
-            histogram[lut[a, b], i] += 1
-            total[i] += 1
-            if i >= tail_bin:
+            i = np.uint64(math.floor(min(max(scores[k] * scale, first), last)) - offset)
+            cell = cell_of[a * slots + b]
+            x = np.uint64(cell) * n_bins + i
+            c = np.int64(counts[x]) + 1
+            counts[x] = c  # a byte: 256 wraps to 0, carried
+            if c == 256:
+                carried[x] += 256
+            if i >= edge:
+                total[i] += 1
+                tail_scores[above] = scores[k]
+                tail_cells[above] = cell
                 where[above] = k
                 above += 1
-        return above
+        return above, n_mated
 
-    _kernels.update(count_block=count_block, collect_block=collect_block, count_pairs=count_pairs)
+    @njit(nogil=True, cache=True)
+    def tail_edge(total, tail_bin, capacity):  # type: ignore[no-untyped-def]
+        # Down from the top bin until more than ``capacity`` scores lie at or above: by
+        # blocks of 16 bins (each summed in a loop the compiler vectorises) while they
+        # fit, then bin by bin.
+        above = 0
+        b = total.size
+        while b - 16 >= tail_bin:
+            block = 0
+            for j in range(b - 16, b):
+                block += total[j]
+            if above + block > capacity:
+                break
+            above += block
+            b -= 16
+        while b > tail_bin:
+            b -= 1
+            above += total[b]
+            if above > capacity:
+                return b + 1
+        return tail_bin
+
+    _kernels.update(
+        count_block=count_block,
+        collect_block=collect_block,
+        count_pairs=count_pairs,
+        tail_edge=tail_edge,
+    )
     return _kernels
 
 
@@ -212,35 +262,105 @@ def count_pairs(
     group_a: npt.NDArray[np.integer],
     group_b: npt.NDArray[np.integer],
     lut: npt.NDArray[np.int32],
+    low: npt.NDArray[np.uint8],
     histogram: npt.NDArray[np.int64],
     total: npt.NDArray[np.int64],
     exponent: int,
     offset: int,
     tail_bin: int,
-) -> npt.NDArray[np.int64]:
+    tail: tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]],
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int32]
+]:
     """Count the non-mated listed comparisons into the histogram of their cell ``lut[a, b]``.
 
-    Mated ones (``mated`` true) are skipped. Returns the positions of the counted
-    scores in ``tail_bin`` or above. A group index outside ``lut`` stops the count
-    with a ``ValueError`` naming the position (the counts so far stay added).
+    Counts go first to one byte a bin (``low``), which carries 256 into ``histogram``
+    each time it wraps: the count of a bin is ``histogram + low``, exact. The bytes are
+    an eighth of the histogram's size, so the part in use stays in the processor's
+    caches (between chunks, whatever produced the chunk evicts much of them).
+
+    Parameters
+    ----------
+    scores, mated : ndarray
+        Finite similarity scores (float64) and their mated flags; mated comparisons
+        are not counted.
+    group_a, group_b : ndarray of int
+        The group of each side (any integer type, strided views allowed).
+    lut : ndarray of int32, shape (slots, slots)
+        The cell of each ordered pair of groups.
+    low, histogram : ndarray of uint8 and of int64, shape (n_cells, n_bins), C order
+        Per-cell counts modulo 256, and the rest; updated in place.
+    total : ndarray of int64, shape (n_bins,)
+        Counts over all cells; updated in place in bins ``tail_bin`` and above only
+        (the bins the tail edge rule reads).
+    exponent, offset : int
+        The grid's.
+    tail_bin : int
+        The first bin of the tail (at least 0).
+    tail : (ndarray of float64, ndarray of int32)
+        Filled from the start with the counted scores in ``tail_bin`` or above and
+        their cells, in order; as long as ``scores`` (or longer).
+
+    Returns
+    -------
+    where, mates : ndarray of int64
+        The positions of the counted scores in ``tail_bin`` or above (as many as were
+        written to ``tail``), and of the mated comparisons; both ascending.
+    mated_scores : ndarray of float64
+        The scores of the mated comparisons.
+    mated_pairs : ndarray of int32
+        Their ordered group pairs, ``a * len(lut) + b``.
+
+    Raises
+    ------
+    ValueError
+        For a group index outside ``lut``, naming the position. The comparisons before
+        it stay counted.
+
     """
-    where = np.empty(scores.size, dtype=np.int64)
-    above = _compiled()["count_pairs"](
+    out = np.empty((2, scores.size), dtype=np.int64)
+    if min(tail[0].size, tail[1].size) < scores.size:
+        raise ValueError("the tail arrays need room for every score")
+    mated_scores = np.empty(scores.size, dtype=np.float64)
+    mated_pairs = np.empty(scores.size, dtype=np.int32)
+    above, n_mated = _compiled()["count_pairs"](
         scores,
         mated,
         group_a,
         group_b,
         lut,
+        low,
         histogram,
         total,
         math.ldexp(1.0, exponent),
         int(offset),
         int(tail_bin),
-        where,
+        (*tail, mated_scores, mated_pairs),
+        out,
     )
     if above < 0:
         k = -above - 1
         raise ValueError(
             f"comparison {k}: group indices ({group_a[k]}, {group_b[k]}) outside 0..{len(lut) - 1}"
         )
-    return where[:above]
+    return out[0, :above], out[1, :n_mated], mated_scores[:n_mated], mated_pairs[:n_mated]
+
+
+def tail_edge(total: npt.NDArray[np.int64], tail_bin: int, capacity: int) -> int:
+    """Lowest bin from ``tail_bin`` up at or above which ``total`` counts at most ``capacity``.
+
+    Bins below ``tail_bin`` are not read. Returns ``len(total)`` when even the top bin
+    holds more than ``capacity``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tail_edge(np.array([5, 0, 3, 2, 0]), 0, 5)  # 3 + 2 from bin 1 up
+    1
+    >>> tail_edge(np.array([5, 0, 3, 2, 0]), 3, 5)
+    3
+    >>> tail_edge(np.array([5, 0, 3, 9, 0]), 0, 5)
+    4
+
+    """
+    return int(_compiled()["tail_edge"](total, int(tail_bin), int(capacity)))
