@@ -38,7 +38,7 @@ What it measures, in one process on the same machine, over ``--images`` images:
   normalised float tensor) and normalisation of the embeddings count as overhead.
 - **pipeline**: :func:`faceparity.pipeline.run.embed_images` end to end (batch 16,
   ``--threads`` preparation threads, no cache; the detector's onnxruntime threads
-  ``--detector-threads``, by default ``--threads`` as ``faceparity embed`` sets them)
+  ``--detector-threads``, by default 1, as ``faceparity embed`` sets them)
   for (a) ``none``: no detector, on the aligned 112 x 112 JPEG crops (read, decode,
   resize check, quality, skin tone, I/O); (b) ``haar``: OpenCV's Haar cascade on the
   250 x 250 images; (c) ``scrfd-constant``: the constant SCRFD model on the same images.
@@ -291,7 +291,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--detector-threads",
         type=int,
-        help="onnxruntime threads of the SCRFD detector (default --threads, as faceparity embed)",
+        default=1,
+        help="onnxruntime threads of the SCRFD detector (default 1, as faceparity embed)",
     )
     parser.add_argument(
         "--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}"
@@ -306,8 +307,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a case misses")
     args = parser.parse_args(argv)
-    if args.detector_threads is None:
-        args.detector_threads = args.threads
     if args.images is None:
         args.images = 32 if args.quick else 160
     if args.repeat is None:
