@@ -17,6 +17,7 @@ import click
 
 from faceparity.cli_support import F, _message, _reported, progress_bar
 from faceparity.errors import UsageError
+from faceparity.pipeline.detect.session import default_threads
 
 __all__ = ["embed", "model_options", "pipeline_options", "run_pipeline", "verify"]
 
@@ -122,7 +123,7 @@ def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
     from faceparity.pipeline.detect import open_detector
     from faceparity.pipeline.embedder import OnnxEmbedder, read_model_spec
 
-    threads = opts["pipeline_threads"] or _cpus()
+    threads = opts["pipeline_threads"] or default_threads()
     spec = read_model_spec(opts["model_spec"])
     embedder = OnnxEmbedder(opts["embedder"], spec, threads=threads, device=opts["model_device"])
     text = opts["detector"]
@@ -131,12 +132,6 @@ def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
     # onnxruntime thread per call keeps them from competing (measured: 1.11x faster).
     detector = None if text == "none" else open_detector(text, threads=1, providers=providers)
     return detector, embedder
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 MSG_OUTPUT_NOT_WRITABLE = "cannot write {output}: {where} is not a writable directory"
@@ -185,7 +180,7 @@ def run_pipeline(
     limits = (
         ImageLimits() if opts["max_pixels"] is None else ImageLimits(max_pixels=opts["max_pixels"])
     )
-    threads = opts["pipeline_threads"] or _cpus()
+    threads = opts["pipeline_threads"] or default_threads()
     settings = PipelineSettings(
         quality=QualityLimits()
         if opts["quality"] is None

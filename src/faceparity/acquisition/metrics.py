@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.acquisition.results import AcquisitionGroup, AcquisitionResult
+from faceparity.acquisition.results import ACQUIRE, ENROL, AcquisitionGroup, AcquisitionResult
 from faceparity.comparisons import MISSING
 from faceparity.grouping import intersect
 
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["acquisition_by_group", "generalised_fnmr", "with_acquisition"]
 
-ACQUIRE = "failure_to_acquire"
-ENROL = "failure_to_enrol"
 
 NOTES = [
     "FTA (failure to acquire) and FTE (failure to enrol) are shares of all the group's "

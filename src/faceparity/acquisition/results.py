@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AcquisitionGroup", "AcquisitionResult"]
+__all__ = ["ACQUIRE", "ENROL", "ENROLLED", "STATUSES", "AcquisitionGroup", "AcquisitionResult"]
+
+# What became of an image (ISO/IEC 19795-1, 4.3.2 and 4.3.3): the ``status`` of each row
+# of `faceparity embed`'s output, counted here by group.
+ENROLLED = "enrolled"
+ACQUIRE = "failure_to_acquire"
+ENROL = "failure_to_enrol"
+STATUSES = (ENROLLED, ACQUIRE, ENROL)
 
 
 @dataclass(frozen=True)

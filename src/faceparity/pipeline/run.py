@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from faceparity.acquisition.results import ACQUIRE, ENROL, ENROLLED
 from faceparity.errors import InputError, Location
 from faceparity.io import atomic_path
 from faceparity.pipeline.align import align_face
@@ -52,6 +53,7 @@ from faceparity.pipeline.images import Decoded, ImageFailure, ImageLimits, decod
 from faceparity.pipeline.quality import ImageQuality, QualityLimits, measure_quality
 from faceparity.pipeline.skintone import ita_band, skin_ita
 from faceparity.readers.manifest import Manifest
+from faceparity.readers.pipeline_output import METADATA_KEY, OUTPUT_KIND
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -63,7 +65,6 @@ __all__ = [
     "ACQUIRE",
     "ENROL",
     "ENROLLED",
-    "OUTPUT_KIND",
     "REASON_NO_FACE",
     "REASON_NO_TEMPLATE",
     "EmbeddingRun",
@@ -72,18 +73,11 @@ __all__ = [
     "embed_images",
 ]
 
-ENROLLED = "enrolled"
-ACQUIRE = "failure_to_acquire"
-ENROL = "failure_to_enrol"
-
 REASON_NO_FACE = "no face found"
 REASON_NO_TEMPLATE = "model gave no usable embedding"
 REASON_QUALITY = "quality below the limits"
 
-OUTPUT_KIND = "faceparity-embeddings"
-"""The ``kind`` in the Parquet metadata of :meth:`EmbeddingRun.write`'s output."""
 OUTPUT_VERSION = 1
-METADATA_KEY = b"faceparity"
 
 _QUALITY_FIELDS = [f for f in ImageQuality.__dataclass_fields__]
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from faceparity.acquisition.results import ENROLLED, STATUSES
 from faceparity.comparisons import Exclusion
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.readers._table import (
@@ -40,6 +41,8 @@ from faceparity.readers.attributes import AttributeSpec, encode_attribute
 from faceparity.readers.embeddings import EMBEDDING_COLUMN, EmbeddingTable, embedding_table
 
 __all__ = [
+    "METADATA_KEY",
+    "OUTPUT_KIND",
     "MSG_BAD_STATUS",
     "MSG_NOT_PIPELINE_OUTPUT",
     "PipelineRecords",
@@ -48,9 +51,9 @@ __all__ = [
 ]
 
 OUTPUT_KIND = "faceparity-embeddings"
+"""The ``kind`` in the schema metadata of `faceparity embed`'s output."""
 METADATA_KEY = b"faceparity"
-ENROLLED = "enrolled"
-STATUSES = ("enrolled", "failure_to_acquire", "failure_to_enrol")
+"""The schema metadata key that holds it (with the pipeline's description)."""
 
 MSG_NOT_PIPELINE_OUTPUT = (
     "expected the Parquet output of `faceparity embed` (schema metadata {key!r} of kind "
