@@ -360,3 +360,61 @@ def test_an_output_that_cannot_be_written_stops_before_the_pipeline(
     assert result.exit_code == 73
     assert f"cannot write {out}: {blocker} is not a writable directory" in result.stderr
     assert "embedding" not in result.stderr
+
+
+def _free_size_scrfd(path: Path, side: int) -> Path:
+    """An SCRFD model with a free input size whose outputs fit a ``side``-square canvas.
+
+    One face centred on the canvas (stride 8), with landmarks 16 canvas pixels apart.
+    """
+    from _detect_models import Anchor, save_model, scrfd_outputs
+
+    kps = (-1.0, -0.5, 1.0, -0.5, 0.0, 0.5, -0.5, 1.5, 0.5, 1.5)
+    cell = side // 16
+    face = Anchor(8, cell, cell, 0, 0.9, (2.0, 2.0, 2.0, 2.0), kps)
+    outputs = scrfd_outputs([face], size=(side, side))
+    return save_model(path, outputs, input_shape=(1, 3, "height", "width"))
+
+
+def test_detector_size_sets_the_canvas(images: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from faceparity.readers.pipeline_output import METADATA_KEY
+
+    manifest, root, model = images
+    detector = _free_size_scrfd(tmp_path / "scrfd.onnx", 64)
+    out = tmp_path / "emb.parquet"
+    args = ["embed", manifest, "--root", root, "--embedder", model, "--no-cache", "-o", out]
+    result = _run([*args, "--detector", f"scrfd:{detector}", "--detector-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert "24 enrolled, 1 failures to acquire" in result.stderr
+    meta = json.loads(pq.read_schema(out).metadata[METADATA_KEY])
+    assert "input 64x64" in meta["detector"]
+    # The face at the canvas's centre, (16, 16, 48, 48), maps back x 112 / 64 onto the image.
+    table = pq.read_table(out, columns=["status", "box_x1", "box_x2"]).to_pandas()
+    enrolled = table[table["status"] == "enrolled"]
+    np.testing.assert_allclose(enrolled[["box_x1", "box_x2"]], [[28.0, 84.0]] * 24)
+
+
+@pytest.mark.parametrize(
+    ("size", "detector", "message"),
+    [
+        ("abc", "scrfd", "--detector-size: expected WIDTHxHEIGHT or SIDE"),
+        ("64x", "scrfd", "--detector-size: expected WIDTHxHEIGHT or SIDE"),
+        ("0", "scrfd", "--detector-size: expected WIDTHxHEIGHT or SIDE"),
+        ("40", "scrfd", "each a positive multiple of 32"),
+        ("256", "haar", "--detector-size applies to an ONNX detector"),
+    ],
+)
+def test_bad_detector_size_exits_2(
+    images: tuple[Path, Path, Path], tmp_path: Path, size: str, detector: str, message: str
+) -> None:
+    manifest, root, model = images
+    if detector == "scrfd":
+        detector = f"scrfd:{_free_size_scrfd(tmp_path / 'scrfd.onnx', 64)}"
+    out = tmp_path / "emb.parquet"
+    args = ["embed", manifest, "--root", root, "--embedder", model, "-o", out]
+    result = _run([*args, "--detector", detector, "--detector-size", size])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not out.exists()

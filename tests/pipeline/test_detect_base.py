@@ -13,7 +13,12 @@ from faceparity.pipeline.detect import (
     letterbox,
     nms,
 )
-from faceparity.pipeline.detect.base import check_image, check_thresholds, faces_from_arrays
+from faceparity.pipeline.detect.base import (
+    check_image,
+    check_thresholds,
+    faces_from_arrays,
+    letterbox_blob,
+)
 
 
 def test_check_image() -> None:
@@ -82,6 +87,26 @@ def test_letterbox_same_size_is_a_copy() -> None:
     canvas, scale = letterbox(image, (32, 32))
     assert scale == (1.0, 1.0)
     np.testing.assert_array_equal(canvas, image)
+
+
+@pytest.mark.parametrize(
+    ("mean", "scale", "reverse"), [(127.5, 1 / 128, False), (0.0, 1.0, True), (0.0, 1.0, False)]
+)
+def test_letterbox_blob_is_the_normalised_canvas(mean, scale, reverse) -> None:
+    """Every value exactly ``(v - mean) * scale`` of the letterboxed canvas, padding too."""
+    pytest.importorskip("cv2")
+    image = np.random.default_rng(0).integers(0, 256, (20, 48, 3), dtype=np.uint8)
+    blob, factors = letterbox_blob(
+        image, (32, 32), mean=mean, scale=scale, reverse_channels=reverse
+    )
+    canvas, expected_factors = letterbox(image, (32, 32))
+    assert factors == expected_factors
+    planes = canvas[:, :, ::-1] if reverse else canvas
+    reference = (planes.transpose(2, 0, 1).astype(np.float64) - mean) * scale
+    assert blob.dtype == np.float32 and blob.shape == (1, 3, 32, 32)
+    assert blob.flags.c_contiguous
+    np.testing.assert_array_equal(blob[0], reference.astype(np.float32))
+    assert (blob[0, :, 13:] == np.float32(-mean * scale)).all()  # the black padding
 
 
 def test_faces_from_arrays() -> None:

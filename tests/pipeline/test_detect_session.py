@@ -117,7 +117,8 @@ def test_rows_checks_the_size(tmp_path) -> None:
     model = OnnxModel.open(save_model(tmp_path / "m.onnx", scrfd_outputs([])))
     value = np.arange(8, dtype=np.float32).reshape(1, 2, 4)
     table = model.rows(value, name="x", rows=2, cols=4, size=(8, 8), layout="test")
-    assert table.dtype == np.float64 and table.shape == (2, 4)
+    assert table.dtype == np.float32 and table.shape == (2, 4)
+    assert np.shares_memory(table, value)  # a view: only the rows kept are converted
     with pytest.raises(UsageError) as err:
         model.rows(value, name="x", rows=4, cols=4, size=(8, 8), layout="test")
     assert str(err.value) == OUTPUT_SHAPE_EXPECTED.format(

@@ -26,6 +26,7 @@ __all__ = [
     "check_thresholds",
     "faces_from_arrays",
     "letterbox",
+    "letterbox_blob",
     "nms",
 ]
 
@@ -170,6 +171,52 @@ def letterbox(
         cv2 = _deps.cv2("detecting faces")
         canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     return canvas, (new_w / width, new_h / height)
+
+
+def letterbox_blob(
+    image: npt.NDArray[np.uint8],
+    size: tuple[int, int],
+    *,
+    mean: float = 0.0,
+    scale: float = 1.0,
+    reverse_channels: bool = False,
+) -> tuple[npt.NDArray[np.float32], tuple[float, float]]:
+    """The letterboxed image as a network's input: ``(v - mean) * scale``, ``(1, 3, H, W)``.
+
+    :func:`letterbox`, then each colour plane converted to float32 in one pass and
+    written into its place of the input tensor (the padding is black, so
+    ``-mean * scale``). Where ``scale`` and ``mean * scale`` are exact in float32 (as
+    SCRFD's ``1 / 128`` and ``127.5 / 128`` are), so is every value.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3), dtype uint8
+        The image, RGB.
+    size : tuple of int
+        ``width, height`` of the canvas.
+    mean, scale : float
+        The normalisation.
+    reverse_channels : bool
+        Planes in BGR order instead of RGB.
+
+    Returns
+    -------
+    blob : ndarray of shape (1, 3, height, width), dtype float32
+    scale : tuple of float
+        As :func:`letterbox`'s.
+
+    """
+    cv2 = _deps.cv2("detecting faces")
+    canvas, factors = letterbox(image, size)
+    blob = np.empty((1, 3, *canvas.shape[:2]), dtype=np.float32)
+    planes = cv2.split(canvas)
+    if reverse_channels:
+        planes = planes[::-1]
+    for channel, plane in enumerate(planes):
+        cv2.addWeighted(
+            plane, scale, plane, 0.0, -mean * scale, dst=blob[0, channel], dtype=cv2.CV_32F
+        )
+    return blob, factors
 
 
 def nms(

@@ -57,7 +57,7 @@ from faceparity.pipeline.detect.base import (
     check_image,
     check_thresholds,
     faces_from_arrays,
-    letterbox,
+    letterbox_blob,
     nms,
 )
 from faceparity.pipeline.detect.session import OnnxModel, canvas_size
@@ -177,7 +177,7 @@ class ScrfdDetector:
 
     def _table(
         self, values: list[npt.NDArray[np.float32]], part: int, cols: int
-    ) -> npt.NDArray[np.float64]:
+    ) -> npt.NDArray[np.float32]:
         """The outputs of one part (0 scores, 1 boxes, 2 keypoints), all strides stacked."""
         n = len(self.layout.strides)
         layout = f"SCRFD, {len(values)} outputs"
@@ -210,24 +210,20 @@ class ScrfdDetector:
 
         """
         check_image(image)
-        canvas, (sx, sy) = letterbox(image, self.input_size)
-        # (v - 127.5) / 128 in float32, written straight into the (1, 3, H, W) input in
-        # two passes; the product by 1 / 128, a power of two, is exactly the quotient.
-        blob = np.empty((1, 3, *canvas.shape[:2]), dtype=np.float32)
-        np.subtract(canvas.transpose(2, 0, 1), np.float32(127.5), out=blob[0], dtype=np.float32)
-        blob *= np.float32(1.0 / 128.0)
+        # (v - 127.5) / 128: exact in float32, as 1 / 128 is a power of two.
+        blob, (sx, sy) = letterbox_blob(image, self.input_size, mean=127.5, scale=1.0 / 128.0)
         values = list(self.model.run(blob).values())
 
-        scores = self._table(values, 0, 1)[:, 0]
+        scores = self._table(values, 0, 1)[:, 0].astype(np.float64)
         keep = np.flatnonzero(scores >= self.score_threshold)
         centres = self._centres[keep]
         strides = self._strides[keep][:, np.newaxis]
-        distances = self._table(values, 1, 4)[keep] * strides
+        distances = self._table(values, 1, 4)[keep].astype(np.float64) * strides
         boxes = np.concatenate([centres - distances[:, :2], centres + distances[:, 2:]], axis=1)
         boxes /= np.array([sx, sy, sx, sy])
         landmarks = None
         if self.layout.keypoints:
-            offsets = self._table(values, 2, 10)[keep] * strides
+            offsets = self._table(values, 2, 10)[keep].astype(np.float64) * strides
             landmarks = (centres[:, np.newaxis, :] + offsets.reshape(-1, 5, 2)) / np.array([sx, sy])
 
         order = nms(boxes, scores[keep], self.nms_threshold)

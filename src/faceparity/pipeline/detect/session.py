@@ -247,7 +247,7 @@ class OnnxModel:
         cols: int,
         size: tuple[int, int],
         layout: str,
-    ) -> npt.NDArray[np.float64]:
+    ) -> npt.NDArray[np.float32]:
         """One output as a ``rows x cols`` table, whatever batch axis it carries.
 
         Parameters
@@ -265,7 +265,8 @@ class OnnxModel:
 
         Returns
         -------
-        ndarray of shape (rows, cols), dtype float64
+        ndarray of shape (rows, cols), dtype float32
+            A view of ``value`` (the decoders convert only the rows they keep).
 
         Raises
         ------
@@ -286,7 +287,7 @@ class OnnxModel:
                     got=value.shape,
                 )
             )
-        return value.reshape(rows, cols).astype(np.float64)
+        return value.reshape(rows, cols)
 
 
 def canvas_size(

@@ -49,7 +49,7 @@ from faceparity.pipeline.detect.base import (
     check_image,
     check_thresholds,
     faces_from_arrays,
-    letterbox,
+    letterbox_blob,
     nms,
 )
 from faceparity.pipeline.detect.session import OnnxModel, canvas_size
@@ -135,7 +135,7 @@ class YunetDetector:
 
     def _table(
         self, values: dict[str, npt.NDArray[np.float32]], part: str, cols: int
-    ) -> npt.NDArray[np.float64]:
+    ) -> npt.NDArray[np.float32]:
         """One part's outputs (``cls``, ``obj``, ``bbox``, ``kps``), all strides stacked."""
         return np.concatenate(
             [
@@ -166,22 +166,21 @@ class YunetDetector:
 
         """
         check_image(image)
-        canvas, (sx, sy) = letterbox(image, self.input_size)
-        blob = canvas[:, :, ::-1].astype(np.float32).transpose(2, 0, 1)[np.newaxis]
-        values = self.model.run(np.ascontiguousarray(blob))
+        blob, (sx, sy) = letterbox_blob(image, self.input_size, reverse_channels=True)
+        values = self.model.run(blob)
 
-        cls = np.clip(self._table(values, "cls", 1)[:, 0], 0.0, 1.0)
-        obj = np.clip(self._table(values, "obj", 1)[:, 0], 0.0, 1.0)
+        cls = np.clip(self._table(values, "cls", 1)[:, 0].astype(np.float64), 0.0, 1.0)
+        obj = np.clip(self._table(values, "obj", 1)[:, 0].astype(np.float64), 0.0, 1.0)
         scores = np.sqrt(cls * obj)
         keep = np.flatnonzero(scores >= self.score_threshold)
         cells = self._cells[keep]
         strides = self._strides[keep][:, np.newaxis]
-        bbox = self._table(values, "bbox", 4)[keep]
+        bbox = self._table(values, "bbox", 4)[keep].astype(np.float64)
         centres = (cells + bbox[:, :2]) * strides
         sizes = np.exp(bbox[:, 2:]) * strides
         boxes = np.concatenate([centres - sizes / 2.0, centres + sizes / 2.0], axis=1)
         boxes /= np.array([sx, sy, sx, sy])
-        points = self._table(values, "kps", 10)[keep].reshape(-1, 5, 2)
+        points = self._table(values, "kps", 10)[keep].astype(np.float64).reshape(-1, 5, 2)
         landmarks = (cells[:, np.newaxis, :] + points) * strides[:, :, np.newaxis]
         landmarks /= np.array([sx, sy])
 
