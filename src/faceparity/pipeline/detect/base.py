@@ -157,20 +157,29 @@ def letterbox(
 
     """
     height, width = image.shape[:2]
+    new_w, new_h = _fitted(height, width, size)
+    canvas = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+    canvas[:new_h, :new_w] = _resized(image, new_w, new_h)
+    return canvas, (new_w / width, new_h / height)
+
+
+def _fitted(height: int, width: int, size: tuple[int, int]) -> tuple[int, int]:
+    """``new_w, new_h`` of an image scaled to fit the canvas (see :func:`letterbox`)."""
     canvas_w, canvas_h = size
     if height / width > canvas_h / canvas_w:
-        new_h = canvas_h
-        new_w = max(1, int(canvas_h * width / height))
-    else:
-        new_w = canvas_w
-        new_h = max(1, int(canvas_w * height / width))
-    canvas = np.zeros((canvas_h, canvas_w, 3), dtype=np.uint8)
-    if (new_w, new_h) == (width, height):
-        canvas[:height, :width] = image
-    else:
-        cv2 = _deps.cv2("detecting faces")
-        canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    return canvas, (new_w / width, new_h / height)
+        return max(1, int(canvas_h * width / height)), canvas_h
+    return canvas_w, max(1, int(canvas_w * height / width))
+
+
+def _resized(image: npt.NDArray[np.uint8], new_w: int, new_h: int) -> npt.NDArray[np.uint8]:
+    """The image at ``new_w x new_h`` (bilinear), itself when it has that size."""
+    if image.shape[:2] == (new_h, new_w):
+        return image
+    cv2 = _deps.cv2("detecting faces")
+    resized: npt.NDArray[np.uint8] = cv2.resize(
+        image, (new_w, new_h), interpolation=cv2.INTER_LINEAR
+    )
+    return resized
 
 
 def letterbox_blob(
@@ -183,9 +192,9 @@ def letterbox_blob(
 ) -> tuple[npt.NDArray[np.float32], tuple[float, float]]:
     """The letterboxed image as a network's input: ``(v - mean) * scale``, ``(1, 3, H, W)``.
 
-    :func:`letterbox`, then each colour plane converted to float32 in one pass and
-    written into its place of the input tensor (the padding is black, so
-    ``-mean * scale``). Where ``scale`` and ``mean * scale`` are exact in float32 (as
+    What :func:`letterbox` places on the canvas, each colour plane converted to float32
+    in one pass and written into its place of the input tensor (the padding is black,
+    so ``-mean * scale``). Where ``scale`` and ``mean * scale`` are exact in float32 (as
     SCRFD's ``1 / 128`` and ``127.5 / 128`` are), so is every value.
 
     Parameters
@@ -207,16 +216,23 @@ def letterbox_blob(
 
     """
     cv2 = _deps.cv2("detecting faces")
-    canvas, factors = letterbox(image, size)
-    blob = np.empty((1, 3, *canvas.shape[:2]), dtype=np.float32)
-    planes = cv2.split(canvas)
+    height, width = image.shape[:2]
+    new_w, new_h = _fitted(height, width, size)
+    blob = np.empty((1, 3, size[1], size[0]), dtype=np.float32)
+    padded = (new_w, new_h) != size
+    if padded:
+        blob.fill(np.float32(-mean * scale))
+    planes = cv2.split(_resized(image, new_w, new_h))
     if reverse_channels:
         planes = planes[::-1]
     for channel, plane in enumerate(planes):
-        cv2.addWeighted(
-            plane, scale, plane, 0.0, -mean * scale, dst=blob[0, channel], dtype=cv2.CV_32F
-        )
-    return blob, factors
+        # alpha * v + beta * v + gamma, straight into the tensor where it fills it
+        args = (plane, scale, plane, 0.0, -mean * scale)
+        if padded:
+            blob[0, channel, :new_h, :new_w] = cv2.addWeighted(*args, dtype=cv2.CV_32F)
+        else:
+            cv2.addWeighted(*args, dst=blob[0, channel], dtype=cv2.CV_32F)
+    return blob, (new_w / width, new_h / height)
 
 
 def nms(
