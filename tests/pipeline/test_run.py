@@ -322,3 +322,37 @@ def test_every_setting_that_shapes_a_record_changes_the_cache_key(
     assert pipeline_digest(haar, embedder, base) != pipeline_digest(None, embedder, base)
     strict = open_detector("haar", score_threshold=8)
     assert pipeline_digest(haar, embedder, base) != pipeline_digest(strict, embedder, base)
+
+
+def test_opencv_runs_on_one_thread_during_the_run_only(
+    setting: tuple[Path, Path, OnnxEmbedder],
+) -> None:
+    """The pool parallelises over images: OpenCV's threads are held to one, then restored."""
+    cv2 = pytest.importorskip("cv2")
+    from faceparity.pipeline.faces import Face
+
+    seen: list[int] = []
+
+    class Spy:
+        name = "spy"
+        description = "records OpenCV's threads"
+
+        def detect(self, image: np.ndarray) -> list[Face]:
+            seen.append(cv2.getNumThreads())
+            return [Face(np.array([0.0, 0.0, image.shape[1], image.shape[0]]), 0.9)]
+
+    manifest_path, root, embedder = setting
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        run = embed_images(
+            read_manifest(manifest_path, root=root),
+            detector=Spy(),  # type: ignore[arg-type]
+            embedder=embedder,
+            settings=SETTINGS,
+        )
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+    assert run.counts()[ENROLLED] == 12
+    assert seen and set(seen) == {1}

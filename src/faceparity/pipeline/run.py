@@ -6,7 +6,8 @@ faces and pick one (:mod:`.detect`, :func:`.faces.choose_face`), align it
 (:mod:`.skintone`), and embed it with the model under audit (:mod:`.embedder`).
 Reading, decoding, detection, alignment and the measures run on a pool of threads
 (Pillow, OpenCV and onnxruntime release the GIL) while the main thread runs the model
-on batches, so the stages overlap.
+on batches, so the stages overlap; OpenCV's own threads within a call are held to one
+for the run (:func:`._deps.opencv_threads`), as the pool already uses the cores.
 
 Every image ends in one of three outcomes (ISO/IEC 19795-1, 4.3.2 and 4.3.3):
 
@@ -46,6 +47,7 @@ import numpy.typing as npt
 from faceparity.acquisition.results import ACQUIRE, ENROL, ENROLLED
 from faceparity.errors import InputError, Location
 from faceparity.io import atomic_path
+from faceparity.pipeline import _deps
 from faceparity.pipeline.align import align_face
 from faceparity.pipeline.cache import RecordCache
 from faceparity.pipeline.faces import Face, choose_face
@@ -369,7 +371,7 @@ def embed_images(
     def prepare(i: int) -> _Pending:
         return _prepare(i, manifest.files[i], detector, size, settings, digest, cache)
 
-    with ThreadPoolExecutor(max_workers=settings.threads) as pool:
+    with _deps.opencv_threads(1), ThreadPoolExecutor(max_workers=settings.threads) as pool:
         for pending in _in_order(pool, prepare, n, window=4 * settings.batch_size):
             if pending.cached:
                 records[pending.index] = pending.record
