@@ -256,7 +256,17 @@ def run_pipeline(
         f"to acquire, {counts['failure_to_enrol']} failures to enrol"
         + (f" ({run.n_cached} from the cache)" if run.n_cached else "")
     )
+    copies, across = run.duplicates()
+    if copies:
+        _message(MSG_DUPLICATES.format(copies=copies, across=across))
     return run
+
+
+MSG_DUPLICATES = (
+    "warning: byte-identical copies of an earlier image of the manifest: {copies} (column "
+    "duplicate_of), {across} of them under another subject; a comparison of two copies "
+    "scores as one image compared with itself"
+)
 
 
 @click.command()

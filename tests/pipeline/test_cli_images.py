@@ -418,3 +418,18 @@ def test_bad_detector_size_exits_2(
     assert result.exit_code == 2
     assert message in result.stderr
     assert not out.exists()
+
+
+def test_embed_warns_of_byte_identical_copies(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    manifest, root, model = images
+    (root / "copy.png").write_bytes((root / "0_0.png").read_bytes())
+    manifest.write_text(manifest.read_text() + "copy.png,p5,M\n")
+    out = tmp_path / "emb.parquet"
+    result = _run(
+        ["embed", manifest, "--root", root, "--detector", "none", "--embedder", model, "-o", out]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: byte-identical copies of an earlier image of the manifest: 1" in result.stderr
+    assert "1 of them under another subject" in result.stderr

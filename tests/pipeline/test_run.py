@@ -356,3 +356,35 @@ def test_opencv_runs_on_one_thread_during_the_run_only(
         cv2.setNumThreads(before)
     assert run.counts()[ENROLLED] == 12
     assert seen and set(seen) == {1}
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_byte_identical_copies_are_flagged_not_dropped(tmp_path: Path, cached: bool) -> None:
+    """A copy names the first image with its bytes, whether its record is new or cached."""
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "images"
+    for s in range(3):
+        write_png(root / f"{s}.png", face_image(s, 0))
+    (root / "copy_same.png").write_bytes((root / "0.png").read_bytes())
+    (root / "copy_other.png").write_bytes((root / "0.png").read_bytes())
+    (root / "copy_of_1.png").write_bytes((root / "1.png").read_bytes())
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "path,subject\n0.png,a\n1.png,b\n2.png,c\ncopy_same.png,a\ncopy_other.png,c\n"
+        "copy_of_1.png,b\nmissing.png,c\n"
+    )
+    embedder = OnnxEmbedder(tiny_embedder(tmp_path / "model.onnx"), threads=1)
+    cache = RecordCache(tmp_path / "cache.sqlite")
+    table = read_manifest(manifest, root=root)
+    run = embed_images(table, detector=None, embedder=embedder, settings=SETTINGS, cache=cache)
+    if cached:
+        run = embed_images(table, detector=None, embedder=embedder, settings=SETTINGS, cache=cache)
+        assert run.n_cached == 6
+    cache.close()
+    assert run.duplicate_of == [None, None, None, "0.png", "0.png", "1.png", None]
+    assert run.duplicates() == (3, 1)  # copy_other.png is subject c's, 0.png subject a's
+    assert run.counts()[ENROLLED] == 6  # flagged, not dropped
+    run.write(tmp_path / "out.parquet")
+    column = pq.read_table(tmp_path / "out.parquet", columns=["duplicate_of"]).column(0)
+    assert column.to_pylist() == run.duplicate_of

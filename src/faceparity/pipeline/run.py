@@ -96,6 +96,7 @@ PIPELINE_COLUMNS = (
     *_QUALITY_FIELDS,
     "ita",
     "ita_band",
+    "duplicate_of",
     "embedding",
 )
 """Columns the pipeline writes beside the manifest's: a manifest may not use these names."""
@@ -183,6 +184,11 @@ class EmbeddingRun:
         The pipeline: detector, model, spec, limits (written to the output's metadata).
     n_cached : int
         Images whose record came from the cache.
+    duplicate_of : list of str or None
+        For an image whose bytes are identical to an earlier image's of the manifest,
+        that image's path; else ``None``. Byte-identical copies are kept (and flagged),
+        not dropped: a mated comparison of two copies scores as the same image, and
+        copies under two subjects are a labelling error that scores as a false match.
 
     """
 
@@ -193,10 +199,19 @@ class EmbeddingRun:
     details: list[str]
     description: dict[str, Any]
     n_cached: int
+    duplicate_of: list[str | None] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Images per outcome."""
         return {s: self.status.count(s) for s in (ENROLLED, ACQUIRE, ENROL)}
+
+    def duplicates(self) -> tuple[int, int]:
+        """Byte-identical copies of an earlier image: in all, and under another subject."""
+        index = {path: i for i, path in enumerate(self.manifest.paths)}
+        subjects = self.manifest.subject
+        copies = [(i, index[p]) for i, p in enumerate(self.duplicate_of) if p is not None]
+        across = sum(1 for i, first in copies if subjects[i] != subjects[first])
+        return len(copies), across
 
     def to_arrow(self) -> pa.Table:
         """The output table: metadata columns, outcome, measures, skin tone, embedding."""
@@ -220,6 +235,8 @@ class EmbeddingRun:
             columns[name] = _floats([r.quality.get(name, math.nan) for r in self.records])
         columns["ita"] = _floats([r.ita for r in self.records])
         columns["ita_band"] = pa.array([ita_band(r.ita) for r in self.records], pa.string())
+        duplicate_of = self.duplicate_of or [None] * len(self.records)
+        columns["duplicate_of"] = pa.array(duplicate_of, pa.string())
         columns["embedding"] = _embedding_column(self.records, self.status)
         meta = {"kind": OUTPUT_KIND, "version": OUTPUT_VERSION, **self.description}
         table = pa.table(columns)
@@ -301,6 +318,7 @@ class _Pending:
     record: ImageRecord
     crop: npt.NDArray[np.uint8] | None
     cached: bool = False
+    content: str | None = None  # SHA-256 of the file's bytes, when it could be read
 
 
 def embed_images(
@@ -345,6 +363,8 @@ def embed_images(
     digest = pipeline_digest(detector, embedder, settings)
     n = len(manifest)
     records: list[ImageRecord | None] = [None] * n
+    first_copy: dict[str, int] = {}  # content digest -> first image with those bytes
+    duplicate_of: list[str | None] = [None] * n
     batch: list[_Pending] = []
     n_cached = 0
     done = 0
@@ -373,6 +393,10 @@ def embed_images(
 
     with _deps.opencv_threads(1), ThreadPoolExecutor(max_workers=settings.threads) as pool:
         for pending in _in_order(pool, prepare, n, window=4 * settings.batch_size):
+            if pending.content is not None:
+                first = first_copy.setdefault(pending.content, pending.index)
+                if first != pending.index:
+                    duplicate_of[pending.index] = manifest.paths[first]
             if pending.cached:
                 records[pending.index] = pending.record
                 n_cached += 1
@@ -401,7 +425,9 @@ def embed_images(
         "path_column": manifest.path_column,
         "subject_column": manifest.subject_column,
     }
-    return EmbeddingRun(manifest, final, status, reasons, details, description, n_cached)
+    return EmbeddingRun(
+        manifest, final, status, reasons, details, description, n_cached, duplicate_of
+    )
 
 
 def _in_order(
@@ -431,18 +457,19 @@ def _prepare(
     if data is None:
         assert failure is not None
         return _Pending(index, None, _failed(failure), None)
-    key = RecordCache.key(hashlib.sha256(data).hexdigest(), digest)
+    content = hashlib.sha256(data).hexdigest()
+    key = RecordCache.key(content, digest)
     if cache is not None:
         hit = cache.get(key)
         record = None if hit is None else ImageRecord.from_bytes(hit)
         if record is not None:
-            return _Pending(index, key, record, None, cached=True)
+            return _Pending(index, key, record, None, cached=True, content=content)
     decoded = decode_image(data, settings.image_limits)
     del data
     if isinstance(decoded, ImageFailure):
-        return _Pending(index, key, _failed(decoded), None)
+        return _Pending(index, key, _failed(decoded), None, content=content)
     record, crop = _face_record(decoded, detector, size, settings.skin_tone)
-    return _Pending(index, key, record, crop)
+    return _Pending(index, key, record, crop, content=content)
 
 
 def _failed(failure: ImageFailure) -> ImageRecord:
