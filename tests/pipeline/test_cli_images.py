@@ -133,7 +133,10 @@ def test_audit_images_in_one_go(images: tuple[Path, Path, Path], tmp_path: Path)
     assert "failure" in result.output.lower()
 
 
-def test_group_by_skin_tone_band(images: tuple[Path, Path, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("band", ["ita_band", "subject_ita_band"])
+def test_group_by_skin_tone_band(
+    images: tuple[Path, Path, Path], tmp_path: Path, band: str
+) -> None:
     manifest, root, model = images
     out = tmp_path / "emb.parquet"
     _run(["embed", manifest, "--root", root, "--detector", "none", "--embedder", model, "-o", out])
@@ -143,7 +146,7 @@ def test_group_by_skin_tone_band(images: tuple[Path, Path, Path], tmp_path: Path
             "embeddings",
             out,
             "--group-by",
-            "ita_band",
+            band,
             "--fmr",
             "0.05",
             "--intervals",
@@ -153,9 +156,15 @@ def test_group_by_skin_tone_band(images: tuple[Path, Path, Path], tmp_path: Path
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    # The broken file has no face, so no skin tone: counted, but in no band.
-    assert data["acquisition"]["n_ungrouped"] == 1
-    assert sum(g["n_images"] for g in data["acquisition"]["groups"]) == 24
+    if band == "ita_band":
+        # The broken file has no face, so no skin tone: counted, but in no band.
+        assert data["acquisition"]["n_ungrouped"] == 1
+        assert sum(g["n_images"] for g in data["acquisition"]["groups"]) == 24
+    else:
+        # Its subject's other images give it their band; no mated pair leaves its group.
+        assert data["acquisition"]["n_ungrouped"] == 0
+        assert sum(g["n_images"] for g in data["acquisition"]["groups"]) == 25
+        assert sum(g["n_mated"] for g in data["groups"]) == data["overall"]["n_mated"]
 
 
 def test_bad_manifest_exits_2_and_writes_nothing(

@@ -388,3 +388,35 @@ def test_byte_identical_copies_are_flagged_not_dropped(tmp_path: Path, cached: b
     run.write(tmp_path / "out.parquet")
     column = pq.read_table(tmp_path / "out.parquet", columns=["duplicate_of"]).column(0)
     assert column.to_pylist() == run.duplicate_of
+
+
+def test_subject_ita_is_the_median_of_the_subjects_images(
+    setting: tuple[Path, Path, OnnxEmbedder],
+) -> None:
+    import pyarrow.parquet as pq
+
+    from faceparity.pipeline.skintone import ita_band
+
+    manifest_path, root, embedder = setting
+    run = embed_images(
+        read_manifest(manifest_path, root=root), detector=None, embedder=embedder, settings=SETTINGS
+    )
+    ita = np.array([r.ita for r in run.records])
+    subjects = run.manifest.subject.tolist()
+    got = run.subject_ita()
+    for i, s in enumerate(subjects):
+        own = ita[[j for j, t in enumerate(subjects) if t == s]]
+        own = own[np.isfinite(own)]
+        expected = float(np.median(own)) if own.size else np.nan
+        np.testing.assert_equal(got[i], expected)
+    assert np.isfinite(got[:12]).all()
+    # One band per subject, whatever the bands of its images.
+    bands = {
+        s: {ita_band(v) for v, t in zip(got, subjects, strict=True) if t == s} for s in subjects
+    }
+    assert all(len(b) == 1 for b in bands.values())
+    out = root.parent / "out.parquet"
+    run.write(out)
+    table = pq.read_table(out, columns=["subject_ita", "subject_ita_band"]).to_pydict()
+    np.testing.assert_array_equal(np.array(table["subject_ita"], float), got)
+    assert table["subject_ita_band"] == [ita_band(v) for v in got]

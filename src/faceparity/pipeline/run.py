@@ -96,6 +96,8 @@ PIPELINE_COLUMNS = (
     *_QUALITY_FIELDS,
     "ita",
     "ita_band",
+    "subject_ita",
+    "subject_ita_band",
     "duplicate_of",
     "embedding",
 )
@@ -205,6 +207,19 @@ class EmbeddingRun:
         """Images per outcome."""
         return {s: self.status.count(s) for s in (ENROLLED, ACQUIRE, ENROL)}
 
+    def subject_ita(self) -> npt.NDArray[np.float64]:
+        """Per image, the median ITA of its subject's images that have one (NaN if none).
+
+        One skin tone per subject, so that a subject's images fall in one band and a
+        grouping by ``subject_ita_band`` keeps every mated comparison, where the
+        per-image ``ita_band`` can split a subject whose photographs differ in lighting.
+        """
+        import pandas as pd
+
+        ita = pd.Series([r.ita for r in self.records], dtype=np.float64)
+        subject = pd.Series(self.manifest.subject.to_numpy(), dtype=object)
+        return ita.groupby(subject).transform("median").to_numpy(dtype=np.float64)
+
     def duplicates(self) -> tuple[int, int]:
         """Byte-identical copies of an earlier image: in all, and under another subject."""
         index = {path: i for i, path in enumerate(self.manifest.paths)}
@@ -235,6 +250,9 @@ class EmbeddingRun:
             columns[name] = _floats([r.quality.get(name, math.nan) for r in self.records])
         columns["ita"] = _floats([r.ita for r in self.records])
         columns["ita_band"] = pa.array([ita_band(r.ita) for r in self.records], pa.string())
+        per_subject = self.subject_ita()
+        columns["subject_ita"] = _floats(per_subject.tolist())
+        columns["subject_ita_band"] = pa.array([ita_band(v) for v in per_subject], pa.string())
         duplicate_of = self.duplicate_of or [None] * len(self.records)
         columns["duplicate_of"] = pa.array(duplicate_of, pa.string())
         columns["embedding"] = _embedding_column(self.records, self.status)
