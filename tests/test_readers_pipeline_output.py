@@ -33,6 +33,8 @@ def _columns() -> dict[str, list[object]]:
         "reason": ["", "", "", "no face found"],
         "ita": [30.0, 31.0, 12.0, None],
         "ita_band": ["intermediate", "intermediate", "tan", None],
+        "subject_ita": [30.5, 30.5, 12.0, 12.0],
+        "subject_ita_band": ["intermediate", "intermediate", "tan", "tan"],
         "embedding": [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], None],
     }
 
@@ -82,7 +84,8 @@ def test_a_bad_status_and_an_enrolled_row_without_embedding(tmp_path: Path) -> N
     assert (err.value.location.row, err.value.location.column) == (2, "embedding")
 
 
-def test_skin_tone_groups_need_skin_tone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("band", ["ita_band", "subject_ita_band", "subject_ita"])
+def test_skin_tone_groups_need_skin_tone(tmp_path: Path, band: str) -> None:
     meta = {
         b"faceparity": json.dumps(
             {"kind": "faceparity-embeddings", "version": 1, "skin_tone": False}
@@ -90,6 +93,6 @@ def test_skin_tone_groups_need_skin_tone(tmp_path: Path) -> None:
     }
     path = _write(tmp_path / "e.parquet", _columns(), meta=meta)
     with pytest.raises(UsageError) as err:
-        load_pipeline_output(path, columns_as_attributes=["ita_band"])
-    assert str(err.value) == MSG_NO_SKIN_TONE.format(file=path, names="ita_band")
+        load_pipeline_output(path, columns_as_attributes=[band])
+    assert str(err.value) == MSG_NO_SKIN_TONE.format(file=path, names=band)
     load_pipeline_output(path, columns_as_attributes=["sex"])

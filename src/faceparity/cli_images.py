@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,7 @@ def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
     from faceparity.pipeline.detect import open_detector
     from faceparity.pipeline.embedder import OnnxEmbedder, read_model_spec
 
+    size = detector_size(opts["detector_size"], detector=opts["detector"])
     threads = opts["pipeline_threads"] or default_threads()
     spec = read_model_spec(opts["model_spec"])
     embedder = OnnxEmbedder(opts["embedder"], spec, threads=threads, device=opts["model_device"])
@@ -139,15 +141,16 @@ def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
     providers = None if opts["model_device"] == "cpu" else ("CUDAExecutionProvider",)
     # Images are prepared on a pool of `threads` threads, each running the detector: one
     # onnxruntime thread per call keeps them from competing (measured: 1.11x faster).
-    size = detector_size(opts["detector_size"], detector=text)
     detector = None
     if text != "none":
         detector = open_detector(text, threads=1, providers=providers, input_size=size)
     return detector, embedder
 
 
+MAX_DETECTOR_SIDE = 4096
 MSG_DETECTOR_SIZE = (
-    "--detector-size: expected WIDTHxHEIGHT or SIDE in pixels (e.g. 640x480, 256); got {got!r}"
+    "--detector-size: expected WIDTHxHEIGHT or SIDE in pixels, each from 1 to "
+    f"{MAX_DETECTOR_SIDE} (e.g. 640x480, 256); got {{got!r}}"
 )
 MSG_DETECTOR_SIZE_UNUSED = (
     "--detector-size applies to an ONNX detector (SCRFD, YuNet); --detector {detector} has "
@@ -161,12 +164,14 @@ def detector_size(text: str | None, *, detector: str) -> tuple[int, int] | None:
         return None
     if detector.strip().lower() in ("haar", "none"):
         raise UsageError(MSG_DETECTOR_SIZE_UNUSED.format(detector=detector))
-    parts = text.lower().replace(" ", "").split("x")
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+    match = re.fullmatch(r"\s*([0-9]{1,5})\s*(?:[xX]\s*([0-9]{1,5})\s*)?", text)
+    if match is None:
         raise UsageError(MSG_DETECTOR_SIZE.format(got=text))
-    return int(parts[0]), int(parts[1])
+    width = int(match.group(1))
+    height = width if match.group(2) is None else int(match.group(2))
+    if not (1 <= width <= MAX_DETECTOR_SIDE and 1 <= height <= MAX_DETECTOR_SIDE):
+        raise UsageError(MSG_DETECTOR_SIZE.format(got=text))
+    return width, height
 
 
 MSG_OUTPUT_NOT_WRITABLE = "cannot write {output}: {where} is not a writable directory"

@@ -442,3 +442,24 @@ def test_embed_warns_of_byte_identical_copies(
     assert result.exit_code == 0, result.output
     assert "warning: byte-identical copies of an earlier image of the manifest: 1" in result.stderr
     assert "1 of them under another subject" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("640", (640, 640)), ("640x480", (640, 480)), ("640X480", (640, 480)), (" 256 ", (256, 256))],
+)
+def test_detector_size_parses(text: str, size: tuple[int, int]) -> None:
+    from faceparity.cli_images import detector_size
+
+    assert detector_size(text, detector="scrfd:m.onnx") == size
+    assert detector_size(None, detector="haar") is None
+
+
+@pytest.mark.parametrize("text", ["\u00b2", "\u0664\u0660", "99999", "4097", "0x0", "256x0", "-32"])
+def test_detector_size_refuses(text: str) -> None:
+    from faceparity.cli_images import MSG_DETECTOR_SIZE, detector_size
+    from faceparity.errors import UsageError
+
+    with pytest.raises(UsageError) as err:
+        detector_size(text, detector="scrfd:m.onnx")
+    assert str(err.value) == MSG_DETECTOR_SIZE.format(got=text)

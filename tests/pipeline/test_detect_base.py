@@ -92,21 +92,51 @@ def test_letterbox_same_size_is_a_copy() -> None:
 @pytest.mark.parametrize(
     ("mean", "scale", "reverse"), [(127.5, 1 / 128, False), (0.0, 1.0, True), (0.0, 1.0, False)]
 )
-def test_letterbox_blob_is_the_normalised_canvas(mean, scale, reverse) -> None:
+@pytest.mark.parametrize(
+    ("shape", "view"),
+    [
+        ((20, 48, 3), None),  # landscape: padded below
+        ((48, 20, 3), None),  # portrait: padded to the right
+        ((64, 64, 3), None),  # fills the canvas after resizing
+        ((32, 32, 3), None),  # the canvas's own size: no resizing
+        ((1, 40, 3), None),  # one row
+        ((40, 60, 3), "flipped"),  # a view with negative strides
+        ((40, 60, 3), "cropped"),  # a view that is not contiguous
+        ((40, 60, 3), "fortran"),  # another memory order
+    ],
+)
+def test_letterbox_blob_is_the_normalised_canvas(mean, scale, reverse, shape, view) -> None:
     """Every value exactly ``(v - mean) * scale`` of the letterboxed canvas, padding too."""
     pytest.importorskip("cv2")
-    image = np.random.default_rng(0).integers(0, 256, (20, 48, 3), dtype=np.uint8)
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    if view == "flipped":
+        image = image[::-1, ::-1]
+    elif view == "cropped":
+        image = image[5:35, 7:50]
+    elif view == "fortran":
+        image = np.asfortranarray(image)
     blob, factors = letterbox_blob(
         image, (32, 32), mean=mean, scale=scale, reverse_channels=reverse
     )
-    canvas, expected_factors = letterbox(image, (32, 32))
+    canvas, expected_factors = letterbox(np.ascontiguousarray(image), (32, 32))
     assert factors == expected_factors
     planes = canvas[:, :, ::-1] if reverse else canvas
     reference = (planes.transpose(2, 0, 1).astype(np.float64) - mean) * scale
     assert blob.dtype == np.float32 and blob.shape == (1, 3, 32, 32)
     assert blob.flags.c_contiguous
     np.testing.assert_array_equal(blob[0], reference.astype(np.float32))
-    assert (blob[0, :, 13:] == np.float32(-mean * scale)).all()  # the black padding
+    # The padding is black, +0.0 (not -0.0) where the mean is 0.
+    h, w = round(factors[1] * image.shape[0]), round(factors[0] * image.shape[1])
+    padding = np.concatenate([blob[0, :, h:].ravel(), blob[0, :, :h, w:].ravel()])
+    assert (padding == np.float32(-mean * scale)).all()
+    assert not np.signbit(padding).any() or mean > 0
+
+
+def test_letterbox_blob_checks_the_image() -> None:
+    for bad in (np.zeros((4, 6), np.uint8), np.zeros((4, 6, 4), np.uint8)):
+        with pytest.raises(UsageError) as err:
+            letterbox_blob(bad, (32, 32))
+        assert str(err.value) == IMAGE_EXPECTED.format(shape=bad.shape, dtype=bad.dtype)
 
 
 def test_faces_from_arrays() -> None:

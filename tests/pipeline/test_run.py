@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import stat
 from pathlib import Path
 
@@ -420,3 +421,72 @@ def test_subject_ita_is_the_median_of_the_subjects_images(
     table = pq.read_table(out, columns=["subject_ita", "subject_ita_band"]).to_pydict()
     np.testing.assert_array_equal(np.array(table["subject_ita"], float), got)
     assert table["subject_ita_band"] == [ita_band(v) for v in got]
+
+
+def test_opencv_threads_in_overlapping_runs_restores_once_all_end() -> None:
+    """Two runs in two threads: one thread until the last ends, then the setting before."""
+    import threading
+
+    cv2 = pytest.importorskip("cv2")
+    from faceparity.pipeline._deps import opencv_threads
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    a_in, b_in, a_out, b_out = (threading.Event() for _ in range(4))
+    seen: dict[str, int] = {}
+
+    def run(name: str, entered: threading.Event, leave: threading.Event) -> None:
+        with opencv_threads(1):
+            entered.set()
+            leave.wait(5)
+            seen[name] = cv2.getNumThreads()
+
+    try:
+        a = threading.Thread(target=run, args=("a", a_in, a_out))
+        b = threading.Thread(target=run, args=("b", b_in, b_out))
+        a.start()
+        a_in.wait(5)
+        b.start()
+        b_in.wait(5)
+        a_out.set()
+        a.join(5)
+        seen["between"] = cv2.getNumThreads()  # b still runs
+        b_out.set()
+        b.join(5)
+        seen["after"] = cv2.getNumThreads()
+    finally:
+        cv2.setNumThreads(before)
+    assert seen == {"a": 1, "between": 1, "b": 1, "after": 3}
+
+
+def test_subject_ita_by_hand() -> None:
+    """Median of each subject's images with an ITA; NaN and no band for a subject with none."""
+    import pandas as pd
+
+    from faceparity.pipeline.run import EmbeddingRun, ImageRecord
+    from faceparity.readers.manifest import Manifest
+
+    ita = [10.0, 40.0, 20.0, 30.0, math.nan, 50.0, math.nan, math.nan]
+    subject = ["a", "a", "a", "a", "a", "b", "c", "c"]
+    n = len(ita)
+    manifest = Manifest(
+        file="m.csv",
+        root=Path("."),
+        paths=[f"{i}.png" for i in range(n)],
+        files=[Path(f"{i}.png") for i in range(n)],
+        subject=pd.Series(subject, index=range(10, 10 + n)),  # a label index, not 0..n-1
+        attributes=pd.DataFrame(index=range(n)),
+        path_column="path",
+        subject_column="subject",
+    )
+    records = [ImageRecord(acquired=not math.isnan(v), ita=v) for v in ita]
+    run = EmbeddingRun(manifest, records, [ENROLLED] * n, [""] * n, [""] * n, {}, 0)
+    # a: median of 10, 40, 20, 30 (four values) is 25; b: 50; c: none.
+    expected = [25.0] * 5 + [50.0] + [math.nan] * 2
+    np.testing.assert_array_equal(run.subject_ita(), expected)
+    table = run.to_arrow()
+    assert table.column("subject_ita_band").to_pylist() == ["tan"] * 5 + ["light"] + [None] * 2
+    # Copies are counted by position, whatever the subject series' index.
+    copies = [None, "0.png", None, None, None, "0.png", None, "6.png"]
+    flagged = EmbeddingRun(manifest, records, [ENROLLED] * n, [""] * n, [""] * n, {}, 0, copies)
+    assert flagged.duplicates() == (3, 1)  # 5.png is subject b's, 0.png subject a's

@@ -79,7 +79,10 @@ REASON_NO_FACE = "no face found"
 REASON_NO_TEMPLATE = "model gave no usable embedding"
 REASON_QUALITY = "quality below the limits"
 
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
+"""Version of the output file (2: ``subject_ita``, ``subject_ita_band``, ``duplicate_of``)."""
+RECORD_VERSION = 1
+"""Version of an image's record, part of the cache key: a new one makes old records misses."""
 
 _QUALITY_FIELDS = [f for f in ImageQuality.__dataclass_fields__]
 
@@ -223,7 +226,7 @@ class EmbeddingRun:
     def duplicates(self) -> tuple[int, int]:
         """Byte-identical copies of an earlier image: in all, and under another subject."""
         index = {path: i for i, path in enumerate(self.manifest.paths)}
-        subjects = self.manifest.subject
+        subjects = self.manifest.subject.to_numpy()
         copies = [(i, index[p]) for i, p in enumerate(self.duplicate_of) if p is not None]
         across = sum(1 for i, first in copies if subjects[i] != subjects[first])
         return len(copies), across
@@ -312,7 +315,7 @@ def pipeline_digest(
         "model": embedder.digest,
         "image_limits": asdict(settings.image_limits),
         "skin_tone": settings.skin_tone,
-        "version": OUTPUT_VERSION,
+        "version": RECORD_VERSION,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -336,7 +339,7 @@ class _Pending:
     record: ImageRecord
     crop: npt.NDArray[np.uint8] | None
     cached: bool = False
-    content: str | None = None  # SHA-256 of the file's bytes, when it could be read
+    content: bytes | None = None  # SHA-256 of the file's bytes, when it could be read
 
 
 def embed_images(
@@ -381,7 +384,7 @@ def embed_images(
     digest = pipeline_digest(detector, embedder, settings)
     n = len(manifest)
     records: list[ImageRecord | None] = [None] * n
-    first_copy: dict[str, int] = {}  # content digest -> first image with those bytes
+    first_copy: dict[bytes, int] = {}  # content digest -> first image with those bytes
     duplicate_of: list[str | None] = [None] * n
     batch: list[_Pending] = []
     n_cached = 0
@@ -475,8 +478,8 @@ def _prepare(
     if data is None:
         assert failure is not None
         return _Pending(index, None, _failed(failure), None)
-    content = hashlib.sha256(data).hexdigest()
-    key = RecordCache.key(content, digest)
+    content = hashlib.sha256(data).digest()
+    key = RecordCache.key(content.hex(), digest)
     if cache is not None:
         hit = cache.get(key)
         record = None if hit is None else ImageRecord.from_bytes(hit)

@@ -2,8 +2,9 @@
 
 ``faceparity embed`` writes one Parquet row per manifest image (see
 :mod:`faceparity.pipeline.run`): the manifest's columns, the outcome (``status``,
-``reason``, ``detail``), the quality measures, the skin tone (``ita``, ``ita_band``)
-and, for enrolled images, the ``embedding``. Its schema metadata says so (key
+``reason``, ``detail``), the quality measures, the skin tone (``ita``, ``ita_band``,
+``subject_ita``, ``subject_ita_band``), ``duplicate_of`` and, for enrolled images, the
+``embedding``. Its schema metadata says so (key
 ``faceparity``, kind ``faceparity-embeddings``). :func:`load_pipeline_output` splits it
 into the :class:`~faceparity.readers.embeddings.EmbeddingTable` of the enrolled
 images, which the audit compares, and the :class:`PipelineRecords` of every image,
@@ -62,10 +63,11 @@ MSG_NOT_PIPELINE_OUTPUT = (
 MSG_BAD_STATUS = "status: expected one of {expected}, got {value!r}"
 MSG_NO_SKIN_TONE = (
     "attribute {names}: {file} was made without skin tone (faceparity embed "
-    "--no-skin-tone), so its ita and ita_band columns are empty; embed again without "
+    "--no-skin-tone), so its skin tone columns (ita, ita_band, subject_ita, "
+    "subject_ita_band) are empty; embed again without "
     "--no-skin-tone"
 )
-SKIN_TONE_COLUMNS = ("ita", "ita_band")
+SKIN_TONE_COLUMNS = ("ita", "ita_band", "subject_ita", "subject_ita_band")
 MSG_ENROLLED_WITHOUT = "an enrolled image: expected an embedding, got an empty value"
 
 

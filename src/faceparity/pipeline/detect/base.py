@@ -215,23 +215,25 @@ def letterbox_blob(
         As :func:`letterbox`'s.
 
     """
+    height, width = check_image(image)
     cv2 = _deps.cv2("detecting faces")
-    height, width = image.shape[:2]
     new_w, new_h = _fitted(height, width, size)
-    blob = np.empty((1, 3, size[1], size[0]), dtype=np.float32)
-    padded = (new_w, new_h) != size
-    if padded:
-        blob.fill(np.float32(-mean * scale))
+    canvas_w, canvas_h = size
+    blob = np.empty((1, 3, canvas_h, canvas_w), dtype=np.float32)
+    black = np.float32((0.0 - mean) * scale)
+    blob[0, :, new_h:, :] = black  # the padding: below the image, then to its right
+    blob[0, :, :new_h, new_w:] = black
     planes = cv2.split(_resized(image, new_w, new_h))
     if reverse_channels:
         planes = planes[::-1]
     for channel, plane in enumerate(planes):
-        # alpha * v + beta * v + gamma, straight into the tensor where it fills it
-        args = (plane, scale, plane, 0.0, -mean * scale)
-        if padded:
-            blob[0, channel, :new_h, :new_w] = cv2.addWeighted(*args, dtype=cv2.CV_32F)
-        else:
-            cv2.addWeighted(*args, dst=blob[0, channel], dtype=cv2.CV_32F)
+        # scale * v + 0 * v + (0 - mean) * scale, written into its place of the tensor
+        target = blob[0, channel, :new_h, :new_w]
+        out = cv2.addWeighted(
+            plane, scale, plane, 0.0, (0.0 - mean) * scale, dst=target, dtype=cv2.CV_32F
+        )
+        if not np.shares_memory(out, target):  # OpenCV made its own array: copy it in
+            target[...] = out
     return blob, (new_w / width, new_h / height)
 
 
