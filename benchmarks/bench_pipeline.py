@@ -81,6 +81,12 @@ Usage::
     python benchmarks/bench_pipeline.py                 # 160 images, 3 repeats
     python benchmarks/bench_pipeline.py --quick         # 32 images, 1 repeat
     python benchmarks/bench_pipeline.py --images 320 --repeat 3 --json
+    python benchmarks/bench_pipeline.py --cases none \
+        --detector-file scrfd:det_500m.onnx --detector-size 256   # a real detector
+
+``--detector-file`` adds a case ``file``: a detector model of your own (any
+``--detector`` spec of ``faceparity embed``) on the same photographs, whose faces a real
+detector finds, to check the random network's figures against the model it stands for.
 
 Figures go to stdout, progress and notes to stderr. Exit 0 whatever the overhead
 (``--strict``: 1 when a case misses the target).
@@ -611,6 +617,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}"
     )
     parser.add_argument(
+        "--detector-file",
+        metavar="SPEC",
+        help="also time a detector model of your own, as faceparity embed --detector takes "
+        "it (e.g. scrfd:det_500m.onnx): case 'file' on the same 250 x 250 photographs",
+    )
+    parser.add_argument(
+        "--detector-size",
+        metavar="SIDE",
+        type=int,
+        help="canvas of --detector-file when its input size is free (default 640)",
+    )
+    parser.add_argument(
         "--tiny-model",
         action="store_true",
         help="a 4-block model instead of IResNet-50 and a narrow SCRFD network "
@@ -629,6 +647,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [c for c in args.cases if c not in CASES]
     if unknown:
         parser.error(f"--cases: unknown {unknown}; expected some of {list(CASES)}")
+    if args.detector_file:
+        args.cases.append("file")
+    elif args.detector_size is not None:
+        parser.error("--detector-size applies to --detector-file")
     if args.images < 1 or args.repeat < 1 or args.threads < 1 or args.model_threads < 1:
         parser.error("--images, --repeat, --threads and --model-threads must be >= 1")
     return args
@@ -703,6 +725,19 @@ def main(argv: list[str] | None = None) -> int:
         for case in args.cases:
             if case == "none":
                 detectors[case], detector_info[case] = None, None
+                continue
+            if case == "file":
+                size = args.detector_size
+                detectors[case] = open_detector(
+                    args.detector_file,
+                    threads=args.detector_threads,
+                    input_size=None if size is None else (size, size),
+                )
+                detector_info[case] = {
+                    "architecture": detectors[case].description,
+                    "macs_per_image": None,
+                    "macs_ratio": None,
+                }
                 continue
             if case == "haar":
                 detectors[case] = open_detector("haar")

@@ -165,3 +165,21 @@ def test_check_scrfd_outputs_rejects_outputs_that_differ(tmp_path: Path) -> None
     moved = [(name, value + 1e-6 if name == "bbox_8" else value) for name, value in constants]
     with pytest.raises(RuntimeError, match="output bbox_8 differs"):
         bench.check_scrfd_outputs(path, moved, image)
+
+
+def test_a_detector_file_of_ones_own_is_timed_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--detector-file adds the case 'file' (a stand-in: the constant model, 256 x 256)."""
+    bench = _load()
+    path = bench.build_scrfd_constant(tmp_path / "own.onnx", side=256)
+    argv = ["--quick", "--json", "--tiny-model", "--images", "2", "--cases", "none"]
+    assert bench.main([*argv, "--detector-file", f"scrfd:{path}", "--detector-size", "256"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert list(result["cases"]) == ["none", "file"]
+    own = result["cases"]["file"]
+    assert own["counts"]["enrolled"] == 2
+    assert "own.onnx" in own["detector"]["architecture"]
+    assert own["detector"]["macs_per_image"] is None
+    with pytest.raises(SystemExit):
+        bench.main([*argv, "--detector-size", "256"])  # without a file: an error
