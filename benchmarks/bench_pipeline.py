@@ -101,7 +101,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,24 @@ class ModelStats:
     macs: int = 0
 
 
+@dataclass
+class GraphParts:
+    """The nodes, initialisers and counts of a network being built with ``onnx.helper``."""
+
+    rng: np.random.Generator
+    nodes: list[Any] = field(default_factory=list)
+    inits: list[Any] = field(default_factory=list)
+    stats: ModelStats = field(default_factory=ModelStats)
+
+    def weight(self, name: str, array: np.ndarray) -> str:
+        """Add ``array`` as the float32 initialiser ``name``, counted as parameters."""
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(array.astype(np.float32, copy=False), name))
+        self.stats.parameters += array.size
+        return name
+
+
 def iresnet50(
     *,
     seed: int = 0,
@@ -140,17 +158,11 @@ def iresnet50(
     stages: tuple[tuple[int, int], ...] = STAGES,
 ) -> tuple[Any, ModelStats]:
     """IResNet-50 (ArcFace) with random weights as an ONNX model; its parameters and MACs."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    rng = np.random.default_rng(seed)
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    stats = ModelStats()
-
-    def weight(name: str, array: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(array.astype(np.float32, copy=False), name))
-        stats.parameters += array.size
-        return name
+    parts = GraphParts(np.random.default_rng(seed))
+    rng, nodes, inits, stats = parts.rng, parts.nodes, parts.inits, parts.stats
+    weight = parts.weight
 
     def conv(x: str, cin: int, cout: int, k: int, stride: int, hw: int, gain: float) -> str:
         name = f"conv{len(nodes)}"
@@ -430,15 +442,9 @@ def scrfd_network(
 
     if side % 32:
         raise ValueError(f"side must be a multiple of 32; got {side}")
-    rng = np.random.default_rng(seed)
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    stats = ModelStats()
-
-    def weight(name: str, array: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(array.astype(np.float32, copy=False), name))
-        stats.parameters += array.size
-        return name
+    parts = GraphParts(np.random.default_rng(seed))
+    rng, nodes, inits, stats = parts.rng, parts.nodes, parts.inits, parts.stats
+    weight = parts.weight
 
     def node(op: str, inputs: list[str], **attributes: Any) -> str:
         name = f"{op.lower()}{len(nodes)}"
