@@ -74,9 +74,11 @@ def _model_option_list(device: str, threads: str) -> list[Any]:
         click.option(
             device,
             "model_device",
-            default="cpu",
+            default="auto",
             show_default=True,
-            help="cpu, or cuda / cuda:N (onnxruntime's CUDA execution provider).",
+            help="auto (onnxruntime's CUDA execution provider, device 0, where it is "
+            "installed and starts; else the CPU), cpu, or cuda / cuda:N (an error when "
+            "CUDA cannot start). The detector runs where the model does.",
         ),
         click.option(
             threads,
@@ -138,7 +140,10 @@ def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
     spec = read_model_spec(opts["model_spec"])
     embedder = OnnxEmbedder(opts["embedder"], spec, threads=threads, device=opts["model_device"])
     text = opts["detector"]
-    providers = None if opts["model_device"] == "cpu" else ("CUDAExecutionProvider",)
+    providers = None
+    if embedder.device != "cpu":
+        device_id = int(embedder.device.partition(":")[2])
+        providers = [("CUDAExecutionProvider", {"device_id": device_id})]
     # Images are prepared on a pool of `threads` threads, each running the detector: one
     # onnxruntime thread per call keeps them from competing (measured: 1.11x faster).
     detector = None
@@ -235,7 +240,12 @@ def run_pipeline(
     if not opts["no_cache"]:
         cache_path = opts["cache"] or output.with_name(output.name + ".cache.sqlite")
         cache = RecordCache(cache_path)
-    _message(f"embedding {len(manifest)} images ...")
+    where = (
+        f"the CPU, {threads} threads"
+        if embedder.device == "cpu"
+        else f"CUDA device {embedder.device.partition(':')[2]}"
+    )
+    _message(f"embedding {len(manifest)} images (model on {where}) ...")
     try:
         with progress_bar("images") as progress:
             run = embed_images(

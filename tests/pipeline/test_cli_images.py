@@ -463,3 +463,50 @@ def test_detector_size_refuses(text: str) -> None:
     with pytest.raises(UsageError) as err:
         detector_size(text, detector="scrfd:m.onnx")
     assert str(err.value) == MSG_DETECTOR_SIZE.format(got=text)
+
+
+def test_embed_says_where_the_model_runs_and_cuda_without_cuda_exits_2(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    manifest, root, model = images
+    out = tmp_path / "emb.parquet"
+    args = ["embed", manifest, "--root", root, "--detector", "none", "--embedder", model]
+    result = _run([*args, "--threads", "2", "-o", out])  # --device auto, the default
+    assert result.exit_code == 0, result.output
+    assert "(model on the CPU, 2 threads)" in result.stderr
+    result = _run([*args, "--device", "cuda:1", "-o", tmp_path / "other.parquet"])
+    assert result.exit_code == 2
+    assert "--device cuda:1: onnxruntime here has no CUDA execution provider" in result.stderr
+    assert not (tmp_path / "other.parquet").exists()
+
+
+def test_the_detector_runs_on_the_models_cuda_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detector gets the CUDA device the model started on (stubs: no GPU here)."""
+    import faceparity.pipeline.detect as detect
+    import faceparity.pipeline.embedder as embedder
+    from faceparity.cli_images import _open_models
+
+    class OnCuda:
+        device = "cuda:1"
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+    opened: dict[str, object] = {}
+    monkeypatch.setattr(embedder, "OnnxEmbedder", OnCuda)
+    monkeypatch.setattr(detect, "open_detector", lambda spec, **kw: opened.update(kw) or "det")
+    opts = {
+        "detector": "scrfd:d.onnx",
+        "detector_size": None,
+        "pipeline_threads": 2,
+        "model_spec": None,
+        "embedder": "m.onnx",
+        "model_device": "auto",
+    }
+    detector, model = _open_models(opts)
+    assert detector == "det" and isinstance(model, OnCuda)
+    assert opened["providers"] == [("CUDAExecutionProvider", {"device_id": 1})]

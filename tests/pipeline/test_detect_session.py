@@ -89,6 +89,12 @@ def test_unavailable_provider(tmp_path) -> None:
     assert str(err.value) == PROVIDER_UNAVAILABLE.format(
         provider="NoSuchExecutionProvider", available=", ".join(ort.get_available_providers())
     )
+    # A provider with its options (as a CUDA device number is given) is checked by name.
+    with pytest.raises(UsageError) as err:
+        OnnxModel.open(path, providers=[("NoSuchExecutionProvider", {"device_id": 1})])
+    assert "NoSuchExecutionProvider" in str(err.value)
+    model = OnnxModel.open(path, providers=[("CPUExecutionProvider", {})])
+    assert model.providers == ("CPUExecutionProvider",)
 
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True])

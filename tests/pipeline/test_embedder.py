@@ -151,3 +151,49 @@ def test_device_is_checked(tmp_path: Path) -> None:
         OnnxEmbedder(model, device="gpu0")
     assert str(err.value) == MSG_BAD_DEVICE.format(device="gpu0")
     assert OnnxEmbedder(model).providers == ["CPUExecutionProvider"]
+    assert OnnxEmbedder(model).device == "cpu"
+
+
+def _without_cuda() -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA: the CPU-only paths are tested without it")
+
+
+def test_cuda_without_cuda_is_an_error_and_auto_is_the_cpu(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from faceparity.pipeline.embedder import MSG_NO_CUDA
+
+    _without_cuda()
+    model = tiny_embedder(tmp_path / "m.onnx")
+    for device in ("cuda", "cuda:1"):
+        with pytest.raises(UsageError) as err:
+            OnnxEmbedder(model, device=device)
+        assert str(err.value) == MSG_NO_CUDA.format(
+            device=device, available=ort.get_available_providers()
+        )
+    auto = OnnxEmbedder(model, device="auto")
+    assert auto.device == "cpu" and auto.providers == ["CPUExecutionProvider"]
+
+
+def test_cuda_that_does_not_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offered but not starting (here: offered by a stub): an error for cuda, the CPU for auto."""
+    import warnings
+
+    import onnxruntime as ort
+
+    from faceparity.pipeline.embedder import MSG_CUDA_FAILED
+
+    _without_cuda()
+    model = tiny_embedder(tmp_path / "m.onnx")
+    offered = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: offered)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # onnxruntime's own warning of the missing provider
+        with pytest.raises(UsageError) as err:
+            OnnxEmbedder(model, device="cuda:0")
+        assert str(err.value) == MSG_CUDA_FAILED.format(file=str(model), device="cuda:0")
+        auto = OnnxEmbedder(model, device="auto")
+    assert auto.device == "cpu" and auto.providers == ["CPUExecutionProvider"]

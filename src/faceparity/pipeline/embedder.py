@@ -54,7 +54,7 @@ MSG_MODEL_SIZE = (
     "set size in the model spec (--model-spec)"
 )
 MSG_MODEL_OUTPUT = "model {file}: expected a (batch, dimension) embedding output, got shape {shape}"
-MSG_BAD_DEVICE = "--device: expected cpu, cuda or cuda:N, got {device!r}"
+MSG_BAD_DEVICE = "--device: expected auto, cpu, cuda or cuda:N, got {device!r}"
 MSG_CUDA_FAILED = (
     "model {file}: onnxruntime could not start its CUDA execution provider for {device} "
     "(it fell back to the CPU); check the CUDA and cuDNN libraries, or use --device cpu"
@@ -189,10 +189,14 @@ class OnnxEmbedder:
     threads : int
         CPU threads for inference (onnxruntime's intra-op threads).
     device : str
-        ``cpu``, or ``cuda`` / ``cuda:N`` for the CUDA execution provider.
+        ``cpu``; ``cuda`` / ``cuda:N`` for the CUDA execution provider (an error when
+        it is not installed or does not start); ``auto`` for CUDA device 0 when
+        onnxruntime offers it and it starts, else the CPU.
 
     Attributes
     ----------
+    device : str
+        Where the model runs: ``cpu`` or ``cuda:N``.
     digest : str
         SHA-256 of the model file and the spec together: what the cache is keyed by.
     dimension : int or None
@@ -218,21 +222,23 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         providers: list[str | tuple[str, dict[str, int]]] = ["CPUExecutionProvider"]
-        match = re.fullmatch(r"cpu|cuda(?::(\d+))?", device)
+        match = re.fullmatch(r"auto|cpu|cuda(?::(\d+))?", device)
         if match is None:
             raise UsageError(MSG_BAD_DEVICE.format(device=device))
-        if device != "cpu":
-            available = ort.get_available_providers()
-            if "CUDAExecutionProvider" not in available:
-                raise UsageError(MSG_NO_CUDA.format(device=device, available=available))
-            index = int(match.group(1) or 0)
+        available = ort.get_available_providers()
+        if device.startswith("cuda") and "CUDAExecutionProvider" not in available:
+            raise UsageError(MSG_NO_CUDA.format(device=device, available=available))
+        index = int(match.group(1) or 0)
+        if device.startswith("cuda") or (device == "auto" and "CUDAExecutionProvider" in available):
             providers = [("CUDAExecutionProvider", {"device_id": index}), *providers]
         try:
             self.session = ort.InferenceSession(self.file, options, providers=providers)
         except Exception as err:  # onnxruntime raises its own exception types, or OSError
             raise UsageError(MSG_MODEL_UNREADABLE.format(file=self.file, error=err)) from err
-        if device != "cpu" and "CUDAExecutionProvider" not in self.session.get_providers():
+        on_cuda = "CUDAExecutionProvider" in self.session.get_providers()
+        if device.startswith("cuda") and not on_cuda:
             raise UsageError(MSG_CUDA_FAILED.format(file=self.file, device=device))
+        self.device = f"cuda:{index}" if on_cuda else "cpu"
         self.providers = list(self.session.get_providers())
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:

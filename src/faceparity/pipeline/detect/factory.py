@@ -16,7 +16,7 @@ from faceparity.errors import UsageError
 from faceparity.pipeline.detect.base import Detector
 from faceparity.pipeline.detect.haar import HaarDetector
 from faceparity.pipeline.detect.scrfd import SCRFD_LAYOUTS, ScrfdDetector
-from faceparity.pipeline.detect.session import OnnxModel
+from faceparity.pipeline.detect.session import OnnxModel, Provider
 from faceparity.pipeline.detect.yunet import YUNET_OUTPUTS, YunetDetector
 
 __all__ = ["DETECTOR_SPEC_EXPECTED", "FORMAT_UNRECOGNISED", "open_detector", "recognise_format"]
@@ -70,7 +70,7 @@ def open_detector(
     score_threshold: float | None = None,
     nms_threshold: float | None = None,
     input_size: tuple[int, int] | None = None,
-    providers: Sequence[str] | None = None,
+    providers: Sequence[Provider] | None = None,
     threads: int | None = None,
 ) -> Detector:
     """The face detector a spec names.
@@ -91,9 +91,11 @@ def open_detector(
     input_size : tuple of int, optional
         ``width, height`` of the canvas for an ONNX model whose input size is free
         (default 640 x 640).
-    providers : sequence of str, optional
-        onnxruntime execution providers, most preferred first (for instance
-        ``("CUDAExecutionProvider",)``); the CPU is always the fallback. Default: CPU.
+    providers : sequence of str or (str, dict), optional
+        onnxruntime execution providers, most preferred first, each a name or a name
+        and its options (for instance ``("CUDAExecutionProvider",)`` or
+        ``[("CUDAExecutionProvider", {"device_id": 1})]``); the CPU is always the
+        fallback. Default: CPU.
     threads : int, optional
         onnxruntime's threads within an operator. Default: every CPU available.
 

@@ -66,6 +66,14 @@ INPUT_SIZE_EXPECTED = (
 )
 
 Dim = int | None
+Provider = str | tuple[str, dict[str, Any]]
+"""An onnxruntime execution provider: its name, or its name and options."""
+
+
+def _name(provider: Provider) -> str:
+    return provider if isinstance(provider, str) else provider[0]
+
+
 """One dimension of a model's input or output: a whole number, or ``None`` when free."""
 
 
@@ -128,7 +136,7 @@ class OnnxModel:
         cls,
         path: str | os.PathLike[str],
         *,
-        providers: Sequence[str] | None = None,
+        providers: Sequence[Provider] | None = None,
         threads: int | None = None,
     ) -> OnnxModel:
         """Load a model that takes one image, ``(batch, 3, height, width)``.
@@ -137,10 +145,11 @@ class OnnxModel:
         ----------
         path : path-like
             The ``.onnx`` file.
-        providers : sequence of str, optional
-            onnxruntime execution providers, most preferred first, for instance
-            ``("CUDAExecutionProvider",)``; each must be available in the installed
-            onnxruntime. The CPU provider is always added last, as the fallback for
+        providers : sequence of str or (str, dict), optional
+            onnxruntime execution providers, most preferred first, each a name or a
+            name and its options, for instance ``("CUDAExecutionProvider",)`` or
+            ``[("CUDAExecutionProvider", {"device_id": 1})]``; each must be available
+            in the installed onnxruntime. The CPU provider is always added last, as the fallback for
             operators the others lack. Default: the CPU alone.
         threads : int, optional
             Threads within one operator (``intra_op_num_threads``). Default: every CPU
@@ -166,11 +175,13 @@ class OnnxModel:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise UsageError(THREADS_EXPECTED.format(got=threads))
         available = list(ort.get_available_providers())
-        chosen = [p for p in (providers or ()) if p != CPU_PROVIDER]
+        chosen: list[Provider] = [p for p in (providers or ()) if _name(p) != CPU_PROVIDER]
         for provider in chosen:
-            if provider not in available:
+            if _name(provider) not in available:
                 raise UsageError(
-                    PROVIDER_UNAVAILABLE.format(provider=provider, available=", ".join(available))
+                    PROVIDER_UNAVAILABLE.format(
+                        provider=_name(provider), available=", ".join(available)
+                    )
                 )
         chosen.append(CPU_PROVIDER)
 
