@@ -197,3 +197,25 @@ def test_cuda_that_does_not_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert str(err.value) == MSG_CUDA_FAILED.format(file=str(model), device="cuda:0")
         auto = OnnxEmbedder(model, device="auto")
     assert auto.device == "cpu" and auto.providers == ["CPUExecutionProvider"]
+
+
+def test_auto_loads_on_the_cpu_when_cuda_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CUDA session that raises (out of GPU memory, say): auto loads on the CPU."""
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+
+    def session(path: str, options: object, providers: list[object]) -> object:
+        if any("CUDA" in str(p) for p in providers):
+            raise RuntimeError("CUDA failure 2: out of memory")
+        return real(path, options, providers=providers)
+
+    model = tiny_embedder(tmp_path / "m.onnx")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    auto = OnnxEmbedder(model, device="auto")
+    assert auto.device == "cpu" and auto.providers == ["CPUExecutionProvider"]
+    with pytest.raises(UsageError, match="out of memory"):
+        OnnxEmbedder(model, device="cuda")

@@ -234,7 +234,9 @@ class OnnxEmbedder:
         try:
             self.session = ort.InferenceSession(self.file, options, providers=providers)
         except Exception as err:  # onnxruntime raises its own exception types, or OSError
-            raise UsageError(MSG_MODEL_UNREADABLE.format(file=self.file, error=err)) from err
+            if device != "auto" or len(providers) == 1:
+                raise UsageError(MSG_MODEL_UNREADABLE.format(file=self.file, error=err)) from err
+            self.session = self._cpu_session(ort, options)  # auto: CUDA failed to start
         on_cuda = "CUDAExecutionProvider" in self.session.get_providers()
         if device.startswith("cuda") and not on_cuda:
             raise UsageError(MSG_CUDA_FAILED.format(file=self.file, device=device))
@@ -262,6 +264,13 @@ class OnnxEmbedder:
         )
         key = json.dumps(spec.to_dict(), sort_keys=True).encode()
         self.digest = hashlib.sha256(file_digest(model).encode() + b"\0" + key).hexdigest()
+
+    def _cpu_session(self, ort: Any, options: Any) -> Any:
+        """The model on the CPU alone, or a :class:`UsageError` saying why it cannot load."""
+        try:
+            return ort.InferenceSession(self.file, options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own exception types, or OSError
+            raise UsageError(MSG_MODEL_UNREADABLE.format(file=self.file, error=err)) from err
 
     def raw(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """The model's output for crops (n, size, size, 3) RGB uint8, as float32 (n, d)."""
