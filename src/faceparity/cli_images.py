@@ -20,7 +20,7 @@ from faceparity.cli_support import F, _message, _reported, progress_bar
 from faceparity.errors import UsageError
 from faceparity.pipeline.detect.session import default_threads
 
-__all__ = ["embed", "model_options", "pipeline_options", "run_pipeline", "verify"]
+__all__ = ["detector_size", "embed", "model_options", "pipeline_options", "run_pipeline", "verify"]
 
 
 def model_options(*, in_audit: bool = False) -> Callable[[F], F]:

@@ -11,14 +11,10 @@ from faceparity.pipeline.detect import (
     NMS_THRESHOLD_EXPECTED,
     SCORE_THRESHOLD_EXPECTED,
     letterbox,
+    letterbox_blob,
     nms,
 )
-from faceparity.pipeline.detect.base import (
-    check_image,
-    check_thresholds,
-    faces_from_arrays,
-    letterbox_blob,
-)
+from faceparity.pipeline.detect.base import check_image, check_thresholds, faces_from_arrays
 
 
 def test_check_image() -> None:

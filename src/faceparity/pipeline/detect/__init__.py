@@ -21,6 +21,7 @@ from faceparity.pipeline.detect.base import (
     SCORE_THRESHOLD_EXPECTED,
     Detector,
     letterbox,
+    letterbox_blob,
     nms,
 )
 from faceparity.pipeline.detect.factory import (
@@ -60,6 +61,7 @@ __all__ = [
     "YUNET_OUTPUTS",
     # Shared steps
     "letterbox",
+    "letterbox_blob",
     "nms",
     # Messages
     "CASCADE_UNREADABLE",
