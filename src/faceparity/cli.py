@@ -31,6 +31,7 @@ from faceparity.cli_support import (  # noqa: F401 - exit codes re-exported for 
     _message,
     _reported,
     progress_bar,
+    with_options,
 )
 from faceparity.config import (
     DEFAULT_TARGET_FMRS,
@@ -170,9 +171,7 @@ def _audit_options(func: F) -> F:
             help="Seed of the bootstrap and of the 1:N protocol (same seed, same results).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return _report_check_options(func)
+    return _report_check_options(with_options(func, options))
 
 
 def _score_kind_option(func: F) -> F:
@@ -541,9 +540,7 @@ def _identification_options(func: F) -> F:
             "of the seeded protocol).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return with_options(func, options)
 
 
 _IDENTIFICATION_KEYS = (
@@ -1143,9 +1140,7 @@ def _streaming_options(func: F) -> F:
             help="Streaming: directory to save progress in and resume from.",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return with_options(func, options)
 
 
 @audit.command("embeddings")

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from faceparity.cli_support import F, _message, _reported, progress_bar
+from faceparity.cli_support import F, _message, _reported, progress_bar, with_options
 from faceparity.errors import UsageError
 from faceparity.pipeline.detect.session import default_threads
 
@@ -31,13 +31,7 @@ def model_options(*, in_audit: bool = False) -> Callable[[F], F]:
     """
     device = "--model-device" if in_audit else "--device"
     threads = "--model-threads" if in_audit else "--threads"
-    return functools.partial(_apply, options=_model_option_list(device, threads))
-
-
-def _apply(func: F, *, options: list[Callable[[F], F]]) -> F:
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return functools.partial(with_options, options=_model_option_list(device, threads))
 
 
 def _model_option_list(device: str, threads: str) -> list[Any]:
@@ -127,7 +121,7 @@ def pipeline_options(*, in_audit: bool = False) -> Callable[[F], F]:
         ),
         model_options(in_audit=in_audit),
     ]
-    return functools.partial(_apply, options=options)
+    return functools.partial(with_options, options=options)
 
 
 def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:

@@ -6,7 +6,7 @@ import contextlib
 import functools
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -20,6 +20,13 @@ EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_options(func: F, options: Sequence[Callable[[Any], Any]]) -> F:
+    """``func`` decorated by click options, listed in the order ``--help`` shows them."""
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 def _message(text: str) -> None:

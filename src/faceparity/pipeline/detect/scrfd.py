@@ -54,7 +54,6 @@ import numpy.typing as npt
 
 from faceparity.errors import UsageError
 from faceparity.pipeline.detect.base import (
-    check_image,
     check_thresholds,
     faces_from_arrays,
     letterbox_blob,
@@ -209,7 +208,6 @@ class ScrfdDetector:
             With landmarks when the model predicts them.
 
         """
-        check_image(image)
         # (v - 127.5) / 128: exact in float32, as 1 / 128 is a power of two.
         blob, (sx, sy) = letterbox_blob(image, self.input_size, mean=127.5, scale=1.0 / 128.0)
         values = list(self.model.run(blob).values())

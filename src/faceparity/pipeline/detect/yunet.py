@@ -46,7 +46,6 @@ import numpy.typing as npt
 
 from faceparity.errors import UsageError
 from faceparity.pipeline.detect.base import (
-    check_image,
     check_thresholds,
     faces_from_arrays,
     letterbox_blob,
@@ -165,7 +164,6 @@ class YunetDetector:
             Each with its five landmarks.
 
         """
-        check_image(image)
         blob, (sx, sy) = letterbox_blob(image, self.input_size, reverse_channels=True)
         values = self.model.run(blob)
 
