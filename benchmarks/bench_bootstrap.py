@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from faceparity.config import AuditConfig, ThresholdPolicy
-from faceparity.grouping import Group
+from faceparity.model.config import AuditConfig, ThresholdPolicy
+from faceparity.model.grouping import Group
+from faceparity.model.population import Population
 from faceparity.scoring.engine import EngineConfig, stream_embeddings
 from faceparity.uncertainty.apply import with_uncertainty
-from faceparity.verification import Population, audit_accumulated
+from faceparity.verification.audit import audit_accumulated
 
 N_GROUPS = 8
 TARGET_SECONDS = 30.0

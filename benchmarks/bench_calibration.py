@@ -5,7 +5,7 @@ subjects x 4 samples, the simulator's default groups), audit it with
 ``faceparity.audit`` at one operating point (``--target-fmr``, global policy), compute
 a nominal ``--level`` interval for every group's FMR and FNMR there, and check whether
 it contains the simulator's exact true rate at the threshold the audit set
-(``faceparity.demo.truth_check``). The coverage of a group is the fraction of seeds
+(``faceparity.synthetic.demo.truth_check``). The coverage of a group is the fraction of seeds
 whose interval contains the truth; the issue's target is at least 90% at nominal 95%,
 for every group and both rates.
 
@@ -47,11 +47,11 @@ import pandas as pd
 
 import faceparity.uncertainty as uncertainty
 from faceparity import AuditConfig, ThresholdPolicy, audit
-from faceparity.comparisons import ComparisonSet
-from faceparity.demo import truth_check
+from faceparity.model.comparisons import ComparisonSet
 from faceparity.readers.embeddings import EmbeddingTable, compare_all
-from faceparity.results import AuditResult
-from faceparity.simulate import SimulationConfig, default_config, simulate
+from faceparity.results.audit import AuditResult
+from faceparity.synthetic.demo import truth_check
+from faceparity.synthetic.simulate import SimulationConfig, default_config, simulate
 from faceparity.uncertainty.apply import with_uncertainty
 
 METHODS = ("clopper-pearson", "wilson", "bootstrap")

@@ -262,9 +262,10 @@ def run_engine(n: int, *, seed: int) -> tuple[float, float, list[dict[str, Any]]
             yield chunk.score, chunk.mated, chunk.group
 
     from faceparity.accumulate import ScoreGrid
-    from faceparity.config import AuditConfig, ThresholdPolicy
-    from faceparity.grouping import Group
-    from faceparity.verification import Population, audit_accumulated
+    from faceparity.model.config import AuditConfig, ThresholdPolicy
+    from faceparity.model.grouping import Group
+    from faceparity.model.population import Population
+    from faceparity.verification.audit import audit_accumulated
 
     start = time.perf_counter()
     # The simulated similarities are normal, well inside [-2, 2].

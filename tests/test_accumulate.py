@@ -15,9 +15,11 @@ from faceparity import (
     audit,
     group_comparisons,
 )
-from faceparity.accumulate import COSINE_GRID, Accumulator, HistogramScores, ScoreGrid
+from faceparity.accumulate import COSINE_GRID, Accumulator, ScoreGrid
+from faceparity.metrics import HistogramScores
 from faceparity.metrics.rates import SortedScores
-from faceparity.verification import Population, audit_accumulated
+from faceparity.model.population import Population
+from faceparity.verification.audit import audit_accumulated
 
 POLICIES = tuple(ThresholdPolicy.parse(p) for p in ("global", "per-group", "reference:sex=F,eth=B"))
 

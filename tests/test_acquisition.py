@@ -5,7 +5,7 @@ import pytest
 
 from faceparity.acquisition import acquisition_by_group, generalised_fnmr
 from faceparity.acquisition.metrics import MSG_ZERO_ERRORS
-from faceparity.comparisons import MISSING
+from faceparity.model.comparisons import MISSING
 from faceparity.uncertainty.binomial import clopper_pearson
 
 E, A, N = "enrolled", "failure_to_acquire", "failure_to_enrol"

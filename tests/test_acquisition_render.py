@@ -18,7 +18,7 @@ from faceparity.render.acquisition_table import format_acquisition_table, reason
 from faceparity.render.html import render_html
 from faceparity.render.markdown import render_markdown
 from faceparity.render.table import format_table
-from faceparity.results import AuditResult
+from faceparity.results.audit import AuditResult
 
 GOLDEN = Path(__file__).parent / "golden"
 EVIL = "<script>window.__pwned=1</script>"

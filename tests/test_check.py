@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from faceparity import cli
 from faceparity.errors import InputError, UsageError
-from faceparity.policy_check import check_limits, parse_limits, read_limits
+from faceparity.review.check import check_limits, parse_limits, read_limits
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

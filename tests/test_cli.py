@@ -162,7 +162,7 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
 def test_internal_error_exit_70_without_traceback(tmp_path: Path, monkeypatch) -> None:
     import importlib
 
-    audit_module = importlib.import_module("faceparity.verification")
+    audit_module = importlib.import_module("faceparity.verification.audit")
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from faceparity import cli
-from faceparity.compare import BEYOND, NO_INTERVALS, UNDEFINED, WITHIN, compare_results
+from faceparity.review.diff import BEYOND, NO_INTERVALS, UNDEFINED, WITHIN, compare_results
 
 GOLDEN = Path(__file__).parent / "golden"
 A, B = GOLDEN / "sex.json", GOLDEN / "sex_involving.json"

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from faceparity import cli
-from faceparity.demo import RESOLVED_STANDARD_ERRORS, TruthRow, order_check, truth_check
-from faceparity.results import AuditResult
-from faceparity.simulate import default_config, true_fmr_design_effect
+from faceparity.results.audit import AuditResult
+from faceparity.synthetic.demo import RESOLVED_STANDARD_ERRORS, TruthRow, order_check, truth_check
+from faceparity.synthetic.simulate import default_config, true_fmr_design_effect
 
 TARGETS = (1e-3, 1e-4)
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from faceparity.accumulate import Accumulator
-from faceparity.comparisons import MISSING
 from faceparity.errors import UsageError
+from faceparity.model.comparisons import MISSING
 from faceparity.scoring.distributed import (
     DASK_BACKEND,
     DASK_CHECKPOINT,

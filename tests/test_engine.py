@@ -21,10 +21,10 @@ import pytest
 
 from faceparity import AuditConfig, FMRScope, MatedGroupRule, ThresholdPolicy, audit
 from faceparity.accumulate import Accumulator
-from faceparity.comparisons import MISSING
+from faceparity.model.comparisons import MISSING
 from faceparity.readers.embeddings import EmbeddingTable, compare_all
 from faceparity.scoring.engine import EngineConfig, stream_embeddings
-from faceparity.stream import audit_embeddings_streaming
+from faceparity.verification.stream import audit_embeddings_streaming
 
 POLICIES = tuple(ThresholdPolicy.parse(p) for p in ("global", "per-group", "reference:sex=M,eth=A"))
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from faceparity import ComparisonSet, InputError, ScoreKind, UsageError, group_comparisons
-from faceparity.comparisons import MISSING
+from faceparity.model.comparisons import MISSING
 
 
 def _set(sex_a, sex_b, eth_a, eth_b) -> ComparisonSet:

@@ -22,8 +22,8 @@ from faceparity.readers.histogram import (
     read_histogram,
 )
 from faceparity.readers.pairs_stream import StreamedPairs, accumulate_pairs
-from faceparity.results import AuditResult
-from faceparity.verification import audit_accumulated
+from faceparity.results.audit import AuditResult
+from faceparity.verification.audit import audit_accumulated
 
 POLICIES = tuple(ThresholdPolicy.parse(p) for p in ("global", "per-group", "reference:group=B"))
 HEADER = "group_a,group_b,mated,score,count\n"

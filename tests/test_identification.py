@@ -14,12 +14,10 @@ import math
 import numpy as np
 import pytest
 
-from faceparity.config import ThresholdPolicy
 from faceparity.errors import InputError, UsageError
-from faceparity.grouping import Group
 from faceparity.identification.metrics import (
+    audit_searches,
     candidate_lists,
-    identification_audit,
     search_rates,
     threshold_at_fpir,
 )
@@ -29,8 +27,10 @@ from faceparity.identification.protocol import (
     read_roles,
     split_protocol,
 )
-from faceparity.identification.results import IdentificationResult
 from faceparity.identification.search import SearchConfig, search
+from faceparity.model.config import ThresholdPolicy
+from faceparity.model.grouping import Group
+from faceparity.results.identification import IdentificationResult
 
 GROUPS = (Group((("g", "a"),), "a"), Group((("g", "b"),), "b"), Group((("g", "c"),), "c"))
 
@@ -191,7 +191,7 @@ def test_every_metric_equals_the_reference(rank: int) -> None:
     p = build_protocol(subject, group, config=ProtocolConfig(1, 0.4, seed=4))
     r = search(x, p, config=SearchConfig(depth=5, block_size=50, threads=2))
     policies = tuple(ThresholdPolicy.parse(s) for s in ("global", "reference:g=b", "per-group"))
-    res = identification_audit(
+    res = audit_searches(
         r, p, groups=GROUPS, group_by=["g"], rank=rank, target_fpirs=(0.3, 0.05), policies=policies
     )
     non_mated = p.probe_mate < 0
@@ -239,7 +239,7 @@ def test_gallery_size_curve_equals_the_reference() -> None:
     x, subject, group = sign_data(120, 3, 16, 4, seed=7)
     p = build_protocol(subject, group, config=ProtocolConfig(1, 0.3, seed=8))
     r = search(x, p, config=SearchConfig(depth=4, block_size=33, threads=2))
-    res = identification_audit(r, p, groups=GROUPS, group_by=["g"], rank=2, target_fpirs=(0.2,))
+    res = audit_searches(r, p, groups=GROUPS, group_by=["g"], rank=2, target_fpirs=(0.2,))
     curve = res.gallery_size
     assert curve is not None and curve.sizes == list(p.gallery_sizes)
     for k, _ in enumerate(curve.sizes):
@@ -302,7 +302,7 @@ def test_result_round_trips_through_json() -> None:
     x, subject, group = sign_data(45, 3, 16, 3, seed=9)
     p = build_protocol(subject, group, config=ProtocolConfig(1, 0.3, seed=1))
     r = search(x, p, config=SearchConfig(depth=3))
-    res = identification_audit(r, p, groups=GROUPS, group_by=["g"], rank=2, target_fpirs=(0.1,))
+    res = audit_searches(r, p, groups=GROUPS, group_by=["g"], rank=2, target_fpirs=(0.1,))
     assert IdentificationResult.from_dict(res.to_dict()) == res
 
 
@@ -311,10 +311,10 @@ def test_bad_options() -> None:
     p = build_protocol(subject, group)
     r = search(x, p, config=SearchConfig(depth=2))
     with pytest.raises(UsageError, match="rank"):
-        identification_audit(r, p, groups=GROUPS, group_by=["g"], rank=3)
+        audit_searches(r, p, groups=GROUPS, group_by=["g"], rank=3)
     with pytest.raises(UsageError, match="target FPIR"):
-        identification_audit(r, p, groups=GROUPS, group_by=["g"], target_fpirs=(0.0,))
+        audit_searches(r, p, groups=GROUPS, group_by=["g"], target_fpirs=(0.0,))
     with pytest.raises(UsageError, match="reference group"):
-        identification_audit(
+        audit_searches(
             r, p, groups=GROUPS, group_by=["g"], policies=(ThresholdPolicy.parse("reference:g=z"),)
         )

@@ -12,7 +12,7 @@ from faceparity import cli
 from faceparity.render.charts import make_charts
 from faceparity.render.html import render_html
 from faceparity.render.markdown import render_markdown
-from faceparity.results import AuditResult
+from faceparity.results.audit import AuditResult
 
 
 @pytest.fixture(scope="module")

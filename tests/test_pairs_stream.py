@@ -23,8 +23,8 @@ from faceparity import (
 from faceparity.errors import InputError, UsageError
 from faceparity.readers import AttributeSpec, read_pairs
 from faceparity.readers.pairs_stream import NOTE_STREAMING, StreamedPairs, accumulate_pairs
-from faceparity.results import AuditResult
-from faceparity.verification import audit_accumulated
+from faceparity.results.audit import AuditResult
+from faceparity.verification.audit import audit_accumulated
 
 POLICIES = tuple(ThresholdPolicy.parse(p) for p in ("global", "per-group", "reference:sex=F,eth=B"))
 ATTRIBUTES = (

@@ -1,4 +1,4 @@
-"""faceparity.uncertainty.planning: hand-worked sizes, a brute-force count, properties."""
+"""faceparity.uncertainty.sample_size: hand-worked sizes, a brute-force count, properties."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scipy import stats
 
 from faceparity.errors import InputError, UsageError
 from faceparity.uncertainty import clopper_pearson, support_for
-from faceparity.uncertainty.planning import (
+from faceparity.uncertainty.sample_size import (
     IntervalKind,
     PlanConfig,
     comparisons_needed,

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from faceparity import __version__, cli
-from faceparity.uncertainty.planning import IntervalKind
+from faceparity.uncertainty.sample_size import IntervalKind
 
 GOLDEN = Path(__file__).parent / "golden"
 RESULTS = GOLDEN / "sex.json"

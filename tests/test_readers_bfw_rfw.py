@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from _shared import shared_file
-from faceparity.comparisons import MISSING, Exclusion
-from faceparity.config import AuditConfig, ScoreKind
 from faceparity.errors import InputError, Location
+from faceparity.model.comparisons import MISSING, Exclusion
+from faceparity.model.config import AuditConfig, ScoreKind
 from faceparity.readers import _table, rfw
 from faceparity.readers.bfw import read_bfw
 from faceparity.readers.rfw import read_rfw
-from faceparity.verification import audit
+from faceparity.verification.audit import audit
 
 SIM, DIST = ScoreKind.SIMILARITY, ScoreKind.DISTANCE
 

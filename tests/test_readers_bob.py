@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faceparity.comparisons import MISSING, Exclusion
-from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.comparisons import MISSING, Exclusion
+from faceparity.model.config import ScoreKind
 from faceparity.readers import _table, bob
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.bob import read_bob

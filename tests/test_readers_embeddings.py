@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from faceparity.comparisons import MISSING, ComparisonSet, Exclusion
-from faceparity.config import AuditConfig, ScoreKind
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.comparisons import MISSING, ComparisonSet, Exclusion
+from faceparity.model.config import AuditConfig, ScoreKind
 from faceparity.readers import _table, embeddings
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.embeddings import (
@@ -23,7 +23,7 @@ from faceparity.readers.embeddings import (
     ZERO_NORM_REASON,
     read_embeddings,
 )
-from faceparity.verification import audit
+from faceparity.verification.audit import audit
 
 MORPH = Path(__file__).resolve().parents[2] / "shared" / "data" / "morph-embeddings"
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faceparity.comparisons import MISSING, ComparisonSet, Exclusion
-from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.comparisons import MISSING, ComparisonSet, Exclusion
+from faceparity.model.config import ScoreKind
 from faceparity.readers import _table
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.pairs import read_pairs

@@ -12,27 +12,27 @@ from click.testing import CliRunner
 
 from faceparity import cli
 from faceparity import simulate as sim
-from faceparity.config import AuditConfig
 from faceparity.errors import UsageError
-from faceparity.grouping import intersect
 from faceparity.identification import (
     ProtocolConfig,
     SearchConfig,
+    audit_searches,
     build_protocol,
-    identification_audit,
     search,
     search_rates,
 )
-from faceparity.identification.scenario import (
+from faceparity.model.config import AuditConfig
+from faceparity.model.grouping import intersect
+from faceparity.readers.attributes import AttributeSpec
+from faceparity.readers.embeddings import compare_all, load_embeddings
+from faceparity.review.scenario import (
     CrossRates,
     Deployment,
     cross_rates,
     false_match_count_pmf,
     run_scenario,
 )
-from faceparity.readers.attributes import AttributeSpec
-from faceparity.readers.embeddings import compare_all, load_embeddings
-from faceparity.verification import audit
+from faceparity.verification.audit import audit
 
 
 def _rates(fmr, low=None, high=None, labels=("a", "b")) -> CrossRates:
@@ -164,9 +164,7 @@ def test_planted_differential_shows_in_fpir_by_group(simulated) -> None:
     groups, codes = intersect(table.attributes, table.levels, ["sex", "region"])
     p = build_protocol(table.subject, codes, config=ProtocolConfig(1, 0.5, seed=2))
     r = search(table.values, p, config=SearchConfig(depth=20))
-    res = identification_audit(
-        r, p, groups=groups, group_by=["sex", "region"], target_fpirs=(0.05,)
-    )
+    res = audit_searches(r, p, groups=groups, group_by=["sex", "region"], target_fpirs=(0.05,))
     point = res.operating_points[0]
     gallery = np.bincount(p.enrolled_group, minlength=len(groups))
     index = {g.label: i for i, g in enumerate(config.groups)}

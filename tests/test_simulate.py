@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, special
 
-from faceparity.config import AuditConfig
 from faceparity.errors import UsageError
+from faceparity.model.config import AuditConfig
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.embeddings import read_embeddings
-from faceparity.simulate import (
+from faceparity.synthetic.simulate import (
     DEFAULT_FMR_ORDER,
     DEFAULT_FNMR_ORDER,
     REFERENCE_FMRS,
@@ -30,7 +30,7 @@ from faceparity.simulate import (
     true_threshold_at_fmr,
     write_simulation,
 )
-from faceparity.verification import audit
+from faceparity.verification.audit import audit
 
 CONFIG = default_config()
 LABELS = [g.label for g in CONFIG.groups]

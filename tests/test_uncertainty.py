@@ -9,10 +9,10 @@ import pytest
 from scipy import stats
 
 from faceparity import AuditConfig, ThresholdPolicy, audit
-from faceparity.comparisons import ComparisonSet
-from faceparity.config import ScoreKind
 from faceparity.metrics.rates import SortedScores
-from faceparity.simulate import default_config, simulate, true_fmr, true_fnmr
+from faceparity.model.comparisons import ComparisonSet
+from faceparity.model.config import ScoreKind
+from faceparity.synthetic.simulate import default_config, simulate, true_fmr, true_fnmr
 from faceparity.uncertainty import clopper_pearson, rule_of_three, support_for, wilson
 from faceparity.uncertainty.apply import with_uncertainty
 from faceparity.uncertainty.bootstrap import WeightedScores

@@ -1,4 +1,4 @@
-"""Specification of faceparity.verification: per-group rates at the operating points of a config.
+"""Specification of faceparity.verification.audit: per-group rates at a config's operating points.
 
 The audit is checked against ``reference.ref_audit`` (explicit loops over a plain list of
 comparisons) on random comparison sets, and on small audits worked out by hand.

@@ -10,26 +10,15 @@ Read comparisons with a reader, audit them, write the result::
     result.write_json("out/results.json")
 """
 
-__version__ = "0.1.0"
-
-from faceparity.acquisition import AcquisitionResult, acquisition_by_group  # noqa: E402
-from faceparity.comparisons import ComparisonSet, Exclusion  # noqa: E402
-from faceparity.config import (  # noqa: E402
-    AuditConfig,
-    FMRScope,
-    MatedGroupRule,
-    PolicyKind,
-    ScoreKind,
-    ThresholdPolicy,
-)
-from faceparity.errors import FaceparityError, InputError, Location, UsageError  # noqa: E402
-from faceparity.grouping import Group, Grouping, group_comparisons  # noqa: E402
-from faceparity.identification import (  # noqa: E402
+from faceparity._version import __version__
+from faceparity.acquisition import AcquisitionResult, acquisition_by_group
+from faceparity.errors import FaceparityError, InputError, Location, UsageError
+from faceparity.identification import (
     IdentificationResult,
     ProtocolConfig,
     audit_identification,
 )
-from faceparity.metrics import (  # noqa: E402
+from faceparity.metrics import (
     DetCurve,
     EqualErrorRate,
     Measure,
@@ -39,7 +28,17 @@ from faceparity.metrics import (  # noqa: E402
     fnmr_at_fmr,
     threshold_at_fmr,
 )
-from faceparity.pipeline import (  # noqa: E402
+from faceparity.model.comparisons import ComparisonSet, Exclusion
+from faceparity.model.config import (
+    AuditConfig,
+    FMRScope,
+    MatedGroupRule,
+    PolicyKind,
+    ScoreKind,
+    ThresholdPolicy,
+)
+from faceparity.model.grouping import Group, Grouping, group_comparisons
+from faceparity.pipeline import (
     ModelSpec,
     OnnxEmbedder,
     PipelineSettings,
@@ -47,7 +46,7 @@ from faceparity.pipeline import (  # noqa: E402
     embed_images,
     open_detector,
 )
-from faceparity.readers import (  # noqa: E402
+from faceparity.readers import (
     AttributeSpec,
     read_bfw,
     read_bob,
@@ -55,15 +54,15 @@ from faceparity.readers import (  # noqa: E402
     read_pairs,
     read_rfw,
 )
-from faceparity.readers.manifest import read_manifest  # noqa: E402
-from faceparity.results import SCHEMA_VERSION, AuditResult  # noqa: E402
-from faceparity.uncertainty import (  # noqa: E402
+from faceparity.readers.manifest import read_manifest
+from faceparity.results.audit import SCHEMA_VERSION, AuditResult
+from faceparity.uncertainty import (
     clopper_pearson,
     support_for,
     wilson,
     with_uncertainty,
 )
-from faceparity.verification import audit  # noqa: E402
+from faceparity.verification.audit import audit
 
 __all__ = [
     "__version__",

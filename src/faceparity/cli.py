@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from faceparity import __version__
+from faceparity._version import __version__
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY
 from faceparity.cli_images import embed, pipeline_options, run_pipeline, verify
 from faceparity.cli_support import (  # noqa: F401 - exit codes re-exported for callers
@@ -33,7 +33,8 @@ from faceparity.cli_support import (  # noqa: F401 - exit codes re-exported for 
     progress_bar,
     with_options,
 )
-from faceparity.config import (
+from faceparity.errors import FaceparityError, OutputError, UsageError
+from faceparity.model.config import (
     DEFAULT_TARGET_FMRS,
     AuditConfig,
     FMRScope,
@@ -41,7 +42,6 @@ from faceparity.config import (
     ScoreKind,
     ThresholdPolicy,
 )
-from faceparity.errors import FaceparityError, OutputError, UsageError
 
 
 def _split(text: str) -> list[str]:
@@ -223,7 +223,7 @@ def _audit_config(opts: dict[str, Any]) -> AuditConfig:
 
 def _finish(comparisons: Any, opts: dict[str, Any]) -> None:
     """Audit a list of comparisons exactly, write results.json, print."""
-    from faceparity.verification import audit
+    from faceparity.verification.audit import audit
 
     _message(f"auditing {len(comparisons)} comparisons ...")
     group_by, config = _split(opts["group_by"]), _audit_config(opts)
@@ -265,7 +265,7 @@ def _uncertain(
 
 def _finish_streamed(streamed: Any, opts: dict[str, Any]) -> None:
     """Audit the accumulator of a streaming reader, write results.json, print."""
-    from faceparity.verification import audit_accumulated
+    from faceparity.verification.audit import audit_accumulated
 
     result = audit_accumulated(
         streamed.accumulator,
@@ -334,7 +334,7 @@ def _load_limits(ctx: click.Context, param: click.Parameter, value: Path | None)
     """Parse ``--check LIMITS`` before any input is read, so a bad file costs nothing."""
     if value is None:
         return None
-    from faceparity.policy_check import read_limits
+    from faceparity.review.check import read_limits
 
     try:
         return read_limits(value)
@@ -362,7 +362,7 @@ def _report_check_options(func: F) -> F:
 
 
 def _check_report(data: dict[str, Any], limits: Any, name: str) -> Any:
-    from faceparity.policy_check import check_limits
+    from faceparity.review.check import check_limits
 
     return check_limits(data, limits, results_name=name)
 
@@ -422,7 +422,7 @@ def report(
     title: str | None,
 ) -> None:
     """Write the model-card report (HTML or Markdown) of a results.json."""
-    from faceparity.render.loading import read_results
+    from faceparity.results.loading import read_results
 
     data = read_results(results)
     if fmt is None:
@@ -451,9 +451,9 @@ def report(
 @_reported
 def compare(a: Path, b: Path, output: Path | None) -> None:
     """Two results side by side: the change in every differential (B - A)."""
-    from faceparity.compare import compare_results
     from faceparity.render import comparison as render
-    from faceparity.render.loading import read_results
+    from faceparity.results.loading import read_results
+    from faceparity.review.diff import compare_results
 
     writers = {
         ".md": render.comparison_markdown,
@@ -480,8 +480,8 @@ def compare(a: Path, b: Path, output: Path | None) -> None:
 @_reported
 def check(results: Path, limits: Path) -> None:
     """Check results.json against a limits file: exit 1 and list the violations, else 0."""
-    from faceparity.policy_check import read_limits
-    from faceparity.render.loading import read_results
+    from faceparity.results.loading import read_results
+    from faceparity.review.check import read_limits
 
     parsed = read_limits(limits)
     outcome = _check_report(read_results(results), parsed, str(results))
@@ -689,9 +689,9 @@ def scenario(
     """Expected false candidates per day and year by group for a stated 1:N deployment."""
     import json
 
-    from faceparity.identification.scenario import Deployment, cross_rates, run_scenario
     from faceparity.render.identification_table import format_scenario_table
-    from faceparity.render.loading import read_results
+    from faceparity.results.loading import read_results
+    from faceparity.review.scenario import Deployment, cross_rates, run_scenario
 
     if bool(gallery) == (gallery_size is not None or bool(composition)):
         raise UsageError(
@@ -838,7 +838,7 @@ def plan(
     import json
 
     from faceparity.render.plan import format_capacity, format_plan
-    from faceparity.uncertainty.planning import (
+    from faceparity.uncertainty.sample_size import (
         IntervalKind,
         PlanConfig,
         plan_audit,
@@ -858,7 +858,7 @@ def plan(
                 "--" + n.replace("n_groups", "groups").replace("_", "-") for n in given
             )
             raise UsageError(f"{names}: plans a data collection; it does not apply with --from")
-        from faceparity.render.loading import read_results
+        from faceparity.results.loading import read_results
 
         rows = supported_rates(
             read_results(from_results),
@@ -1255,7 +1255,7 @@ def _audit_table(table: Any, metadata: Path, tail_capacity: int, opts: dict[str,
         _finish(cs, opts)
         return
     from faceparity.scoring.engine import EngineConfig
-    from faceparity.stream import audit_embeddings_streaming
+    from faceparity.verification.stream import audit_embeddings_streaming
 
     engine_config = EngineConfig(
         block_size=block_size,
@@ -1368,7 +1368,7 @@ _PIPELINE_KEYS = frozenset(p.name for p in embed.params) - {"manifest", "output"
 @_reported
 def simulate(output: Path, subjects_per_group: int, samples_per_subject: int, seed: int) -> None:
     """Make a synthetic population with planted differentials and known true rates."""
-    from faceparity import simulate as sim
+    from faceparity.synthetic import simulate as sim
 
     config = sim.default_config(
         n_subjects_per_group=subjects_per_group, samples_per_subject=samples_per_subject, seed=seed
@@ -1391,7 +1391,7 @@ def simulate(output: Path, subjects_per_group: int, samples_per_subject: int, se
 @_reported
 def demo(output: Path, seed: int) -> None:
     """Simulate a population, audit it, and compare with the truth (synthetic data)."""
-    from faceparity.demo import run_demo
+    from faceparity.synthetic.demo import run_demo
 
     click.echo(run_demo(output, seed=seed, log=_message), nl=False)
 

@@ -322,12 +322,9 @@ def verify(
     A one-off comparison of two images you hold, for people checking a model; not a
     search, and nothing is stored.
     """
-    from faceparity.pipeline.verify import (
-        compare_images,
-        describe_threshold,
-        other_model_warning,
-    )
-    from faceparity.results import AuditResult
+    from faceparity.pipeline.pair import compare_images
+    from faceparity.results.audit import AuditResult
+    from faceparity.review.threshold import describe_threshold, other_model_warning
 
     if not math.isfinite(threshold):
         raise UsageError(f"--threshold: expected a finite number, got {threshold}")

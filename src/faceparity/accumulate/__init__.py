@@ -16,14 +16,12 @@ the exact threshold.
 
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
 from faceparity.accumulate.chunks import accumulate_chunks
-from faceparity.accumulate.distribution import HistogramScores
 from faceparity.accumulate.grid import COSINE_GRID, ScoreGrid
 
 __all__ = [
     "COSINE_GRID",
     "DEFAULT_TAIL_CAPACITY",
     "Accumulator",
-    "HistogramScores",
     "ScoreGrid",
     "accumulate_chunks",
 ]

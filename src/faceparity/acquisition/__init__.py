@@ -11,7 +11,7 @@ from faceparity.acquisition.metrics import (
     generalised_fnmr,
     with_acquisition,
 )
-from faceparity.acquisition.results import AcquisitionGroup, AcquisitionResult
+from faceparity.results.acquisition import AcquisitionGroup, AcquisitionResult
 
 __all__ = [
     "AcquisitionGroup",

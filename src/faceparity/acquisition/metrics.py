@@ -18,19 +18,20 @@ images instead (a zero is a bound, not a certainty), as rates elsewhere do.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.acquisition.results import ACQUIRE, ENROL, AcquisitionGroup, AcquisitionResult
-from faceparity.comparisons import MISSING
-from faceparity.grouping import intersect
-
-if TYPE_CHECKING:
-    from faceparity.results import AuditResult
+from faceparity.model.comparisons import MISSING
+from faceparity.model.grouping import intersect
+from faceparity.results.acquisition import ACQUIRE, ENROL, AcquisitionGroup, AcquisitionResult
+from faceparity.results.audit import AuditResult
+from faceparity.uncertainty.binomial import clopper_pearson
+from faceparity.uncertainty.bootstrap import percentile_interval
 
 __all__ = ["acquisition_by_group", "generalised_fnmr", "with_acquisition"]
 
@@ -180,11 +181,6 @@ def _intervals(
     seed: np.random.SeedSequence,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Intervals of FTA and FTE of one group's images (``members``: their subjects)."""
-    # Imported here: faceparity.results imports this package, and the uncertainty
-    # package imports faceparity.results.
-    from faceparity.uncertainty.binomial import clopper_pearson
-    from faceparity.uncertainty.bootstrap import percentile_interval
-
     n = len(members)
     if n == 0:
         return None, None
@@ -224,8 +220,6 @@ def with_acquisition(result: AuditResult, acquisition: AcquisitionResult) -> Aud
     of the 1:1 audit (none, unless the two were grouped by different attributes) are
     left out, and with no group left, the overall row too.
     """
-    import dataclasses
-
     points = []
     for point in result.operating_points:
         fnmr = {group.label: group.fnmr for group in point.groups}

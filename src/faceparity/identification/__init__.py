@@ -8,8 +8,8 @@ deployment.
 Where things live: :mod:`~faceparity.identification.protocol` (who is enrolled and who
 searches), :mod:`~faceparity.identification.search` (blocked search, top-R selection),
 :mod:`~faceparity.identification.metrics` (FPIR, FNIR, CMC, false candidates, gallery
-size), :mod:`~faceparity.identification.scenario` (expected false candidates of a
-deployment), :mod:`~faceparity.identification.results` (the ``identification`` section
+size), :mod:`~faceparity.review.scenario` (expected false candidates of a
+deployment), :mod:`~faceparity.results.identification` (the ``identification`` section
 of ``results.json``) and :mod:`~faceparity.identification.audit` (all of it on an
 embeddings table).
 """
@@ -17,9 +17,9 @@ embeddings table).
 from faceparity.identification.audit import audit_identification
 from faceparity.identification.metrics import (
     DEFAULT_TARGET_FPIRS,
+    audit_searches,
     candidate_lists,
     cmc,
-    identification_audit,
     search_rates,
     threshold_at_fpir,
 )
@@ -30,8 +30,8 @@ from faceparity.identification.protocol import (
     read_roles,
     split_protocol,
 )
-from faceparity.identification.results import IdentificationResult
 from faceparity.identification.search import SearchConfig, SearchResult, search
+from faceparity.results.identification import IdentificationResult
 
 __all__ = [
     # protocol
@@ -48,7 +48,7 @@ __all__ = [
     "DEFAULT_TARGET_FPIRS",
     "candidate_lists",
     "cmc",
-    "identification_audit",
+    "audit_searches",
     "search_rates",
     "threshold_at_fpir",
     # results and the whole audit

@@ -11,14 +11,14 @@ from collections.abc import Callable, Sequence
 
 import numpy.typing as npt
 
-from faceparity.config import PolicyKind, ThresholdPolicy
 from faceparity.errors import InputError
-from faceparity.grouping import intersect
-from faceparity.identification.metrics import DEFAULT_TARGET_FPIRS, identification_audit
+from faceparity.identification.metrics import DEFAULT_TARGET_FPIRS, audit_searches
 from faceparity.identification.protocol import ProtocolConfig, build_protocol, split_protocol
-from faceparity.identification.results import IdentificationResult
 from faceparity.identification.search import SearchConfig, search
+from faceparity.model.config import PolicyKind, ThresholdPolicy
+from faceparity.model.grouping import intersect
 from faceparity.readers.embeddings import EmbeddingTable
+from faceparity.results.identification import IdentificationResult
 
 __all__ = ["DEPTH", "audit_identification"]
 
@@ -92,7 +92,7 @@ def audit_identification(
         threads=threads or SearchConfig().threads,
     )
     found = search(table.values, plan, config=search_config, progress=progress)
-    result = identification_audit(
+    result = audit_searches(
         found,
         plan,
         groups=groups,

@@ -36,11 +36,13 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.config import PolicyKind, ScoreKind, ThresholdPolicy
 from faceparity.errors import UsageError
-from faceparity.grouping import Group, Grouping
 from faceparity.identification.protocol import Protocol
-from faceparity.identification.results import (
+from faceparity.identification.search import SearchResult
+from faceparity.metrics.rates import threshold_at_fmr
+from faceparity.model.config import PolicyKind, ScoreKind, ThresholdPolicy
+from faceparity.model.grouping import Group, Grouping
+from faceparity.results.identification import (
     CrossGroupRate,
     FalseCandidateMatrix,
     GallerySizeCurve,
@@ -50,8 +52,6 @@ from faceparity.identification.results import (
     IdentificationResult,
     SearchRates,
 )
-from faceparity.identification.search import SearchResult
-from faceparity.metrics.rates import threshold_at_fmr
 
 __all__ = [
     "DEFAULT_TARGET_FPIRS",
@@ -60,7 +60,7 @@ __all__ = [
     "cmc",
     "false_negative",
     "false_positive",
-    "identification_audit",
+    "audit_searches",
     "search_rates",
     "threshold_at_fpir",
 ]
@@ -388,7 +388,7 @@ def _curve(
     )
 
 
-def identification_audit(
+def audit_searches(
     result: SearchResult,
     protocol: Protocol,
     *,

@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.comparisons import MISSING, Exclusion
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.comparisons import MISSING, Exclusion
 
 __all__ = [
     "GALLERY_ROLE",

@@ -10,6 +10,7 @@ from faceparity.metrics.differentials import (
     max_min_ratio,
     summarize,
 )
+from faceparity.metrics.distribution import HistogramScores
 from faceparity.metrics.rates import (
     DetCurve,
     EqualErrorRate,
@@ -25,6 +26,7 @@ from faceparity.metrics.rates import (
 __all__ = [
     # rates and curves
     "DetCurve",
+    "HistogramScores",
     "EqualErrorRate",
     "SortedScores",
     "det_curve",

@@ -22,10 +22,11 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.config import ScoreKind
+from faceparity.model.config import ScoreKind
 
 __all__ = [
     "DetCurve",
+    "MatedCounts",
     "ScoreCounts",
     "EqualErrorRate",
     "SortedScores",
@@ -58,6 +59,16 @@ class ScoreCounts(Protocol):
 
     def representable(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
         """Where the counts are exact."""
+        ...
+
+
+class MatedCounts(Protocol):
+    """What the audit asks of a set of mated similarity scores, however they are held."""
+
+    def __len__(self) -> int: ...
+
+    def count_below(self, t: float | npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """Number of scores ``< t``."""
         ...
 
 

@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.acquisition.results import ACQUIRE, ENROL, ENROLLED
 from faceparity.errors import InputError, Location
 from faceparity.io import atomic_path
 from faceparity.pipeline import _deps
@@ -56,6 +55,7 @@ from faceparity.pipeline.quality import ImageQuality, QualityLimits, measure_qua
 from faceparity.pipeline.skintone import ita_band, skin_ita
 from faceparity.readers.manifest import Manifest
 from faceparity.readers.pipeline_output import METADATA_KEY, OUTPUT_KIND
+from faceparity.results.acquisition import ACQUIRE, ENROL, ENROLLED
 
 if TYPE_CHECKING:
     import pyarrow as pa

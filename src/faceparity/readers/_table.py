@@ -9,7 +9,7 @@ the same checks, with the same messages:
 - a mated label, where the format has one, agrees with the subject ids;
 - a sample belongs to one subject;
 - the same two samples compared more than once are kept once, the other rows are
-  recorded as an :class:`~faceparity.comparisons.Exclusion`, and copies that
+  recorded as an :class:`~faceparity.model.comparisons.Exclusion`, and copies that
   disagree in score are an error naming both rows.
 
 Rows in messages are 1-based data rows, the header not counted (for headerless
@@ -28,9 +28,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from faceparity.comparisons import ComparisonSet, Exclusion
-from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.comparisons import ComparisonSet, Exclusion
+from faceparity.model.config import ScoreKind
 from faceparity.readers.attributes import AttributeSpec, encode_attribute
 
 __all__ = [

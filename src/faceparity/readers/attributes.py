@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from faceparity.comparisons import MISSING
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.comparisons import MISSING
 
 __all__ = ["AttributeSpec", "band_labels", "encode_attribute", "parse_bins"]
 

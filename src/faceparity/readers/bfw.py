@@ -22,8 +22,8 @@ import dataclasses
 import os
 from pathlib import Path
 
-from faceparity.comparisons import ComparisonSet
-from faceparity.config import ScoreKind
+from faceparity.model.comparisons import ComparisonSet
+from faceparity.model.config import ScoreKind
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.pairs import read_pairs
 

@@ -59,9 +59,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from faceparity.comparisons import MISSING, ComparisonSet, Exclusion
-from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.comparisons import MISSING, ComparisonSet, Exclusion
+from faceparity.model.config import ScoreKind
 from faceparity.readers._table import (
     MSG_EMPTY_FILE,
     MSG_NO_ROWS,

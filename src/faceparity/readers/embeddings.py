@@ -4,7 +4,7 @@ The embeddings file holds one embedding per sample; the metadata table (CSV, TSV
 Parquet, read like every other table: :func:`~faceparity.readers._table.load_table`)
 holds one row per sample with its sample id, subject id and attributes.
 :func:`read_embeddings` joins the two, leaves out what cannot be compared (each with
-a counted :class:`~faceparity.comparisons.Exclusion`), and forms every mated and
+a counted :class:`~faceparity.model.comparisons.Exclusion`), and forms every mated and
 every non-mated comparison of the samples left, scored by cosine similarity.
 
 Embeddings file formats
@@ -48,9 +48,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from faceparity.comparisons import MISSING, ComparisonSet, Exclusion
-from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.comparisons import MISSING, ComparisonSet, Exclusion
+from faceparity.model.config import ScoreKind
 from faceparity.readers._table import (
     MSG_MISSING_COLUMN,
     MSG_UNREADABLE,

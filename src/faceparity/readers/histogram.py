@@ -19,7 +19,7 @@ Each row's count is placed at its score, exactly as if the file listed that many
 comparisons with that score, and accumulated as
 :func:`~faceparity.readers.pairs_stream.accumulate_pairs` accumulates a pair list:
 the accumulator is the same (the tests check it), and so is the audit of
-:func:`faceparity.verification.audit_accumulated`. Where the ``score`` column holds
+:func:`faceparity.verification.audit.audit_accumulated`. Where the ``score`` column holds
 the scores themselves and the accumulator's tail (the highest ``capacity`` non-mated
 comparisons) holds every score, that is the exact audit of the full list of
 comparisons (:func:`faceparity.audit`).
@@ -49,8 +49,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
-from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.config import ScoreKind
+from faceparity.model.population import Population
 from faceparity.readers._table import (
     Origin,
     check_score_kind,
@@ -68,7 +69,6 @@ from faceparity.readers.pairs_stream import (
     iter_table_chunks,
     score_grid,
 )
-from faceparity.verification import Population
 
 __all__ = [
     "HISTOGRAM_COLUMNS",
@@ -165,7 +165,7 @@ def read_histogram(
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from faceparity.verification import audit_accumulated
+    >>> from faceparity.verification.audit import audit_accumulated
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "h.csv").write_text(
     ...     "group_a,group_b,mated,score,count\nF,F,1,0.8,3\nF,F,0,0.1,500\nF,F,0,0.4,2\n")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from faceparity.comparisons import ComparisonSet
-from faceparity.config import ScoreKind
+from faceparity.model.comparisons import ComparisonSet
+from faceparity.model.config import ScoreKind
 from faceparity.readers._table import (
     Origin,
     assemble,

@@ -16,7 +16,7 @@ row) but never holds the whole table: it reads it twice, a chunk of rows at a ti
 Scores are accumulated as similarities: distances are negated (exactly), so that
 the audit reads thresholds back as distances (``score <= threshold``). The result,
 a :class:`StreamedPairs`, is audited by
-:func:`faceparity.verification.audit_accumulated`; it equals the audit of
+:func:`faceparity.verification.audit.audit_accumulated`; it equals the audit of
 :func:`~faceparity.readers.pairs.read_pairs` on the same file where the tail of the
 accumulator holds every non-mated score (see :mod:`faceparity.accumulate` for what
 is exact otherwise).
@@ -45,10 +45,11 @@ import pandas as pd
 
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
 from faceparity.accumulate.grid import ScoreGrid
-from faceparity.comparisons import MISSING, Exclusion
-from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location, UsageError
-from faceparity.grouping import Group, intersect
+from faceparity.model.comparisons import MISSING, Exclusion
+from faceparity.model.config import ScoreKind
+from faceparity.model.grouping import Group, intersect
+from faceparity.model.population import Population
 from faceparity.readers._table import (
     MSG_EMPTY_FILE,
     MSG_MISSING_COLUMN,
@@ -66,7 +67,6 @@ from faceparity.readers._table import (
     table_kind,
 )
 from faceparity.readers.attributes import AttributeSpec, band_labels, encode_attribute
-from faceparity.verification import Population
 
 __all__ = ["NOTE_STREAMING", "StreamedPairs", "accumulate_pairs", "iter_table_chunks"]
 
@@ -429,7 +429,7 @@ def accumulate_pairs(
     -------
     StreamedPairs
         The accumulator, the groups and population, ready for
-        :func:`faceparity.verification.audit_accumulated`.
+        :func:`faceparity.verification.audit.audit_accumulated`.
 
     Raises
     ------
@@ -446,7 +446,7 @@ def accumulate_pairs(
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from faceparity.verification import audit_accumulated
+    >>> from faceparity.verification.audit import audit_accumulated
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "p.csv").write_text("s,a,b,sex\n0.9,x,x,F\n0.1,x,y,F\n0.3,y,z,F\n")
     >>> sp = accumulate_pairs(d / "p.csv", score="s", score_kind=ScoreKind.SIMILARITY,

@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.acquisition.results import ENROLLED, STATUSES
-from faceparity.comparisons import Exclusion
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.model.comparisons import Exclusion
 from faceparity.readers._table import (
     MSG_MISSING_COLUMN,
     MSG_UNREADABLE,
@@ -40,6 +39,7 @@ from faceparity.readers._table import (
 )
 from faceparity.readers.attributes import AttributeSpec, encode_attribute
 from faceparity.readers.embeddings import EMBEDDING_COLUMN, EmbeddingTable, embedding_table
+from faceparity.results.acquisition import ENROLLED, STATUSES
 
 __all__ = [
     "METADATA_KEY",

@@ -12,7 +12,7 @@ reader takes the layout of the FaVFA pair tables (CEA-LIST, WACV 2025):
   (``dist`` by default).
 
 The two join on ``(img_1, img_2)``. A pair in one file but not the other is left
-out and counted as an :class:`~faceparity.comparisons.Exclusion` saying which file
+out and counted as an :class:`~faceparity.model.comparisons.Exclusion` saying which file
 lacks it. A key given twice in one file is an error when the other file has that
 key (the join would be ambiguous); when it does not, its rows join nothing and are
 counted with the other unmatched rows.
@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from faceparity.comparisons import ComparisonSet, Exclusion
-from faceparity.config import ScoreKind
 from faceparity.errors import InputError, Location
+from faceparity.model.comparisons import ComparisonSet, Exclusion
+from faceparity.model.config import ScoreKind
 from faceparity.readers._table import (
     Origin,
     assemble,

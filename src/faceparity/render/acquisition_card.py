@@ -212,7 +212,7 @@ def build_acquisition(results: Mapping[str, Any]) -> AcquisitionSection | None:
     Parameters
     ----------
     results : mapping
-        ``results.json`` as read by :func:`~faceparity.render.loading.read_results`.
+        ``results.json`` as read by :func:`~faceparity.results.loading.read_results`.
 
     Returns
     -------

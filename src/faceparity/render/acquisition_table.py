@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from faceparity.acquisition.results import AcquisitionGroup, AcquisitionResult
 from faceparity.render.formatting import fmt_count, fmt_interval, fmt_rate, text_grid
+from faceparity.results.acquisition import AcquisitionGroup, AcquisitionResult
 
 __all__ = [
     "NO_BOOTSTRAP_INTERVAL",

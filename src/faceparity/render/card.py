@@ -327,7 +327,7 @@ def build_card(
     Parameters
     ----------
     results : mapping
-        ``results.json`` as read by :func:`~faceparity.render.loading.read_results`.
+        ``results.json`` as read by :func:`~faceparity.results.loading.read_results`.
     charts : sequence of Chart, default ()
         Charts from :func:`~faceparity.render.charts.make_charts` (none for Markdown
         text only, where they are listed as omitted).

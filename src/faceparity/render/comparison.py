@@ -1,12 +1,12 @@
-"""A :class:`~faceparity.compare.Comparison` as Markdown, HTML or JSON."""
+"""A :class:`~faceparity.review.diff.Comparison` as Markdown, HTML or JSON."""
 
 from __future__ import annotations
 
 import json
 
-from faceparity.compare import Change, Comparison
 from faceparity.render.environment import GENERATOR, template_environment
 from faceparity.render.formatting import NOT_AVAILABLE, fmt_number, fmt_rate, fmt_ratio
+from faceparity.review.diff import Change, Comparison
 
 __all__ = ["comparison_html", "comparison_json", "comparison_markdown", "comparison_rows"]
 
@@ -70,7 +70,7 @@ def comparison_html(comparison: Comparison) -> str:
 
 
 def comparison_json(comparison: Comparison) -> str:
-    """JSON (:meth:`~faceparity.compare.Comparison.to_dict`), indented, newline at the end."""
+    """JSON (:meth:`~faceparity.review.diff.Comparison.to_dict`), indented, newline at the end."""
     return json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n"
 
 

@@ -13,7 +13,7 @@ import html
 import re
 from typing import Any
 
-from faceparity import __version__
+from faceparity._version import __version__
 from faceparity.errors import UsageError
 
 __all__ = ["GENERATOR", "escape_markdown", "template_environment"]

@@ -29,7 +29,7 @@ def render_html(
     Parameters
     ----------
     results : mapping
-        ``results.json`` as read by :func:`~faceparity.render.loading.read_results`.
+        ``results.json`` as read by :func:`~faceparity.results.loading.read_results`.
     notices : sequence of str, default ()
         Shown first and among the caveats (the demo says its data are synthetic).
     target_fmr, policy : optional

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from faceparity.identification.results import IdentificationPoint, IdentificationResult
-from faceparity.identification.scenario import ScenarioResult
 from faceparity.render.formatting import text_grid
+from faceparity.results.identification import IdentificationPoint, IdentificationResult
+from faceparity.review.scenario import ScenarioResult
 
 __all__ = ["format_identification_table", "format_scenario_table"]
 

@@ -1,4 +1,4 @@
-"""Plain-text tables of ``faceparity plan`` (:mod:`faceparity.uncertainty.planning`).
+"""Plain-text tables of ``faceparity plan`` (:mod:`faceparity.uncertainty.sample_size`).
 
 Rates are fractions in scientific notation; counts carry thousands separators.
 """
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from faceparity.render.formatting import text_grid
 from faceparity.uncertainty.binomial import CORRELATION_CAVEAT
-from faceparity.uncertainty.planning import GroupCapacity, IntervalKind, Plan
+from faceparity.uncertainty.sample_size import GroupCapacity, IntervalKind, Plan
 from faceparity.uncertainty.support import MIN_ERRORS
 
 __all__ = ["format_capacity", "format_plan"]

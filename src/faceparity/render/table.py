@@ -1,4 +1,4 @@
-"""A readable per-group table of an :class:`~faceparity.results.AuditResult` for a terminal.
+"""A readable per-group table of an :class:`~faceparity.results.audit.AuditResult` for a terminal.
 
 Plain text only (stdout stays data that can be piped); rates are fractions written
 in scientific notation, undefined rates as ``-`` with the reason below the table.
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from faceparity.render.formatting import text_grid
-from faceparity.results import AuditResult, OperatingPoint
+from faceparity.results.audit import AuditResult, OperatingPoint
 
 __all__ = ["format_table"]
 

@@ -7,7 +7,7 @@ from faceparity.uncertainty.binomial import (
     rule_of_three,
     wilson,
 )
-from faceparity.uncertainty.planning import (
+from faceparity.uncertainty.sample_size import (
     DEFAULT_ICC,
     GroupCapacity,
     IntervalKind,

@@ -21,18 +21,18 @@ import numpy as np
 import numpy.typing as npt
 
 from faceparity.accumulate.accumulator import Accumulator
-from faceparity.comparisons import ComparisonSet
-from faceparity.config import (
+from faceparity.errors import FaceparityError
+from faceparity.metrics.rates import equal_error_rate_of
+from faceparity.model.comparisons import ComparisonSet
+from faceparity.model.config import (
     AuditConfig,
     FMRScope,
     PolicyKind,
     ScoreKind,
     ThresholdPolicy,
 )
-from faceparity.errors import FaceparityError
-from faceparity.grouping import group_comparisons
-from faceparity.metrics.rates import equal_error_rate_of
-from faceparity.results import (
+from faceparity.model.grouping import Grouping, group_comparisons
+from faceparity.results.audit import (
     AuditResult,
     EerResult,
     GroupSummary,
@@ -45,8 +45,9 @@ from faceparity.uncertainty.bootstrap import (
     percentile_interval,
     poisson_weights,
 )
-from faceparity.uncertainty.plans import ExactPlan, StreamPlan
 from faceparity.uncertainty.support import support_for
+from faceparity.uncertainty.views import ExactViews, StreamViews
+from faceparity.verification.operating_points import operating_point
 
 __all__ = ["METHODS", "with_uncertainty"]
 
@@ -89,17 +90,17 @@ def with_uncertainty(
             raise ValueError("the bootstrap needs the audit's config")
         if comparisons is not None and group_by is not None:
             grouping = group_comparisons(comparisons, group_by)
-            plan: Any = ExactPlan.of(comparisons, grouping, config, result)
+            views: ExactViews | StreamViews = ExactViews.of(comparisons, grouping, config, result)
             sign = 1.0 if comparisons.score_kind is ScoreKind.SIMILARITY else -1.0
         elif accumulator is not None and samples is not None:
-            grouping = StreamPlan.grouping(result, accumulator.n_groups)
-            plan = StreamPlan.of(accumulator, samples, config, result)
+            grouping = StreamViews.grouping(result, accumulator.n_groups)
+            views = StreamViews.of(accumulator, samples, config, result)
             sign = 1.0 if result.input["score_kind"] == "similarity" else -1.0
         else:
             raise ValueError(
                 "the bootstrap needs the comparisons and group_by, or the accumulator and samples"
             )
-        intervals = _bootstrap(result, plan, grouping, config, sign, replicates, level, seed)
+        intervals = _bootstrap(result, views, grouping, config, sign, replicates, level, seed)
         block.update(
             method=BOOTSTRAP_METHOD,
             replicates=replicates,
@@ -152,16 +153,14 @@ def _numbers(
 
 def _bootstrap(
     result: AuditResult,
-    plan: Any,
-    grouping: Any,
+    views: Any,
+    grouping: Grouping,
     config: AuditConfig,
     sign: float,
     replicates: int,
     level: float,
     seed: int,
 ) -> dict[Key, dict[str, Any]]:
-    from faceparity.verification import _operating_point, _Partition  # noqa: PLC0415
-
     # The numbers the result has (an undefined one, such as the common threshold of the
     # per-group policy, has no interval to give).
     keys = [
@@ -173,20 +172,20 @@ def _bootstrap(
     ]
     # An EER below the scores held (a streaming tail that stops above it) cannot be
     # read in a replicate: it is not recomputed there, and gets no interval.
-    views = [*plan.group_non_mated_views(), plan.overall_non_mated]
+    views = [*views.group_non_mated_views(), views.overall_non_mated]
     summaries = [*result.groups, result.overall]
     eer_held = [
         s.eer is not None and sign * s.eer.threshold >= v.floor
         for s, v in zip(summaries, views, strict=True)
     ]
     values = np.full((replicates, len(keys)), np.nan)
-    for r, weights in enumerate(poisson_weights(plan.n_subjects, replicates, seed)):
-        part = plan.replicate(weights, _Partition)
+    for r, weights in enumerate(poisson_weights(views.n_subjects, replicates, seed)):
+        part = views.replicate(weights)
         points: list[OperatingPoint | None] = []
         for policy in config.policies:
             for target in config.target_fmrs:
                 try:
-                    points.append(_operating_point(policy, target, grouping, part, config, sign))
+                    points.append(operating_point(policy, target, grouping, part, config, sign))
                 except (NotHeld, ValueError, FaceparityError):
                     points.append(None)  # e.g. no comparisons left in the reference group
         eers = [

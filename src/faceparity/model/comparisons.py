@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.config import ScoreKind
 from faceparity.errors import InputError
+from faceparity.model.config import ScoreKind
 
 __all__ = ["MISSING", "ComparisonSet", "Exclusion"]
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faceparity.config import AuditConfig, ThresholdPolicy
+from faceparity.model.config import AuditConfig, ThresholdPolicy
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.embeddings import read_embeddings
 from faceparity.render.table import format_table
-from faceparity.results import AuditResult
-from faceparity.simulate import (
+from faceparity.results.audit import AuditResult
+from faceparity.synthetic.simulate import (
     SimulationConfig,
     default_config,
     simulate,
@@ -32,7 +32,7 @@ from faceparity.simulate import (
     write_simulation,
 )
 from faceparity.uncertainty.apply import with_uncertainty
-from faceparity.verification import audit
+from faceparity.verification.audit import audit
 
 __all__ = [
     "RESOLVED_STANDARD_ERRORS",
@@ -61,7 +61,7 @@ class TruthRow:
     ``fmr_se`` and ``fnmr_se`` are the standard errors of the measured rates under the
     simulator's model at the group's threshold: for FMR the binomial one times the
     square root of the design effect (same-group non-mated comparisons of one pair of
-    subjects share their identities, :func:`~faceparity.simulate.true_fmr_design_effect`),
+    subjects share their identities, :func:`~faceparity.synthetic.simulate.true_fmr_design_effect`),
     for FNMR the binomial one (mated comparisons are pairwise independent). ``fmr_z``
     and ``fnmr_z`` are the measured minus the true rate in those standard errors; all
     four are None where the rate was not measured.

@@ -1,6 +1,6 @@
 """Read ``results.json`` as a plain mapping for the report, ``compare`` and ``check``.
 
-The renderers read the JSON mapping rather than :class:`~faceparity.results.AuditResult`
+The renderers read the JSON mapping rather than :class:`~faceparity.results.audit.AuditResult`
 so that keys added to schema 1.0 after this module was written (interval keys such as
 ``fmr_ci``, support flags such as ``fmr_support``, a top-level ``uncertainty``) reach
 the report instead of being refused. Only what the renderers rely on is checked here.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from faceparity.errors import InputError
-from faceparity.results import SCHEMA_VERSION
+from faceparity.results.audit import SCHEMA_VERSION
 
 __all__ = ["read_results", "validate_results"]
 

@@ -7,42 +7,39 @@ a binary search per group.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from faceparity import __version__
+from faceparity._version import __version__
 from faceparity.accumulate.accumulator import Accumulator
-from faceparity.accumulate.distribution import HistogramScores
-from faceparity.comparisons import ComparisonSet, Exclusion
-from faceparity.config import (
-    AuditConfig,
-    FMRScope,
-    MatedGroupRule,
-    PolicyKind,
-    ScoreKind,
-    ThresholdPolicy,
-)
-from faceparity.errors import InputError, UsageError
-from faceparity.grouping import Group, Grouping, group_comparisons
-from faceparity.metrics.differentials import summarize
+from faceparity.errors import InputError
+from faceparity.metrics.distribution import HistogramScores
 from faceparity.metrics.rates import (
     ScoreCounts,
     SortedScores,
     equal_error_rate_of,
-    max_false_matches,
 )
-from faceparity.results import (
+from faceparity.model.comparisons import ComparisonSet, Exclusion
+from faceparity.model.config import (
+    AuditConfig,
+    FMRScope,
+    MatedGroupRule,
+    ScoreKind,
+)
+from faceparity.model.grouping import Group, Grouping, group_comparisons
+from faceparity.model.population import Population
+from faceparity.results.audit import (
     AuditResult,
-    CrossGroupCell,
     DetPoints,
     EerResult,
-    GroupOperatingPoint,
     GroupSummary,
-    OperatingPoint,
-    RatePair,
+)
+from faceparity.verification.operating_points import (
+    Partition,
+    group_notes,
+    operating_point,
 )
 
 __all__ = ["Population", "audit", "audit_accumulated"]
@@ -82,19 +79,9 @@ def _bounds(keys: npt.NDArray[np.integer], n_keys: int) -> npt.NDArray[np.int64]
     return bounds
 
 
-@dataclass
-class _Partition:
-    """Similarity scores of the audit split the ways the operating points need them."""
-
-    overall_mated: SortedScores
-    overall_non_mated: ScoreCounts
-    group_mated: list[SortedScores]
-    group_non_mated: Sequence[ScoreCounts]
-    cells: Mapping[tuple[int, int], ScoreCounts]
-    exclusions: list[Exclusion]
-
-
-def _partition(cs: ComparisonSet, grouping: Grouping, config: AuditConfig) -> _Partition:
+def _partition(
+    cs: ComparisonSet, grouping: Grouping, config: AuditConfig
+) -> Partition[SortedScores]:
     # One sort of all scores; every selection below keeps the ascending order.
     order = np.argsort(cs.similarity, kind="stable")
     s = cs.similarity[order]
@@ -126,7 +113,7 @@ def _partition(cs: ComparisonSet, grouping: Grouping, config: AuditConfig) -> _P
     cells = {
         (i, j): cell_parts[i * n_groups + j] for i in range(n_groups) for j in range(i, n_groups)
     }
-    return _Partition(
+    return Partition(
         overall_mated=SortedScores.from_sorted(s[mated]),
         overall_non_mated=SortedScores.from_sorted(s[~mated]),
         group_mated=group_mated,
@@ -183,7 +170,7 @@ def _mated_by_group(
 
 def _partition_accumulated(
     acc: Accumulator, group_by: Sequence[str], config: AuditConfig
-) -> _Partition:
+) -> Partition[SortedScores]:
     """The partition of an audit from a streaming accumulator (histograms and exact tails)."""
     acc.finalize()
     n_groups, slots = acc.n_groups, acc.n_groups + 1
@@ -233,7 +220,7 @@ def _partition_accumulated(
         exclusions,
         ascending=False,
     )
-    return _Partition(
+    return Partition(
         overall_mated=SortedScores.from_sorted(np.sort(m_scores)),
         overall_non_mated=view([], everything=True),
         group_mated=group_mated,
@@ -241,10 +228,6 @@ def _partition_accumulated(
         cells=cells,
         exclusions=exclusions,
     )
-
-
-def _rate(errors: int, n: int) -> float | None:
-    return errors / n if n else None
 
 
 def _det_points(
@@ -309,36 +292,6 @@ def _input_notes(comparisons: ComparisonSet) -> list[str]:
             "sample with itself could not be detected, and samples are not counted"
         ]
     return []
-
-
-def _below_resolution(target: float, n_non_mated: int) -> str:
-    return (
-        f"target FMR {target:g} is below 1/{n_non_mated} (one false match among the "
-        "non-mated comparisons that set the threshold): the threshold rejects all of them"
-    )
-
-
-def _group_notes(n_mated: int, n_non_mated: int) -> list[str]:
-    notes = []
-    if not n_mated:
-        notes.append("no mated comparisons: FNMR and EER are undefined")
-    if not n_non_mated:
-        notes.append("no non-mated comparisons: FMR, EER and a per-group threshold are undefined")
-    return notes
-
-
-@dataclass(frozen=True)
-class Population:
-    """Who is in an audit: subjects and samples per group and in all, for the record.
-
-    Entries are None when the input does not identify samples (``n_samples``) or
-    subjects (``n_subjects``: a histogram input).
-    """
-
-    n_subjects: Sequence[int | None]
-    n_samples: Sequence[int | None]
-    n_subjects_total: int | None
-    n_samples_total: int | None
 
 
 def audit(
@@ -448,7 +401,7 @@ def audit_accumulated(
 
 
 def _assemble(
-    part: _Partition,
+    part: Partition[SortedScores],
     grouping: Grouping,
     config: AuditConfig,
     *,
@@ -473,7 +426,7 @@ def _assemble(
                 n_non_mated=len(nm),
                 eer=_eer(m, nm, sign),
                 det=_det_points(m, nm, config.det_points, sign),
-                notes=_group_notes(len(m), len(nm)),
+                notes=group_notes(len(m), len(nm)),
             )
         )
     overall = GroupSummary(
@@ -485,7 +438,7 @@ def _assemble(
         n_non_mated=len(part.overall_non_mated),
         eer=_eer(part.overall_mated, part.overall_non_mated, sign),
         det=_det_points(part.overall_mated, part.overall_non_mated, config.det_points, sign),
-        notes=_group_notes(len(part.overall_mated), len(part.overall_non_mated)),
+        notes=group_notes(len(part.overall_mated), len(part.overall_non_mated)),
     )
     if not len(part.overall_non_mated):
         raise InputError(
@@ -493,7 +446,7 @@ def _assemble(
             "no threshold can be set for a target FMR"
         )
     points = [
-        _operating_point(policy, target, grouping, part, config, sign)
+        operating_point(policy, target, grouping, part, config, sign)
         for policy in config.policies
         for target in config.target_fmrs
     ]
@@ -525,116 +478,4 @@ def _assemble(
             {"reason": e.reason, "count": e.count, "unit": e.unit, "scope": e.scope}
             for e in (*exclusions, *part.exclusions)
         ],
-    )
-
-
-def _operating_point(
-    policy: ThresholdPolicy,
-    target: float,
-    grouping: Grouping,
-    part: _Partition,
-    config: AuditConfig,
-    sign: float,
-) -> OperatingPoint:
-    groups = grouping.groups
-    notes: list[str] = []
-    common: float | None
-    if policy.kind is PolicyKind.GLOBAL:
-        common = part.overall_non_mated.threshold_at_fmr(target)
-        basis = part.overall_non_mated
-    elif policy.kind is PolicyKind.REFERENCE:
-        assert policy.reference is not None
-        ref = grouping.find(policy.reference)
-        # Set on the reference group's demographically matched non-mated comparisons
-        # (NISTIR 8280), whatever FMR scope the groups are read with.
-        basis = part.cells[(ref, ref)]
-        if not len(basis):
-            raise UsageError(
-                f"reference group {groups[ref].label!r} has no demographically matched "
-                "non-mated comparisons to set a threshold on"
-            )
-        common = basis.threshold_at_fmr(target)
-    else:
-        common, basis = None, part.overall_non_mated
-    if common is not None and max_false_matches(len(basis), target) == 0:
-        notes.append(_below_resolution(target, len(basis)))
-
-    group_points = []
-    for i, group in enumerate(groups):
-        m, nm = part.group_mated[i], part.group_non_mated[i]
-        t = common
-        gnotes = _group_notes(len(m), len(nm))
-        if t is None and len(nm):
-            t = nm.threshold_at_fmr(target)
-            if max_false_matches(len(nm), target) == 0:
-                gnotes.append(_below_resolution(target, len(nm)))
-        fm = int(nm.count_at_or_above(t)) if t is not None else 0
-        fnm = int(m.count_below(t)) if t is not None else 0
-        group_points.append(
-            GroupOperatingPoint(
-                attributes=group.as_dict(),
-                label=group.label,
-                threshold=None if t is None else sign * t,
-                fmr=_rate(fm, len(nm)) if t is not None else None,
-                fnmr=_rate(fnm, len(m)) if t is not None else None,
-                n_false_matches=fm,
-                n_non_mated=len(nm),
-                n_false_non_matches=fnm,
-                n_mated=len(m),
-                notes=gnotes,
-            )
-        )
-
-    overall: RatePair | None = None
-    cells: list[CrossGroupCell] = []
-    if common is not None:
-        fm = int(part.overall_non_mated.count_at_or_above(common))
-        fnm = int(part.overall_mated.count_below(common))
-        overall = RatePair(
-            fmr=_rate(fm, len(part.overall_non_mated)),
-            fnmr=_rate(fnm, len(part.overall_mated)),
-            n_false_matches=fm,
-            n_non_mated=len(part.overall_non_mated),
-            n_false_non_matches=fnm,
-            n_mated=len(part.overall_mated),
-        )
-        for (i, j), cell in part.cells.items():
-            cfm = int(cell.count_at_or_above(common))
-            cells.append(
-                CrossGroupCell(
-                    a=groups[i].as_dict(),
-                    b=groups[j].as_dict(),
-                    fmr=_rate(cfm, len(cell)),
-                    n_false_matches=cfm,
-                    n_non_mated=len(cell),
-                )
-            )
-    else:
-        notes.append(
-            "per-group policy: each group is read at its own threshold; there is no single "
-            "threshold, so no overall rates and no cross-group matrix"
-        )
-
-    summary_raw = summarize(
-        {g.label: g.fmr for g in group_points},
-        {g.label: g.fnmr for g in group_points},
-        alpha=config.alpha,
-    )
-    summary = {
-        key: (
-            {k: m.to_dict() for k, m in value.items()}
-            if isinstance(value, dict)
-            else value.to_dict()
-        )
-        for key, value in summary_raw.items()
-    }
-    return OperatingPoint(
-        target_fmr=target,
-        policy=str(policy),
-        threshold=None if common is None else sign * common,
-        overall=overall,
-        groups=group_points,
-        cross_group=cells,
-        summary=summary,
-        notes=notes,
     )

@@ -49,7 +49,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import integrate, optimize, special
 
-from faceparity import __version__
+from faceparity._version import __version__
 from faceparity.errors import UsageError
 from faceparity.io import atomic_write_bytes, atomic_write_text
 
@@ -554,7 +554,7 @@ def true_fpir(
     false match with probability ``FMR_gh`` whatever the searched sample is (the laws
     are invariant under rotations of each block). So, exactly in this model,
     ``FPIR_g(t) = 1 - prod_h (1 - FMR_gh(t))^{N_h}``: the independence approximation
-    of 1:N search holds here without approximation (added for the 1:N audit, issue 6).
+    of 1:N search holds here without approximation.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Planning an audit: how much data a target rate needs, and what a data set supports.
 
-Two questions (issue 4, point 5):
+Two questions:
 
 1. Before data are collected: for a target FMR (or FNMR), a relative precision ``r``
    and a confidence level, how many comparisons, subjects and samples per subject

@@ -6,7 +6,7 @@ Rates are fractions in [0, 1]. A rate that cannot be computed is ``null`` with a
 reason next to it, never ``NaN``, ``inf`` or a silent zero.
 
 Schema history: ``1.0``, the first; an optional top-level ``identification`` (the 1:N
-audit, :mod:`faceparity.identification.results`) was added within 1.0, and an optional
+audit, :mod:`faceparity.results.identification`) was added within 1.0, and an optional
 ``acquisition`` (failures to acquire and enrol by group, of audits that ran the image
 pipeline: :mod:`faceparity.acquisition`).
 """
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faceparity.acquisition.results import AcquisitionResult
-from faceparity.identification.results import IdentificationResult  # issue 6
 from faceparity.io import atomic_write_text
+from faceparity.results.acquisition import AcquisitionResult
+from faceparity.results.identification import IdentificationResult
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -153,7 +153,7 @@ class AuditResult:
     exclusions: list[dict[str, Any]]
     schema_version: str = SCHEMA_VERSION
     uncertainty: dict[str, Any] | None = None
-    # --- issue 6: the optional 1:N section (None for 1:1 runs; no key is written then) ---
+    # The optional 1:N section (None for 1:1 runs; no key is written then).
     identification: IdentificationResult | None = None
     # The optional section of audits that ran the image pipeline (None otherwise).
     acquisition: AcquisitionResult | None = None
@@ -161,7 +161,7 @@ class AuditResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready mapping; keys in a stable order, schema version first."""
         body = _clean(dataclasses.asdict(self))
-        if body.get("identification") is None:  # issue 6
+        if body.get("identification") is None:
             body.pop("identification", None)
         if body.get("acquisition") is None:
             body.pop("acquisition", None)
@@ -208,7 +208,7 @@ class AuditResult:
             exclusions=data["exclusions"],
             schema_version=version,
             uncertainty=data.get("uncertainty"),
-            identification=(  # issue 6
+            identification=(
                 IdentificationResult.from_dict(data["identification"])
                 if data.get("identification")
                 else None

@@ -3,8 +3,8 @@
 A *plan* holds, for every view of an audit (overall, each group, each cross-group
 cell; mated and non-mated), the scores a replicate needs with the subjects of each, and
 builds the audit's partition for one replicate's subject weights
-(:meth:`ExactPlan.replicate`). :class:`ExactPlan` reads the list of comparisons of an
-exact audit; :class:`StreamPlan` the exact tail and mated scores of a streaming
+(:meth:`ExactViews.replicate`). :class:`ExactViews` reads the list of comparisons of an
+exact audit; :class:`StreamViews` the exact tail and mated scores of a streaming
 all-vs-all accumulator, with the replicate's numbers of comparisons in closed form.
 """
 
@@ -18,19 +18,20 @@ import numpy as np
 import numpy.typing as npt
 
 from faceparity.accumulate.accumulator import Accumulator
-from faceparity.comparisons import ComparisonSet
-from faceparity.config import AuditConfig, FMRScope, MatedGroupRule
-from faceparity.grouping import Grouping
-from faceparity.results import AuditResult
-from faceparity.uncertainty.bootstrap import View
+from faceparity.model.comparisons import ComparisonSet
+from faceparity.model.config import AuditConfig, FMRScope, MatedGroupRule
+from faceparity.model.grouping import Group, Grouping
+from faceparity.results.audit import AuditResult
+from faceparity.uncertainty.bootstrap import View, WeightedScores
+from faceparity.verification.operating_points import Partition
 
-__all__ = ["ExactPlan", "StreamPlan"]
+__all__ = ["ExactViews", "StreamViews"]
 
 Key = tuple[Any, ...]
 
 
 @dataclasses.dataclass(frozen=True)
-class ExactPlan:
+class ExactViews:
     """The views of an exact audit, each with the subjects of its comparisons."""
 
     n_subjects: int
@@ -43,7 +44,7 @@ class ExactPlan:
     @classmethod
     def of(
         cls, cs: ComparisonSet, grouping: Grouping, config: AuditConfig, result: AuditResult
-    ) -> ExactPlan:
+    ) -> ExactViews:
         """The plan of an exact audit of ``cs`` (whose result is ``result``)."""
         order = np.argsort(cs.similarity)
         s = cs.similarity[order]
@@ -90,9 +91,9 @@ class ExactPlan:
         """The view of each group's non-mated comparisons."""
         return self.group_non_mated
 
-    def replicate(self, weights: npt.NDArray[np.int64], partition: Any) -> Any:
+    def replicate(self, weights: npt.NDArray[np.int64]) -> Partition[WeightedScores]:
         """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
-        return partition(
+        return Partition(
             overall_mated=self.overall_mated.weighted(weights),
             overall_non_mated=self.overall_non_mated.weighted(weights),
             group_mated=[v.weighted(weights) for v in self.group_mated],
@@ -102,7 +103,7 @@ class ExactPlan:
         )
 
 
-class StreamPlan:
+class StreamViews:
     """The views of an all-vs-all streaming audit: its exact tail and mated scores.
 
     Every non-mated comparison of the samples was made, so a view's number of
@@ -128,10 +129,8 @@ class StreamPlan:
         self.group_mated, self.group_non_mated, self.cells = group_mated, group_non_mated, cells
 
     @staticmethod
-    def grouping(result: AuditResult, n_groups: int) -> Any:
-        """The groups of ``result``, as :func:`_operating_point` reads them."""
-        from faceparity.grouping import Group, Grouping  # noqa: PLC0415
-
+    def grouping(result: AuditResult, n_groups: int) -> Grouping:
+        """The groups of ``result``, as the operating points read them."""
         groups = tuple(Group(tuple(g.attributes.items()), g.label) for g in result.groups)
         group_by = tuple(result.config["group_by"])
         return Grouping(group_by, groups, np.zeros((0, 2), dtype=np.int32))
@@ -143,7 +142,7 @@ class StreamPlan:
         samples: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
         config: AuditConfig,
         result: AuditResult,
-    ) -> StreamPlan:
+    ) -> StreamViews:
         """The plan of a streaming audit: ``samples`` = (subject code, group slot) of each."""
         subject, slot = (np.asarray(a, dtype=np.int64) for a in samples)
         n_groups, slots = acc.n_groups, acc.n_groups + 1
@@ -193,7 +192,7 @@ class StreamPlan:
         """The view of each group's non-mated comparisons."""
         return [view for view, _ in self.group_non_mated]
 
-    def replicate(self, weights: npt.NDArray[np.int64], partition: Any) -> Any:
+    def replicate(self, weights: npt.NDArray[np.int64]) -> Partition[WeightedScores]:
         """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
         w = weights.astype(np.float64)
         v = w @ self.counts
@@ -207,7 +206,7 @@ class StreamPlan:
             return int(cell[i, j])
 
         everything = int(np.triu(cell).sum())
-        return partition(
+        return Partition(
             overall_mated=self.overall_mated.weighted(weights),
             overall_non_mated=self.overall_non_mated.weighted(weights, everything),
             group_mated=[v_.weighted(weights) for v_ in self.group_mated],

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from faceparity.comparisons import MISSING, ComparisonSet
 from faceparity.errors import UsageError
+from faceparity.model.comparisons import MISSING, ComparisonSet
 
 __all__ = ["Group", "Grouping", "group_comparisons", "intersect"]
 
@@ -80,7 +80,7 @@ def group_comparisons(comparisons: ComparisonSet, group_by: Sequence[str]) -> Gr
 
     Examples
     --------
-    >>> from faceparity.config import ScoreKind
+    >>> from faceparity.model.config import ScoreKind
     >>> cs = ComparisonSet.from_arrays(
     ...     score=[0.9, 0.2], mated=[True, False], score_kind=ScoreKind.SIMILARITY,
     ...     subject_a=["a", "a"], subject_b=["a", "b"],

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from faceparity._version import __version__
 from faceparity.errors import UsageError
 
 __all__ = [
@@ -160,8 +161,6 @@ class ScenarioResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready mapping."""
         import dataclasses
-
-        from faceparity import __version__
 
         return {"tool": {"name": "faceparity", "version": __version__}, **dataclasses.asdict(self)}
 

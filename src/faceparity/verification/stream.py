@@ -2,7 +2,7 @@
 
 :func:`audit_embeddings_streaming` groups the samples, streams every pair through
 :func:`faceparity.scoring.engine.stream_embeddings` and audits the accumulator with
-:func:`faceparity.verification.audit_accumulated`.
+:func:`faceparity.verification.audit.audit_accumulated`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from faceparity.comparisons import MISSING
-from faceparity.config import AuditConfig
 from faceparity.errors import InputError
-from faceparity.grouping import intersect
+from faceparity.model.comparisons import MISSING
+from faceparity.model.config import AuditConfig
+from faceparity.model.grouping import intersect
+from faceparity.model.population import Population
 from faceparity.readers.embeddings import EmbeddingTable
-from faceparity.results import AuditResult
+from faceparity.results.audit import AuditResult
 from faceparity.scoring.engine import EngineConfig, stream_embeddings
-from faceparity.verification import Population, audit_accumulated
+from faceparity.verification.audit import audit_accumulated
 
 __all__ = ["audit_embeddings_streaming"]
 
