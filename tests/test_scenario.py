@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from faceparity import cli
-from faceparity import simulate as sim
+from faceparity.synthetic import simulate as sim
 from faceparity.errors import UsageError
 from faceparity.identification import (
     ProtocolConfig,
