@@ -20,6 +20,7 @@ from faceparity.errors import UsageError
 from faceparity.workflow.images import ModelRequest, PipelineRequest, open_models, run_pipeline
 
 __all__ = [
+    "PIPELINE_KEYS",
     "embed",
     "model_options",
     "model_request",
@@ -158,28 +159,6 @@ def pipeline_request(opts: dict[str, Any]) -> PipelineRequest:
     )
 
 
-PIPELINE_KEYS = frozenset(
-    {
-        "root",
-        "path_column",
-        "subject_column",
-        "quality",
-        "max_pixels",
-        "batch_size",
-        "cache",
-        "no_cache",
-        "no_skin_tone",
-        "detector",
-        "detector_size",
-        "embedder",
-        "model_spec",
-        "model_device",
-        "pipeline_threads",
-    }
-)
-"""The keyword arguments the options of :func:`pipeline_options` give a command."""
-
-
 @click.command()
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
 @pipeline_options()
@@ -246,3 +225,7 @@ def verify(
         if warning is not None:
             _message(warning)
         click.echo(describe_threshold(audit, threshold, file=str(results)))
+
+
+PIPELINE_KEYS = frozenset(p.name for p in embed.params) - {"manifest", "output"}
+"""The options of ``audit images`` that belong to the pipeline (those of ``embed``)."""

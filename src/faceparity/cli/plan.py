@@ -14,7 +14,7 @@ from faceparity.errors import UsageError
 
 __all__ = ["plan"]
 
-# The values of planning.IntervalKind (tests/test_planning_cli.py checks them).
+# The values of uncertainty.sample_size.IntervalKind (tests/test_planning_cli.py checks them).
 _PLAN_INTERVALS = ["normal", "clopper-pearson"]
 _PLAN_ONLY = ("target_fnmr", "precision", "level", "samples_per_subject", "icc", "icc_pair")
 
