@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from faceparity.model.comparisons import ComparisonSet
     from faceparity.readers.attributes import AttributeSpec
     from faceparity.readers.embeddings import EmbeddingTable
+    from faceparity.results.identification import IdentificationResult
     from faceparity.review.check import CheckReport
 
 __all__ = [
@@ -164,7 +165,7 @@ class _Run:
         self.progress = progress
         self.message = message
         self.group_by = list(request.group_by)
-        self.identification: Any = None
+        self.identification: IdentificationResult | None = None
         self.acquisition: AcquisitionResult | None = None
 
     def audit(self) -> AuditResult:
