@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from markupsafe import escape
 
-from faceparity import cli
 from faceparity.acquisition import acquisition_by_group, with_acquisition
+from faceparity.cli.audit import print_result
 from faceparity.render.acquisition_card import SKIN_TONE_CAVEAT, build_acquisition
 from faceparity.render.acquisition_table import format_acquisition_table, reasons_text
 from faceparity.render.html import render_html
@@ -192,13 +192,12 @@ def test_cli_prints_the_acquisition_table_after_the_one_to_one_table(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     result = _result()
-    opts: dict[str, Any] = {"output": None, "as_json": False, "acquisition": result.acquisition}
-    cli._write_and_print(_audit(), opts)
     acq = result.acquisition
     assert acq is not None
+    print_result(with_acquisition(_audit(), acq), as_json=False)
     out = capsys.readouterr().out
     assert out == format_table(result) + "\n" + format_acquisition_table(acq)
-    cli._write_and_print(_audit(), {**opts, "as_json": True})
+    print_result(with_acquisition(_audit(), acq), as_json=True)
     assert json.loads(capsys.readouterr().out) == result.to_dict()
 
 

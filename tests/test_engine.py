@@ -24,7 +24,7 @@ from faceparity.accumulate import Accumulator
 from faceparity.model.comparisons import MISSING
 from faceparity.readers.embeddings import EmbeddingTable, compare_all
 from faceparity.scoring.engine import EngineConfig, stream_embeddings
-from faceparity.verification.stream import audit_embeddings_streaming
+from faceparity.verification.stream import audit_embeddings_streaming, stream_embeddings_audit
 
 POLICIES = tuple(ThresholdPolicy.parse(p) for p in ("global", "per-group", "reference:sex=M,eth=A"))
 
@@ -333,12 +333,20 @@ def test_streaming_bootstrap_equals_the_exact_bootstrap() -> None:
         replicates=60,
         seed=2,
     )
-    streamed = audit_embeddings_streaming(
+    whole = stream_embeddings_audit(
         table,
         group_by=["sex", "eth"],
         config=config,
         engine=EngineConfig(block_size=50, threads=2, capacity=10**7),
-        intervals={"method": "bootstrap", "replicates": 60, "seed": 2},
+    )
+    streamed = with_uncertainty(
+        whole.result,
+        method="bootstrap",
+        config=config,
+        accumulator=whole.accumulator,
+        samples=whole.samples,
+        replicates=60,
+        seed=2,
     )
     a, b = exact.to_dict()["operating_points"], streamed.to_dict()["operating_points"]
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

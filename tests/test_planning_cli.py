@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from faceparity import __version__, cli
+from faceparity.cli import plan as plan_cli
 from faceparity.uncertainty.sample_size import IntervalKind
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -97,7 +98,7 @@ def test_from_checks_the_given_targets() -> None:
 
 
 def test_interval_choices_are_the_library_enum() -> None:
-    assert cli._PLAN_INTERVALS == [k.value for k in IntervalKind]
+    assert plan_cli._PLAN_INTERVALS == [k.value for k in IntervalKind]
 
 
 def _broken_results(tmp_path: Path) -> Path:

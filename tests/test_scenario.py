@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 from faceparity import cli
-from faceparity.synthetic import simulate as sim
 from faceparity.errors import UsageError
 from faceparity.identification import (
     ProtocolConfig,
@@ -32,6 +31,7 @@ from faceparity.review.scenario import (
     false_match_count_pmf,
     run_scenario,
 )
+from faceparity.synthetic import simulate as sim
 from faceparity.verification.audit import audit
 
 

@@ -449,7 +449,7 @@ def test_embed_warns_of_byte_identical_copies(
     [("640", (640, 640)), ("640x480", (640, 480)), ("640X480", (640, 480)), (" 256 ", (256, 256))],
 )
 def test_detector_size_parses(text: str, size: tuple[int, int]) -> None:
-    from faceparity.cli_images import detector_size
+    from faceparity.workflow.images import detector_size
 
     assert detector_size(text, detector="scrfd:m.onnx") == size
     assert detector_size(None, detector="haar") is None
@@ -457,8 +457,8 @@ def test_detector_size_parses(text: str, size: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("text", ["\u00b2", "\u0664\u0660", "99999", "4097", "0x0", "256x0", "-32"])
 def test_detector_size_refuses(text: str) -> None:
-    from faceparity.cli_images import MSG_DETECTOR_SIZE, detector_size
     from faceparity.errors import UsageError
+    from faceparity.workflow.images import MSG_DETECTOR_SIZE, detector_size
 
     with pytest.raises(UsageError) as err:
         detector_size(text, detector="scrfd:m.onnx")
@@ -488,7 +488,7 @@ def test_the_detector_runs_on_the_models_cuda_device(monkeypatch: pytest.MonkeyP
     """The detector gets the CUDA device the model started on (stubs: no GPU here)."""
     import faceparity.pipeline.detect as detect
     import faceparity.pipeline.embedder as embedder
-    from faceparity.cli_images import _open_models
+    from faceparity.workflow.images import ModelRequest, open_models
 
     class OnCuda:
         device = "cuda:1"
@@ -499,14 +499,14 @@ def test_the_detector_runs_on_the_models_cuda_device(monkeypatch: pytest.MonkeyP
     opened: dict[str, object] = {}
     monkeypatch.setattr(embedder, "OnnxEmbedder", OnCuda)
     monkeypatch.setattr(detect, "open_detector", lambda spec, **kw: opened.update(kw) or "det")
-    opts = {
-        "detector": "scrfd:d.onnx",
-        "detector_size": None,
-        "pipeline_threads": 2,
-        "model_spec": None,
-        "embedder": "m.onnx",
-        "model_device": "auto",
-    }
-    detector, model = _open_models(opts)
+    models = ModelRequest(
+        detector="scrfd:d.onnx",
+        detector_size=None,
+        pipeline_threads=2,
+        model_spec=None,
+        embedder=Path("m.onnx"),
+        model_device="auto",
+    )
+    detector, model = open_models(models)
     assert detector == "det" and isinstance(model, OnCuda)
     assert opened["providers"] == [("CUDAExecutionProvider", {"device_id": 1})]

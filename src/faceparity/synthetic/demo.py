@@ -31,8 +31,10 @@ from faceparity.synthetic.simulate import (
     true_fnmr,
     write_simulation,
 )
-from faceparity.uncertainty.apply import with_uncertainty
 from faceparity.verification.audit import audit
+from faceparity.workflow.audit import add_intervals
+from faceparity.workflow.outputs import write_results
+from faceparity.workflow.request import IntervalMethod, IntervalSettings
 
 __all__ = [
     "RESOLVED_STANDARD_ERRORS",
@@ -40,6 +42,7 @@ __all__ = [
     "TruthRow",
     "order_check",
     "run_demo",
+    "demo_report",
     "truth_check",
     "write_demo_report",
 ]
@@ -295,21 +298,22 @@ def _truth_table(rows: list[TruthRow], target_fmr: float) -> str:
     return "\n".join(lines)
 
 
-def write_demo_report(result: AuditResult, output: Path) -> Path:
-    """Write ``output/report.html`` (atomically), marked as made from synthetic data."""
-    from faceparity.io import atomic_write_text
+def demo_report(result: AuditResult) -> str:
+    """The HTML report of the demo's audit, marked as made from synthetic data."""
     from faceparity.render.html import render_html
 
-    path = Path(output) / "report.html"
-    atomic_write_text(
-        path,
-        render_html(
-            result.to_dict(),
-            notices=(SYNTHETIC_NOTICE,),
-            title="Demographic differentials of a simulated face recognition system (demo)",
-        ),
+    return render_html(
+        result.to_dict(),
+        notices=(SYNTHETIC_NOTICE,),
+        title="Demographic differentials of a simulated face recognition system (demo)",
     )
-    return path
+
+
+def write_demo_report(result: AuditResult, output: Path) -> Path:
+    """Write ``output/report.html`` (atomically), marked as made from synthetic data."""
+    from faceparity.workflow.outputs import write_text
+
+    return write_text(Path(output) / "report.html", demo_report(result))
 
 
 def run_demo(
@@ -352,20 +356,17 @@ def run_demo(
         target_fmrs=target_fmrs,
         policies=(ThresholdPolicy.parse("global"), ThresholdPolicy.parse("per-group")),
     )
-    result = audit(comparisons, group_by=["sex", "region"], config=audit_config)
+    group_by = ("sex", "region")
+    result = audit(comparisons, group_by=list(group_by), config=audit_config)
     log(f"bootstrapping subjects ({replicates} replicates) ...")
-    result = with_uncertainty(
+    result = add_intervals(
         result,
-        method="bootstrap",
+        IntervalSettings(IntervalMethod.BOOTSTRAP, replicates=replicates, seed=seed),
         comparisons=comparisons,
-        group_by=["sex", "region"],
+        group_by=group_by,
         config=audit_config,
-        replicates=replicates,
-        seed=seed,
     )
-    results_path = Path(output) / "results.json"
-    result.write_json(results_path)
-    report_path = write_demo_report(result, Path(output))
+    results_path, report_path = write_results(result, Path(output), report=demo_report(result))
     parts = [
         SYNTHETIC_NOTICE,
         format_table(result),

@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
+from faceparity.accumulate.accumulator import Accumulator
 from faceparity.errors import InputError
 from faceparity.model.comparisons import MISSING
 from faceparity.model.config import AuditConfig
@@ -22,7 +24,20 @@ from faceparity.results.audit import AuditResult
 from faceparity.scoring.engine import EngineConfig, stream_embeddings
 from faceparity.verification.audit import audit_accumulated
 
-__all__ = ["audit_embeddings_streaming"]
+__all__ = ["StreamedAudit", "audit_embeddings_streaming", "stream_embeddings_audit"]
+
+
+@dataclass(frozen=True)
+class StreamedAudit:
+    """A streamed audit with what its subject bootstrap needs.
+
+    ``samples`` is the subject code and the group slot of every sample (the slot of a
+    sample in no group is the number of groups).
+    """
+
+    result: AuditResult
+    accumulator: Accumulator
+    samples: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
 
 def audit_embeddings_streaming(
@@ -33,9 +48,31 @@ def audit_embeddings_streaming(
     engine: EngineConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
     scheduler: str | None = None,
-    intervals: Mapping[str, Any] | None = None,
 ) -> AuditResult:
     """The audit of every pair of samples of ``table``, by the streaming engine.
+
+    The result of :func:`stream_embeddings_audit` (same parameters), without intervals.
+    """
+    return stream_embeddings_audit(
+        table,
+        group_by=group_by,
+        config=config,
+        engine=engine,
+        progress=progress,
+        scheduler=scheduler,
+    ).result
+
+
+def stream_embeddings_audit(
+    table: EmbeddingTable,
+    *,
+    group_by: Sequence[str],
+    config: AuditConfig | None = None,
+    engine: EngineConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    scheduler: str | None = None,
+) -> StreamedAudit:
+    """The audit of every pair of samples of ``table`` by the streaming engine, kept whole.
 
     Parameters
     ----------
@@ -51,10 +88,12 @@ def audit_embeddings_streaming(
         Called with (comparisons done, comparisons in all).
     scheduler : str, optional
         Address of a Dask scheduler to run the blocks on (``faceparity[dask]``).
-    intervals : mapping, optional
-        Keyword arguments of :func:`faceparity.uncertainty.apply.with_uncertainty`
-        (``method``, ``replicates``, ``level``, ``seed``); the subject bootstrap reads
-        the accumulator's exact scores and the samples per subject and group.
+
+    Returns
+    -------
+    StreamedAudit
+        The result (no intervals), the accumulator (its exact scores are what the
+        subject bootstrap reweights) and the subject and group slot of every sample.
 
     """
     for name in group_by:
@@ -99,14 +138,4 @@ def audit_embeddings_streaming(
         source=table.source,
         exclusions=table.exclusions,
     )
-    if intervals is None:
-        return result
-    from faceparity.uncertainty.apply import with_uncertainty
-
-    return with_uncertainty(
-        result,
-        config=config or AuditConfig(),
-        accumulator=accumulator,
-        samples=(table.subject, slot),
-        **intervals,
-    )
+    return StreamedAudit(result, accumulator, (table.subject, slot))

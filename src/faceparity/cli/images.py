@@ -1,26 +1,33 @@
 """The image commands: ``faceparity embed`` and ``faceparity verify``, and their options.
 
-``faceparity audit images`` (in :mod:`faceparity.cli`) runs :func:`run_pipeline` and
-continues into the audit. As everywhere in the command line, nothing is computed here:
-the pipeline is :mod:`faceparity.pipeline`.
+``faceparity audit images`` (in :mod:`faceparity.cli.audit`) takes the same pipeline
+options. As everywhere in the command line, nothing is computed here: the run is
+:func:`faceparity.workflow.images.run_pipeline`, the pipeline :mod:`faceparity.pipeline`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from faceparity.cli_support import F, _message, _reported, progress_bar, with_options
+from faceparity.cli.support import F, _message, _reported, progress_bar, with_options
 from faceparity.errors import UsageError
-from faceparity.pipeline.detect.session import default_threads
+from faceparity.workflow.images import ModelRequest, PipelineRequest, open_models, run_pipeline
 
-__all__ = ["detector_size", "embed", "model_options", "pipeline_options", "run_pipeline", "verify"]
+__all__ = [
+    "PIPELINE_KEYS",
+    "embed",
+    "model_options",
+    "model_request",
+    "pipeline_options",
+    "pipeline_request",
+    "verify",
+]
 
 
 def model_options(*, in_audit: bool = False) -> Callable[[F], F]:
@@ -124,158 +131,32 @@ def pipeline_options(*, in_audit: bool = False) -> Callable[[F], F]:
     return functools.partial(with_options, options=options)
 
 
-def _open_models(opts: dict[str, Any]) -> tuple[Any, Any]:
-    """The detector (None for ``--detector none``) and the embedder the options name."""
-    from faceparity.pipeline.detect import open_detector
-    from faceparity.pipeline.embedder import OnnxEmbedder, read_model_spec
-
-    size = detector_size(opts["detector_size"], detector=opts["detector"])
-    threads = opts["pipeline_threads"] or default_threads()
-    spec = read_model_spec(opts["model_spec"])
-    embedder = OnnxEmbedder(opts["embedder"], spec, threads=threads, device=opts["model_device"])
-    text = opts["detector"]
-    providers = None
-    if embedder.device != "cpu":
-        device_id = int(embedder.device.partition(":")[2])
-        providers = [("CUDAExecutionProvider", {"device_id": device_id})]
-    # Images are prepared on a pool of `threads` threads, each running the detector: one
-    # onnxruntime thread per call keeps them from competing (measured: 1.11x faster).
-    detector = None
-    if text != "none":
-        detector = open_detector(text, threads=1, providers=providers, input_size=size)
-    return detector, embedder
+def model_request(opts: dict[str, Any]) -> ModelRequest:
+    """The ModelRequest of the options of :func:`model_options`."""
+    return ModelRequest(
+        embedder=opts["embedder"],
+        detector=opts["detector"],
+        detector_size=opts["detector_size"],
+        model_spec=opts["model_spec"],
+        model_device=opts["model_device"],
+        pipeline_threads=opts["pipeline_threads"],
+    )
 
 
-MAX_DETECTOR_SIDE = 4096
-MSG_DETECTOR_SIZE = (
-    "--detector-size: expected WIDTHxHEIGHT or SIDE in pixels, each from 1 to "
-    f"{MAX_DETECTOR_SIDE} (e.g. 640x480, 256); got {{got!r}}"
-)
-MSG_DETECTOR_SIZE_UNUSED = (
-    "--detector-size applies to an ONNX detector (SCRFD, YuNet); --detector {detector} has "
-    "no input canvas"
-)
-
-
-def detector_size(text: str | None, *, detector: str) -> tuple[int, int] | None:
-    """``--detector-size`` as ``(width, height)``; ``None`` when not given."""
-    if text is None:
-        return None
-    if detector.strip().lower() in ("haar", "none"):
-        raise UsageError(MSG_DETECTOR_SIZE_UNUSED.format(detector=detector))
-    match = re.fullmatch(r"\s*([0-9]{1,5})\s*(?:[xX]\s*([0-9]{1,5})\s*)?", text)
-    if match is None:
-        raise UsageError(MSG_DETECTOR_SIZE.format(got=text))
-    width = int(match.group(1))
-    height = width if match.group(2) is None else int(match.group(2))
-    if not (1 <= width <= MAX_DETECTOR_SIDE and 1 <= height <= MAX_DETECTOR_SIDE):
-        raise UsageError(MSG_DETECTOR_SIZE.format(got=text))
-    return width, height
-
-
-MSG_OUTPUT_NOT_WRITABLE = "cannot write {output}: {where} is not a writable directory"
-
-
-def check_writable(output: Path) -> None:
-    """OutputError (exit 73) now, rather than after the pipeline, when ``output`` cannot be made."""
-    import os
-
-    from faceparity.errors import OutputError
-
-    folder = output.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(MSG_OUTPUT_NOT_WRITABLE.format(output=output, where=folder))
-
-
-def run_pipeline(
-    manifest_path: Path,
-    output: Path,
-    opts: dict[str, Any],
-    *,
-    check: Callable[[Any], None] | None = None,
-) -> Any:
-    """Read the manifest, run the pipeline, write ``output`` (Parquet, mode 0600); the run.
-
-    ``check(manifest)`` runs before any image is opened (the audit's own checks of
-    ``audit images``), as do the checks of the output path and of the models.
-    """
-    from faceparity.pipeline.cache import RecordCache
-    from faceparity.pipeline.images import ImageLimits
-    from faceparity.pipeline.quality import QualityLimits, parse_quality_limits
-    from faceparity.pipeline.run import PipelineSettings, embed_images
-    from faceparity.readers.manifest import read_manifest
-
-    manifest = read_manifest(
-        manifest_path,
+def pipeline_request(opts: dict[str, Any]) -> PipelineRequest:
+    """The PipelineRequest of the options of :func:`pipeline_options`."""
+    return PipelineRequest(
         root=opts["root"],
+        models=model_request(opts),
         path_column=opts["path_column"],
         subject_column=opts["subject_column"],
-    )
-    if check is not None:
-        check(manifest)
-    check_writable(output)
-    limits = (
-        ImageLimits() if opts["max_pixels"] is None else ImageLimits(max_pixels=opts["max_pixels"])
-    )
-    threads = opts["pipeline_threads"] or default_threads()
-    settings = PipelineSettings(
-        quality=QualityLimits()
-        if opts["quality"] is None
-        else parse_quality_limits(opts["quality"]),
-        image_limits=limits,
+        quality=opts["quality"],
+        max_pixels=opts["max_pixels"],
         batch_size=opts["batch_size"],
-        threads=threads,
-        skin_tone=not opts["no_skin_tone"],
+        cache=opts["cache"],
+        no_cache=opts["no_cache"],
+        no_skin_tone=opts["no_skin_tone"],
     )
-    detector, embedder = _open_models(opts)
-    cache = None
-    if not opts["no_cache"]:
-        cache_path = opts["cache"] or output.with_name(output.name + ".cache.sqlite")
-        cache = RecordCache(cache_path)
-    where = (
-        f"the CPU, {threads} threads"
-        if embedder.device == "cpu"
-        else f"CUDA device {embedder.device.partition(':')[2]}"
-    )
-    _message(f"embedding {len(manifest)} images (model on {where}) ...")
-    try:
-        with progress_bar("images") as progress:
-            run = embed_images(
-                manifest,
-                detector=detector,
-                embedder=embedder,
-                settings=settings,
-                cache=cache,
-                progress=progress,
-            )
-    finally:
-        if cache is not None:
-            cache.close()
-    try:
-        run.write(output)
-    except OSError as err:
-        from faceparity.errors import OutputError
-
-        raise OutputError(f"cannot write {output}: {err.strerror or err}") from err
-    counts = run.counts()
-    _message(
-        f"wrote {output}: {counts['enrolled']} enrolled, {counts['failure_to_acquire']} failures "
-        f"to acquire, {counts['failure_to_enrol']} failures to enrol"
-        + (f" ({run.n_cached} from the cache)" if run.n_cached else "")
-    )
-    copies, across = run.duplicates()
-    if copies:
-        _message(MSG_DUPLICATES.format(copies=copies, across=across))
-    return run
-
-
-MSG_DUPLICATES = (
-    "warning: byte-identical copies of an earlier image of the manifest: {copies} (column "
-    "duplicate_of), {across} of them under another subject; a comparison of two copies "
-    "scores as one image compared with itself"
-)
 
 
 @click.command()
@@ -298,7 +179,7 @@ def embed(manifest: Path, output: Path, **opts: Any) -> None:
     """
     if output.suffix.lower() not in (".parquet", ".pq"):
         raise UsageError(f"--output: expected a file ending in .parquet, got {output}")
-    run_pipeline(manifest, output, opts)
+    run_pipeline(manifest, output, pipeline_request(opts), progress=progress_bar, message=_message)
 
 
 @click.command()
@@ -336,7 +217,7 @@ def verify(
             raise UsageError(
                 f"--results {results}: could not be read as results.json: {err}"
             ) from err
-    detector, embedder = _open_models(opts)
+    detector, embedder = open_models(model_request(opts))
     outcome = compare_images(image_a, image_b, detector=detector, embedder=embedder)
     click.echo(outcome.describe(threshold))
     if audit is not None:
@@ -344,3 +225,7 @@ def verify(
         if warning is not None:
             _message(warning)
         click.echo(describe_threshold(audit, threshold, file=str(results)))
+
+
+PIPELINE_KEYS = frozenset(p.name for p in embed.params) - {"manifest", "output"}
+"""The options of ``audit images`` that belong to the pipeline (those of ``embed``)."""

@@ -1,4 +1,9 @@
-"""What every ``faceparity`` command shares: messages on stderr, errors to exit codes."""
+"""What every ``faceparity`` command shares: messages on stderr, errors to exit codes.
+
+Exit codes: 0 success; 1 a limit of ``check`` or ``audit --check`` is violated; 2 bad
+input or usage (the message names file, row and column); 73 an output file that cannot
+be written; 70 an internal error (a bug: please report it); 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import functools
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -31,6 +37,13 @@ def with_options(func: F, options: Sequence[Callable[[Any], Any]]) -> F:
 
 def _message(text: str) -> None:
     click.echo(text, err=True)
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Write a text output atomically, or raise OutputError (exit 73)."""
+    from faceparity.workflow.outputs import write_text
+
+    write_text(path, text, message=_message)
 
 
 def _reported(func: F) -> F:

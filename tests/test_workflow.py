@@ -1,0 +1,112 @@
+"""run_audit: the steps of an audit from a request, what it says, writes and exits with."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from faceparity.errors import UsageError
+from faceparity.model.config import AuditConfig, ScoreKind, ThresholdPolicy
+from faceparity.readers.attributes import AttributeSpec
+from faceparity.review.check import read_limits
+from faceparity.workflow import (
+    AuditRequest,
+    HistogramInput,
+    IntervalMethod,
+    IntervalSettings,
+    OutputFormat,
+    PairsInput,
+    run_audit,
+)
+from faceparity.workflow.audit import MSG_NO_SUBJECTS
+
+GOLDEN = Path(__file__).parent / "golden"
+PAIRS = PairsInput(
+    path=GOLDEN / "pairs.csv",
+    score="score",
+    score_kind=ScoreKind.SIMILARITY,
+    subjects=("id1", "id2"),
+    mated="label",
+    attributes=(AttributeSpec.parse("sex=g1,g2"),),
+)
+CONFIG = AuditConfig(
+    target_fmrs=(0.2, 0.1),
+    policies=tuple(ThresholdPolicy.parse(p) for p in ("global", "per-group", "reference:sex=M")),
+)
+
+
+def test_exact_audit_says_each_step_and_writes_results_and_report(tmp_path: Path) -> None:
+    said: list[str] = []
+    request = AuditRequest(
+        PAIRS,
+        group_by=("sex",),
+        config=CONFIG,
+        intervals=IntervalSettings(replicates=20),
+        output=tmp_path,
+    )
+    outcome = run_audit(request, message=said.append)
+    assert said[:2] == ["auditing 18 comparisons ...", "bootstrapping subjects: 20 replicates ..."]
+    assert said[-2:] == [f"wrote {tmp_path / 'results.json'}", f"wrote {tmp_path / 'report.html'}"]
+    assert outcome.written == (tmp_path / "results.json", tmp_path / "report.html")
+    assert outcome.check is None and outcome.exit_code == 0
+    assert outcome.output_format is OutputFormat.TABLE
+    assert json.loads((tmp_path / "results.json").read_text()) == outcome.result.to_dict()
+
+
+def test_no_output_writes_nothing_and_no_report_writes_results_only(tmp_path: Path) -> None:
+    quick = IntervalSettings(IntervalMethod.WILSON)
+    outcome = run_audit(AuditRequest(PAIRS, group_by=("sex",), config=CONFIG, intervals=quick))
+    assert outcome.written == ()
+    request = AuditRequest(
+        PAIRS, group_by=("sex",), config=CONFIG, intervals=quick, output=tmp_path, report=False
+    )
+    assert run_audit(request).written == (tmp_path / "results.json",)
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_violated_limits_give_exit_1_after_the_results_are_written(tmp_path: Path) -> None:
+    request = AuditRequest(
+        PAIRS,
+        group_by=("sex",),
+        config=CONFIG,
+        intervals=IntervalSettings(IntervalMethod.NONE),
+        output=tmp_path,
+        limits=read_limits(GOLDEN / "limits_sex.toml"),
+    )
+    outcome = run_audit(request)
+    assert outcome.check is not None and outcome.check.violations
+    assert outcome.exit_code == 1
+    assert (tmp_path / "results.json").exists()
+
+
+def _histogram(path: Path) -> Path:
+    with (GOLDEN / "pairs.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["group_a", "group_b", "mated", "score", "count"])
+        for row in rows:
+            out.writerow([row["g1"], row["g2"], row["label"], row["score"], 1])
+    return path
+
+
+def test_a_histogram_falls_back_from_the_bootstrap_to_clopper_pearson(tmp_path: Path) -> None:
+    said: list[str] = []
+    source = HistogramInput(_histogram(tmp_path / "h.csv"), score_kind=ScoreKind.SIMILARITY)
+    request = AuditRequest(source, group_by=("sex",), config=AuditConfig(target_fmrs=(0.2,)))
+    outcome = run_audit(request, message=said.append)
+    assert said[0] == MSG_NO_SUBJECTS
+    assert outcome.result.uncertainty is not None
+    assert outcome.result.uncertainty["method"] == "clopper-pearson"
+    with pytest.raises(UsageError, match="a histogram names one attribute"):
+        run_audit(AuditRequest(source, group_by=("sex", "ethnicity")))
+
+
+def test_the_streaming_engine_reads_no_sample_ids() -> None:
+    source = dataclasses.replace(PAIRS, stream=True, samples=("p1", "p2"))
+    with pytest.raises(UsageError, match="--samples: the streaming engine"):
+        run_audit(AuditRequest(source, group_by=("sex",)))
