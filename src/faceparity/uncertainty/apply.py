@@ -172,11 +172,11 @@ def _bootstrap(
     ]
     # An EER below the scores held (a streaming tail that stops above it) cannot be
     # read in a replicate: it is not recomputed there, and gets no interval.
-    views = [*views.group_non_mated_views(), views.overall_non_mated]
+    tails = [*views.group_non_mated_views(), views.overall_non_mated]
     summaries = [*result.groups, result.overall]
     eer_held = [
         s.eer is not None and sign * s.eer.threshold >= v.floor
-        for s, v in zip(summaries, views, strict=True)
+        for s, v in zip(summaries, tails, strict=True)
     ]
     values = np.full((replicates, len(keys)), np.nan)
     for r, weights in enumerate(poisson_weights(views.n_subjects, replicates, seed)):
