@@ -50,8 +50,10 @@ from faceparity.results.identification import (
     IdentificationGroup,
     IdentificationPoint,
     IdentificationResult,
+    ProtocolRecord,
     SearchRates,
 )
+from faceparity.results.common import ExclusionRecord
 
 __all__ = [
     "DEFAULT_TARGET_FPIRS",
@@ -487,7 +489,7 @@ def audit_searches(
     single = [p for p in points if p.threshold is not None]
     curve = _curve(result, protocol, groups, single[0]) if single else None
     return IdentificationResult(
-        protocol=dict(protocol.description),
+        protocol=ProtocolRecord(**protocol.description),
         rank=rank,
         target_fpirs=list(target_fpirs),
         policies=[str(p) for p in policies],
@@ -497,7 +499,7 @@ def audit_searches(
         operating_points=points,
         gallery_size=curve,
         exclusions=[
-            {"reason": e.reason, "count": e.count, "unit": e.unit, "scope": e.scope}
+            ExclusionRecord(reason=e.reason, count=e.count, unit=e.unit, scope=e.scope)
             for e in protocol.exclusions
         ],
     )
