@@ -142,7 +142,10 @@ def _read_dataclass(cls: Any, value: Any, path: str) -> Any:
                 kwargs[f.name] = None
                 continue
             raise SchemaError(path, f"expected key {f.name!r}")
-        kwargs[f.name] = _read(hints[f.name], value[f.name], where)
+        item = _read(hints[f.name], value[f.name], where)
+        if f.name.startswith("n_") and isinstance(item, int) and item < 0:
+            raise SchemaError(where, f"expected an integer >= 0, got {item}")
+        kwargs[f.name] = item
     unknown = [k for k in value if k not in names]
     if unknown:
         raise SchemaError(path, f"unexpected key {unknown[0]!r}")
