@@ -28,6 +28,7 @@ from faceparity.model.grouping import intersect
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.embeddings import compare_all, load_embeddings
 from faceparity.results import AuditResult, CrossGroupCell, Interval
+from faceparity.results.documents import SCENARIO_SCHEMA_VERSION
 from faceparity.review.scenario import (
     CrossRates,
     Deployment,
@@ -202,6 +203,8 @@ def test_scenario_cli(simulated, tmp_path) -> None:
     run = CliRunner().invoke(cli.main, args)
     assert run.exit_code == 0, run.stderr
     data = json.loads(target.read_text())
+    assert list(data)[:3] == ["results", "schema_version", "tool"]
+    assert data["schema_version"] == SCENARIO_SCHEMA_VERSION
     assert data["deployment"]["gallery"] == {"F/R1": 5000, "M/R4": 5000}
     assert [g["label"] for g in data["groups"]] == ["F/R1", "M/R4"]
     assert "false cand./day" in run.stdout and "assumptions:" in run.stdout

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -39,6 +40,7 @@ from faceparity._version import __version__
 from faceparity.errors import UsageError
 from faceparity.results.audit import AuditResult, OperatingPoint
 from faceparity.results.common import Interval
+from faceparity.results.documents import SCENARIO_SCHEMA_VERSION
 from faceparity.results.identification import IdentificationPoint
 
 __all__ = [
@@ -162,10 +164,12 @@ class ScenarioResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready mapping."""
-        import dataclasses
-
-        return {"tool": {"name": "faceparity", "version": __version__}, **dataclasses.asdict(self)}
+        """Plain JSON-ready mapping, ``schema_version`` first."""
+        return {
+            "schema_version": SCENARIO_SCHEMA_VERSION,
+            "tool": {"name": "faceparity", "version": __version__},
+            **dataclasses.asdict(self),
+        }
 
 
 def _label_of(attributes: Mapping[str, str], by_attributes: Mapping[Any, str]) -> str:

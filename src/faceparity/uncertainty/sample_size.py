@@ -67,6 +67,7 @@ from scipy import special
 
 from faceparity.errors import UsageError
 from faceparity.results.audit import AuditResult, GroupSummary
+from faceparity.results.documents import PLAN_SCHEMA_VERSION
 from faceparity.uncertainty.binomial import clopper_pearson
 from faceparity.uncertainty.support import MIN_ERRORS, Support, support_for
 
@@ -443,8 +444,9 @@ class Plan:
         return max(r.n_subjects for r in self.rates)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``faceparity plan``."""
+        """The JSON of ``faceparity plan``, with its ``schema_version``."""
         return {
+            "schema_version": PLAN_SCHEMA_VERSION,
             "config": self.config.to_dict(),
             "rates": [r.to_dict() for r in self.rates],
             "n_subjects_per_group": self.n_subjects,
