@@ -94,7 +94,9 @@ def test_beyond_and_within_the_intervals() -> None:
     ga[1]["fmr_ci"] = {"ci_low": 0.2, "ci_high": 0.5, "method": "bootstrap"}
     gb[1]["fmr_ci"] = {"ci_low": 0.3, "ci_high": 0.4, "method": "bootstrap"}  # overlapping
     typed_a, typed_b = AuditResult.from_dict(a), AuditResult.from_dict(b)
-    rows = {(c.section, c.subject, c.quantity): c for c in compare_results(typed_a, typed_b).changes}
+    rows = {
+        (c.section, c.subject, c.quantity): c for c in compare_results(typed_a, typed_b).changes
+    }
     section = "target FMR 0.2, policy global"
     assert rows[(section, "F", "FMR")].verdict == BEYOND
     assert rows[(section, "M", "FMR")].verdict == WITHIN

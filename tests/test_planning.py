@@ -244,7 +244,9 @@ def _results() -> AuditResult:
     """The golden audit with hand-picked counts: F supports 1e-3, M nothing."""
     base = AuditResult.from_dict(json.loads((GOLDEN / "sex.json").read_text()))
 
-    def counts(g: GroupSummary, label: str, non_mated: int, mated: int, subjects: int) -> GroupSummary:
+    def counts(
+        g: GroupSummary, label: str, non_mated: int, mated: int, subjects: int
+    ) -> GroupSummary:
         return dataclasses.replace(
             g, label=label, n_non_mated=non_mated, n_mated=mated, n_subjects=subjects
         )

@@ -16,9 +16,9 @@ from faceparity.results import (
     Interval,
     OperatingPoint,
     RateMeasures,
-    Support,
     SummaryMeasure,
     SummaryMeasures,
+    Support,
 )
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from faceparity import cli
-from faceparity.synthetic import simulate as sim
 from faceparity.errors import UsageError
 from faceparity.identification import (
     ProtocolConfig,
@@ -36,8 +35,8 @@ from faceparity.review.scenario import (
     false_match_count_pmf,
     run_scenario,
 )
+from faceparity.synthetic import simulate as sim
 from faceparity.verification.audit import audit
-
 
 GOLDEN = Path(__file__).parent / "golden"
 

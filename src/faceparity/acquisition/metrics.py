@@ -36,8 +36,8 @@ from faceparity.results.acquisition import (
     GeneralisedPoint,
     GeneralisedRow,
 )
-from faceparity.results.common import Interval
 from faceparity.results.audit import AuditResult
+from faceparity.results.common import Interval
 from faceparity.uncertainty.binomial import clopper_pearson
 from faceparity.uncertainty.bootstrap import percentile_interval
 
@@ -239,7 +239,9 @@ def with_acquisition(result: AuditResult, acquisition: AcquisitionResult) -> Aud
         if rows:
             overall = None if point.overall is None else point.overall.fnmr
             rows.insert(0, _generalised_row("overall", overall, acquisition.overall))
-        points.append(GeneralisedPoint(target_fmr=point.target_fmr, policy=point.policy, groups=rows))
+        points.append(
+            GeneralisedPoint(target_fmr=point.target_fmr, policy=point.policy, groups=rows)
+        )
     filled = dataclasses.replace(acquisition, fnmr_with_failures=points)
     return dataclasses.replace(result, acquisition=filled)
 

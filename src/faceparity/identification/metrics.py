@@ -42,6 +42,7 @@ from faceparity.identification.search import SearchResult
 from faceparity.metrics.rates import threshold_at_fmr
 from faceparity.model.config import PolicyKind, ScoreKind, ThresholdPolicy
 from faceparity.model.grouping import Group, Grouping
+from faceparity.results.common import ExclusionRecord
 from faceparity.results.identification import (
     CrossGroupRate,
     FalseCandidateMatrix,
@@ -53,7 +54,6 @@ from faceparity.results.identification import (
     ProtocolRecord,
     SearchRates,
 )
-from faceparity.results.common import ExclusionRecord
 
 __all__ = [
     "DEFAULT_TARGET_FPIRS",

@@ -55,8 +55,8 @@ from faceparity.pipeline.quality import ImageQuality, QualityLimits, measure_qua
 from faceparity.pipeline.skintone import ita_band, skin_ita
 from faceparity.readers.manifest import Manifest
 from faceparity.readers.pipeline_output import METADATA_KEY, OUTPUT_KIND
-from faceparity.results.documents import EMBEDDINGS_VERSION
 from faceparity.results.acquisition import ACQUIRE, ENROL, ENROLLED
+from faceparity.results.documents import EMBEDDINGS_VERSION
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -70,7 +70,9 @@ def rate_span(groups: Sequence[Any], rate: str) -> str:
 
     ``groups`` are rows with a ``label`` and the attribute ``rate`` (a fraction or None).
     """
-    defined = [(float(getattr(g, rate)), str(g.label)) for g in groups if getattr(g, rate) is not None]
+    defined = [
+        (float(getattr(g, rate)), str(g.label)) for g in groups if getattr(g, rate) is not None
+    ]
     if not defined:
         return f"no group has a measured {rate.upper()}"
     lo = min(defined, key=lambda g: g[0])
@@ -79,6 +81,7 @@ def rate_span(groups: Sequence[Any], rate: str) -> str:
 
 
 def line_style(i: int) -> dict[str, Any]:
+    """Colour and line style of the ``i``-th series: colour first, then the dash pattern."""
     return {
         "color": OKABE_ITO[i % len(OKABE_ITO)],
         "linestyle": _LINESTYLES[(i // len(OKABE_ITO) + i) % len(_LINESTYLES)],
@@ -91,6 +94,7 @@ def tex_safe(text: str) -> str:
 
 
 def figure(width: float, height: float) -> Any:
+    """A matplotlib figure of ``width`` x ``height`` inches, laid out to fit (no pyplot)."""
     try:
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - matplotlib is a dependency
@@ -121,8 +125,7 @@ def svg(fig: Any, key: str, alt: str) -> Markup:
 def positive_pairs(
     xs: Sequence[float | None], ys: Sequence[float | None]
 ) -> tuple[list[float], list[float], int]:
-    """The points where both coordinates are positive (drawable on log axes), and how many
-    were left out."""
+    """The points whose coordinates are both positive (drawable on log axes); the rest counted."""
     px, py, dropped = [], [], 0
     for x, y in zip(xs, ys, strict=True):
         if x is None or y is None or x <= 0 or y <= 0:

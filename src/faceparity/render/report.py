@@ -30,8 +30,16 @@ from faceparity.render.acquisition.card import (
 )
 from faceparity.render.environment import GENERATOR, template_environment
 from faceparity.render.figures import Chart
-from faceparity.render.formatting import NOT_AVAILABLE, describe_group, describe_policy
-from faceparity.render.formatting import fmt_count, fmt_number, fmt_rate, one_in, point_title
+from faceparity.render.formatting import (
+    NOT_AVAILABLE,
+    describe_group,
+    describe_policy,
+    fmt_count,
+    fmt_number,
+    fmt_rate,
+    one_in,
+    point_title,
+)
 from faceparity.render.identification.card import IdentificationSection, build_identification
 from faceparity.render.identification.charts import identification_charts
 from faceparity.render.verification.card import (
@@ -139,8 +147,7 @@ def build_card(
             if config.fmr_scope == "matched"
             else "a group's FMR counts non-mated comparisons with at least one side in it."
         ),
-        f"Mated comparisons whose two samples fall in different groups: rule "
-        f"{config.mated_rule}.",
+        f"Mated comparisons whose two samples fall in different groups: rule {config.mated_rule}.",
     )
     groups = tuple(
         (
@@ -190,12 +197,9 @@ def build_card(
     ) or ("None: every comparison of the input is counted.",)
     one_to_one = [c for c in charts if not c.key.startswith("chart-ident-")]
     points = tuple(
-        point_section(results, i, one_to_one, level)
-        for i in range(len(results.operating_points))
+        point_section(results, i, one_to_one, level) for i in range(len(results.operating_points))
     )
-    general = tuple(
-        c for c in charts if c.key in ("chart-det", "chart-threshold")
-    )
+    general = tuple(c for c in charts if c.key in ("chart-det", "chart-threshold"))
     missing = []
     keys = {c.key for c in charts}
     if charts and "chart-det" not in keys and any(g.det for g in results.groups):

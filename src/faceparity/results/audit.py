@@ -14,9 +14,9 @@ pipeline: :mod:`faceparity.acquisition`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from faceparity.errors import InputError, Location
@@ -253,7 +253,10 @@ class SummaryMeasures:
         def rate(name: str) -> RateMeasures:
             old: RateMeasures = getattr(self, name)
             return RateMeasures(
-                **{m: change((name, m), getattr(old, m)) for m in ("max_min", "max_geomean", "gini")}
+                **{
+                    m: change((name, m), getattr(old, m))
+                    for m in ("max_min", "max_geomean", "gini")
+                }
             )
 
         return SummaryMeasures(
@@ -320,7 +323,9 @@ class AuditResult:
 
         """
         if not isinstance(data, dict):
-            raise SchemaError("", f"expected a JSON object (results.json), got {type(data).__name__}")
+            raise SchemaError(
+                "", f"expected a JSON object (results.json), got {type(data).__name__}"
+            )
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise SchemaError(

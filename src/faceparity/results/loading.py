@@ -16,7 +16,7 @@ __all__ = ["read_results", "validate_results"]
 
 
 def read_results(path: str | Path) -> AuditResult:
-    """Read and check ``results.json`` (:meth:`AuditResult.read_json <faceparity.results.AuditResult.read_json>`).
+    """Read and check ``results.json`` (see :meth:`~faceparity.results.AuditResult.read_json`).
 
     Raises
     ------

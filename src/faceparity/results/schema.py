@@ -117,8 +117,9 @@ def _read(tp: Any, value: Any, path: str) -> Any:
     if tp is str or tp is bool:
         if isinstance(value, tp):
             return value
-        raise SchemaError(path, f"expected {'a string' if tp is str else 'true or false'}, "
-                          f"got {_kind(value)}")
+        raise SchemaError(
+            path, f"expected {'a string' if tp is str else 'true or false'}, got {_kind(value)}"
+        )
     raise TypeError(f"no reader for the type {tp!r}")  # a schema bug, not an input error
 
 
@@ -133,8 +134,7 @@ def _read_dataclass(cls: Any, value: Any, path: str) -> Any:
         where = f"{path}.{f.name}" if path else f.name
         if f.name not in value:
             optional = (
-                f.default is not dataclasses.MISSING
-                or f.default_factory is not dataclasses.MISSING
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
             )
             if optional:
                 continue

@@ -119,7 +119,9 @@ def _eer(group: GroupSummary) -> tuple[float | None, Interval | None]:
     return (None, None) if group.eer is None else (group.eer.eer, group.eer.eer_ci)
 
 
-def _rate(holder: RatePair | GroupOperatingPoint, rate: str) -> tuple[float | None, Interval | None]:
+def _rate(
+    holder: RatePair | GroupOperatingPoint, rate: str
+) -> tuple[float | None, Interval | None]:
     return (holder.fmr, holder.fmr_ci) if rate == "fmr" else (holder.fnmr, holder.fnmr_ci)
 
 
@@ -214,7 +216,11 @@ def compare_results(
             for rate in ("fmr", "fnmr"):
                 changes.append(
                     _change(
-                        section, "overall", rate.upper(), _rate(p.overall, rate), _rate(q.overall, rate)
+                        section,
+                        "overall",
+                        rate.upper(),
+                        _rate(p.overall, rate),
+                        _rate(q.overall, rate),
                     )
                 )
         q_groups = {_key(g.attributes): g for g in q.groups}
@@ -223,7 +229,9 @@ def compare_results(
             if h is None:
                 continue
             for rate in ("fmr", "fnmr"):
-                changes.append(_change(section, gp.label, rate.upper(), _rate(gp, rate), _rate(h, rate)))
+                changes.append(
+                    _change(section, gp.label, rate.upper(), _rate(gp, rate), _rate(h, rate))
+                )
         for family, key, name in SUMMARY_MEASURES:
             ma, mb = _measure(p.summary, family, key), _measure(q.summary, family, key)
             changes.append(

@@ -27,9 +27,9 @@ intervals taken together, not an interval of a stated level.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -228,10 +228,13 @@ def cross_rates(
 
     point: OperatingPoint | IdentificationPoint
     if threshold is not None:
-        close = [(p, "1:1") for p in one if _near(p.threshold, threshold)]
+        close: list[tuple[OperatingPoint | IdentificationPoint, str]] = [
+            (p, "1:1") for p in one if _near(p.threshold, threshold)
+        ]
         close += [(q, "1:N") for q in many if _near(q.threshold, threshold)]
         if not close:
-            listed = ", ".join(f"{p.threshold!r}" for p in [*one, *many]) or "none"
+            thresholds = [p.threshold for p in one] + [q.threshold for q in many]
+            listed = ", ".join(f"{t!r}" for t in thresholds) or "none"
             raise UsageError(
                 f"threshold {threshold!r}: the cross-group rates are known only at the "
                 f"thresholds of the results' operating points: {listed}"

@@ -39,6 +39,7 @@ from faceparity.results.audit import (
     Interval,
     OperatingPoint,
     RateRatio,
+    SummaryMeasure,
     Support,
     UncertaintyRecord,
 )
@@ -345,9 +346,7 @@ def _attach(
                 fnmr_ci=ci(
                     ("point", p, "overall", "fnmr"), overall.n_false_non_matches, overall.n_mated
                 ),
-                fmr_support=support_for(
-                    point.target_fmr, overall.n_non_mated, what="FMR"
-                ),
+                fmr_support=support_for(point.target_fmr, overall.n_non_mated, what="FMR"),
                 fnmr_support=_observed_support(overall.fnmr, overall.n_mated),
             )
         groups = [
@@ -377,11 +376,13 @@ def _attach(
             )
             for c, cell in enumerate(point.cross_group)
         ]
-        summary = point.summary.replaced(
-            lambda path, measure: dataclasses.replace(
-                measure, value_ci=ci(("point", p, "summary", *path))
-            )
-        )
+
+        def with_interval(
+            path: tuple[str, ...], measure: SummaryMeasure, p: int = p
+        ) -> SummaryMeasure:
+            return dataclasses.replace(measure, value_ci=ci(("point", p, "summary", *path)))
+
+        summary = point.summary.replaced(with_interval)
         ratios = [
             RateRatio(
                 a=point.groups[a].label,

@@ -143,12 +143,17 @@ def operating_point(
         {g.label: g.fnmr for g in group_points},
         alpha=config.alpha,
     )
+
     def measure(m: Any) -> SummaryMeasure:
         return SummaryMeasure(m.value, m.n_groups, m.undefined_reason)
 
+    def rate(name: str) -> RateMeasures:
+        measures: dict[str, Any] = dict(summary_raw[name])  # type: ignore[arg-type]
+        return RateMeasures(**{k: measure(m) for k, m in measures.items()})
+
     summary = SummaryMeasures(
-        fmr=RateMeasures(**{k: measure(m) for k, m in summary_raw["fmr"].items()}),
-        fnmr=RateMeasures(**{k: measure(m) for k, m in summary_raw["fnmr"].items()}),
+        fmr=rate("fmr"),
+        fnmr=rate("fnmr"),
         **{k: measure(summary_raw[k]) for k in ("garbe", "fdr", "inequity_rate")},
     )
     return OperatingPoint(

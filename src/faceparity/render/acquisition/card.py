@@ -110,7 +110,9 @@ def _ci(ci: Interval | None) -> str:
     return fmt_interval(ci, fmt_rate)
 
 
-def _row(g: AcquisitionGroup, *, label: str | None = None, name: str | None = None) -> AcquisitionRow:
+def _row(
+    g: AcquisitionGroup, *, label: str | None = None, name: str | None = None
+) -> AcquisitionRow:
     n = fmt_count(g.n_images)
     return AcquisitionRow(
         label=label or g.label,

@@ -8,6 +8,8 @@ non-match. Rates are fractions in scientific notation, as in the 1:1 table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from faceparity.render.formatting import fmt_count, fmt_interval, fmt_rate, text_grid
 from faceparity.results.acquisition import AcquisitionGroup, AcquisitionResult
 from faceparity.results.common import Interval

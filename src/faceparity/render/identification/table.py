@@ -108,9 +108,7 @@ def format_identification_table(ident: IdentificationResult) -> str:
         f"samples); {p.n_mated_searches} mated and {p.n_non_mated_searches} "
         f"non-mated searches; candidate lists of R = {ident.rank}",
     ]
-    head.extend(
-        f"excluded ({e.scope}): {e.count} {e.unit}: {e.reason}" for e in ident.exclusions
-    )
+    head.extend(f"excluded ({e.scope}): {e.count} {e.unit}: {e.reason}" for e in ident.exclusions)
     ranks = list(range(1, ident.rank + 1))
     cmc_rows = [
         [g.label, str(g.n_mated_searches), *(_rate(v) for v in g.cmc)]

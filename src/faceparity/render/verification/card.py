@@ -178,7 +178,9 @@ def _group_row(
 def _measures(summary: SummaryMeasures) -> tuple[MeasureRow, ...]:
     rows = []
     for family, key, name in SUMMARY_MEASURES:
-        m: SummaryMeasure = getattr(getattr(summary, family), key) if family else getattr(summary, key)
+        m: SummaryMeasure = (
+            getattr(getattr(summary, family), key) if family else getattr(summary, key)
+        )
         rows.append(
             MeasureRow(
                 name=name,

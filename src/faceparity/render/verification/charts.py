@@ -34,6 +34,7 @@ __all__ = ["det_chart", "heatmap_chart", "rates_chart", "threshold_chart"]
 def _label(group: GroupSummary | GroupOperatingPoint) -> str:
     return tex_safe(group.label)
 
+
 def det_chart(results: AuditResult) -> Chart | None:
     """DET curves per group on log FMR and log FNMR axes, target FMRs marked."""
     dets = [(g, g.det) for g in results.groups if g.det is not None and g.det.fmr]
@@ -232,7 +233,12 @@ def _interval_errors(
     for g in groups:
         ci = g.fmr_ci if rate == "fmr" else g.fnmr_ci
         value = g.fmr if rate == "fmr" else g.fnmr
-        if ci is not None and value is not None and ci.ci_low is not None and ci.ci_high is not None:
+        if (
+            ci is not None
+            and value is not None
+            and ci.ci_low is not None
+            and ci.ci_high is not None
+        ):
             any_ci = True
             lows.append(max(0.0, value - ci.ci_low))
             highs.append(max(0.0, ci.ci_high - value))
