@@ -34,6 +34,10 @@ class Interval:
         """Temporary: ``ci["ci_low"]`` for the demo until it reads ``ci.ci_low``."""
         return getattr(self, key)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """Temporary: ``ci.get("ci_low")`` for the demo until it reads ``ci.ci_low``."""
+        return getattr(self, key, default)
+
 
 @dataclass(frozen=True)
 class Support:

@@ -9,8 +9,10 @@ optional: a 1:1 run writes none, and schema 1.0 readers that do not know it igno
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from faceparity.results.common import ExclusionRecord
+from faceparity.results.schema import from_json_value, to_json_value
 
 __all__ = [
     "CrossGroupRate",
@@ -171,3 +173,13 @@ class IdentificationResult:
     gallery_size: GallerySizeCurve | None
     exclusions: list[ExclusionRecord]
     notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready mapping of the ``identification`` section."""
+        body: dict[str, Any] = to_json_value(self)
+        return body
+
+    @classmethod
+    def from_dict(cls, data: Any) -> IdentificationResult:
+        """Rebuild the section from its mapping, checking every key."""
+        return from_json_value(cls, data, "identification")
