@@ -33,6 +33,7 @@ import numpy as np
 from faceparity.model.config import AuditConfig, ThresholdPolicy
 from faceparity.model.grouping import Group
 from faceparity.model.population import Population
+from faceparity.results.schema import to_json_value
 from faceparity.scoring.engine import EngineConfig, stream_embeddings
 from faceparity.uncertainty.apply import with_uncertainty
 from faceparity.verification.audit import audit_accumulated
@@ -87,7 +88,7 @@ def run(n: int, dim: int, per_subject: int, replicates: int, seed: int) -> dict[
     for point in boot.operating_points:
         rates = [r.fmr_ci for r in point.groups] + [r.fnmr_ci for r in point.groups]
         held[f"{point.target_fmr:g} {point.policy}"] = (
-            sum(1 for ci in rates if ci and ci.get("ci_low") is not None),
+            sum(1 for ci in rates if ci is not None and ci.ci_low is not None),
             len(rates),
         )
     row = boot.operating_points[1].groups[0]  # target FMR 1e-4, global policy
@@ -105,7 +106,7 @@ def run(n: int, dim: int, per_subject: int, replicates: int, seed: int) -> dict[
         "replicates_per_s": replicates / bootstrap_s,
         "seconds_for_1000": per_replicate * TARGET_REPLICATES,
         "replicate_over_audit": per_replicate / audit_s,
-        "example": {"group": row.label, "fmr": row.fmr, "fmr_ci": row.fmr_ci},
+        "example": {"group": row.label, "fmr": row.fmr, "fmr_ci": to_json_value(row.fmr_ci)},
         "intervals_by_point": held,
     }
 

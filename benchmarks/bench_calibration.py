@@ -166,9 +166,9 @@ def bootstrap_intervals(
     out: Intervals = {}
     for row in boot.operating_points[0].groups:
         for rate in RATES:
-            ci = getattr(row, f"{rate}_ci")
-            if ci and ci.get("ci_low") is not None:
-                out[(rate, row.label)] = (float(ci["ci_low"]), float(ci["ci_high"]))
+            ci = row.fmr_ci if rate == "fmr" else row.fnmr_ci
+            if ci is not None and ci.ci_low is not None and ci.ci_high is not None:
+                out[(rate, row.label)] = (float(ci.ci_low), float(ci.ci_high))
     return out
 
 

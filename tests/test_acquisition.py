@@ -6,6 +6,7 @@ import pytest
 from faceparity.acquisition import acquisition_by_group, generalised_fnmr
 from faceparity.acquisition.metrics import MSG_ZERO_ERRORS
 from faceparity.model.comparisons import MISSING
+from faceparity.results import Interval
 from faceparity.uncertainty.binomial import clopper_pearson
 
 E, A, N = "enrolled", "failure_to_acquire", "failure_to_enrol"
@@ -43,13 +44,9 @@ def test_hand_worked_counts_rates_and_reasons() -> None:
     assert result.n_ungrouped == 0
     # Without the bootstrap: Clopper-Pearson on images; zero failures an upper bound.
     low, high = clopper_pearson(2, 4, 0.95)
-    assert m.fta_ci == {
-        "ci_low": float(low),
-        "ci_high": float(high),
-        "method": "clopper-pearson (images)",
-    }
-    assert m.fte_ci is not None and m.fte_ci["method"] == MSG_ZERO_ERRORS
-    assert m.fte_ci["ci_high"] == pytest.approx(1 - 0.025 ** (1 / 4))
+    assert m.fta_ci == Interval(float(low), float(high), "clopper-pearson (images)")
+    assert m.fte_ci is not None and m.fte_ci.method == MSG_ZERO_ERRORS
+    assert m.fte_ci.ci_high == pytest.approx(1 - 0.025 ** (1 / 4))
 
 
 def test_missing_group_is_ungrouped_and_an_all_failed_group_is_kept() -> None:
@@ -71,7 +68,7 @@ def test_bootstrap_matches_an_explicit_replay() -> None:
     sex = ["F"] * len(subject)
     result = _run(status, [""] * len(subject), subject, sex, replicates=300, seed=5)
     ci = result.groups[0].fta_ci
-    assert ci is not None and ci["replicates"] == 300
+    assert ci is not None and ci.replicates == 300
     # Replay: the group's seed is the second child of the run's seed sequence.
     seed = np.random.SeedSequence(5).spawn(2)[1]
     w = np.random.default_rng(seed).poisson(1.0, size=(300, n_subjects))
@@ -80,9 +77,9 @@ def test_bootstrap_matches_an_explicit_replay() -> None:
     per_failed = failed.reshape(-1, 3).sum(axis=1)[order]
     values = (w @ per_failed) / (w @ np.full(n_subjects, 3.0))
     low, high = np.quantile(values, [0.025, 0.975])
-    assert ci["ci_low"] == pytest.approx(low)
-    assert ci["ci_high"] == pytest.approx(high)
-    assert ci["ci_low"] <= result.groups[0].fta <= ci["ci_high"]
+    assert ci.ci_low == pytest.approx(low)
+    assert ci.ci_high == pytest.approx(high)
+    assert ci.ci_low <= result.groups[0].fta <= ci.ci_high
 
 
 def test_generalised_fnmr() -> None:

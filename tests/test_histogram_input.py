@@ -117,9 +117,9 @@ def test_histogram_gives_the_audit_of_the_pair_list(
     assert streamed.overall.n_mated == exact.overall.n_mated
     assert streamed.overall.n_non_mated == exact.overall.n_non_mated
     assert streamed.exclusions == exact.exclusions
-    assert NOTE_HISTOGRAM in streamed.input["notes"]
+    assert NOTE_HISTOGRAM in streamed.input.notes
     assert sp.population.n_subjects == [None, None, None] and sp.group_by == ("group",)
-    assert streamed.overall.n_subjects is None and streamed.input["n_subjects"] is None
+    assert streamed.overall.n_subjects is None and streamed.input.n_subjects is None
 
 
 def test_distance_histogram_reports_distances(tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_distance_histogram_reports_distances(tmp_path: Path) -> None:
     )
     exact = audit(cs, group_by=["group"], config=config)
     assert streamed.operating_points == exact.operating_points
-    assert streamed.input["score_kind"] == "distance"
+    assert streamed.input.score_kind == "distance"
 
 
 @pytest.mark.parametrize("chunk_rows", [3, 1000])

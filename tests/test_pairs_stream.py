@@ -108,8 +108,8 @@ def _assert_same_audit(streamed: AuditResult, exact: AuditResult) -> None:
     assert streamed.groups == exact.groups
     assert streamed.overall == exact.overall
     assert streamed.exclusions == exact.exclusions
-    assert streamed.input["source"] == exact.input["source"]
-    assert streamed.input["n_subjects"] == exact.input["n_subjects"]
+    assert streamed.input.source == exact.input.source
+    assert streamed.input.n_subjects == exact.input.n_subjects
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
@@ -120,7 +120,7 @@ def test_streamed_audit_equals_exact_audit(tmp_path: Path, suffix: str, chunk_ro
     sp = _stream(path, chunk_rows=chunk_rows)
     streamed = _audit_streamed(sp, config)
     _assert_same_audit(streamed, _exact(path, config))
-    assert NOTE_STREAMING in streamed.input["notes"]
+    assert NOTE_STREAMING in streamed.input.notes
     assert sp.population.n_samples == [None] * len(sp.groups)
 
 
@@ -196,8 +196,8 @@ def test_distance_audit_reports_distances(tmp_path: Path) -> None:
     streamed = _audit_streamed(sp, config, score_kind=sp.score_kind)
     exact = _exact(path, config, ScoreKind.DISTANCE)
     _assert_same_audit(streamed, exact)
-    assert streamed.input["score_kind"] == "distance"
-    assert streamed.config["match_rule"] == "score <= threshold"
+    assert streamed.input.score_kind == "distance"
+    assert streamed.config.match_rule == "score <= threshold"
 
 
 @pytest.mark.parametrize("chunk_rows", [37, 500])

@@ -152,9 +152,7 @@ def test_results_without_a_count_name_the_file_and_key(tmp_path: Path) -> None:
     path = _broken_results(tmp_path)
     result = _invoke("plan", "--from", str(path))
     assert result.exit_code == 2
-    assert result.stderr == (
-        f"error: {path}: groups[1]: expected the key 'n_non_mated' (an integer >= 0); missing\n"
-    )
+    assert result.stderr == (f"error: {path}: groups[1]: expected key 'n_non_mated'\n")
 
 
 def test_unwritable_output_exits_73(tmp_path: Path) -> None:

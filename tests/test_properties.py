@@ -151,7 +151,7 @@ def test_duplicating_the_whole_set_doubles_counts_and_keeps_rates(
     once, twice = run(rows, config), run(rows + rows, config)
     assert view(twice, count_scale=2) == view(once)
     assert counts(twice) == [2 * n for n in counts(once)]
-    assert [e["count"] for e in twice.exclusions] == [2 * e["count"] for e in once.exclusions]
+    assert [e.count for e in twice.exclusions] == [2 * e.count for e in once.exclusions]
 
 
 @SETTINGS

@@ -272,7 +272,7 @@ def test_rfw_files_that_share_no_pair(tmp_path: Path) -> None:
 
 def _smoke_audit(cs: object) -> None:
     result = audit(cs, group_by=["sex", "ethnicity"], config=AuditConfig(target_fmrs=(1e-3,)))  # type: ignore[arg-type]
-    assert result.input["n_comparisons"] == len(cs)  # type: ignore[arg-type]
+    assert result.input.n_comparisons == len(cs)  # type: ignore[arg-type]
     assert len(result.groups) == 8
 
 

@@ -743,6 +743,6 @@ def test_morph_embeddings(tmp_path: Path) -> None:
     by_age = audit(cs, group_by=["age"], config=AuditConfig(target_fmrs=(1e-3,)))
     # Age bands change between a subject's images: those mated comparisons count
     # overall only (mated rule 'exclude'), and the count is recorded.
-    disagree = [e for e in by_age.exclusions if "different groups" in e["reason"]]
-    assert len(disagree) == 1 and disagree[0]["count"] > 0
-    assert sum(g.n_mated for g in by_age.groups) + disagree[0]["count"] == int(cs.mated.sum())
+    disagree = [e for e in by_age.exclusions if "different groups" in e.reason]
+    assert len(disagree) == 1 and disagree[0].count > 0
+    assert sum(g.n_mated for g in by_age.groups) + disagree[0].count == int(cs.mated.sum())

@@ -50,6 +50,15 @@ def test_enrolled_rows_become_the_table_and_every_row_a_record(tmp_path: Path) -
     assert "nothing" not in records.codes
 
 
+def test_a_metadata_version_this_reader_does_not_know_is_refused(tmp_path: Path) -> None:
+    meta = {b"faceparity": json.dumps({"kind": "faceparity-embeddings", "version": 3}).encode()}
+    path = _write(tmp_path / "e.parquet", _columns(), meta=meta)
+    assert is_pipeline_output(path)
+    with pytest.raises(InputError) as err:
+        load_pipeline_output(path)
+    assert str(err.value) == f"{path}: expected embeddings metadata version 1 or 2, got 3"
+
+
 def test_not_a_pipeline_file(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.parquet", _columns(), meta={})
     assert not is_pipeline_output(path)

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from _browser import Browser, find_chromium
 from _shared import shared_file
 from faceparity import cli
-from faceparity.render.charts import make_charts
-from test_report_render import EVIL, _evil, _results, _with_intervals
+from faceparity.render.report import make_charts
+from faceparity.results import AuditResult
+from test_render_report import EVIL, _evil, _results, _with_intervals
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output"
 FACTS = """({
@@ -37,7 +38,7 @@ def _check(page: Path, results: dict, tmp_path: Path, name: str) -> dict:
         load = browser.load(page, facts_js=FACTS, screenshot=SCREENSHOTS / f"{name}.png")
     assert load.console_errors == []
     assert load.requests == []
-    expected = [c.key for c in make_charts(results)]
+    expected = [c.key for c in make_charts(AuditResult.from_dict(results))]
     assert sorted(load.facts["figures"]) == sorted(expected)
     assert load.facts["labelled"] == len(expected)
     assert load.facts["scripts"] == 0 and load.facts["pwned"] is False
@@ -102,11 +103,11 @@ def test_bfw_sample_report_in_a_browser(tmp_path: Path) -> None:
 
 
 def test_hostile_group_names_do_not_execute_in_a_browser(tmp_path: Path) -> None:
-    from faceparity.render.html import render_html
+    from faceparity.render.report import render_html
 
     results = _evil(_with_intervals(_results()))
     page = tmp_path / "evil.html"
-    page.write_text(render_html(results))
+    page.write_text(render_html(AuditResult.from_dict(results)))
     facts = _check(page, results, tmp_path, "report-hostile-names")
     assert EVIL in facts["groupCells"]  # shown as text, not run
 

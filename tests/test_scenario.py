@@ -3,8 +3,10 @@ direct 1:N measurement, the CLI; and the simulator's planted differential in FPI
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +26,8 @@ from faceparity.model.config import AuditConfig
 from faceparity.model.grouping import intersect
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.embeddings import compare_all, load_embeddings
+from faceparity.results import AuditResult, CrossGroupCell, Interval
+from faceparity.results.documents import SCENARIO_SCHEMA_VERSION
 from faceparity.review.scenario import (
     CrossRates,
     Deployment,
@@ -33,6 +37,8 @@ from faceparity.review.scenario import (
 )
 from faceparity.synthetic import simulate as sim
 from faceparity.verification.audit import audit
+
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def _rates(fmr, low=None, high=None, labels=("a", "b")) -> CrossRates:
@@ -107,7 +113,7 @@ def test_unknown_group_and_missing_point_are_clear_errors() -> None:
     with pytest.raises(
         UsageError, match="target FMR 0.01 and policy 'global'; the results have: none"
     ):
-        cross_rates({"groups": [], "operating_points": []}, target_fmr=0.01)
+        cross_rates(_typed([], []), target_fmr=0.01)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +134,7 @@ def simulated(tmp_path_factory):
         compare_all(table), group_by=["sex", "region"], config=AuditConfig(target_fmrs=(1e-3,))
     )
     (out / "results.json").write_text(result.to_json())
-    return config, table, result.to_dict(), out
+    return config, table, result, out
 
 
 def test_scenario_agrees_with_the_direct_1n_measurement(simulated) -> None:
@@ -196,6 +202,8 @@ def test_scenario_cli(simulated, tmp_path) -> None:
     run = CliRunner().invoke(cli.main, args)
     assert run.exit_code == 0, run.stderr
     data = json.loads(target.read_text())
+    assert list(data)[:3] == ["results", "schema_version", "tool"]
+    assert data["schema_version"] == SCENARIO_SCHEMA_VERSION
     assert data["deployment"]["gallery"] == {"F/R1": 5000, "M/R4": 5000}
     assert [g["label"] for g in data["groups"]] == ["F/R1", "M/R4"]
     assert "false cand./day" in run.stdout and "assumptions:" in run.stdout
@@ -220,25 +228,31 @@ def test_an_undefined_cell_leaves_its_group_undefined_with_a_note() -> None:
     assert out.best_served == "b" and b.ratio_to_best == 1.0
 
 
+def _typed(labels: list[str], cells: list[CrossGroupCell]) -> AuditResult:
+    """The golden audit with groups ``g=label`` and one operating point with ``cells``."""
+    base = AuditResult.from_dict(json.loads((GOLDEN / "sex.json").read_text()))
+    groups = [dataclasses.replace(base.groups[0], attributes={"g": v}, label=v) for v in labels]
+    point = dataclasses.replace(
+        base.operating_points[0], target_fmr=1e-3, policy="global", threshold=0.4, cross_group=cells
+    )
+    return dataclasses.replace(base, groups=groups, operating_points=[point] if cells else [])
+
+
 def test_cross_rates_read_optional_intervals_from_results() -> None:
-    groups = [{"attributes": {"g": v}, "label": v} for v in "ab"]
-    ci = {"ci_low": 0.001, "ci_high": 0.004, "method": "test"}
+    ci = Interval(0.001, 0.004, "test")
 
-    def cell(a: str, b: str, fmr: float, with_ci: bool) -> dict:
-        extra = {"fmr_ci": ci} if with_ci else {}
-        return {"a": {"g": a}, "b": {"g": b}, "fmr": fmr, **extra}
+    def cell(a: str, b: str, fmr: float, with_ci: bool) -> CrossGroupCell:
+        return CrossGroupCell({"g": a}, {"g": b}, fmr, 0, 1, fmr_ci=ci if with_ci else None)
 
-    point = {"target_fmr": 1e-3, "policy": "global", "threshold": 0.4, "cross_group": []}
-    point["cross_group"] = [cell("a", "a", 0.002, True), cell("a", "b", 0.001, True),
-                            cell("b", "b", 0.003, True)]  # fmt: skip
-    rates = cross_rates({"groups": groups, "operating_points": [point]}, target_fmr=1e-3)
+    cells = [cell("a", "a", 0.002, True), cell("a", "b", 0.001, True), cell("b", "b", 0.003, True)]
+    rates = cross_rates(_typed(["a", "b"], cells), target_fmr=1e-3)
     assert rates.has_intervals and rates.threshold == 0.4
     assert rates.fmr.tolist() == [[0.002, 0.001], [0.001, 0.003]]
     assert rates.low.tolist() == [[0.001] * 2] * 2 and rates.high.tolist() == [[0.004] * 2] * 2
     out = run_scenario(rates, Deployment({"a": 10, "b": 10}, {"a": 1.0}))
     assert out.groups[0].fpir_bounds is not None
-    point["cross_group"][2] = cell("b", "b", 0.003, False)  # one cell without: no bounds
-    rates = cross_rates({"groups": groups, "operating_points": [point]}, threshold=0.4)
+    cells[2] = cell("b", "b", 0.003, False)  # one cell without: no bounds
+    rates = cross_rates(_typed(["a", "b"], cells), threshold=0.4)
     assert not rates.has_intervals
     assert (
         run_scenario(rates, Deployment({"a": 10, "b": 10}, {"a": 1.0})).groups[0].fpir_bounds

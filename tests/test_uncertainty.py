@@ -169,9 +169,9 @@ def test_zero_error_rates_get_the_exact_clopper_pearson_bound() -> None:
     row = boot.operating_points[0].groups[0]
     assert row.n_false_matches == 0
     expected = float(clopper_pearson(0, row.n_non_mated)[1])
-    assert row.fmr_ci["ci_low"] == 0.0 and row.fmr_ci["ci_high"] == expected
-    assert "not a zero" in row.fmr_ci["method"]
-    assert row.fmr_support["sufficient"] is False
+    assert row.fmr_ci.ci_low == 0.0 and row.fmr_ci.ci_high == expected
+    assert "not a zero" in row.fmr_ci.method
+    assert row.fmr_support.sufficient is False
 
 
 def _slow_bootstrap_fmr(cs, threshold, group, replicates, seed):
@@ -212,10 +212,10 @@ def test_fast_bootstrap_agrees_with_explicit_resampling_of_subjects() -> None:
     # threshold; the slow reference holds the threshold fixed, so compare spreads
     # loosely: the fast interval must be at least as wide and of the same order.
     (low, high), sd = _slow_bootstrap_fmr(cs, t, 1, 600, 12)
-    fast_width = row.fmr_ci["ci_high"] - row.fmr_ci["ci_low"]
+    fast_width = row.fmr_ci.ci_high - row.fmr_ci.ci_low
     assert 0.8 * (high - low) <= fast_width <= 3.0 * (high - low)
     # FNMR at the threshold: mated comparisons reweighted by one subject weight each.
-    assert row.fnmr_ci["ci_low"] <= row.fnmr <= row.fnmr_ci["ci_high"]
+    assert row.fnmr_ci.ci_low <= row.fnmr <= row.fnmr_ci.ci_high
 
 
 def test_fast_bootstrap_equals_explicit_poisson_resampling_at_a_fixed_threshold() -> None:
@@ -249,20 +249,20 @@ def test_fast_bootstrap_equals_explicit_poisson_resampling_at_a_fixed_threshold(
         thresholds.append(t)
         fmr_b.append(wb[cs.score[in_b] >= t].sum() / wb.sum())
     point = boot.operating_points[0]
-    assert point.threshold_ci["ci_low"] == pytest.approx(np.quantile(thresholds, 0.025))
-    assert point.threshold_ci["ci_high"] == pytest.approx(np.quantile(thresholds, 0.975))
-    assert point.groups[1].fmr_ci["ci_low"] == pytest.approx(np.quantile(fmr_b, 0.025))
-    assert point.groups[1].fmr_ci["ci_high"] == pytest.approx(np.quantile(fmr_b, 0.975))
+    assert point.threshold_ci.ci_low == pytest.approx(np.quantile(thresholds, 0.025))
+    assert point.threshold_ci.ci_high == pytest.approx(np.quantile(thresholds, 0.975))
+    assert point.groups[1].fmr_ci.ci_low == pytest.approx(np.quantile(fmr_b, 0.025))
+    assert point.groups[1].fmr_ci.ci_high == pytest.approx(np.quantile(fmr_b, 0.975))
 
 
 def test_closed_form_intervals_carry_the_correlation_caveat() -> None:
     result = audit(_comparisons(), group_by=["g"], config=CONFIG)
     out = with_uncertainty(result, method="wilson")
-    assert "independent" in out.uncertainty["caveat"]
+    assert "independent" in out.uncertainty.caveat
     row = out.operating_points[0].groups[0]
     low, high = wilson(row.n_false_matches, row.n_non_mated)
-    assert (row.fmr_ci["ci_low"], row.fmr_ci["ci_high"]) == (float(low), float(high))
-    assert out.operating_points[0].summary["garbe"].get("value_ci") is None
+    assert (row.fmr_ci.ci_low, row.fmr_ci.ci_high) == (float(low), float(high))
+    assert out.operating_points[0].summary.garbe.value_ci is None
 
 
 @pytest.mark.slow
@@ -349,7 +349,7 @@ def test_no_intervals_means_none_even_for_zero_errors() -> None:
     out = with_uncertainty(audit(cs, group_by=["g"], config=config), method="none")
     row = out.operating_points[0].groups[0]
     assert row.n_false_matches == 0 and row.fmr_ci is None
-    assert row.fmr_support["sufficient"] is False  # support flags are always given
+    assert row.fmr_support.sufficient is False  # support flags are always given
 
 
 def test_support_of_fewer_than_30_trials_names_no_rate() -> None:

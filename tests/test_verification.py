@@ -26,6 +26,7 @@ from faceparity import (
     UsageError,
     audit,
 )
+from faceparity.results import SummaryMeasure
 from reference import (
     DISTANCE,
     SIMILARITY,
@@ -158,18 +159,18 @@ def assert_point_matches(point: Any, ref: dict[str, Any]) -> None:
             assert close(c.fmr, rc["fmr"]), key
     # the summary is computed from exactly these group rates
     fmrs = [r["fmr"] for r in ref["per_group"] if r["fmr"] is not None]
-    gini_fmr = point.summary["fmr"]["gini"]
-    assert gini_fmr["n_groups"] == len(fmrs)
+    gini_fmr = point.summary.fmr.gini
+    assert gini_fmr.n_groups == len(fmrs)
     if len(fmrs) >= 2 and sum(fmrs) > 0:
-        assert gini_fmr["value"] == pytest.approx(ref_gini(fmrs), rel=1e-12, abs=1e-15)
+        assert gini_fmr.value == pytest.approx(ref_gini(fmrs), rel=1e-12, abs=1e-15)
     else:
-        assert gini_fmr["value"] is None
+        assert gini_fmr.value is None
 
 
 def exclusion_count(result: Any, text: str) -> int:
-    found = [e for e in result.exclusions if text in e["reason"]]
+    found = [e for e in result.exclusions if text in e.reason]
     assert len(found) <= 1
-    return found[0]["count"] if found else 0
+    return found[0].count if found else 0
 
 
 # --------------------------------------------------------- agreement with the reference
@@ -240,7 +241,7 @@ def test_audit_matches_reference(
     assert exclusion_count(result, "different groups") == expected_disagree
     if rule is MatedGroupRule.EXCLUDE:
         assert expected_disagree > 0
-    assert all(e["scope"] == "groups" for e in result.exclusions)
+    assert all(e.scope == "groups" for e in result.exclusions)
 
 
 # ------------------------------------------------------------------- hand-worked audits
@@ -286,11 +287,9 @@ def test_group_with_only_cross_group_non_mated_comparisons() -> None:
     assert (cells["F", "M"].n_non_mated, cells["F", "M"].fmr) == (1, 1.0)
     assert (cells["M", "M"].n_non_mated, cells["M", "M"].fmr) == (0, None)
     # the summary measures have one defined FMR: undefined, not zero
-    assert g.summary["fmr"]["max_min"] == {
-        "value": None,
-        "n_groups": 1,
-        "undefined_reason": "fewer than two groups have a defined rate",
-    }
+    assert g.summary.fmr.max_min == SummaryMeasure(
+        None, 1, "fewer than two groups have a defined rate"
+    )
 
     # per-group: F from its 4 non-mated, k = 0 at 0.2 (1/4 > 0.2): above its highest, 0.5
     p = result.operating_point(0.2, "per-group")
@@ -358,11 +357,11 @@ def test_group_with_no_mated_pairs_and_one_sample_subjects() -> None:
     assert (f.fmr, f.fnmr) == (0.5, 0.0)
     assert (m.fmr, m.fnmr, m.n_false_non_matches) == (0.0, None, 0)
     assert any("no mated" in note for note in m.notes)
-    assert g.summary["fnmr"]["gini"]["value"] is None
+    assert g.summary.fnmr.gini.value is None
     # FMR: F 0.5, M 0: Gini of two groups where one has every error is 1
-    assert g.summary["fmr"]["gini"] == {"value": 1.0, "n_groups": 2}
-    assert g.summary["fmr"]["max_min"]["value"] is None
-    assert "M" in g.summary["fmr"]["max_min"]["undefined_reason"]
+    assert g.summary.fmr.gini == SummaryMeasure(1.0, 2)
+    assert g.summary.fmr.max_min.value is None
+    assert "M" in g.summary.fmr.max_min.undefined_reason
 
     # per-group: M from its own 3, k = 0 at 0.25: above its highest, 0.35
     f, m = result.operating_point(0.25, "per-group").groups
@@ -408,7 +407,7 @@ def test_exclusions_and_mated_rules() -> None:
         assert len(result.exclusions) == 1 + disagree
         cells = {(c.a["sex"], c.b["sex"]): (c.n_non_mated, c.fmr) for c in point.cross_group}
         assert cells == {("F", "F"): (1, 0.0), ("F", "M"): (1, 0.0), ("M", "M"): (1, 0.0)}
-        assert result.input["n_comparisons"] == 7
+        assert result.input.n_comparisons == 7
 
 
 def test_reference_policy_uses_the_reference_groups_non_mated_comparisons() -> None:
@@ -435,7 +434,7 @@ def test_reference_policy_uses_the_reference_groups_non_mated_comparisons() -> N
     assert (f.fmr, f.fnmr) == (0.5, 0.0)  # F's 0.6 matches; both F mated pass
     # overall: 6 non-mated, 0.7 and 0.6 match
     assert point.overall.fmr == pytest.approx(2 / 6, abs=1e-15)
-    assert point.summary["fmr"]["max_min"]["value"] == 2.0
+    assert point.summary.fmr.max_min.value == 2.0
 
     with pytest.raises(UsageError, match="not in the data"):
         audit(
@@ -476,7 +475,7 @@ def test_distance_scores_give_negated_thresholds() -> None:
     assert point.threshold == math.nextafter(-0.5, -math.inf)
     assert point.overall.fmr == 0.2
     assert (point.groups[0].fmr, point.groups[0].fnmr) == (0.0, 0.5)
-    assert result.config["match_rule"] == "score <= threshold"
+    assert result.config.match_rule == "score <= threshold"
 
 
 def test_target_below_one_over_n_is_noted() -> None:
@@ -535,7 +534,7 @@ def test_summary_counts_every_group_even_when_labels_collide() -> None:
     point = result.operating_point(0.5)
     assert len(point.groups) == 2
     assert all(g.fnmr is not None for g in point.groups)
-    assert point.summary["fnmr"]["gini"]["n_groups"] == 2
+    assert point.summary.fnmr.gini.n_groups == 2
 
 
 def test_non_finite_score_is_an_input_error() -> None:
@@ -658,4 +657,4 @@ def test_per_group_threshold_below_resolution_is_noted_per_group() -> None:
 def test_input_without_sample_ids_is_noted() -> None:
     comps = [comparison(0.9, True, ("a", "a"), F), comparison(0.3, False, ("a", "b"), F)]
     result = audit(to_set(comps), group_by=["sex"], config=AuditConfig(target_fmrs=(0.5,)))
-    assert any("no samples" in note for note in result.input["notes"])
+    assert any("no samples" in note for note in result.input.notes)

@@ -28,8 +28,16 @@ import numpy.typing as npt
 
 from faceparity.model.comparisons import MISSING
 from faceparity.model.grouping import intersect
-from faceparity.results.acquisition import ACQUIRE, ENROL, AcquisitionGroup, AcquisitionResult
+from faceparity.results.acquisition import (
+    ACQUIRE,
+    ENROL,
+    AcquisitionGroup,
+    AcquisitionResult,
+    GeneralisedPoint,
+    GeneralisedRow,
+)
 from faceparity.results.audit import AuditResult
+from faceparity.results.common import Interval
 from faceparity.uncertainty.binomial import clopper_pearson
 from faceparity.uncertainty.bootstrap import percentile_interval
 
@@ -179,20 +187,20 @@ def _intervals(
     level: float,
     replicates: int,
     seed: np.random.SeedSequence,
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+) -> tuple[Interval | None, Interval | None]:
     """Intervals of FTA and FTE of one group's images (``members``: their subjects)."""
     n = len(members)
     if n == 0:
         return None, None
     _, local = np.unique(members, return_inverse=True)
     per_subject_images = np.bincount(local).astype(np.float64)
-    out: list[dict[str, Any] | None] = []
+    out: list[Interval | None] = []
     for failed in (acquire, enrol):
         k = int(failed.sum())
         if k == 0 or replicates == 0:
             low, high = clopper_pearson(k, n, level)
             method = MSG_ZERO_ERRORS if k == 0 else "clopper-pearson (images)"
-            out.append({"ci_low": float(low), "ci_high": float(high), "method": method})
+            out.append(Interval(ci_low=float(low), ci_high=float(high), method=method))
             continue
         per_subject_failed = np.bincount(local, weights=failed.astype(np.float64))
         rng = np.random.default_rng(seed)
@@ -205,7 +213,7 @@ def _intervals(
                 values[start : start + len(w)] = (w @ per_subject_failed) / images
         ci_low, ci_high, computed = percentile_interval(values, level)
         out.append(
-            {"ci_low": ci_low, "ci_high": ci_high, "method": MSG_BOOTSTRAP, "replicates": computed}
+            Interval(ci_low=ci_low, ci_high=ci_high, method=MSG_BOOTSTRAP, replicates=computed)
         )
     return out[0], out[1]
 
@@ -231,17 +239,17 @@ def with_acquisition(result: AuditResult, acquisition: AcquisitionResult) -> Aud
         if rows:
             overall = None if point.overall is None else point.overall.fnmr
             rows.insert(0, _generalised_row("overall", overall, acquisition.overall))
-        points.append({"target_fmr": point.target_fmr, "policy": point.policy, "groups": rows})
+        points.append(
+            GeneralisedPoint(target_fmr=point.target_fmr, policy=point.policy, groups=rows)
+        )
     filled = dataclasses.replace(acquisition, fnmr_with_failures=points)
     return dataclasses.replace(result, acquisition=filled)
 
 
-def _generalised_row(label: str, fnmr: float | None, counts: AcquisitionGroup) -> dict[str, Any]:
+def _generalised_row(label: str, fnmr: float | None, counts: AcquisitionGroup) -> GeneralisedRow:
     """One row of ``fnmr_with_failures``."""
     if counts.n_images and counts.n_enrolled == 0:
-        return {"label": label, "fnmr": None, "fnmr_with_failures": 1.0}
-    return {
-        "label": label,
-        "fnmr": fnmr,
-        "fnmr_with_failures": generalised_fnmr(fnmr, counts.fta, counts.fte),
-    }
+        return GeneralisedRow(label=label, fnmr=None, fnmr_with_failures=1.0)
+    return GeneralisedRow(
+        label=label, fnmr=fnmr, fnmr_with_failures=generalised_fnmr(fnmr, counts.fta, counts.fte)
+    )

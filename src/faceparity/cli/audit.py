@@ -81,15 +81,15 @@ def _run(
 
 def print_result(result: AuditResult, *, as_json: bool) -> None:
     """results.json, or the tables: 1:1, then 1:N and acquisition where the result has them."""
-    from faceparity.render.table import format_table
+    from faceparity.render.verification.table import format_table
 
     click.echo(result.to_json() if as_json else format_table(result), nl=False)
     if result.identification is not None and not as_json:
-        from faceparity.render.identification_table import format_identification_table
+        from faceparity.render.identification.table import format_identification_table
 
         click.echo("\n" + format_identification_table(result.identification), nl=False)
     if result.acquisition is not None and not as_json:
-        from faceparity.render.acquisition_table import format_acquisition_table
+        from faceparity.render.acquisition.table import format_acquisition_table
 
         click.echo("\n" + format_acquisition_table(result.acquisition), nl=False)
 

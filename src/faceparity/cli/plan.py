@@ -11,6 +11,7 @@ from faceparity._version import __version__
 from faceparity.cli.options import rates
 from faceparity.cli.support import _reported, _write_output
 from faceparity.errors import UsageError
+from faceparity.results.documents import PLAN_SCHEMA_VERSION
 
 __all__ = ["plan"]
 
@@ -127,7 +128,7 @@ def plan(
                 "--" + n.replace("n_groups", "groups").replace("_", "-") for n in given
             )
             raise UsageError(f"{names}: plans a data collection; it does not apply with --from")
-        from faceparity.results.loading import read_results
+        from faceparity.results import read_results
 
         rows = supported_rates(
             read_results(from_results),
@@ -135,6 +136,7 @@ def plan(
             file=str(from_results),
         )
         data: dict[str, Any] = {
+            "schema_version": PLAN_SCHEMA_VERSION,
             "tool": tool,
             "source": str(from_results),
             "min_errors": MIN_ERRORS,
@@ -160,7 +162,12 @@ def plan(
             target_fnmrs=rates(target_fnmr, "--target-fnmr") if target_fnmr else (),
             config=config,
         )
-        data = {"tool": tool, "n_groups": n_groups, **result.to_dict()}
+        data = {
+            "schema_version": PLAN_SCHEMA_VERSION,
+            "tool": tool,
+            "n_groups": n_groups,
+            **result.to_dict(),
+        }
         text = format_plan(result, n_groups=n_groups)
     document = json.dumps(data, indent=2, allow_nan=False) + "\n"
     if output is not None:

@@ -57,7 +57,7 @@ def report(
     title: str | None,
 ) -> None:
     """Write the model-card report (HTML or Markdown) of a results.json."""
-    from faceparity.results.loading import read_results
+    from faceparity.results import read_results
 
     data = read_results(results)
     if fmt is None:
@@ -65,9 +65,9 @@ def report(
     if output is None:
         output = results.parent / f"report.{fmt}"
     if fmt == "md":
-        from faceparity.render.markdown import render_markdown as render
+        from faceparity.render.report import render_markdown as render
     else:
-        from faceparity.render.html import render_html as render
+        from faceparity.render.report import render_html as render
     text = render(data, target_fmr=target_fmr, policy=policy, title=title)
     _write_output(output, text)
     click.echo(str(output))
@@ -86,8 +86,8 @@ def report(
 @_reported
 def compare(a: Path, b: Path, output: Path | None) -> None:
     """Two results side by side: the change in every differential (B - A)."""
-    from faceparity.render import comparison as render
-    from faceparity.results.loading import read_results
+    from faceparity.render import diff as render
+    from faceparity.results import read_results
     from faceparity.review.diff import compare_results
 
     writers = {
@@ -115,7 +115,7 @@ def compare(a: Path, b: Path, output: Path | None) -> None:
 @_reported
 def check(results: Path, limits: Path) -> None:
     """Check results.json against a limits file: exit 1 and list the violations, else 0."""
-    from faceparity.results.loading import read_results
+    from faceparity.results import read_results
     from faceparity.review.check import check_limits, read_limits
 
     parsed = read_limits(limits)
@@ -194,8 +194,8 @@ def scenario(
     """Expected false candidates per day and year by group for a stated 1:N deployment."""
     import json
 
-    from faceparity.render.identification_table import format_scenario_table
-    from faceparity.results.loading import read_results
+    from faceparity.render.identification.table import format_scenario_table
+    from faceparity.results import read_results
     from faceparity.review.scenario import Deployment, cross_rates, run_scenario
 
     if bool(gallery) == (gallery_size is not None or bool(composition)):

@@ -42,6 +42,7 @@ from faceparity.identification.search import SearchResult
 from faceparity.metrics.rates import threshold_at_fmr
 from faceparity.model.config import PolicyKind, ScoreKind, ThresholdPolicy
 from faceparity.model.grouping import Group, Grouping
+from faceparity.results.common import ExclusionRecord
 from faceparity.results.identification import (
     CrossGroupRate,
     FalseCandidateMatrix,
@@ -50,6 +51,7 @@ from faceparity.results.identification import (
     IdentificationGroup,
     IdentificationPoint,
     IdentificationResult,
+    ProtocolRecord,
     SearchRates,
 )
 
@@ -487,7 +489,7 @@ def audit_searches(
     single = [p for p in points if p.threshold is not None]
     curve = _curve(result, protocol, groups, single[0]) if single else None
     return IdentificationResult(
-        protocol=dict(protocol.description),
+        protocol=ProtocolRecord(**protocol.description),
         rank=rank,
         target_fpirs=list(target_fpirs),
         policies=[str(p) for p in policies],
@@ -497,7 +499,7 @@ def audit_searches(
         operating_points=points,
         gallery_size=curve,
         exclusions=[
-            {"reason": e.reason, "count": e.count, "unit": e.unit, "scope": e.scope}
+            ExclusionRecord(reason=e.reason, count=e.count, unit=e.unit, scope=e.scope)
             for e in protocol.exclusions
         ],
     )

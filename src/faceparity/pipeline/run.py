@@ -56,6 +56,7 @@ from faceparity.pipeline.skintone import ita_band, skin_ita
 from faceparity.readers.manifest import Manifest
 from faceparity.readers.pipeline_output import METADATA_KEY, OUTPUT_KIND
 from faceparity.results.acquisition import ACQUIRE, ENROL, ENROLLED
+from faceparity.results.documents import EMBEDDINGS_VERSION
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -79,7 +80,7 @@ REASON_NO_FACE = "no face found"
 REASON_NO_TEMPLATE = "model gave no usable embedding"
 REASON_QUALITY = "quality below the limits"
 
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = EMBEDDINGS_VERSION
 """Version of the output file (2: ``subject_ita``, ``subject_ita_band``, ``duplicate_of``)."""
 RECORD_VERSION = 1
 """Version of an image's record, part of the cache key: a new one makes old records misses."""

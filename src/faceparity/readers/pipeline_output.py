@@ -40,6 +40,12 @@ from faceparity.readers._table import (
 from faceparity.readers.attributes import AttributeSpec, encode_attribute
 from faceparity.readers.embeddings import EMBEDDING_COLUMN, EmbeddingTable, embedding_table
 from faceparity.results.acquisition import ENROLLED, STATUSES
+from faceparity.results.documents import (
+    EMBEDDINGS_KIND,
+    EMBEDDINGS_METADATA_KEY,
+    EMBEDDINGS_READABLE_VERSIONS,
+    check_version,
+)
 
 __all__ = [
     "METADATA_KEY",
@@ -51,10 +57,10 @@ __all__ = [
     "load_pipeline_output",
 ]
 
-OUTPUT_KIND = "faceparity-embeddings"
+OUTPUT_KIND = EMBEDDINGS_KIND
 """The ``kind`` in the schema metadata of `faceparity embed`'s output."""
-METADATA_KEY = b"faceparity"
-"""The schema metadata key that holds it (with the pipeline's description)."""
+METADATA_KEY = EMBEDDINGS_METADATA_KEY
+"""The schema metadata key that holds it (with its version and the pipeline's description)."""
 
 MSG_NOT_PIPELINE_OUTPUT = (
     "expected the Parquet output of `faceparity embed` (schema metadata {key!r} of kind "
@@ -164,6 +170,13 @@ def load_pipeline_output(
             MSG_NOT_PIPELINE_OUTPUT.format(key=METADATA_KEY.decode(), kind=OUTPUT_KIND),
             Location(file),
         )
+    check_version(
+        description,
+        EMBEDDINGS_READABLE_VERSIONS,
+        what="embeddings metadata",
+        file=file,
+        key="version",
+    )
     try:
         arrow = pq.read_table(path)
     except (OSError, ValueError, pa.ArrowException) as err:

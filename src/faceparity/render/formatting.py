@@ -10,6 +10,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from faceparity.results.audit import OperatingPoint
+from faceparity.results.common import Interval, Support
+
 __all__ = [
     "SUMMARY_MEASURES",
     "describe_group",
@@ -80,19 +83,18 @@ def one_in(rate: float) -> str:
     return f"1 in {round(1.0 / rate):,}"
 
 
-def fmt_interval(ci: Mapping[str, Any] | None, fmt: Any = fmt_rate) -> str:
-    """An interval ``{"ci_low", "ci_high", "method"}`` as ``[low, high]``; ``""`` when absent."""
-    if not ci:
+def fmt_interval(ci: Interval | None, fmt: Any = fmt_rate) -> str:
+    """An interval as ``[low, high]``; ``""`` when absent."""
+    if ci is None:
         return ""
-    low, high = ci.get("ci_low"), ci.get("ci_high")
-    return f"[{fmt(low)}, {fmt(high)}]"
+    return f"[{fmt(ci.ci_low)}, {fmt(ci.ci_high)}]"
 
 
-def support_text(support: Mapping[str, Any] | None) -> str:
+def support_text(support: Support | None) -> str:
     """The support flag of a rate in words; ``""`` when absent or sufficient."""
-    if not support or support.get("sufficient", True):
+    if support is None or support.sufficient:
         return ""
-    reason = support.get("reason") or "too few comparisons for this rate"
+    reason = support.reason or "too few comparisons for this rate"
     return f"not supported: {reason}"
 
 
@@ -115,11 +117,11 @@ def describe_policy(policy: str) -> str:
     return policy
 
 
-def point_title(point: Mapping[str, Any]) -> str:
+def point_title(point: OperatingPoint) -> str:
     """``target FMR 0.0001, policy global`` (plus the threshold when there is one)."""
-    text = f"target FMR {point['target_fmr']:g}, policy {point['policy']}"
-    if point.get("threshold") is not None:
-        text += f", threshold {fmt_number(point['threshold'])}"
+    text = f"target FMR {point.target_fmr:g}, policy {point.policy}"
+    if point.threshold is not None:
+        text += f", threshold {fmt_number(point.threshold)}"
     return text
 
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ACQUIRE", "ENROL", "ENROLLED", "STATUSES", "AcquisitionGroup", "AcquisitionResult"]
+from faceparity.results.common import Interval
+
+__all__ = [
+    "ACQUIRE",
+    "ENROL",
+    "ENROLLED",
+    "STATUSES",
+    "AcquisitionGroup",
+    "AcquisitionResult",
+    "GeneralisedPoint",
+    "GeneralisedRow",
+]
 
 # What became of an image (ISO/IEC 19795-1, 4.3.2 and 4.3.3): the ``status`` of each row
 # of `faceparity embed`'s output, counted here by group.
@@ -34,8 +45,26 @@ class AcquisitionGroup:
     fta: float | None
     fte: float | None
     reasons: dict[str, int]
-    fta_ci: dict[str, Any] | None = None
-    fte_ci: dict[str, Any] | None = None
+    fta_ci: Interval | None = None
+    fte_ci: Interval | None = None
+
+
+@dataclass(frozen=True)
+class GeneralisedRow:
+    """A group's FNMR of enrolled images beside its generalised FNMR (failures counted)."""
+
+    label: str
+    fnmr: float | None
+    fnmr_with_failures: float | None
+
+
+@dataclass(frozen=True)
+class GeneralisedPoint:
+    """The generalised FNMR of every group at one operating point of the audit."""
+
+    target_fmr: float
+    policy: str
+    groups: list[GeneralisedRow]
 
 
 @dataclass(frozen=True)
@@ -68,16 +97,4 @@ class AcquisitionResult:
     n_ungrouped: int
     pipeline: dict[str, Any]
     notes: list[str] = field(default_factory=list)
-    fnmr_with_failures: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AcquisitionResult:
-        """Rebuild from the mapping in ``results.json``."""
-        return cls(
-            overall=AcquisitionGroup(**data["overall"]),
-            groups=[AcquisitionGroup(**g) for g in data["groups"]],
-            n_ungrouped=data["n_ungrouped"],
-            pipeline=data["pipeline"],
-            notes=list(data.get("notes", [])),
-            fnmr_with_failures=list(data.get("fnmr_with_failures", [])),
-        )
+    fnmr_with_failures: list[GeneralisedPoint] = field(default_factory=list)

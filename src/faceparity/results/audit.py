@@ -1,9 +1,9 @@
 """The one result type of an audit, serialised as ``results.json``.
 
-The command line, the tests and later the report all read this object. Keys use the
-words of ISO/IEC 19795-1 and -10 (``fmr``, ``fnmr``, ``mated``, ``non_mated``).
-Rates are fractions in [0, 1]. A rate that cannot be computed is ``null`` with a
-reason next to it, never ``NaN``, ``inf`` or a silent zero.
+The command line, the report, ``compare``, ``check``, ``scenario`` and ``plan`` all read
+this object. Keys use the words of ISO/IEC 19795-1 and -10 (``fmr``, ``fnmr``,
+``mated``, ``non_mated``). Rates are fractions in [0, 1]. A rate that cannot be computed
+is ``null`` with a reason next to it, never ``NaN``, ``inf`` or a silent zero.
 
 Schema history: ``1.0``, the first; an optional top-level ``identification`` (the 1:N
 audit, :mod:`faceparity.results.identification`) was added within 1.0, and an optional
@@ -13,27 +13,40 @@ pipeline: :mod:`faceparity.acquisition`).
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from faceparity.errors import InputError, Location
 from faceparity.io import atomic_write_text
 from faceparity.results.acquisition import AcquisitionResult
+from faceparity.results.common import ExclusionRecord, Interval, Support
 from faceparity.results.identification import IdentificationResult
+from faceparity.results.schema import SchemaError, from_json_value, to_json_value
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AuditConfigRecord",
     "AuditResult",
     "CrossGroupCell",
     "DetPoints",
     "EerResult",
+    "ExclusionRecord",
     "GroupOperatingPoint",
     "GroupSummary",
+    "InputRecord",
+    "Interval",
     "OperatingPoint",
+    "RateMeasures",
     "RatePair",
+    "RateRatio",
+    "SummaryMeasure",
+    "SummaryMeasures",
+    "Support",
+    "ToolRecord",
+    "UncertaintyRecord",
 ]
 
 SCHEMA_VERSION = "1.0"
@@ -47,7 +60,7 @@ class EerResult:
     low: float
     high: float
     threshold: float
-    eer_ci: dict[str, Any] | None = None
+    eer_ci: Interval | None = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +97,10 @@ class RatePair:
     n_non_mated: int
     n_false_non_matches: int
     n_mated: int
-    fmr_ci: dict[str, Any] | None = None
-    fnmr_ci: dict[str, Any] | None = None
-    fmr_support: dict[str, Any] | None = None
-    fnmr_support: dict[str, Any] | None = None
+    fmr_ci: Interval | None = None
+    fnmr_ci: Interval | None = None
+    fmr_support: Support | None = None
+    fnmr_support: Support | None = None
 
 
 @dataclass(frozen=True)
@@ -104,11 +117,11 @@ class GroupOperatingPoint:
     n_false_non_matches: int
     n_mated: int
     notes: list[str] = field(default_factory=list)
-    threshold_ci: dict[str, Any] | None = None
-    fmr_ci: dict[str, Any] | None = None
-    fnmr_ci: dict[str, Any] | None = None
-    fmr_support: dict[str, Any] | None = None
-    fnmr_support: dict[str, Any] | None = None
+    threshold_ci: Interval | None = None
+    fmr_ci: Interval | None = None
+    fnmr_ci: Interval | None = None
+    fmr_support: Support | None = None
+    fnmr_support: Support | None = None
 
 
 @dataclass(frozen=True)
@@ -120,13 +133,15 @@ class CrossGroupCell:
     fmr: float | None
     n_false_matches: int
     n_non_mated: int
-    fmr_ci: dict[str, Any] | None = None
-    fmr_support: dict[str, Any] | None = None
+    fmr_ci: Interval | None = None
+    fmr_support: Support | None = None
 
 
 @dataclass(frozen=True)
 class OperatingPoint:
     """Rates of every group at the threshold(s) a policy sets for a target FMR."""
+
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("ratios",)
 
     target_fmr: float
     policy: str
@@ -134,37 +149,154 @@ class OperatingPoint:
     overall: RatePair | None
     groups: list[GroupOperatingPoint]
     cross_group: list[CrossGroupCell]
-    summary: dict[str, Any]
+    summary: SummaryMeasures
     notes: list[str] = field(default_factory=list)
-    threshold_ci: dict[str, Any] | None = None
-    ratios: list[dict[str, Any]] | None = None
+    threshold_ci: Interval | None = None
+    ratios: list[RateRatio] | None = None
+
+
+@dataclass(frozen=True)
+class ToolRecord:
+    """The program that wrote the result."""
+
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """What was audited: the source and its counts."""
+
+    source: str | None
+    score_kind: str
+    n_comparisons: int
+    n_mated: int
+    n_non_mated: int
+    n_subjects: int | None
+    n_samples: int | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AuditConfigRecord:
+    """The audit's configuration, as it ran."""
+
+    group_by: list[str]
+    target_fmrs: list[float]
+    policies: list[str]
+    fmr_scope: str
+    mated_rule: str
+    alpha: float
+    match_rule: str
+
+
+@dataclass(frozen=True)
+class UncertaintyRecord:
+    """How the intervals were computed (``replicates`` and ``seed``: the bootstrap's)."""
+
+    method: str
+    level: float
+    replicates: int | None
+    seed: int | None
+    caveat: str
+
+
+@dataclass(frozen=True)
+class SummaryMeasure:
+    """One summary measure of the differential across groups at an operating point."""
+
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("undefined_reason",)
+
+    value: float | None
+    n_groups: int
+    undefined_reason: str | None = None
+    value_ci: Interval | None = None
+
+
+@dataclass(frozen=True)
+class RateMeasures:
+    """The measures of one rate's spread across groups."""
+
+    max_min: SummaryMeasure
+    max_geomean: SummaryMeasure
+    gini: SummaryMeasure
+
+
+@dataclass(frozen=True)
+class SummaryMeasures:
+    """Every summary measure at an operating point (keys as in ``results.json``)."""
+
+    fmr: RateMeasures
+    fnmr: RateMeasures
+    garbe: SummaryMeasure
+    fdr: SummaryMeasure
+    inequity_rate: SummaryMeasure
+
+    def named(self) -> Iterator[tuple[tuple[str, ...], SummaryMeasure]]:
+        """Every measure with its key path (``("fmr", "gini")``, ``("garbe",)``), in order."""
+        for name in ("fmr", "fnmr"):
+            rate: RateMeasures = getattr(self, name)
+            for measure in ("max_min", "max_geomean", "gini"):
+                yield (name, measure), getattr(rate, measure)
+        for name in ("garbe", "fdr", "inequity_rate"):
+            yield (name,), getattr(self, name)
+
+    def replaced(
+        self, change: Callable[[tuple[str, ...], SummaryMeasure], SummaryMeasure]
+    ) -> SummaryMeasures:
+        """The measures with ``change(path, measure)`` in place of each."""
+
+        def rate(name: str) -> RateMeasures:
+            old: RateMeasures = getattr(self, name)
+            return RateMeasures(
+                **{
+                    m: change((name, m), getattr(old, m))
+                    for m in ("max_min", "max_geomean", "gini")
+                }
+            )
+
+        return SummaryMeasures(
+            fmr=rate("fmr"),
+            fnmr=rate("fnmr"),
+            **{n: change((n,), getattr(self, n)) for n in ("garbe", "fdr", "inequity_rate")},
+        )
+
+
+@dataclass(frozen=True)
+class RateRatio:
+    """FMR and FNMR of group ``a`` over those of group ``b`` (labels)."""
+
+    a: str
+    b: str
+    fmr_ratio: float | None
+    fmr_ratio_ci: Interval | None
+    fnmr_ratio: float | None
+    fnmr_ratio_ci: Interval | None
 
 
 @dataclass(frozen=True)
 class AuditResult:
     """Everything an audit found. Serialise with :meth:`to_dict` or :meth:`write_json`."""
 
-    tool: dict[str, str]
-    input: dict[str, Any]
-    config: dict[str, Any]
+    tool: ToolRecord
+    input: InputRecord
+    config: AuditConfigRecord
     overall: GroupSummary
     groups: list[GroupSummary]
     operating_points: list[OperatingPoint]
-    exclusions: list[dict[str, Any]]
+    exclusions: list[ExclusionRecord]
     schema_version: str = SCHEMA_VERSION
-    uncertainty: dict[str, Any] | None = None
+    uncertainty: UncertaintyRecord | None = None
     # The optional 1:N section (None for 1:1 runs; no key is written then).
     identification: IdentificationResult | None = None
     # The optional section of audits that ran the image pipeline (None otherwise).
     acquisition: AcquisitionResult | None = None
 
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("uncertainty", "identification", "acquisition")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready mapping; keys in a stable order, schema version first."""
-        body = _clean(dataclasses.asdict(self))
-        if body.get("identification") is None:
-            body.pop("identification", None)
-        if body.get("acquisition") is None:
-            body.pop("acquisition", None)
+        body: dict[str, Any] = to_json_value(self)
         return {"schema_version": body.pop("schema_version"), **body}
 
     def to_json(self) -> str:
@@ -176,54 +308,61 @@ class AuditResult:
         atomic_write_text(Path(path), self.to_json())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AuditResult:
-        """Rebuild a result from the mapping :meth:`to_dict` made (``results.json``)."""
+    def from_dict(cls, data: Any) -> AuditResult:
+        """Rebuild a result from the mapping :meth:`to_dict` made (``results.json``).
+
+        Raises
+        ------
+        SchemaError
+            When the schema version is not ``"1.0"`` or a key is missing, unknown or of
+            the wrong type; the message names the key path.
+
+        """
+        if not isinstance(data, dict):
+            raise SchemaError(
+                "", f"expected a JSON object (results.json), got {type(data).__name__}"
+            )
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise ValueError(f"results schema version {version!r} is not {SCHEMA_VERSION!r}")
-
-        def summary(g: dict[str, Any]) -> GroupSummary:
-            eer = EerResult(**g["eer"]) if g.get("eer") else None
-            det = DetPoints(**g["det"]) if g.get("det") else None
-            return GroupSummary(**{**g, "eer": eer, "det": det})
-
-        points = [
-            OperatingPoint(
-                **{
-                    **p,
-                    "overall": RatePair(**p["overall"]) if p.get("overall") else None,
-                    "groups": [GroupOperatingPoint(**g) for g in p["groups"]],
-                    "cross_group": [CrossGroupCell(**c) for c in p["cross_group"]],
-                }
+            raise SchemaError(
+                "", f"expected results schema_version {SCHEMA_VERSION!r}, got {version!r}"
             )
-            for p in data["operating_points"]
-        ]
-        return cls(
-            tool=data["tool"],
-            input=data["input"],
-            config=data["config"],
-            overall=summary(data["overall"]),
-            groups=[summary(g) for g in data["groups"]],
-            operating_points=points,
-            exclusions=data["exclusions"],
-            schema_version=version,
-            uncertainty=data.get("uncertainty"),
-            identification=(
-                IdentificationResult.from_dict(data["identification"])
-                if data.get("identification")
-                else None
-            ),
-            acquisition=(
-                AcquisitionResult.from_dict(data["acquisition"])
-                if data.get("acquisition")
-                else None
-            ),
-        )
+        return from_json_value(cls, data)
 
     @classmethod
     def read_json(cls, path: str | Path) -> AuditResult:
-        """Read ``results.json``."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read and check ``results.json``.
+
+        Raises
+        ------
+        InputError
+            Naming the file, when it cannot be read, is not JSON, is of another schema
+            version, or a key is missing, unknown or of the wrong type (with its path).
+
+        """
+        path = Path(path)
+        where = Location(file=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"cannot read the file: {err.strerror or err}", where) from err
+        except UnicodeDecodeError as err:
+            raise InputError("expected UTF-8 JSON text", where) from err
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError(
+                f"expected JSON: {err.msg} (line {err.lineno}, column {err.colno})", where
+            ) from err
+        return cls.checked(data, file=str(path))
+
+    @classmethod
+    def checked(cls, data: Any, *, file: str = "results") -> AuditResult:
+        """:meth:`from_dict`, its :class:`SchemaError` raised as an ``InputError`` on ``file``."""
+        try:
+            return cls.from_dict(data)
+        except SchemaError as err:
+            raise InputError(str(err), Location(file=file)) from err
 
     def operating_point(self, target_fmr: float, policy: str = "global") -> OperatingPoint:
         """The operating point for a target FMR under a policy."""
@@ -231,22 +370,3 @@ class AuditResult:
             if point.target_fmr == target_fmr and point.policy == policy:
                 return point
         raise KeyError(f"no operating point for target FMR {target_fmr} under {policy!r}")
-
-
-def _optional(key: str) -> bool:
-    """Keys left out of results.json while unset: intervals, support flags, their method."""
-    return key.endswith(("_ci", "_support")) or key in ("uncertainty", "ratios")
-
-
-def _clean(value: Any) -> Any:
-    """Replace non-finite floats by None (JSON has no NaN) and recurse into containers.
-
-    Optional keys (:func:`_optional`) that are unset are left out.
-    """
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if not (v is None and _optional(k))}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value

@@ -8,9 +8,11 @@ optional: a 1:1 run writes none, and schema 1.0 readers that do not know it igno
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+from faceparity.results.common import ExclusionRecord
+from faceparity.results.schema import from_json_value, to_json_value
 
 __all__ = [
     "CrossGroupRate",
@@ -20,6 +22,7 @@ __all__ = [
     "IdentificationGroup",
     "IdentificationPoint",
     "IdentificationResult",
+    "ProtocolRecord",
     "SearchRates",
 ]
 
@@ -140,10 +143,26 @@ class GallerySizeCurve:
 
 
 @dataclass(frozen=True)
+class ProtocolRecord:
+    """How the gallery and the searches were formed (seeded or by a split column)."""
+
+    kind: str
+    gallery_samples: int | None
+    non_mated_fraction: float | None
+    seed: int | None
+    split_column: str | None
+    n_enrolled_subjects: int
+    n_gallery_samples: int
+    n_mated_searches: int
+    n_non_mated_searches: int
+    gallery_sizes: list[int]
+
+
+@dataclass(frozen=True)
 class IdentificationResult:
     """The 1:N audit: protocol, counts, CMC, operating points, false candidates, gallery sizes."""
 
-    protocol: dict[str, Any]
+    protocol: ProtocolRecord
     rank: int
     target_fpirs: list[float]
     policies: list[str]
@@ -152,43 +171,15 @@ class IdentificationResult:
     groups: list[IdentificationGroup]
     operating_points: list[IdentificationPoint]
     gallery_size: GallerySizeCurve | None
-    exclusions: list[dict[str, Any]]
+    exclusions: list[ExclusionRecord]
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready mapping (non-finite floats are cleaned by the caller)."""
-        return dataclasses.asdict(self)
+        """The JSON-ready mapping of the ``identification`` section."""
+        body: dict[str, Any] = to_json_value(self)
+        return body
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IdentificationResult:
-        """Rebuild from the mapping :meth:`to_dict` made."""
-
-        def point(p: dict[str, Any]) -> IdentificationPoint:
-            return IdentificationPoint(
-                **{
-                    **p,
-                    "overall": SearchRates(**p["overall"]) if p.get("overall") else None,
-                    "groups": [SearchRates(**g) for g in p["groups"]],
-                    "false_candidates": FalseCandidateMatrix(**p["false_candidates"]),
-                    "cross_group": [CrossGroupRate(**c) for c in p["cross_group"]],
-                }
-            )
-
-        curve = data.get("gallery_size")
-        return cls(
-            **{
-                **data,
-                "overall": IdentificationGroup(**data["overall"]),
-                "groups": [IdentificationGroup(**g) for g in data["groups"]],
-                "operating_points": [point(p) for p in data["operating_points"]],
-                "gallery_size": GallerySizeCurve(
-                    **{
-                        **curve,
-                        "overall": GallerySizeGroup(**curve["overall"]),
-                        "groups": [GallerySizeGroup(**g) for g in curve["groups"]],
-                    }
-                )
-                if curve
-                else None,
-            }
-        )
+    def from_dict(cls, data: Any) -> IdentificationResult:
+        """Rebuild the section from its mapping, checking every key."""
+        return from_json_value(cls, data, "identification")

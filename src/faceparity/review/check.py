@@ -38,13 +38,20 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from faceparity.errors import InputError, Location, UsageError
+from faceparity.results.audit import (
+    AuditResult,
+    GroupOperatingPoint,
+    OperatingPoint,
+    RatePair,
+    SummaryMeasure,
+)
+from faceparity.results.common import Interval
 
 __all__ = [
     "EXIT_VIOLATIONS",
@@ -370,16 +377,13 @@ def read_limits(path: str | Path) -> Limits:
     return parse_limits(text, file=str(path))
 
 
-def _point(results: Mapping[str, Any], limit: Limit, file: str) -> Mapping[str, Any]:
-    points: Sequence[Mapping[str, Any]] = results["operating_points"]
-    for p in points:
-        if math.isclose(p["target_fmr"], limit.target_fmr, rel_tol=1e-9) and (
-            p["policy"] == limit.policy
+def _point(results: AuditResult, limit: Limit, file: str) -> OperatingPoint:
+    for p in results.operating_points:
+        if math.isclose(p.target_fmr, limit.target_fmr, rel_tol=1e-9) and (
+            p.policy == limit.policy
         ):
             return p
-    have = "; ".join(
-        f"{p['target_fmr']:g} under {p['policy']}" for p in results["operating_points"]
-    )
+    have = "; ".join(f"{p.target_fmr:g} under {p.policy}" for p in results.operating_points)
     where = f", line {limit.line}" if limit.line else ""
     raise UsageError(
         f"{file}{where}: limit {limit.number} names the operating point target FMR "
@@ -391,13 +395,12 @@ def _point(results: Mapping[str, Any], limit: Limit, file: str) -> Mapping[str, 
 def _judge(
     limit: Limit,
     subject: str,
-    holder: Mapping[str, Any],
-    key: str,
+    value: float | None,
+    ci: Interval | None,
     *,
     undefined_reason: str,
     undefined_passes: bool,
 ) -> Finding:
-    value = holder.get(key)
     if value is None:
         return Finding(
             limit,
@@ -412,16 +415,11 @@ def _judge(
                 else 'a limit that cannot be checked fails (set undefined = "pass" to let it pass)'
             ),
         )
-    ci = holder.get(f"{key}_ci")
     low = high = float(value)
     basis = "estimate"
     if limit.interval is IntervalRule.BOUND:
-        if (
-            isinstance(ci, Mapping)
-            and ci.get("ci_low") is not None
-            and ci.get("ci_high") is not None
-        ):
-            low, high = float(ci["ci_low"]), float(ci["ci_high"])
+        if ci is not None and ci.ci_low is not None and ci.ci_high is not None:
+            low, high = float(ci.ci_low), float(ci.ci_high)
             basis = "interval bound"
         else:
             basis = "estimate (no interval in the results)"
@@ -442,14 +440,14 @@ def _judge(
 
 
 def check_limits(
-    results: Mapping[str, Any], limits: Limits, *, results_name: str = "results"
+    results: AuditResult, limits: Limits, *, results_name: str = "results"
 ) -> CheckReport:
-    """Check every limit against a ``results.json`` mapping.
+    """Check every limit against an audit.
 
     Parameters
     ----------
-    results : mapping
-        ``results.json`` as a mapping.
+    results : AuditResult
+        The audit.
     limits : Limits
         From :func:`read_limits` or :func:`parse_limits`.
     results_name : str, default "results"
@@ -471,24 +469,27 @@ def check_limits(
         point = _point(results, limit, limits.file)
         if limit.measure is not None:
             family, _, key = limit.measure.rpartition(".")
-            source = point["summary"].get(family, {}) if family else point["summary"]
-            measure = source.get(key, {})
+            measure: SummaryMeasure = getattr(
+                getattr(point.summary, family) if family else point.summary, key
+            )
             findings.append(
                 _judge(
                     limit,
                     MEASURES[limit.measure],
-                    measure,
-                    "value",
-                    undefined_reason=str(measure.get("undefined_reason", "null in the results")),
+                    measure.value,
+                    measure.value_ci,
+                    undefined_reason=measure.undefined_reason or "null in the results",
                     undefined_passes=limits.undefined_passes,
                 )
             )
             continue
         assert limit.rate is not None
-        rows: list[Mapping[str, Any]] = list(point["groups"])
-        if isinstance(point.get("overall"), Mapping):
-            rows.append({**point["overall"], "label": "overall", "notes": []})
-        labels = [str(r["label"]) for r in rows]
+        rows: list[tuple[str, GroupOperatingPoint | RatePair]] = [
+            (g.label, g) for g in point.groups
+        ]
+        if point.overall is not None:
+            rows.append(("overall", point.overall))
+        labels = [label for label, _ in rows]
         if limit.groups is not None:
             missing = [g for g in limit.groups if g not in labels]
             if missing:
@@ -498,17 +499,19 @@ def check_limits(
                     f"{', '.join(map(repr, missing))}, which the results do not have at this "
                     f"operating point; they have: {', '.join(labels)}"
                 )
-            chosen: Sequence[Mapping[str, Any]] = [r for r in rows if r["label"] in limit.groups]
+            chosen = [(label, r) for label, r in rows if label in limit.groups]
         else:
-            chosen = [r for r in rows if r["label"] != "overall"]
-        for row in chosen:
-            reason = "; ".join(row.get("notes") or []) or "null in the results"
+            chosen = [(label, r) for label, r in rows if label != "overall"]
+        for label, row in chosen:
+            notes = row.notes if isinstance(row, GroupOperatingPoint) else []
+            reason = "; ".join(notes) or "null in the results"
+            value, ci = (row.fmr, row.fmr_ci) if limit.rate == "fmr" else (row.fnmr, row.fnmr_ci)
             findings.append(
                 _judge(
                     limit,
-                    f"group {row['label']}",
-                    row,
-                    limit.rate,
+                    f"group {label}",
+                    value,
+                    ci,
                     undefined_reason=reason,
                     undefined_passes=limits.undefined_passes,
                 )

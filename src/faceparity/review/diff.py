@@ -19,6 +19,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from faceparity.render.formatting import SUMMARY_MEASURES
+from faceparity.results.audit import (
+    AuditResult,
+    GroupOperatingPoint,
+    GroupSummary,
+    OperatingPoint,
+    RatePair,
+    SummaryMeasure,
+    SummaryMeasures,
+)
+from faceparity.results.common import Interval
 
 __all__ = ["Change", "Comparison", "compare_results"]
 
@@ -77,55 +87,65 @@ def _ci_list(ci: tuple[float | None, float | None] | None) -> list[float | None]
     return None if ci is None else [ci[0], ci[1]]
 
 
-def _ci(holder: Mapping[str, Any], key: str) -> tuple[float | None, float | None] | None:
-    ci = holder.get(f"{key}_ci")
-    if not isinstance(ci, Mapping):
-        return None
-    return (ci.get("ci_low"), ci.get("ci_high"))
+def _bounds(ci: Interval | None) -> tuple[float | None, float | None] | None:
+    return None if ci is None else (ci.ci_low, ci.ci_high)
 
 
 def _change(
     section: str,
     subject: str,
     quantity: str,
-    a: Mapping[str, Any],
-    b: Mapping[str, Any],
-    key: str,
+    a: tuple[float | None, Interval | None],
+    b: tuple[float | None, Interval | None],
 ) -> Change:
-    va, vb = a.get(key), b.get(key)
-    ca, cb = _ci(a, key), _ci(b, key)
+    """The change of one value, given as ``(value, interval)`` in A and in B."""
+    va, vb = a[0], b[0]
+    ca, cb = _bounds(a[1]), _bounds(b[1])
     if va is None or vb is None:
         return Change(section, subject, quantity, va, vb, ca, cb, None, None, UNDEFINED)
     difference = float(vb) - float(va)
     # A threshold is a point on a score scale, not a rate: no ratio for it.
     ratio = float(vb) / float(va) if quantity != "threshold" and va > 0 and vb >= 0 else None
-    complete = ca is not None and cb is not None and None not in ca and None not in cb
-    if not complete:
+    if ca is None or cb is None or None in ca or None in cb:
         verdict = NO_INTERVALS
     else:
-        assert ca is not None and cb is not None
         a_low, a_high = float(ca[0]), float(ca[1])  # type: ignore[arg-type]
         b_low, b_high = float(cb[0]), float(cb[1])  # type: ignore[arg-type]
         verdict = BEYOND if (b_low > a_high or a_low > b_high) else WITHIN
     return Change(section, subject, quantity, va, vb, ca, cb, difference, ratio, verdict)
 
 
+def _eer(group: GroupSummary) -> tuple[float | None, Interval | None]:
+    return (None, None) if group.eer is None else (group.eer.eer, group.eer.eer_ci)
+
+
+def _rate(
+    holder: RatePair | GroupOperatingPoint, rate: str
+) -> tuple[float | None, Interval | None]:
+    return (holder.fmr, holder.fmr_ci) if rate == "fmr" else (holder.fnmr, holder.fnmr_ci)
+
+
+def _measure(summary: SummaryMeasures, family: str | None, key: str) -> SummaryMeasure:
+    measure: SummaryMeasure = getattr(getattr(summary, family) if family else summary, key)
+    return measure
+
+
 def _key(attributes: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in attributes.items()))
 
 
-def _title(point: Mapping[str, Any]) -> str:
-    return f"target FMR {point['target_fmr']:g}, policy {point['policy']}"
+def _title(point: OperatingPoint) -> str:
+    return f"target FMR {point.target_fmr:g}, policy {point.policy}"
 
 
 def compare_results(
-    a: Mapping[str, Any], b: Mapping[str, Any], *, a_name: str = "A", b_name: str = "B"
+    a: AuditResult, b: AuditResult, *, a_name: str = "A", b_name: str = "B"
 ) -> Comparison:
-    """Compare two ``results.json`` mappings.
+    """Compare two audits.
 
     Parameters
     ----------
-    a, b : mapping
+    a, b : AuditResult
         The two results (A is the baseline: changes are ``B - A``).
     a_name, b_name : str
         How the comparison names them.
@@ -140,21 +160,20 @@ def compare_results(
     """
     notes = []
     for key in _CONFIG_KEYS:
-        if a["config"].get(key) != b["config"].get(key):
+        in_a, in_b = getattr(a.config, key), getattr(b.config, key)
+        if in_a != in_b:
             notes.append(
-                f"{key} differs ({a['config'].get(key)!r} in A, {b['config'].get(key)!r} in B): "
+                f"{key} differs ({in_a!r} in A, {in_b!r} in B): "
                 "the two audits do not measure the same thing, so changes may reflect that"
             )
-    if a["input"].get("score_kind") != b["input"].get("score_kind"):
+    if a.input.score_kind != b.input.score_kind:
         notes.append("score_kind differs: thresholds are not comparable")
-    if not (
-        isinstance(a.get("uncertainty"), Mapping) and isinstance(b.get("uncertainty"), Mapping)
-    ):
+    if a.uncertainty is None or b.uncertainty is None:
         notes.append(
             "intervals not available: "
             + (
                 "neither result carries intervals"
-                if not a.get("uncertainty") and not b.get("uncertainty")
+                if a.uncertainty is None and b.uncertainty is None
                 else "only one of the results carries intervals"
             )
             + "; no change can be called beyond sampling error"
@@ -166,56 +185,63 @@ def compare_results(
     changes: list[Change] = []
     only_a: list[str] = []
     only_b: list[str] = []
-    b_groups = {_key(g["attributes"]): g for g in b["groups"]}
-    for g in a["groups"]:
-        other = b_groups.get(_key(g["attributes"]))
+    b_groups = {_key(g.attributes): g for g in b.groups}
+    for g in a.groups:
+        other = b_groups.get(_key(g.attributes))
         if other is None:
-            only_a.append(f"group {g['label']}")
+            only_a.append(f"group {g.label}")
             continue
-        if g.get("eer") or other.get("eer"):
-            changes.append(
-                _change(
-                    "groups",
-                    str(g["label"]),
-                    "EER",
-                    g.get("eer") or {},
-                    other.get("eer") or {},
-                    "eer",
-                )
-            )
-    a_keys = {_key(g["attributes"]) for g in a["groups"]}
-    only_b.extend(f"group {g['label']}" for g in b["groups"] if _key(g["attributes"]) not in a_keys)
-    b_points = {(p["target_fmr"], p["policy"]): p for p in b["operating_points"]}
-    for p in a["operating_points"]:
-        q = b_points.get((p["target_fmr"], p["policy"]))
+        if g.eer or other.eer:
+            changes.append(_change("groups", g.label, "EER", _eer(g), _eer(other)))
+    a_keys = {_key(g.attributes) for g in a.groups}
+    only_b.extend(f"group {g.label}" for g in b.groups if _key(g.attributes) not in a_keys)
+    b_points = {(p.target_fmr, p.policy): p for p in b.operating_points}
+    for p in a.operating_points:
+        q = b_points.get((p.target_fmr, p.policy))
         section = _title(p)
         if q is None:
             only_a.append(f"operating point {section}")
             continue
-        if p["threshold"] is not None or q["threshold"] is not None:
-            changes.append(_change(section, "overall", "threshold", p, q, "threshold"))
-        if p.get("overall") and q.get("overall"):
+        if p.threshold is not None or q.threshold is not None:
+            changes.append(
+                _change(
+                    section,
+                    "overall",
+                    "threshold",
+                    (p.threshold, p.threshold_ci),
+                    (q.threshold, q.threshold_ci),
+                )
+            )
+        if p.overall and q.overall:
             for rate in ("fmr", "fnmr"):
                 changes.append(
-                    _change(section, "overall", rate.upper(), p["overall"], q["overall"], rate)
+                    _change(
+                        section,
+                        "overall",
+                        rate.upper(),
+                        _rate(p.overall, rate),
+                        _rate(q.overall, rate),
+                    )
                 )
-        q_groups = {_key(g["attributes"]): g for g in q["groups"]}
-        for g in p["groups"]:
-            h = q_groups.get(_key(g["attributes"]))
+        q_groups = {_key(g.attributes): g for g in q.groups}
+        for gp in p.groups:
+            h = q_groups.get(_key(gp.attributes))
             if h is None:
                 continue
             for rate in ("fmr", "fnmr"):
-                changes.append(_change(section, str(g["label"]), rate.upper(), g, h, rate))
+                changes.append(
+                    _change(section, gp.label, rate.upper(), _rate(gp, rate), _rate(h, rate))
+                )
         for family, key, name in SUMMARY_MEASURES:
-            ma = (p["summary"].get(family, {}) if family else p["summary"]).get(key)
-            mb = (q["summary"].get(family, {}) if family else q["summary"]).get(key)
-            if isinstance(ma, Mapping) and isinstance(mb, Mapping):
-                changes.append(_change(section, "summary", name, ma, mb, "value"))
-    a_points = {(p["target_fmr"], p["policy"]) for p in a["operating_points"]}
+            ma, mb = _measure(p.summary, family, key), _measure(q.summary, family, key)
+            changes.append(
+                _change(section, "summary", name, (ma.value, ma.value_ci), (mb.value, mb.value_ci))
+            )
+    a_points = {(p.target_fmr, p.policy) for p in a.operating_points}
     only_b.extend(
         f"operating point {_title(p)}"
-        for p in b["operating_points"]
-        if (p["target_fmr"], p["policy"]) not in a_points
+        for p in b.operating_points
+        if (p.target_fmr, p.policy) not in a_points
     )
     return Comparison(
         a_name=a_name,

@@ -27,6 +27,7 @@ intervals taken together, not an interval of a stated level.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -37,6 +38,10 @@ import numpy.typing as npt
 
 from faceparity._version import __version__
 from faceparity.errors import UsageError
+from faceparity.results.audit import AuditResult, OperatingPoint
+from faceparity.results.common import Interval
+from faceparity.results.documents import SCENARIO_SCHEMA_VERSION
+from faceparity.results.identification import IdentificationPoint
 
 __all__ = [
     "ASSUMPTIONS",
@@ -159,32 +164,37 @@ class ScenarioResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready mapping."""
-        import dataclasses
-
-        return {"tool": {"name": "faceparity", "version": __version__}, **dataclasses.asdict(self)}
+        """Plain JSON-ready mapping, ``schema_version`` first."""
+        return {
+            "schema_version": SCENARIO_SCHEMA_VERSION,
+            "tool": {"name": "faceparity", "version": __version__},
+            **dataclasses.asdict(self),
+        }
 
 
 def _label_of(attributes: Mapping[str, str], by_attributes: Mapping[Any, str]) -> str:
     return by_attributes[tuple(sorted(attributes.items()))]
 
 
-def _cell_bounds(cell: Mapping[str, Any]) -> tuple[float, float]:
-    ci = cell.get("fmr_ci")
-    if isinstance(ci, Mapping) and ci.get("ci_low") is not None and ci.get("ci_high") is not None:
-        return float(ci["ci_low"]), float(ci["ci_high"])
+def _cell_bounds(ci: Interval | None) -> tuple[float, float]:
+    if ci is not None and ci.ci_low is not None and ci.ci_high is not None:
+        return float(ci.ci_low), float(ci.ci_high)
     return math.nan, math.nan
 
 
+def _near(value: float | None, threshold: float) -> bool:
+    return value is not None and abs(value - threshold) <= 1e-9 * max(1.0, abs(threshold))
+
+
 def cross_rates(
-    results: Mapping[str, Any],
+    results: AuditResult,
     *,
     target_fmr: float | None = None,
     target_fpir: float | None = None,
     threshold: float | None = None,
     policy: str = "global",
 ) -> CrossRates:
-    """The cross-group FMR cells of one operating point of ``results.json``.
+    """The cross-group FMR cells of one operating point of an audit.
 
     Exactly one of ``target_fmr`` (a 1:1 operating point), ``target_fpir`` (a 1:N
     one) or ``threshold`` (the operating point, 1:1 first, whose threshold it is) is
@@ -199,75 +209,77 @@ def cross_rates(
     """
     if sum(v is not None for v in (target_fmr, target_fpir, threshold)) != 1:
         raise UsageError("give exactly one of a target FMR, a target FPIR or a threshold")
-    one = [p for p in results.get("operating_points", []) if p.get("threshold") is not None]
-    ident = results.get("identification") or {}
-    many = [p for p in ident.get("operating_points", []) if p.get("threshold") is not None]
-    groups = results.get("groups", [])
-    labels = tuple(g["label"] for g in groups)
-    by_attr = {tuple(sorted(g["attributes"].items())): g["label"] for g in groups}
-    if ident and not labels:
-        labels = tuple(g["label"] for g in ident["groups"])
-        by_attr = {tuple(sorted(g["attributes"].items())): g["label"] for g in ident["groups"]}
+    one = [p for p in results.operating_points if p.threshold is not None]
+    ident = results.identification
+    many = [] if ident is None else [p for p in ident.operating_points if p.threshold is not None]
+    labels = tuple(g.label for g in results.groups)
+    by_attr = {tuple(sorted(g.attributes.items())): g.label for g in results.groups}
+    if ident is not None and not labels:
+        labels = tuple(g.label for g in ident.groups)
+        by_attr = {tuple(sorted(g.attributes.items())): g.label for g in ident.groups}
     index = {label: i for i, label in enumerate(labels)}
     n = len(labels)
 
-    def pick(points: list[dict[str, Any]], key: str, value: float, kind: str) -> dict[str, Any]:
-        for p in points:
-            if p[key] == value and p["policy"] == policy:
-                return p
-        available = ", ".join(f"{kind} {p[key]:g} ({p['policy']})" for p in points) or "none"
-        raise UsageError(
+    def no_point(kind: str, value: float, targets: list[tuple[float, str]]) -> UsageError:
+        available = ", ".join(f"{kind} {t:g} ({p})" for t, p in targets) or "none"
+        return UsageError(
             MSG_NO_POINT.format(what=f"{kind} {value:g} and policy {policy!r}", available=available)
         )
 
+    point: OperatingPoint | IdentificationPoint
     if threshold is not None:
-        close = [
-            (p, "1:1")
-            for p in one
-            if abs(p["threshold"] - threshold) <= 1e-9 * max(1.0, abs(threshold))
-        ] + [
-            (p, "1:N")
-            for p in many
-            if abs(p["threshold"] - threshold) <= 1e-9 * max(1.0, abs(threshold))
+        close: list[tuple[OperatingPoint | IdentificationPoint, str]] = [
+            (p, "1:1") for p in one if _near(p.threshold, threshold)
         ]
+        close += [(q, "1:N") for q in many if _near(q.threshold, threshold)]
         if not close:
-            listed = ", ".join(f"{p['threshold']!r}" for p in [*one, *many]) or "none"
+            thresholds = [p.threshold for p in one] + [q.threshold for q in many]
+            listed = ", ".join(f"{t!r}" for t in thresholds) or "none"
             raise UsageError(
                 f"threshold {threshold!r}: the cross-group rates are known only at the "
                 f"thresholds of the results' operating points: {listed}"
             )
         point, kind = close[0]
     elif target_fmr is not None:
-        point, kind = pick(one, "target_fmr", target_fmr, "target FMR"), "1:1"
+        found = [p for p in one if p.target_fmr == target_fmr and p.policy == policy]
+        if not found:
+            raise no_point("target FMR", target_fmr, [(p.target_fmr, p.policy) for p in one])
+        point, kind = found[0], "1:1"
     else:
         assert target_fpir is not None
-        point, kind = pick(many, "target_fpir", target_fpir, "target FPIR"), "1:N"
+        chosen = [q for q in many if q.target_fpir == target_fpir and q.policy == policy]
+        if not chosen:
+            raise no_point("target FPIR", target_fpir, [(q.target_fpir, q.policy) for q in many])
+        point, kind = chosen[0], "1:N"
     fmr = np.full((n, n), np.nan)
     low, high = fmr.copy(), fmr.copy()
-    for cell in point["cross_group"]:
-        if kind == "1:1":
-            a, b = _label_of(cell["a"], by_attr), _label_of(cell["b"], by_attr)
-            pairs = [(index[a], index[b]), (index[b], index[a])]
-        else:
-            a, b = _label_of(cell["probe"], by_attr), _label_of(cell["candidate"], by_attr)
-            pairs = [(index[a], index[b])]
-        value = cell.get("fmr")
-        lo, hi = _cell_bounds(cell)
+    cells: list[tuple[list[tuple[int, int]], float | None, Interval | None]] = []
+    if isinstance(point, OperatingPoint):
+        for cell in point.cross_group:
+            a, b = _label_of(cell.a, by_attr), _label_of(cell.b, by_attr)
+            cells.append(([(index[a], index[b]), (index[b], index[a])], cell.fmr, cell.fmr_ci))
+    else:
+        for rate in point.cross_group:
+            a, b = _label_of(rate.probe, by_attr), _label_of(rate.candidate, by_attr)
+            cells.append(([(index[a], index[b])], rate.fmr, None))
+    for pairs, value, ci in cells:
+        lo, hi = _cell_bounds(ci)
         for i, j in pairs:
             fmr[i, j] = math.nan if value is None else float(value)
             low[i, j], high[i, j] = lo, hi
+    assert point.threshold is not None
     source = {
         "kind": kind,
-        "policy": point["policy"],
-        "threshold": point["threshold"],
+        "policy": point.policy,
+        "threshold": point.threshold,
         **(
-            {"target_fmr": point["target_fmr"]}
-            if kind == "1:1"
-            else {"target_fpir": point["target_fpir"]}
+            {"target_fmr": point.target_fmr}
+            if isinstance(point, OperatingPoint)
+            else {"target_fpir": point.target_fpir}
         ),
-        "tested": results.get("input", {}).get("source"),
+        "tested": results.input.source,
     }
-    return CrossRates(labels, fmr, low, high, float(point["threshold"]), source)
+    return CrossRates(labels, fmr, low, high, float(point.threshold), source)
 
 
 def false_match_count_pmf(

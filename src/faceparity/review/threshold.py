@@ -70,7 +70,7 @@ def describe_threshold(result: AuditResult, threshold: float, *, file: str = "re
         When the audit's scores were distances.
 
     """
-    kind = result.input.get("score_kind", "similarity")
+    kind = result.input.score_kind
     if kind != "similarity":
         raise UsageError(MSG_NOT_SIMILARITY.format(file=file, kind=kind))
     lines = []

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from faceparity.model.config import AuditConfig, ThresholdPolicy
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.embeddings import read_embeddings
-from faceparity.render.table import format_table
+from faceparity.render.verification.table import format_table
 from faceparity.results.audit import AuditResult
+from faceparity.results.common import Interval
 from faceparity.synthetic.simulate import (
     SimulationConfig,
     default_config,
@@ -179,11 +179,11 @@ def truth_check(
     return rows
 
 
-def _covers(ci: dict[str, Any] | None, truth: float) -> bool | None:
+def _covers(ci: Interval | None, truth: float) -> bool | None:
     """Whether an interval holds the true rate (None where there is no interval)."""
-    if not ci or ci.get("ci_low") is None:
+    if ci is None or ci.ci_low is None or ci.ci_high is None:
         return None
-    return bool(ci["ci_low"] <= truth <= ci["ci_high"])
+    return bool(ci.ci_low <= truth <= ci.ci_high)
 
 
 def order_check(rows: Sequence[TruthRow], rate: str) -> OrderCheck:
@@ -300,10 +300,10 @@ def _truth_table(rows: list[TruthRow], target_fmr: float) -> str:
 
 def demo_report(result: AuditResult) -> str:
     """The HTML report of the demo's audit, marked as made from synthetic data."""
-    from faceparity.render.html import render_html
+    from faceparity.render.report import render_html
 
     return render_html(
-        result.to_dict(),
+        result,
         notices=(SYNTHETIC_NOTICE,),
         title="Demographic differentials of a simulated face recognition system (demo)",
     )

@@ -36,7 +36,12 @@ from faceparity.results.audit import (
     AuditResult,
     EerResult,
     GroupSummary,
+    Interval,
     OperatingPoint,
+    RateRatio,
+    SummaryMeasure,
+    Support,
+    UncertaintyRecord,
 )
 from faceparity.uncertainty.binomial import CORRELATION_CAVEAT, clopper_pearson, wilson
 from faceparity.uncertainty.bootstrap import (
@@ -95,7 +100,7 @@ def with_uncertainty(
         elif accumulator is not None and samples is not None:
             grouping = StreamViews.grouping(result, accumulator.n_groups)
             views = StreamViews.of(accumulator, samples, config, result)
-            sign = 1.0 if result.input["score_kind"] == "similarity" else -1.0
+            sign = 1.0 if result.input.score_kind == "similarity" else -1.0
         else:
             raise ValueError(
                 "the bootstrap needs the comparisons and group_by, or the accumulator and samples"
@@ -137,12 +142,8 @@ def _numbers(
         for (a, b), ratios in _ratios(point).items():
             for rate, value in ratios.items():
                 yield ("point", p, "ratio", a, b, rate), value
-        for name, value in point.summary.items():
-            if "value" in value:
-                yield ("point", p, "summary", name), value["value"]
-            else:
-                for rate, measure in value.items():
-                    yield ("point", p, "summary", name, rate), measure["value"]
+        for path, measure in point.summary.named():
+            yield ("point", p, "summary", *path), measure.value
     for g, eer in enumerate(groups):
         yield ("group", g, "eer"), None if eer is None else eer.eer
     yield ("overall", "eer"), None if overall is None else overall.eer
@@ -172,11 +173,11 @@ def _bootstrap(
     ]
     # An EER below the scores held (a streaming tail that stops above it) cannot be
     # read in a replicate: it is not recomputed there, and gets no interval.
-    non_mated = [*views.group_non_mated_views(), views.overall_non_mated]
+    tails = [*views.group_non_mated_views(), views.overall_non_mated]
     summaries = [*result.groups, result.overall]
     eer_held = [
         s.eer is not None and sign * s.eer.threshold >= v.floor
-        for s, v in zip(summaries, non_mated, strict=True)
+        for s, v in zip(summaries, tails, strict=True)
     ]
     values = np.full((replicates, len(keys)), np.nan)
     for r, weights in enumerate(poisson_weights(views.n_subjects, replicates, seed)):
@@ -311,16 +312,17 @@ def _attach(
 ) -> AuditResult:
     level = float(block["level"])
 
-    def ci(key: Key, errors: int | None = None, n: int = 0) -> dict[str, Any] | None:
+    def ci(key: Key, errors: int | None = None, n: int = 0) -> Interval | None:
         """The interval of a number; for a rate with no errors seen, the exact bound."""
         if errors == 0 and n > 0 and block["method"] != "none":
             low, high = clopper_pearson(0, n, level)
-            return {
-                "ci_low": float(low),
-                "ci_high": float(high),
-                "method": "clopper-pearson (no errors seen: an exact upper bound, not a zero)",
-            }
-        return intervals.get(key)
+            return Interval(
+                ci_low=float(low),
+                ci_high=float(high),
+                method="clopper-pearson (no errors seen: an exact upper bound, not a zero)",
+            )
+        found = intervals.get(key)
+        return None if found is None else Interval(**found)
 
     pinned_note = {
         "ci_low": None,
@@ -330,7 +332,7 @@ def _attach(
     }
     points = []
     for p, point in enumerate(result.operating_points):
-        pinned = _pinned(point, result.config.get("fmr_scope"))
+        pinned = _pinned(point, result.config.fmr_scope)
         if block["method"] == BOOTSTRAP_METHOD:
             for key in pinned:
                 intervals[("point", p, *key)] = pinned_note
@@ -344,9 +346,7 @@ def _attach(
                 fnmr_ci=ci(
                     ("point", p, "overall", "fnmr"), overall.n_false_non_matches, overall.n_mated
                 ),
-                fmr_support=support_for(
-                    point.target_fmr, overall.n_non_mated, what="FMR"
-                ).to_dict(),
+                fmr_support=support_for(point.target_fmr, overall.n_non_mated, what="FMR"),
                 fnmr_support=_observed_support(overall.fnmr, overall.n_mated),
             )
         groups = [
@@ -363,7 +363,7 @@ def _attach(
                     row.n_false_non_matches if row.fnmr is not None else None,
                     row.n_mated,
                 ),
-                fmr_support=support_for(point.target_fmr, row.n_non_mated, what="FMR").to_dict(),
+                fmr_support=support_for(point.target_fmr, row.n_non_mated, what="FMR"),
                 fnmr_support=_observed_support(row.fnmr, row.n_mated),
             )
             for g, row in enumerate(point.groups)
@@ -372,32 +372,26 @@ def _attach(
             dataclasses.replace(
                 cell,
                 fmr_ci=ci(("point", p, "cell", c, "fmr"), cell.n_false_matches, cell.n_non_mated),
-                fmr_support=support_for(point.target_fmr, cell.n_non_mated, what="FMR").to_dict(),
+                fmr_support=support_for(point.target_fmr, cell.n_non_mated, what="FMR"),
             )
             for c, cell in enumerate(point.cross_group)
         ]
-        summary = {}
-        for name, value in point.summary.items():
-            if "value" in value:
-                summary[name] = {**value, "value_ci": ci(("point", p, "summary", name))}
-            else:
-                summary[name] = {
-                    rate: {**measure, "value_ci": ci(("point", p, "summary", name, rate))}
-                    for rate, measure in value.items()
-                }
+
+        def with_interval(
+            path: tuple[str, ...], measure: SummaryMeasure, p: int = p
+        ) -> SummaryMeasure:
+            return dataclasses.replace(measure, value_ci=ci(("point", p, "summary", *path)))
+
+        summary = point.summary.replaced(with_interval)
         ratios = [
-            {
-                "a": point.groups[a].label,
-                "b": point.groups[b].label,
-                **{
-                    key: value
-                    for rate, estimate in pair.items()
-                    for key, value in (
-                        (f"{rate}_ratio", estimate),
-                        (f"{rate}_ratio_ci", ci(("point", p, "ratio", a, b, rate))),
-                    )
-                },
-            }
+            RateRatio(
+                a=point.groups[a].label,
+                b=point.groups[b].label,
+                fmr_ratio=pair["fmr"],
+                fmr_ratio_ci=ci(("point", p, "ratio", a, b, "fmr")),
+                fnmr_ratio=pair["fnmr"],
+                fnmr_ratio_ci=ci(("point", p, "ratio", a, b, "fnmr")),
+            )
             for (a, b), pair in _ratios(point).items()
         ]
         points.append(
@@ -422,7 +416,7 @@ def _attach(
         operating_points=points,
         groups=[eer(g, ("group", i, "eer")) for i, g in enumerate(result.groups)],
         overall=eer(result.overall, ("overall", "eer")),
-        uncertainty=block,
+        uncertainty=UncertaintyRecord(**block),
     )
 
 
@@ -443,6 +437,6 @@ def _pinned(point: OperatingPoint, fmr_scope: str | None) -> list[Key]:
     return [("group", g, "fmr") for g, row in enumerate(point.groups) if row.attributes == wanted]
 
 
-def _observed_support(rate: float | None, n: int) -> dict[str, object]:
+def _observed_support(rate: float | None, n: int) -> Support:
     """Support of a measured error rate (FNMR): the errors seen, by the rule of 30."""
-    return support_for(rate, n, what="FNMR").to_dict()
+    return support_for(rate, n, what="FNMR")

@@ -59,13 +59,15 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from scipy import special
 
-from faceparity.errors import InputError, Location, UsageError
+from faceparity.errors import UsageError
+from faceparity.results.audit import AuditResult, GroupSummary
+from faceparity.results.documents import PLAN_SCHEMA_VERSION
 from faceparity.uncertainty.binomial import clopper_pearson
 from faceparity.uncertainty.support import MIN_ERRORS, Support, support_for
 
@@ -96,8 +98,6 @@ MSG_LEVEL = "level: expected a confidence level in (0, 1), got {value!r}"
 MSG_ICC = "{name}: expected a correlation in [0, 1], got {value!r}"
 MSG_SAMPLES = "samples_per_subject: expected an integer >= 2, got {value!r}"
 MSG_SUBJECTS = "n_subjects: expected an integer >= 2, got {value!r}"
-MSG_KEY = "{where}: expected the key {key!r} ({what}); missing"
-MSG_VALUE = "{where}.{key}: expected {what}, got {value!r}"
 
 
 class IntervalKind(enum.StrEnum):
@@ -444,8 +444,9 @@ class Plan:
         return max(r.n_subjects for r in self.rates)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``faceparity plan``."""
+        """The JSON of ``faceparity plan``, with its ``schema_version``."""
         return {
+            "schema_version": PLAN_SCHEMA_VERSION,
             "config": self.config.to_dict(),
             "rates": [r.to_dict() for r in self.rates],
             "n_subjects_per_group": self.n_subjects,
@@ -604,43 +605,20 @@ def _smallest(n: int) -> float | None:
     return MIN_ERRORS / n if n >= MIN_ERRORS else None
 
 
-def _count(entry: Mapping[str, Any], key: str, where: str, file: str) -> int:
-    if key not in entry:
-        raise InputError(
-            MSG_KEY.format(where=where, key=key, what="an integer >= 0"), Location(file)
-        )
-    value = entry[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(
-            MSG_VALUE.format(where=where, key=key, what="an integer >= 0", value=value),
-            Location(file),
-        )
-    return value
-
-
-def _capacity(
-    entry: Any, where: str, targets: Iterable[float], file: str, label: str | None = None
-) -> GroupCapacity:
-    if not isinstance(entry, Mapping):
-        raise InputError(f"{where}: expected an object, got {type(entry).__name__}", Location(file))
-    n_non_mated = _count(entry, "n_non_mated", where, file)
-    n_mated = _count(entry, "n_mated", where, file)
-    subjects = entry.get("n_subjects")
+def _capacity(group: GroupSummary, label: str, targets: Iterable[float]) -> GroupCapacity:
     return GroupCapacity(
-        label=label if label is not None else str(entry.get("label", where)),
-        n_subjects=subjects
-        if isinstance(subjects, int) and not isinstance(subjects, bool)
-        else None,
-        n_non_mated=n_non_mated,
-        n_mated=n_mated,
-        min_fmr=_smallest(n_non_mated),
-        min_fnmr=_smallest(n_mated),
-        targets=tuple((t, support_for(t, n_non_mated, what="FMR")) for t in targets),
+        label=label,
+        n_subjects=group.n_subjects,
+        n_non_mated=group.n_non_mated,
+        n_mated=group.n_mated,
+        min_fmr=_smallest(group.n_non_mated),
+        min_fnmr=_smallest(group.n_mated),
+        targets=tuple((t, support_for(t, group.n_non_mated, what="FMR")) for t in targets),
     )
 
 
 def supported_rates(
-    results: Mapping[str, Any],
+    results: AuditResult,
     *,
     target_fmrs: Sequence[float] | None = None,
     file: str = "results",
@@ -649,19 +627,20 @@ def supported_rates(
 
     A group supports a rate when at least :data:`~faceparity.uncertainty.MIN_ERRORS`
     (30) errors are expected at it over its comparisons (Doddington et al. 2000), so
-    the smallest is ``30 / n``. The counts are read from ``results.json``
-    (``groups[].n_non_mated`` and ``n_mated``; the FMR count follows the audit's
-    ``fmr_scope``); the rule ignores the correlation of comparisons that share
-    subjects, so it is a floor, not a guarantee.
+    the smallest is ``30 / n``. The counts are the audit's (``groups[].n_non_mated``
+    and ``n_mated``; the FMR count follows the audit's ``fmr_scope``); the rule ignores
+    the correlation of comparisons that share subjects, so it is a floor, not a
+    guarantee.
 
     Parameters
     ----------
-    results : mapping
-        The parsed ``results.json``.
+    results : AuditResult
+        The audit, e.g. as read by :func:`~faceparity.results.read_results` (which
+        checks every count).
     target_fmrs : sequence of float, optional
-        Targets to check; default ``config.target_fmrs`` of the results.
+        Targets to check; default the audit's ``config.target_fmrs``.
     file : str, default "results"
-        Name used in error messages.
+        Name of the results (kept for callers; the reader names the file in errors).
 
     Returns
     -------
@@ -670,52 +649,13 @@ def supported_rates(
 
     Raises
     ------
-    InputError
-        When a key is missing or a count is not an integer >= 0 (the message names
-        the file and the key).
-
-    Examples
-    --------
-    >>> rows = supported_rates(
-    ...     {"config": {"target_fmrs": [1e-3]}, "overall": {"n_non_mated": 60_000, "n_mated": 300},
-    ...      "groups": [{"label": "F", "n_non_mated": 20_000, "n_mated": 100}]})
-    >>> [(r.label, r.min_fmr, r.targets[0][1].sufficient) for r in rows]
-    [('F', 0.0015, False), ('overall', 0.0005, True)]
+    UsageError
+        When a target is not a rate in (0, 1).
 
     """
-    if target_fmrs is None:
-        config = results.get("config")
-        if not isinstance(config, Mapping) or "target_fmrs" not in config:
-            raise InputError(
-                MSG_KEY.format(where="config", key="target_fmrs", what="a list of rates"),
-                Location(file),
-            )
-        target_fmrs = config["target_fmrs"]
-        if not isinstance(target_fmrs, list) or not all(
-            isinstance(t, int | float) and not isinstance(t, bool) and 0.0 < t < 1.0
-            for t in target_fmrs
-        ):
-            raise InputError(
-                MSG_VALUE.format(
-                    where="config",
-                    key="target_fmrs",
-                    what="a list of rates in (0, 1)",
-                    value=target_fmrs,
-                ),
-                Location(file),
-            )
-    for t in target_fmrs:
+    targets = list(results.config.target_fmrs if target_fmrs is None else target_fmrs)
+    for t in targets:
         _check_rate(t, "target FMR")
-    groups = results.get("groups")
-    if not isinstance(groups, list):
-        raise InputError(
-            MSG_KEY.format(where="results", key="groups", what="a list of groups"), Location(file)
-        )
-    rows = [_capacity(g, f"groups[{i}]", target_fmrs, file) for i, g in enumerate(groups)]
-    if "overall" not in results:
-        raise InputError(
-            MSG_KEY.format(where="results", key="overall", what="the overall counts"),
-            Location(file),
-        )
-    rows.append(_capacity(results["overall"], "overall", target_fmrs, file, label="overall"))
+    rows = [_capacity(g, g.label, targets) for g in results.groups]
+    rows.append(_capacity(results.overall, "overall", targets))
     return rows

@@ -12,45 +12,13 @@ rate a group can support is therefore ``30 / n``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from faceparity.results.common import Support
 
 __all__ = ["MIN_ERRORS", "Support", "support_for"]
 
 MIN_ERRORS = 30
 """Errors a rate needs before it is called supported (Doddington's rule of 30)."""
-
-
-@dataclass(frozen=True)
-class Support:
-    """Whether a rate is supported by the number of trials behind it.
-
-    Attributes
-    ----------
-    sufficient : bool
-        At least :data:`MIN_ERRORS` errors are expected (or were seen).
-    expected_errors : float or None
-        Errors expected at the rate (target or observed) over the trials; None if no trials.
-    min_supported_rate : float or None
-        The smallest rate these trials can support, ``MIN_ERRORS / n``; None with fewer
-        than ``MIN_ERRORS`` trials.
-    reason : str
-        One sentence for people.
-
-    """
-
-    sufficient: bool
-    expected_errors: float | None
-    min_supported_rate: float | None
-    reason: str
-
-    def to_dict(self) -> dict[str, object]:
-        """The ``*_support`` object of results.json."""
-        return {
-            "sufficient": self.sufficient,
-            "expected_errors": self.expected_errors,
-            "min_supported_rate": self.min_supported_rate,
-            "reason": self.reason,
-        }
 
 
 def support_for(rate: float | None, n: int, *, what: str = "rate") -> Support:

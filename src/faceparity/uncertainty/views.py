@@ -132,7 +132,7 @@ class StreamViews:
     def grouping(result: AuditResult, n_groups: int) -> Grouping:
         """The groups of ``result``, as the operating points read them."""
         groups = tuple(Group(tuple(g.attributes.items()), g.label) for g in result.groups)
-        group_by = tuple(result.config["group_by"])
+        group_by = tuple(result.config.group_by)
         return Grouping(group_by, groups, np.zeros((0, 2), dtype=np.int32))
 
     @classmethod

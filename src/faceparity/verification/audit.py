@@ -31,10 +31,14 @@ from faceparity.model.config import (
 from faceparity.model.grouping import Group, Grouping, group_comparisons
 from faceparity.model.population import Population
 from faceparity.results.audit import (
+    AuditConfigRecord,
     AuditResult,
     DetPoints,
     EerResult,
+    ExclusionRecord,
     GroupSummary,
+    InputRecord,
+    ToolRecord,
 )
 from faceparity.verification.operating_points import (
     Partition,
@@ -451,31 +455,31 @@ def _assemble(
         for target in config.target_fmrs
     ]
     return AuditResult(
-        tool={"name": "faceparity", "version": __version__},
-        input={
-            "source": source,
-            "score_kind": score_kind.value,
-            "n_comparisons": n_comparisons,
-            "n_mated": len(part.overall_mated),
-            "n_non_mated": len(part.overall_non_mated),
-            "n_subjects": overall.n_subjects,
-            "n_samples": overall.n_samples,
-            "notes": list(notes),
-        },
-        config={
-            "group_by": list(grouping.group_by),
-            "target_fmrs": list(config.target_fmrs),
-            "policies": [str(p) for p in config.policies],
-            "fmr_scope": config.fmr_scope.value,
-            "mated_rule": config.mated_rule.value,
-            "alpha": config.alpha,
-            "match_rule": "score >= threshold" if sign > 0 else "score <= threshold",
-        },
+        tool=ToolRecord(name="faceparity", version=__version__),
+        input=InputRecord(
+            source=source,
+            score_kind=score_kind.value,
+            n_comparisons=n_comparisons,
+            n_mated=len(part.overall_mated),
+            n_non_mated=len(part.overall_non_mated),
+            n_subjects=overall.n_subjects,
+            n_samples=overall.n_samples,
+            notes=list(notes),
+        ),
+        config=AuditConfigRecord(
+            group_by=list(grouping.group_by),
+            target_fmrs=list(config.target_fmrs),
+            policies=[str(p) for p in config.policies],
+            fmr_scope=config.fmr_scope.value,
+            mated_rule=config.mated_rule.value,
+            alpha=config.alpha,
+            match_rule="score >= threshold" if sign > 0 else "score <= threshold",
+        ),
         overall=overall,
         groups=group_summaries,
         operating_points=points,
         exclusions=[
-            {"reason": e.reason, "count": e.count, "unit": e.unit, "scope": e.scope}
+            ExclusionRecord(reason=e.reason, count=e.count, unit=e.unit, scope=e.scope)
             for e in (*exclusions, *part.exclusions)
         ],
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from faceparity.errors import UsageError
 from faceparity.metrics.differentials import summarize
@@ -18,7 +18,15 @@ from faceparity.metrics.rates import MatedCounts, ScoreCounts, max_false_matches
 from faceparity.model.comparisons import Exclusion
 from faceparity.model.config import AuditConfig, PolicyKind, ThresholdPolicy
 from faceparity.model.grouping import Grouping
-from faceparity.results.audit import CrossGroupCell, GroupOperatingPoint, OperatingPoint, RatePair
+from faceparity.results.audit import (
+    CrossGroupCell,
+    GroupOperatingPoint,
+    OperatingPoint,
+    RateMeasures,
+    RatePair,
+    SummaryMeasure,
+    SummaryMeasures,
+)
 
 __all__ = ["Partition", "below_resolution_note", "group_notes", "operating_point", "rate_of"]
 
@@ -135,14 +143,19 @@ def operating_point(
         {g.label: g.fnmr for g in group_points},
         alpha=config.alpha,
     )
-    summary = {
-        key: (
-            {k: m.to_dict() for k, m in value.items()}
-            if isinstance(value, dict)
-            else value.to_dict()
-        )
-        for key, value in summary_raw.items()
-    }
+
+    def measure(m: Any) -> SummaryMeasure:
+        return SummaryMeasure(m.value, m.n_groups, m.undefined_reason)
+
+    def rate(name: str) -> RateMeasures:
+        measures: dict[str, Any] = dict(summary_raw[name])  # type: ignore[arg-type]
+        return RateMeasures(**{k: measure(m) for k, m in measures.items()})
+
+    summary = SummaryMeasures(
+        fmr=rate("fmr"),
+        fnmr=rate("fnmr"),
+        **{k: measure(summary_raw[k]) for k in ("garbe", "fdr", "inequity_rate")},
+    )
     return OperatingPoint(
         target_fmr=target,
         policy=str(policy),

@@ -490,20 +490,19 @@ class _Run:
             from faceparity.acquisition import with_acquisition
 
             result = with_acquisition(result, self.acquisition)
-        for note in result.input["notes"]:
+        for note in result.input.notes:
             self.message(f"note: {note}")
-        data = result.to_dict()
         check = None
         if request.limits is not None:
             from faceparity.review.check import check_limits
 
-            check = check_limits(data, request.limits, results_name="the audit's results")
+            check = check_limits(result, request.limits, results_name="the audit's results")
         written: tuple[Path, ...] = ()
         if request.output is not None:
             report = None
             if request.report:
-                from faceparity.render.html import render_html
+                from faceparity.render.report import render_html
 
-                report = render_html(data)
+                report = render_html(result)
             written = write_results(result, request.output, report=report, message=self.message)
         return AuditOutcome(result, written, check, request.output_format)

@@ -13,11 +13,10 @@ from markupsafe import escape
 
 from faceparity.acquisition import acquisition_by_group, with_acquisition
 from faceparity.cli.audit import print_result
-from faceparity.render.acquisition_card import SKIN_TONE_CAVEAT, build_acquisition
-from faceparity.render.acquisition_table import format_acquisition_table, reasons_text
-from faceparity.render.html import render_html
-from faceparity.render.markdown import render_markdown
-from faceparity.render.table import format_table
+from faceparity.render.acquisition.card import SKIN_TONE_CAVEAT, build_acquisition
+from faceparity.render.acquisition.table import format_acquisition_table, reasons_text
+from faceparity.render.report import render_html, render_markdown
+from faceparity.render.verification.table import format_table
 from faceparity.results.audit import AuditResult
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -174,7 +173,7 @@ def test_table_of_a_bootstrap_says_where_it_gave_no_interval() -> None:
     assert acq is not None
     rows = {line.split()[0]: line for line in format_acquisition_table(acq).splitlines()[4:7]}
     # three subjects in F: a replicate draws none of them about e^-3 = 5% of the time
-    assert acq.groups[0].fta_ci is not None and acq.groups[0].fta_ci["ci_low"] is None
+    assert acq.groups[0].fta_ci is not None and acq.groups[0].fta_ci.ci_low is None
     assert rows["F"].split()[5:7] == ["2.000e-01", "-"]
     text = format_acquisition_table(acq)
     assert "  note: intervals: subject bootstrap (Poisson weights), percentile\n" in text
@@ -205,7 +204,7 @@ def test_cli_prints_the_acquisition_table_after_the_one_to_one_table(
 
 
 def test_html_section_table_generalised_fnmr_and_pipeline() -> None:
-    html = render_html(_result().to_dict())
+    html = render_html(_result())
     assert _headings(html) == SECTIONS
     assert '<li><a href="#acquisition">Failures to acquire and enrol</a></li>' in html
     assert (
@@ -264,7 +263,7 @@ def test_html_section_table_generalised_fnmr_and_pipeline() -> None:
 
 
 def test_markdown_section_has_the_same_cells() -> None:
-    md = render_markdown(_result().to_dict())
+    md = render_markdown(_result())
     assert re.findall(r"^## (.*)$", md, re.M) == SECTIONS
     assert (
         "| F | sex F | 5 | 3 | 3 | 2.000e-01 | \\[5.051e-03, 7.164e-01\\] | 1 / 5 | 2.000e-01 | "
@@ -286,7 +285,7 @@ def test_markdown_section_has_the_same_cells() -> None:
 
 
 def test_bootstrap_interval_that_could_not_be_computed_is_said_so() -> None:
-    html = render_html(_result(replicates=200).to_dict())
+    html = render_html(_result(replicates=200))
     section = html.split('<section aria-labelledby="acquisition">')[1]
     row = re.search(r'<tr><th scope="row">F</th>.*?</tr>', section)
     assert row is not None
@@ -299,7 +298,7 @@ def test_skin_tone_caveat_when_grouped_by_ita_band() -> None:
     result = _result(levels=("light", "tan"), name="ita_band")
     acq = result.acquisition
     assert acq is not None and acq.n_ungrouped == 1
-    assert acq.fnmr_with_failures[0]["groups"] == []  # the audit's groups are by sex
+    assert acq.fnmr_with_failures[0].groups == []  # the audit's groups are by sex
     text = format_acquisition_table(acq)
     assert "  note: skin tone (ITA) is measured on the aligned face" in text
     assert "not ethnicity nor a Fitzpatrick type" in text
@@ -308,7 +307,7 @@ def test_skin_tone_caveat_when_grouped_by_ita_band() -> None:
         "  note: no FNMR with failures: no group here is a group of the 1:1 audit "
         "(they were grouped by different attributes)\n"
     )
-    html = render_html(result.to_dict())
+    html = render_html(result)
     caveat = str(escape(SKIN_TONE_CAVEAT))
     assert f'<p class="notice" role="note">{caveat}</p>' in html
     assert f"<li>{caveat}</li>" in html  # and among the caveats
@@ -320,16 +319,18 @@ def test_skin_tone_caveat_when_grouped_by_ita_band() -> None:
         "within one data set taken under similar conditions",
     ):
         assert words in SKIN_TONE_CAVEAT
-    md = render_markdown(result.to_dict())
+    md = render_markdown(result)
     assert md.count("Individual Typology Angle") == 2
     assert '<td class="text">ita_band light</td>' in html
 
 
 def test_skin_tone_caveat_when_the_pipeline_says_it_measured_skin_tone() -> None:
     data = _result().to_dict()
-    assert build_acquisition(data).skin_tone_caveat == ""  # type: ignore[union-attr]
+    section = build_acquisition(AuditResult.from_dict(data))
+    assert section is not None and section.skin_tone_caveat == ""
     data["acquisition"]["pipeline"]["skin_tone"] = True
-    assert build_acquisition(data).skin_tone_caveat == SKIN_TONE_CAVEAT  # type: ignore[union-attr]
+    section = build_acquisition(AuditResult.from_dict(data))
+    assert section is not None and section.skin_tone_caveat == SKIN_TONE_CAVEAT
 
 
 @pytest.mark.parametrize("render", [render_html, render_markdown])
@@ -338,7 +339,7 @@ def test_group_labels_reasons_and_pipeline_are_escaped(render: Any) -> None:
     data = _result(reasons=reasons, levels=(EVIL, "M")).to_dict()
     data["acquisition"]["pipeline"]["detector"] = "<img src=x onerror=alert(1)>"
     data["acquisition"]["pipeline"]["model"] = "C:\\models\\<b>evil.onnx"
-    out = render(data)
+    out = render(AuditResult.from_dict(data))
     assert "<script" not in out and "<img" not in out and "<b>" not in out
     if render is render_markdown:
         assert "| &lt;script&gt;window.\\_\\_pwned=1&lt;/script&gt; | sex " in out
@@ -381,10 +382,10 @@ def _strip_acquisition_md(md: str) -> str:
 
 
 def test_results_without_acquisition_render_as_before() -> None:
-    plain = _audit().to_dict()
-    assert "acquisition" not in plain
+    plain = _audit()
+    assert plain.acquisition is None and "acquisition" not in plain.to_dict()
     assert build_acquisition(plain) is None
-    with_section = _result().to_dict()
+    with_section = _result()
     html = render_html(plain)
     assert "acquisition" not in html.lower() and "FTA" not in html
     assert _strip_acquisition_html(render_html(with_section)) == html

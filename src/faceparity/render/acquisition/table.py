@@ -9,10 +9,10 @@ non-match. Rates are fractions in scientific notation, as in the 1:1 table.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from faceparity.render.formatting import fmt_count, fmt_interval, fmt_rate, text_grid
 from faceparity.results.acquisition import AcquisitionGroup, AcquisitionResult
+from faceparity.results.common import Interval
 
 __all__ = [
     "NO_BOOTSTRAP_INTERVAL",
@@ -70,9 +70,9 @@ def reasons_text(reasons: Mapping[str, int], *, limit: int | None = None) -> str
     return text
 
 
-def _interval(ci: Mapping[str, Any] | None) -> str:
+def _interval(ci: Interval | None) -> str:
     """``[low, high]``, or ``-`` where no interval was computed (or the bootstrap gave none)."""
-    if not ci or ci.get("ci_low") is None or ci.get("ci_high") is None:
+    if ci is None or ci.ci_low is None or ci.ci_high is None:
         return NO_INTERVAL
     return fmt_interval(ci, fmt_rate)
 
@@ -98,17 +98,17 @@ def _fnmr_lines(acquisition: AcquisitionResult) -> list[str]:
     by_label = {g.label: g for g in (*acquisition.groups, acquisition.overall)}
     rows = []
     for point in acquisition.fnmr_with_failures:
-        for row in point["groups"]:
-            g = by_label.get(row["label"])
+        for row in point.groups:
+            g = by_label.get(row.label)
             without = None if g is None or g.fta is None or g.fte is None else g.fta + g.fte
             rows.append(
                 [
-                    f"{point['target_fmr']:g}",
-                    str(point["policy"]),
-                    str(row["label"]),
-                    fmt_rate(row.get("fnmr")),
+                    f"{point.target_fmr:g}",
+                    point.policy,
+                    row.label,
+                    fmt_rate(row.fnmr),
                     fmt_rate(without),
-                    fmt_rate(row.get("fnmr_with_failures")),
+                    fmt_rate(row.fnmr_with_failures),
                 ]
             )
     title = (
@@ -157,14 +157,14 @@ def format_acquisition_table(acquisition: AcquisitionResult) -> str:
     table = [*head, *text_grid(header, rows, left=frozenset({len(header) - 1}))]
     table.append(f"images without a group: {fmt_count(acquisition.n_ungrouped)}")
     methods = dict.fromkeys(
-        str(ci["method"])
+        ci.method
         for g in [*acquisition.groups, o]
         for ci in (g.fta_ci, g.fte_ci)
-        if ci and ci.get("method")
+        if ci and ci.method
     )
     notes = [*(f"intervals: {m}" for m in methods)]
     if any(
-        ci is not None and ci.get("ci_low") is None
+        ci is not None and ci.ci_low is None
         for g in [*acquisition.groups, o]
         for ci in (g.fta_ci, g.fte_ci)
     ):

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from faceparity import cli
-from faceparity.render.charts import make_charts
-from faceparity.render.html import render_html
-from faceparity.render.markdown import render_markdown
+from faceparity.errors import InputError
+from faceparity.render.report import make_charts, render_html, render_markdown
 from faceparity.results.audit import AuditResult
+from faceparity.results.loading import validate_results
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +57,13 @@ def test_results_json_has_the_identification_section(audited: Path) -> None:
 
 
 def test_one_to_one_results_have_no_identification_key(tmp_path: Path) -> None:
-    from test_report_render import _results
+    from test_render_report import _results
 
     assert "identification" not in _results()
 
 
 def test_report_shows_the_1n_results(audited: Path) -> None:
-    data = json.loads((audited / "results.json").read_text())
+    data = AuditResult.from_dict(json.loads((audited / "results.json").read_text()))
     keys = [c.key for c in make_charts(data)]
     assert "chart-ident-gallery" in keys
     assert [k for k in keys if k.startswith("chart-ident-rates-")] == [
@@ -131,12 +131,15 @@ def test_bad_split_column_value_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_report_shows_1n_intervals_when_present(audited: Path) -> None:
+def test_report_says_the_1n_rates_have_no_interval(audited: Path) -> None:
     data = json.loads((audited / "results.json").read_text())
-    assert "no interval computed" in render_markdown(data).split("## 1:N identification")[1]
+    result = AuditResult.from_dict(data)
+    assert "no interval computed" in render_markdown(result).split("## 1:N identification")[1]
+    section = render_html(result).split('<h2 id="identification">')[1]
+    assert "FPIR interval" not in section
+    assert "No interval was computed (the results carry none)" in section
+    # the 1:N audit computes no interval: a results file that claims one is refused
     row = data["identification"]["operating_points"][0]["groups"][0]
     row["fpir_ci"] = {"ci_low": 0.0123, "ci_high": 0.0456, "method": "test"}
-    page = render_html(data)
-    section = page.split('<h2 id="identification">')[1]
-    assert "FPIR interval" in section
-    assert "Bars are the intervals of FPIR." in section
+    with pytest.raises(InputError, match=r"groups\[0\]: unexpected key 'fpir_ci'"):
+        validate_results(data, file="results.json")

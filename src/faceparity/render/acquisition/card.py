@@ -1,6 +1,6 @@
 """The failures-to-acquire-and-enrol section of the report: plain values for the templates.
 
-:func:`build_acquisition` reads ``results.json``'s ``acquisition`` mapping (written by
+:func:`build_acquisition` reads the audit's ``acquisition`` section (written by
 audits that ran the image pipeline, :mod:`faceparity.acquisition`) and returns rows and
 sentences; the templates only lay them out. Only aggregates are read: counts, rates,
 intervals, reasons and the pipeline's description; no image, path or embedding.
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from faceparity.render.acquisition_table import (
+from faceparity.render.acquisition.table import (
     NO_BOOTSTRAP_INTERVAL,
     NO_FNMR_GROUPS,
     SKIN_TONE_ATTRIBUTES,
@@ -26,6 +26,9 @@ from faceparity.render.formatting import (
     fmt_interval,
     fmt_rate,
 )
+from faceparity.results.acquisition import AcquisitionGroup, AcquisitionResult
+from faceparity.results.audit import AuditResult
+from faceparity.results.common import Interval
 
 __all__ = [
     "SKIN_TONE_CAVEAT",
@@ -100,32 +103,30 @@ class AcquisitionSection:
     skin_tone_caveat: str
 
 
-def _ci(g: Mapping[str, Any], key: str) -> str:
-    """The interval of ``key``; ``""`` when none was computed (or the bootstrap gave none)."""
-    ci = g.get(f"{key}_ci")
-    if not isinstance(ci, Mapping) or ci.get("ci_low") is None or ci.get("ci_high") is None:
+def _ci(ci: Interval | None) -> str:
+    """The interval; ``""`` when none was computed (or the bootstrap gave none)."""
+    if ci is None or ci.ci_low is None or ci.ci_high is None:
         return ""
     return fmt_interval(ci, fmt_rate)
 
 
 def _row(
-    g: Mapping[str, Any], *, label: str | None = None, name: str | None = None
+    g: AcquisitionGroup, *, label: str | None = None, name: str | None = None
 ) -> AcquisitionRow:
-    n = fmt_count(g.get("n_images"))
-    reasons = g.get("reasons")
+    n = fmt_count(g.n_images)
     return AcquisitionRow(
-        label=label or str(g.get("label", "")),
-        name=name or describe_group(g.get("attributes"), str(g.get("label", ""))),
+        label=label or g.label,
+        name=name or describe_group(g.attributes, g.label),
         images=n,
-        subjects=fmt_count(g.get("n_subjects")),
-        enrolled=fmt_count(g.get("n_enrolled")),
-        fta=fmt_rate(g.get("fta")),
-        fta_ci=_ci(g, "fta"),
-        fta_counts=f"{fmt_count(g.get('n_failure_to_acquire'))} / {n}",
-        fte=fmt_rate(g.get("fte")),
-        fte_ci=_ci(g, "fte"),
-        fte_counts=f"{fmt_count(g.get('n_failure_to_enrol'))} / {n}",
-        reasons=reasons_text(reasons if isinstance(reasons, Mapping) else {}),
+        subjects=fmt_count(g.n_subjects),
+        enrolled=fmt_count(g.n_enrolled),
+        fta=fmt_rate(g.fta),
+        fta_ci=_ci(g.fta_ci),
+        fta_counts=f"{fmt_count(g.n_failure_to_acquire)} / {n}",
+        fte=fmt_rate(g.fte),
+        fte_ci=_ci(g.fte_ci),
+        fte_counts=f"{fmt_count(g.n_failure_to_enrol)} / {n}",
+        reasons=reasons_text(g.reasons),
     )
 
 
@@ -165,54 +166,50 @@ def _pipeline(p: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _measures_skin_tone(results: Mapping[str, Any], acq: Mapping[str, Any]) -> bool:
+def _measures_skin_tone(results: AuditResult, acq: AcquisitionResult) -> bool:
     """Whether a group-by attribute is the ITA, or the pipeline says it measured skin tone."""
-    names = {str(a) for a in results.get("config", {}).get("group_by", ()) or ()}
-    names |= {str(k) for g in acq.get("groups", ()) for k in g.get("attributes", {}) or {}}
-    pipeline = acq.get("pipeline")
-    measured = isinstance(pipeline, Mapping) and bool(pipeline.get("skin_tone"))
+    names = set(results.config.group_by)
+    names |= {k for g in acq.groups for k in g.attributes}
+    measured = bool(acq.pipeline.get("skin_tone"))
     return measured or bool(names & set(SKIN_TONE_ATTRIBUTES))
 
 
-def _fnmr_rows(acq: Mapping[str, Any]) -> tuple[FnmrWithFailuresRow, ...]:
-    groups = [*acq.get("groups", ()), *([acq["overall"]] if acq.get("overall") else [])]
-    by_label = {str(g["label"]): g for g in groups}
+def _fnmr_rows(acq: AcquisitionResult) -> tuple[FnmrWithFailuresRow, ...]:
+    by_label = {g.label: g for g in [*acq.groups, acq.overall]}
     rows = []
-    for point in acq.get("fnmr_with_failures", ()):
-        for r in point.get("groups", ()):
-            g = by_label.get(str(r["label"]), {})
-            fta, fte = g.get("fta"), g.get("fte")
+    for point in acq.fnmr_with_failures:
+        for r in point.groups:
+            g = by_label.get(r.label)
+            fta, fte = (None, None) if g is None else (g.fta, g.fte)
             rows.append(
                 FnmrWithFailuresRow(
-                    target_fmr=f"{point['target_fmr']:g}",
-                    policy=str(point["policy"]),
-                    label=str(r["label"]),
-                    fnmr=fmt_rate(r.get("fnmr")),
+                    target_fmr=f"{point.target_fmr:g}",
+                    policy=point.policy,
+                    label=r.label,
+                    fnmr=fmt_rate(r.fnmr),
                     without_template=fmt_rate(None if fta is None or fte is None else fta + fte),
-                    fnmr_with_failures=fmt_rate(r.get("fnmr_with_failures")),
+                    fnmr_with_failures=fmt_rate(r.fnmr_with_failures),
                 )
             )
     return tuple(rows)
 
 
-def _methods(groups: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+def _methods(groups: Sequence[AcquisitionGroup]) -> tuple[str, ...]:
     """The interval methods used, then why an interval is missing where one is."""
-    cis = [
-        g[key] for g in groups for key in ("fta_ci", "fte_ci") if isinstance(g.get(key), Mapping)
-    ]
-    methods = dict.fromkeys(str(ci["method"]) for ci in cis if ci.get("method"))
-    if any(ci.get("ci_low") is None for ci in cis):
+    cis = [ci for g in groups for ci in (g.fta_ci, g.fte_ci) if ci is not None]
+    methods = dict.fromkeys(ci.method for ci in cis if ci.method)
+    if any(ci.ci_low is None for ci in cis):
         methods[f"no interval computed: {NO_BOOTSTRAP_INTERVAL}"] = None
     return tuple(methods)
 
 
-def build_acquisition(results: Mapping[str, Any]) -> AcquisitionSection | None:
+def build_acquisition(results: AuditResult) -> AcquisitionSection | None:
     """The failures-to-acquire-and-enrol section of the report, or None when there is none.
 
     Parameters
     ----------
-    results : mapping
-        ``results.json`` as read by :func:`~faceparity.results.loading.read_results`.
+    results : AuditResult
+        The audit, e.g. as read by :func:`~faceparity.results.read_results`.
 
     Returns
     -------
@@ -220,21 +217,20 @@ def build_acquisition(results: Mapping[str, Any]) -> AcquisitionSection | None:
         None when the results have no ``acquisition`` section (no image pipeline ran).
 
     """
-    acq = results.get("acquisition")
-    if not isinstance(acq, Mapping):
+    acq = results.acquisition
+    if acq is None:
         return None
-    overall = acq["overall"]
-    groups = list(acq.get("groups", ()))
+    overall = acq.overall
+    groups = list(acq.groups)
     summary = (
-        f"The image pipeline read {fmt_count(overall.get('n_images'))} images of "
-        f"{fmt_count(overall.get('n_subjects'))} subjects: "
-        f"{fmt_count(overall.get('n_enrolled'))} enrolled, "
-        f"{fmt_count(overall.get('n_failure_to_acquire'))} failures to acquire (FTA "
-        f"{fmt_rate(overall.get('fta'))}) and {fmt_count(overall.get('n_failure_to_enrol'))} "
-        f"failures to enrol (FTE {fmt_rate(overall.get('fte'))}); only the enrolled images "
+        f"The image pipeline read {fmt_count(overall.n_images)} images of "
+        f"{fmt_count(overall.n_subjects)} subjects: "
+        f"{fmt_count(overall.n_enrolled)} enrolled, "
+        f"{fmt_count(overall.n_failure_to_acquire)} failures to acquire (FTA "
+        f"{fmt_rate(overall.fta)}) and {fmt_count(overall.n_failure_to_enrol)} "
+        f"failures to enrol (FTE {fmt_rate(overall.fte)}); only the enrolled images "
         "are compared (see Failures to acquire and enrol)."
     )
-    pipeline = acq.get("pipeline")
     fnmr_rows = _fnmr_rows(acq)
     return AcquisitionSection(
         paragraphs=PARAGRAPHS,
@@ -245,14 +241,14 @@ def build_acquisition(results: Mapping[str, Any]) -> AcquisitionSection | None:
         ),
         ungrouped=(
             f"Images without a group (a group-by attribute missing; counted in all images "
-            f"only): {fmt_count(acq.get('n_ungrouped'))}."
+            f"only): {fmt_count(acq.n_ungrouped)}."
         ),
         interval_methods=_methods([*groups, overall]),
         fnmr_rows=fnmr_rows,
         notes=(
-            *(str(n) for n in acq.get("notes", ()) or ()),
-            *((NO_FNMR_GROUPS,) if acq.get("fnmr_with_failures") and not fnmr_rows else ()),
+            *acq.notes,
+            *((NO_FNMR_GROUPS,) if acq.fnmr_with_failures and not fnmr_rows else ()),
         ),
-        pipeline=_pipeline(pipeline if isinstance(pipeline, Mapping) else {}),
+        pipeline=_pipeline(acq.pipeline),
         skin_tone_caveat=SKIN_TONE_CAVEAT if _measures_skin_tone(results, acq) else "",
     )

@@ -15,9 +15,8 @@ named in the sentence.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from faceparity.errors import UsageError
 from faceparity.render.formatting import (
@@ -28,6 +27,8 @@ from faceparity.render.formatting import (
     fmt_ratio,
     one_in,
 )
+from faceparity.results.audit import AuditResult, GroupOperatingPoint, OperatingPoint, RateMeasures
+from faceparity.results.common import Support
 
 __all__ = ["Differential", "differential", "headline_point"]
 
@@ -60,8 +61,8 @@ class Differential:
 
 
 def headline_point(
-    results: Mapping[str, Any], *, target_fmr: float | None = None, policy: str | None = None
-) -> Mapping[str, Any]:
+    results: AuditResult, *, target_fmr: float | None = None, policy: str | None = None
+) -> OperatingPoint:
     """The operating point of the headline sentence.
 
     By default the first operating point of the ``global`` policy (the first target FMR
@@ -73,24 +74,24 @@ def headline_point(
         When ``target_fmr`` or ``policy`` names no operating point of the results.
 
     """
-    points: Sequence[Mapping[str, Any]] = results["operating_points"]
+    points = results.operating_points
     if not points:
         raise UsageError("the results have no operating point to report")
     chosen = [
         p
         for p in points
-        if (target_fmr is None or p["target_fmr"] == target_fmr)
-        and (policy is None or p["policy"] == policy)
+        if (target_fmr is None or p.target_fmr == target_fmr)
+        and (policy is None or p.policy == policy)
     ]
     if not chosen:
-        have = "; ".join(f"{p['target_fmr']:g} under {p['policy']}" for p in points)
+        have = "; ".join(f"{p.target_fmr:g} under {p.policy}" for p in points)
         raise UsageError(
             f"no operating point for target FMR {target_fmr if target_fmr is not None else 'any'}"
             f" under policy {policy or 'any'}; the results have: {have}"
         )
     for preferred in (
-        [p for p in chosen if p["policy"] == "global"],
-        [p for p in chosen if p["threshold"] is not None],
+        [p for p in chosen if p.policy == "global"],
+        [p for p in chosen if p.threshold is not None],
         chosen,
     ):
         if preferred:
@@ -98,9 +99,9 @@ def headline_point(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _where(point: Mapping[str, Any]) -> str:
-    target = one_in(point["target_fmr"])
-    policy = point["policy"]
+def _where(point: OperatingPoint) -> str:
+    target = one_in(point.target_fmr)
+    policy = point.policy
     if policy == "per-group":
         return (
             f"With each group at its own threshold for {target.replace('1 in', '1 false match in')}"
@@ -113,51 +114,53 @@ def _where(point: Mapping[str, Any]) -> str:
         scope = f"in the reference group {group}"
     return (
         f"At the threshold that gives {target.replace('1 in', '1 false match in')} {scope} "
-        f"(policy {policy}, threshold {fmt_number(point['threshold'])})"
+        f"(policy {policy}, threshold {fmt_number(point.threshold)})"
     )
 
 
-def _people(group: Mapping[str, Any]) -> str:
-    return f"people in group {describe_group(group.get('attributes'), group['label'])}"
+def _people(group: GroupOperatingPoint) -> str:
+    return f"people in group {describe_group(group.attributes, group.label)}"
 
 
-def _caution(rate: str, groups: Sequence[Mapping[str, Any]]) -> str:
+def _support(group: GroupOperatingPoint, rate: str) -> Support | None:
+    return group.fmr_support if rate == "fmr" else group.fnmr_support
+
+
+def _caution(rate: str, groups: Sequence[GroupOperatingPoint]) -> str:
     flagged = [
-        (g, g[f"{rate}_support"])
+        (g, support)
         for g in groups
-        if isinstance(g.get(f"{rate}_support"), Mapping)
-        and g[f"{rate}_support"].get("sufficient") is False
+        if (support := _support(g, rate)) is not None and not support.sufficient
     ]
     if not flagged:
         return ""
     parts = [
-        f"{describe_group(g.get('attributes'), g['label'])}: "
-        f"{s.get('reason') or 'too few comparisons'}"
+        f"{describe_group(g.attributes, g.label)}: {s.reason or 'too few comparisons'}"
         for g, s in flagged
     ]
     return f" Caution, the {rate.upper()} of {'; '.join(parts)} is not well supported by the data."
 
 
-def _interval(rate: str, point: Mapping[str, Any], ratio: float, level: float | None) -> str:
-    measure = point.get("summary", {}).get(rate, {}).get("max_min", {})
-    ci = measure.get("value_ci")
-    value = measure.get("value")
-    if not ci or value is None or abs(value - ratio) > 1e-9 * max(1.0, abs(ratio)):
+def _interval(rate: str, point: OperatingPoint, ratio: float, level: float | None) -> str:
+    measures: RateMeasures = getattr(point.summary, rate)
+    ci = measures.max_min.value_ci
+    value = measures.max_min.value
+    if ci is None or value is None or abs(value - ratio) > 1e-9 * max(1.0, abs(ratio)):
         return ""
-    low, high = ci.get("ci_low"), ci.get("ci_high")
+    low, high = ci.ci_low, ci.ci_high
     pct = f"{100 * level:g}% " if level else ""
     return f"; {pct}interval {fmt_ratio(low)} to {fmt_ratio(high)}"
 
 
 def differential(
-    point: Mapping[str, Any], *, rate: str = "fmr", level: float | None = None
+    point: OperatingPoint, *, rate: str = "fmr", level: float | None = None
 ) -> Differential:
     """One sentence on the largest against the smallest group ``rate`` at ``point``.
 
     Parameters
     ----------
-    point : mapping
-        An operating point of ``results.json``.
+    point : OperatingPoint
+        An operating point of an audit.
     rate : {"fmr", "fnmr"}, default "fmr"
         The rate compared.
     level : float, optional
@@ -168,24 +171,22 @@ def differential(
     Differential
         The sentence and what it names.
 
-    Examples
-    --------
-    >>> point = {"target_fmr": 1e-4, "policy": "global", "threshold": 0.5, "groups": [
-    ...     {"label": "F", "attributes": {"sex": "F"}, "fmr": 7.2e-4, "n_false_matches": 72,
-    ...      "n_non_mated": 100000},
-    ...     {"label": "M", "attributes": {"sex": "M"}, "fmr": 1e-4, "n_false_matches": 10,
-    ...      "n_non_mated": 100000}]}
-    >>> print(differential(point).text)  # doctest: +NORMALIZE_WHITESPACE
-    At the threshold that gives 1 false match in 10,000 overall (policy global, threshold
-    0.5), people in group sex F are falsely matched 7.2 times as often as people in group
-    sex M (FMR 0.072% against 0.01%).
-
     """
     if rate not in _VERB:
         raise ValueError(f"rate: expected 'fmr' or 'fnmr', got {rate!r}")
     name = rate.upper()
-    groups = list(point["groups"])
-    defined = [g for g in groups if g.get(rate) is not None]
+    groups = list(point.groups)
+
+    def value(g: GroupOperatingPoint) -> float:
+        v: float | None = getattr(g, rate)
+        assert v is not None
+        return v
+
+    def count(g: GroupOperatingPoint, key: dict[str, str]) -> int:
+        n: int = getattr(g, key[rate])
+        return n
+
+    defined = [g for g in groups if getattr(g, rate) is not None]
     where = _where(point)
     if len(defined) < 2:
         text = (
@@ -194,32 +195,32 @@ def differential(
         )
         return Differential(rate, text, None, None, None)
     # Highest first; the first listed group wins a tie, so the sentence is stable.
-    high = max(defined, key=lambda g: g[rate])
-    low = min(defined, key=lambda g: g[rate])
+    high = max(defined, key=value)
+    low = min(defined, key=value)
     caution = _caution(rate, [high, low])
-    if high[rate] == 0:
-        total = sum(int(g.get(_TOTAL[rate]) or 0) for g in defined)
+    if value(high) == 0:
+        total = sum(count(g, _TOTAL) for g in defined)
         text = (
             f"{where}, no group had any {_ERROR_WORDS[rate]} ({fmt_count(total)} "
             f"{_NOUN[rate]} comparisons in {len(defined)} groups), so no {name} differential "
             "was measured; this does not show that the groups' rates are equal."
         )
         return Differential(rate, text + caution, None, None, None)
-    if low[rate] == 0:
-        n = int(low.get(_TOTAL[rate]) or 0)
+    if value(low) == 0:
+        n = count(low, _TOTAL)
         bound = f"{fmt_percent(3.0 / n)}" if n else "unknown"
         text = (
-            f"{where}, {_people(high)} are {_VERB[rate]} at a rate of {fmt_percent(high[rate])} "
-            f"({fmt_count(high.get(_ERRORS[rate]))} of {fmt_count(high.get(_TOTAL[rate]))}), "
+            f"{where}, {_people(high)} are {_VERB[rate]} at a rate of {fmt_percent(value(high))} "
+            f"({fmt_count(count(high, _ERRORS))} of {fmt_count(count(high, _TOTAL))}), "
             f"while {_people(low)} had no {_ERROR_WORDS[rate]} in {fmt_count(n)} {_NOUN[rate]} "
             "comparisons, so how many times as often cannot be estimated from these data "
             f"(with 95% confidence their {name} is below about {bound}, by the rule of three)."
         )
-        return Differential(rate, text + caution, high["label"], low["label"], None)
-    ratio = float(high[rate]) / float(low[rate])
+        return Differential(rate, text + caution, high.label, low.label, None)
+    ratio = float(value(high)) / float(value(low))
     text = (
         f"{where}, {_people(high)} are {_VERB[rate]} {_times(ratio)} times as often as "
-        f"{_people(low)} ({name} {fmt_percent(high[rate])} against {fmt_percent(low[rate])}"
+        f"{_people(low)} ({name} {fmt_percent(value(high))} against {fmt_percent(value(low))}"
         f"{_interval(rate, point, ratio, level)})."
     )
-    return Differential(rate, text + caution, high["label"], low["label"], ratio)
+    return Differential(rate, text + caution, high.label, low.label, ratio)

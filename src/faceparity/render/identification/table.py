@@ -95,23 +95,20 @@ def _point(point: IdentificationPoint) -> list[str]:
 def format_identification_table(ident: IdentificationResult) -> str:
     """The 1:N results as plain text: counts, CMC, each operating point, gallery sizes."""
     p = ident.protocol
-    if p.get("kind") == "split":
-        how = f"user split (column {p.get('split_column')!r})"
+    if p.kind == "split":
+        how = f"user split (column {p.split_column!r})"
     else:
         how = (
-            f"seeded protocol (seed {p.get('seed')}): {p.get('gallery_samples')} gallery "
-            f"sample(s) per subject, non-mated fraction {p.get('non_mated_fraction')}"
+            f"seeded protocol (seed {p.seed}): {p.gallery_samples} gallery "
+            f"sample(s) per subject, non-mated fraction {p.non_mated_fraction}"
         )
     head = [
         f"1:N identification audit, {how}",
-        f"gallery N = {p.get('n_enrolled_subjects')} subjects ({p.get('n_gallery_samples')} "
-        f"samples); {p.get('n_mated_searches')} mated and {p.get('n_non_mated_searches')} "
+        f"gallery N = {p.n_enrolled_subjects} subjects ({p.n_gallery_samples} "
+        f"samples); {p.n_mated_searches} mated and {p.n_non_mated_searches} "
         f"non-mated searches; candidate lists of R = {ident.rank}",
     ]
-    head.extend(
-        f"excluded ({e['scope']}): {e['count']} {e['unit']}: {e['reason']}"
-        for e in ident.exclusions
-    )
+    head.extend(f"excluded ({e.scope}): {e.count} {e.unit}: {e.reason}" for e in ident.exclusions)
     ranks = list(range(1, ident.rank + 1))
     cmc_rows = [
         [g.label, str(g.n_mated_searches), *(_rate(v) for v in g.cmc)]

@@ -1,10 +1,11 @@
-"""Charts of the 1:N section of ``results.json`` (drawn only when it is present).
+"""Charts of the 1:N section of an audit (drawn only when it is present).
 
-As for :mod:`faceparity.render.charts`: matplotlib imported lazily, Okabe-Ito colours
-and line styles, every chart with a caption and a text alternative.
+Palette, figure and SVG as in :mod:`faceparity.render.figures`: matplotlib imported
+lazily, Okabe-Ito colours and line styles, every chart with a caption and a text
+alternative.
 
-- FPIR and FNIR per probe group at each operating point, with interval bars when
-  ``fpir_ci`` / ``fnir_ci`` are present;
+- FPIR and FNIR per probe group at each operating point (the 1:N audit computes no
+  interval, and the chart says so);
 - the false-candidate matrix (probe group x candidate group) at each operating point
   where a non-mated search returned anything: each row's share of false candidates,
   in a sequential colour-blind-safe map (cividis), labelled with the counts;
@@ -14,105 +15,82 @@ and line styles, every chart with a caption and a text alternative.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from faceparity.render.charts import (
-    OKABE_ITO,
-    Chart,
-    _figure,
-    _interval_errors,
-    _style,
-    _svg,
-    _tex_safe,
-    rate_span,
-)
+from faceparity.render.figures import OKABE_ITO, Chart, figure, line_style, rate_span, svg, tex_safe
 from faceparity.render.formatting import fmt_percent
+from faceparity.results.audit import AuditResult
+from faceparity.results.identification import IdentificationPoint, IdentificationResult
 
 __all__ = ["identification_charts", "point_title_1n"]
 
 
-def point_title_1n(point: Mapping[str, Any]) -> str:
+def point_title_1n(point: IdentificationPoint) -> str:
     """``target FPIR 0.002, policy global, R = 1``."""
-    return f"target FPIR {point['target_fpir']:g}, policy {point['policy']}, R = {point['rank']}"
+    return f"target FPIR {point.target_fpir:g}, policy {point.policy}, R = {point.rank}"
 
 
-def rates_chart_1n(ident: Mapping[str, Any], index: int) -> Chart | None:
+def rates_chart_1n(ident: IdentificationResult, index: int) -> Chart | None:
     """FPIR and FNIR per probe group at one 1:N operating point."""
-    point = ident["operating_points"][index]
-    groups = [g for g in point["groups"] if g.get("fpir") is not None or g.get("fnir") is not None]
+    point = ident.operating_points[index]
+    groups = [g for g in point.groups if g.fpir is not None or g.fnir is not None]
     if not groups:
         return None
-    fig = _figure(8.0, max(2.5, 0.35 * len(groups) + 1.5))
+    fig = figure(8.0, max(2.5, 0.35 * len(groups) + 1.5))
     axes = fig.subplots(1, 2, sharey=True)
     ys = list(range(len(groups)))
-    with_ci = []
     for ax, rate in zip(axes, ("fpir", "fnir"), strict=True):
-        shown = [(y, g[rate]) for y, g in zip(ys, groups, strict=True) if g.get(rate) is not None]
-        errors = _interval_errors(groups, rate)
-        if errors is not None:
-            with_ci.append(rate.upper())
-            err = [[errors[0][y] for y, _ in shown], [errors[1][y] for y, _ in shown]]
-            ax.errorbar(
-                [x for _, x in shown], [y for y, _ in shown], xerr=err, fmt="o",
-                color=OKABE_ITO[4], ecolor="#555555", capsize=3,
-            )  # fmt: skip
-        else:
-            ax.plot([x for _, x in shown], [y for y, _ in shown], "o", color=OKABE_ITO[4])
+        values = [g.fpir if rate == "fpir" else g.fnir for g in groups]
+        shown = [(y, v) for y, v in zip(ys, values, strict=True) if v is not None]
+        ax.plot([x for _, x in shown], [y for y, _ in shown], "o", color=OKABE_ITO[4])
         if rate == "fpir":
-            ax.axvline(point["target_fpir"], color=OKABE_ITO[5], linestyle="--", linewidth=1,
+            ax.axvline(point.target_fpir, color=OKABE_ITO[5], linestyle="--", linewidth=1,
                        label="target FPIR")  # fmt: skip
             ax.legend(fontsize="x-small", loc="lower right")
         ax.set_xlabel(f"{rate.upper()} (fraction)")
         ax.set_xlim(left=0)
         ax.grid(True, axis="x", linewidth=0.4, color="#cccccc")
-    axes[0].set_yticks(ys, [_tex_safe(str(g["label"])) for g in groups], fontsize="small")
+    axes[0].set_yticks(ys, [tex_safe(g.label) for g in groups], fontsize="small")
     axes[0].invert_yaxis()
     title = point_title_1n(point)
-    fig.suptitle(_tex_safe(title), fontsize="small")
+    fig.suptitle(tex_safe(title), fontsize="small")
 
     alt = (
         f"Dot plots of FPIR and FNIR for {len(groups)} probe groups at {title}: "
         f"{rate_span(groups, 'fpir')}; {rate_span(groups, 'fnir')}."
     )
-    intervals = (
-        f"Bars are the intervals of {' and '.join(with_ci)}."
-        if with_ci
-        else "No interval was computed (the results carry none), so no bars are drawn."
-    )
+    intervals = "No interval was computed (the results carry none), so no bars are drawn."
     caption = (
         f"1:N FPIR (non-mated searches returning a candidate) and FNIR (mated searches whose "
         f"mate is not returned) per probe group at {title}; the dashed line marks the target "
         f"FPIR. {intervals}"
     )
-    if point["threshold"] is None:
+    if point.threshold is None:
         caption += " Each group is read at its own threshold."
     key = f"chart-ident-rates-{index}"
-    return Chart(key, f"1:N rates per group, {title}", caption, alt, _svg(fig, key, alt))
+    return Chart(key, f"1:N rates per group, {title}", caption, alt, svg(fig, key, alt))
 
 
-def candidates_chart(ident: Mapping[str, Any], index: int) -> Chart | None:
+def candidates_chart(ident: IdentificationResult, index: int) -> Chart | None:
     """The false-candidate matrix at one operating point, as row shares."""
-    point = ident["operating_points"][index]
-    matrix = point["false_candidates"]
-    counts = matrix["counts"]
+    point = ident.operating_points[index]
+    matrix = point.false_candidates
+    counts = matrix.counts
     totals = [sum(row) for row in counts]
     if not any(totals):
         return None
     import numpy as np
 
-    rows, cols = matrix["probe_groups"], matrix["candidate_groups"]
+    rows, cols = matrix.probe_groups, matrix.candidate_groups
     share = np.array(
         [[c / t if t else np.nan for c in row] for row, t in zip(counts, totals, strict=True)]
     )
     size = max(4.0, 0.55 * len(cols) + 2.5)
-    fig = _figure(size + 1.2, size)
+    fig = figure(size + 1.2, size)
     ax = fig.add_subplot()
     image = ax.imshow(np.ma.masked_invalid(share), cmap="cividis", vmin=0.0, vmax=1.0)
     ax.set_facecolor("#eeeeee")
-    ax.set_xticks(range(len(cols)), [_tex_safe(c) for c in cols], rotation=45, ha="right",
+    ax.set_xticks(range(len(cols)), [tex_safe(c) for c in cols], rotation=45, ha="right",
                   fontsize="small")  # fmt: skip
-    ax.set_yticks(range(len(rows)), [_tex_safe(r) for r in rows], fontsize="small")
+    ax.set_yticks(range(len(rows)), [tex_safe(r) for r in rows], fontsize="small")
     ax.set_xlabel("group of the false candidate")
     ax.set_ylabel("group of the non-mated search")
     for a, row in enumerate(counts):
@@ -124,10 +102,10 @@ def candidates_chart(ident: Mapping[str, Any], index: int) -> Chart | None:
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
     bar.set_label("share of the row's false candidates")
     title = point_title_1n(point)
-    ax.set_title(_tex_safe(title), fontsize="small")
+    ax.set_title(tex_safe(title), fontsize="small")
     same = [
         (r, s, g)
-        for r, s, g in zip(rows, matrix["same_group_share"], matrix["gallery_share"], strict=True)
+        for r, s, g in zip(rows, matrix.same_group_share, matrix.gallery_share, strict=True)
         if s is not None
     ]
     alt = (
@@ -150,28 +128,28 @@ def candidates_chart(ident: Mapping[str, Any], index: int) -> Chart | None:
         "share of the gallery (in the table)."
     )
     key = f"chart-ident-candidates-{index}"
-    return Chart(key, f"False candidates by group, {title}", caption, alt, _svg(fig, key, alt))
+    return Chart(key, f"False candidates by group, {title}", caption, alt, svg(fig, key, alt))
 
 
-def gallery_chart(ident: Mapping[str, Any]) -> Chart | None:
+def gallery_chart(ident: IdentificationResult) -> Chart | None:
     """FPIR (measured and independence approximation) and FNIR against the gallery size."""
-    curve = ident.get("gallery_size")
-    if not curve:
+    curve = ident.gallery_size
+    if curve is None:
         return None
-    sizes = curve["sizes"]
-    fig = _figure(8.0, 4.0)
+    sizes = curve.sizes
+    fig = figure(8.0, 4.0)
     ax_fpir, ax_fnir = fig.subplots(1, 2, sharex=True)
-    groups = curve["groups"]
+    groups = curve.groups
     for i, g in enumerate(groups):
-        style = _style(i)
-        label = _tex_safe(str(g["label"]))
-        pts = [(n, v) for n, v in zip(sizes, g["fpir"], strict=True) if v is not None]
+        style = line_style(i)
+        label = tex_safe(g.label)
+        pts = [(n, v) for n, v in zip(sizes, g.fpir, strict=True) if v is not None]
         ax_fpir.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3,
                      color=style["color"], linestyle="-", label=label)  # fmt: skip
-        pts = [(n, v) for n, v in zip(sizes, g["fpir_independence"], strict=True) if v is not None]
+        pts = [(n, v) for n, v in zip(sizes, g.fpir_independence, strict=True) if v is not None]
         ax_fpir.plot([p[0] for p in pts], [p[1] for p in pts], color=style["color"],
                      linestyle="--", linewidth=1)  # fmt: skip
-        pts = [(n, v) for n, v in zip(sizes, g["fnir"], strict=True) if v is not None]
+        pts = [(n, v) for n, v in zip(sizes, g.fnir, strict=True) if v is not None]
         ax_fnir.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3,
                      label=label, **style)  # fmt: skip
     for ax, name in ((ax_fpir, "FPIR"), (ax_fnir, "FNIR")):
@@ -181,19 +159,19 @@ def gallery_chart(ident: Mapping[str, Any]) -> Chart | None:
         ax.grid(True, linewidth=0.4, color="#cccccc")
     ax_fpir.legend(fontsize="x-small", loc="upper left")
     title = (
-        f"threshold {curve['threshold']:.6g} (target FPIR {curve['target_fpir']:g}, "
-        f"policy {curve['policy']}), R = {curve['rank']}"
+        f"threshold {curve.threshold:.6g} (target FPIR {curve.target_fpir:g}, "
+        f"policy {curve.policy}), R = {curve.rank}"
     )
-    fig.suptitle(_tex_safe(f"Gallery size at {title}"), fontsize="small")
-    o = curve["overall"]
+    fig.suptitle(tex_safe(f"Gallery size at {title}"), fontsize="small")
+    o = curve.overall
     alt = (
         f"Two panels against the gallery size from {sizes[0]} to {sizes[-1]} subjects, for "
         f"{len(groups)} probe groups at {title}. All searches: FPIR "
-        + ", ".join(fmt_percent(v) for v in o["fpir"])
+        + ", ".join(fmt_percent(v) for v in o.fpir)
         + "; independence approximation "
-        + ", ".join(fmt_percent(v) for v in o["fpir_independence"])
+        + ", ".join(fmt_percent(v) for v in o.fpir_independence)
         + "; FNIR "
-        + ", ".join(fmt_percent(v) for v in o["fnir"])
+        + ", ".join(fmt_percent(v) for v in o.fnir)
         + "."
     )
     caption = (
@@ -203,15 +181,15 @@ def gallery_chart(ident: Mapping[str, Any]) -> Chart | None:
         "solid line falls below the dashed one, false matches cluster on some searches."
     )
     key = "chart-ident-gallery"
-    return Chart(key, "FPIR and FNIR against the gallery size", caption, alt, _svg(fig, key, alt))
+    return Chart(key, "FPIR and FNIR against the gallery size", caption, alt, svg(fig, key, alt))
 
 
-def identification_charts(results: Mapping[str, Any]) -> list[Chart]:
+def identification_charts(results: AuditResult) -> list[Chart]:
     """Every 1:N chart the results support (none without an ``identification`` section)."""
-    ident = results.get("identification")
-    if not isinstance(ident, Mapping):
+    ident = results.identification
+    if ident is None:
         return []
-    n = len(ident.get("operating_points", []))
+    n = len(ident.operating_points)
     charts = [rates_chart_1n(ident, i) for i in range(n)]
     charts += [candidates_chart(ident, i) for i in range(n)]
     charts.append(gallery_chart(ident))

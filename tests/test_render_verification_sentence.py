@@ -1,38 +1,46 @@
+"""The differential in one sentence (:mod:`faceparity.render.verification.sentence`)."""
+
 from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 
 from faceparity.errors import UsageError
-from faceparity.render.sentence import differential, headline_point
+from faceparity.render.verification.sentence import differential, headline_point
+from faceparity.results import (
+    AuditResult,
+    GroupOperatingPoint,
+    Interval,
+    OperatingPoint,
+    RateMeasures,
+    SummaryMeasure,
+    SummaryMeasures,
+    Support,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+UNDEFINED = SummaryMeasure(None, 0, "not computed in this test")
 
 
 def _group(label, fmr, fm, nm, fnmr=0.01, fnm=1, m=100, **extra):
     sex, eth = label.split("/")
-    return {
-        "label": label,
-        "attributes": {"sex": sex, "ethnicity": eth},
-        "threshold": 0.5,
-        "fmr": fmr,
-        "n_false_matches": fm,
-        "n_non_mated": nm,
-        "fnmr": fnmr,
-        "n_false_non_matches": fnm,
-        "n_mated": m,
-        "notes": [],
-        **extra,
-    }
+    return GroupOperatingPoint(
+        {"sex": sex, "ethnicity": eth}, label, 0.5, fmr, fnmr, fm, nm, fnm, m, **extra
+    )
+
+
+def _summary(fmr_max_min: SummaryMeasure = UNDEFINED) -> SummaryMeasures:
+    rest = RateMeasures(UNDEFINED, UNDEFINED, UNDEFINED)
+    return SummaryMeasures(
+        RateMeasures(fmr_max_min, UNDEFINED, UNDEFINED), rest, UNDEFINED, UNDEFINED, UNDEFINED
+    )
 
 
 def _point(groups, policy="global", threshold=0.5, target=1e-4, summary=None):
-    return {
-        "target_fmr": target,
-        "policy": policy,
-        "threshold": threshold,
-        "groups": groups,
-        "cross_group": [],
-        "summary": summary or {},
-        "notes": [],
-    }
+    return OperatingPoint(target, policy, threshold, None, groups, [], summary or _summary())
 
 
 def test_ratio_names_groups_threshold_and_plain_target():
@@ -79,21 +87,8 @@ def test_all_zero_and_too_few_groups_say_so():
 
 
 def test_support_flags_and_intervals_are_named_when_present():
-    support = {
-        "sufficient": False,
-        "expected_errors": 0.4,
-        "min_supported_fmr": 3e-3,
-        "reason": "0.4 expected false matches at the target",
-    }
-    summary = {
-        "fmr": {
-            "max_min": {
-                "value": 2.0,
-                "n_groups": 2,
-                "value_ci": {"ci_low": 1.1, "ci_high": 3.9, "method": "bootstrap"},
-            }
-        }
-    }
+    support = Support(False, 0.4, 3e-3, "0.4 expected false matches at the target")
+    summary = _summary(SummaryMeasure(2.0, 2, value_ci=Interval(1.1, 3.9, "bootstrap")))
     point = _point(
         [_group("F/B", 2e-3, 2, 1000, fmr_support=support), _group("M/W", 1e-3, 1, 1000)],
         summary=summary,
@@ -104,14 +99,14 @@ def test_support_flags_and_intervals_are_named_when_present():
 
 
 def test_headline_point_prefers_global_and_refuses_unknown_points():
-    results = {
-        "operating_points": [
-            _point([], policy="per-group", threshold=None, target=1e-3),
-            _point([], policy="reference:sex=M", target=1e-3),
-            _point([], policy="global", target=1e-3),
-        ]
-    }
-    assert headline_point(results)["policy"] == "global"
-    assert headline_point(results, policy="per-group")["policy"] == "per-group"
+    golden = AuditResult.from_dict(json.loads((GOLDEN / "sex.json").read_text()))
+    points = [
+        _point([], policy="per-group", threshold=None, target=1e-3),
+        _point([], policy="reference:sex=M", target=1e-3),
+        _point([], policy="global", target=1e-3),
+    ]
+    results = dataclasses.replace(golden, operating_points=points)
+    assert headline_point(results).policy == "global"
+    assert headline_point(results, policy="per-group").policy == "per-group"
     with pytest.raises(UsageError, match="no operating point for target FMR 1e-05"):
         headline_point(results, target_fmr=1e-5)

@@ -1,0 +1,1 @@
+"""Failures to acquire and enrol for people: their table and report section."""

@@ -1,0 +1,1 @@
+"""The 1:N identification audit for people: its tables, report section and charts."""

@@ -1,0 +1,1 @@
+"""The 1:1 verification audit for people: its table, report sections, charts and sentence."""

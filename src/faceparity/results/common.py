@@ -1,0 +1,73 @@
+"""Leaves shared by every section of a result: an interval and the support of a rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = ["ExclusionRecord", "Interval", "Support"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval of one number (an ``*_ci`` key of ``results.json``).
+
+    Attributes
+    ----------
+    ci_low, ci_high : float or None
+        The bounds; both None when no interval could be computed (``method`` says why).
+    method : str
+        How it was computed, in words (or why there is none).
+    replicates : int or None
+        Bootstrap replicates that computed the number; only for the bootstrap.
+
+    """
+
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("replicates",)
+
+    ci_low: float | None
+    ci_high: float | None
+    method: str
+    replicates: int | None = None
+
+
+@dataclass(frozen=True)
+class Support:
+    """Whether a rate is supported by the number of trials behind it (an ``*_support`` key).
+
+    Attributes
+    ----------
+    sufficient : bool
+        At least the rule of 30's errors are expected (or were seen).
+    expected_errors : float or None
+        Errors expected at the rate (target or observed) over the trials; None if no trials.
+    min_supported_rate : float or None
+        The smallest rate these trials can support; None with too few trials.
+    reason : str
+        One sentence for people.
+
+    """
+
+    sufficient: bool
+    expected_errors: float | None
+    min_supported_rate: float | None
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        """The ``*_support`` object of results.json."""
+        return {
+            "sufficient": self.sufficient,
+            "expected_errors": self.expected_errors,
+            "min_supported_rate": self.min_supported_rate,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ExclusionRecord:
+    """Something left out of the audit, and why (``unit``: what ``count`` counts)."""
+
+    reason: str
+    count: int
+    unit: str
+    scope: str
