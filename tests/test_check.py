@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from faceparity import cli
 from faceparity.errors import InputError, UsageError
+from faceparity.results import AuditResult
 from faceparity.review.check import check_limits, parse_limits, read_limits
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -164,7 +165,7 @@ def test_a_limit_on_an_operating_point_the_results_lack_is_exit_2(tmp_path: Path
     assert f"{path}, line 2: limit 1 names the operating point target FMR 1e-05" in run.stderr
     with pytest.raises(UsageError, match="groups 'X'"):
         check_limits(
-            _results(),
+            AuditResult.from_dict(_results()),
             parse_limits("[[limit]]\ntarget_fmr = 0.2\nrate = 'fmr'\ngroups = ['X']\nmax = 1\n"),
         )
 
@@ -173,21 +174,24 @@ def test_interval_bound_uses_the_interval_when_present() -> None:
     data = copy.deepcopy(_results())
     g = data["operating_points"][0]["groups"][0]  # F at 0.2 global, FMR 1/3
     text = "[[limit]]\ntarget_fmr = 0.2\nrate = 'fmr'\ngroups = ['F']\nmax = 0.4\n"
-    assert check_limits(data, parse_limits(text)).exit_code == 0
+    without = AuditResult.from_dict(copy.deepcopy(data))
+    assert check_limits(without, parse_limits(text)).exit_code == 0
     bound = parse_limits(text + "interval = 'bound'\n")
-    report = check_limits(data, bound)
+    report = check_limits(without, bound)
     assert report.exit_code == 0 and "no interval in the results" in report.format()
     g["fmr_ci"] = {"ci_low": 0.2, "ci_high": 0.45, "method": "bootstrap"}
-    report = check_limits(data, bound)
+    with_ci = AuditResult.from_dict(data)
+    report = check_limits(with_ci, bound)
     assert report.exit_code == 1
     assert "group F: upper bound 0.45 > 0.4 (estimate 0.3333)" in report.format()
-    assert check_limits(data, parse_limits(text)).exit_code == 0  # the estimate still holds
+    assert check_limits(with_ci, parse_limits(text)).exit_code == 0  # the estimate still holds
 
 
 def test_undefined_values_fail_unless_allowed() -> None:
     text = "[[limit]]\ntarget_fmr = 0.2\nmeasure = 'fnmr.max_min'\nmax = 100\n"
-    report = check_limits(_results(), parse_limits(text))
+    report = check_limits(AuditResult.from_dict(_results()), parse_limits(text))
     assert report.exit_code == 1 and "undefined (unbounded: zero observed errors in F" in (
         report.format()
     )
-    assert check_limits(_results(), parse_limits('undefined = "pass"\n' + text)).exit_code == 0
+    undefined_pass = parse_limits('undefined = "pass"\n' + text)
+    assert check_limits(AuditResult.from_dict(_results()), undefined_pass).exit_code == 0
