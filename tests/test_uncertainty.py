@@ -302,10 +302,10 @@ def test_bootstrap_intervals_cover_the_simulator_truth() -> None:
         for g, row in enumerate(boot.operating_points[0].groups):
             for rate, truth in (("fmr", true_fmr(config, g, t)), ("fnmr", true_fnmr(config, g, t))):
                 ci = getattr(row, f"{rate}_ci")
-                if ci is None or ci["ci_low"] is None:
+                if ci is None or ci.ci_low is None or ci.ci_high is None:
                     continue
                 total += 1
-                covered += ci["ci_low"] <= truth <= ci["ci_high"]
+                covered += ci.ci_low <= truth <= ci.ci_high
     assert total >= 150
     assert covered / total >= 0.88  # nominal 0.95; the full check is benchmarks/
 

@@ -101,7 +101,7 @@ def test_a_histogram_falls_back_from_the_bootstrap_to_clopper_pearson(tmp_path: 
     outcome = run_audit(request, message=said.append)
     assert said[0] == MSG_NO_SUBJECTS
     assert outcome.result.uncertainty is not None
-    assert outcome.result.uncertainty["method"] == "clopper-pearson"
+    assert outcome.result.uncertainty.method == "clopper-pearson"
     with pytest.raises(UsageError, match="a histogram names one attribute"):
         run_audit(AuditRequest(source, group_by=("sex", "ethnicity")))
 
