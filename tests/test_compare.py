@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from faceparity import cli
 from faceparity.results import AuditResult, read_results
-from faceparity.review.diff import BEYOND, NO_INTERVALS, UNDEFINED, WITHIN, compare_results
+from faceparity.review.diff import BEYOND, NO_INTERVALS, UNDEFINED, WITHIN, diff_results
 
 GOLDEN = Path(__file__).parent / "golden"
 A, B = GOLDEN / "sex.json", GOLDEN / "sex_involving.json"
@@ -59,7 +59,7 @@ def test_compare_prints_markdown_and_writes_html(tmp_path: Path) -> None:
 
 
 def test_hand_worked_changes() -> None:
-    comparison = compare_results(read_results(A), read_results(B))
+    comparison = diff_results(read_results(A), read_results(B))
     rows = {(c.section, c.subject, c.quantity): c for c in comparison.changes}
     # F at 0.2 global: FMR 1/3 with both sides in F (matched), 1/9 with either side (involving)
     f = rows[("target FMR 0.2, policy global", "F", "FMR")]
@@ -94,9 +94,7 @@ def test_beyond_and_within_the_intervals() -> None:
     ga[1]["fmr_ci"] = {"ci_low": 0.2, "ci_high": 0.5, "method": "bootstrap"}
     gb[1]["fmr_ci"] = {"ci_low": 0.3, "ci_high": 0.4, "method": "bootstrap"}  # overlapping
     typed_a, typed_b = AuditResult.from_dict(a), AuditResult.from_dict(b)
-    rows = {
-        (c.section, c.subject, c.quantity): c for c in compare_results(typed_a, typed_b).changes
-    }
+    rows = {(c.section, c.subject, c.quantity): c for c in diff_results(typed_a, typed_b).changes}
     section = "target FMR 0.2, policy global"
     assert rows[(section, "F", "FMR")].verdict == BEYOND
     assert rows[(section, "M", "FMR")].verdict == WITHIN

@@ -88,23 +88,23 @@ def compare(a: Path, b: Path, output: Path | None) -> None:
     """Two results side by side: the change in every differential (B - A)."""
     from faceparity.render import diff as render
     from faceparity.results import read_results
-    from faceparity.review.diff import compare_results
+    from faceparity.review.diff import diff_results
 
     writers = {
-        ".md": render.comparison_markdown,
-        ".markdown": render.comparison_markdown,
-        ".html": render.comparison_html,
-        ".htm": render.comparison_html,
-        ".json": render.comparison_json,
+        ".md": render.diff_markdown,
+        ".markdown": render.diff_markdown,
+        ".html": render.diff_html,
+        ".htm": render.diff_html,
+        ".json": render.diff_json,
     }
     if output is not None and output.suffix.lower() not in writers:
         raise UsageError(
             f"-o {output}: expected a file ending in .html, .md or .json, got "
             f"{output.suffix or 'no extension'!r}"
         )
-    result = compare_results(read_results(a), read_results(b), a_name=str(a), b_name=str(b))
+    result = diff_results(read_results(a), read_results(b), a_name=str(a), b_name=str(b))
     if output is None:
-        click.echo(render.comparison_markdown(result), nl=False)
+        click.echo(render.diff_markdown(result), nl=False)
         return
     _write_output(output, writers[output.suffix.lower()](result))
 

@@ -1,4 +1,4 @@
-"""A :class:`~faceparity.review.diff.Comparison` as Markdown, HTML or JSON."""
+"""A :class:`~faceparity.review.diff.AuditDiff` as Markdown, HTML or JSON."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 from faceparity.render.environment import GENERATOR, template_environment
 from faceparity.render.formatting import NOT_AVAILABLE, fmt_number, fmt_rate, fmt_ratio
-from faceparity.review.diff import Change, Comparison
+from faceparity.review.diff import AuditDiff, Change
 
-__all__ = ["comparison_html", "comparison_json", "comparison_markdown", "comparison_rows"]
+__all__ = ["diff_html", "diff_json", "diff_markdown", "diff_rows"]
 
 _RATES = ("FMR", "FNMR", "EER")
 
@@ -33,10 +33,10 @@ def _signed(quantity: str, value: float | None) -> str:
     return f"{value:+.3e}" if quantity in _RATES else f"{value:+.4g}"
 
 
-def comparison_rows(comparison: Comparison) -> list[tuple[str, list[list[str]]]]:
+def diff_rows(diff: AuditDiff) -> list[tuple[str, list[list[str]]]]:
     """The changes as formatted rows, one table per section (``groups`` then each point)."""
     sections: dict[str, list[list[str]]] = {}
-    for c in comparison.changes:
+    for c in diff.changes:
         sections.setdefault(c.section, []).append(_row(c))
     return list(sections.items())
 
@@ -51,27 +51,25 @@ def _row(c: Change) -> list[str]:
 HEADER = ("subject", "quantity", "A", "B", "B - A", "B / A", "verdict")
 
 
-def comparison_markdown(comparison: Comparison) -> str:
+def diff_markdown(diff: AuditDiff) -> str:
     """Markdown: notes, then one table per section."""
     env = template_environment("md")
     template = env.get_template("compare.md.j2")
-    text = template.render(c=comparison, sections=comparison_rows(comparison), generator=GENERATOR)
+    text = template.render(c=diff, sections=diff_rows(diff), generator=GENERATOR)
     return _squeeze(str(text))
 
 
-def comparison_html(comparison: Comparison) -> str:
+def diff_html(diff: AuditDiff) -> str:
     """A self-contained HTML page (no script, no external resource)."""
     template = template_environment("html").get_template("compare.html.j2")
     return str(
-        template.render(
-            c=comparison, sections=comparison_rows(comparison), header=HEADER, generator=GENERATOR
-        )
+        template.render(c=diff, sections=diff_rows(diff), header=HEADER, generator=GENERATOR)
     )
 
 
-def comparison_json(comparison: Comparison) -> str:
-    """JSON (:meth:`~faceparity.review.diff.Comparison.to_dict`), indented, newline at the end."""
-    return json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n"
+def diff_json(diff: AuditDiff) -> str:
+    """JSON (:meth:`~faceparity.review.diff.AuditDiff.to_dict`), indented, newline at the end."""
+    return json.dumps(diff.to_dict(), indent=2, allow_nan=False) + "\n"
 
 
 def _squeeze(text: str) -> str:

@@ -30,7 +30,7 @@ from faceparity.results.audit import (
 )
 from faceparity.results.common import Interval
 
-__all__ = ["Change", "Comparison", "compare_results"]
+__all__ = ["Change", "AuditDiff", "diff_results"]
 
 BEYOND = "beyond the intervals"
 WITHIN = "within the intervals"
@@ -57,8 +57,8 @@ class Change:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """Everything :func:`compare_results` found."""
+class AuditDiff:
+    """Everything :func:`diff_results` found."""
 
     a_name: str
     b_name: str
@@ -138,9 +138,9 @@ def _title(point: OperatingPoint) -> str:
     return f"target FMR {point.target_fmr:g}, policy {point.policy}"
 
 
-def compare_results(
+def diff_results(
     a: AuditResult, b: AuditResult, *, a_name: str = "A", b_name: str = "B"
-) -> Comparison:
+) -> AuditDiff:
     """Compare two audits.
 
     Parameters
@@ -152,7 +152,7 @@ def compare_results(
 
     Returns
     -------
-    Comparison
+    AuditDiff
         One :class:`Change` per matched value, in the order of A; operating points and
         groups present on one side only are listed, and configuration differences that
         make values incomparable are noted.
@@ -243,7 +243,7 @@ def compare_results(
         for p in b.operating_points
         if (p.target_fmr, p.policy) not in a_points
     )
-    return Comparison(
+    return AuditDiff(
         a_name=a_name,
         b_name=b_name,
         notes=tuple(notes),
