@@ -12,6 +12,7 @@ from faceparity.cli.options import rates
 from faceparity.cli.support import _reported, _write_output
 from faceparity.errors import UsageError
 from faceparity.results.documents import PLAN_SCHEMA_VERSION
+from faceparity.workflow.outputs import refuse_overwriting
 
 __all__ = ["plan"]
 
@@ -117,6 +118,7 @@ def plan(
     from faceparity.uncertainty.support import MIN_ERRORS
 
     tool = {"name": "faceparity", "version": __version__}
+    refuse_overwriting({"--from": from_results}, {"-o/--output": output})
     if from_results is not None:
         given = [
             name

@@ -10,6 +10,7 @@ import click
 from faceparity.cli.options import label_values
 from faceparity.cli.support import _reported, _write_output
 from faceparity.errors import UsageError
+from faceparity.workflow.outputs import refuse_overwriting
 
 __all__ = ["check", "compare", "report", "scenario"]
 
@@ -64,6 +65,7 @@ def report(
         fmt = _REPORT_FORMATS.get(output.suffix.lower(), "html") if output else "html"
     if output is None:
         output = results.parent / f"report.{fmt}"
+    refuse_overwriting({"RESULTS": results}, {"-o/--output": output})
     if fmt == "md":
         from faceparity.render.report import render_markdown as render
     else:
@@ -102,6 +104,7 @@ def compare(a: Path, b: Path, output: Path | None) -> None:
             f"-o {output}: expected a file ending in .html, .md or .json, got "
             f"{output.suffix or 'no extension'!r}"
         )
+    refuse_overwriting({"A": a, "B": b}, {"-o/--output": output})
     result = diff_results(read_results(a), read_results(b), a_name=str(a), b_name=str(b))
     if output is None:
         click.echo(render.diff_markdown(result), nl=False)
@@ -198,6 +201,7 @@ def scenario(
     from faceparity.results import read_results
     from faceparity.review.scenario import Deployment, cross_rates, run_scenario
 
+    refuse_overwriting({"RESULTS": results}, {"-o/--output": output})
     if bool(gallery) == (gallery_size is not None or bool(composition)):
         raise UsageError(
             "give the gallery as --gallery GROUP=N, or as --gallery-size N with "

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from faceparity.errors import UsageError
 from faceparity.model.config import AuditConfig
 from faceparity.results.audit import AuditResult
-from faceparity.workflow.outputs import write_results
+from faceparity.workflow.outputs import refuse_overwriting, write_results
 from faceparity.workflow.progress import Message, Progress, no_progress, silent
 from faceparity.workflow.request import (
     AuditRequest,
@@ -152,9 +152,46 @@ def run_audit(
         The result, the files written, the check of the limits and the exit code.
 
     """
+    refuse_overwriting(*files(request))
     run = _Run(request, progress, message)
     result = run.audit()
     return run.finish(result)
+
+
+def files(request: AuditRequest) -> tuple[dict[str, Path | None], dict[str, Path | None]]:
+    """The files an audit reads and those it writes, by the names the command line gives them."""
+    source = request.source
+    inputs: dict[str, Path | None] = {}
+    outputs: dict[str, Path | None] = {}
+    if isinstance(source, RfwInput):
+        inputs |= {"PAIRS": source.pairs, "SCORES": source.scores}
+    elif isinstance(source, ImagesInput):
+        from faceparity.workflow.images import cache_path
+
+        models = source.pipeline.models
+        inputs |= {
+            "MANIFEST": source.manifest,
+            "--embedder": models.embedder,
+            "--model-spec": models.model_spec,
+        }
+        outputs["--embeddings"] = source.embeddings
+        if not source.pipeline.no_cache:
+            outputs["--cache"] = source.pipeline.cache or cache_path(source.embeddings)
+    else:
+        inputs["PATH"] = source.path
+    if isinstance(source, BobInput):
+        inputs["--subject-metadata"] = source.subject_metadata
+    if isinstance(source, EmbeddingsInput):
+        inputs["--metadata"] = source.metadata
+    if isinstance(source, EmbeddingsInput | ImagesInput):
+        outputs["--checkpoint"] = source.engine.checkpoint
+    if request.limits is not None:
+        inputs["--check"] = Path(request.limits.file)
+    if request.output is not None:
+        outputs["-o/--output (results.json)"] = request.output / "results.json"
+        if request.report:
+            outputs["-o/--output (report.html)"] = request.output / "report.html"
+    return inputs, outputs
 
 
 class _Run:

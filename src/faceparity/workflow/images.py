@@ -15,6 +15,7 @@ from typing import Any
 
 from faceparity.errors import OutputError, UsageError
 from faceparity.pipeline.detect.session import default_threads
+from faceparity.workflow.outputs import refuse_overwriting
 from faceparity.workflow.progress import Message, Progress, no_progress, silent
 
 __all__ = [
@@ -24,9 +25,11 @@ __all__ = [
     "MSG_OUTPUT_NOT_WRITABLE",
     "ModelRequest",
     "PipelineRequest",
+    "cache_path",
     "check_writable",
     "detector_size",
     "open_models",
+    "pipeline_files",
     "run_pipeline",
 ]
 
@@ -127,6 +130,26 @@ MSG_DUPLICATES = (
 )
 
 
+def cache_path(output: Path) -> Path:
+    """Where the record cache of a pipeline run that writes ``output`` is kept by default."""
+    return output.with_name(output.name + ".cache.sqlite")
+
+
+def pipeline_files(
+    manifest: Path, output: Path, request: PipelineRequest
+) -> tuple[dict[str, Path | None], dict[str, Path | None]]:
+    """The files a pipeline run reads and those it writes, by their command-line names."""
+    inputs: dict[str, Path | None] = {
+        "MANIFEST": manifest,
+        "--embedder": request.models.embedder,
+        "--model-spec": request.models.model_spec,
+    }
+    outputs: dict[str, Path | None] = {"-o/--output": output}
+    if not request.no_cache:
+        outputs["--cache"] = request.cache or cache_path(output)
+    return inputs, outputs
+
+
 def run_pipeline(
     manifest_path: Path,
     output: Path,
@@ -147,6 +170,7 @@ def run_pipeline(
     from faceparity.pipeline.run import PipelineSettings, embed_images
     from faceparity.readers.manifest import read_manifest
 
+    refuse_overwriting(*pipeline_files(manifest_path, output, request))
     manifest = read_manifest(
         manifest_path,
         root=request.root,
@@ -172,8 +196,7 @@ def run_pipeline(
     detector, embedder = open_models(request.models)
     cache = None
     if not request.no_cache:
-        cache_path = request.cache or output.with_name(output.name + ".cache.sqlite")
-        cache = RecordCache(cache_path)
+        cache = RecordCache(request.cache or cache_path(output))
     where = (
         f"the CPU, {threads} threads"
         if embedder.device == "cpu"
