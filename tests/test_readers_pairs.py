@@ -282,11 +282,39 @@ def test_unsupported_file_ending(tmp_path: Path, name: str, shown: str) -> None:
 
 
 def test_unparsable_csv_is_wrapped(tmp_path: Path) -> None:
-    path = _write(tmp_path / "p.csv", "score,id1,id2", ["0.5,a,a", "0.5,a,b,extra,fields"])
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"score,id1,id2\n0.5,a,a\n0.5,\xff\xfe,b\n")  # not UTF-8
     err = _error(path)
     assert err.message.startswith("could not be read as CSV: ")
     assert err.location == Location(str(path))
     assert isinstance(err.__cause__, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("rows", "row", "got"),
+    [
+        (["0.5,a,a", "0.5,a,b,extra"], 2, 4),  # too many fields: was read as an index, silently
+        (["0.5,a,a,x", "0.5,a,b"], 1, 4),
+        (["0.5,a", "0.5,a,b"], 1, 2),  # too few: was padded with an empty cell, silently
+        (["0.5,a,a", "", "0.5,b"], 2, 2),  # a blank line is skipped, not counted
+        (['"0.5",a,a', '"0,5",b'], 2, 2),  # quoted fields: read by a CSV parser
+    ],
+)
+def test_a_ragged_row_is_an_error_naming_it(
+    tmp_path: Path, rows: list[str], row: int, got: int
+) -> None:
+    path = _write(tmp_path / "p.csv", "score,id1,id2", rows)
+    err = _error(path)
+    assert err.message == f"expected 3 fields, one per column of the header, got {got}"
+    assert err.location == Location(str(path), row=row)
+
+
+@pytest.mark.parametrize("header", ["score,id1,score", 'score,id1,"score"'])
+def test_a_repeated_column_name_is_an_error(tmp_path: Path, header: str) -> None:
+    path = _write(tmp_path / "p.csv", header, ["0.5,a,0.7"])
+    err = _error(path)
+    assert err.message == "expected distinct column names; 'score' names 2 columns (positions 1, 3)"
+    assert err.location == Location(str(path), column="score")
 
 
 def test_unreadable_parquet_is_wrapped(tmp_path: Path) -> None:

@@ -19,7 +19,10 @@ compare messages exactly.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +72,10 @@ MSG_UNREADABLE = "could not be read as {kind}: {error}"
 MSG_EMPTY_FILE = "expected a header row and at least one data row, got an empty file"
 MSG_NO_ROWS = "expected at least one data row, got none"
 MSG_MISSING_COLUMN = "expected a column {column!r}; the file has columns: {available}"
+MSG_DUPLICATE_COLUMN = (
+    "expected distinct column names; {column!r} names {count} columns (positions {positions})"
+)
+MSG_RAGGED_ROW = "expected {expected} fields, one per column of the header, got {got}"
 MSG_BAD_SCORE = "score: expected a finite number, got {value}"
 MSG_EMPTY_ID = "{what}: expected an identifier, got an empty value"
 MSG_DUPLICATE_ID = (
@@ -181,22 +188,34 @@ def read_delimited(path: str | os.PathLike[str], *, sep: str, kind: str) -> pd.D
 
     Cells are kept verbatim (``NA`` is the text ``NA``, not a missing value), so that
     identifiers keep their leading zeros and messages can quote what the file says.
+    Every row must have one field per column of the header, and the header's names must
+    be distinct (a row padded or shifted, or a column read under another's name, would
+    otherwise change the data without a word).
 
     Raises
     ------
     InputError
-        When the file cannot be read or parsed, is empty, or has no data rows.
+        When the file cannot be read or parsed, is empty, has no data rows, repeats a
+        column name, or has a row with more or fewer fields than the header.
 
     """
     file = str(path)
     try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    check_fields(data, sep=sep, file=file)
+    try:
         frame = pd.read_csv(
-            path,
+            io.BytesIO(data),
             sep=sep,
             dtype=str,
             keep_default_na=False,
             na_filter=False,
-            encoding="utf-8-sig",
+            encoding="utf-8",
+            index_col=False,
         )
     except pd.errors.EmptyDataError as err:
         raise InputError(MSG_EMPTY_FILE, Location(file)) from err
@@ -205,6 +224,78 @@ def read_delimited(path: str | os.PathLike[str], *, sep: str, kind: str) -> pd.D
     if len(frame) == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
     return frame
+
+
+def check_column_names(names: Sequence[str], *, file: str) -> None:
+    """Raise InputError when a column name appears more than once in a header."""
+    for name, count in Counter(names).items():
+        if count > 1:
+            positions = ", ".join(str(i + 1) for i, n in enumerate(names) if n == name)
+            raise InputError(
+                MSG_DUPLICATE_COLUMN.format(column=name, count=count, positions=positions),
+                Location(file, column=name),
+            )
+
+
+def check_fields(data: bytes, *, sep: str, file: str) -> None:
+    """Check delimited text (no byte-order mark): distinct names, one field per column a row.
+
+    Without quote characters, fields are counted for every line at once (separators
+    between line ends); with them, a CSV parser reads the rows. Blank lines are skipped,
+    as the table reader skips them; rows are numbered as data rows (header excluded).
+
+    Raises
+    ------
+    InputError
+        Naming the repeated column, or the first row with another number of fields.
+
+    """
+    if not data:
+        return
+    if b'"' in data:
+        _check_quoted(data, sep=sep, file=file)
+        return
+    codes = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(codes == 10)
+    if not len(ends) or ends[-1] != len(codes) - 1:
+        ends = np.append(ends, len(codes))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    at = np.flatnonzero(codes == ord(sep))
+    fields = np.searchsorted(at, ends) - np.searchsorted(at, starts) + 1
+    length = ends - starts
+    last = np.minimum(ends, len(codes)) - 1
+    carriage = (length > 0) & (codes[np.maximum(last, 0)] == 13)
+    blank = length - carriage == 0
+    rows = np.flatnonzero(~blank)
+    if not len(rows):
+        return
+    header = rows[0]
+    line = data[starts[header] : ends[header]].rstrip(b"\r").decode("utf-8", "replace")
+    check_column_names(line.split(sep), file=file)
+    data_rows = rows[1:]
+    wrong = np.flatnonzero(fields[data_rows] != fields[header])
+    if len(wrong):
+        first = int(wrong[0])
+        raise InputError(
+            MSG_RAGGED_ROW.format(expected=int(fields[header]), got=int(fields[data_rows[first]])),
+            Location(file, row=first + 1),
+        )
+
+
+def _check_quoted(data: bytes, *, sep: str, file: str) -> None:
+    """:func:`check_fields` for text with quoted fields, read by the csv module."""
+    text = data.decode("utf-8", "replace")
+    rows = (row for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if row)
+    header = next(rows, None)
+    if header is None:
+        return
+    check_column_names(header, file=file)
+    for number, row in enumerate(rows, 1):
+        if len(row) != len(header):
+            raise InputError(
+                MSG_RAGGED_ROW.format(expected=len(header), got=len(row)),
+                Location(file, row=number),
+            )
 
 
 def table_kind(file: str) -> str:
@@ -252,6 +343,7 @@ def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     except (OSError, ValueError, pyarrow.ArrowException) as err:
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
     frame.columns = [str(c) for c in frame.columns]
+    check_column_names(list(frame.columns), file=file)
     if len(frame) == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
     return frame.reset_index(drop=True)

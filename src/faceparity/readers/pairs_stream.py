@@ -58,6 +58,7 @@ from faceparity.readers._table import (
     Origin,
     available_columns,
     check_attribute_names,
+    check_column_names,
     check_column_pair,
     check_labels,
     check_score_kind,
@@ -207,6 +208,7 @@ def iter_table_chunks(
                 if "empty" in str(err).lower():
                     raise InputError(MSG_EMPTY_FILE, Location(file)) from err
                 raise
+            check_column_names(names, file=file)
             _require(names, wanted, file)
             convert = pcsv.ConvertOptions(
                 include_columns=wanted,
