@@ -5,6 +5,7 @@ import pytest
 
 from faceparity import ComparisonSet, InputError, ScoreKind, UsageError, group_comparisons
 from faceparity.model.comparisons import MISSING
+from faceparity.model.grouping import RESERVED_LABELS, intersect
 
 
 def _set(sex_a, sex_b, eth_a, eth_b) -> ComparisonSet:
@@ -57,3 +58,10 @@ def test_find_names_exactly_the_group_by_attributes() -> None:
 def test_bad_group_by(group_by, error) -> None:
     with pytest.raises(error):
         group_comparisons(_set(["M"], ["F"], ["W"], ["B"]), group_by)
+
+
+def test_a_group_value_named_overall_is_labelled_by_its_attribute() -> None:
+    codes = {"sex": np.array([0, 1, 1, 0], dtype=np.int32)}
+    groups, _ = intersect(codes, {"sex": ("F", "overall")}, ["sex"])
+    assert [g.label for g in groups] == ["sex='F'", "sex='overall'"]
+    assert all(g.label not in RESERVED_LABELS for g in groups)

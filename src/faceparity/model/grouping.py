@@ -16,7 +16,11 @@ import numpy.typing as npt
 from faceparity.errors import UsageError
 from faceparity.model.comparisons import MISSING, ComparisonSet
 
-__all__ = ["Group", "Grouping", "group_comparisons", "intersect"]
+__all__ = ["RESERVED_LABELS", "Group", "Grouping", "group_comparisons", "intersect"]
+
+
+RESERVED_LABELS = frozenset({"overall"})
+"""Labels that name something other than a group in results and reports."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,8 @@ class Group:
     """A demographic group: a value for each group-by attribute, and a unique label.
 
     The label joins the values with '/' (``F/B``); where that would make two groups
-    of one grouping look alike, every label names its attributes instead.
+    of one grouping look alike, or a group look like the row of all comparisons
+    (:data:`RESERVED_LABELS`), every label names its attributes instead (``sex='overall'``).
     """
 
     attributes: tuple[tuple[str, str], ...]
@@ -136,7 +141,7 @@ def intersect(
             value //= size
         combos.append(tuple(reversed(parts)))
     labels = ["/".join(v for _, v in combo) for combo in combos]
-    if len(set(labels)) != len(labels):
+    if len(set(labels)) != len(labels) or RESERVED_LABELS.intersection(labels):
         labels = [", ".join(f"{k}={v!r}" for k, v in combo) for combo in combos]
     groups = tuple(Group(combo, label) for combo, label in zip(combos, labels, strict=True))
     return groups, index
