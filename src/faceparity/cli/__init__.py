@@ -25,6 +25,7 @@ from faceparity.cli.support import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_VIOLATIONS,
+    StrictGroup,
 )
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=StrictGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="faceparity")
 def main() -> None:
     """Audit demographic differentials of a face recognition system (1:1 verification)."""

@@ -29,7 +29,7 @@ from faceparity.cli.options import (
     streaming_options,
     tail_capacity_option,
 )
-from faceparity.cli.support import _message, _reported, progress_bar
+from faceparity.cli.support import StrictGroup, _message, _reported, progress_bar
 from faceparity.errors import UsageError
 from faceparity.model.config import ScoreKind
 from faceparity.results.audit import AuditResult
@@ -51,7 +51,7 @@ from faceparity.workflow.request import (
 __all__ = ["audit", "print_result"]
 
 
-@click.group()
+@click.group(cls=StrictGroup)
 def audit() -> None:
     """Per-group FMR and FNMR from one of the supported inputs."""
 

@@ -120,8 +120,37 @@ def interval_settings(opts: dict[str, Any]) -> IntervalSettings:
     )
 
 
+MSG_IGNORED = "{names}: {why}; give it only with {needed}"
+
+
+def given_on_command_line(names: Sequence[str]) -> list[str]:
+    """Which of the current command's parameters the user typed (not defaults)."""
+    ctx = click.get_current_context()
+    source = click.core.ParameterSource.COMMANDLINE
+    return [name for name in names if ctx.get_parameter_source(name) is source]
+
+
+def _option_names(names: Sequence[str]) -> str:
+    return ", ".join("--" + name.replace("_", "-") for name in names)
+
+
 def engine_settings(opts: dict[str, Any], tail_capacity: int) -> EngineSettings:
-    """The options of :func:`streaming_options` and ``--tail-capacity``."""
+    """The options of :func:`streaming_options` and ``--tail-capacity``.
+
+    Raises
+    ------
+    UsageError
+        For ``--checkpoint`` with ``--engine exact``, which keeps no checkpoint.
+
+    """
+    if opts["engine"] == EngineChoice.EXACT.value and given_on_command_line(["checkpoint"]):
+        raise UsageError(
+            MSG_IGNORED.format(
+                names="--checkpoint",
+                why="the exact engine keeps no checkpoint",
+                needed="--engine stream or auto",
+            )
+        )
     return EngineSettings(
         choice=EngineChoice(opts["engine"]),
         max_comparisons=opts["max_comparisons"],
@@ -135,9 +164,34 @@ def engine_settings(opts: dict[str, Any], tail_capacity: int) -> EngineSettings:
     )
 
 
+IDENTIFICATION_ONLY = (
+    "gallery_samples",
+    "non_mated_fraction",
+    "rank",
+    "target_fpir",
+    "split_column",
+)
+
+
 def identification_settings(opts: dict[str, Any]) -> IdentificationSettings | None:
-    """The options of :func:`identification_options`; None unless ``--mode identification``."""
+    """The options of :func:`identification_options`; None unless ``--mode identification``.
+
+    Raises
+    ------
+    UsageError
+        For a 1:N option given without ``--mode identification``, which would ignore it.
+
+    """
     if opts["mode"] != "identification":
+        given = given_on_command_line(IDENTIFICATION_ONLY)
+        if given:
+            raise UsageError(
+                MSG_IGNORED.format(
+                    names=_option_names(given),
+                    why="a setting of the 1:N audit",
+                    needed="--mode identification",
+                )
+            )
         return None
     return IdentificationSettings(
         target_fpirs=target_fpirs(opts["target_fpir"]),

@@ -35,6 +35,69 @@ def with_options(func: F, options: Sequence[Callable[[Any], Any]]) -> F:
     return func
 
 
+MSG_REPEATED_OPTION = (
+    "{option}: given {count} times; expected once (a second value would silently replace the first)"
+)
+
+
+def repeated_options(command: click.Command, args: Sequence[str]) -> tuple[str, int] | None:
+    """The first single-value option ``args`` give more than once, and how often; or None.
+
+    Options that take several values (``multiple=True``) and counters may repeat. The
+    arguments are walked as click reads them: an option's value is skipped, ``--`` ends
+    the options, ``--name=value`` and ``-oVALUE`` count as the option.
+    """
+    by_name: dict[str, click.Option] = {}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            for name in (*param.opts, *param.secondary_opts):
+                by_name[name] = param
+    counts: dict[str, int] = {}
+    first: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        i += 1
+        if token == "--":
+            break
+        if token.startswith("--"):
+            name, has_value = token.partition("=")[0], "=" in token
+        elif token.startswith("-") and len(token) > 1:
+            name, has_value = token[:2], len(token) > 2
+        else:
+            continue
+        option = by_name.get(name)
+        if option is None:
+            continue
+        if not (option.is_flag or option.count or has_value):
+            i += 1  # the option's value
+        if option.multiple or option.count:
+            continue
+        key = option.name or name
+        counts[key] = counts.get(key, 0) + 1
+        first.setdefault(key, name)
+        if counts[key] > 1:
+            return first[key], counts[key]
+    return None
+
+
+class StrictGroup(click.Group):
+    """A command group whose commands refuse a single-value option given twice (exit 2)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Resolve the command as click does, then check its arguments."""
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and not isinstance(command, click.Group):
+            repeated = repeated_options(command, rest)
+            if repeated is not None:
+                raise click.UsageError(
+                    MSG_REPEATED_OPTION.format(option=repeated[0], count=repeated[1]), ctx=ctx
+                )
+        return name, command, rest
+
+
 def _message(text: str) -> None:
     click.echo(text, err=True)
 
