@@ -57,6 +57,25 @@ PAIRS_ARGS = [
 ]
 
 
+SINGLE = {"--score", "--score-kind", "--mated", "--subjects", "--samples", "--group-by", "--fmr"}
+
+
+def _pairs_args(*extra: str) -> list[str]:
+    """PAIRS_ARGS with the single-value options that ``extra`` gives again replaced by it."""
+    replaced = {e for e in extra if e in SINGLE}
+    base: list[str] = []
+    skip = False
+    for i, token in enumerate(PAIRS_ARGS):
+        if skip:
+            skip = False
+            continue
+        if token in replaced and i + 1 < len(PAIRS_ARGS):
+            skip = True
+            continue
+        base.append(token)
+    return [*base, *extra]
+
+
 def test_audit_pairs_writes_results_and_prints_table(tmp_path: Path) -> None:
     csv = _pairs_csv(tmp_path / "pairs.csv")
     out = tmp_path / "out"
@@ -115,7 +134,7 @@ def test_usage_errors_exit_2_and_write_nothing(
 ) -> None:
     csv = _pairs_csv(tmp_path / "pairs.csv")
     out = tmp_path / "out"
-    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, *extra, "-o", str(out)])
+    result = _run(["audit", "pairs", str(csv), *_pairs_args(*extra), "-o", str(out)])
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -154,7 +173,7 @@ def test_bad_values_name_file_row_column(
 
 def test_missing_column_is_named(tmp_path: Path) -> None:
     csv = _pairs_csv(tmp_path / "pairs.csv")
-    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "--score", "cosine"])
+    result = _run(["audit", "pairs", str(csv), *_pairs_args("--score", "cosine")])
     assert result.exit_code == 2
     assert "'cosine'" in result.stderr and "pairs.csv" in result.stderr
 
@@ -184,7 +203,7 @@ def test_real_process_exit_codes(tmp_path: Path) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     bad = subprocess.run(
-        [*exe, "audit", "pairs", str(csv), *PAIRS_ARGS, "--score-kind", "up"],
+        [*exe, "audit", "pairs", str(csv), *_pairs_args("--score-kind", "up")],
         capture_output=True,
         text=True,
     )
@@ -353,13 +372,11 @@ def test_reference_group_can_be_a_binned_band(tmp_path: Path) -> None:
             "audit",
             "pairs",
             str(csv),
-            *PAIRS_ARGS,
+            *_pairs_args("--group-by", "age"),
             "--attribute",
             "age=age1,age2",
             "--bin",
             "age=18,30,60",
-            "--group-by",
-            "age",
             "--policy",
             "reference:age=[30,60)",
             "--json",
@@ -382,7 +399,7 @@ def test_reference_group_can_be_a_binned_band(tmp_path: Path) -> None:
 )
 def test_repeated_options_are_usage_errors(tmp_path: Path, extra: list[str], message: str) -> None:
     csv = _pairs_csv(tmp_path / "pairs.csv")
-    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, *extra])
+    result = _run(["audit", "pairs", str(csv), *_pairs_args(*extra)])
     assert result.exit_code == 2
     assert message in result.stderr
 
