@@ -23,7 +23,16 @@ from faceparity import AuditConfig, FMRScope, MatedGroupRule, ThresholdPolicy, a
 from faceparity.accumulate import Accumulator
 from faceparity.model.comparisons import MISSING
 from faceparity.readers.embeddings import EmbeddingTable, compare_all
-from faceparity.scoring.engine import EngineConfig, stream_embeddings
+from faceparity.scoring.engine import (
+    MSG_BAD_BACKEND,
+    MSG_BAD_DEVICE,
+    MSG_CPU_BACKEND,
+    MSG_NO_CUDA,
+    MSG_NO_SUCH_GPU,
+    MSG_NO_TORCH,
+    EngineConfig,
+    stream_embeddings,
+)
 from faceparity.verification.stream import audit_embeddings_streaming, stream_embeddings_audit
 
 POLICIES = tuple(ThresholdPolicy.parse(p) for p in ("global", "per-group", "reference:sex=M,eth=A"))
@@ -221,7 +230,16 @@ def test_killed_process_resumes_to_identical_results(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import sys, time
         import numpy as np
-        from faceparity.scoring.engine import EngineConfig, stream_embeddings
+        from faceparity.scoring.engine import (
+    MSG_BAD_BACKEND,
+    MSG_BAD_DEVICE,
+    MSG_CPU_BACKEND,
+    MSG_NO_CUDA,
+    MSG_NO_SUCH_GPU,
+    MSG_NO_TORCH,
+    EngineConfig,
+    stream_embeddings,
+)
         x = np.load({str(tmp_path / "values.npy")!r})
         s = np.load({str(tmp_path / "subject.npy")!r})
         slow = len(sys.argv) > 1
@@ -351,3 +369,117 @@ def test_streaming_bootstrap_equals_the_exact_bootstrap() -> None:
     a, b = exact.to_dict()["operating_points"], streamed.to_dict()["operating_points"]
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert streamed.uncertainty == exact.uncertainty
+
+
+@pytest.mark.parametrize(
+    ("backend", "device", "message"),
+    [
+        ("numpy", "cuda", MSG_CPU_BACKEND.format(device="cuda", backend="numpy")),
+        ("numpy", "banana", MSG_CPU_BACKEND.format(device="banana", backend="numpy")),
+        ("torch", "banana", MSG_BAD_DEVICE.format(device="banana")),
+        ("torch", "cpu:x", MSG_BAD_DEVICE.format(device="cpu:x")),
+        ("torch", "cuda:-1", MSG_BAD_DEVICE.format(device="cuda:-1")),
+        ("torch", "", MSG_BAD_DEVICE.format(device="")),
+        ("numba", "cpu", MSG_BAD_BACKEND.format(backend="numba")),
+    ],
+)
+def test_a_device_the_backend_cannot_use_is_refused_by_the_config(
+    backend: str, device: str, message: str
+) -> None:
+    from faceparity import UsageError
+
+    with pytest.raises(UsageError) as err:
+        EngineConfig(backend=backend, device=device)
+    assert str(err.value) == message
+
+
+def test_cuda_is_refused_where_torch_cannot_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    from faceparity import UsageError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.cuda, "is_built", lambda: False)
+    with pytest.raises(UsageError) as err:
+        EngineConfig(backend="torch", device="cuda")
+    why = "it was built for the CPU only"
+    assert str(err.value) == MSG_NO_CUDA.format(device="cuda", why=why)
+    monkeypatch.setattr(torch.backends.cuda, "is_built", lambda: True)
+    with pytest.raises(UsageError) as err:
+        EngineConfig(backend="torch", device="cuda:1")
+    why = "it finds no CUDA driver or device"
+    assert str(err.value) == MSG_NO_CUDA.format(device="cuda:1", why=why)
+
+
+def test_a_cuda_device_number_torch_does_not_see_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    torch = pytest.importorskip("torch")
+    from faceparity import UsageError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for device in ("cuda", "cuda:0", "cuda:1"):
+        assert EngineConfig(backend="torch", device=device).device == device
+    with pytest.raises(UsageError) as err:
+        EngineConfig(backend="torch", device="cuda:99")
+    expected = MSG_NO_SUCH_GPU.format(device="cuda:99", last=1, count=2, index=99)
+    assert str(err.value) == expected
+
+
+def test_the_torch_backend_without_torch_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from faceparity import UsageError
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    with pytest.raises(UsageError) as err:
+        EngineConfig(backend="torch")
+    assert str(err.value) == MSG_NO_TORCH
+    assert EngineConfig(backend="numpy").device == "cpu"  # numpy needs no torch
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--backend", "torch", "--device", "banana"], MSG_BAD_DEVICE.format(device="banana")),
+        (["--backend", "torch", "--device", "cpu:x"], MSG_BAD_DEVICE.format(device="cpu:x")),
+        (["--device", "cuda"], MSG_CPU_BACKEND.format(device="cuda", backend="numpy")),
+        (
+            ["--engine", "exact", "--device", "cuda:1"],
+            MSG_CPU_BACKEND.format(device="cuda:1", backend="numpy"),
+        ),
+    ],
+)
+def test_cli_checks_the_device_before_reading_any_input(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    from click.testing import CliRunner
+
+    from faceparity import cli
+
+    (tmp_path / "emb.npz").write_bytes(b"not an archive")  # an error, were it read
+    (tmp_path / "meta.csv").write_text("sample,subject,sex\n")
+    args = ["audit", "embeddings", str(tmp_path / "emb.npz"), "--metadata"]
+    args += [str(tmp_path / "meta.csv"), "--sample-id", "sample", "--subject", "subject"]
+    args += ["--attribute", "sex=sex", "--group-by", "sex", "--no-report", *options]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1] == f"error: {message}"
+
+
+def test_cli_without_torch_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from faceparity import cli
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    (tmp_path / "emb.npy").write_bytes(b"")
+    (tmp_path / "meta.csv").write_text("sample,subject,sex\n")
+    args = ["audit", "embeddings", str(tmp_path / "emb.npy"), "--metadata"]
+    args += [str(tmp_path / "meta.csv"), "--sample-id", "sample", "--subject", "subject"]
+    args += ["--attribute", "sex=sex", "--group-by", "sex", "--backend", "torch"]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1] == f"error: {MSG_NO_TORCH}"

@@ -25,11 +25,13 @@ import hashlib
 import json
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,10 +41,106 @@ from faceparity.accumulate.grid import COSINE_GRID, ScoreGrid
 from faceparity.errors import InputError, UsageError
 from faceparity.io import atomic_write_text
 
-__all__ = ["EngineConfig", "stream_embeddings"]
+__all__ = [
+    "BACKENDS",
+    "MSG_BAD_BACKEND",
+    "MSG_BAD_DEVICE",
+    "MSG_CPU_BACKEND",
+    "MSG_NO_CUDA",
+    "MSG_NO_SUCH_GPU",
+    "MSG_NO_TORCH",
+    "EngineConfig",
+    "check_device",
+    "stream_embeddings",
+]
 
 CHECKPOINT_STATE = "state.json"
 CHECKPOINT_ACCUMULATOR = "accumulator.npz"
+
+BACKENDS = ("numpy", "torch")
+"""The backends of the streaming engine."""
+
+MSG_BAD_BACKEND = "--backend: expected 'numpy' or 'torch', got {backend!r}"
+MSG_BAD_DEVICE = "--device: expected cpu, cuda or cuda:N (N a CUDA device number), got {device!r}"
+MSG_CPU_BACKEND = (
+    "--device {device!r}: the {backend} backend runs on the CPU; use --device cpu, "
+    "or --backend torch for a CUDA device"
+)
+MSG_NO_TORCH = (
+    "--backend torch needs PyTorch, which is not installed here: pip install 'faceparity[torch]'"
+)
+MSG_NO_CUDA = (
+    "--device {device}: this PyTorch cannot use CUDA ({why}); "
+    "install a CUDA build of PyTorch where a GPU is, or use --device cpu"
+)
+MSG_NO_SUCH_GPU = (
+    "--device {device}: expected a CUDA device number from 0 to {last} "
+    "(this PyTorch sees {count} CUDA device(s)), got {index}"
+)
+_DEVICE = re.compile(r"cpu|cuda(?::(\d+))?")
+
+
+def check_device(backend: str, device: str) -> None:
+    """Check that ``backend`` can run on ``device`` here, before any work is done.
+
+    The numpy backend runs on the CPU alone. The torch backend needs PyTorch
+    installed, and for ``cuda`` / ``cuda:N`` a PyTorch built with CUDA that sees
+    device ``N`` (0 for ``cuda``). PyTorch is imported only for the torch backend.
+
+    Parameters
+    ----------
+    backend : str
+        ``"numpy"`` or ``"torch"``.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Raises
+    ------
+    UsageError
+        Naming the option and what was expected: an unknown backend or device, a
+        device other than the CPU for the numpy backend, PyTorch missing, no CUDA,
+        or no CUDA device ``N``.
+
+    Examples
+    --------
+    >>> check_device("numpy", "cpu")
+    >>> check_device("numpy", "cuda")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    faceparity.errors.UsageError: --device 'cuda': the numpy backend runs on the CPU; ...
+
+    """
+    if backend not in BACKENDS:
+        raise UsageError(MSG_BAD_BACKEND.format(backend=backend))
+    if backend != "torch":
+        if device != "cpu":
+            raise UsageError(MSG_CPU_BACKEND.format(device=device, backend=backend))
+        return
+    match = _DEVICE.fullmatch(device)
+    if match is None:
+        raise UsageError(MSG_BAD_DEVICE.format(device=device))
+    torch = _import_torch()
+    if device == "cpu":
+        return
+    if not torch.cuda.is_available():
+        built = torch.backends.cuda.is_built()
+        why = "it finds no CUDA driver or device" if built else "it was built for the CPU only"
+        raise UsageError(MSG_NO_CUDA.format(device=device, why=why))
+    count = int(torch.cuda.device_count())
+    index = int(match.group(1) or 0)
+    if index >= count:
+        raise UsageError(
+            MSG_NO_SUCH_GPU.format(device=device, last=count - 1, count=count, index=index)
+        )
+
+
+def _import_torch() -> Any:
+    """PyTorch, or a :class:`UsageError` with the install hint."""
+    try:
+        import torch
+    except ImportError as err:
+        raise UsageError(MSG_NO_TORCH) from err
+    return torch
 
 
 @dataclass(frozen=True)
@@ -59,6 +157,7 @@ class EngineConfig:
         ``"numpy"`` or ``"torch"``.
     device : str
         Torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``); numpy runs on the CPU.
+        Checked when the configuration is made (:func:`check_device`).
     capacity : int
         Exact non-mated scores kept in the tail (see :mod:`faceparity.accumulate`).
     checkpoint : Path, optional
@@ -79,10 +178,7 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.block_size < 1 or self.threads < 1:
             raise UsageError("block size and threads must be at least 1")
-        if self.backend not in ("numpy", "torch"):
-            raise UsageError(f"backend: expected 'numpy' or 'torch', got {self.backend!r}")
-        if self.backend == "numpy" and self.device != "cpu":
-            raise UsageError(f"device {self.device!r} needs the torch backend (--backend torch)")
+        check_device(self.backend, self.device)
 
 
 @dataclass(frozen=True)
@@ -352,13 +448,7 @@ class _DeviceReducer:
     def __init__(
         self, layout: _Layout, grid: ScoreGrid, config: EngineConfig, lut: npt.NDArray[np.int32]
     ) -> None:
-        try:
-            import torch
-        except ImportError as err:
-            raise UsageError(
-                "the torch backend needs PyTorch: pip install 'faceparity[torch]'"
-            ) from err
-
+        torch = _import_torch()
         self.torch, self.layout, self.grid, self.config = torch, layout, grid, config
         device = torch.device(config.device)
         n, d = layout.shape

@@ -109,6 +109,11 @@ class EngineSettings:
     checkpoint: Path | None = None
     tail_capacity: int = DEFAULT_TAIL_CAPACITY
 
+    def __post_init__(self) -> None:
+        from faceparity.scoring.engine import check_device
+
+        check_device(self.backend.value, self.device)  # before any input is read
+
 
 @dataclass(frozen=True)
 class IdentificationSettings:
