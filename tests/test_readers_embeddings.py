@@ -466,6 +466,165 @@ def test_npz_not_2d(tmp_path: Path) -> None:
     )
 
 
+def test_npz_embeddings_not_2d_with_sample_ids(tmp_path: Path) -> None:
+    """The shape of the embeddings is named, not a row count of a 0-d array."""
+    np.savez(tmp_path / "e.npz", embeddings=np.array(3.0), sample_id=np.array(SAMPLES))
+    raises(
+        tmp_path / "e.npz",
+        write_metadata(tmp_path),
+        embeddings.MSG_NOT_2D.format(name="array 'embeddings'", shape=()),
+        Location(str(tmp_path / "e.npz"), column="embeddings"),
+    )
+
+
+NPY_KIND, NPZ_KIND = "a NumPy array (.npy)", "a NumPy archive (.npz)"
+
+
+def _npz_bytes(tmp_path: Path, *, compressed: bool = False) -> bytes:
+    path = tmp_path / "whole.npz"
+    (np.savez_compressed if compressed else np.savez)(path, embeddings=EMB)
+    return path.read_bytes()
+
+
+def _central_directory_patched(data: bytes, offset: int, value: int) -> bytes:
+    """The archive with a 2-byte field of its first central directory entry replaced."""
+    at = data.index(b"PK\x01\x02") + offset
+    return data[:at] + value.to_bytes(2, "little") + data[at + 2 :]
+
+
+def _corrupt_npz(tmp_path: Path, how: str) -> bytes:
+    whole = _npz_bytes(tmp_path)
+    if how == "truncated":
+        return whole[: len(whole) // 2]
+    if how == "truncated to its signature":
+        return whole[:4]
+    if how == "bad CRC":
+        at = whole.index(b"\x93NUMPY") + 200
+        return whole[:at] + b"\xff" * 8 + whole[at + 8 :]
+    if how == "corrupt compressed member":
+        packed = _npz_bytes(tmp_path, compressed=True)
+        at = len(packed) // 3
+        return packed[:at] + b"\xff" * 40 + packed[at + 40 :]
+    if how == "unknown compression method":
+        return _central_directory_patched(whole, 10, 99)
+    assert how == "encrypted member"
+    return _central_directory_patched(whole, 8, 0x1)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "truncated",
+        "truncated to its signature",
+        "bad CRC",
+        "corrupt compressed member",
+        "unknown compression method",
+        "encrypted member",
+    ],
+)
+def test_truncated_or_corrupt_npz(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "e.npz"
+    path.write_bytes(_corrupt_npz(tmp_path, how))
+    err = error(path, write_metadata(tmp_path))
+    assert err.message.startswith(_table.MSG_UNREADABLE.format(kind=NPZ_KIND, error=""))
+    assert err.location == Location(str(path))
+
+
+@pytest.mark.parametrize("keep", [30, 100, 200])
+def test_truncated_npy(tmp_path: Path, keep: int) -> None:
+    """Cut in its header (30 bytes) or in its data."""
+    np.save(tmp_path / "whole.npy", EMB)
+    path = tmp_path / "e.npy"
+    path.write_bytes((tmp_path / "whole.npy").read_bytes()[:keep])
+    err = error(path, write_metadata(tmp_path))
+    assert err.message.startswith(_table.MSG_UNREADABLE.format(kind=NPY_KIND, error=""))
+    assert err.location == Location(str(path))
+
+
+@pytest.mark.parametrize(
+    ("suffix", "content", "got"),
+    [
+        (".npy", b"s1,0.1,0.2\n", "a file that starts with b's1,0.1,0'"),
+        (".npy", b"", "an empty file"),
+        (".npz", b"embeddings", "a file that starts with b'embeddin'"),
+        (".npz", b"", "an empty file"),
+    ],
+)
+def test_a_file_that_is_no_numpy_file(
+    tmp_path: Path, suffix: str, content: bytes, got: str
+) -> None:
+    path = tmp_path / f"e{suffix}"
+    path.write_bytes(content)
+    kind, magic = (
+        (NPY_KIND, "b'\\x93NUMPY'")
+        if suffix == ".npy"
+        else (NPZ_KIND, "b'PK\\x03\\x04' or b'PK\\x05\\x06'")
+    )
+    raises(
+        path,
+        write_metadata(tmp_path),
+        embeddings.MSG_NOT_NUMPY.format(expected=kind, magic=magic, got=got),
+        Location(str(path)),
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        EMB.astype(np.complex64),
+        EMB.astype(np.complex128) + 1j,
+        EMB > 0,
+        np.zeros(EMB.shape, dtype="datetime64[s]"),
+        np.ones(EMB.shape, dtype="timedelta64[s]"),
+        np.zeros(EMB.shape, dtype=[("x", "f4")]),
+    ],
+    ids=["complex64", "complex128", "bool", "datetime", "timedelta", "record"],
+)
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_arrays_of_other_than_real_numbers(tmp_path: Path, values: np.ndarray, suffix: str) -> None:
+    path = tmp_path / f"e{suffix}"
+    if suffix == ".npy":
+        np.save(path, values)
+        name, column = "the array", None
+    else:
+        np.savez(path, embeddings=values)
+        name, column = "array 'embeddings'", "embeddings"
+    raises(
+        path,
+        write_metadata(tmp_path),
+        embeddings.MSG_NOT_REAL.format(name=name, dtype=values.dtype),
+        Location(str(path), column=column),
+    )
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_arrays_of_python_objects_are_not_unpickled(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"e{suffix}"
+    values = EMB.astype(object)
+    if suffix == ".npy":
+        np.save(path, values, allow_pickle=True)
+    else:
+        np.savez(path, embeddings=values)
+    err = error(path, write_metadata(tmp_path))
+    kind = NPY_KIND if suffix == ".npy" else NPZ_KIND
+    assert err.message.startswith(_table.MSG_UNREADABLE.format(kind=kind, error=""))
+    assert "allow_pickle" in err.message
+    assert err.location == Location(str(path))
+
+
+def test_npy_of_one_or_three_dimensions_with_nan_rows(tmp_path: Path) -> None:
+    """The shape is checked before the values: no NaN of a 3-d array is reported."""
+    for shape in [(5,), (5, 3, 1)]:
+        values = np.full(shape, np.nan)
+        np.save(tmp_path / "e.npy", values)
+        raises(
+            tmp_path / "e.npy",
+            write_metadata(tmp_path),
+            embeddings.MSG_NOT_2D.format(name="the array", shape=shape),
+            Location(str(tmp_path / "e.npy")),
+        )
+
+
 def test_no_dimensions(tmp_path: Path) -> None:
     np.save(tmp_path / "e.npy", np.ones((5, 0)))
     raises(

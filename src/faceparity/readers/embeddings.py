@@ -39,10 +39,12 @@ pairing.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +99,23 @@ EMBEDDING_SUFFIXES: Mapping[str, str] = {
 NPZ_EMBEDDINGS = "embeddings"
 NPZ_SAMPLE_ID = "sample_id"
 
+NUMPY_MAGIC: Mapping[str, tuple[bytes, ...]] = {
+    ".npy": (b"\x93NUMPY",),
+    ".npz": (b"PK\x03\x04", b"PK\x05\x06"),  # a zip archive (an empty one: its end record)
+}
+"""The bytes a ``.npy`` file and a ``.npz`` archive start with."""
+
+_NUMPY_ERRORS = (
+    OSError,
+    ValueError,
+    EOFError,
+    zipfile.BadZipFile,  # a truncated archive, a member failing its CRC
+    zlib.error,  # a corrupt compressed member
+    NotImplementedError,  # a member compressed by a method zipfile lacks
+    RuntimeError,  # an encrypted member
+)
+"""What reading a truncated or corrupt ``.npy`` / ``.npz`` file raises."""
+
 MAX_COMPARISONS = 50_000_000
 """Default of ``max_comparisons``: about 2 GB for the comparisons alone."""
 
@@ -132,6 +151,8 @@ MSG_TOO_MANY_COMPARISONS = (
 # The embeddings file.
 MSG_UNSUPPORTED_SUFFIX = "expected an embeddings file ending in {expected}, got {suffix}"
 MSG_OTHER_NUMPY_FORMAT = "expected {expected}, got {got}"
+MSG_NOT_NUMPY = "expected {expected}, a file that starts with {magic}, got {got}"
+MSG_NOT_REAL = "{name}: expected real numbers (integers or floating point), got an array of {dtype}"
 MSG_NO_DIMENSIONS = "expected embeddings with at least 1 dimension, got 0 values per sample"
 MSG_NPZ_NO_EMBEDDINGS = "expected an array named {name!r}, got arrays: {found}"
 MSG_NPZ_IDS_SHAPE = (
@@ -442,22 +463,51 @@ def _read_embeddings_file(path: Path, *, sample_id: str) -> _Embeddings:
         emb = _read_parquet(path, sample_id=sample_id)
     else:
         try:
-            loaded = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as err:
+            handle = open(path, "rb")  # closed below; numpy leaves a file it opens to leak
+        except (OSError, ValueError) as err:
             raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
-        if isinstance(loaded, np.ndarray) != (suffix == ".npy"):
-            if not isinstance(loaded, np.ndarray):
-                loaded.close()
-            got = EMBEDDING_SUFFIXES[".npz" if suffix == ".npy" else ".npy"]
-            raise InputError(MSG_OTHER_NUMPY_FORMAT.format(expected=kind, got=got), Location(file))
-        if isinstance(loaded, np.ndarray):
-            emb = _from_array(loaded, None, file, None)
-        else:
-            with loaded:
-                emb = _read_npz(loaded, file)
+        with handle:
+            emb = _read_numpy(handle, suffix, file)
     if emb.values.shape[1] == 0:
         raise InputError(MSG_NO_DIMENSIONS, Location(file, column=emb.column))
     return emb
+
+
+def _read_numpy(handle: BinaryIO, suffix: str, file: str) -> _Embeddings:
+    """The embeddings of an open ``.npy`` file or ``.npz`` archive, every failure named."""
+    kind = EMBEDDING_SUFFIXES[suffix]
+    try:
+        head = handle.read(8)
+        handle.seek(0)
+    except OSError as err:
+        raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
+    _check_magic(head, suffix, file)
+    try:
+        loaded = np.load(handle, allow_pickle=False)
+    except _NUMPY_ERRORS as err:
+        raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
+    if isinstance(loaded, np.ndarray):
+        return _from_array(loaded, None, file, None)
+    with loaded:
+        return _read_npz(loaded, file)
+
+
+def _check_magic(head: bytes, suffix: str, file: str) -> None:
+    """InputError unless ``head`` starts as a ``.npy`` file or a ``.npz`` archive does.
+
+    Without this, :func:`numpy.load` reads any other file as a pickle (and refuses
+    it with advice to allow pickles, which faceparity never does).
+    """
+    kind = EMBEDDING_SUFFIXES[suffix]
+    if head.startswith(NUMPY_MAGIC[suffix]):
+        return
+    other = ".npz" if suffix == ".npy" else ".npy"
+    if head.startswith(NUMPY_MAGIC[other]):
+        got = EMBEDDING_SUFFIXES[other]
+        raise InputError(MSG_OTHER_NUMPY_FORMAT.format(expected=kind, got=got), Location(file))
+    got = f"a file that starts with {head!r}" if head else "an empty file"
+    magic = " or ".join(repr(m) for m in NUMPY_MAGIC[suffix])
+    raise InputError(MSG_NOT_NUMPY.format(expected=kind, magic=magic, got=got), Location(file))
 
 
 def _sample_ids(values: pd.Series, *, file: str, column: str) -> pd.Series:
@@ -479,17 +529,18 @@ def _read_npz(loaded: np.lib.npyio.NpzFile, file: str) -> _Embeddings:
     try:
         values = loaded[NPZ_EMBEDDINGS]
         raw = loaded[NPZ_SAMPLE_ID] if NPZ_SAMPLE_ID in loaded.files else None
-    except (OSError, ValueError, EOFError) as err:
+    except _NUMPY_ERRORS as err:
         kind = EMBEDDING_SUFFIXES[".npz"]
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
     ids: pd.Series | None = None
     if raw is not None:
-        if raw.ndim != 1 or values.ndim < 1 or raw.shape[0] != values.shape[0]:
+        _check_2d(values, file, NPZ_EMBEDDINGS)
+        if raw.ndim != 1 or raw.shape[0] != values.shape[0]:
             raise InputError(
                 MSG_NPZ_IDS_SHAPE.format(
                     name=NPZ_SAMPLE_ID,
                     embeddings=NPZ_EMBEDDINGS,
-                    rows=values.shape[0] if values.ndim else 0,
+                    rows=values.shape[0],
                     shape=raw.shape,
                 ),
                 Location(file, column=NPZ_SAMPLE_ID),
@@ -503,11 +554,12 @@ def _read_npz(loaded: np.lib.npyio.NpzFile, file: str) -> _Embeddings:
 def _from_array(
     values: npt.NDArray[np.generic], ids: pd.Series | None, file: str, column: str | None
 ) -> _Embeddings:
-    """Check an array from a ``.npy`` / ``.npz`` file: 2-D, numbers, finite."""
-    if values.ndim != 2:
-        name = f"array {column!r}" if column else "the array"
+    """Check an array from a ``.npy`` / ``.npz`` file: 2-D, real numbers, finite."""
+    _check_2d(values, file, column)
+    if values.dtype.kind not in "iufUSO":  # complex, bool, dates, durations, records
         raise InputError(
-            MSG_NOT_2D.format(name=name, shape=values.shape), Location(file, column=column)
+            MSG_NOT_REAL.format(name=_array_name(column), dtype=values.dtype),
+            Location(file, column=column),
         )
     if values.dtype.kind not in "iuf":
         row, dim = _first_non_number(values)
@@ -518,6 +570,18 @@ def _from_array(
     floats = values.astype(np.float64)
     _check_finite(floats, file, [column] * floats.shape[1])
     return _Embeddings(floats, ids, file, column)
+
+
+def _array_name(column: str | None) -> str:
+    return f"array {column!r}" if column else "the array"
+
+
+def _check_2d(values: npt.NDArray[np.generic], file: str, column: str | None) -> None:
+    if values.ndim != 2:
+        raise InputError(
+            MSG_NOT_2D.format(name=_array_name(column), shape=values.shape),
+            Location(file, column=column),
+        )
 
 
 def _first_non_number(values: npt.NDArray[np.generic]) -> tuple[int, int]:
