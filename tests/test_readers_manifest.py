@@ -4,8 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from faceparity.errors import InputError, UsageError
-from faceparity.readers.manifest import MSG_ABSOLUTE_PATH, MSG_NO_ROOT, read_manifest
+from faceparity.errors import InputError, Location, UsageError
+from faceparity.readers.manifest import (
+    MSG_ABSOLUTE_PATH,
+    MSG_NO_ROOT,
+    MSG_NUL_IN_PATH,
+    read_manifest,
+)
 
 
 def _manifest(tmp_path: Path, rows: list[str], header: str = "path,subject,sex") -> Path:
@@ -78,3 +83,41 @@ def test_root_must_be_a_directory(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as err:
         read_manifest(_manifest(tmp_path, ["a.jpg,s1,F"]), root=tmp_path / "nowhere")
     assert str(err.value) == MSG_NO_ROOT.format(root=tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_path_with_a_nul_character_is_refused_with_its_row(tmp_path: Path, suffix: str) -> None:
+    import pandas as pd
+
+    root = tmp_path / "images"
+    root.mkdir()
+    path = tmp_path / f"manifest{suffix}"
+    frame = pd.DataFrame({"path": ["a.jpg", "b\0.jpg"], "subject": ["s1", "s2"]})
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
+    with pytest.raises(InputError) as err:
+        read_manifest(path, root=root)
+    assert err.value.location == Location(str(path), 2, "path")
+    assert err.value.message == MSG_NUL_IN_PATH.format(path="b\0.jpg")
+
+
+def test_a_loop_of_symbolic_links_is_an_image_that_cannot_be_read(tmp_path: Path) -> None:
+    """Not a manifest error: the image fails to be acquired when it is opened."""
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "one.jpg").symlink_to(root / "two.jpg")
+    (root / "two.jpg").symlink_to(root / "one.jpg")
+    (root / "self.jpg").symlink_to(root / "self.jpg")
+    m = read_manifest(_manifest(tmp_path, ["one.jpg,s1,F", "self.jpg,s2,M"]), root=root)
+    assert all(f.is_relative_to(root.resolve()) for f in m.files)
+    assert m.paths == ["one.jpg", "self.jpg"]
+
+
+def test_directories_and_missing_files_are_left_to_the_pipeline(tmp_path: Path) -> None:
+    """Paths inside the root that name no readable file are failures to acquire, later."""
+    root = tmp_path / "images"
+    (root / "a_directory").mkdir(parents=True)
+    m = read_manifest(_manifest(tmp_path, ["a_directory,s1,F", "missing.jpg,s2,M"]), root=root)
+    assert m.files == [root.resolve() / "a_directory", root.resolve() / "missing.jpg"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from PIL import Image
 
 from faceparity.pipeline.images import (
+    MSG_DETAIL_NOT_A_FILE,
     REASON_CORRUPT,
     REASON_NOT_IMAGE,
     REASON_TOO_LARGE_FILE,
@@ -102,6 +104,34 @@ def test_read_image_limits_and_missing_file(tmp_path: Path) -> None:
     assert failure.reason == REASON_UNREADABLE
     data, failure = read_image(tmp_path)  # a directory
     assert data is None and failure is not None and failure.reason == REASON_UNREADABLE
+
+
+def test_read_image_of_a_directory_says_so(tmp_path: Path) -> None:
+    data, failure = read_image(tmp_path)
+    assert data is None
+    assert failure == ImageFailure(
+        REASON_UNREADABLE, MSG_DETAIL_NOT_A_FILE.format(kind="a directory")
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_read_image_of_a_named_pipe_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    import threading
+
+    pipe = tmp_path / "image.png"
+    os.mkfifo(pipe)
+    outcome: list[tuple[bytes | None, ImageFailure | None]] = []
+    reader = threading.Thread(target=lambda: outcome.append(read_image(pipe)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():  # the reader waits for a writer: release it, then fail
+        with open(pipe, "wb"):
+            pass
+        reader.join(timeout=10)
+        pytest.fail("read_image blocked on a named pipe")
+    assert outcome == [
+        (None, ImageFailure(REASON_UNREADABLE, MSG_DETAIL_NOT_A_FILE.format(kind="a named pipe")))
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP", "WEBP"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,10 @@ REASON_PIXEL_FORMAT = "unsupported pixel format"
 
 MSG_DETAIL_TOO_LARGE_FILE = "{size:,} bytes, limit {limit:,}"
 MSG_DETAIL_TOO_MANY_PIXELS = "{width} x {height} = {pixels:,} pixels, limit {limit:,}"
+MSG_DETAIL_NOT_A_FILE = "not a regular file: {kind}"
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+"""Open for reading without waiting (a named pipe would block until written to)."""
 
 
 @dataclass(frozen=True)
@@ -97,16 +102,41 @@ class Decoded:
 def read_image(
     path: str | os.PathLike[str], limits: ImageLimits = ImageLimits()
 ) -> tuple[bytes | None, ImageFailure | None]:
-    """The bytes of an image file, or the reason there are none (missing, unreadable, too large)."""
+    """The bytes of an image file, or the reason there are none.
+
+    Missing, unreadable, too large, or not a regular file (a directory, a named
+    pipe, a device): the file is opened without blocking and checked once open, so
+    a named pipe under an image's name cannot stall the run.
+    """
     try:
-        size = os.stat(path).st_size
-        if size > limits.max_bytes:
-            detail = MSG_DETAIL_TOO_LARGE_FILE.format(size=size, limit=limits.max_bytes)
-            return None, ImageFailure(REASON_TOO_LARGE_FILE, detail)
-        with open(path, "rb") as handle:
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            detail = MSG_DETAIL_NOT_A_FILE.format(kind=_file_kind(info.st_mode))
+            return None, ImageFailure(REASON_UNREADABLE, detail)
+        with open(fd, "rb") as handle:
+            if info.st_size > limits.max_bytes:
+                size, limit = info.st_size, limits.max_bytes
+                detail = MSG_DETAIL_TOO_LARGE_FILE.format(size=size, limit=limit)
+                return None, ImageFailure(REASON_TOO_LARGE_FILE, detail)
             return handle.read(limits.max_bytes + 1), None
     except OSError as err:
         return None, ImageFailure(REASON_UNREADABLE, err.strerror or type(err).__name__)
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "another kind of file"
 
 
 def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Decoded | ImageFailure:

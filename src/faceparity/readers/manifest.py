@@ -7,8 +7,8 @@ band, self-reported ethnicity, ...). :func:`read_manifest` checks it whole befor
 image is opened, so a bad manifest stops the run with one clear error and nothing
 written:
 
-- every path is relative, non-empty, and stays inside the root once ``..`` and
-  symbolic links are resolved (a manifest cannot make faceparity read
+- every path is relative, non-empty, free of NUL characters, and stays inside the
+  root once ``..`` and symbolic links are resolved (a manifest cannot make faceparity read
   ``/etc/shadow`` or ``../../other-study``);
 - no image is listed twice (the same photograph under two rows would be a mated
   comparison of an image with itself);
@@ -41,6 +41,7 @@ __all__ = [
     "MSG_ABSOLUTE_PATH",
     "MSG_LEAVES_ROOT",
     "MSG_NO_ROOT",
+    "MSG_NUL_IN_PATH",
     "Manifest",
     "read_manifest",
 ]
@@ -52,6 +53,7 @@ MSG_ABSOLUTE_PATH = (
 MSG_LEAVES_ROOT = (
     "expected an image path inside the root {root}, got {path!r}, which leads to {target}"
 )
+MSG_NUL_IN_PATH = "expected an image path without NUL characters, got {path!r}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +124,8 @@ def read_manifest(
         When the root is not a directory.
     InputError
         With file, row and column: a missing column, an empty path or subject id, an
-        absolute path, a path that leaves the root, a path listed twice.
+        absolute path, a path with a NUL character, a path that leaves the root, a
+        path listed twice.
 
     """
     file = str(path)
@@ -160,11 +163,17 @@ def read_manifest(
 
 
 def _inside(text: str, root: Path, where: Location) -> Path:
-    """The file a manifest path names, resolved; InputError if absolute or outside the root."""
+    """The file a manifest path names, resolved; InputError if absolute or outside the root.
+
+    Symbolic links are followed as far as they lead: a loop of links resolves to a
+    path inside the root that cannot be opened (a failure to acquire), not an error.
+    """
+    if "\0" in text:
+        raise InputError(MSG_NUL_IN_PATH.format(path=text), where)
     relative = Path(text)
     if relative.is_absolute() or relative.drive:
         raise InputError(MSG_ABSOLUTE_PATH.format(root=root, path=text), where)
-    target = (root / relative).resolve()
+    target = Path(os.path.realpath(root / relative))
     if not target.is_relative_to(root):
         raise InputError(MSG_LEAVES_ROOT.format(root=root, path=text, target=target), where)
     return target
