@@ -31,10 +31,16 @@ def save_model(
     input_shape: Sequence[int | str] = (1, 3, 32, 32),
     input_name: str = "input.1",
     extra_inputs: int = 0,
+    input_type: str = "FLOAT",
 ) -> Path:
-    """A model whose outputs are the given constants (plus 0 * mean of the input)."""
+    """A model whose outputs are the given constants (plus 0 * mean of the input).
+
+    ``input_type`` (an ``onnx.TensorProto`` type name) declares the input's type; the
+    model casts it to float first.
+    """
     nodes = [
-        helper.make_node("ReduceMean", [input_name], ["mean"], keepdims=0),
+        helper.make_node("Cast", [input_name], ["as_float"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["as_float"], ["mean"], keepdims=0),
         helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
     ]
     initializers = [numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
@@ -44,7 +50,8 @@ def save_model(
         initializers.append(numpy_helper.from_array(np.asarray(value, np.float32), const))
         nodes.append(helper.make_node("Add", [const, "nothing"], [name]))
         graph_outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, value.shape))
-    inputs = [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, list(input_shape))]
+    elem_type = getattr(TensorProto, input_type)
+    inputs = [helper.make_tensor_value_info(input_name, elem_type, list(input_shape))]
     inputs += [
         helper.make_tensor_value_info(f"extra{i}", TensorProto.FLOAT, [1])
         for i in range(extra_inputs)

@@ -21,24 +21,31 @@ def tiny_embedder(
     layout: str = "NCHW",
     batch: int | str = "N",
     output_scale: float = 1.0,
+    input_type: str = "FLOAT",
+    channels: int = 3,
 ) -> Path:
     """An embedder: average-pool 16x16 cells, flatten, a fixed random projection.
 
     Its output depends on the image's layout of colours, so different drawings give
     different embeddings. ``output_scale = 0`` makes a model whose output is all zeros
-    (no usable template).
+    (no usable template). ``input_type`` (an ``onnx.TensorProto`` type name) declares
+    the input's type; the model casts it to float first, so the same weights give the
+    same function of the input's values whatever its type.
     """
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     cells = size // 16
-    features = 3 * cells * cells
+    features = channels * cells * cells
     rng = np.random.default_rng(seed)
     weights = (rng.standard_normal((features, dim)) * output_scale).astype(np.float32)
     nodes = []
     image = "input"
+    if input_type != "FLOAT":
+        nodes.append(helper.make_node("Cast", [image], ["as_float"], to=TensorProto.FLOAT))
+        image = "as_float"
     if layout == "NHWC":
-        nodes.append(helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2]))
+        nodes.append(helper.make_node("Transpose", [image], ["nchw"], perm=[0, 3, 1, 2]))
         image = "nchw"
     nodes += [
         helper.make_node(
@@ -47,11 +54,12 @@ def tiny_embedder(
         helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
         helper.make_node("MatMul", ["flat", "w"], ["embedding"]),
     ]
-    shape = [batch, 3, size, size] if layout == "NCHW" else [batch, size, size, 3]
+    shape = [batch, channels, size, size] if layout == "NCHW" else [batch, size, size, channels]
+    elem_type = getattr(TensorProto, input_type)
     graph = helper.make_graph(
         nodes,
         "tiny_embedder",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("input", elem_type, shape)],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [batch, dim])],
         initializer=[numpy_helper.from_array(weights, "w")],
     )

@@ -19,7 +19,7 @@ from faceparity.pipeline.detect import (  # noqa: E402
     THREADS_EXPECTED,
     OnnxModel,
 )
-from faceparity.pipeline.detect.session import default_threads  # noqa: E402
+from faceparity.pipeline.detect.session import MSG_INPUT_TYPE, default_threads  # noqa: E402
 
 
 def test_opens_a_model_and_reads_its_shapes(tmp_path) -> None:
@@ -137,3 +137,26 @@ def test_rows_checks_the_size(tmp_path) -> None:
         layout="test",
         got=(1, 2, 4),
     )
+
+
+@pytest.mark.parametrize(("input_type", "dtype"), [("DOUBLE", np.float64), ("FLOAT16", np.float16)])
+def test_a_detector_with_a_float64_or_float16_input_is_fed_in_its_type(
+    tmp_path, input_type: str, dtype: type
+) -> None:
+    outputs = scrfd_outputs([], keypoints=False)
+    narrow = OnnxModel.open(save_model(tmp_path / "f32.onnx", outputs), threads=1)
+    path = save_model(tmp_path / "m.onnx", outputs, input_type=input_type)
+    model = OnnxModel.open(path, threads=1)
+    assert model.input_dtype == dtype and narrow.input_dtype == np.float32
+    blob = np.full((1, 3, 32, 32), 0.5, np.float32)
+    got, expected = model.run(blob), narrow.run(blob)
+    assert list(got) == list(expected)
+    for name in got:
+        np.testing.assert_array_equal(got[name], expected[name])
+
+
+def test_a_detector_with_an_integer_input_is_refused_by_name(tmp_path) -> None:
+    path = save_model(tmp_path / "m.onnx", scrfd_outputs([]), input_type="UINT8")
+    with pytest.raises(UsageError) as err:
+        OnnxModel.open(path)
+    assert str(err.value) == MSG_INPUT_TYPE.format(file=path, name="input.1", type="tensor(uint8)")

@@ -8,7 +8,11 @@ from _onnx_models import face_image, tiny_embedder
 
 from faceparity.errors import UsageError
 from faceparity.pipeline.embedder import (
+    MSG_INPUT_TYPE,
+    MSG_MODEL_FAILED,
+    MSG_MODEL_INPUT,
     MSG_MODEL_SIZE,
+    MSG_OUTPUT_TYPE,
     MSG_SPEC_UNKNOWN_KEY,
     ModelSpec,
     OnnxEmbedder,
@@ -219,3 +223,136 @@ def test_auto_loads_on_the_cpu_when_cuda_raises(
     assert auto.device == "cpu" and auto.providers == ["CPUExecutionProvider"]
     with pytest.raises(UsageError, match="out of memory"):
         OnnxEmbedder(model, device="cuda")
+
+
+@pytest.mark.parametrize(
+    ("input_type", "dtype", "atol"),
+    [("DOUBLE", np.float64, 0.0), ("FLOAT16", np.float16, 2e-3), ("FLOAT", np.float32, 0.0)],
+)
+def test_a_floating_point_input_of_any_width_is_fed_in_its_type(
+    tmp_path: Path, input_type: str, dtype: type, atol: float
+) -> None:
+    """float64 holds the float32 crops exactly (same embeddings); float16 rounds them."""
+    reference = OnnxEmbedder(tiny_embedder(tmp_path / "f32.onnx"), threads=1)
+    model = OnnxEmbedder(tiny_embedder(tmp_path / "m.onnx", input_type=input_type), threads=1)
+    assert model.input_dtype == dtype
+    crops = np.stack([face_image(s, 0) for s in range(3)])
+    embeddings, usable = model.embed(crops)
+    assert usable.all() and embeddings.dtype == np.float32
+    np.testing.assert_allclose(embeddings, reference.embed(crops)[0], rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("input_type", ["UINT8", "INT64", "BFLOAT16"])
+def test_other_input_types_are_refused_by_name_when_opened(tmp_path: Path, input_type: str) -> None:
+    model = tiny_embedder(tmp_path / "m.onnx", input_type=input_type)
+    with pytest.raises(UsageError) as err:
+        OnnxEmbedder(model)
+    onnx_name = {"UINT8": "uint8", "INT64": "int64", "BFLOAT16": "bfloat16"}[input_type]
+    expected = MSG_INPUT_TYPE.format(file=model, name="input", type=f"tensor({onnx_name})")
+    assert str(err.value) == expected
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_a_grey_input_is_refused_when_opened(tmp_path: Path, layout: str) -> None:
+    model = tiny_embedder(tmp_path / "grey.onnx", layout=layout, channels=1)
+    with pytest.raises(UsageError) as err:
+        OnnxEmbedder(model, ModelSpec(layout=layout))
+    shape = ["N", 1, 112, 112] if layout == "NCHW" else ["N", 112, 112, 1]
+    assert str(err.value) == MSG_MODEL_INPUT.format(
+        file=model, layout=layout, inputs=[("input", shape)]
+    )
+
+
+def test_a_model_that_fails_on_a_batch_is_a_usage_error(tmp_path: Path) -> None:
+    """A model that only runs on batches of one, though its input says any batch."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = np.ones((3 * 7 * 7, 4), dtype=np.float32)
+    nodes = [
+        helper.make_node(
+            "AveragePool", ["input"], ["pooled"], kernel_shape=[16, 16], strides=[16, 16]
+        ),
+        helper.make_node("Reshape", ["pooled", "one_row"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "w"], ["embedding"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "one_at_a_time",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 4])],
+        initializer=[
+            numpy_helper.from_array(weights, "w"),
+            numpy_helper.from_array(np.array([1, 3 * 7 * 7], dtype=np.int64), "one_row"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    embedder = OnnxEmbedder(tmp_path / "m.onnx")
+    crops = np.stack([face_image(s, 0) for s in range(2)])
+    with pytest.raises(UsageError) as err:
+        embedder.embed(crops)
+    prefix = MSG_MODEL_FAILED.format(
+        file=tmp_path / "m.onnx", shape=(2, 3, 112, 112), dtype="float32", error=""
+    )
+    assert str(err.value).startswith(prefix)
+
+
+def test_an_output_that_is_not_numbers_is_refused_when_opened(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["mean"], axes=[2, 3], keepdims=0),
+        helper.make_node("Greater", ["mean", "zero"], ["embedding"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "flags",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
+        [helper.make_tensor_value_info("embedding", TensorProto.BOOL, ["N", 3])],
+        initializer=[onnx.numpy_helper.from_array(np.array(0.0, np.float32), "zero")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    with pytest.raises(UsageError) as err:
+        OnnxEmbedder(tmp_path / "m.onnx")
+    assert str(err.value) == MSG_OUTPUT_TYPE.format(
+        file=tmp_path / "m.onnx", name="embedding", type="tensor(bool)"
+    )
+
+
+REAL_EMBEDDER = Path(__file__).resolve().parents[3] / "shared" / "models" / "faceplugin"
+
+
+def test_a_real_model_with_a_float64_input_gives_its_float32_embeddings(tmp_path: Path) -> None:
+    """The real model, its input retyped to double and cast back to float inside."""
+    source = REAL_EMBEDDER / "fr_feature.onnx"
+    if not source.is_file():
+        pytest.skip(f"{source} is not here")
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(source))
+    (image,) = [
+        i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}
+    ]
+    wide = helper.make_tensor_value_info(
+        "image_f64",
+        TensorProto.DOUBLE,
+        [d.dim_value or d.dim_param for d in image.type.tensor_type.shape.dim],
+    )
+    model.graph.node.insert(
+        0, helper.make_node("Cast", ["image_f64"], [image.name], to=TensorProto.FLOAT)
+    )
+    model.graph.input.remove(image)
+    model.graph.input.insert(0, wide)
+    onnx.save(model, str(tmp_path / "f64.onnx"))
+    spec = ModelSpec(mean=127.0, std=128.0)
+    crops = np.stack([face_image(s, 0) for s in range(2)])
+    narrow = OnnxEmbedder(source, spec, threads=1).embed(crops)[0]
+    retyped = OnnxEmbedder(tmp_path / "f64.onnx", spec, threads=1)
+    assert retyped.input_dtype == np.float64
+    np.testing.assert_array_equal(retyped.embed(crops)[0], narrow)

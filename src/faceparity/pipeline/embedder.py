@@ -13,6 +13,8 @@ follow. For example, a FaceNet-style model trained on 160 x 160 crops scaled to
     std = 128.0
     layout = "NHWC"
 
+The model's image input may be float32, float16 or float64 (the crops are cast to
+its declared type); any other input type is refused by name when the model is opened.
 Inference runs on onnxruntime, batched, on ``threads`` CPU threads or on the CUDA
 execution provider when asked for and present. Embeddings come out L2-normalised
 (float32); an output row that is not finite or has zero norm is no template, and the
@@ -36,8 +38,18 @@ import numpy.typing as npt
 
 from faceparity.errors import UsageError
 from faceparity.pipeline import _deps
+from faceparity.pipeline._onnx import (
+    MSG_INPUT_TYPE,
+    MSG_OUTPUT_TYPE,
+    check_output_type,
+    input_dtype,
+)
 
 __all__ = [
+    "MSG_INPUT_TYPE",
+    "MSG_MODEL_FAILED",
+    "MSG_MODEL_INPUT",
+    "MSG_OUTPUT_TYPE",
     "ModelSpec",
     "OnnxEmbedder",
     "file_digest",
@@ -48,12 +60,16 @@ MSG_SPEC_UNREADABLE = "model spec {file}: could not be read as TOML: {error}"
 MSG_SPEC_UNKNOWN_KEY = "model spec {file}: unknown key {key!r}; expected one of {known}"
 MSG_SPEC_BAD_VALUE = "model spec {file}: {key}: expected {expected}, got {value!r}"
 MSG_MODEL_UNREADABLE = "model {file}: could not be loaded by onnxruntime: {error}"
-MSG_MODEL_INPUT = "model {file}: expected one image input of rank 4 ({layout}), got inputs {inputs}"
+MSG_MODEL_INPUT = (
+    "model {file}: expected one image input of rank 4 ({layout}, 3 colour channels), "
+    "got inputs {inputs}"
+)
 MSG_MODEL_SIZE = (
     "model {file}: its input is {height} x {width} pixels, but the spec says size = {size}; "
     "set size in the model spec (--model-spec)"
 )
 MSG_MODEL_OUTPUT = "model {file}: expected a (batch, dimension) embedding output, got shape {shape}"
+MSG_MODEL_FAILED = "model {file} failed on an input of shape {shape} ({dtype}): {error}"
 MSG_BAD_DEVICE = "--device: expected auto, cpu, cuda or cuda:N, got {device!r}"
 MSG_CUDA_FAILED = (
     "model {file}: onnxruntime could not start its CUDA execution provider for {device} "
@@ -243,12 +259,18 @@ class OnnxEmbedder:
         self.device = f"cuda:{index}" if on_cuda else "cpu"
         self.providers = list(self.session.get_providers())
         inputs = self.session.get_inputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        channels = (
+            inputs[0].shape[1 if spec.layout == "NCHW" else 3]
+            if len(inputs) == 1 and len(inputs[0].shape) == 4
+            else None
+        )
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or channels not in (3, None):
             shown = [(i.name, i.shape) for i in inputs]
             raise UsageError(
                 MSG_MODEL_INPUT.format(file=self.file, layout=spec.layout, inputs=shown)
             )
         self.input_name = inputs[0].name
+        self.input_dtype = input_dtype(self.file, inputs[0])
         shape = inputs[0].shape
         height, width = (shape[2], shape[3]) if spec.layout == "NCHW" else (shape[1], shape[2])
         fixed = [v for v in (height, width) if isinstance(v, int)]
@@ -258,6 +280,7 @@ class OnnxEmbedder:
             )
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
         out = self.session.get_outputs()[0]
+        check_output_type(self.file, out)
         self.output_name = out.name
         self.dimension = (
             out.shape[1] if len(out.shape) == 2 and isinstance(out.shape[1], int) else None
@@ -274,7 +297,7 @@ class OnnxEmbedder:
 
     def raw(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """The model's output for crops (n, size, size, 3) RGB uint8, as float32 (n, d)."""
-        x = self.spec.preprocess(crops)
+        x = self.spec.preprocess(crops).astype(self.input_dtype, copy=False)
         if self.fixed_batch is not None and self.fixed_batch != len(x):
             step = self.fixed_batch
             if len(x) % step:
@@ -284,8 +307,14 @@ class OnnxEmbedder:
             return np.concatenate(parts)[: len(crops)]
         return self._run(x)
 
-    def _run(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        out = np.asarray(self.session.run([self.output_name], {self.input_name: x})[0])
+    def _run(self, x: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
+        try:
+            value = self.session.run([self.output_name], {self.input_name: x})[0]
+        except Exception as err:  # onnxruntime raises its own, unexported classes
+            raise UsageError(
+                MSG_MODEL_FAILED.format(file=self.file, shape=x.shape, dtype=x.dtype, error=err)
+            ) from err
+        out = np.asarray(value)
         if out.ndim != 2 or out.shape[0] != len(x):
             raise UsageError(MSG_MODEL_OUTPUT.format(file=self.file, shape=out.shape))
         return out.astype(np.float32, copy=False)

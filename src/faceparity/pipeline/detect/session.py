@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from faceparity.errors import UsageError
 from faceparity.pipeline import _deps
+from faceparity.pipeline._onnx import MSG_INPUT_TYPE, check_output_type, input_dtype
 
 __all__ = [
     "CPU_PROVIDER",
@@ -28,6 +29,7 @@ __all__ = [
     "MODEL_INPUT_EXPECTED",
     "MODEL_MISSING",
     "MODEL_UNREADABLE",
+    "MSG_INPUT_TYPE",
     "OUTPUT_SHAPE_EXPECTED",
     "PROVIDER_UNAVAILABLE",
     "THREADS_EXPECTED",
@@ -120,6 +122,9 @@ class OnnxModel:
         Each output's declared shape, ``None`` for free dimensions.
     providers : tuple of str
         The execution providers the session uses, in order of preference.
+    input_dtype : numpy.dtype
+        The element type of the input (float32, float16 or float64): :meth:`run`
+        casts its float32 blob to it.
 
     """
 
@@ -130,6 +135,7 @@ class OnnxModel:
     output_names: tuple[str, ...]
     output_shapes: tuple[tuple[Dim, ...], ...]
     providers: tuple[str, ...]
+    input_dtype: np.dtype[np.floating[Any]] = np.dtype(np.float32)
 
     @classmethod
     def open(
@@ -163,7 +169,8 @@ class OnnxModel:
         ------
         UsageError
             The file is missing or not a loadable ONNX model, a provider is not
-            available, or the model's input is not one image.
+            available, the model's input is not one image of float32, float16 or
+            float64, or an output is not a tensor of numbers.
 
         """
         ort = _deps.onnxruntime("running an ONNX face detector")
@@ -201,7 +208,10 @@ class OnnxModel:
         if len(inputs) != 1 or len(shapes[0]) != 4 or shapes[0][1] not in (3, None):
             got = ", ".join(f"{i.name} {list(i.shape)}" for i in inputs) or "no input"
             raise UsageError(MODEL_INPUT_EXPECTED.format(path=model_path, got=got))
+        dtype = input_dtype(str(model_path), inputs[0])
         outputs = session.get_outputs()
+        for output in outputs:
+            check_output_type(str(model_path), output)
         return cls(
             path=model_path,
             session=session,
@@ -210,6 +220,7 @@ class OnnxModel:
             output_names=tuple(o.name for o in outputs),
             output_shapes=tuple(_dims(o.shape) for o in outputs),
             providers=tuple(session.get_providers()),
+            input_dtype=dtype,
         )
 
     @property
@@ -238,8 +249,9 @@ class OnnxModel:
             onnxruntime could not run the model on this input.
 
         """
+        fed = blob.astype(self.input_dtype, copy=False)
         try:
-            values = self.session.run(None, {self.input_name: blob})
+            values = self.session.run(None, {self.input_name: fed})
         except Exception as err:  # onnxruntime raises its own, unexported classes
             raise UsageError(
                 MODEL_FAILED.format(path=self.path, shape=blob.shape, reason=_first_line(err))
