@@ -483,3 +483,42 @@ def test_cli_without_torch_says_how_to_install_it(
     result = CliRunner().invoke(cli.main, args)
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().splitlines()[-1] == f"error: {MSG_NO_TORCH}"
+
+
+@pytest.mark.parametrize(
+    ("file", "damage", "error"),
+    [
+        ("state.json", '{"fingerprint": ', "Expecting value"),
+        ("state.json", "[1]", "expected a JSON object, got list"),
+        ("state.json", None, "expected chunks_done, a count, got None"),
+        ("state.json", b"\xff\xfe{", "can't decode byte"),
+        ("accumulator.npz", 100, "not a complete NumPy archive"),
+        ("accumulator.npz", b"", "not a complete NumPy archive"),
+    ],
+)
+def test_a_damaged_checkpoint_is_a_usage_error_naming_the_file(
+    tmp_path: Path, file: str, damage: object, error: str
+) -> None:
+    from faceparity import UsageError
+    from faceparity.scoring.engine import MSG_CHECKPOINT_UNREADABLE
+
+    table = _table(seed=6)
+    engine = EngineConfig(block_size=80, checkpoint=tmp_path, checkpoint_every=0.0)
+    stream_embeddings(table.values, table.subject, table.subject % 2, n_groups=2, config=engine)
+    path = tmp_path / file
+    if damage is None:  # a state without its count of chunks done
+        state = json.loads(path.read_text())
+        del state["chunks_done"]
+        path.write_text(json.dumps(state))
+    elif isinstance(damage, int):  # the file cut short
+        path.write_bytes(path.read_bytes()[:damage])
+    elif isinstance(damage, bytes):
+        path.write_bytes(damage)
+    else:
+        path.write_text(str(damage))
+    with pytest.raises(UsageError) as err:
+        stream_embeddings(table.values, table.subject, table.subject % 2, n_groups=2, config=engine)
+    prefix, _, suffix = MSG_CHECKPOINT_UNREADABLE.partition("{error}")
+    message = str(err.value)
+    assert message.startswith(prefix.format(file=path)) and message.endswith(suffix)
+    assert error in message

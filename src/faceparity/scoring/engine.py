@@ -28,6 +28,8 @@ import queue
 import re
 import threading
 import time
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,8 @@ __all__ = [
     "BACKENDS",
     "MSG_BAD_BACKEND",
     "MSG_BAD_DEVICE",
+    "MSG_CHECKPOINT_OTHER",
+    "MSG_CHECKPOINT_UNREADABLE",
     "MSG_CPU_BACKEND",
     "MSG_NO_CUDA",
     "MSG_NO_SUCH_GPU",
@@ -76,6 +80,14 @@ MSG_NO_CUDA = (
 MSG_NO_SUCH_GPU = (
     "--device {device}: expected a CUDA device number from 0 to {last} "
     "(this PyTorch sees {count} CUDA device(s)), got {index}"
+)
+MSG_CHECKPOINT_OTHER = (
+    "checkpoint {directory} belongs to another input or configuration; "
+    "use another directory or remove it"
+)
+MSG_CHECKPOINT_UNREADABLE = (
+    "checkpoint file {file} could not be read ({error}); "
+    "remove its directory to start afresh, or use another directory"
 )
 _DEVICE = re.compile(r"cpu|cuda(?::(\d+))?")
 
@@ -627,16 +639,32 @@ def _fingerprint(layout: _Layout, config: EngineConfig, grid: ScoreGrid) -> str:
 
 
 def _resume(directory: Path, fingerprint: str, fresh: Accumulator) -> tuple[Accumulator, int]:
+    """The accumulator and chunks done saved in ``directory``; ``fresh`` and 0 if none."""
     state_path = Path(directory) / CHECKPOINT_STATE
     if not state_path.exists():
         return fresh, 0
-    state = json.loads(state_path.read_text())
+
+    def unreadable(file: Path, error: object) -> UsageError:
+        return UsageError(MSG_CHECKPOINT_UNREADABLE.format(file=file, error=error))
+
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise unreadable(state_path, err) from err
+    if not isinstance(state, dict):
+        raise unreadable(state_path, f"expected a JSON object, got {type(state).__name__}")
     if state.get("fingerprint") != fingerprint:
-        raise UsageError(
-            f"checkpoint {directory} belongs to another input or configuration; "
-            "use another directory or remove it"
-        )
-    return Accumulator.load(Path(directory) / CHECKPOINT_ACCUMULATOR), int(state["chunks_done"])
+        raise UsageError(MSG_CHECKPOINT_OTHER.format(directory=directory))
+    done = state.get("chunks_done")
+    if not isinstance(done, int) or isinstance(done, bool) or done < 0:
+        raise unreadable(state_path, f"expected chunks_done, a count, got {done!r}")
+    saved = Path(directory) / CHECKPOINT_ACCUMULATOR
+    if not zipfile.is_zipfile(saved):  # np.load would leave the file open
+        raise unreadable(saved, "not a complete NumPy archive")
+    try:
+        return Accumulator.load(saved), done
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise unreadable(saved, err) from err
 
 
 def _save(directory: Path, fingerprint: str, acc: Accumulator, chunks_done: int) -> None:
