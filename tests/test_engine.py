@@ -230,16 +230,7 @@ def test_killed_process_resumes_to_identical_results(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import sys, time
         import numpy as np
-        from faceparity.scoring.engine import (
-    MSG_BAD_BACKEND,
-    MSG_BAD_DEVICE,
-    MSG_CPU_BACKEND,
-    MSG_NO_CUDA,
-    MSG_NO_SUCH_GPU,
-    MSG_NO_TORCH,
-    EngineConfig,
-    stream_embeddings,
-)
+        from faceparity.scoring.engine import EngineConfig, stream_embeddings
         x = np.load({str(tmp_path / "values.npy")!r})
         s = np.load({str(tmp_path / "subject.npy")!r})
         slow = len(sys.argv) > 1
