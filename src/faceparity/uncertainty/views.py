@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from faceparity.accumulate.accumulator import Accumulator
 from faceparity.model.comparisons import ComparisonSet
-from faceparity.model.config import AuditConfig, FMRScope, MatedGroupRule
+from faceparity.model.config import AuditConfig, FMRScope, MatedGroupRule, PolicyKind
 from faceparity.model.grouping import Group, Grouping
 from faceparity.results.audit import AuditResult
 from faceparity.uncertainty.bootstrap import View, WeightedScores
@@ -55,6 +55,7 @@ class ExactViews:
         ga = grouping.codes[order, 0].astype(np.int64)
         gb = grouping.codes[order, 1].astype(np.int64)
         n_groups = len(grouping.groups)
+        n_subjects = int(max(sa.max(initial=0), sb.max(initial=0))) + 1
         # How far down each view is held: four times the largest rate read in it
         # (targets, the rates at every operating point, the EER), at least 2,000 scores.
         rates = largest_rates(result, n_groups)
@@ -62,7 +63,7 @@ class ExactViews:
         def view(mask: npt.NDArray[np.bool_], share: float | None, *, m: bool = False) -> View:
             rows = np.flatnonzero(mask)
             keep = None if share is None else max(int(math.ceil(4.0 * share * rows.size)), 2000)
-            return View.of(s[rows], sa[rows], sb[rows], keep, mated=m)
+            return View.of(s[rows], sa[rows], sb[rows], keep, mated=m, n_subjects=n_subjects)
 
         m_key = mated_group(config.mated_rule, mated & complete, ga, gb)
         nm = ~mated & complete
@@ -75,11 +76,13 @@ class ExactViews:
             group_nm.append(view(rows, rates[("group", g)]))
         lo, hi = np.minimum(ga, gb), np.maximum(ga, gb)
         cells = {}
-        for i in range(n_groups):
-            for j in range(i, n_groups):
-                cells[(i, j)] = view(nm & (lo == i) & (hi == j), rates[("cell", i, j)])
+        # The per-group policy reads no cell (no common threshold, no cross-group matrix).
+        if any(policy.kind is not PolicyKind.PER_GROUP for policy in config.policies):
+            for i in range(n_groups):
+                for j in range(i, n_groups):
+                    cells[(i, j)] = view(nm & (lo == i) & (hi == j), rates[("cell", i, j)])
         return cls(
-            n_subjects=int(max(sa.max(initial=0), sb.max(initial=0))) + 1,
+            n_subjects=n_subjects,
             overall_mated=view(mated, None, m=True),
             overall_non_mated=view(~mated, rates[("overall",)]),
             group_mated=[view(m_key == g, None, m=True) for g in range(n_groups)],
