@@ -9,13 +9,19 @@ import pytest
 from scipy import stats
 
 from faceparity import AuditConfig, ThresholdPolicy, audit
-from faceparity.metrics.rates import SortedScores
+from faceparity.metrics.rates import SortedScores, equal_error_rate_of
 from faceparity.model.comparisons import ComparisonSet
 from faceparity.model.config import ScoreKind
 from faceparity.synthetic.simulate import default_config, simulate, true_fmr, true_fnmr
 from faceparity.uncertainty import clopper_pearson, rule_of_three, support_for, wilson
 from faceparity.uncertainty.apply import with_uncertainty
-from faceparity.uncertainty.bootstrap import POISSON_CDF, WeightedScores, poisson_weights
+from faceparity.uncertainty.bootstrap import (
+    POISSON_CDF,
+    NotHeld,
+    WeightedScores,
+    poisson_weights,
+    weighted_eer,
+)
 
 
 def _comparisons(seed: int = 0, n_subjects: int = 40, per_subject: int = 3) -> ComparisonSet:
@@ -374,3 +380,37 @@ def test_support_of_fewer_than_30_trials_names_no_rate() -> None:
     assert support_for(None, 10).min_supported_rate is None
     assert support_for(0.5, 10).min_supported_rate is None
     assert support_for(None, 30).min_supported_rate == 1.0
+
+
+def test_compiled_replicate_eer_equals_the_reference_eer() -> None:
+    """The compiled EER of weighted lists is equal_error_rate_of's, number for number."""
+    rng = np.random.default_rng(11)
+    compared = 0
+    for trial in range(300):
+        n_m, n_nm = int(rng.integers(1, 40)), int(rng.integers(1, 400))
+        # Coarse scores make ties; zero weights make scores held but not counted.
+        m_values = np.sort(np.round(rng.normal(0.6, 0.2, n_m), 1 + trial % 3))
+        nm_values = np.sort(np.round(rng.normal(0.3, 0.2, n_nm), 1 + trial % 3))
+        m = WeightedScores.build(m_values, rng.poisson(1.0, n_m), 0, -math.inf)
+        m = WeightedScores(m.values, m.cum, int(m.cum[-1]), -math.inf)
+        if trial % 2:  # a tail that holds the top half only, with a total beyond it
+            half = n_nm // 2
+            w = rng.poisson(1.0, n_nm - half)
+            nm = WeightedScores.build(
+                nm_values[half:], w, int(w.sum()) + 3 * half, float(nm_values[half])
+            )
+        else:
+            w = rng.poisson(1.0, n_nm)
+            nm = WeightedScores.build(nm_values, w, int(w.sum()), -math.inf)
+        got = weighted_eer(m, nm)
+        if not len(m) or not len(nm):
+            assert got is None
+            continue
+        try:
+            want = equal_error_rate_of(m, nm)  # type: ignore[arg-type]
+        except (IndexError, NotHeld):
+            assert got is None
+            continue
+        assert got == (want.eer, want.low, want.high, want.threshold)
+        compared += 1
+    assert compared > 150

@@ -60,6 +60,7 @@ __all__ = [
     "View",
     "WeightedScores",
     "percentile_interval",
+    "weighted_eer",
 ]
 
 MAX_UNDEFINED = 0.05
@@ -109,8 +110,71 @@ def _compiled() -> dict[str, Any]:
             total += (w[subjects[k]] - 1) * degrees[k]
         return total
 
+    @njit(nogil=True, cache=True, inline="always")
+    def at_or_above(values, cum, t):  # type: ignore[no-untyped-def]
+        held = cum[-1] if cum.size else 0
+        k = np.searchsorted(values, t, side="left")
+        return held - (cum[k - 1] if k > 0 else 0)
+
+    @njit(nogil=True, cache=True)
+    def last_true(c, strict, mv, mcum, m_total, nv, ncum, nm_total):  # type: ignore[no-untyped-def]
+        # The last index of c where FNMR <= FMR (strict: <) holds, -1 if none; it
+        # holds up to some index and fails after it.
+        lo, hi = -1, c.size - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            t = c[mid]
+            fmr = at_or_above(nv, ncum, t) / nm_total
+            fnmr = (m_total - at_or_above(mv, mcum, t)) / m_total
+            if (fnmr < fmr) if strict else (fnmr <= fmr):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    @njit(nogil=True, cache=True)
+    def eer(mv, mcum, m_total, m_distinct, nv, ncum, nm_total, floor, nm_distinct):  # type: ignore[no-untyped-def]
+        # equal_error_rate_of (faceparity.metrics.rates) on two WeightedScores, step
+        # for step; (found, eer, low, high, threshold).
+        mc = m_distinct[m_distinct >= floor]
+        nc = nm_distinct[nm_distinct >= floor]
+        if mc.size == 0 and nc.size == 0:
+            return False, 0.0, 0.0, 0.0, 0.0
+        top = -np.inf
+        if mc.size:
+            top = max(top, mc[-1])
+        if nc.size:
+            top = max(top, nc[-1])
+        sentinel = np.array([np.nextafter(top, np.inf)])
+        t1, t2 = -np.inf, np.inf
+        found_below, found_above = False, False
+        for which in range(3):
+            c = mc if which == 0 else (nc if which == 1 else sentinel)
+            if c.size == 0:
+                continue
+            i = last_true(c, False, mv, mcum, m_total, nv, ncum, nm_total)
+            if i >= 0:
+                t1 = max(t1, c[i])
+                found_below = True
+            j = last_true(c, True, mv, mcum, m_total, nv, ncum, nm_total) + 1
+            if j < c.size:
+                t2 = min(t2, c[j])
+                found_above = True
+        if not found_below or not found_above:
+            return False, 0.0, 0.0, 0.0, 0.0
+        fmr1 = at_or_above(nv, ncum, t1) / nm_total
+        fnmr1 = (m_total - at_or_above(mv, mcum, t1)) / m_total
+        fmr2 = at_or_above(nv, ncum, t2) / nm_total
+        fnmr2 = (m_total - at_or_above(mv, mcum, t2)) / m_total
+        if fnmr1 + fmr1 <= fnmr2 + fmr2:
+            return True, (fnmr1 + fmr1) / 2.0, fnmr1, fmr1, t1
+        return True, (fmr2 + fnmr2) / 2.0, fmr2, fnmr2, t2
+
     _kernels.update(
-        poisson_inverse=poisson_inverse, cumulative=cumulative, linear_total=linear_total
+        poisson_inverse=poisson_inverse,
+        cumulative=cumulative,
+        linear_total=linear_total,
+        eer=eer,
     )
     return _kernels
 
@@ -352,6 +416,31 @@ class View:
         else:
             raise ValueError("a view that does not hold every score needs its total")
         return WeightedScores(self.scores, cum, total, self.floor, self.distinct)
+
+
+def weighted_eer(
+    mated: WeightedScores, non_mated: WeightedScores
+) -> tuple[float, float, float, float] | None:
+    """:func:`~faceparity.metrics.rates.equal_error_rate_of` of two weighted lists, compiled.
+
+    The same candidates, bisections and choice, on the cumulative weights (a
+    replicate's EER costs a few dozen binary searches); ``(eer, low, high,
+    threshold)``, or None where the curves do not cross at scores held.
+    """
+    if not len(mated) or not len(non_mated):
+        return None
+    found, e, low, high, t = _compiled()["eer"](
+        mated.values,
+        mated.cum,
+        mated.total,
+        mated.candidates(),
+        non_mated.values,
+        non_mated.cum,
+        non_mated.total,
+        non_mated.floor,
+        non_mated.candidates(),
+    )
+    return (float(e), float(low), float(high), float(t)) if found else None
 
 
 def percentile_interval(
