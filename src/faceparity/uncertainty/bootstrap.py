@@ -81,13 +81,37 @@ def _compiled() -> dict[str, Any]:
 
     @njit(nogil=True, cache=True)
     def poisson_inverse(uniforms, cdf, out):  # type: ignore[no-untyped-def]
-        # The draw is the number of CDF values at or below the uniform (inversion).
+        # The draw is the number of CDF values at or below the uniform (inversion):
+        # the first eight compared without a branch (a loop the compiler vectorises),
+        # the rare larger draws (P(X >= 8) < 1e-5) finished one by one.
+        c0, c1, c2, c3, c4, c5, c6, c7 = (
+            cdf[0],
+            cdf[1],
+            cdf[2],
+            cdf[3],
+            cdf[4],
+            cdf[5],
+            cdf[6],
+            cdf[7],
+        )
         for i in range(uniforms.size):
             u = uniforms[i]
-            k = 0
-            while k < cdf.size and u >= cdf[k]:
-                k += 1
-            out[i] = k
+            out[i] = (
+                np.int32(u >= c0)
+                + np.int32(u >= c1)
+                + np.int32(u >= c2)
+                + np.int32(u >= c3)
+                + np.int32(u >= c4)
+                + np.int32(u >= c5)
+                + np.int32(u >= c6)
+                + np.int32(u >= c7)
+            )
+        for i in range(uniforms.size):
+            if out[i] == 8:
+                k = 8
+                while k < cdf.size and uniforms[i] >= cdf[k]:
+                    k += 1
+                out[i] = k
 
     @njit(nogil=True, cache=True)
     def cumulative(w, a, b, mated):  # type: ignore[no-untyped-def]
