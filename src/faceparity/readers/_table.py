@@ -363,7 +363,7 @@ def load_table(
     frame.columns = [str(c) for c in frame.columns]
     if len(frame) == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
-    return frame.reset_index(drop=True)
+    return pd.DataFrame(frame.reset_index(drop=True))
 
 
 def available_columns(columns: Iterable[object]) -> str:
