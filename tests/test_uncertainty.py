@@ -16,8 +16,10 @@ from faceparity.synthetic.simulate import default_config, simulate, true_fmr, tr
 from faceparity.uncertainty import clopper_pearson, rule_of_three, support_for, wilson
 from faceparity.uncertainty.apply import with_uncertainty
 from faceparity.uncertainty.bootstrap import (
+    LINEAR_TOTAL_SD,
     POISSON_CDF,
     NotHeld,
+    View,
     WeightedScores,
     poisson_weights,
     weighted_eer,
@@ -414,3 +416,38 @@ def test_compiled_replicate_eer_equals_the_reference_eer() -> None:
         assert got == (want.eer, want.low, want.high, want.threshold)
         compared += 1
     assert compared > 150
+
+
+def test_a_large_view_totals_by_its_linear_expansion_within_the_bound() -> None:
+    """Many distinct pairs of subjects: the replicate total is n + sum (w_a - 1) d_a."""
+    rng = np.random.default_rng(4)
+    n_subjects, n = 20_000, 400_000
+    a = rng.integers(0, n_subjects, n)
+    b = (a + rng.integers(1, n_subjects, n)) % n_subjects
+    scores = np.sort(rng.normal(size=n))
+    view = View.of(scores, a, b, 1000, n_subjects=n_subjects)
+    assert view.linear and not view.pair_count.size
+    degree = np.bincount(a, minlength=n_subjects) + np.bincount(b, minlength=n_subjects)
+    _, c = np.unique(np.minimum(a, b) * n_subjects + np.maximum(a, b), return_counts=True)
+    sd = math.sqrt(float(np.dot(c, c)))  # of the term the expansion leaves out
+    assert sd <= LINEAR_TOTAL_SD * n
+    for w in poisson_weights(n_subjects, 5, seed=1):
+        exact = int(np.dot(w[a].astype(np.int64), w[b]))
+        linear = n + int(np.dot(w.astype(np.int64) - 1, degree))
+        got = view.weighted(w)
+        assert got.total == linear
+        assert abs(got.total - exact) <= 6 * sd
+        held = w[a[-got.values.size :]].astype(np.int64) * w[b[-got.values.size :]]
+        assert int(got.cum[-1]) == int(held.sum())
+
+
+def test_a_view_of_few_subjects_counts_its_pairs_exactly() -> None:
+    """Repeated pairs of few subjects: the linear expansion would be off, so pairs are counted."""
+    rng = np.random.default_rng(5)
+    n = 50_000
+    a = rng.integers(0, 6, n)
+    b = (a + rng.integers(1, 6, n)) % 6
+    view = View.of(np.sort(rng.normal(size=n)), a, b, 100, n_subjects=6)
+    assert not view.linear and view.pair_count.sum() == n
+    for w in poisson_weights(6, 5, seed=2):
+        assert view.weighted(w).total == int(np.dot(w[a].astype(np.int64), w[b]))
