@@ -16,7 +16,7 @@ from faceparity.synthetic.simulate import default_config, simulate, true_fmr, tr
 from faceparity.uncertainty import clopper_pearson, rule_of_three, support_for, wilson
 from faceparity.uncertainty.apply import with_uncertainty
 from faceparity.uncertainty.bootstrap import (
-    LINEAR_TOTAL_SD,
+    LINEAR_TOTAL_MULTIPLICITY,
     POISSON_CDF,
     NotHeld,
     View,
@@ -429,8 +429,9 @@ def test_a_large_view_totals_by_its_linear_expansion_within_the_bound() -> None:
     assert view.linear and not view.pair_count.size
     degree = np.bincount(a, minlength=n_subjects) + np.bincount(b, minlength=n_subjects)
     _, c = np.unique(np.minimum(a, b) * n_subjects + np.maximum(a, b), return_counts=True)
-    sd = math.sqrt(float(np.dot(c, c)))  # of the term the expansion leaves out
-    assert sd <= LINEAR_TOTAL_SD * n
+    variance = float(np.dot(c, c))  # of the term the expansion leaves out
+    assert variance <= LINEAR_TOTAL_MULTIPLICITY * n
+    sd = math.sqrt(variance)
     for w in poisson_weights(n_subjects, 5, seed=1):
         exact = int(np.dot(w[a].astype(np.int64), w[b]))
         linear = n + int(np.dot(w.astype(np.int64) - 1, degree))
