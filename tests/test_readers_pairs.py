@@ -574,3 +574,37 @@ def test_float_ids_beyond_exact_integers_are_kept_as_written(tmp_path: Path) -> 
     )
     assert cs.mated.tolist() == [True, False]
     assert "1e+20" in cs.subject_ids and "3.5" in cs.subject_ids
+
+
+def test_parquet_reads_only_the_columns_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Columns the audit does not use are never decoded; a missing one lists those present."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "p.parquet"
+    table = pa.table(
+        {
+            "s": [0.9, 0.1],
+            "a": ["x", "x"],
+            "b": ["x", "y"],
+            "photo": [b"\x00" * 1000, b"\x01" * 1000],
+        }
+    )
+    pq.write_table(table, path)
+    asked: list[object] = []
+    read_table = pq.read_table
+
+    def spy(source: object, *args: object, **kwargs: object) -> pa.Table:
+        asked.append(kwargs.get("columns"))
+        return read_table(source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pq, "read_table", spy)
+    cs = read_pairs(path, score="s", score_kind=ScoreKind.SIMILARITY, subjects=("a", "b"))
+    assert asked == [["s", "a", "b"]]
+    assert cs.mated.tolist() == [True, False]
+    with pytest.raises(InputError) as err:
+        read_pairs(path, score="t", score_kind=ScoreKind.SIMILARITY, subjects=("a", "b"))
+    assert err.value.location == Location(str(path), None, "t")
+    assert "'photo'" in err.value.message

@@ -9,13 +9,21 @@ import pytest
 from scipy import stats
 
 from faceparity import AuditConfig, ThresholdPolicy, audit
-from faceparity.metrics.rates import SortedScores
+from faceparity.metrics.rates import SortedScores, equal_error_rate_of
 from faceparity.model.comparisons import ComparisonSet
 from faceparity.model.config import ScoreKind
 from faceparity.synthetic.simulate import default_config, simulate, true_fmr, true_fnmr
 from faceparity.uncertainty import clopper_pearson, rule_of_three, support_for, wilson
 from faceparity.uncertainty.apply import with_uncertainty
-from faceparity.uncertainty.bootstrap import WeightedScores
+from faceparity.uncertainty.bootstrap import (
+    LINEAR_TOTAL_MULTIPLICITY,
+    POISSON_CDF,
+    NotHeld,
+    View,
+    WeightedScores,
+    poisson_weights,
+    weighted_eer,
+)
 
 
 def _comparisons(seed: int = 0, n_subjects: int = 40, per_subject: int = 3) -> ComparisonSet:
@@ -233,7 +241,8 @@ def test_fast_bootstrap_equals_explicit_poisson_resampling_at_a_fixed_threshold(
         replicates=replicates,
         seed=seed,
     )
-    # Replay the draws: the reference group's threshold in each replicate, then b's FMR.
+    # Replay the draws (Poisson(1) by inversion of one uniform each): the reference
+    # group's threshold in each replicate, then b's FMR.
     rng = np.random.default_rng(seed)
     a, b = cs.subject[:, 0], cs.subject[:, 1]
     codes = cs.attributes["g"]
@@ -241,7 +250,7 @@ def test_fast_bootstrap_equals_explicit_poisson_resampling_at_a_fixed_threshold(
     in_b = ~cs.mated & (codes[:, 0] == 1) & (codes[:, 1] == 1)
     thresholds, fmr_b = [], []
     for _ in range(replicates):
-        w = rng.poisson(1.0, len(cs.subject_ids))
+        w = np.searchsorted(POISSON_CDF, rng.random(len(cs.subject_ids)), side="right")
         wa = w[a[in_a]] * w[b[in_a]]
         ref = SortedScores(np.repeat(cs.score[in_a], wa))
         t = ref.threshold_at_fmr(1e-2)
@@ -253,6 +262,23 @@ def test_fast_bootstrap_equals_explicit_poisson_resampling_at_a_fixed_threshold(
     assert point.threshold_ci.ci_high == pytest.approx(np.quantile(thresholds, 0.975))
     assert point.groups[1].fmr_ci.ci_low == pytest.approx(np.quantile(fmr_b, 0.025))
     assert point.groups[1].fmr_ci.ci_high == pytest.approx(np.quantile(fmr_b, 0.975))
+
+
+def test_poisson_weights_are_poisson_one_by_inversion() -> None:
+    """The compiled draws are the inversion of the seed's uniforms, with Poisson(1) frequencies."""
+    draws = list(poisson_weights(50_000, 4, seed=3))
+    rng = np.random.default_rng(3)
+    for w in draws:
+        assert w.dtype == np.int32
+        expected = np.searchsorted(POISSON_CDF, rng.random(50_000), side="right")
+        np.testing.assert_array_equal(w, expected)
+    w = np.concatenate(draws)
+    freq = np.bincount(w, minlength=6)[:6] / w.size
+    pmf = [math.exp(-1.0) / math.factorial(k) for k in range(6)]
+    # Binomial standard errors of the frequencies at n = 200,000 are below 0.0011.
+    np.testing.assert_allclose(freq, pmf, atol=0.005)
+    assert abs(w.mean() - 1.0) < 0.01 and abs(w.var() - 1.0) < 0.02
+    assert list(poisson_weights(0, 2, seed=0))[0].size == 0
 
 
 def test_closed_form_intervals_carry_the_correlation_caveat() -> None:
@@ -356,3 +382,73 @@ def test_support_of_fewer_than_30_trials_names_no_rate() -> None:
     assert support_for(None, 10).min_supported_rate is None
     assert support_for(0.5, 10).min_supported_rate is None
     assert support_for(None, 30).min_supported_rate == 1.0
+
+
+def test_compiled_replicate_eer_equals_the_reference_eer() -> None:
+    """The compiled EER of weighted lists is equal_error_rate_of's, number for number."""
+    rng = np.random.default_rng(11)
+    compared = 0
+    for trial in range(300):
+        n_m, n_nm = int(rng.integers(1, 40)), int(rng.integers(1, 400))
+        # Coarse scores make ties; zero weights make scores held but not counted.
+        m_values = np.sort(np.round(rng.normal(0.6, 0.2, n_m), 1 + trial % 3))
+        nm_values = np.sort(np.round(rng.normal(0.3, 0.2, n_nm), 1 + trial % 3))
+        m = WeightedScores.build(m_values, rng.poisson(1.0, n_m), 0, -math.inf)
+        m = WeightedScores(m.values, m.cum, int(m.cum[-1]), -math.inf)
+        if trial % 2:  # a tail that holds the top half only, with a total beyond it
+            half = n_nm // 2
+            w = rng.poisson(1.0, n_nm - half)
+            nm = WeightedScores.build(
+                nm_values[half:], w, int(w.sum()) + 3 * half, float(nm_values[half])
+            )
+        else:
+            w = rng.poisson(1.0, n_nm)
+            nm = WeightedScores.build(nm_values, w, int(w.sum()), -math.inf)
+        got = weighted_eer(m, nm)
+        if not len(m) or not len(nm):
+            assert got is None
+            continue
+        try:
+            want = equal_error_rate_of(m, nm)  # type: ignore[arg-type]
+        except (IndexError, NotHeld):
+            assert got is None
+            continue
+        assert got == (want.eer, want.low, want.high, want.threshold)
+        compared += 1
+    assert compared > 150
+
+
+def test_a_large_view_totals_by_its_linear_expansion_within_the_bound() -> None:
+    """Many distinct pairs of subjects: the replicate total is n + sum (w_a - 1) d_a."""
+    rng = np.random.default_rng(4)
+    n_subjects, n = 20_000, 400_000
+    a = rng.integers(0, n_subjects, n)
+    b = (a + rng.integers(1, n_subjects, n)) % n_subjects
+    scores = np.sort(rng.normal(size=n))
+    view = View.of(scores, a, b, 1000, n_subjects=n_subjects)
+    assert view.linear and not view.pair_count.size
+    degree = np.bincount(a, minlength=n_subjects) + np.bincount(b, minlength=n_subjects)
+    _, c = np.unique(np.minimum(a, b) * n_subjects + np.maximum(a, b), return_counts=True)
+    variance = float(np.dot(c, c))  # of the term the expansion leaves out
+    assert variance <= LINEAR_TOTAL_MULTIPLICITY * n
+    sd = math.sqrt(variance)
+    for w in poisson_weights(n_subjects, 5, seed=1):
+        exact = int(np.dot(w[a].astype(np.int64), w[b]))
+        linear = n + int(np.dot(w.astype(np.int64) - 1, degree))
+        got = view.weighted(w)
+        assert got.total == linear
+        assert abs(got.total - exact) <= 6 * sd
+        held = w[a[-got.values.size :]].astype(np.int64) * w[b[-got.values.size :]]
+        assert int(got.cum[-1]) == int(held.sum())
+
+
+def test_a_view_of_few_subjects_counts_its_pairs_exactly() -> None:
+    """Repeated pairs of few subjects: the linear expansion would be off, so pairs are counted."""
+    rng = np.random.default_rng(5)
+    n = 50_000
+    a = rng.integers(0, 6, n)
+    b = (a + rng.integers(1, 6, n)) % 6
+    view = View.of(np.sort(rng.normal(size=n)), a, b, 100, n_subjects=6)
+    assert not view.linear and view.pair_count.sum() == n
+    for w in poisson_weights(6, 5, seed=2):
+        assert view.weighted(w).total == int(np.dot(w[a].astype(np.int64), w[b]))

@@ -312,13 +312,19 @@ def table_kind(file: str) -> str:
     return kind
 
 
-def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+def load_table(
+    path: str | os.PathLike[str], *, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Load a CSV, TSV or Parquet table, the format chosen by the file name's ending.
 
     Parameters
     ----------
     path : str or path-like
         A file ending in one of :data:`TABLE_SUFFIXES` (case-insensitive).
+    columns : sequence of str, optional
+        The columns the caller needs: each must be present (InputError naming the
+        first missing one and those present), and of a Parquet file only they are
+        read (its other columns are never decoded).
 
     Returns
     -------
@@ -335,18 +341,29 @@ def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     file = str(path)
     kind = table_kind(file)
     if kind != "Parquet":
-        return read_delimited(path, sep="\t" if kind == "TSV" else ",", kind=kind)
+        frame = read_delimited(path, sep="\t" if kind == "TSV" else ",", kind=kind)
+        if columns is not None:
+            require_columns(frame, columns, file=file)
+        return frame
     import pyarrow
+    import pyarrow.parquet as pq
 
     try:
-        frame = pd.read_parquet(path)
+        names = [str(c) for c in pq.read_schema(path).names]
+        check_column_names(names, file=file)
+        if columns is not None:
+            require_columns(pd.DataFrame(columns=names), columns, file=file)
+            wanted = list(dict.fromkeys(columns))
+            table = pq.read_table(path, columns=wanted)
+        else:
+            table = pq.read_table(path)
+        frame = table.to_pandas()
     except (OSError, ValueError, pyarrow.ArrowException) as err:
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
     frame.columns = [str(c) for c in frame.columns]
-    check_column_names(list(frame.columns), file=file)
     if len(frame) == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
-    return frame.reset_index(drop=True)
+    return pd.DataFrame(frame.reset_index(drop=True))
 
 
 def available_columns(columns: Iterable[object]) -> str:

@@ -106,7 +106,14 @@ def read_pairs(
     sample_columns = None if samples is None else check_column_pair(samples, option="samples")
     check_attribute_names(attributes)
     file = str(path)
-    frame = load_table(path)
+    needed = [score, *subject_columns]
+    if mated is not None:
+        needed.append(mated)
+    if sample_columns is not None:
+        needed.extend(sample_columns)
+    for spec in attributes:
+        needed.extend(spec.side_columns())
+    frame = load_table(path, columns=needed)
     return pairs_from_frame(
         frame,
         file=file,

@@ -22,7 +22,6 @@ import numpy.typing as npt
 
 from faceparity.accumulate.accumulator import Accumulator
 from faceparity.errors import FaceparityError
-from faceparity.metrics.rates import equal_error_rate_of
 from faceparity.model.comparisons import ComparisonSet
 from faceparity.model.config import (
     AuditConfig,
@@ -49,6 +48,7 @@ from faceparity.uncertainty.bootstrap import (
     WeightedScores,
     percentile_interval,
     poisson_weights,
+    weighted_eer,
 )
 from faceparity.uncertainty.support import support_for
 from faceparity.uncertainty.views import ExactViews, StreamViews
@@ -260,13 +260,8 @@ def _partial(
 
 def _replicate_eer(mated: WeightedScores, non_mated: WeightedScores) -> EerResult | None:
     """The EER of a replicate (only its value is read), or None where it cannot be."""
-    if not len(mated) or not len(non_mated):
-        return None
-    try:
-        e = equal_error_rate_of(mated, non_mated)  # type: ignore[arg-type]
-    except (IndexError, NotHeld):  # the curves cross below the scores held
-        return None
-    return EerResult(eer=e.eer, low=e.low, high=e.high, threshold=e.threshold)
+    e = weighted_eer(mated, non_mated)  # None where the curves cross below the scores held
+    return None if e is None else EerResult(eer=e[0], low=e[1], high=e[2], threshold=e[3])
 
 
 # --- closed-form intervals --------------------------------------------------------------

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from faceparity.accumulate.accumulator import Accumulator
 from faceparity.model.comparisons import ComparisonSet
-from faceparity.model.config import AuditConfig, FMRScope, MatedGroupRule
+from faceparity.model.config import AuditConfig, FMRScope, MatedGroupRule, PolicyKind
 from faceparity.model.grouping import Group, Grouping
 from faceparity.results.audit import AuditResult
 from faceparity.uncertainty.bootstrap import View, WeightedScores
@@ -55,16 +55,22 @@ class ExactViews:
         ga = grouping.codes[order, 0].astype(np.int64)
         gb = grouping.codes[order, 1].astype(np.int64)
         n_groups = len(grouping.groups)
-        # How far down each view is held: four times the largest rate read in it
-        # (targets, the rates at every operating point, the EER), at least 2,000 scores.
+        n_subjects = int(max(sa.max(initial=0), sb.max(initial=0))) + 1
         rates = largest_rates(result, n_groups)
 
-        def view(mask: npt.NDArray[np.bool_], share: float | None, *, m: bool = False) -> View:
+        def view(
+            mask: npt.NDArray[np.bool_],
+            share: float | None,
+            *,
+            m: bool = False,
+            n_mated: int | None = None,
+        ) -> View:
             rows = np.flatnonzero(mask)
-            keep = None if share is None else max(int(math.ceil(4.0 * share * rows.size)), 2000)
-            return View.of(s[rows], sa[rows], sb[rows], keep, mated=m)
+            keep = None if share is None else held(share, rows.size, n_mated)
+            return View.of(s[rows], sa[rows], sb[rows], keep, mated=m, n_subjects=n_subjects)
 
         m_key = mated_group(config.mated_rule, mated & complete, ga, gb)
+        group_n_mated = np.bincount(m_key[m_key >= 0], minlength=n_groups)
         nm = ~mated & complete
         group_nm = []
         for g in range(n_groups):
@@ -72,16 +78,18 @@ class ExactViews:
                 rows = nm & (ga == g) & (gb == g)
             else:
                 rows = nm & ((ga == g) | (gb == g))
-            group_nm.append(view(rows, rates[("group", g)]))
+            group_nm.append(view(rows, rates[("group", g)], n_mated=int(group_n_mated[g])))
         lo, hi = np.minimum(ga, gb), np.maximum(ga, gb)
         cells = {}
-        for i in range(n_groups):
-            for j in range(i, n_groups):
-                cells[(i, j)] = view(nm & (lo == i) & (hi == j), rates[("cell", i, j)])
+        # The per-group policy reads no cell (no common threshold, no cross-group matrix).
+        if any(policy.kind is not PolicyKind.PER_GROUP for policy in config.policies):
+            for i in range(n_groups):
+                for j in range(i, n_groups):
+                    cells[(i, j)] = view(nm & (lo == i) & (hi == j), rates[("cell", i, j)])
         return cls(
-            n_subjects=int(max(sa.max(initial=0), sb.max(initial=0))) + 1,
+            n_subjects=n_subjects,
             overall_mated=view(mated, None, m=True),
-            overall_non_mated=view(~mated, rates[("overall",)]),
+            overall_non_mated=view(~mated, rates[("overall",)], n_mated=int(mated.sum())),
             group_mated=[view(m_key == g, None, m=True) for g in range(n_groups)],
             group_non_mated=group_nm,
             cells=cells,
@@ -217,6 +225,27 @@ class StreamViews:
             cells={key: v_.weighted(weights, total(*key)) for key, v_ in self.cells.items()},
             exclusions=[],
         )
+
+
+HOLD_MARGIN = 40.0
+"""Standard errors of a binomial count, in :func:`held`'s margin."""
+
+
+def held(share: float, n: int, n_mated: int | None = None) -> int:
+    """How many of a view's ``n`` highest non-mated scores a replicate may need.
+
+    ``share`` is the largest rate read in the view (a target FMR, a rate at an
+    operating point, the upper end of an EER). A replicate reads it at a threshold
+    that moves with the errors counted on either side: about ``share * n``
+    non-mated and ``share * n_mated`` mated ones (``n_mated`` for an EER). The view
+    holds ``share * n`` scores times ``1 + HOLD_MARGIN / sqrt(errors)`` for the fewer
+    of the two (times at most 4, the margin for a handful of errors), and at least
+    2,000: room for replicates many standard errors away, even where comparisons
+    that share a subject inflate the variance many times over.
+    """
+    errors = share * min(n, n if n_mated is None else n_mated)
+    factor = min(4.0, 1.0 + HOLD_MARGIN / math.sqrt(max(errors, 1.0)))
+    return max(int(math.ceil(factor * share * n)), 2000)
 
 
 def mated_group(

@@ -275,6 +275,11 @@ def _distinct_per_group(
     return [int(v) for v in np.bincount(pairs // width, minlength=n_groups)]
 
 
+def _distinct(codes: npt.NDArray[np.integer]) -> int:
+    """How many distinct non-negative codes (subjects or samples) an array holds."""
+    return int(np.count_nonzero(np.bincount(codes.ravel()))) if codes.size else 0
+
+
 def _subject_sample_counts(
     cs: ComparisonSet, grouping: Grouping
 ) -> tuple[list[int], list[int | None]]:
@@ -334,8 +339,8 @@ def audit(
     population = Population(
         n_subjects=n_subjects,
         n_samples=n_samples,
-        n_subjects_total=len(np.unique(comparisons.subject)),
-        n_samples_total=None if comparisons.sample is None else len(np.unique(comparisons.sample)),
+        n_subjects_total=_distinct(comparisons.subject),
+        n_samples_total=None if comparisons.sample is None else _distinct(comparisons.sample),
     )
     return _assemble(
         part,
