@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from faceparity import cli
+from faceparity.cli import options
 from faceparity.cli.support import repeated_options
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -122,3 +123,59 @@ def test_checkpoint_with_the_exact_engine_is_a_usage_error(tmp_path: Path) -> No
 def test_defaults_are_not_taken_for_given_options() -> None:
     assert _run(EMBEDDINGS).exit_code == 0
     assert _run([*EMBEDDINGS, "--engine", "exact"]).exit_code == 0
+
+
+HISTOGRAM_ROWS = "group_a,group_b,mated,score,count\nF,F,1,0.8,3\nF,F,0,0.1,500\nM,M,1,0.7,4\n"
+IDENTIFICATION = [*EMBEDDINGS, "--mode", "identification"]
+STREAM = [*EMBEDDINGS, "--engine", "stream"]
+BOOTSTRAP = PAIRS[: PAIRS.index("--intervals")]
+FLOOR = "expected rates of at least 2.2250738585072014e-308, the smallest normal float"
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "message"),
+    [
+        # the bootstrap refused a NaN level deep inside (exit 70)
+        (BOOTSTRAP, ["--level", "nan"], "'--level': nan is not a finite"),
+        (PAIRS, ["--alpha", "nan"], "'--alpha': nan is not a finite number"),
+        # 1 / 5e-324 overflowed in the report (exit 70); 1e-310 is subnormal too
+        (PAIRS, ["--fmr", "5e-324"], f"--fmr: {FLOOR}"),
+        (PAIRS, ["--fmr", "0.1,1e-310"], f"--fmr: {FLOOR}"),
+        (BOOTSTRAP, ["--replicates", str(2**63)], "'--replicates'"),
+        (PAIRS, ["--seed", str(2**63)], "'--seed'"),
+        (["audit", "histogram"], ["--tail-capacity", str(2**63)], "'--tail-capacity'"),
+        (STREAM, ["--block-size", str(2**63)], "'--block-size'"),
+        (STREAM, ["--threads", str(2**16)], "'--threads'"),
+        (STREAM, ["--tail-capacity", str(2**64)], "'--tail-capacity'"),
+        (STREAM, ["--max-comparisons", str(2**63)], "'--max-comparisons'"),
+        (IDENTIFICATION, ["--target-fpir", "0.1,5e-324"], f"--target-fpir: {FLOOR}"),
+        (IDENTIFICATION, ["--non-mated-fraction", "nan"], "'--non-mated-fraction': nan is not"),
+        (IDENTIFICATION, ["--gallery-samples", str(2**63)], "'--gallery-samples'"),
+    ],
+)
+def test_numbers_out_of_range_exit_2_naming_the_option(
+    tmp_path: Path, command: list[str], extra: list[str], message: str
+) -> None:
+    if command[1] == "histogram":
+        (tmp_path / "hist.csv").write_text(HISTOGRAM_ROWS)
+        command = [*command, str(tmp_path / "hist.csv"), "--score-kind", "similarity"]
+        command += ["--group-by", "group", "--intervals", "none"]
+    run = _run([*command, *extra, "-o", str(tmp_path / "out")])
+    assert run.exit_code == 2, run.output
+    assert message in run.stderr
+    assert "internal error" not in run.stderr
+    assert not (tmp_path / "out").exists()  # before any work
+
+
+def test_the_smallest_normal_float_is_a_target_fmr(tmp_path: Path) -> None:
+    run = _run([*PAIRS, "--fmr", "2.2250738585072014e-308", "-o", str(tmp_path / "out")])
+    assert run.exit_code == 0, run.output
+    assert (tmp_path / "out" / "report.html").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1.5", "0.4"])
+def test_finite_float_range_refuses_what_float_range_lets_through(value: str) -> None:
+    kind = options.FiniteFloatRange(0.5, 1.0, max_open=True)
+    with pytest.raises(click.BadParameter, match="not"):
+        kind.convert(value, None, None)
+    assert kind.convert("0.75", None, None) == 0.75

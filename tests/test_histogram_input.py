@@ -9,15 +9,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
-from faceparity import AuditConfig, FMRScope, MatedGroupRule, ScoreKind, ThresholdPolicy, audit
-from faceparity.errors import InputError
+from faceparity import AuditConfig, FMRScope, MatedGroupRule, ScoreKind, ThresholdPolicy, audit, cli
+from faceparity.errors import InputError, UsageError
+from faceparity.model.config import MAX_TAIL_CAPACITY
 from faceparity.readers import AttributeSpec, read_pairs
 from faceparity.readers.histogram import (
+    MAX_ABS_SCORE,
     MAX_MATED_COUNT,
+    MAX_MATED_TOTAL,
+    MAX_TOTAL_COUNT,
     MSG_BAD_COUNT,
+    MSG_CAPACITY,
     MSG_MATED_COUNT,
+    MSG_MATED_TOTAL,
     MSG_NO_COUNTS,
+    MSG_SCORE_RANGE,
+    MSG_TOTAL_COUNT,
     NOTE_HISTOGRAM,
     read_histogram,
 )
@@ -249,3 +258,85 @@ def test_other_bad_inputs_name_the_row_and_column(tmp_path: Path) -> None:
     assert missing.location.column == "count"
     nothing = _error(tmp_path, HEADER + "A,A,1,0.9,0\n")
     assert nothing.message == MSG_NO_COUNTS
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 1000])
+def test_counts_summing_past_2_53_are_refused_at_the_row_that_passes(
+    tmp_path: Path, chunk_rows: int
+) -> None:
+    """Each count may be 2**53, but not their sum: sums of counts stay exact."""
+    body = HEADER + f"A,A,1,0.9,2\nA,A,0,0.1,{2**53 - 3}\nA,A,0,0.2,1\nA,A,0,0.3,1\n"
+    path = tmp_path / "hist.csv"
+    path.write_text(body)
+    with pytest.raises(InputError) as err:
+        read_histogram(path, score_kind=ScoreKind.SIMILARITY, chunk_rows=chunk_rows)
+    assert err.value.message == MSG_TOTAL_COUNT.format(limit=MAX_TOTAL_COUNT)
+    assert (err.value.location.row, err.value.location.column) == (4, "count")
+    path.write_text(HEADER + f"A,A,1,0.9,2\nA,A,0,0.1,{2**53 - 3}\nA,A,0,0.2,1\n")
+    sp = read_histogram(path, score_kind=ScoreKind.SIMILARITY, chunk_rows=chunk_rows)
+    assert _audited(sp, AuditConfig(target_fmrs=(1e-3,))).overall.n_non_mated == 2**53 - 2
+
+
+def test_counts_whose_sum_wraps_int64_exit_2_from_the_cli(tmp_path: Path) -> None:
+    """1,100 rows of 2**53 sum past 2**63: int64 wrapped and the audit crashed (exit 70)."""
+    rows = ["A,A,1,0.9,3"] + [f"A,A,0,{i / 10000:.4f},{2**53}" for i in range(1100)]
+    path = tmp_path / "hist.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n")
+    run = CliRunner().invoke(
+        cli.main,
+        ["audit", "histogram", str(path), "--score-kind", "similarity", "--group-by", "group"],
+    )
+    assert run.exit_code == 2, run.output
+    assert f"{path}, row 2, column 'count': " in run.stderr  # 3 + 2**53 > 2**53
+    assert MSG_TOTAL_COUNT.format(limit=MAX_TOTAL_COUNT) in run.stderr
+
+
+def test_mated_counts_summing_past_the_limit_are_refused(tmp_path: Path) -> None:
+    rows = [f"A,A,1,0.{i},{MAX_MATED_COUNT}" for i in range(1, MAX_MATED_TOTAL // MAX_MATED_COUNT)]
+    rows += ["A,A,0,0.1,5", f"A,A,1,0.95,{MAX_MATED_COUNT}", "A,A,1,0.96,1"]
+    err = _error(tmp_path, HEADER + "\n".join(rows) + "\n")
+    assert err.message == MSG_MATED_TOTAL.format(limit=MAX_MATED_TOTAL)
+    assert (err.location.row, err.location.column) == (len(rows), "count")
+
+
+@pytest.mark.parametrize("kind", list(ScoreKind))
+@pytest.mark.parametrize(
+    ("rows", "row", "far"),
+    [
+        # a range of more than the largest float: math domain error (exit 70)
+        (["A,A,1,0.5,3", "A,A,0,0.25,4", "A,A,0,-1.7e308,5"], 3, "-1.7e308"),
+        (["A,A,1,1.7976931348623157e308,3", "A,A,0,0.25,4"], 1, "1.7976931348623157e308"),
+        # one constant score: the grid's made-up span overflowed (exit 70)
+        (["A,A,1,1.7e308,3", "A,A,0,1.7e308,5"], 1, "1.7e308"),
+    ],
+)
+def test_scores_beyond_the_largest_magnitude_are_refused(
+    tmp_path: Path, kind: ScoreKind, rows: list[str], row: int, far: str
+) -> None:
+    path = tmp_path / "hist.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n")
+    run = CliRunner().invoke(
+        cli.main,
+        ["audit", "histogram", str(path), "--score-kind", kind.value, "--group-by", "group"],
+    )
+    assert run.exit_code == 2, run.output
+    message = MSG_SCORE_RANGE.format(limit=MAX_ABS_SCORE, value=repr(far))
+    assert run.stderr == f"error: {path}, row {row}, column 'score': {message}\n"
+
+
+@pytest.mark.parametrize("kind", list(ScoreKind))
+def test_scores_at_the_largest_magnitude_are_audited(tmp_path: Path, kind: ScoreKind) -> None:
+    path = tmp_path / "hist.csv"
+    path.write_text(HEADER + "A,A,1,1e300,3\nA,A,0,-1e300,40\nA,A,0,0.5,2\n")
+    sp = read_histogram(path, score_kind=kind)
+    result = _audited(sp, AuditConfig(target_fmrs=(0.1,)))
+    assert result.overall.n_non_mated == 42 and result.overall.n_mated == 3
+
+
+@pytest.mark.parametrize("capacity", [0, MAX_TAIL_CAPACITY + 1, 2**63, 2**64])
+def test_tail_capacity_out_of_range_is_a_usage_error(tmp_path: Path, capacity: int) -> None:
+    path = tmp_path / "hist.csv"
+    path.write_text(HEADER + "A,A,1,0.9,2\nA,A,0,0.1,10\n")
+    with pytest.raises(UsageError) as err:
+        read_histogram(path, score_kind=ScoreKind.SIMILARITY, capacity=capacity)
+    assert str(err.value) == MSG_CAPACITY.format(limit=MAX_TAIL_CAPACITY, value=capacity)

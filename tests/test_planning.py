@@ -14,9 +14,12 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from faceparity.errors import UsageError
+from faceparity.model.config import MIN_TARGET_RATE
 from faceparity.results import AuditResult, GroupSummary
 from faceparity.uncertainty import clopper_pearson, support_for
 from faceparity.uncertainty.sample_size import (
+    MAX_COMPARISONS,
+    MAX_SAMPLES_PER_SUBJECT,
     IntervalKind,
     PlanConfig,
     comparisons_needed,
@@ -283,3 +286,18 @@ def test_supported_rates_of_other_targets() -> None:
         (True, pytest.approx(32.0)),
         (False, pytest.approx(28.0)),
     ]
+
+
+def test_a_plan_beyond_any_count_is_refused() -> None:
+    """Targets, precisions and levels that need more than 2**63 - 1 comparisons."""
+    largest = comparisons_needed(5e-19, precision=1.0, level=0.95)
+    assert largest <= MAX_COMPARISONS
+    for target, precision in ((4e-19, 0.3), (MIN_TARGET_RATE, 1.0), (1e-3, 5e-324)):
+        with pytest.raises(UsageError, match="more than any audit can count"):
+            comparisons_needed(target, precision=precision, level=0.95)
+    with pytest.raises(UsageError, match="more than any audit can count"):
+        comparisons_needed(1e-18, precision=0.3, interval=IntervalKind.CLOPPER_PEARSON)
+    with pytest.raises(UsageError, match="target FMR: expected rates of at least"):
+        plan_audit([5e-324])
+    with pytest.raises(UsageError, match="at most 1,000,000"):
+        PlanConfig(samples_per_subject=MAX_SAMPLES_PER_SUBJECT + 1)

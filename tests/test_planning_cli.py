@@ -161,3 +161,44 @@ def test_unwritable_output_exits_73(tmp_path: Path) -> None:
     result = _invoke(*PLAN, "-o", str(blocker / "plan.json"))
     assert result.exit_code == 73
     assert "cannot write" in result.stderr
+
+
+TOO_MANY = "comparisons, more than any audit can count"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # ZeroDivisionError / OverflowError before: 1 / target and z^2 / (p r^2) overflowed
+        (["--target-fmr", "5e-324"], "--target-fmr: expected rates of at least 2.225"),
+        (["--target-fmr", "1e-320", "--interval", "clopper-pearson"], "--target-fmr: expected"),
+        (["--target-fmr", "1e-3", "--target-fnmr", "5e-324"], "--target-fnmr: expected rates"),
+        (["--target-fmr", "1e-300"], "target FMR 1e-300 at precision 0.3 and level 0.95: needs"),
+        (["--target-fmr", "1e-300", "--interval", "clopper-pearson"], TOO_MANY),
+        (["--target-fmr", "0.1", "--target-fnmr", "1e-300"], "target FNMR 1e-300 at"),
+        (["--target-fmr", "1e-3", "--precision", "5e-324"], TOO_MANY),
+        (["--target-fmr", "1e-3", "--precision", "1e-300"], TOO_MANY),
+        (["--target-fmr", "1e-3", "--precision", "1e-17"], TOO_MANY),  # looped for ever
+        (["--target-fmr", "1e-3", "--precision", "nan"], "precision: expected a relative"),
+        (
+            ["--target-fmr", "1e-3", "--samples-per-subject", "9" * 400],
+            "samples_per_subject: expected an integer of at most 1,000,000",
+        ),
+        (["--target-fmr", "1e-3", "--groups", str(2**63)], "'--groups'"),
+    ],
+)
+def test_numbers_at_the_edges_exit_2(args: list[str], message: str) -> None:
+    result = _invoke("plan", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "internal error" not in result.stderr and result.stdout == ""
+
+
+def test_a_level_next_to_1_gives_a_finite_plan() -> None:
+    """At the largest level below 1, 1 - (1 - level) / 2 rounds to 1 (z was infinite)."""
+    level = str(float.fromhex("0x1.fffffffffffffp-1"))
+    result = _invoke("plan", "--target-fmr", "1e-3", "--level", level, "--json")
+    assert result.exit_code == 0, result.output
+    at_edge = json.loads(result.stdout)["rates"][0]["n_comparisons_independent"]
+    below = _invoke("plan", "--target-fmr", "1e-3", "--level", "0.99999999999999", "--json")
+    assert at_edge > json.loads(below.stdout)["rates"][0]["n_comparisons_independent"]

@@ -258,3 +258,78 @@ def test_cross_rates_read_optional_intervals_from_results() -> None:
         run_scenario(rates, Deployment({"a": 10, "b": 10}, {"a": 1.0})).groups[0].fpir_bounds
         is None
     )
+
+
+SCENARIO = ["scenario", str(GOLDEN / "sex.json"), "--target-fmr", "0.1"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        # NaN and infinite searches or days reached the JSON (exit 70)
+        (["--gallery", "F=10", "--searches", "F=nan"], "--searches: expected GROUP=FLOAT with"),
+        (["--gallery", "F=10", "--searches", "F=inf"], "got 'F=inf'"),
+        (["--gallery", "F=10", "--searches", "F=1e308"], "from 0 to 1,000,000,000,000, got"),
+        (["--gallery", "F=10", "--searches", "F=1", "--days-per-year", "inf"], "--days-per-year"),
+        (["--gallery", "F=10", "--searches", "F=1", "--days-per-year", "nan"], "--days-per-year"),
+        (["--gallery", "F=10", "--searches", "F=1", "--days-per-year", "1e308"], "--days-per-year"),
+        # a gallery past int64 (exit 70), and one past the people alive
+        (["--gallery", f"F={2**63}", "--searches", "F=1"], "--gallery: expected GROUP=INT with"),
+        (
+            ["--gallery", "F=6000000000", "--gallery", "M=6000000000", "--searches", "F=1"],
+            "gallery: expected from 1 to 10,000,000,000 enrolled subjects in all, got",
+        ),
+        (
+            ["--gallery-size", str(2**64), "--composition", "F=1", "--searches", "F=1"],
+            "'--gallery-size'",
+        ),
+        (
+            ["--gallery-size", "10", "--composition", "F=nan", "--composition", "M=0.5"]
+            + ["--searches", "F=1"],
+            "--composition: expected GROUP=FLOAT with FLOAT from 0 to 1, got 'F=nan'",
+        ),
+        # a candidate list of 2**63 (exit 70: the array of its distribution)
+        (["--gallery", "F=10", "--searches", "F=1", "--rank", str(2**63)], "'--rank'"),
+    ],
+)
+def test_scenario_numbers_at_the_edges_exit_2(extra: list[str], message: str) -> None:
+    run = CliRunner().invoke(cli.main, [*SCENARIO, *extra])
+    assert run.exit_code == 2, run.output
+    assert message in run.stderr
+    assert "internal error" not in run.stderr
+
+
+def test_the_largest_deployment_gives_finite_figures() -> None:
+    from faceparity.review.scenario import MAX_DAYS_PER_YEAR, MAX_GALLERY, MAX_SEARCHES_PER_DAY
+
+    rates = _rates([[0.5, 0.5], [0.5, 0.5]], low=[[0.4] * 2] * 2, high=[[0.6] * 2] * 2)
+    half = MAX_GALLERY // 2
+    deployment = Deployment(
+        {"a": half, "b": MAX_GALLERY - half},
+        {"a": float(MAX_SEARCHES_PER_DAY)},
+        days_per_year=MAX_DAYS_PER_YEAR,
+    )
+    text = json.dumps(run_scenario(rates, deployment).to_dict(), allow_nan=False)
+    year = json.loads(text)["groups"][0]["false_candidates_per_year"]
+    assert year == pytest.approx(0.5 * MAX_GALLERY * MAX_SEARCHES_PER_DAY * MAX_DAYS_PER_YEAR)
+
+
+@pytest.mark.parametrize(
+    ("gallery", "searches", "options", "message"),
+    [
+        ({"a": 10}, {"a": math.nan}, {}, "searches: expected numbers of searches a day"),
+        ({"a": 10}, {"a": math.inf}, {}, "searches: expected numbers of searches a day"),
+        ({"a": 10}, {}, {}, "searches: expected at least one group"),
+        ({"a": -1, "b": 5}, {"a": 1.0}, {}, "gallery: expected whole numbers of subjects"),
+        ({"a": 2.5}, {"a": 1.0}, {}, "gallery: expected whole numbers of subjects"),
+        ({"a": 0}, {"a": 1.0}, {}, "gallery: expected from 1 to"),
+        ({"a": 10}, {"a": 1.0}, {"rank": 10**9}, "rank: expected a whole number from 1 to"),
+        ({"a": 10}, {"a": 1.0}, {"days_per_year": math.inf}, "days per year: expected"),
+        ({"a": 10}, {"a": 1.0}, {"days_per_year": 0.0}, "days per year: expected"),
+    ],
+)
+def test_a_deployment_out_of_range_is_refused(
+    gallery: dict[str, int], searches: dict[str, float], options: dict[str, float], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        Deployment(gallery, searches, **options)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from faceparity.cli.support import F, with_options
 from faceparity.errors import FaceparityError, UsageError
 from faceparity.model.config import (
     DEFAULT_TARGET_FMRS,
+    MAX_TAIL_CAPACITY,
+    MIN_TARGET_RATE,
+    MSG_TARGET_FLOOR,
     AuditConfig,
     FMRScope,
     MatedGroupRule,
@@ -27,6 +31,48 @@ from faceparity.workflow.request import (
     IntervalMethod,
     IntervalSettings,
 )
+
+# --- limits -----------------------------------------------------------------------------
+
+MAX_REPLICATES = 100_000
+"""The most bootstrap replicates (each holds every rate of the audit once)."""
+
+MAX_SEED = 2**63 - 1
+"""The largest seed: one that every reader of results.json holds as a 64-bit integer."""
+
+MAX_COMPARISONS = 2**63 - 1
+"""The largest ``--max-comparisons``: the largest count a 64-bit integer holds."""
+
+MAX_BLOCK_SIZE = 2**16
+"""The largest block side: a block of 65,536 x 65,536 float32 similarities is 16 GiB."""
+
+MAX_THREADS = 1024
+"""The most worker threads (each holds its own block and accumulator)."""
+
+MAX_GALLERY_SAMPLES = 10_000
+"""The most enrolment samples per enrolled subject of the 1:N protocol."""
+
+
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses NaN and infinities.
+
+    NaN fails no comparison, so a plain ``FloatRange`` passes it through its bounds, and
+    an unbounded side lets an infinity in.
+    """
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Parse and range-check as ``FloatRange`` does, then refuse a non-finite number."""
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(
+                f"{number!r} is not a finite number in the range {self._describe_range()}.",
+                param,
+                ctx,
+            )
+        return number
+
 
 # --- parsing ----------------------------------------------------------------------------
 
@@ -45,13 +91,16 @@ def column_pair(text: str, option: str) -> tuple[str, str]:
 
 
 def rates(text: str, option: str) -> tuple[float, ...]:
-    """Comma-separated numbers in (0, 1)."""
+    """Comma-separated numbers in (0, 1), none below ``MIN_TARGET_RATE``."""
     try:
         values = tuple(float(v) for v in split(text))
     except ValueError:
         values = ()
     if not values or any(not 0.0 < v < 1.0 for v in values):
         raise UsageError(f"{option}: expected comma-separated numbers in (0, 1), got {text!r}")
+    for v in values:
+        if v < MIN_TARGET_RATE:
+            raise UsageError(MSG_TARGET_FLOOR.format(name=option, floor=MIN_TARGET_RATE, value=v))
     return values
 
 
@@ -81,9 +130,45 @@ def attribute_specs(attributes: Sequence[str], bins: Sequence[str]) -> tuple[Any
     return tuple(specs.values())
 
 
-def label_values(items: Sequence[str], option: str, kind: type) -> dict[str, Any]:
-    """``LABEL=VALUE`` items (the label may hold '='; the value is after the last one)."""
+MSG_LABEL_VALUE = "{option}: expected GROUP={kind}, got {item!r}"
+MSG_LABEL_RANGE = "{option}: expected GROUP={kind} with {kind} from {low} to {high}, got {item!r}"
+
+
+def _shown(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def label_values(
+    items: Sequence[str],
+    option: str,
+    kind: type,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+) -> dict[str, Any]:
+    """``LABEL=VALUE`` items (the label may hold '='; the value is after the last one).
+
+    Parameters
+    ----------
+    items : sequence of str
+        The option's values.
+    option : str
+        The option, for messages.
+    kind : type
+        ``int`` or ``float``: how a value is parsed.
+    low, high : float, optional
+        The range every value is in (both ends included); given both, a float must also
+        be finite.
+
+    Raises
+    ------
+    UsageError
+        For an item that is not ``LABEL=VALUE``, a value out of the range, or a label
+        given twice.
+
+    """
     out: dict[str, Any] = {}
+    name = kind.__name__.upper()
     for item in items:
         label, sep, value = item.rpartition("=")
         try:
@@ -91,7 +176,13 @@ def label_values(items: Sequence[str], option: str, kind: type) -> dict[str, Any
         except ValueError:
             parsed = None
         if not sep or not label.strip() or parsed is None:
-            raise UsageError(f"{option}: expected GROUP={kind.__name__.upper()}, got {item!r}")
+            raise UsageError(MSG_LABEL_VALUE.format(option=option, kind=name, item=item))
+        if low is not None and high is not None and not low <= parsed <= high:
+            raise UsageError(
+                MSG_LABEL_RANGE.format(
+                    option=option, kind=name, low=_shown(low), high=_shown(high), item=item
+                )
+            )
         if label.strip() in out:
             raise UsageError(f"{option}: group {label.strip()!r} is given more than once")
         out[label.strip()] = parsed
@@ -245,7 +336,7 @@ def audit_options(func: F) -> F:
         ),
         click.option(
             "--alpha",
-            type=float,
+            type=FiniteFloatRange(0.0, 1.0),
             default=0.5,
             show_default=True,
             help="Weight of FMR in GARBE, FDR and the inequity rate.",
@@ -274,21 +365,21 @@ def audit_options(func: F) -> F:
         ),
         click.option(
             "--replicates",
-            type=click.IntRange(10),
+            type=click.IntRange(10, MAX_REPLICATES),
             default=1000,
             show_default=True,
             help="Bootstrap replicates.",
         ),
         click.option(
             "--level",
-            type=click.FloatRange(0.5, 1.0, min_open=False, max_open=True),
+            type=FiniteFloatRange(0.5, 1.0, min_open=False, max_open=True),
             default=0.95,
             show_default=True,
             help="Confidence level of the intervals.",
         ),
         click.option(
             "--seed",
-            type=click.IntRange(0),
+            type=click.IntRange(0, MAX_SEED),
             default=0,
             show_default=True,
             help="Seed of the bootstrap and of the 1:N protocol (same seed, same results).",
@@ -342,7 +433,7 @@ def tail_capacity_option(func: F) -> F:
     """The exact tail of the streaming accumulators (see faceparity.accumulate)."""
     return click.option(
         "--tail-capacity",
-        type=click.IntRange(1),
+        type=click.IntRange(1, MAX_TAIL_CAPACITY),
         default=DEFAULT_TAIL_CAPACITY,
         show_default=True,
         help="Streaming: exact non-mated scores kept (thresholds exact for target FMRs up "
@@ -379,14 +470,14 @@ def identification_options(func: F) -> F:
         ),
         click.option(
             "--gallery-samples",
-            type=click.IntRange(1),
+            type=click.IntRange(1, MAX_GALLERY_SAMPLES),
             default=1,
             show_default=True,
             help="1:N: enrolment samples per enrolled subject.",
         ),
         click.option(
             "--non-mated-fraction",
-            type=float,
+            type=FiniteFloatRange(0.0, 1.0, min_open=True, max_open=True),
             default=0.3,
             show_default=True,
             help="1:N: fraction of each group's subjects withheld from the gallery.",
@@ -427,21 +518,21 @@ def streaming_options(func: F) -> F:
         ),
         click.option(
             "--max-comparisons",
-            type=click.IntRange(1),
+            type=click.IntRange(1, MAX_COMPARISONS),
             default=50_000_000,
             show_default=True,
             help="Largest input the exact engine takes (it holds every comparison in memory).",
         ),
         click.option(
             "--block-size",
-            type=click.IntRange(1),
+            type=click.IntRange(1, MAX_BLOCK_SIZE),
             default=4096,
             show_default=True,
             help="Streaming: rows and columns of a block of the similarity matrix.",
         ),
         click.option(
             "--threads",
-            type=click.IntRange(1),
+            type=click.IntRange(1, MAX_THREADS),
             default=None,
             help="Streaming: worker threads (default: the number of CPUs).",
         ),

@@ -18,6 +18,8 @@ __all__ = ["plan"]
 
 # The values of uncertainty.sample_size.IntervalKind (tests/test_planning_cli.py checks them).
 _PLAN_INTERVALS = ["normal", "clopper-pearson"]
+MAX_GROUPS = 10**6
+"""The most groups a plan counts subjects and samples for."""
 _PLAN_ONLY = ("target_fnmr", "precision", "level", "samples_per_subject", "icc", "icc_pair")
 
 
@@ -68,7 +70,7 @@ _PLAN_ONLY = ("target_fnmr", "precision", "level", "samples_per_subject", "icc",
 @click.option(
     "--groups",
     "n_groups",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_GROUPS),
     default=1,
     show_default=True,
     help="Number of groups, for the total of subjects and samples.",

@@ -7,9 +7,15 @@ from pathlib import Path
 
 import click
 
-from faceparity.cli.options import label_values
+from faceparity.cli.options import FiniteFloatRange, label_values
 from faceparity.cli.support import _reported, _write_output
 from faceparity.errors import UsageError
+from faceparity.review.scenario import (
+    MAX_DAYS_PER_YEAR,
+    MAX_GALLERY,
+    MAX_RANK,
+    MAX_SEARCHES_PER_DAY,
+)
 from faceparity.workflow.outputs import refuse_overwriting
 
 __all__ = ["check", "compare", "report", "scenario"]
@@ -132,7 +138,7 @@ def check(results: Path, limits: Path) -> None:
 @click.option("--gallery", "gallery", multiple=True, help="GROUP=SUBJECTS enrolled. Repeatable.")
 @click.option(
     "--gallery-size",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_GALLERY),
     default=None,
     help="Enrolled subjects in all (with --composition).",
 )
@@ -165,11 +171,16 @@ def check(results: Path, limits: Path) -> None:
 )
 @click.option(
     "--rank",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_RANK),
     default=None,
     help="Candidate list length R (default: no limit).",
 )
-@click.option("--days-per-year", type=float, default=365.0, show_default=True)
+@click.option(
+    "--days-per-year",
+    type=FiniteFloatRange(0.0, MAX_DAYS_PER_YEAR, min_open=True),
+    default=365.0,
+    show_default=True,
+)
 @click.option(
     "-o",
     "--output",
@@ -208,12 +219,12 @@ def scenario(
             "--composition GROUP=FRACTION"
         )
     if gallery:
-        counts = label_values(gallery, "--gallery", int)
+        counts = label_values(gallery, "--gallery", int, low=0, high=MAX_GALLERY)
     else:
         if gallery_size is None or not composition:
             raise UsageError("--gallery-size and --composition go together")
-        shares = label_values(composition, "--composition", float)
-        if any(v < 0 for v in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-6:
+        shares = label_values(composition, "--composition", float, low=0.0, high=1.0)
+        if abs(sum(shares.values()) - 1.0) > 1e-6:
             raise UsageError(
                 "--composition: expected fractions >= 0 that sum to 1, got "
                 f"{sum(shares.values()):g}"
@@ -221,7 +232,9 @@ def scenario(
         counts = {k: round(v * gallery_size) for k, v in shares.items()}
     deployment = Deployment(
         gallery=counts,
-        searches_per_day=label_values(searches, "--searches", float),
+        searches_per_day=label_values(
+            searches, "--searches", float, low=0.0, high=MAX_SEARCHES_PER_DAY
+        ),
         rank=rank,
         days_per_year=days_per_year,
     )

@@ -8,22 +8,80 @@ from __future__ import annotations
 
 import enum
 import math
+import numbers
 import re
+import sys
 from dataclasses import dataclass, field
 
 from faceparity.errors import UsageError
 
 __all__ = [
     "DEFAULT_TARGET_FMRS",
+    "MAX_TAIL_CAPACITY",
+    "MIN_TARGET_RATE",
+    "MSG_TARGET_FLOOR",
     "AuditConfig",
     "FMRScope",
     "MatedGroupRule",
     "PolicyKind",
     "ScoreKind",
     "ThresholdPolicy",
+    "check_target_rate",
 ]
 
 DEFAULT_TARGET_FMRS: tuple[float, ...] = (1e-3, 1e-4, 1e-5)
+
+MIN_TARGET_RATE = sys.float_info.min
+"""The smallest target rate (FMR, FNMR, FPIR) taken: the smallest normal float, about 2.2e-308.
+
+Below it a float is subnormal: it keeps only a few significant digits (``5e-324`` is
+also ``3e-324``), and below about ``5.6e-309`` ``1 / rate`` overflows to infinity, so
+neither the rate nor the "1 in N" it stands for can be carried. Every count an audit
+holds is below ``2**63``, so ``floor(n * rate)`` is 0 for every rate below ``2**-63``
+anyway: such a target asks for a threshold above every non-mated score."""
+
+MAX_TAIL_CAPACITY = 10**12
+"""The largest exact tail of a streaming accumulator (``--tail-capacity``), in scores.
+
+A tail keeps at most twice this many scores (12 bytes each) before it is pruned, and
+the count stays far inside the 64-bit integers the accumulator counts in."""
+
+MAX_DET_POINTS = 100_000
+"""The most points of the sampled DET curve stored per group."""
+
+MSG_TARGET_FLOOR = (
+    "{name}: expected rates of at least {floor!r}, the smallest normal float (smaller ones "
+    "lose their precision, and 1/rate overflows), got {value!r}"
+)
+
+
+def check_target_rate(value: float, name: str) -> None:
+    """UsageError unless ``value`` is a target rate: finite, in ``[MIN_TARGET_RATE, 1)``.
+
+    Parameters
+    ----------
+    value : float
+        The rate.
+    name : str
+        What it is, for the message (``"target FMR"``, ``"--fmr"``).
+
+    Raises
+    ------
+    UsageError
+        For a value that is not a number in (0, 1), or one below :data:`MIN_TARGET_RATE`.
+
+    Examples
+    --------
+    >>> check_target_rate(1e-4, "target FMR")
+    >>> MIN_TARGET_RATE
+    2.2250738585072014e-308
+
+    """
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (real and math.isfinite(value) and 0.0 < value < 1.0):
+        raise UsageError(f"{name}: expected a number in (0, 1), got {value!r}")
+    if value < MIN_TARGET_RATE:
+        raise UsageError(MSG_TARGET_FLOOR.format(name=name, floor=MIN_TARGET_RATE, value=value))
 
 
 class ScoreKind(enum.StrEnum):
@@ -145,7 +203,8 @@ class AuditConfig:
     Parameters
     ----------
     target_fmrs : tuple of float
-        Target false match rates of the operating points, each in (0, 1).
+        Target false match rates of the operating points, each in (0, 1) and at least
+        :data:`MIN_TARGET_RATE`.
     policies : tuple of ThresholdPolicy
         Threshold policies; every target FMR is evaluated under every policy.
     fmr_scope : FMRScope
@@ -172,8 +231,7 @@ class AuditConfig:
         if not self.target_fmrs:
             raise UsageError("at least one target FMR is needed")
         for fmr in self.target_fmrs:
-            if not (math.isfinite(fmr) and 0.0 < fmr < 1.0):
-                raise UsageError(f"target FMR: expected a number in (0, 1), got {fmr!r}")
+            check_target_rate(fmr, "target FMR")
         if len(set(self.target_fmrs)) != len(self.target_fmrs):
             raise UsageError(f"target FMRs: a value is given twice in {list(self.target_fmrs)}")
         if not self.policies:
@@ -183,5 +241,7 @@ class AuditConfig:
             raise UsageError(f"threshold policies: one is given twice in {shown}")
         if not 0.0 <= self.alpha <= 1.0:
             raise UsageError(f"alpha: expected a number in [0, 1], got {self.alpha!r}")
-        if self.det_points < 2:
-            raise UsageError(f"det_points: expected at least 2, got {self.det_points}")
+        if not 2 <= self.det_points <= MAX_DET_POINTS:
+            raise UsageError(
+                f"det_points: expected from 2 to {MAX_DET_POINTS}, got {self.det_points}"
+            )

@@ -35,7 +35,12 @@ counts as scoring that edge: a threshold separates the histogram's own bins, and
 rates are those of the histogram, not of the scores it summarised (which are lost).
 
 Mated rows become exact mated scores, each repeated ``count`` times (mated
-comparisons are few), so a mated row may count at most :data:`MAX_MATED_COUNT`.
+comparisons are few), so a mated row may count at most :data:`MAX_MATED_COUNT` and
+the mated rows together at most :data:`MAX_MATED_TOTAL`. All counts together are at
+most :data:`MAX_TOTAL_COUNT` (``2**53``), so that every count and every sum of counts
+is exact, in 64-bit integers and in floats alike; and every score lies within
+:data:`MAX_ABS_SCORE` of 0, so that the range of the scores, and the grid the
+accumulator lays over it, are finite.
 A histogram names no subjects or samples: the audit's subject counts are undefined (null), and
 duplicates cannot be detected; :data:`NOTE_HISTOGRAM` says so in the result's notes.
 """
@@ -50,7 +55,7 @@ import pandas as pd
 
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
 from faceparity.errors import InputError, Location, UsageError
-from faceparity.model.config import ScoreKind
+from faceparity.model.config import MAX_TAIL_CAPACITY, ScoreKind
 from faceparity.model.population import Population
 from faceparity.readers._table import (
     Origin,
@@ -72,7 +77,10 @@ from faceparity.readers.pairs_stream import (
 
 __all__ = [
     "HISTOGRAM_COLUMNS",
+    "MAX_ABS_SCORE",
     "MAX_MATED_COUNT",
+    "MAX_MATED_TOTAL",
+    "MAX_TOTAL_COUNT",
     "NOTE_HISTOGRAM",
     "read_histogram",
 ]
@@ -83,13 +91,30 @@ HISTOGRAM_COLUMNS = ("group_a", "group_b", "mated", "score", "count")
 MAX_MATED_COUNT = 10**7
 """The largest count of a mated row (each mated comparison is kept as an exact score)."""
 
-_MAX_COUNT = 2**53
+MAX_MATED_TOTAL = 10**8
+"""The largest sum of the counts of the mated rows (each mated comparison is a score held)."""
+
+MAX_TOTAL_COUNT = 2**53
+"""The largest sum of all counts, and of any one count: every sum of counts is exact."""
+
+MAX_ABS_SCORE = 1e300
+"""The largest magnitude of a score: the range of the scores, up to twice it, stays finite."""
 
 MSG_BAD_COUNT = "count: expected a whole number from 0 to 2**53, got {value}"
 MSG_MATED_COUNT = (
     "count: expected at most {limit} for a mated row (mated scores are kept one by one), "
     "got {value}"
 )
+MSG_TOTAL_COUNT = (
+    "count: expected the counts to sum to at most 2**53 ({limit:,}; every sum of counts is "
+    "then exact), got more by this row"
+)
+MSG_MATED_TOTAL = (
+    "count: expected the counts of the mated rows to sum to at most {limit:,} (mated scores "
+    "are kept one by one), got more by this row"
+)
+MSG_SCORE_RANGE = "score: expected a number from -{limit:g} to {limit:g}, got {value}"
+MSG_CAPACITY = "capacity: expected a whole number from 1 to {limit:,}, got {value!r}"
 MSG_NO_COUNTS = "expected at least one row with a positive count, got none"
 NOTE_HISTOGRAM = (
     "histogram input: each row's count is placed at its score; subjects and samples are "
@@ -109,13 +134,23 @@ def parse_counts(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArr
         parsed = pd.to_numeric(values.astype("string").str.strip(), errors="coerce")
         numbers = np.asarray(parsed.to_numpy(dtype=np.float64, na_value=np.nan))
     # Whole numbers up to 2**53 are exact in float64, so the cast below loses nothing.
-    ok = np.isfinite(numbers) & (numbers >= 0) & (numbers <= _MAX_COUNT)
+    ok = np.isfinite(numbers) & (numbers >= 0) & (numbers <= MAX_TOTAL_COUNT)
     ok[ok] = numbers[ok] == np.floor(numbers[ok])
     bad = np.flatnonzero(~ok)
     if bad.size:
         i = int(bad[0])
         raise InputError(MSG_BAD_COUNT.format(value=describe(values.iloc[i])), origin.at(i, column))
     return numbers.astype(np.int64)
+
+
+def _first_over(counts: npt.NDArray[np.int64], before: int, limit: int) -> int | None:
+    """The first position where ``before`` plus the running sum of ``counts`` passes ``limit``.
+
+    Each count is at most ``2**53``, so the int64 running sum rises past ``limit`` (at
+    most ``2**53``) before it could pass ``2**63`` and wrap: the first crossing is exact.
+    """
+    over = np.flatnonzero(np.cumsum(counts) > limit - before)
+    return int(over[0]) if over.size else None
 
 
 def read_histogram(
@@ -157,10 +192,13 @@ def read_histogram(
     InputError
         For an unreadable or empty file, a missing column, a score that is not a
         finite number, a bad mated label, a count that is not a whole number from 0
-        to 2**53, a mated row counting more than :data:`MAX_MATED_COUNT`, or no
+        to 2**53, a mated row counting more than :data:`MAX_MATED_COUNT`, counts summing
+        to more than :data:`MAX_TOTAL_COUNT` (or, over the mated rows, to more than
+        :data:`MAX_MATED_TOTAL`), a score further than :data:`MAX_ABS_SCORE` from 0, or no
         positive count at all; each names the file, the 1-based data row and the column.
     UsageError
-        For a score kind that is not a ScoreKind, an empty attribute name, or sizes below 1.
+        For a score kind that is not a ScoreKind, an empty attribute name, sizes below 1,
+        or a capacity above :data:`~faceparity.model.config.MAX_TAIL_CAPACITY`.
 
     Examples
     --------
@@ -180,8 +218,12 @@ def read_histogram(
     if not isinstance(attribute, str) or not attribute:
         raise UsageError(f"attribute: expected an attribute name, got {attribute!r}")
     check_sizes(chunk_rows, n_bins)
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-        raise UsageError(f"capacity: expected a whole number of at least 1, got {capacity!r}")
+    if (
+        isinstance(capacity, bool)
+        or not isinstance(capacity, int)
+        or not 1 <= capacity <= MAX_TAIL_CAPACITY
+    ):
+        raise UsageError(MSG_CAPACITY.format(limit=MAX_TAIL_CAPACITY, value=capacity))
     file = str(path)
     group_a, group_b, mated, score, count = HISTOGRAM_COLUMNS
     spec = AttributeSpec(attribute, (group_a, group_b))
@@ -191,9 +233,17 @@ def read_histogram(
     # Pass 1: check every row; the range of the scores counted; the groups.
     seen = GroupLevels(names)
     low, high = np.inf, -np.inf
+    total, total_mated = 0, 0
     for offset, frame in iter_table_chunks(path, HISTOGRAM_COLUMNS, chunk_rows=chunk_rows):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         scores = sign * parse_scores(frame[score], origin=origin, column=score)
+        far = np.flatnonzero(np.abs(scores) > MAX_ABS_SCORE)
+        if far.size:
+            i = int(far[0])
+            raise InputError(
+                MSG_SCORE_RANGE.format(limit=MAX_ABS_SCORE, value=describe(frame[score].iloc[i])),
+                origin.at(i, score),
+            )
         labels = parse_mated(frame[mated], origin=origin, column=mated)
         counts = parse_counts(frame[count], origin=origin, column=count)
         too_many = np.flatnonzero(labels & (counts > MAX_MATED_COUNT))
@@ -203,6 +253,19 @@ def read_histogram(
                 MSG_MATED_COUNT.format(limit=MAX_MATED_COUNT, value=int(counts[i])),
                 origin.at(i, count),
             )
+        i_over = _first_over(counts, total, MAX_TOTAL_COUNT)
+        if i_over is not None:
+            raise InputError(
+                MSG_TOTAL_COUNT.format(limit=MAX_TOTAL_COUNT), origin.at(i_over, count)
+            )
+        mated_counts = np.where(labels, counts, 0)
+        i_over = _first_over(mated_counts, total_mated, MAX_MATED_TOTAL)
+        if i_over is not None:
+            raise InputError(
+                MSG_MATED_TOTAL.format(limit=MAX_MATED_TOTAL), origin.at(i_over, count)
+            )
+        total += int(counts.sum())
+        total_mated += int(mated_counts.sum())
         codes = encode_chunk(frame, [spec], file=file, offset=offset)
         positive = counts > 0
         if positive.any():

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -45,6 +46,10 @@ from faceparity.results.identification import IdentificationPoint
 
 __all__ = [
     "ASSUMPTIONS",
+    "MAX_DAYS_PER_YEAR",
+    "MAX_GALLERY",
+    "MAX_RANK",
+    "MAX_SEARCHES_PER_DAY",
     "CrossRates",
     "Deployment",
     "ScenarioGroup",
@@ -69,6 +74,24 @@ ASSUMPTIONS = (
     "threshold when no R is given).",
 )
 
+MAX_GALLERY = 10**10
+"""The most enrolled subjects, in all and in any group: more than there are people."""
+
+MAX_SEARCHES_PER_DAY = 10**12
+"""The most searches a day of one group (a thousand a day for every person alive, and more)."""
+
+MAX_DAYS_PER_YEAR = 366.0
+"""The most days a year the searches run."""
+
+MAX_RANK = 10_000
+"""The longest candidate list (the distribution of false matches is held up to it)."""
+
+MSG_GALLERY = "gallery: expected whole numbers of subjects from 0 to {high:,}, got {value!r}"
+MSG_GALLERY_TOTAL = "gallery: expected from 1 to {high:,} enrolled subjects in all, got {value:,}"
+MSG_SEARCHES = "searches: expected numbers of searches a day from 0 to {high:,}, got {value!r}"
+MSG_NO_SEARCHES = "searches: expected at least one group with searches a day"
+MSG_RANK = "rank: expected a whole number from 1 to {high:,}, got {value!r}"
+MSG_DAYS = "days per year: expected a number above 0 and at most {high:g}, got {value!r}"
 MSG_NO_POINT = "expected an operating point with {what}; the results have: {available}"
 MSG_UNKNOWN_GROUP = "{option}: group {label!r} is not in the results; groups: {known}"
 
@@ -102,13 +125,22 @@ class Deployment:
     Parameters
     ----------
     gallery : mapping of str to int
-        Enrolled subjects by group label.
+        Enrolled subjects by group label, each from 0 to :data:`MAX_GALLERY`, at least
+        one and at most :data:`MAX_GALLERY` in all.
     searches_per_day : mapping of str to float
-        Searches a day by the group label of the searched person.
+        Searches a day by the group label of the searched person, each a finite number
+        from 0 to :data:`MAX_SEARCHES_PER_DAY`.
     rank : int, optional
-        Candidate list length R; None returns every candidate at or above the threshold.
+        Candidate list length R, from 1 to :data:`MAX_RANK`; None returns every
+        candidate at or above the threshold.
     days_per_year : float, default 365
-        Days a year the searches run.
+        Days a year the searches run, above 0 and at most :data:`MAX_DAYS_PER_YEAR`.
+
+    Raises
+    ------
+    UsageError
+        For a value out of its range, NaN or an infinity: each figure of the scenario
+        is then a finite number.
 
     """
 
@@ -118,16 +150,32 @@ class Deployment:
     days_per_year: float = 365.0
 
     def __post_init__(self) -> None:
-        if not self.gallery or sum(self.gallery.values()) < 1:
-            raise UsageError("gallery: expected at least one enrolled subject")
-        if any(n < 0 for n in self.gallery.values()):
-            raise UsageError("gallery: expected counts >= 0")
-        if not self.searches_per_day or any(v < 0 for v in self.searches_per_day.values()):
-            raise UsageError("searches: expected at least one group with searches >= 0 a day")
-        if self.rank is not None and self.rank < 1:
-            raise UsageError(f"rank: expected at least 1, got {self.rank}")
-        if not self.days_per_year > 0:
-            raise UsageError(f"days per year: expected a positive number, got {self.days_per_year}")
+        for n in self.gallery.values():
+            if not (_is_whole(n) and 0 <= n <= MAX_GALLERY):
+                raise UsageError(MSG_GALLERY.format(high=MAX_GALLERY, value=n))
+        total = sum(int(n) for n in self.gallery.values())
+        if not 1 <= total <= MAX_GALLERY:
+            raise UsageError(MSG_GALLERY_TOTAL.format(high=MAX_GALLERY, value=total))
+        if not self.searches_per_day:
+            raise UsageError(MSG_NO_SEARCHES)
+        for v in self.searches_per_day.values():
+            if not (_is_number(v) and 0 <= v <= MAX_SEARCHES_PER_DAY):
+                raise UsageError(MSG_SEARCHES.format(high=MAX_SEARCHES_PER_DAY, value=v))
+        if self.rank is not None and not (_is_whole(self.rank) and 1 <= self.rank <= MAX_RANK):
+            raise UsageError(MSG_RANK.format(high=MAX_RANK, value=self.rank))
+        days = self.days_per_year
+        if not (_is_number(days) and 0 < days <= MAX_DAYS_PER_YEAR):
+            raise UsageError(MSG_DAYS.format(high=MAX_DAYS_PER_YEAR, value=days))
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    """A finite real number (NaN and the infinities pass no range check of their own)."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return real and math.isfinite(value)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ from typing import Any
 from scipy import special
 
 from faceparity.errors import UsageError
+from faceparity.model.config import MIN_TARGET_RATE, MSG_TARGET_FLOOR
 from faceparity.results.audit import AuditResult, GroupSummary
 from faceparity.results.documents import PLAN_SCHEMA_VERSION
 from faceparity.uncertainty.binomial import clopper_pearson
@@ -73,6 +74,8 @@ from faceparity.uncertainty.support import MIN_ERRORS, Support, support_for
 
 __all__ = [
     "DEFAULT_ICC",
+    "MAX_COMPARISONS",
+    "MAX_SAMPLES_PER_SUBJECT",
     "GroupCapacity",
     "IntervalKind",
     "Plan",
@@ -92,11 +95,25 @@ DEFAULT_ICC = 0.001
 
 An assumption for planning, not a measured value; see the module notes."""
 
+MAX_COMPARISONS = 2**63 - 1
+"""The most comparisons a plan may ask for: the largest count a 64-bit integer holds.
+
+No audit can count more, so a target, precision and level that need more are refused."""
+
+MAX_SAMPLES_PER_SUBJECT = 10**6
+"""The most samples of one subject a plan takes (the frames of a long video)."""
+
 MSG_RATE = "{name}: expected a rate in (0, 1), got {value!r}"
 MSG_PRECISION = "precision: expected a relative half-width in (0, 1], got {value!r}"
 MSG_LEVEL = "level: expected a confidence level in (0, 1), got {value!r}"
 MSG_ICC = "{name}: expected a correlation in [0, 1], got {value!r}"
 MSG_SAMPLES = "samples_per_subject: expected an integer >= 2, got {value!r}"
+MSG_SAMPLES_MAX = "samples_per_subject: expected an integer of at most {limit:,}, got {value!r}"
+MSG_TOO_MANY = (
+    "{name} {target!r} at precision {precision!r} and level {level!r}: needs more than "
+    "{limit:,} comparisons, more than any audit can count; expected a larger target, a "
+    "larger precision or a lower level"
+)
 MSG_SUBJECTS = "n_subjects: expected an integer >= 2, got {value!r}"
 
 
@@ -115,6 +132,8 @@ class IntervalKind(enum.StrEnum):
 def _check_rate(value: float, name: str) -> None:
     if not (isinstance(value, int | float) and 0.0 < value < 1.0):
         raise UsageError(MSG_RATE.format(name=name, value=value))
+    if value < MIN_TARGET_RATE:
+        raise UsageError(MSG_TARGET_FLOOR.format(name=name, floor=MIN_TARGET_RATE, value=value))
 
 
 def _check_common(precision: float, level: float) -> None:
@@ -132,10 +151,17 @@ def _check_icc(value: float, name: str) -> None:
 def _check_samples(m: int) -> None:
     if isinstance(m, bool) or not isinstance(m, int) or m < 2:
         raise UsageError(MSG_SAMPLES.format(value=m))
+    if m > MAX_SAMPLES_PER_SUBJECT:
+        raise UsageError(MSG_SAMPLES_MAX.format(limit=MAX_SAMPLES_PER_SUBJECT, value=m))
 
 
 def _z(level: float) -> float:
-    return float(special.ndtri(1.0 - (1.0 - level) / 2.0))
+    """The normal quantile at ``1 - (1 - level) / 2``, from the lower tail.
+
+    Finite for every level in (0, 1): ``1 - (1 - level) / 2`` rounds to 1 (an infinite
+    quantile) for levels within about 1e-16 of 1, its mirror image does not.
+    """
+    return -float(special.ndtri((1.0 - level) / 2.0))
 
 
 def _relative_half_width_cp(n: int, target: float, level: float) -> float:
@@ -149,6 +175,7 @@ def comparisons_needed(
     precision: float,
     level: float = 0.95,
     interval: IntervalKind = IntervalKind.NORMAL,
+    name: str = "target",
 ) -> int:
     """Independent comparisons for a two-sided interval of half-width ``precision * target``.
 
@@ -165,11 +192,19 @@ def comparisons_needed(
         the smallest ``n`` whose Clopper-Pearson interval at ``k = n p`` has
         ``(high - low) / 2 <= r p`` (found by bisection; the half-width falls as ``n``
         grows).
+    name : str, default "target"
+        What the target is (``"target FMR"``), for messages.
 
     Returns
     -------
     int
         The number of comparisons, treated as independent trials.
+
+    Raises
+    ------
+    UsageError
+        For a value out of its range, or a target, precision and level that need more
+        than :data:`MAX_COMPARISONS` comparisons.
 
     Examples
     --------
@@ -179,10 +214,18 @@ def comparisons_needed(
     30032
 
     """
-    _check_rate(target, "target")
+    _check_rate(target, name)
     _check_common(precision, level)
+    too_many = UsageError(
+        MSG_TOO_MANY.format(
+            name=name, target=target, precision=precision, level=level, limit=MAX_COMPARISONS
+        )
+    )
     z = _z(level)
-    normal = math.ceil(z * z * (1.0 - target) / (target * precision * precision))
+    needed = z * z * (1.0 - target) / target / precision / precision  # no 0 divisor
+    if not needed <= MAX_COMPARISONS:  # also an infinity
+        raise too_many
+    normal = math.ceil(needed)
     if IntervalKind(interval) is IntervalKind.NORMAL:
         return normal
 
@@ -191,6 +234,8 @@ def comparisons_needed(
 
     high = max(normal, 1)
     while not ok(high):
+        if high > MAX_COMPARISONS:
+            raise too_many
         high *= 2
     low = 0  # not ok (no trials)
     while high - low > 1:
@@ -199,6 +244,8 @@ def comparisons_needed(
             high = middle
         else:
             low = middle
+    if high > MAX_COMPARISONS:
+        raise too_many
     return high
 
 
@@ -457,7 +504,11 @@ class Plan:
 def _fmr_plan(target: float, config: PlanConfig) -> RatePlan:
     m = config.samples_per_subject
     n_ind = comparisons_needed(
-        target, precision=config.precision, level=config.level, interval=config.interval
+        target,
+        precision=config.precision,
+        level=config.level,
+        interval=config.interval,
+        name="target FMR",
     )
     s = smallest_subjects_fmr(n_ind, m, icc=config.icc, icc_pair=config.pair_icc)
     deff = non_mated_design_effect(s, m, icc=config.icc, icc_pair=config.pair_icc)
@@ -479,7 +530,11 @@ def _fmr_plan(target: float, config: PlanConfig) -> RatePlan:
 def _fnmr_plan(target: float, config: PlanConfig) -> RatePlan:
     m = config.samples_per_subject
     n_ind = comparisons_needed(
-        target, precision=config.precision, level=config.level, interval=config.interval
+        target,
+        precision=config.precision,
+        level=config.level,
+        interval=config.interval,
+        name="target FNMR",
     )
     s = smallest_subjects_fnmr(n_ind, m, icc=config.icc)
     deff = mated_design_effect(m, icc=config.icc)
