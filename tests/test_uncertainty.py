@@ -264,8 +264,17 @@ def test_fast_bootstrap_equals_explicit_poisson_resampling_at_a_fixed_threshold(
     assert point.groups[1].fmr_ci.ci_high == pytest.approx(np.quantile(fmr_b, 0.975))
 
 
-def test_poisson_weights_are_poisson_one_by_inversion() -> None:
-    """The compiled draws are the inversion of the seed's uniforms, with Poisson(1) frequencies."""
+@pytest.mark.parametrize("ahead", [False, True])
+def test_poisson_weights_are_poisson_one_by_inversion(
+    ahead: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled draws are the inversion of the seed's uniforms, with Poisson(1) frequencies.
+
+    Drawn ahead on a second thread or not, they are the same, in the same order.
+    """
+    from faceparity.uncertainty import bootstrap
+
+    monkeypatch.setattr(bootstrap, "DRAW_AHEAD_SUBJECTS", 1 if ahead else 10**9)
     draws = list(poisson_weights(50_000, 4, seed=3))
     rng = np.random.default_rng(3)
     for w in draws:

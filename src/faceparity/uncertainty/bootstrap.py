@@ -359,6 +359,9 @@ def percentile_interval(
     return float(low), float(high), int(finite.size)
 
 
+DRAW_AHEAD_SUBJECTS = 100_000
+"""From this many subjects on, a replicate's weights are drawn while the previous one is used."""
+
 POISSON_CDF = np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(20)])
 """``P(X <= k)`` of Poisson(1), k = 0..19 (the rest, below 1e-18, is past a double's reach)."""
 
@@ -369,14 +372,32 @@ def poisson_weights(n_subjects: int, replicates: int, seed: int) -> Iterator[npt
     Poisson(1) by inversion (Devroye 1986, "Non-Uniform Random Variate Generation",
     sec. X.3.3): one uniform of ``numpy.random.default_rng(seed)`` a draw, compared
     with :data:`POISSON_CDF` in compiled code; several times faster than numpy's
-    ``poisson``, which spends two uniforms and a product loop on each draw.
+    ``poisson``, which spends two uniforms and a product loop on each draw. For many
+    subjects the next replicate's weights are drawn on a second thread while the
+    caller uses these (numpy and the compiled loop release the GIL); the draws are
+    the same, in the same order.
     """
     rng = np.random.default_rng(seed)
     inverse = kernels().poisson_inverse
-    for _ in range(replicates):
+
+    def draw() -> npt.NDArray[np.int32]:
         out = np.empty(n_subjects, dtype=np.int32)
         inverse(rng.random(n_subjects), POISSON_CDF, out)
-        yield out
+        return out
+
+    if n_subjects < DRAW_AHEAD_SUBJECTS or replicates < 2:
+        for _ in range(replicates):
+            yield draw()
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceparity-weights") as pool:
+        pending = pool.submit(draw)
+        for r in range(replicates):
+            weights = pending.result()
+            if r + 1 < replicates:
+                pending = pool.submit(draw)
+            yield weights
 
 
 def flatten(numbers: dict[str, float | None]) -> Sequence[str]:
