@@ -15,6 +15,7 @@ from faceparity import AuditConfig, FMRScope, MatedGroupRule, ScoreKind, Thresho
 from faceparity.errors import InputError, UsageError
 from faceparity.model.config import MAX_TAIL_CAPACITY
 from faceparity.readers import AttributeSpec, read_pairs
+from faceparity.readers._table import MSG_SCORE_RANGE
 from faceparity.readers.histogram import (
     MAX_ABS_SCORE,
     MAX_MATED_COUNT,
@@ -25,7 +26,6 @@ from faceparity.readers.histogram import (
     MSG_MATED_COUNT,
     MSG_MATED_TOTAL,
     MSG_NO_COUNTS,
-    MSG_SCORE_RANGE,
     MSG_TOTAL_COUNT,
     NOTE_HISTOGRAM,
     read_histogram,

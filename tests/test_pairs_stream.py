@@ -390,3 +390,25 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
     peak_small, peak_large = _peak(small), _peak(large)
     assert large.stat().st_size > 9 * small.stat().st_size
     assert peak_large < 1.5 * peak_small, (peak_small, peak_large)
+
+
+@pytest.mark.parametrize("far", [1.7e308, -1.7e308])
+def test_scores_beyond_the_grids_reach_are_refused_with_their_row(
+    tmp_path: Path, far: float
+) -> None:
+    """A score near the largest float would make the grid's span infinite: an InputError."""
+    frame = _frame(3, 50)
+    frame.loc[7, "score"] = far
+    path = tmp_path / "p.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError) as err:
+        accumulate_pairs(
+            path,
+            score="score",
+            score_kind=ScoreKind.SIMILARITY,
+            subjects=("id1", "id2"),
+            attributes=list(ATTRIBUTES),
+            group_by=GROUP_BY,
+        )
+    assert err.value.location.row == 8 and err.value.location.column == "score"
+    assert "expected a number from -1e+300 to 1e+300" in err.value.message

@@ -417,6 +417,26 @@ def parse_scores(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArr
     return scores
 
 
+MAX_ABS_SCORE = 1e300
+"""The largest magnitude of a score a binned reader takes: the range of the scores, up to
+twice it, stays finite, and so does the grid spanning it."""
+
+MSG_SCORE_RANGE = "score: expected a number from -{limit:g} to {limit:g}, got {value}"
+
+
+def check_score_range(
+    scores: npt.NDArray[np.float64], values: pd.Series, *, origin: Origin, column: str
+) -> None:
+    """InputError at the first score further than :data:`MAX_ABS_SCORE` from 0."""
+    far = np.flatnonzero(np.abs(scores) > MAX_ABS_SCORE)
+    if far.size:
+        i = int(far[0])
+        raise InputError(
+            MSG_SCORE_RANGE.format(limit=MAX_ABS_SCORE, value=describe(values.iloc[i])),
+            origin.at(i, column),
+        )
+
+
 def parse_ids(
     values: pd.Series, *, origin: Origin, column: str, what: str = "subject id"
 ) -> pd.Series:

@@ -58,8 +58,10 @@ from faceparity.errors import InputError, Location, UsageError
 from faceparity.model.config import MAX_TAIL_CAPACITY, ScoreKind
 from faceparity.model.population import Population
 from faceparity.readers._table import (
+    MAX_ABS_SCORE,
     Origin,
     check_score_kind,
+    check_score_range,
     describe,
     parse_mated,
     parse_scores,
@@ -97,8 +99,6 @@ MAX_MATED_TOTAL = 10**8
 MAX_TOTAL_COUNT = 2**53
 """The largest sum of all counts, and of any one count: every sum of counts is exact."""
 
-MAX_ABS_SCORE = 1e300
-"""The largest magnitude of a score: the range of the scores, up to twice it, stays finite."""
 
 MSG_BAD_COUNT = "count: expected a whole number from 0 to 2**53, got {value}"
 MSG_MATED_COUNT = (
@@ -113,7 +113,6 @@ MSG_MATED_TOTAL = (
     "count: expected the counts of the mated rows to sum to at most {limit:,} (mated scores "
     "are kept one by one), got more by this row"
 )
-MSG_SCORE_RANGE = "score: expected a number from -{limit:g} to {limit:g}, got {value}"
 MSG_CAPACITY = "capacity: expected a whole number from 1 to {limit:,}, got {value!r}"
 MSG_NO_COUNTS = "expected at least one row with a positive count, got none"
 NOTE_HISTOGRAM = (
@@ -237,13 +236,7 @@ def read_histogram(
     for offset, frame in iter_table_chunks(path, HISTOGRAM_COLUMNS, chunk_rows=chunk_rows):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         scores = sign * parse_scores(frame[score], origin=origin, column=score)
-        far = np.flatnonzero(np.abs(scores) > MAX_ABS_SCORE)
-        if far.size:
-            i = int(far[0])
-            raise InputError(
-                MSG_SCORE_RANGE.format(limit=MAX_ABS_SCORE, value=describe(frame[score].iloc[i])),
-                origin.at(i, score),
-            )
+        check_score_range(scores, frame[score], origin=origin, column=score)
         labels = parse_mated(frame[mated], origin=origin, column=mated)
         counts = parse_counts(frame[count], origin=origin, column=count)
         too_many = np.flatnonzero(labels & (counts > MAX_MATED_COUNT))

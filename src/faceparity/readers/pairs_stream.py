@@ -62,6 +62,7 @@ from faceparity.readers._table import (
     check_column_pair,
     check_labels,
     check_score_kind,
+    check_score_range,
     parse_ids,
     parse_mated,
     parse_scores,
@@ -486,6 +487,7 @@ def accumulate_pairs(
     for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         scores = parse_scores(frame[score], origin=origin, column=score)
+        check_score_range(scores, frame[score], origin=origin, column=score)
         low, high = min(low, float((sign * scores).min())), max(high, float((sign * scores).max()))
         subject_a = parse_ids(frame[subject_columns[0]], origin=origin, column=subject_columns[0])
         subject_b = parse_ids(frame[subject_columns[1]], origin=origin, column=subject_columns[1])
