@@ -179,3 +179,21 @@ def test_finite_float_range_refuses_what_float_range_lets_through(value: str) ->
     with pytest.raises(click.BadParameter, match="not"):
         kind.convert(value, None, None)
     assert kind.convert("0.75", None, None) == 0.75
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--subjects-per-group", str(2**63)],
+        ["--samples-per-subject", str(2**63)],
+        ["--subjects-per-group", "100000000"],
+        ["--subjects-per-group", "100000", "--samples-per-subject", "1000"],
+        ["--seed", str(2**64)],
+    ],
+)
+def test_simulate_sizes_beyond_memory_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    """Sizes that overflowed numpy or memory (internal errors) are refused by name, exit 2."""
+    result = CliRunner().invoke(cli.main, ["simulate", "-o", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output
+    assert not (tmp_path / "out").exists()
