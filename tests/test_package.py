@@ -44,3 +44,13 @@ def test_subpackages_and_unknown_names() -> None:
     assert faceparity.metrics.__name__ == "faceparity.metrics"
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         _ = faceparity.no_such_name  # type: ignore[attr-defined]
+
+
+def test_python_dash_m_faceparity_is_the_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "faceparity", "audit", "pairs", "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--score-kind" in result.stdout
