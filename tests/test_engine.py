@@ -192,7 +192,7 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path: Path) -> None:
 
     def stop_midway(done: int, total: int) -> None:
         calls.append(done)
-        if len(calls) == 4:
+        if done >= total // 2:  # progress comes block by block; chunks are saved before
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -277,6 +277,31 @@ def test_checkpoint_of_another_input_is_refused(tmp_path: Path) -> None:
         stream_embeddings(
             table.values[::-1].copy(), table.subject, table.subject % 2, n_groups=2, config=engine
         )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_progress_is_reported_after_every_block_on_the_calling_thread(threads) -> None:
+    import threading
+
+    table = _table(seed=3)
+    n = len(table.subject)
+    calls: list[tuple[int, int, int]] = []
+    stream_embeddings(
+        table.values,
+        table.subject,
+        table.attributes["sex"].astype(np.int64),
+        n_groups=2,
+        config=EngineConfig(block_size=50, threads=threads),
+        progress=lambda done, total: calls.append((done, total, threading.get_ident())),
+    )
+    starts = range(0, n, 50)
+    n_blocks = sum(1 for i in starts for j in starts if j >= i)
+    assert len(calls) == n_blocks + 1  # the start, then each block
+    done = [c[0] for c in calls]
+    assert done[0] == 0 and done[-1] == n * (n - 1) // 2
+    assert all(a < b for a, b in zip(done[:-1], done[1:], strict=True))
+    assert {c[1] for c in calls} == {n * (n - 1) // 2}
+    assert {c[2] for c in calls} == {threading.get_ident()}
 
 
 def test_cli_streaming_matches_exact_and_shows_progress(tmp_path: Path) -> None:

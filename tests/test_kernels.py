@@ -260,3 +260,41 @@ def test_tail_edge_equals_the_cumulative_sum(seed) -> None:
             above = np.append(np.cumsum(total[::-1])[::-1], 0)
             expected = tail_bin + int(np.argmax(above[tail_bin:] <= capacity))
             assert kernels.tail_edge(total, tail_bin, capacity) == expected
+
+
+_CACHE_PROBE = """
+import json
+import numpy as np
+from faceparity.accumulate import COSINE_GRID, Accumulator, kernels
+
+acc = Accumulator(COSINE_GRID, 1, capacity=10)
+block = np.ldexp(np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8), COSINE_GRID.exponent)
+acc.add_block(block.astype(np.float32), np.array([[0, 8, 0, 8, 0]]), diagonal=False)
+loops = kernels._compiled()
+print(json.dumps({
+    name: sum(loops[name].stats.cache_misses.values())
+    for name in ("count_block", "tail_edge", "collect_block")
+}))
+"""
+
+
+def test_compiled_loops_load_from_the_disk_cache_in_a_second_process(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _CACHE_PROBE],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for _ in range(2)
+    ]
+    first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert first["count_block"] == 1  # compiled once, into the cache
+    assert second == {"count_block": 0, "tail_edge": 0, "collect_block": 0}, second

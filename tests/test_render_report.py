@@ -261,3 +261,67 @@ def test_audit_writes_report_next_to_results_unless_no_report(tmp_path: Path) ->
     run = CliRunner().invoke(cli.main, [*AUDIT, "-o", str(tmp_path / "b"), "--no-report"])
     assert run.exit_code == 0, run.stderr
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["results.json"]
+
+
+def _with_thresholds(data: dict, thresholds: list[float], point: float) -> dict:
+    """The golden audit with DET samples at ``thresholds`` and every threshold at ``point``."""
+    data = copy.deepcopy(data)
+    n = len(thresholds)
+    for g in data["groups"]:
+        g["det"] = {
+            "threshold": thresholds,
+            "fmr": [0.5 / (k + 1) for k in range(n)],
+            "fnmr": [k / (2 * n) for k in range(n)],
+        }
+    for p in data["operating_points"]:
+        if p["threshold"] is not None:
+            p["threshold"] = point
+    return data
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "point"),
+    [
+        ([-1.7e308, -1e308, 0.0, 1e308, 1.7e308], 1.7e308),  # the span overflows float64
+        ([1.7e308, 1.7e308, 1.7e308], 1.7e308),
+        ([0.5, 0.5, 0.5], 0.5),  # constant scores
+        ([-1e-300, 0.0, 1e-300], 0.0),
+    ],
+)
+def test_charts_draw_extreme_and_constant_scores(thresholds: list[float], point: float) -> None:
+    data = _with_thresholds(_results(), thresholds, point)
+    charts = {c.key: c for c in make_charts(data)}
+    assert "chart-threshold" in charts
+    for chart in charts.values():
+        assert chart.svg.startswith("<svg")  # drawn without an error or a warning
+    if abs(thresholds[-1]) > 1e100:
+        assert "in units of 1e+308" in charts["chart-threshold"].svg
+
+
+def test_markdown_draws_no_chart(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.figure import Figure
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a chart was drawn for the Markdown card")
+
+    monkeypatch.setattr(Figure, "savefig", refuse)
+    md = render_markdown(_results())
+    assert md.count("Chart omitted in Markdown") == len(make_charts(_results()))
+
+
+def test_each_chart_is_drawn_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.figure import Figure
+
+    draws: list[int] = []
+    draw = Figure.draw
+
+    def counted(self: Figure, renderer: object) -> None:
+        draws.append(id(self))
+        draw(self, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counted)
+    data = _results()
+    html = render_html(data)
+    n_charts = len(make_charts(data))
+    assert html.count('<figure id="chart-') == n_charts
+    assert len(draws) == len(set(draws)) == n_charts  # one pass a figure: no layout pass

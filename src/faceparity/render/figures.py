@@ -12,9 +12,11 @@ and a ``<title>``), so a reader who cannot see it still gets its content.
 from __future__ import annotations
 
 import io
+import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -27,9 +29,12 @@ __all__ = [
     "OKABE_ITO",
     "Chart",
     "figure",
+    "label_width",
     "line_style",
+    "log_scale",
     "positive_pairs",
     "rate_span",
+    "readable_scale",
     "svg",
     "tex_safe",
 ]
@@ -56,13 +61,21 @@ MATPLOTLIB_HINT = (
 
 @dataclass(frozen=True)
 class Chart:
-    """One chart: an id for the page, its caption, its text alternative and its SVG."""
+    """One chart: an id for the page, its caption, its text alternative and its SVG.
+
+    ``draw`` makes the matplotlib figure; :attr:`svg` calls it on first use only.
+    """
 
     key: str
     title: str
     caption: str
     alt: str
-    svg: Markup
+    draw: Callable[[], Any] = field(repr=False, compare=False)
+
+    @cached_property
+    def svg(self) -> Markup:
+        """The chart as an inline ``<svg>`` element, drawn on first use."""
+        return svg(self.draw(), self.key, self.alt)
 
 
 def rate_span(groups: Sequence[Any], rate: str) -> str:
@@ -93,13 +106,104 @@ def tex_safe(text: str) -> str:
     return text.replace("\\", "\\\\").replace("$", r"\$")
 
 
-def figure(width: float, height: float) -> Any:
-    """A matplotlib figure of ``width`` x ``height`` inches, laid out to fit (no pyplot)."""
+def label_width(labels: Sequence[str], *, size: float = 8.3) -> float:
+    """Inches a line of the longest of ``labels`` takes at ``size`` points (an upper estimate).
+
+    0.62 em a character covers the average width of DejaVu Sans, matplotlib's default
+    font, with room for the wider capitals.
+    """
+    longest = max((len(text) for text in labels), default=0)
+    return longest * 0.62 * size / 72.0
+
+
+def figure(
+    width: float,
+    height: float,
+    *,
+    left: float = 0.9,
+    right: float = 0.2,
+    bottom: float = 0.6,
+    top: float = 0.2,
+    gap: float = 0.0,
+) -> Any:
+    """A matplotlib figure of ``width`` x ``height`` inches with fixed margins (no pyplot).
+
+    ``left``, ``right``, ``bottom`` and ``top`` are the margins around the axes and
+    ``gap`` the space between side-by-side axes, in inches; they are fixed here, so
+    saving the figure draws it once (no layout engine).
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - matplotlib is a dependency
         raise UsageError(MATPLOTLIB_HINT) from err
-    return Figure(figsize=(width, height), layout="constrained")
+    left, right = min(left, 0.45 * width), min(right, 0.25 * width)
+    bottom, top = min(bottom, 0.45 * height), min(top, 0.25 * height)
+    axes_width = max(width - left - right, 0.1)
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(
+        left=left / width,
+        right=1.0 - right / width,
+        bottom=bottom / height,
+        top=1.0 - top / height,
+        wspace=gap / max((axes_width - gap) / 2.0, 0.1),
+    )
+    return fig
+
+
+_SUPERSCRIPT = str.maketrans(
+    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def _power_of_ten(value: float) -> str:
+    """``10⁻³`` for 0.001 (plain text, no mathtext to parse), ``0.2`` otherwise."""
+    if value > 0:
+        exponent = round(math.log10(value))
+        if math.isclose(value, 10.0**exponent, rel_tol=1e-9):
+            return "1" if exponent == 0 else "10" + str(exponent).translate(_SUPERSCRIPT)
+    return f"{value:g}"
+
+
+def log_scale(ax: Any, which: str) -> None:
+    """Put the ``which`` (``"x"`` or ``"y"``) axis of ``ax`` on a log scale, labelled in plain text.
+
+    Decades read ``10⁻³``; minor ticks sit at 2 and 5 times each decade, labelled when
+    the axis spans less than a factor of 30. matplotlib's own labels are mathtext, parsed
+    label by label, a good part of a report's drawing time.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    if which == "x":
+        ax.set_xscale("log")
+        axis = ax.xaxis
+    else:
+        ax.set_yscale("log")
+        axis = ax.yaxis
+
+    def minor(value: float, _position: int) -> str:
+        low, high = sorted(axis.get_view_interval())
+        leading = f"{value:.0e}"[0]
+        return f"{value:g}" if 0 < low and high <= 30 * low and leading in "25" else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _position: _power_of_ten(value)))
+    # Minor ticks at 2 and 5 times each decade only: each tick is a costly object, and
+    # eight a decade over many decades made most of a chart's drawing time.
+    axis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 5.0)))
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
+def readable_scale(values: Sequence[float]) -> float:
+    """A power of ten to divide ``values`` by before drawing them, or 1.0.
+
+    matplotlib computes axis spans and tick positions in float64: values near the largest
+    float (1.7e308) overflow them (singular transforms, infinite tick ranges). Values
+    beyond 1e100 in magnitude are drawn in units of a power of ten, named on the axis.
+    """
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    largest = max(finite, default=0.0)
+    if largest <= 1e100:
+        return 1.0
+    return 10.0 ** math.floor(math.log10(largest))
 
 
 def svg(fig: Any, key: str, alt: str) -> Markup:

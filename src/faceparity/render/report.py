@@ -251,7 +251,8 @@ def make_charts(results: AuditResult) -> list[Chart]:
 
     The 1:1 charts first (DET, rates against the threshold, then per operating point the
     rates and the cross-group heatmap), the 1:N charts (when the audit has an
-    ``identification`` section) last.
+    ``identification`` section) last. Nothing is drawn here: each chart is drawn when
+    its ``svg`` is first read (the HTML page reads it, the Markdown card does not).
     """
     charts: list[Chart | None] = [det_chart(results), threshold_chart(results)]
     for i in range(len(results.operating_points)):

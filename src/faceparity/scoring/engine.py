@@ -395,7 +395,9 @@ def stream_embeddings(
     size = config.block_size
     sizes = [_pair_count(i, j, n, size) for i, j in pairs]
     total = n * (n - 1) // 2
-    chunk = max(4 * config.threads, 1)
+    # Chunks are where a checkpoint can be saved; without one, a single chunk keeps the
+    # worker threads busy to the end instead of waiting for each other chunk by chunk.
+    chunk = max(4 * config.threads, 1) if config.checkpoint is not None else max(len(pairs), 1)
     chunks = [pairs[k : k + chunk] for k in range(0, len(pairs), chunk)]
     fingerprint = "" if config.checkpoint is None else _fingerprint(layout, config, grid)
 
@@ -420,16 +422,21 @@ def stream_embeddings(
     parts = fresh_parts()
     products = [] if on_device else [_Product(layout, grid, size) for _ in range(workers)]
     last_save = time.monotonic()
+
+    def block_done(i0: int, j0: int) -> None:
+        nonlocal done
+        done += _pair_count(i0, j0, n, size)
+        if progress is not None:
+            progress(done, total)
+
     with _blas_threads(1 if workers > 1 else None):
         for k in range(done_chunks, len(chunks)):
             if device is not None:
                 for i0, j0 in chunks[k]:
                     device.reduce(i0, j0, parts[0])
+                    block_done(i0, j0)
             else:
-                _run_chunk(chunks[k], parts, products, layout, size, n)
-            done += sum(sizes[k * chunk : (k + 1) * chunk])
-            if progress is not None:
-                progress(done, total)
+                _run_chunk(chunks[k], parts, products, layout, size, n, block_done)
             last = k == len(chunks) - 1
             due = time.monotonic() - last_save >= config.checkpoint_every
             if last or (config.checkpoint is not None and due):
@@ -551,14 +558,19 @@ def _run_chunk(
     layout: _Layout,
     block: int,
     n: int,
+    block_done: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Blocks ``items`` over one thread per part (and its product buffers)."""
+    """Blocks ``items`` over one thread per part (and its product buffers).
+
+    ``block_done(i0, j0)`` is called after each block, on the calling thread.
+    """
     work: queue.Queue[tuple[int, int]] = queue.Queue()
     for item in items:
         work.put(item)
+    finished: queue.Queue[tuple[int, int]] = queue.Queue()
     errors: list[BaseException] = []
 
-    def worker(acc: Accumulator, compute: _Product) -> None:
+    def worker(acc: Accumulator, compute: _Product, done: Callable[[int, int], None]) -> None:
         reducer = _Reducer(layout, acc)
         while not errors:
             try:
@@ -570,18 +582,32 @@ def _run_chunk(
                 reducer.reduce(i0, j0, scaled)
             except BaseException as err:  # noqa: BLE001 - re-raised in the caller
                 errors.append(err)
+            else:
+                done(i0, j0)
 
+    report = block_done or (lambda i0, j0: None)
     if len(parts) == 1:
-        worker(parts[0], products[0])
+        worker(parts[0], products[0], report)
     else:
         threads = [
-            threading.Thread(target=worker, args=(acc, product))
+            threading.Thread(target=worker, args=(acc, product, lambda *b: finished.put(b)))
             for acc, product in zip(parts, products, strict=True)
         ]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        # Progress is reported here, on the calling thread, as the workers finish blocks.
+        try:
+            while any(t.is_alive() for t in threads) or not finished.empty():
+                try:
+                    report(*finished.get(timeout=0.1))
+                except queue.Empty:
+                    continue
+        except BaseException as err:  # an interrupt or a failing callback: workers stop
+            errors.append(err)
+            raise
+        finally:
+            for t in threads:
+                t.join()
     if errors:
         raise errors[0]
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from faceparity.errors import OutputError, UsageError
-from faceparity.pipeline.detect.session import default_threads
 from faceparity.workflow.outputs import refuse_overwriting
 from faceparity.workflow.progress import Message, Progress, no_progress, silent
 
@@ -65,6 +64,7 @@ class PipelineRequest:
 def open_models(models: ModelRequest) -> tuple[Any, Any]:
     """The detector (None for ``--detector none``) and the embedder ``models`` names."""
     from faceparity.pipeline.detect import open_detector
+    from faceparity.pipeline.detect.session import default_threads
     from faceparity.pipeline.embedder import OnnxEmbedder, read_model_spec
 
     size = detector_size(models.detector_size, detector=models.detector)
@@ -165,6 +165,7 @@ def run_pipeline(
     ``audit images``), as do the checks of the output path and of the models.
     """
     from faceparity.pipeline.cache import RecordCache
+    from faceparity.pipeline.detect.session import default_threads
     from faceparity.pipeline.images import ImageLimits
     from faceparity.pipeline.quality import QualityLimits, parse_quality_limits
     from faceparity.pipeline.run import PipelineSettings, embed_images

@@ -15,7 +15,18 @@ alternative.
 
 from __future__ import annotations
 
-from faceparity.render.figures import OKABE_ITO, Chart, figure, line_style, rate_span, svg, tex_safe
+from typing import Any
+
+from faceparity.render.figures import (
+    OKABE_ITO,
+    Chart,
+    figure,
+    label_width,
+    line_style,
+    log_scale,
+    rate_span,
+    tex_safe,
+)
 from faceparity.render.formatting import fmt_percent
 from faceparity.results.audit import AuditResult
 from faceparity.results.identification import IdentificationPoint, IdentificationResult
@@ -34,24 +45,35 @@ def rates_chart_1n(ident: IdentificationResult, index: int) -> Chart | None:
     groups = [g for g in point.groups if g.fpir is not None or g.fnir is not None]
     if not groups:
         return None
-    fig = figure(8.0, max(2.5, 0.35 * len(groups) + 1.5))
-    axes = fig.subplots(1, 2, sharey=True)
     ys = list(range(len(groups)))
-    for ax, rate in zip(axes, ("fpir", "fnir"), strict=True):
-        values = [g.fpir if rate == "fpir" else g.fnir for g in groups]
-        shown = [(y, v) for y, v in zip(ys, values, strict=True) if v is not None]
-        ax.plot([x for _, x in shown], [y for y, _ in shown], "o", color=OKABE_ITO[4])
-        if rate == "fpir":
-            ax.axvline(point.target_fpir, color=OKABE_ITO[5], linestyle="--", linewidth=1,
-                       label="target FPIR")  # fmt: skip
-            ax.legend(fontsize="x-small", loc="lower right")
-        ax.set_xlabel(f"{rate.upper()} (fraction)")
-        ax.set_xlim(left=0)
-        ax.grid(True, axis="x", linewidth=0.4, color="#cccccc")
-    axes[0].set_yticks(ys, [tex_safe(g.label) for g in groups], fontsize="small")
-    axes[0].invert_yaxis()
+    labels = [tex_safe(g.label) for g in groups]
     title = point_title_1n(point)
-    fig.suptitle(tex_safe(title), fontsize="small")
+
+    def draw() -> Any:
+        fig = figure(
+            8.0,
+            max(2.5, 0.35 * len(groups) + 1.5),
+            left=0.3 + label_width(labels),
+            bottom=0.55,
+            top=0.4,
+            gap=0.25,
+        )
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, rate in zip(axes, ("fpir", "fnir"), strict=True):
+            values = [g.fpir if rate == "fpir" else g.fnir for g in groups]
+            shown = [(y, v) for y, v in zip(ys, values, strict=True) if v is not None]
+            ax.plot([x for _, x in shown], [y for y, _ in shown], "o", color=OKABE_ITO[4])
+            if rate == "fpir":
+                ax.axvline(point.target_fpir, color=OKABE_ITO[5], linestyle="--", linewidth=1,
+                           label="target FPIR")  # fmt: skip
+                ax.legend(fontsize="x-small", loc="lower right")
+            ax.set_xlabel(f"{rate.upper()} (fraction)")
+            ax.set_xlim(left=0)
+            ax.grid(True, axis="x", linewidth=0.4, color="#cccccc")
+        axes[0].set_yticks(ys, labels, fontsize="small")
+        axes[0].invert_yaxis()
+        fig.suptitle(tex_safe(title), fontsize="small")
+        return fig
 
     alt = (
         f"Dot plots of FPIR and FNIR for {len(groups)} probe groups at {title}: "
@@ -66,7 +88,7 @@ def rates_chart_1n(ident: IdentificationResult, index: int) -> Chart | None:
     if point.threshold is None:
         caption += " Each group is read at its own threshold."
     key = f"chart-ident-rates-{index}"
-    return Chart(key, f"1:N rates per group, {title}", caption, alt, svg(fig, key, alt))
+    return Chart(key, f"1:N rates per group, {title}", caption, alt, draw)
 
 
 def candidates_chart(ident: IdentificationResult, index: int) -> Chart | None:
@@ -77,32 +99,37 @@ def candidates_chart(ident: IdentificationResult, index: int) -> Chart | None:
     totals = [sum(row) for row in counts]
     if not any(totals):
         return None
-    import numpy as np
-
     rows, cols = matrix.probe_groups, matrix.candidate_groups
-    share = np.array(
-        [[c / t if t else np.nan for c in row] for row, t in zip(counts, totals, strict=True)]
-    )
-    size = max(4.0, 0.55 * len(cols) + 2.5)
-    fig = figure(size + 1.2, size)
-    ax = fig.add_subplot()
-    image = ax.imshow(np.ma.masked_invalid(share), cmap="cividis", vmin=0.0, vmax=1.0)
-    ax.set_facecolor("#eeeeee")
-    ax.set_xticks(range(len(cols)), [tex_safe(c) for c in cols], rotation=45, ha="right",
-                  fontsize="small")  # fmt: skip
-    ax.set_yticks(range(len(rows)), [tex_safe(r) for r in rows], fontsize="small")
-    ax.set_xlabel("group of the false candidate")
-    ax.set_ylabel("group of the non-mated search")
-    for a, row in enumerate(counts):
-        for b, c in enumerate(row):
-            value = share[a, b]
-            ax.text(b, a, str(c), ha="center", va="center", fontsize="x-small",
-                    color="black" if value == value and value > 0.6 else "white"
-                    if value == value else "black")  # fmt: skip
-    bar = fig.colorbar(image, ax=ax, shrink=0.8)
-    bar.set_label("share of the row's false candidates")
+    shares = [[c / t if t else None for c in row] for row, t in zip(counts, totals, strict=True)]
     title = point_title_1n(point)
-    ax.set_title(tex_safe(title), fontsize="small")
+
+    def draw() -> Any:
+        import numpy as np
+
+        share = np.array([[np.nan if v is None else v for v in row] for row in shares])
+        size = max(4.0, 0.55 * len(cols) + 2.5)
+        x_margin = label_width(cols)
+        fig = figure(size + 1.2, size, left=0.55 + label_width(rows), right=0.85,
+                     bottom=0.6 + 0.75 * x_margin, top=0.35)  # fmt: skip
+        ax = fig.add_subplot()
+        image = ax.imshow(np.ma.masked_invalid(share), cmap="cividis", vmin=0.0, vmax=1.0)
+        ax.set_facecolor("#eeeeee")
+        ax.set_xticks(range(len(cols)), [tex_safe(c) for c in cols], rotation=45, ha="right",
+                      fontsize="small")  # fmt: skip
+        ax.set_yticks(range(len(rows)), [tex_safe(r) for r in rows], fontsize="small")
+        ax.set_xlabel("group of the false candidate")
+        ax.set_ylabel("group of the non-mated search")
+        for a, row in enumerate(counts):
+            for b, c in enumerate(row):
+                value = share[a, b]
+                ax.text(b, a, str(c), ha="center", va="center", fontsize="x-small",
+                        color="black" if value == value and value > 0.6 else "white"
+                        if value == value else "black")  # fmt: skip
+        bar = fig.colorbar(image, ax=ax, shrink=0.8)
+        bar.set_label("share of the row's false candidates")
+        ax.set_title(tex_safe(title), fontsize="small")
+        return fig
+
     same = [
         (r, s, g)
         for r, s, g in zip(rows, matrix.same_group_share, matrix.gallery_share, strict=True)
@@ -128,7 +155,7 @@ def candidates_chart(ident: IdentificationResult, index: int) -> Chart | None:
         "share of the gallery (in the table)."
     )
     key = f"chart-ident-candidates-{index}"
-    return Chart(key, f"False candidates by group, {title}", caption, alt, svg(fig, key, alt))
+    return Chart(key, f"False candidates by group, {title}", caption, alt, draw)
 
 
 def gallery_chart(ident: IdentificationResult) -> Chart | None:
@@ -137,32 +164,36 @@ def gallery_chart(ident: IdentificationResult) -> Chart | None:
     if curve is None:
         return None
     sizes = curve.sizes
-    fig = figure(8.0, 4.0)
-    ax_fpir, ax_fnir = fig.subplots(1, 2, sharex=True)
     groups = curve.groups
-    for i, g in enumerate(groups):
-        style = line_style(i)
-        label = tex_safe(g.label)
-        pts = [(n, v) for n, v in zip(sizes, g.fpir, strict=True) if v is not None]
-        ax_fpir.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3,
-                     color=style["color"], linestyle="-", label=label)  # fmt: skip
-        pts = [(n, v) for n, v in zip(sizes, g.fpir_independence, strict=True) if v is not None]
-        ax_fpir.plot([p[0] for p in pts], [p[1] for p in pts], color=style["color"],
-                     linestyle="--", linewidth=1)  # fmt: skip
-        pts = [(n, v) for n, v in zip(sizes, g.fnir, strict=True) if v is not None]
-        ax_fnir.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3,
-                     label=label, **style)  # fmt: skip
-    for ax, name in ((ax_fpir, "FPIR"), (ax_fnir, "FNIR")):
-        ax.set_xscale("log")
-        ax.set_xlabel("gallery size N (enrolled subjects, log scale)")
-        ax.set_ylabel(f"{name} (fraction)")
-        ax.grid(True, linewidth=0.4, color="#cccccc")
-    ax_fpir.legend(fontsize="x-small", loc="upper left")
     title = (
         f"threshold {curve.threshold:.6g} (target FPIR {curve.target_fpir:g}, "
         f"policy {curve.policy}), R = {curve.rank}"
     )
-    fig.suptitle(tex_safe(f"Gallery size at {title}"), fontsize="small")
+
+    def draw() -> Any:
+        fig = figure(8.0, 4.0, left=0.85, bottom=0.55, top=0.4, gap=0.85)
+        ax_fpir, ax_fnir = fig.subplots(1, 2, sharex=True)
+        for i, g in enumerate(groups):
+            style = line_style(i)
+            label = tex_safe(g.label)
+            pts = [(n, v) for n, v in zip(sizes, g.fpir, strict=True) if v is not None]
+            ax_fpir.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3,
+                         color=style["color"], linestyle="-", label=label)  # fmt: skip
+            pts = [(n, v) for n, v in zip(sizes, g.fpir_independence, strict=True) if v is not None]
+            ax_fpir.plot([p[0] for p in pts], [p[1] for p in pts], color=style["color"],
+                         linestyle="--", linewidth=1)  # fmt: skip
+            pts = [(n, v) for n, v in zip(sizes, g.fnir, strict=True) if v is not None]
+            ax_fnir.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3,
+                         label=label, **style)  # fmt: skip
+        for ax, name in ((ax_fpir, "FPIR"), (ax_fnir, "FNIR")):
+            log_scale(ax, "x")
+            ax.set_xlabel("gallery size N (enrolled subjects, log scale)")
+            ax.set_ylabel(f"{name} (fraction)")
+            ax.grid(True, linewidth=0.4, color="#cccccc")
+        ax_fpir.legend(fontsize="x-small", loc="upper left")
+        fig.suptitle(tex_safe(f"Gallery size at {title}"), fontsize="small")
+        return fig
+
     o = curve.overall
     alt = (
         f"Two panels against the gallery size from {sizes[0]} to {sizes[-1]} subjects, for "
@@ -181,7 +212,7 @@ def gallery_chart(ident: IdentificationResult) -> Chart | None:
         "solid line falls below the dashed one, false matches cluster on some searches."
     )
     key = "chart-ident-gallery"
-    return Chart(key, "FPIR and FNIR against the gallery size", caption, alt, svg(fig, key, alt))
+    return Chart(key, "FPIR and FNIR against the gallery size", caption, alt, draw)
 
 
 def identification_charts(results: AuditResult) -> list[Chart]:

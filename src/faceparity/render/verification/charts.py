@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from faceparity.render.figures import (
     OKABE_ITO,
     Chart,
     figure,
+    label_width,
     line_style,
+    log_scale,
     positive_pairs,
     rate_span,
-    svg,
+    readable_scale,
     tex_safe,
 )
 from faceparity.render.formatting import describe_group, fmt_percent, point_title
@@ -44,20 +47,24 @@ def det_chart(results: AuditResult) -> Chart | None:
     curves = [(g, *positive_pairs(det.fmr, det.fnmr)) for g, det in dets]
     if not any(x for _, x, _, _ in curves):
         return None  # nothing can be drawn on log axes; the card says so
-    fig = figure(7.0, 4.6)
-    ax = fig.add_subplot()
-    dropped = 0
-    for i, (g, x, y, d) in enumerate(curves):
-        dropped += d
-        ax.plot(x, y, label=_label(g), linewidth=1.6, **line_style(i))
-    for t in results.config.target_fmrs:
-        ax.axvline(t, color="#777777", linewidth=0.8, linestyle=":")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("FMR (false match rate, log scale)")
-    ax.set_ylabel("FNMR (false non-match rate, log scale)")
-    ax.grid(True, which="major", linewidth=0.4, color="#cccccc")
-    ax.legend(fontsize="small", ncols=2 if len(groups) > 6 else 1, loc="best")
+    dropped = sum(d for _, _, _, d in curves)
+    targets = results.config.target_fmrs
+
+    def draw() -> Any:
+        fig = figure(7.0, 4.6, left=0.9, bottom=0.55)
+        ax = fig.add_subplot()
+        for i, (g, x, y, _) in enumerate(curves):
+            ax.plot(x, y, label=_label(g), linewidth=1.6, **line_style(i))
+        for t in targets:
+            ax.axvline(t, color="#777777", linewidth=0.8, linestyle=":")
+        log_scale(ax, "x")
+        log_scale(ax, "y")
+        ax.set_xlabel("FMR (false match rate, log scale)")
+        ax.set_ylabel("FNMR (false non-match rate, log scale)")
+        ax.grid(True, which="major", linewidth=0.4, color="#cccccc")
+        ax.legend(fontsize="small", ncols=2 if len(groups) > 6 else 1, loc="best")
+        return fig
+
     eers = [(g.eer.eer, g) for g in groups if g.eer is not None]
     alt = f"DET curves of {len(groups)} groups, FNMR against FMR on log axes."
     if eers:
@@ -75,7 +82,7 @@ def det_chart(results: AuditResult) -> Chart | None:
         caption += (
             f" {dropped} samples with a zero rate cannot be drawn on log axes and are left out."
         )
-    return Chart("chart-det", "DET curves per group", caption, alt, svg(fig, "chart-det", alt))
+    return Chart("chart-det", "DET curves per group", caption, alt, draw)
 
 
 def threshold_chart(results: AuditResult) -> Chart | None:
@@ -84,38 +91,54 @@ def threshold_chart(results: AuditResult) -> Chart | None:
     if not dets:
         return None
     groups = [g for g, _ in dets]
-    fig = figure(8.0, 4.0)
-    ax_fmr, ax_fnmr = fig.subplots(1, 2, sharex=True)
-    dropped = 0
-    for i, (g, det) in enumerate(dets):
+    fmr_curves, fnmr_curves = [], []
+    for _, det in dets:
         # thresholds may be negative (distances, cosine): keep them, drop only zero rates
-        pairs = [
-            (t, r)
-            for t, r in zip(det.threshold, det.fmr, strict=True)
-            if t is not None and r is not None and r > 0
-        ]
-        dropped += len(det.fmr) - len(pairs)
-        ax_fmr.plot([p[0] for p in pairs], [p[1] for p in pairs], label=_label(g), **line_style(i))
-        pairs = [
-            (t, r)
-            for t, r in zip(det.threshold, det.fnmr, strict=True)
-            if t is not None and r is not None
-        ]
-        ax_fnmr.plot([p[0] for p in pairs], [p[1] for p in pairs], label=_label(g), **line_style(i))
-    for p in results.operating_points:
-        if p.threshold is not None:
-            for ax in (ax_fmr, ax_fnmr):
-                ax.axvline(p.threshold, color="#777777", linewidth=0.8, linestyle=":")
+        fmr_curves.append(
+            [
+                (t, r)
+                for t, r in zip(det.threshold, det.fmr, strict=True)
+                if t is not None and r is not None and r > 0
+            ]
+        )
+        fnmr_curves.append(
+            [
+                (t, r)
+                for t, r in zip(det.threshold, det.fnmr, strict=True)
+                if t is not None and r is not None
+            ]
+        )
+    dropped = sum(len(det.fmr) - len(c) for (_, det), c in zip(dets, fmr_curves, strict=True))
+    lines = [p.threshold for p in results.operating_points if p.threshold is not None]
+    scale = readable_scale([t for c in fnmr_curves for t, _ in c] + lines)
     positive = any(r is not None and r > 0 for _, det in dets for r in det.fmr)
-    if positive:
-        ax_fmr.set_yscale("log")
-    ax_fmr.set_ylabel("FMR (log scale)" if positive else "FMR")
-    ax_fnmr.set_ylabel("FNMR")
     kind = results.input.score_kind
-    for ax in (ax_fmr, ax_fnmr):
-        ax.set_xlabel(f"threshold ({kind})")
-        ax.grid(True, linewidth=0.4, color="#cccccc")
-    ax_fnmr.legend(fontsize="small", loc="best")
+    unit = f"{kind}, in units of {scale:g}" if scale != 1.0 else str(kind)
+
+    def draw() -> Any:
+        fig = figure(8.0, 4.0, left=0.85, bottom=0.55, gap=0.85)
+        ax_fmr, ax_fnmr = fig.subplots(1, 2, sharex=True)
+        for i, g in enumerate(groups):
+            for ax, curve in ((ax_fmr, fmr_curves[i]), (ax_fnmr, fnmr_curves[i])):
+                ax.plot(
+                    [p[0] / scale for p in curve],
+                    [p[1] for p in curve],
+                    label=_label(g),
+                    **line_style(i),
+                )
+        for t in lines:
+            for ax in (ax_fmr, ax_fnmr):
+                ax.axvline(t / scale, color="#777777", linewidth=0.8, linestyle=":")
+        if positive:
+            log_scale(ax_fmr, "y")
+        ax_fmr.set_ylabel("FMR (log scale)" if positive else "FMR")
+        ax_fnmr.set_ylabel("FNMR")
+        for ax in (ax_fmr, ax_fnmr):
+            ax.set_xlabel(f"threshold ({unit})")
+            ax.grid(True, linewidth=0.4, color="#cccccc")
+        ax_fnmr.legend(fontsize="small", loc="best")
+        return fig
+
     alt = (
         f"Two panels: FMR{' (log scale)' if positive else ''} and FNMR of {len(groups)} "
         "groups against the threshold, "
@@ -133,7 +156,7 @@ def threshold_chart(results: AuditResult) -> Chart | None:
         "FMR and FNMR against the threshold",
         caption,
         alt,
-        svg(fig, "chart-threshold", alt),
+        draw,
     )
 
 
@@ -169,36 +192,44 @@ def heatmap_chart(results: AuditResult, index: int) -> Chart | None:
     finite = [abs(v) for row in values for v in row if v is not None]
     if not finite and not zero_cells:
         return None
-    import numpy as np
-
     limit = max([1.0, *finite])
-    grid = np.ma.masked_invalid(
-        np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float)
-    )
-    size = max(4.0, 0.55 * n + 2.5)
-    fig = figure(size + 1.2, size)
-    ax = fig.add_subplot()
-    image = ax.imshow(grid, cmap="PuOr_r", vmin=-limit, vmax=limit)
-    ax.set_facecolor("#eeeeee")
     labels = [_label(g) for g in groups]
-    ax.set_xticks(range(n), labels, rotation=45, ha="right", fontsize="small")
-    ax.set_yticks(range(n), labels, fontsize="small")
-    for a in range(n):
-        for b in range(n):
-            v = values[a][b]
-            dark = v is not None and abs(v) > 0.6 * limit
-            ax.text(
-                b,
-                a,
-                text[a][b] if text[a][b] != "no comparisons" else "-",
-                ha="center",
-                va="center",
-                fontsize="x-small",
-                color="white" if dark else "black",
-            )
-    bar = fig.colorbar(image, ax=ax, shrink=0.8)
-    bar.set_label("log10(FMR / target FMR)")
-    ax.set_title(tex_safe(point_title(point)), fontsize="small")
+    title = tex_safe(point_title(point))
+
+    def draw() -> Any:
+        import numpy as np
+
+        grid = np.ma.masked_invalid(
+            np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float)
+        )
+        size = max(4.0, 0.55 * n + 2.5)
+        margin = label_width(labels)
+        fig = figure(
+            size + 1.2, size, left=0.3 + margin, right=0.85, bottom=0.35 + 0.75 * margin, top=0.35
+        )
+        ax = fig.add_subplot()
+        image = ax.imshow(grid, cmap="PuOr_r", vmin=-limit, vmax=limit)
+        ax.set_facecolor("#eeeeee")
+        ax.set_xticks(range(n), labels, rotation=45, ha="right", fontsize="small")
+        ax.set_yticks(range(n), labels, fontsize="small")
+        for a in range(n):
+            for b in range(n):
+                v = values[a][b]
+                dark = v is not None and abs(v) > 0.6 * limit
+                ax.text(
+                    b,
+                    a,
+                    text[a][b] if text[a][b] != "no comparisons" else "-",
+                    ha="center",
+                    va="center",
+                    fontsize="x-small",
+                    color="white" if dark else "black",
+                )
+        bar = fig.colorbar(image, ax=ax, shrink=0.8)
+        bar.set_label("log10(FMR / target FMR)")
+        ax.set_title(title, fontsize="small")
+        return fig
+
     cells = [(float(c.fmr), c) for c in point.cross_group if c.fmr is not None and c.fmr != 0]
     alt = (
         f"Heatmap of the cross-group FMR of {n} groups at {point_title(point)}, as multiples "
@@ -222,7 +253,7 @@ def heatmap_chart(results: AuditResult, index: int) -> Chart | None:
         "Cells with no false match are grey and labelled 0 (the logarithm is undefined)."
     )
     key = f"chart-heatmap-{index}"
-    return Chart(key, f"Cross-group FMR, {point_title(point)}", caption, alt, svg(fig, key, alt))
+    return Chart(key, f"Cross-group FMR, {point_title(point)}", caption, alt, draw)
 
 
 def _interval_errors(
@@ -254,43 +285,56 @@ def rates_chart(results: AuditResult, index: int) -> Chart | None:
     groups = [g for g in point.groups if g.fmr is not None or g.fnmr is not None]
     if not groups:
         return None
-    fig = figure(8.0, max(2.5, 0.35 * len(groups) + 1.5))
-    axes = fig.subplots(1, 2, sharey=True)
     ys = list(range(len(groups)))
-    with_ci = []
-    for ax, rate in zip(axes, ("fmr", "fnmr"), strict=True):
+    panels = []
+    for rate in ("fmr", "fnmr"):
         xs = [g.fmr if rate == "fmr" else g.fnmr for g in groups]
         shown = [(y, x) for y, x in zip(ys, xs, strict=True) if x is not None]
-        errors = _interval_errors(groups, rate)
-        if errors is not None:
-            with_ci.append(rate.upper())
-            err = [[errors[0][y] for y, _ in shown], [errors[1][y] for y, _ in shown]]
-            ax.errorbar(
-                [x for _, x in shown],
-                [y for y, _ in shown],
-                xerr=err,
-                fmt="o",
-                color=OKABE_ITO[4],
-                ecolor="#555555",
-                capsize=3,
-            )
-        else:
-            ax.plot([x for _, x in shown], [y for y, _ in shown], "o", color=OKABE_ITO[4])
-        if rate == "fmr":
-            ax.axvline(
-                point.target_fmr,
-                color=OKABE_ITO[5],
-                linestyle="--",
-                linewidth=1,
-                label="target FMR",
-            )
-            ax.legend(fontsize="x-small", loc="lower right")
-        ax.set_xlabel(f"{rate.upper()} (fraction)")
-        ax.set_xlim(left=0)
-        ax.grid(True, axis="x", linewidth=0.4, color="#cccccc")
-    axes[0].set_yticks(ys, [_label(g) for g in groups], fontsize="small")
-    axes[0].invert_yaxis()
-    fig.suptitle(tex_safe(point_title(point)), fontsize="small")
+        panels.append((rate, shown, _interval_errors(groups, rate)))
+    with_ci = [rate.upper() for rate, _, errors in panels if errors is not None]
+    labels = [_label(g) for g in groups]
+    title = tex_safe(point_title(point))
+
+    def draw() -> Any:
+        fig = figure(
+            8.0,
+            max(2.5, 0.35 * len(groups) + 1.5),
+            left=0.3 + label_width(labels),
+            bottom=0.55,
+            top=0.4,
+            gap=0.25,
+        )
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, (rate, shown, errors) in zip(axes, panels, strict=True):
+            if errors is not None:
+                err = [[errors[0][y] for y, _ in shown], [errors[1][y] for y, _ in shown]]
+                ax.errorbar(
+                    [x for _, x in shown],
+                    [y for y, _ in shown],
+                    xerr=err,
+                    fmt="o",
+                    color=OKABE_ITO[4],
+                    ecolor="#555555",
+                    capsize=3,
+                )
+            else:
+                ax.plot([x for _, x in shown], [y for y, _ in shown], "o", color=OKABE_ITO[4])
+            if rate == "fmr":
+                ax.axvline(
+                    point.target_fmr,
+                    color=OKABE_ITO[5],
+                    linestyle="--",
+                    linewidth=1,
+                    label="target FMR",
+                )
+                ax.legend(fontsize="x-small", loc="lower right")
+            ax.set_xlabel(f"{rate.upper()} (fraction)")
+            ax.set_xlim(left=0)
+            ax.grid(True, axis="x", linewidth=0.4, color="#cccccc")
+        axes[0].set_yticks(ys, labels, fontsize="small")
+        axes[0].invert_yaxis()
+        fig.suptitle(title, fontsize="small")
+        return fig
 
     alt = (
         f"Dot plots of FMR and FNMR for {len(groups)} groups at {point_title(point)}: "
@@ -308,4 +352,4 @@ def rates_chart(results: AuditResult, index: int) -> Chart | None:
     if point.threshold is None:
         caption += " Each group is read at its own threshold."
     key = f"chart-rates-{index}"
-    return Chart(key, f"Rates per group, {point_title(point)}", caption, alt, svg(fig, key, alt))
+    return Chart(key, f"Rates per group, {point_title(point)}", caption, alt, draw)
