@@ -461,3 +461,14 @@ def test_a_view_of_few_subjects_counts_its_pairs_exactly() -> None:
     assert not view.linear and view.pair_count.sum() == n
     for w in poisson_weights(6, 5, seed=2):
         assert view.weighted(w).total == int(np.dot(w[a].astype(np.int64), w[b]))
+
+
+def test_closed_form_intervals_stay_finite_and_below_one_at_a_level_next_to_one() -> None:
+    """At the largest level below 1, the upper bounds are quantiles, not 1 and infinity."""
+    level = float(np.nextafter(1.0, 0.0))
+    cp_low, cp_high = clopper_pearson(5, 100, level)
+    w_low, w_high = wilson(5, 100, level)
+    assert 0.0 < float(cp_low) < 0.05 < float(cp_high) < 1.0
+    assert 0.0 < float(w_low) < 0.05 < float(w_high) < 1.0
+    # The upper bound is the upper-tail quantile: I_high(k + 1, n - k) = 1 - alpha / 2.
+    assert float(stats.beta.sf(float(cp_high), 6, 95)) == pytest.approx((1 - level) / 2, rel=1e-6)

@@ -56,7 +56,11 @@ def clopper_pearson(
     with np.errstate(invalid="ignore", divide="ignore"):
         low = np.where(k_arr > 0, special.betaincinv(k_arr, n_arr - k_arr + 1, alpha / 2), 0.0)
         high = np.where(
-            k_arr < n_arr, special.betaincinv(k_arr + 1, n_arr - k_arr, 1 - alpha / 2), 1.0
+            # The upper tail's quantile, not 1 - alpha/2's (which rounds to 1 when
+            # alpha/2 is below the spacing of doubles near 1).
+            k_arr < n_arr,
+            special.betainccinv(k_arr + 1, n_arr - k_arr, alpha / 2),
+            1.0,
         )
     undefined = n_arr == 0
     return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
@@ -78,7 +82,7 @@ def wilson(
 
     """
     k_arr, n_arr = _check(k, n, level)
-    z = float(special.ndtri(1 - (1 - level) / 2))
+    z = -float(special.ndtri((1 - level) / 2))  # finite for every level below 1
     with np.errstate(invalid="ignore", divide="ignore"):
         p = k_arr / n_arr
         centre = (p + z * z / (2 * n_arr)) / (1 + z * z / n_arr)
