@@ -10,59 +10,67 @@ Read comparisons with a reader, audit them, write the result::
     result.write_json("out/results.json")
 """
 
-from faceparity._version import __version__
-from faceparity.acquisition import AcquisitionResult, acquisition_by_group
-from faceparity.errors import FaceparityError, InputError, Location, UsageError
-from faceparity.identification import (
-    IdentificationResult,
-    ProtocolConfig,
-    audit_identification,
-)
-from faceparity.metrics import (
-    DetCurve,
-    EqualErrorRate,
-    Measure,
-    det_curve,
-    equal_error_rate,
-    fmr_fnmr,
-    fnmr_at_fmr,
-    threshold_at_fmr,
-)
-from faceparity.model.comparisons import ComparisonSet, Exclusion
-from faceparity.model.config import (
-    AuditConfig,
-    FMRScope,
-    MatedGroupRule,
-    PolicyKind,
-    ScoreKind,
-    ThresholdPolicy,
-)
-from faceparity.model.grouping import Group, Grouping, group_comparisons
-from faceparity.pipeline import (
-    ModelSpec,
-    OnnxEmbedder,
-    PipelineSettings,
-    QualityLimits,
-    embed_images,
-    open_detector,
-)
-from faceparity.readers import (
-    AttributeSpec,
-    read_bfw,
-    read_bob,
-    read_embeddings,
-    read_pairs,
-    read_rfw,
-)
-from faceparity.readers.manifest import read_manifest
-from faceparity.results.audit import SCHEMA_VERSION, AuditResult
-from faceparity.uncertainty import (
-    clopper_pearson,
-    support_for,
-    wilson,
-    with_uncertainty,
-)
-from faceparity.verification.audit import audit
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # not typing's: importing typing would slow ``import faceparity``
+if TYPE_CHECKING:
+    from typing import Any
+
+    from faceparity._version import __version__
+    from faceparity.acquisition import AcquisitionResult, acquisition_by_group
+    from faceparity.errors import FaceparityError, InputError, Location, UsageError
+    from faceparity.identification import (
+        IdentificationResult,
+        ProtocolConfig,
+        audit_identification,
+    )
+    from faceparity.metrics import (
+        DetCurve,
+        EqualErrorRate,
+        Measure,
+        det_curve,
+        equal_error_rate,
+        fmr_fnmr,
+        fnmr_at_fmr,
+        threshold_at_fmr,
+    )
+    from faceparity.model.comparisons import ComparisonSet, Exclusion
+    from faceparity.model.config import (
+        AuditConfig,
+        FMRScope,
+        MatedGroupRule,
+        PolicyKind,
+        ScoreKind,
+        ThresholdPolicy,
+    )
+    from faceparity.model.grouping import Group, Grouping, group_comparisons
+    from faceparity.pipeline import (
+        ModelSpec,
+        OnnxEmbedder,
+        PipelineSettings,
+        QualityLimits,
+        embed_images,
+        open_detector,
+    )
+    from faceparity.readers import (
+        AttributeSpec,
+        read_bfw,
+        read_bob,
+        read_embeddings,
+        read_pairs,
+        read_rfw,
+    )
+    from faceparity.readers.manifest import read_manifest
+    from faceparity.results.audit import SCHEMA_VERSION, AuditResult
+    from faceparity.uncertainty import (
+        clopper_pearson,
+        support_for,
+        wilson,
+        with_uncertainty,
+    )
+    from faceparity.verification.audit import audit
 
 __all__ = [
     "__version__",
@@ -123,3 +131,69 @@ __all__ = [
     "Location",
     "UsageError",
 ]
+
+_LAZY: dict[str, str] = {
+    "__version__": "faceparity._version",
+    "AcquisitionResult": "faceparity.acquisition",
+    "acquisition_by_group": "faceparity.acquisition",
+    "FaceparityError": "faceparity.errors",
+    "InputError": "faceparity.errors",
+    "Location": "faceparity.errors",
+    "UsageError": "faceparity.errors",
+    "IdentificationResult": "faceparity.identification",
+    "ProtocolConfig": "faceparity.identification",
+    "audit_identification": "faceparity.identification",
+    "DetCurve": "faceparity.metrics",
+    "EqualErrorRate": "faceparity.metrics",
+    "Measure": "faceparity.metrics",
+    "det_curve": "faceparity.metrics",
+    "equal_error_rate": "faceparity.metrics",
+    "fmr_fnmr": "faceparity.metrics",
+    "fnmr_at_fmr": "faceparity.metrics",
+    "threshold_at_fmr": "faceparity.metrics",
+    "ComparisonSet": "faceparity.model.comparisons",
+    "Exclusion": "faceparity.model.comparisons",
+    "AuditConfig": "faceparity.model.config",
+    "FMRScope": "faceparity.model.config",
+    "MatedGroupRule": "faceparity.model.config",
+    "PolicyKind": "faceparity.model.config",
+    "ScoreKind": "faceparity.model.config",
+    "ThresholdPolicy": "faceparity.model.config",
+    "Group": "faceparity.model.grouping",
+    "Grouping": "faceparity.model.grouping",
+    "group_comparisons": "faceparity.model.grouping",
+    "ModelSpec": "faceparity.pipeline",
+    "OnnxEmbedder": "faceparity.pipeline",
+    "PipelineSettings": "faceparity.pipeline",
+    "QualityLimits": "faceparity.pipeline",
+    "embed_images": "faceparity.pipeline",
+    "open_detector": "faceparity.pipeline",
+    "AttributeSpec": "faceparity.readers",
+    "read_bfw": "faceparity.readers",
+    "read_bob": "faceparity.readers",
+    "read_embeddings": "faceparity.readers",
+    "read_pairs": "faceparity.readers",
+    "read_rfw": "faceparity.readers",
+    "read_manifest": "faceparity.readers.manifest",
+    "SCHEMA_VERSION": "faceparity.results.audit",
+    "AuditResult": "faceparity.results.audit",
+    "clopper_pearson": "faceparity.uncertainty",
+    "support_for": "faceparity.uncertainty",
+    "wilson": "faceparity.uncertainty",
+    "with_uncertainty": "faceparity.uncertainty",
+    "audit": "faceparity.verification.audit",
+}
+"""The module each public name comes from: imported when the name is first used."""
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, its module imported on first use (``import faceparity`` is cheap)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -26,13 +26,17 @@ __all__ = ["demo", "simulate"]
 def simulate(output: Path, subjects_per_group: int, samples_per_subject: int, seed: int) -> None:
     """Make a synthetic population with planted differentials and known true rates."""
     from faceparity.synthetic import simulate as sim
+    from faceparity.workflow.outputs import OutputTransaction
 
     config = sim.default_config(
         n_subjects_per_group=subjects_per_group, samples_per_subject=samples_per_subject, seed=seed
     )
-    paths = sim.write_simulation(sim.simulate(config), output)
-    for name, path in paths.items():
-        _message(f"wrote {name}: {path}")
+    with OutputTransaction() as outputs:
+        with outputs.folder(output) as staging:
+            staged = sim.write_simulation(sim.simulate(config), staging)
+        outputs.commit()
+    for name, path in staged.items():
+        _message(f"wrote {name}: {output / path.name}")
 
 
 @click.command()
