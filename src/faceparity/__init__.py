@@ -13,13 +13,14 @@ Read comparisons with a reader, audit them, write the result::
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
-from faceparity._version import __version__
-from faceparity.errors import FaceparityError, InputError, Location, UsageError
-
+TYPE_CHECKING = False  # not typing's: importing typing would slow ``import faceparity``
 if TYPE_CHECKING:
+    from typing import Any
+
+    from faceparity._version import __version__
     from faceparity.acquisition import AcquisitionResult, acquisition_by_group
+    from faceparity.errors import FaceparityError, InputError, Location, UsageError
     from faceparity.identification import (
         IdentificationResult,
         ProtocolConfig,
@@ -70,56 +71,6 @@ if TYPE_CHECKING:
         with_uncertainty,
     )
     from faceparity.verification.audit import audit
-
-# The public names and the modules they come from: imported on first use (PEP 562), so
-# that ``import faceparity`` and ``faceparity --help`` do not import pandas, scipy,
-# numba or the image pipeline.
-_LAZY: dict[str, str] = {
-    "AcquisitionResult": "faceparity.acquisition",
-    "acquisition_by_group": "faceparity.acquisition",
-    "IdentificationResult": "faceparity.identification",
-    "ProtocolConfig": "faceparity.identification",
-    "audit_identification": "faceparity.identification",
-    "DetCurve": "faceparity.metrics",
-    "EqualErrorRate": "faceparity.metrics",
-    "Measure": "faceparity.metrics",
-    "det_curve": "faceparity.metrics",
-    "equal_error_rate": "faceparity.metrics",
-    "fmr_fnmr": "faceparity.metrics",
-    "fnmr_at_fmr": "faceparity.metrics",
-    "threshold_at_fmr": "faceparity.metrics",
-    "ComparisonSet": "faceparity.model.comparisons",
-    "Exclusion": "faceparity.model.comparisons",
-    "AuditConfig": "faceparity.model.config",
-    "FMRScope": "faceparity.model.config",
-    "MatedGroupRule": "faceparity.model.config",
-    "PolicyKind": "faceparity.model.config",
-    "ScoreKind": "faceparity.model.config",
-    "ThresholdPolicy": "faceparity.model.config",
-    "Group": "faceparity.model.grouping",
-    "Grouping": "faceparity.model.grouping",
-    "group_comparisons": "faceparity.model.grouping",
-    "ModelSpec": "faceparity.pipeline",
-    "OnnxEmbedder": "faceparity.pipeline",
-    "PipelineSettings": "faceparity.pipeline",
-    "QualityLimits": "faceparity.pipeline",
-    "embed_images": "faceparity.pipeline",
-    "open_detector": "faceparity.pipeline",
-    "AttributeSpec": "faceparity.readers",
-    "read_bfw": "faceparity.readers",
-    "read_bob": "faceparity.readers",
-    "read_embeddings": "faceparity.readers",
-    "read_pairs": "faceparity.readers",
-    "read_rfw": "faceparity.readers",
-    "read_manifest": "faceparity.readers.manifest",
-    "SCHEMA_VERSION": "faceparity.results.audit",
-    "AuditResult": "faceparity.results.audit",
-    "clopper_pearson": "faceparity.uncertainty",
-    "support_for": "faceparity.uncertainty",
-    "wilson": "faceparity.uncertainty",
-    "with_uncertainty": "faceparity.uncertainty",
-    "audit": "faceparity.verification.audit",
-}
 
 __all__ = [
     "__version__",
@@ -181,21 +132,68 @@ __all__ = [
     "UsageError",
 ]
 
+_LAZY: dict[str, str] = {
+    "__version__": "faceparity._version",
+    "AcquisitionResult": "faceparity.acquisition",
+    "acquisition_by_group": "faceparity.acquisition",
+    "FaceparityError": "faceparity.errors",
+    "InputError": "faceparity.errors",
+    "Location": "faceparity.errors",
+    "UsageError": "faceparity.errors",
+    "IdentificationResult": "faceparity.identification",
+    "ProtocolConfig": "faceparity.identification",
+    "audit_identification": "faceparity.identification",
+    "DetCurve": "faceparity.metrics",
+    "EqualErrorRate": "faceparity.metrics",
+    "Measure": "faceparity.metrics",
+    "det_curve": "faceparity.metrics",
+    "equal_error_rate": "faceparity.metrics",
+    "fmr_fnmr": "faceparity.metrics",
+    "fnmr_at_fmr": "faceparity.metrics",
+    "threshold_at_fmr": "faceparity.metrics",
+    "ComparisonSet": "faceparity.model.comparisons",
+    "Exclusion": "faceparity.model.comparisons",
+    "AuditConfig": "faceparity.model.config",
+    "FMRScope": "faceparity.model.config",
+    "MatedGroupRule": "faceparity.model.config",
+    "PolicyKind": "faceparity.model.config",
+    "ScoreKind": "faceparity.model.config",
+    "ThresholdPolicy": "faceparity.model.config",
+    "Group": "faceparity.model.grouping",
+    "Grouping": "faceparity.model.grouping",
+    "group_comparisons": "faceparity.model.grouping",
+    "ModelSpec": "faceparity.pipeline",
+    "OnnxEmbedder": "faceparity.pipeline",
+    "PipelineSettings": "faceparity.pipeline",
+    "QualityLimits": "faceparity.pipeline",
+    "embed_images": "faceparity.pipeline",
+    "open_detector": "faceparity.pipeline",
+    "AttributeSpec": "faceparity.readers",
+    "read_bfw": "faceparity.readers",
+    "read_bob": "faceparity.readers",
+    "read_embeddings": "faceparity.readers",
+    "read_pairs": "faceparity.readers",
+    "read_rfw": "faceparity.readers",
+    "read_manifest": "faceparity.readers.manifest",
+    "SCHEMA_VERSION": "faceparity.results.audit",
+    "AuditResult": "faceparity.results.audit",
+    "clopper_pearson": "faceparity.uncertainty",
+    "support_for": "faceparity.uncertainty",
+    "wilson": "faceparity.uncertainty",
+    "with_uncertainty": "faceparity.uncertainty",
+    "audit": "faceparity.verification.audit",
+}
+"""The module each public name comes from: imported when the name is first used."""
+
 
 def __getattr__(name: str) -> Any:
-    """A public name (or a subpackage such as ``faceparity.readers``), imported on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        try:
-            return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    """A public name, its module imported on first use (``import faceparity`` is cheap)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted({*globals(), *_LAZY})

@@ -57,3 +57,21 @@ def test_another_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     with pytest.raises(OutputError) as err:
         RecordCache(other)
     assert str(err.value) == MSG_NOT_A_CACHE.format(file=other)
+
+
+def test_a_cache_created_and_left_empty_is_discarded_with_its_folders(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "deeper" / "records.sqlite"
+    cache = RecordCache(path)
+    cache.close()
+    cache.discard_if_created()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cache_that_existed_is_never_discarded(tmp_path: Path) -> None:
+    path = tmp_path / "records.sqlite"
+    RecordCache(path).close()
+    before = path.read_bytes()
+    cache = RecordCache(path)
+    cache.close()
+    cache.discard_if_created()
+    assert path.read_bytes() == before

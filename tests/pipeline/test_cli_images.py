@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -510,3 +511,104 @@ def test_the_detector_runs_on_the_models_cuda_device(monkeypatch: pytest.MonkeyP
     detector, model = open_models(models)
     assert detector == "det" and isinstance(model, OnCuda)
     assert opened["providers"] == [("CUDAExecutionProvider", {"device_id": 1})]
+
+
+def _listing(folder: Path) -> dict[str, bytes | None]:
+    return {
+        str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def _failing_at_the_audit_step(manifest: Path, root: Path, model: Path, out: Path) -> list[str]:
+    """`audit images` whose audit stops after the pipeline: 276 comparisons, 10 allowed."""
+    args = ["audit", "images", manifest, "--root", root, "--detector", "none"]
+    args += ["--embedder", model, "--group-by", "sex", "--fmr", "0.01", "--intervals", "none"]
+    return [*args, "--engine", "exact", "--max-comparisons", "10", "-o", out]
+
+
+def test_audit_images_failing_at_the_audit_step_leaves_the_embeddings_as_they_were(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    manifest, root, model = images
+    out = tmp_path / "audit"
+    out.mkdir()
+    (out / "embeddings.parquet").write_bytes(b"an earlier run's embeddings")
+    (out / "results.json").write_bytes(b"an earlier run's results")
+    result = _run(_failing_at_the_audit_step(manifest, root, model, out))
+    assert result.exit_code == 2, result.output
+    assert "24 enrolled" in result.stderr  # the pipeline ran; its audit failed
+    listing = _listing(out)
+    assert listing.pop("embeddings.parquet.cache.sqlite") is not None
+    assert listing == {
+        "embeddings.parquet": b"an earlier run's embeddings",
+        "results.json": b"an earlier run's results",
+    }
+    cache = out / "embeddings.parquet.cache.sqlite"
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"nothing was written but the record cache {cache} (with 25 more images), "
+        "kept for a rerun to resume"
+    )
+    args = ["audit", "images", manifest, "--root", root, "--detector", "none"]
+    args += ["--embedder", model, "--group-by", "sex", "--fmr", "0.01", "--intervals", "none"]
+    rerun = _run([*args, "-o", out, "--no-report"])
+    assert rerun.exit_code == 0, rerun.output
+    assert "(25 from the cache)" in rerun.stderr
+
+
+def test_audit_images_failing_at_the_audit_step_without_a_cache_leaves_nothing(
+    images: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    manifest, root, model = images
+    before = _listing(tmp_path)
+    args = _failing_at_the_audit_step(manifest, root, model, tmp_path / "a")
+    result = _run([*args, "--no-cache"])
+    assert result.exit_code == 2, result.output
+    assert _listing(tmp_path) == before
+    assert result.stderr.strip().splitlines()[-1] == "nothing was written"
+
+
+def test_embed_interrupted_midway_keeps_the_cache_and_says_so(
+    images: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faceparity.pipeline.run as pipeline_run
+
+    manifest, root, model = images
+    embed_images = pipeline_run.embed_images
+
+    def stop_midway(*args: Any, progress: Any, **kwargs: Any) -> Any:
+        def update(done: int, total: int) -> None:
+            progress(done, total)
+            if done >= 8:
+                raise KeyboardInterrupt
+
+        return embed_images(*args, progress=update, **kwargs)
+
+    monkeypatch.setattr(pipeline_run, "embed_images", stop_midway)
+    out = tmp_path / "e.parquet"
+    args = ["embed", manifest, "--root", root, "--detector", "none", "--embedder", model]
+    result = _run([*args, "--batch-size", "4", "-o", out])
+    assert result.exit_code == 130, result.output
+    cache = tmp_path / "e.parquet.cache.sqlite"
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted; nothing was written but the record cache {cache} (with ")
+    assert last.endswith(" more images), kept for a rerun to resume")
+    assert not out.exists() and cache.exists()
+
+
+def test_embed_interrupted_before_any_record_leaves_no_cache(
+    images: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faceparity.pipeline.run as pipeline_run
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline_run, "embed_images", interrupted)
+    manifest, root, model = images
+    out = tmp_path / "new" / "e.parquet"
+    args = ["embed", manifest, "--root", root, "--detector", "none", "--embedder", model]
+    result = _run([*args, "-o", out])
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip().splitlines()[-1] == "interrupted; nothing was written"
+    assert not (tmp_path / "new").exists()

@@ -2,31 +2,38 @@
 
 No metric is computed here, and no policy is decided: each command builds a request for
 the library (:mod:`faceparity.workflow` for the audits) and prints what comes back.
-Results go to ``OUTDIR/results.json`` (atomically) and a table to stdout (``--json``
-prints the JSON instead); messages go to stderr. The exit codes are in
-:mod:`faceparity.cli.support`.
+Results go to ``OUTDIR/results.json`` and a table to stdout (``--json`` prints the JSON
+instead); messages go to stderr. A command writes all its outputs or none of them. The
+exit codes are in :mod:`faceparity.cli.support`.
 
 The commands, by family: :mod:`~faceparity.cli.audit` (``audit pairs``, ``histogram``,
 ``bfw``, ``rfw``, ``bob``, ``embeddings``, ``images``), :mod:`~faceparity.cli.review`
 (``report``, ``compare``, ``check``, ``scenario``), :mod:`~faceparity.cli.plan`,
 :mod:`~faceparity.cli.images` (``embed``, ``verify``), :mod:`~faceparity.cli.demo`
-(``simulate``, ``demo``).
+(``simulate``, ``demo``); the group is :mod:`~faceparity.cli.commands`.
+
+Importing this package imports nothing else: :func:`run`, the program, watches Ctrl-C
+(SIGINT) before it imports the commands and their libraries, which takes a second or
+more, so that a Ctrl-C at any moment ends the program with exit 130 and one line.
 """
 
 from __future__ import annotations
 
-import click
+import importlib
+import sys
 
-from faceparity._version import __version__
-from faceparity.cli import audit, demo, images, plan, review
-from faceparity.cli.support import (
-    EXIT_BAD_INPUT,
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_VIOLATIONS,
-    StrictGroup,
-)
+TYPE_CHECKING = False  # not typing's: importing typing would slow the start
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+    from faceparity.cli.commands import main
+    from faceparity.cli.support import (
+        EXIT_BAD_INPUT,
+        EXIT_INTERNAL,
+        EXIT_INTERRUPTED,
+        EXIT_OK,
+        EXIT_VIOLATIONS,
+    )
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -35,22 +42,53 @@ __all__ = [
     "EXIT_OK",
     "EXIT_VIOLATIONS",
     "main",
+    "run",
 ]
 
+_LAZY = {
+    "main": "faceparity.cli.commands",
+    "EXIT_BAD_INPUT": "faceparity.cli.support",
+    "EXIT_INTERNAL": "faceparity.cli.support",
+    "EXIT_INTERRUPTED": "faceparity.cli.support",
+    "EXIT_OK": "faceparity.cli.support",
+    "EXIT_VIOLATIONS": "faceparity.cli.support",
+}
 
-@click.group(cls=StrictGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="faceparity")
-def main() -> None:
-    """Audit demographic differentials of a face recognition system (1:1 verification)."""
+
+def __getattr__(name: str) -> Any:
+    """The command group and the exit codes, imported on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-main.add_command(audit.audit)
-main.add_command(demo.simulate)
-main.add_command(demo.demo)
-main.add_command(review.report)
-main.add_command(review.compare)
-main.add_command(review.check)
-main.add_command(plan.plan)
-main.add_command(review.scenario)
-main.add_command(images.embed)
-main.add_command(images.verify)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+def run() -> NoReturn:
+    """Run ``faceparity`` as a program, watching Ctrl-C from before its first import."""
+    import signal
+
+    early: list[int] = []
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda signum, frame: early.append(signum))
+    from faceparity.io import MSG_INTERRUPTED, install_watch
+
+    watch = install_watch()
+    watch.received += len(early)
+    if not watch.interrupted:
+        try:
+            from faceparity.cli.commands import main
+        except KeyboardInterrupt:
+            pass
+    if watch.interrupted:  # raised above, or swallowed by a library while it was imported
+        import os
+
+        watch.settle()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.stderr.write(MSG_INTERRUPTED.format(outcome=watch.outcome()) + "\n")
+        sys.stderr.flush()
+        os._exit(130)  # EXIT_INTERRUPTED, at once: see faceparity.cli.support.end_process
+    main()
+    sys.exit(0)  # not reached: the program exits

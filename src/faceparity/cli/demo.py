@@ -37,6 +37,7 @@ MSG_TOO_MANY_SAMPLES = (
 def simulate(output: Path, subjects_per_group: int, samples_per_subject: int, seed: int) -> None:
     """Make a synthetic population with planted differentials and known true rates."""
     from faceparity.synthetic import simulate as sim
+    from faceparity.workflow.outputs import OutputTransaction
 
     if subjects_per_group * samples_per_subject > MAX_SAMPLES_PER_GROUP:
         raise UsageError(
@@ -48,9 +49,12 @@ def simulate(output: Path, subjects_per_group: int, samples_per_subject: int, se
     config = sim.default_config(
         n_subjects_per_group=subjects_per_group, samples_per_subject=samples_per_subject, seed=seed
     )
-    paths = sim.write_simulation(sim.simulate(config), output)
-    for name, path in paths.items():
-        _message(f"wrote {name}: {path}")
+    with OutputTransaction() as outputs:
+        with outputs.folder(output) as staging:
+            staged = sim.write_simulation(sim.simulate(config), staging)
+        outputs.commit()
+    for name, path in staged.items():
+        _message(f"wrote {name}: {output / path.name}")
 
 
 @click.command()

@@ -3,21 +3,30 @@
 Exit codes: 0 success; 1 a limit of ``check`` or ``audit --check`` is violated; 2 bad
 input or usage (the message names file, row and column); 73 an output file that cannot
 be written; 70 an internal error (a bug: please report it); 130 interrupted.
+
+A command writes all its outputs or none (:mod:`faceparity.workflow.outputs`). Ctrl-C
+at any moment ends it with exit 130 and one line on stderr that says which: "interrupted;
+nothing was written", or that every output was written (the interrupt came after they
+were moved into place).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from faceparity.errors import FaceparityError
+from faceparity.io import MSG_INTERRUPTED, InterruptWatch, install_watch, watch_interrupts
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
@@ -109,29 +118,118 @@ def _write_output(path: Path, text: str) -> None:
     write_text(path, text, message=_message)
 
 
+def _interrupted(watch: InterruptWatch) -> NoReturn:
+    """Say that the command was interrupted and what became of its outputs; exit 130."""
+    _message(MSG_INTERRUPTED.format(outcome=watch.outcome()))
+    sys.exit(EXIT_INTERRUPTED)
+
+
 def _reported(func: F) -> F:
-    """Turn library errors into one line on stderr and an exit code; never a traceback."""
+    """Turn library errors into one line on stderr and an exit code; never a traceback.
+
+    A Ctrl-C while the command runs gives exit 130 and one line saying whether its
+    outputs were written, also when a library swallowed the ``KeyboardInterrupt`` (a
+    weak reference's callback) or turned it into an error of its own: the SIGINT
+    itself is counted (:class:`~faceparity.io.InterruptWatch`). After a failure that
+    left something (a persistent store kept, a file that could not be removed), a
+    second line says what.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except FaceparityError as err:
-            _message(f"error: {err}")
-            sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            _message("interrupted; nothing was written")
-            sys.exit(EXIT_INTERRUPTED)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
-            raise
-        except Exception as err:  # noqa: BLE001 - the last line of defence
-            _message(
-                f"internal error: {type(err).__name__}: {err}\n"
-                "This is a bug in faceparity; please report it with the command you ran."
-            )
-            sys.exit(EXIT_INTERNAL)
+        with watch_interrupts() as watch:
+            try:
+                try:
+                    value = func(*args, **kwargs)
+                finally:
+                    watch.settle()
+            except KeyboardInterrupt:
+                _interrupted(watch)
+            except (click.exceptions.Exit, click.ClickException, SystemExit):
+                if watch.interrupted:
+                    _interrupted(watch)
+                raise
+            except FaceparityError as err:
+                if watch.interrupted:
+                    _interrupted(watch)
+                _message(f"error: {err}")
+                if watch.discarded or watch.kept or watch.leftovers:
+                    _message(watch.outcome())
+                sys.exit(err.exit_code)
+            except Exception as err:  # noqa: BLE001 - the last line of defence
+                if watch.interrupted:
+                    _interrupted(watch)
+                _message(
+                    f"internal error: {type(err).__name__}: {err}\n"
+                    "This is a bug in faceparity; please report it with the command you ran."
+                )
+                sys.exit(EXIT_INTERNAL)
+            if watch.interrupted:
+                _interrupted(watch)
+            return value
 
     return wrapper  # type: ignore[return-value]
+
+
+def _exit_code(code: object) -> int:
+    """The process exit code of ``sys.exit(code)``."""
+    if code is None:
+        return EXIT_OK
+    return code if isinstance(code, int) else 1
+
+
+def run_program(command: click.Command) -> NoReturn:
+    """Run ``command`` as the process: the console script and ``python -m faceparity.cli``.
+
+    The exit codes are those of :func:`_reported`. A Ctrl-C outside any command (while
+    the arguments are read) also gives 130 and one line. Once the command is over,
+    Ctrl-C is ignored: the process only has to exit, and during Python's own shutdown
+    it would otherwise die of the signal without a word (:func:`end_process`).
+    """
+    watch = install_watch()
+    told = False
+    try:
+        try:
+            value = command.main(standalone_mode=False)
+        finally:
+            watch.settle()
+        code = value if isinstance(value, int) else EXIT_OK
+    except SystemExit as stop:
+        code = _exit_code(stop.code)
+        told = code == EXIT_INTERRUPTED
+    except click.Abort:
+        code = 1
+        if not watch.interrupted:  # the end of a prompt's input, as click says it
+            _message("Aborted!")
+    except click.ClickException as err:
+        err.show()
+        code = err.exit_code
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    if watch.interrupted and not told:
+        _message(MSG_INTERRUPTED.format(outcome=watch.outcome()))
+        code = EXIT_INTERRUPTED
+    end_process(code, interrupted=watch.interrupted)
+
+
+def end_process(code: int, *, interrupted: bool) -> NoReturn:
+    """Exit with ``code``, Ctrl-C ignored from now on; at once when the run was interrupted.
+
+    An interrupted process ends with ``os._exit`` once stdout and stderr are flushed
+    (every ``finally`` has run by then): under ``python -m``, CPython ends a process
+    in which a ``KeyboardInterrupt`` once went through ``exec`` of a string (as
+    dataclasses and named tuples are made, on import) by sending itself SIGINT again,
+    although the exception was handled: the process would die of the signal (exit
+    -2) after saying it exits 130.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if interrupted:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 @contextlib.contextmanager

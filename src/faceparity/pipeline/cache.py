@@ -15,6 +15,7 @@ mode ``0600`` (readable and writable by its owner only) inside a directory creat
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -50,13 +51,21 @@ class RecordCache:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._created: list[Path] = []
         try:
-            if not self.path.parent.exists():
+            missing = []
+            folder = self.path.parent
+            while not folder.exists() and folder != folder.parent:
+                missing.append(folder)
+                folder = folder.parent
+            if missing:
                 self.path.parent.mkdir(parents=True, mode=0o700)
+                self._created.extend(missing)
             fresh = not self.path.exists() or self.path.stat().st_size == 0
-            if fresh:  # created owner-only before SQLite writes a byte
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            if not self.path.exists():  # created owner-only before SQLite writes a byte
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                 os.close(fd)
+                self._created.insert(0, self.path)
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             application = self._db.execute("PRAGMA application_id").fetchone()[0]
             if fresh:
@@ -95,3 +104,17 @@ class RecordCache:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+    def discard_if_created(self) -> None:
+        """Remove the file (and the folders) this object created, once closed.
+
+        For a run that stops before it stored a record: the empty cache it created is
+        not left behind. A cache that existed before is never removed.
+        """
+        for path in self._created:
+            with contextlib.suppress(OSError):
+                if path == self.path:
+                    path.unlink()
+                else:
+                    path.rmdir()  # only when empty
+        self._created.clear()

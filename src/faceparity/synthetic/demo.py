@@ -33,7 +33,7 @@ from faceparity.synthetic.simulate import (
 )
 from faceparity.verification.audit import audit
 from faceparity.workflow.audit import add_intervals
-from faceparity.workflow.outputs import write_results
+from faceparity.workflow.outputs import OutputTransaction, write_results
 from faceparity.workflow.request import IntervalMethod, IntervalSettings
 
 __all__ = [
@@ -327,18 +327,47 @@ def run_demo(
     """Simulate, write, read back, audit and check against the truth; returns the text to print.
 
     Writes ``output/data/{embeddings.npy,metadata.csv,truth.json}``,
-    ``output/results.json`` and ``output/report.html``. The text holds the audit's
-    tables, then for each
-    target FMR under the ``global`` policy the truth check (:func:`truth_check`) and
-    the order checks (:func:`order_check`), then the paths and the wall time.
+    ``output/results.json`` and ``output/report.html``: all of them, or none when the
+    demo fails or is interrupted (the data is moved into place when written, since
+    the audit reads it back). The text holds the audit's tables, then for each target
+    FMR under the ``global`` policy the truth check (:func:`truth_check`) and the order
+    checks (:func:`order_check`), then the paths and the wall time.
     """
     start = time.perf_counter()
     log(SYNTHETIC_NOTICE)
     config = default_config(seed=seed)
-    paths = write_simulation(simulate(config), Path(output) / "data")
+    with OutputTransaction() as outputs:
+        with outputs.folder(Path(output) / "data", now=True) as staging:
+            staged = write_simulation(simulate(config), staging)
+        paths = {name: Path(output) / "data" / path.name for name, path in staged.items()}
+        result = _audit_demo(config, paths, target_fmrs, replicates, seed, log)
+        results_path, report_path = write_results(
+            result, Path(output), report=demo_report(result), outputs=outputs
+        )
+        outputs.commit()
+    parts = [
+        SYNTHETIC_NOTICE,
+        format_table(result),
+        *(_truth_table(truth_check(result, config, target_fmr=t), t) for t in target_fmrs),
+        f"results: {results_path}\nsynthetic data and its truth: {Path(output) / 'data'}\n"
+        f"finished in {time.perf_counter() - start:.1f} s",
+        f"report: {report_path}",
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def _audit_demo(
+    config: SimulationConfig,
+    paths: dict[str, Path],
+    target_fmrs: tuple[float, ...],
+    replicates: int,
+    seed: int,
+    log: Callable[[str], None],
+) -> AuditResult:
+    """Read the simulation back from ``paths`` and audit it, with its intervals."""
     log(
         f"simulated {sum(g.n_subjects for g in config.groups)} subjects in "
-        f"{len(config.groups)} groups; data in {Path(output) / 'data'}"
+        f"{len(config.groups)} groups; data in {paths['embeddings'].parent}"
     )
     comparisons = read_embeddings(
         paths["embeddings"],
@@ -359,20 +388,10 @@ def run_demo(
     group_by = ("sex", "region")
     result = audit(comparisons, group_by=list(group_by), config=audit_config)
     log(f"bootstrapping subjects ({replicates} replicates) ...")
-    result = add_intervals(
+    return add_intervals(
         result,
         IntervalSettings(IntervalMethod.BOOTSTRAP, replicates=replicates, seed=seed),
         comparisons=comparisons,
         group_by=group_by,
         config=audit_config,
     )
-    results_path, report_path = write_results(result, Path(output), report=demo_report(result))
-    parts = [
-        SYNTHETIC_NOTICE,
-        format_table(result),
-        *(_truth_table(truth_check(result, config, target_fmr=t), t) for t in target_fmrs),
-        f"results: {results_path}\nsynthetic data and its truth: {Path(output) / 'data'}\n"
-        f"finished in {time.perf_counter() - start:.1f} s",
-        f"report: {report_path}",
-    ]
-    return "\n\n".join(parts) + "\n"

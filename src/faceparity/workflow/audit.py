@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 from faceparity.errors import UsageError
 from faceparity.model.config import AuditConfig
 from faceparity.results.audit import AuditResult
-from faceparity.workflow.outputs import refuse_overwriting, write_results
+from faceparity.workflow.outputs import (
+    OutputTransaction,
+    check_outputs,
+    refuse_overwriting,
+    write_results,
+)
 from faceparity.workflow.progress import Message, Progress, no_progress, silent
 from faceparity.workflow.request import (
     AuditRequest,
@@ -152,10 +157,20 @@ def run_audit(
         The result, the files written, the check of the limits and the exit code.
 
     """
-    refuse_overwriting(*files(request))
-    run = _Run(request, progress, message)
-    result = run.audit()
-    return run.finish(result)
+    inputs, outputs = files(request)
+    refuse_overwriting(inputs, outputs)
+    check_outputs(path for name, path in outputs.items() if name not in _STORES)
+    with OutputTransaction(message=message) as transaction:
+        checkpoint = outputs.get("--checkpoint")
+        if checkpoint is not None:
+            transaction.keep(f"the checkpoint {checkpoint}", path=checkpoint)
+        run = _Run(request, progress, message, transaction)
+        result = run.audit()
+        return run.finish(result)
+
+
+_STORES = ("--cache", "--checkpoint")
+"""The files of :func:`files` that are persistent stores, not outputs of the transaction."""
 
 
 def files(request: AuditRequest) -> tuple[dict[str, Path | None], dict[str, Path | None]]:
@@ -197,8 +212,15 @@ def files(request: AuditRequest) -> tuple[dict[str, Path | None], dict[str, Path
 class _Run:
     """One audit in progress: the request, how to report, the 1:N and acquisition parts."""
 
-    def __init__(self, request: AuditRequest, progress: Progress, message: Message) -> None:
+    def __init__(
+        self,
+        request: AuditRequest,
+        progress: Progress,
+        message: Message,
+        outputs: OutputTransaction,
+    ) -> None:
         self.request = request
+        self.outputs = outputs
         self.progress = progress
         self.message = message
         self.group_by = list(request.group_by)
@@ -349,6 +371,7 @@ class _Run:
             check=check,
             progress=self.progress,
             message=self.message,
+            outputs=self.outputs,
         )
         return self._pipeline_output(source.embeddings, specs, source.engine)
 
@@ -519,7 +542,7 @@ class _Run:
     # --- the end ------------------------------------------------------------------------
 
     def finish(self, result: AuditResult) -> AuditOutcome:
-        """Add the 1:N and acquisition parts, say the notes, check the limits, write."""
+        """Add the 1:N and acquisition parts, say the notes, check the limits, commit."""
         request = self.request
         if self.identification is not None:
             result = dataclasses.replace(result, identification=self.identification)
@@ -534,12 +557,12 @@ class _Run:
             from faceparity.review.check import check_limits
 
             check = check_limits(result, request.limits, results_name="the audit's results")
-        written: tuple[Path, ...] = ()
         if request.output is not None:
             report = None
             if request.report:
                 from faceparity.render.report import render_html
 
                 report = render_html(result)
-            written = write_results(result, request.output, report=report, message=self.message)
+            write_results(result, request.output, report=report, outputs=self.outputs)
+        written = self.outputs.commit()
         return AuditOutcome(result, written, check, request.output_format)

@@ -6,21 +6,28 @@ before any audit: the pipeline itself is :mod:`faceparity.pipeline`.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faceparity.errors import OutputError, UsageError
-from faceparity.workflow.outputs import refuse_overwriting
+from faceparity.errors import UsageError
+from faceparity.workflow.outputs import (
+    MSG_OUTPUT_NOT_WRITABLE,
+    OutputTransaction,
+    check_outputs,
+    refuse_overwriting,
+)
 from faceparity.workflow.progress import Message, Progress, no_progress, silent
 
 __all__ = [
+    "MSG_CACHE_KEPT",
     "MSG_DETECTOR_SIZE",
     "MSG_DETECTOR_SIZE_UNUSED",
     "MSG_DUPLICATES",
+    "MSG_EMBEDDED",
     "MSG_OUTPUT_NOT_WRITABLE",
     "ModelRequest",
     "PipelineRequest",
@@ -111,16 +118,9 @@ def detector_size(text: str | None, *, detector: str) -> tuple[int, int] | None:
     return width, height
 
 
-MSG_OUTPUT_NOT_WRITABLE = "cannot write {output}: {where} is not a writable directory"
-
-
 def check_writable(output: Path) -> None:
     """OutputError (exit 73) now, rather than after the pipeline, when ``output`` cannot be made."""
-    folder = output.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(MSG_OUTPUT_NOT_WRITABLE.format(output=output, where=folder))
+    check_outputs([output])
 
 
 MSG_DUPLICATES = (
@@ -150,6 +150,13 @@ def pipeline_files(
     return inputs, outputs
 
 
+MSG_EMBEDDED = (
+    "embedded {images} images: {enrolled} enrolled, {fta} failures to acquire, "
+    "{fte} failures to enrol"
+)
+MSG_CACHE_KEPT = "the record cache {path} (with {added} more images)"
+
+
 def run_pipeline(
     manifest_path: Path,
     output: Path,
@@ -158,11 +165,20 @@ def run_pipeline(
     check: Callable[[Any], None] | None = None,
     progress: Progress = no_progress,
     message: Message = silent,
+    outputs: OutputTransaction | None = None,
 ) -> Any:
     """Read the manifest, run the pipeline, write ``output`` (Parquet, mode 0600); the run.
 
     ``check(manifest)`` runs before any image is opened (the audit's own checks of
     ``audit images``), as do the checks of the output path and of the models.
+
+    Given ``outputs`` (``audit images``, which reads the file back), ``output`` is
+    written into that transaction and moved into place at once: the transaction takes
+    it back if the audit fails. Without, the run is a transaction of its own.
+
+    The record cache is not an output: it is there for a rerun to resume, so a run that
+    fails or is interrupted keeps the records it added (and the transaction names the
+    cache); a cache file this run created and that holds no record is removed.
     """
     from faceparity.pipeline.cache import RecordCache
     from faceparity.pipeline.detect.session import default_threads
@@ -195,39 +211,60 @@ def run_pipeline(
         skin_tone=not request.no_skin_tone,
     )
     detector, embedder = open_models(request.models)
-    cache = None
-    if not request.no_cache:
-        cache = RecordCache(request.cache or cache_path(output))
-    where = (
-        f"the CPU, {threads} threads"
-        if embedder.device == "cpu"
-        else f"CUDA device {embedder.device.partition(':')[2]}"
-    )
-    message(f"embedding {len(manifest)} images (model on {where}) ...")
-    try:
-        with progress("images") as update:
-            run = embed_images(
-                manifest,
-                detector=detector,
-                embedder=embedder,
-                settings=settings,
-                cache=cache,
-                progress=update,
+    with contextlib.ExitStack() as stack:
+        transaction = outputs or stack.enter_context(OutputTransaction(message=message))
+        cache = None
+        if not request.no_cache:
+            cache = RecordCache(request.cache or cache_path(output))
+        where = (
+            f"the CPU, {threads} threads"
+            if embedder.device == "cpu"
+            else f"CUDA device {embedder.device.partition(':')[2]}"
+        )
+        message(f"embedding {len(manifest)} images (model on {where}) ...")
+        with _cache_kept(cache, transaction):
+            with progress("images") as update:
+                run = embed_images(
+                    manifest,
+                    detector=detector,
+                    embedder=embedder,
+                    settings=settings,
+                    cache=cache,
+                    progress=update,
+                )
+        with transaction.path(output, mode=0o600, now=outputs is not None) as tmp:
+            run.write(tmp)
+        counts = run.counts()
+        message(
+            MSG_EMBEDDED.format(
+                images=len(manifest),
+                enrolled=counts["enrolled"],
+                fta=counts["failure_to_acquire"],
+                fte=counts["failure_to_enrol"],
             )
-    finally:
-        if cache is not None:
-            cache.close()
-    try:
-        run.write(output)
-    except OSError as err:
-        raise OutputError(f"cannot write {output}: {err.strerror or err}") from err
-    counts = run.counts()
-    message(
-        f"wrote {output}: {counts['enrolled']} enrolled, {counts['failure_to_acquire']} failures "
-        f"to acquire, {counts['failure_to_enrol']} failures to enrol"
-        + (f" ({run.n_cached} from the cache)" if run.n_cached else "")
-    )
-    copies, across = run.duplicates()
-    if copies:
-        message(MSG_DUPLICATES.format(copies=copies, across=across))
+            + (f" ({run.n_cached} from the cache)" if run.n_cached else "")
+        )
+        copies, across = run.duplicates()
+        if copies:
+            message(MSG_DUPLICATES.format(copies=copies, across=across))
+        if outputs is None:
+            transaction.commit()
     return run
+
+
+@contextlib.contextmanager
+def _cache_kept(cache: Any, transaction: OutputTransaction) -> Iterator[None]:
+    """Close the cache after the block; name it to the transaction when records were added."""
+    if cache is None:
+        yield
+        return
+    before = len(cache)
+    try:
+        yield
+    finally:
+        added = len(cache) - before
+        cache.close()
+        if added:
+            transaction.keep(MSG_CACHE_KEPT.format(path=cache.path, added=added))
+        else:
+            cache.discard_if_created()
