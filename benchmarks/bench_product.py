@@ -22,7 +22,7 @@ exit code, the machine is noisy):
   reads the table with faceparity's reader. Targets: (3) no slower than (1) and at
   most its peak RSS; (4) at least 10x faster than (1).
 * **embeddings**: N x 512 float32 unit vectors (``--n``, default 64,000 and 20,000),
-  about 5 samples per subject, a metadata CSV (sample, subject, sex);
+  5 consecutive samples per subject, a metadata CSV (sample, subject, sex);
   ``faceparity audit embeddings`` with its defaults against a process that loads the
   ``.npy`` and computes the upper-triangle block products with numpy, at the
   engine's default block size and threads. Targets: the default run within 1.5x of
