@@ -106,8 +106,9 @@ def eer(mv, mcum, m_total, m_distinct, nv, ncum, nm_total, floor, nm_distinct):
 
     Returns ``(found, eer, low, high, threshold)``.
     """
-    mc = m_distinct[m_distinct >= floor]
-    nc = nm_distinct[nm_distinct >= floor]
+    # The candidates at or above the floor: a suffix of each ascending list (no copy).
+    mc = m_distinct[np.searchsorted(m_distinct, floor, side="left") :]
+    nc = nm_distinct[np.searchsorted(nm_distinct, floor, side="left") :]
     if mc.size == 0 and nc.size == 0:
         return False, 0.0, 0.0, 0.0, 0.0
     top = -np.inf
