@@ -23,6 +23,7 @@ import json
 import math
 import os
 import tempfile
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,8 +80,20 @@ def digests(paths: Iterable[Path]) -> dict[Path, str | None]:
 
 
 def invoke(args: Sequence[object], *, input: str | None = None) -> Result:
-    """Run ``faceparity ARGS`` in-process; exceptions are kept on the result, not raised."""
-    return CliRunner().invoke(cli.main, [str(a) for a in args], input=input)
+    """Run ``faceparity ARGS`` in-process; exceptions are kept on the result, not raised.
+
+    The frames of the exceptions are cleared, so that what the command left open (a
+    file) is released, and warned about, in the case that opened it.
+    """
+    result = CliRunner().invoke(cli.main, [str(a) for a in args], input=input)
+    seen: set[int] = set()
+    err: BaseException | None = result.exc_info[1] if result.exc_info else None
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if err.__traceback__ is not None:
+            traceback.clear_frames(err.__traceback__)
+        err = err.__cause__ or err.__context__
+    return result
 
 
 def check_contract(
@@ -209,7 +222,7 @@ def workdir() -> Iterator[Path]:
 
 def mostly(usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """``usual`` three times in four, ``rare`` otherwise (an extreme value, a wrong one)."""
-    return st.integers(0, 3).flatmap(lambda i: rare if i == 0 else usual)
+    return st.integers(0, 3).flatmap(lambda i: rare if i == 3 else usual)
 
 
 # ----------------------------------------------------------------------------- cells
@@ -269,7 +282,7 @@ def pair_rows(draw: st.DrawFn, *, max_rows: int = 14) -> list[list[str]]:
         for s in pool
     }
     constant = draw(st.none() | score_cell)
-    garbage_labels = draw(st.integers(0, 5)) == 0
+    garbage_labels = draw(st.integers(0, 5)) == 5
     n = draw(st.integers(0, max_rows))
     rows = []
     for _ in range(n):
@@ -280,7 +293,7 @@ def pair_rows(draw: st.DrawFn, *, max_rows: int = 14) -> list[list[str]]:
             label = draw(st.sampled_from(LABELS_WEIRD))
         score = constant if constant is not None else draw(score_cell)
         rows.append([a, b, f"{a}_{ka}", f"{b}_{kb}", label, score, group_of[a], group_of[b]])
-    if rows and draw(st.integers(0, 3)) == 0:
+    if rows and draw(st.integers(0, 3)) == 3:
         rows.append(list(draw(st.sampled_from(rows))))  # an exact repeat
     return rows
 

@@ -9,8 +9,9 @@ cross-group cells and exclusions sum to what the file held less the audit's excl
 mated + non-mated = total; every rate = errors / trials); on any other exit no output
 file and every input unchanged (by hash).
 
-The default run has a fixed seed and a small budget of cases per command (the
-``fuzz(N)`` of each test; the whole module runs in well under a minute). The long run::
+The default run (``make test``) has a fixed seed, a budget of cases per command (the
+``fuzz(N)`` of each test) and no shrinking: the two fuzz modules take about 30 s of CPU
+on 2 cores, so that they stay well under 90 s. The long run::
 
     FACEPARITY_FUZZ=long python -m pytest tests/test_fuzz_cli.py tests/test_fuzz_readers.py
 
@@ -113,11 +114,11 @@ def audit_options(draw: st.DrawFn, *, group_attribute: str = "sex") -> list[str]
     args += ["--intervals", intervals]
     if intervals == "bootstrap":
         args += ["--replicates", draw(mostly(st.just("10"), st.sampled_from(["11", "9"])))]
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 5)) == 5:
         args += ["--level", draw(st.sampled_from(LEVELS))]
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 5)) == 5:
         args += ["--alpha", draw(st.sampled_from(ALPHAS))]
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 5)) == 5:
         args += ["--seed", draw(st.sampled_from(SEEDS))]
     return args
 
@@ -175,7 +176,7 @@ def pairs_mapping(draw: st.DrawFn) -> list[str]:
     )
     args += ["--attribute", attribute]
     args += ["--group-by", draw(mostly(st.just("sex"), st.sampled_from(["sex,sex", "", "age"])))]
-    if draw(st.integers(0, 6)) == 0:
+    if draw(st.integers(0, 6)) == 6:
         args += ["--bin", draw(st.sampled_from(["sex=0,1", "sex=1,0", "sex=nan,1", "sex="]))]
     return args
 
@@ -252,19 +253,19 @@ def rfw_files(draw: st.DrawFn) -> tuple[list[list[str]], list[list[str]]]:
         a, b = draw(st.sampled_from(subjects)), draw(st.sampled_from(subjects))
         img_1 = f"{a}_{draw(st.integers(1, 3)):04d}.jpg"
         img_2 = f"{b}_{draw(st.integers(1, 3)):04d}.jpg"
-        if draw(st.integers(0, 8)) == 0:
+        if draw(st.integers(0, 8)) == 8:
             img_2 = draw(st.sampled_from(["", "noext", "x.jpg", "dir/m.0a_0001.jpg", "m.0a_1.png"]))
         label = "1" if a == b else "0"
-        if draw(st.integers(0, 8)) == 0:
+        if draw(st.integers(0, 8)) == 8:
             label = draw(st.sampled_from(["1", "0"] + LABELS_WEIRD))
         pairs.append([img_1, img_2, label, segment_of[a], segment_of[b]])
         if draw(st.integers(0, 6)):
             scores.append([img_1, img_2, draw(score_cell)])
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         scores.append(["m.0z_0001.jpg", "m.0y_0001.jpg", "0.3"])  # no label row
-    if scores and draw(st.integers(0, 4)) == 0:
+    if scores and draw(st.integers(0, 4)) == 4:
         scores.append(list(draw(st.sampled_from(scores))))  # a key twice
-    if pairs and draw(st.integers(0, 4)) == 0:
+    if pairs and draw(st.integers(0, 4)) == 4:
         pairs.append(list(draw(st.sampled_from(pairs))))
     draw(st.randoms()).shuffle(scores)
     return pairs, scores
@@ -339,9 +340,9 @@ def bob_file(draw: st.DrawFn) -> tuple[bytes, int | None, str]:
                 "F" if b < "s2" else "M",
             ]
         lines.append(fields)
-    if lines and draw(st.integers(0, 5)) == 0:
+    if lines and draw(st.integers(0, 5)) == 5:
         lines[-1] = lines[-1][:-1]  # a line short of a field
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 5)) == 5:
         lines.append(list(draw(st.sampled_from(lines)) if lines else []))
     if kind == "csv":
         header = ["bio_ref_subject_id", "bio_ref_template_id", "probe_subject_id", "probe_key",
@@ -352,7 +353,7 @@ def bob_file(draw: st.DrawFn) -> tuple[bytes, int | None, str]:
         end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
         text = end.join(sep.join(x) for x in lines) + (end if lines else "")
     data = text.encode("utf-8")
-    if draw(st.integers(0, 8)) == 0:
+    if draw(st.integers(0, 8)) == 8:
         data = draw(st.sampled_from([b"\xef\xbb\xbf", b"\xff\xfe", b"\x00"])) + data
     return data, None, kind
 
@@ -402,7 +403,7 @@ COUNTS = ["0", "1", "2", "5", "1.0", "-1", "1.5", "", "nan", "inf", "1e3", str(2
 def histogram_rows(draw: st.DrawFn) -> tuple[list[list[str]], int | None]:
     """Rows group_a, group_b, mated, score, count; and the comparisons they hold."""
     rows, total = [], 0
-    wild = draw(st.integers(0, 3)) == 0
+    wild = draw(st.integers(0, 3)) == 3
     for _ in range(draw(st.integers(0, 10))):
         ga = draw(st.sampled_from(GROUPS) | st.sampled_from(WEIRD_GROUPS))
         gb = ga if draw(st.booleans()) else draw(st.sampled_from(GROUPS))
@@ -413,7 +414,7 @@ def histogram_rows(draw: st.DrawFn) -> tuple[list[list[str]], int | None]:
         count = draw(st.sampled_from(COUNTS)) if wild else str(draw(st.integers(0, 4)))
         rows.append([ga, gb, mated, score, count])
         total += int(count) if count.isdigit() else 0
-    if draw(st.integers(0, 7)) == 0:
+    if draw(st.integers(0, 7)) == 7:
         # More comparisons in all than an int64 holds, each row within the limit.
         biggest = 2**53
         for i in range(1030):
@@ -487,7 +488,7 @@ def _embeddings_case(draw: st.DrawFn) -> dict[str, Any]:
             emb[i] = special
         else:
             emb[i, j] = special
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 5)) == 5:
         emb = np.full_like(emb, draw(st.sampled_from([1.0, 1e-300, 1e300])))
     meta = pd.DataFrame(
         {
@@ -525,7 +526,7 @@ def _embeddings_case(draw: st.DrawFn) -> dict[str, Any]:
     if change == "object":
         emb = emb.astype(object)
     fmt = draw(st.sampled_from(["npy", "npz", "npz-bad", "parquet"]))
-    truncated = draw(st.integers(0, 6)) == 0
+    truncated = draw(st.integers(0, 6)) == 6
     return {"emb": emb, "meta": meta, "fmt": fmt, "change": change, "truncated": truncated}
 
 
@@ -786,7 +787,7 @@ def limits_text(draw: st.DrawFn) -> str:
             value = draw(st.sampled_from(LIMIT_VALUES.get(key, [1])))
             lines.append(f"{key} = {_toml_value(value)}")
     text = "\n".join(lines) + "\n"
-    if draw(st.integers(0, 8)) == 0:
+    if draw(st.integers(0, 8)) == 8:
         text = draw(st.sampled_from(["[[limit]\n", "limit = [\n", "\x00", "[limit]\nmax=1\n"]))
     return text
 
@@ -1088,7 +1089,7 @@ def image_set() -> Iterator[tuple[Path, Path]]:
 def image_options(draw: st.DrawFn, *, device_option: str) -> list[str]:
     """Options of the image pipeline (detector, device, threads, spec), extreme values included."""
     args = ["--detector", draw(st.sampled_from(DETECTORS))]
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 3:
         args += [
             "--detector-size",
             draw(st.sampled_from(["640x640", "0x0", "33x33", "x", "1x99999999"])),
