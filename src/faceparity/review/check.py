@@ -396,8 +396,8 @@ def _point(
     where = f", line {limit.line}" if limit.line else ""
     raise UsageError(
         f"{file}{where}: limit {limit.number} names the operating point target FMR "
-        f"{limit.target_fmr:g}, policy {limit.policy}, which {results_name} does not have; "
-        f"it has: {have or 'none'}"
+        f"{limit.target_fmr:g}, policy {limit.policy}, which {results_name} does not have "
+        f"in operating_points (it has: {have or 'none'})"
     )
 
 
