@@ -3,11 +3,11 @@
 The golden results files (``sex.json``, ``sex_involving.json``, ``ident_sex.json``) and
 the golden audit with an acquisition section are mutated one change at a time: at every
 value and container, a value of the wrong type (text, ``true``, a list, an object,
-``null``; other text in place of text), ``NaN``, ``Infinity``, a negative number, a huge number (``1e308``, and
-``10**400`` for an integer), the key or list item deleted, an unknown key added, the
-value nested 10,000 deep; and the whole file truncated. Each mutated file is read by
-``report``, ``compare`` (against the unmutated file), ``check`` and ``plan --from``,
-in-process with click's ``CliRunner``, and each run must
+``null``; other text in place of text), ``NaN``, ``Infinity``, a negative number, a huge
+number (``1e308``, and ``10**400`` for an integer), the key or list item deleted, an
+unknown key added, the value nested 10,000 deep; and the whole file truncated. Each
+mutated file is read by ``report``, ``compare`` (against the unmutated file), ``check``
+and ``plan --from``, in-process with click's ``CliRunner``, and each run must
 
 * exit 0, 1 (``check`` only: a limit is violated) or 2, never "internal error";
 * on exit 2, name the mutated file and, for a mutated value, its JSON key path (or
