@@ -117,6 +117,18 @@ def test_the_example_limits_file_parses() -> None:
             "[[limit]]\ntarget_fmr = 1e-4\nrate = 'fmr'\nmax = 1\ninterval = 'upper'\n",
             "line 5, key 'interval': limit 1: expected \"estimate\" or \"bound\", got 'upper'",
         ),
+        (
+            "[[limit]]\ntarget_fmr = 1e-4\nrate = 'fmr'\nmax = 0.1\nmin = 0.2\n",
+            "line 5, key 'min': limit 1: expected min <= max, got min 0.2 above max 0.1",
+        ),
+        (
+            "[[limit]]\ntarget_fmr = 1e-4\nmeasure = ['fmr.gini']\nmax = 1\n",
+            "line 3, key 'measure': limit 1: expected one of fmr.max_min, fmr.max_geomean",
+        ),
+        (
+            "[[limit]]\ntarget_fmr = 1e-4\nmeasure = {gini = 1}\nmax = 1\n",
+            "line 3, key 'measure': limit 1: expected one of fmr.max_min, fmr.max_geomean",
+        ),
         ("policy = 'global'\n", "line 1, key 'policy': unknown key"),
         ("", "key 'limit': expected at least one [[limit]] table"),
     ],
@@ -163,6 +175,7 @@ def test_a_limit_on_an_operating_point_the_results_lack_is_exit_2(tmp_path: Path
     run = CliRunner().invoke(cli.main, ["check", str(GOLDEN / "sex.json"), str(path)])
     assert run.exit_code == 2
     assert f"{path}, line 2: limit 1 names the operating point target FMR 1e-05" in run.stderr
+    assert f"which {GOLDEN / 'sex.json'} does not have" in run.stderr
     with pytest.raises(UsageError, match="groups 'X'"):
         check_limits(
             AuditResult.from_dict(_results()),
@@ -195,3 +208,52 @@ def test_undefined_values_fail_unless_allowed() -> None:
     )
     undefined_pass = parse_limits('undefined = "pass"\n' + text)
     assert check_limits(AuditResult.from_dict(_results()), undefined_pass).exit_code == 0
+
+
+def _limit_mutations() -> list[tuple[str, str]]:
+    """``limits_sex.toml`` with one value of one limit replaced, or a key deleted."""
+    text = (GOLDEN / "limits_sex.toml").read_text()
+    lines = text.splitlines()
+    values = ["'mutant'", "true", "[1]", "{a = 1}", "nan", "inf", "-1", "1e308", "0", "2"]
+    out = []
+    for i, line in enumerate(lines):
+        key, sep, _ = line.partition(" = ")
+        if not sep or line.startswith("#"):
+            continue
+        for value in values:
+            changed = [*lines[:i], f"{key} = {value}", *lines[i + 1 :]]
+            out.append((f"line {i + 1} {key}={value}", "\n".join(changed) + "\n"))
+        out.append((f"line {i + 1} {key} deleted", "\n".join(lines[:i] + lines[i + 1 :]) + "\n"))
+        if key == "max":
+            above = [*lines[: i + 1], "min = 1000", *lines[i + 1 :]]
+            out.append((f"line {i + 1} min above max", "\n".join(above) + "\n"))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "text"), [pytest.param(n, t, id=n) for n, t in _limit_mutations()]
+)
+def test_mutated_limits_file_is_checked_or_refused_naming_it(name: str, text: str) -> None:
+    results = AuditResult.from_dict(_results())
+    try:
+        limits = parse_limits(text, file="limits.toml")
+        report = check_limits(limits=limits, results=results, results_name="sex.json")
+    except (InputError, UsageError) as err:
+        assert str(err).startswith("limits.toml") or "limits.toml" in str(err), str(err)
+        return
+    assert report.exit_code in (0, 1)
+    for limit in limits.limits:
+        assert limit.min is None or limit.max is None or limit.min <= limit.max
+    assert report.format().endswith(("limits hold\n", "limits\n"))
+
+
+def test_mutated_limits_file_by_the_command_line(tmp_path: Path) -> None:
+    """A few of the mutations through ``faceparity check``: exit 0, 1 or 2, never 70."""
+    for name, text in _limit_mutations()[::7]:
+        path = tmp_path / "limits.toml"
+        path.write_text(text)
+        run = CliRunner().invoke(cli.main, ["check", str(GOLDEN / "sex.json"), str(path)])
+        assert run.exit_code in (0, 1, 2), (name, run.output)
+        assert "internal error" not in run.output, (name, run.output)
+        if run.exit_code == 2:
+            assert str(path) in run.stderr, (name, run.stderr)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from faceparity.results.common import Interval
+from faceparity.results.common import RateInterval
+from faceparity.results.schema import Fraction, Target
 
 __all__ = [
     "ACQUIRE",
@@ -42,11 +43,11 @@ class AcquisitionGroup:
     n_enrolled: int
     n_failure_to_acquire: int
     n_failure_to_enrol: int
-    fta: float | None
-    fte: float | None
+    fta: Fraction | None
+    fte: Fraction | None
     reasons: dict[str, int]
-    fta_ci: Interval | None = None
-    fte_ci: Interval | None = None
+    fta_ci: RateInterval | None = None
+    fte_ci: RateInterval | None = None
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,15 @@ class GeneralisedRow:
     """A group's FNMR of enrolled images beside its generalised FNMR (failures counted)."""
 
     label: str
-    fnmr: float | None
-    fnmr_with_failures: float | None
+    fnmr: Fraction | None
+    fnmr_with_failures: Fraction | None
 
 
 @dataclass(frozen=True)
 class GeneralisedPoint:
     """The generalised FNMR of every group at one operating point of the audit."""
 
-    target_fmr: float
+    target_fmr: Target
     policy: str
     groups: list[GeneralisedRow]
 

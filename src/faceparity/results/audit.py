@@ -17,14 +17,33 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from faceparity.errors import InputError, Location
 from faceparity.io import atomic_write_text
 from faceparity.results.acquisition import AcquisitionResult
-from faceparity.results.common import ExclusionRecord, Interval, Support
+from faceparity.results.common import (
+    ExclusionRecord,
+    Interval,
+    RateInterval,
+    RatioInterval,
+    Support,
+)
 from faceparity.results.identification import IdentificationResult
-from faceparity.results.schema import SchemaError, from_json_value, to_json_value
+from faceparity.results.schema import (
+    FRACTION,
+    RATIO,
+    Fraction,
+    Level,
+    Ratio,
+    SchemaError,
+    Target,
+    from_json_value,
+    json_kind,
+    length_problem,
+    load_json,
+    to_json_value,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -56,20 +75,25 @@ SCHEMA_VERSION = "1.0"
 class EerResult:
     """Equal error rate of a group (FVC2000 definition) and its threshold."""
 
-    eer: float
-    low: float
-    high: float
+    eer: Fraction
+    low: Fraction
+    high: Fraction
     threshold: float
-    eer_ci: Interval | None = None
+    eer_ci: RateInterval | None = None
 
 
 @dataclass(frozen=True)
 class DetPoints:
     """A DET curve sampled at log-spaced FMR targets, enough to draw it."""
 
-    fmr: list[float]
-    fnmr: list[float]
+    fmr: list[Fraction]
+    fnmr: list[Fraction]
     threshold: list[float]
+
+    def schema_problem(self) -> tuple[str, str] | None:
+        """FNMRs or thresholds not one per FMR, for the reader of results (else None)."""
+        lists = {"fnmr": self.fnmr, "threshold": self.threshold}
+        return length_problem(lists, expected=len(self.fmr), per="fmr")
 
 
 @dataclass(frozen=True)
@@ -91,14 +115,14 @@ class GroupSummary:
 class RatePair:
     """FMR and FNMR at one threshold with the counts behind them."""
 
-    fmr: float | None
-    fnmr: float | None
+    fmr: Fraction | None
+    fnmr: Fraction | None
     n_false_matches: int
     n_non_mated: int
     n_false_non_matches: int
     n_mated: int
-    fmr_ci: Interval | None = None
-    fnmr_ci: Interval | None = None
+    fmr_ci: RateInterval | None = None
+    fnmr_ci: RateInterval | None = None
     fmr_support: Support | None = None
     fnmr_support: Support | None = None
 
@@ -110,16 +134,16 @@ class GroupOperatingPoint:
     attributes: dict[str, str]
     label: str
     threshold: float | None
-    fmr: float | None
-    fnmr: float | None
+    fmr: Fraction | None
+    fnmr: Fraction | None
     n_false_matches: int
     n_non_mated: int
     n_false_non_matches: int
     n_mated: int
     notes: list[str] = field(default_factory=list)
     threshold_ci: Interval | None = None
-    fmr_ci: Interval | None = None
-    fnmr_ci: Interval | None = None
+    fmr_ci: RateInterval | None = None
+    fnmr_ci: RateInterval | None = None
     fmr_support: Support | None = None
     fnmr_support: Support | None = None
 
@@ -130,10 +154,10 @@ class CrossGroupCell:
 
     a: dict[str, str]
     b: dict[str, str]
-    fmr: float | None
+    fmr: Fraction | None
     n_false_matches: int
     n_non_mated: int
-    fmr_ci: Interval | None = None
+    fmr_ci: RateInterval | None = None
     fmr_support: Support | None = None
 
 
@@ -143,7 +167,7 @@ class OperatingPoint:
 
     OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("ratios",)
 
-    target_fmr: float
+    target_fmr: Target
     policy: str
     threshold: float | None
     overall: RatePair | None
@@ -182,11 +206,11 @@ class AuditConfigRecord:
     """The audit's configuration, as it ran."""
 
     group_by: list[str]
-    target_fmrs: list[float]
+    target_fmrs: list[Target]
     policies: list[str]
     fmr_scope: str
     mated_rule: str
-    alpha: float
+    alpha: Fraction
     match_rule: str
 
 
@@ -195,7 +219,7 @@ class UncertaintyRecord:
     """How the intervals were computed (``replicates`` and ``seed``: the bootstrap's)."""
 
     method: str
-    level: float
+    level: Level
     replicates: int | None
     seed: int | None
     caveat: str
@@ -206,6 +230,7 @@ class SummaryMeasure:
     """One summary measure of the differential across groups at an operating point."""
 
     OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("undefined_reason",)
+    BOUNDED: ClassVar[tuple[str, ...]] = ("value", "value_ci")
 
     value: float | None
     n_groups: int
@@ -213,13 +238,19 @@ class SummaryMeasure:
     value_ci: Interval | None = None
 
 
+FractionMeasure = Annotated[SummaryMeasure, FRACTION]
+"""A Gini coefficient, a GARBE or an FDR: the value and its interval are in [0, 1]."""
+RatioMeasure = Annotated[SummaryMeasure, RATIO]
+"""A max/min, max/geomean or inequity rate: the value and its interval are ratios of rates."""
+
+
 @dataclass(frozen=True)
 class RateMeasures:
     """The measures of one rate's spread across groups."""
 
-    max_min: SummaryMeasure
-    max_geomean: SummaryMeasure
-    gini: SummaryMeasure
+    max_min: RatioMeasure
+    max_geomean: RatioMeasure
+    gini: FractionMeasure
 
 
 @dataclass(frozen=True)
@@ -228,9 +259,9 @@ class SummaryMeasures:
 
     fmr: RateMeasures
     fnmr: RateMeasures
-    garbe: SummaryMeasure
-    fdr: SummaryMeasure
-    inequity_rate: SummaryMeasure
+    garbe: FractionMeasure
+    fdr: FractionMeasure
+    inequity_rate: RatioMeasure
 
     def named(self) -> Iterator[tuple[tuple[str, ...], SummaryMeasure]]:
         """Every measure with its key path (``("fmr", "gini")``, ``("garbe",)``), in order."""
@@ -268,10 +299,10 @@ class RateRatio:
 
     a: str
     b: str
-    fmr_ratio: float | None
-    fmr_ratio_ci: Interval | None
-    fnmr_ratio: float | None
-    fnmr_ratio_ci: Interval | None
+    fmr_ratio: Ratio | None
+    fmr_ratio_ci: RatioInterval | None
+    fnmr_ratio: Ratio | None
+    fnmr_ratio_ci: RatioInterval | None
 
 
 @dataclass(frozen=True)
@@ -314,20 +345,22 @@ class AuditResult:
         Raises
         ------
         SchemaError
-            When the schema version is not ``"1.0"`` or a key is missing, unknown or of
-            the wrong type; the message names the key path.
+            When the schema version is not ``"1.0"``, a key is missing, unknown or of the
+            wrong type, a value is out of its bounds (a rate outside [0, 1], a count
+            below 0, a number that is not finite), lists that go together are of unequal
+            length, or the JSON nests too deep; the message names the key path.
 
         """
         if not isinstance(data, dict):
-            raise SchemaError(
-                "", f"expected a JSON object (results.json), got {type(data).__name__}"
-            )
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise SchemaError(
-                "", f"expected results schema_version {SCHEMA_VERSION!r}, got {version!r}"
-            )
-        return from_json_value(cls, data)
+            raise SchemaError("", f"expected a JSON object (results.json), got {json_kind(data)}")
+        if "schema_version" not in data:
+            got = "no schema_version"
+        else:
+            version = data["schema_version"]
+            if version == SCHEMA_VERSION and isinstance(version, str):
+                return from_json_value(cls, data)
+            got = repr(version) if isinstance(version, str) else json_kind(version)
+        raise SchemaError("", f"expected results schema_version {SCHEMA_VERSION!r}, got {got}")
 
     @classmethod
     def read_json(cls, path: str | Path) -> AuditResult:
@@ -336,8 +369,8 @@ class AuditResult:
         Raises
         ------
         InputError
-            Naming the file, when it cannot be read, is not JSON, is of another schema
-            version, or a key is missing, unknown or of the wrong type (with its path).
+            Naming the file, when it cannot be read, is not JSON, nests too deep, or
+            :meth:`from_dict` refuses it (with the key path).
 
         """
         path = Path(path)
@@ -349,11 +382,9 @@ class AuditResult:
         except UnicodeDecodeError as err:
             raise InputError("expected UTF-8 JSON text", where) from err
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(
-                f"expected JSON: {err.msg} (line {err.lineno}, column {err.colno})", where
-            ) from err
+            data = load_json(text)
+        except SchemaError as err:
+            raise InputError(str(err), where) from err
         return cls.checked(data, file=str(path))
 
     @classmethod

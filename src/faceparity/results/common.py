@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-__all__ = ["ExclusionRecord", "Interval", "Support"]
+from faceparity.results.schema import FRACTION, RATIO, Fraction, NonNegative
+
+__all__ = ["ExclusionRecord", "Interval", "RateInterval", "RatioInterval", "Support"]
 
 
 @dataclass(frozen=True)
@@ -24,11 +26,24 @@ class Interval:
     """
 
     OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("replicates",)
+    BOUNDED: ClassVar[tuple[str, ...]] = ("ci_low", "ci_high")
 
     ci_low: float | None
     ci_high: float | None
     method: str
     replicates: int | None = None
+
+    def schema_problem(self) -> tuple[str, str] | None:
+        """Bounds in the wrong order, for the reader of results (None when in order)."""
+        if self.ci_low is not None and self.ci_high is not None and self.ci_low > self.ci_high:
+            return "", f"expected ci_low <= ci_high, got {self.ci_low!r} and {self.ci_high!r}"
+        return None
+
+
+RateInterval = Annotated[Interval, FRACTION]
+"""An interval of a rate: its bounds are fractions in [0, 1]."""
+RatioInterval = Annotated[Interval, RATIO]
+"""An interval of a ratio of rates: its bounds are ratios too."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +64,8 @@ class Support:
     """
 
     sufficient: bool
-    expected_errors: float | None
-    min_supported_rate: float | None
+    expected_errors: NonNegative | None
+    min_supported_rate: Fraction | None
     reason: str
 
     def to_dict(self) -> dict[str, object]:

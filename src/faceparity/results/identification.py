@@ -8,11 +8,19 @@ optional: a 1:1 run writes none, and schema 1.0 readers that do not know it igno
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from typing import Any
 
 from faceparity.results.common import ExclusionRecord
-from faceparity.results.schema import from_json_value, to_json_value
+from faceparity.results.schema import (
+    Fraction,
+    NonNegative,
+    Target,
+    from_json_value,
+    length_problem,
+    to_json_value,
+)
 
 __all__ = [
     "CrossGroupRate",
@@ -40,7 +48,7 @@ class IdentificationGroup:
     n_enrolled_subjects: int
     n_mated_searches: int
     n_non_mated_searches: int
-    cmc: list[float | None]
+    cmc: list[Fraction | None]
     notes: list[str] = field(default_factory=list)
 
 
@@ -56,14 +64,14 @@ class SearchRates:
     attributes: dict[str, str]
     label: str
     threshold: float | None
-    fpir: float | None
+    fpir: Fraction | None
     n_false_positive_searches: int
     n_non_mated_searches: int
-    fnir: float | None
+    fnir: Fraction | None
     n_false_negative_searches: int
     n_mated_searches: int
-    false_candidates_per_search: float | None
-    fmr: float | None
+    false_candidates_per_search: NonNegative | None
+    fmr: Fraction | None
     n_false_matches: int
     n_comparisons: int
     notes: list[str] = field(default_factory=list)
@@ -84,8 +92,22 @@ class FalseCandidateMatrix:
     candidate_groups: list[str]
     counts: list[list[int]]
     n_searches: list[int]
-    same_group_share: list[float | None]
-    gallery_share: list[float]
+    same_group_share: list[Fraction | None]
+    gallery_share: list[Fraction]
+
+    def schema_problem(self) -> tuple[str, str] | None:
+        """Rows not one per probe group, or columns not one per candidate group (else None)."""
+        rows: dict[str, Sized] = {
+            "counts": self.counts,
+            "n_searches": self.n_searches,
+            "same_group_share": self.same_group_share,
+            "gallery_share": self.gallery_share,
+        }
+        found = length_problem(rows, expected=len(self.probe_groups), per="probe group")
+        columns = {f"counts[{i}]": row for i, row in enumerate(self.counts)}
+        return found or length_problem(
+            columns, expected=len(self.candidate_groups), per="candidate group"
+        )
 
 
 @dataclass(frozen=True)
@@ -94,7 +116,7 @@ class CrossGroupRate:
 
     probe: dict[str, str]
     candidate: dict[str, str]
-    fmr: float | None
+    fmr: Fraction | None
     n_false_matches: int
     n_comparisons: int
 
@@ -103,7 +125,7 @@ class CrossGroupRate:
 class IdentificationPoint:
     """Every probe group at the threshold(s) a policy sets for a target FPIR."""
 
-    target_fpir: float
+    target_fpir: Target
     policy: str
     threshold: float | None
     rank: int
@@ -120,10 +142,10 @@ class GallerySizeGroup:
 
     attributes: dict[str, str]
     label: str
-    fpir: list[float | None]
-    fnir: list[float | None]
-    fpir_independence: list[float | None]
-    fmr: float | None
+    fpir: list[Fraction | None]
+    fnir: list[Fraction | None]
+    fpir_independence: list[Fraction | None]
+    fmr: Fraction | None
     n_non_mated_searches: int
     n_mated_searches: list[int]
 
@@ -132,7 +154,7 @@ class GallerySizeGroup:
 class GallerySizeCurve:
     """Nested random sub-galleries of ``sizes`` subjects, read at one fixed threshold."""
 
-    target_fpir: float
+    target_fpir: Target
     policy: str
     threshold: float
     rank: int
@@ -141,6 +163,20 @@ class GallerySizeCurve:
     groups: list[GallerySizeGroup]
     notes: list[str] = field(default_factory=list)
 
+    def schema_problem(self) -> tuple[str, str] | None:
+        """A group's curve not one value per gallery size, for the reader (else None)."""
+        for where, group in [("overall", self.overall)] + [
+            (f"groups[{i}]", g) for i, g in enumerate(self.groups)
+        ]:
+            curves = {
+                f"{where}.{name}": getattr(group, name)
+                for name in ("fpir", "fnir", "fpir_independence", "n_mated_searches")
+            }
+            found = length_problem(curves, expected=len(self.sizes), per="gallery size")
+            if found is not None:
+                return found
+        return None
+
 
 @dataclass(frozen=True)
 class ProtocolRecord:
@@ -148,7 +184,7 @@ class ProtocolRecord:
 
     kind: str
     gallery_samples: int | None
-    non_mated_fraction: float | None
+    non_mated_fraction: Fraction | None
     seed: int | None
     split_column: str | None
     n_enrolled_subjects: int
@@ -164,7 +200,7 @@ class IdentificationResult:
 
     protocol: ProtocolRecord
     rank: int
-    target_fpirs: list[float]
+    target_fpirs: list[Target]
     policies: list[str]
     rules: dict[str, str]
     overall: IdentificationGroup
@@ -173,6 +209,13 @@ class IdentificationResult:
     gallery_size: GallerySizeCurve | None
     exclusions: list[ExclusionRecord]
     notes: list[str] = field(default_factory=list)
+
+    def schema_problem(self) -> tuple[str, str] | None:
+        """A CMC not one rate per rank up to ``rank``, for the reader of results (else None)."""
+        curves = {"overall.cmc": self.overall.cmc} | {
+            f"groups[{i}].cmc": g.cmc for i, g in enumerate(self.groups)
+        }
+        return length_problem(curves, expected=self.rank, per="rank")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready mapping of the ``identification`` section."""

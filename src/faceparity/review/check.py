@@ -81,6 +81,8 @@ MEASURES = {
     "inequity_rate": "inequity rate",
 }
 RATES = ("fmr", "fnmr")
+MSG_MIN_ABOVE_MAX = "expected min <= max, got min {min!r} above max {max!r}"
+"""A limit no value can satisfy: refused as a bad limits file, not reported as violated."""
 _LIMIT_KEYS = (
     "name",
     "target_fmr",
@@ -308,9 +310,9 @@ def parse_limits(text: str, *, file: str = "limits.toml") -> Limits:
                 "fnmr of each group)",
                 "measure" if measure is not None else None,
             )
-        if measure is not None and measure not in MEASURES:
+        if measure is not None and not (isinstance(measure, str) and measure in MEASURES):
             raise bad(f"expected one of {', '.join(MEASURES)}, got {measure!r}", "measure")
-        if rate is not None and rate not in RATES:
+        if rate is not None and not (isinstance(rate, str) and rate in RATES):
             raise bad(f'expected "fmr" or "fnmr", got {rate!r}', "rate")
         groups = entry.get("groups")
         if groups is not None:
@@ -330,6 +332,11 @@ def parse_limits(text: str, *, file: str = "limits.toml") -> Limits:
                 bounds[k] = float(entry[k])
         if not bounds:
             raise bad("expected max or min (or both)", None)
+        if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+            raise bad(
+                MSG_MIN_ABOVE_MAX.format(min=entry["min"], max=entry["max"]),
+                "min" if lines.get("min", 0) >= lines.get("max", 0) else "max",
+            )
         interval = entry.get("interval", "estimate")
         try:
             rule = IntervalRule(interval)
@@ -377,18 +384,20 @@ def read_limits(path: str | Path) -> Limits:
     return parse_limits(text, file=str(path))
 
 
-def _point(results: AuditResult, limit: Limit, file: str) -> OperatingPoint:
-    for p in results.operating_points:
+def _point(
+    results: AuditResult, limit: Limit, file: str, results_name: str
+) -> tuple[int, OperatingPoint]:
+    for i, p in enumerate(results.operating_points):
         if math.isclose(p.target_fmr, limit.target_fmr, rel_tol=1e-9) and (
             p.policy == limit.policy
         ):
-            return p
+            return i, p
     have = "; ".join(f"{p.target_fmr:g} under {p.policy}" for p in results.operating_points)
     where = f", line {limit.line}" if limit.line else ""
     raise UsageError(
         f"{file}{where}: limit {limit.number} names the operating point target FMR "
-        f"{limit.target_fmr:g}, policy {limit.policy}, which the results do not have; they "
-        f"have: {have}"
+        f"{limit.target_fmr:g}, policy {limit.policy}, which {results_name} does not have "
+        f"in operating_points (it has: {have or 'none'})"
     )
 
 
@@ -466,7 +475,7 @@ def check_limits(
     """
     findings: list[Finding] = []
     for limit in limits.limits:
-        point = _point(results, limit, limits.file)
+        index, point = _point(results, limit, limits.file, results_name)
         if limit.measure is not None:
             family, _, key = limit.measure.rpartition(".")
             measure: SummaryMeasure = getattr(
@@ -496,8 +505,8 @@ def check_limits(
                 where = f", line {limit.line}" if limit.line else ""
                 raise UsageError(
                     f"{limits.file}{where}: limit {limit.number} names the groups "
-                    f"{', '.join(map(repr, missing))}, which the results do not have at this "
-                    f"operating point; they have: {', '.join(labels)}"
+                    f"{', '.join(map(repr, missing))}, which {results_name} does not have "
+                    f"at operating_points[{index}]; it has: {', '.join(labels) or 'none'}"
                 )
             chosen = [(label, r) for label, r in rows if label in limit.groups]
         else:
