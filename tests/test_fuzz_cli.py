@@ -858,7 +858,9 @@ def test_audit_outputs_all_or_nothing(blocker, report) -> None:
             assert (out / "report.html").is_file() == report
         else:
             assert sorted(p.relative_to(d) for p in d.rglob("*")) == listing
-        if blocker != "none" and (report or blocker != "report_is_dir"):
+        if blocker == "out_is_file":  # refused as a usage error before any work
+            assert result.exit_code in (2, CANNOT_WRITE), result.stderr
+        elif blocker != "none" and (report or blocker != "report_is_dir"):
             assert result.exit_code == CANNOT_WRITE, result.stderr
 
 

@@ -905,3 +905,15 @@ def test_morph_embeddings(tmp_path: Path) -> None:
     disagree = [e for e in by_age.exclusions if "different groups" in e.reason]
     assert len(disagree) == 1 and disagree[0].count > 0
     assert sum(g.n_mated for g in by_age.groups) + disagree[0].count == int(cs.mated.sum())
+
+
+def test_values_beyond_float32_are_refused_with_row_and_dimension(tmp_path: Path) -> None:
+    """1e300 is finite as float64 but overflows the engines' float32: an InputError."""
+    from faceparity.readers.embeddings import MSG_BEYOND_FLOAT32, _check_finite
+
+    values = np.ones((3, 4))
+    values[1, 2] = 1e300
+    with pytest.raises(InputError) as err:
+        _check_finite(values, "e.npy", [None] * 4)
+    assert err.value.location.row == 2
+    assert err.value.message == MSG_BEYOND_FLOAT32.format(dim=2, value="1e+300")

@@ -166,6 +166,11 @@ MSG_NOT_A_NUMBER = (
     "embedding value at dimension {dim}: expected a number, got {value!r} (the array holds {dtype})"
 )
 MSG_NOT_FINITE = "embedding value at dimension {dim}: expected a finite number, got {value}"
+MSG_BEYOND_FLOAT32 = (
+    "embedding value at dimension {dim}: expected a number within float32's range "
+    "(|x| <= 3.4e38, the precision the engines compute in), got {value}"
+)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 MSG_NO_EMBEDDING_COLUMN = (
     "expected a column {column!r} holding each sample's embedding as a list of numbers "
     "(an Arrow list or fixed-size list column); the file has columns: {available}"
@@ -603,6 +608,13 @@ def _check_finite(
         row, dim = (int(v) for v in bad[0])
         raise InputError(
             MSG_NOT_FINITE.format(dim=dim, value=repr(float(values[row, dim]))),
+            Location(file, row + 1, columns[dim]),
+        )
+    bad = np.argwhere(np.abs(values) > FLOAT32_MAX)
+    if bad.size:
+        row, dim = (int(v) for v in bad[0])
+        raise InputError(
+            MSG_BEYOND_FLOAT32.format(dim=dim, value=repr(float(values[row, dim]))),
             Location(file, row + 1, columns[dim]),
         )
 
