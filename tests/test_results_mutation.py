@@ -288,14 +288,12 @@ def _quick_charts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Build every chart but leave out matplotlib's drawing of the SVG (unless all run)."""
     if FULL:
         return
-    from faceparity.render.identification import charts as ident_charts
-    from faceparity.render.verification import charts as verif_charts
+    from faceparity.render import figures
 
     def svg(fig: Any, key: str, alt: str) -> Markup:
         return Markup(f'<svg role="img"><title>{key}</title></svg>')
 
-    monkeypatch.setattr(verif_charts, "svg", svg)
-    monkeypatch.setattr(ident_charts, "svg", svg)
+    monkeypatch.setattr(figures, "svg", svg)
 
 
 def _names_the_path(message: str, case: Case) -> bool:
