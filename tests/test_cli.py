@@ -195,6 +195,24 @@ def test_internal_error_exit_70_without_traceback(tmp_path: Path, monkeypatch) -
     assert not (tmp_path / "out").exists()
 
 
+def test_running_out_of_memory_is_said_with_its_own_exit_code(tmp_path: Path, monkeypatch) -> None:
+    import importlib
+
+    audit_module = importlib.import_module("faceparity.verification.audit")
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(audit_module, "audit", exhausted)
+    csv = _pairs_csv(tmp_path / "pairs.csv")
+    result = _run(["audit", "pairs", str(csv), *PAIRS_ARGS, "-o", str(tmp_path / "out")])
+    assert result.exit_code == 71, result.stderr
+    assert "\nerror: out of memory: " in result.stderr
+    assert result.stderr.endswith("nothing was written\n")
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_real_process_exit_codes(tmp_path: Path) -> None:
     csv = _pairs_csv(tmp_path / "pairs.csv", n_subjects=10)
     exe = [sys.executable, "-m", "faceparity.cli"]

@@ -111,3 +111,31 @@ def test_compare_exit_codes(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("")
     run = _run(str(A), str(B), "-o", str(tmp_path / "f" / "c.md"))
     assert run.exit_code == 73
+
+
+@pytest.mark.parametrize(
+    ("field", "a_value", "b_value"),
+    [("fmr", 5e-324, 1 / 3), ("threshold", -1.7e308, 1.7e308)],
+)
+def test_changes_too_large_for_a_float_are_undefined(
+    tmp_path: Path, field: str, a_value: float, b_value: float
+) -> None:
+    a, b = json.loads(A.read_text()), json.loads(A.read_text())
+    for results, value in ((a, a_value), (b, b_value)):
+        point = results["operating_points"][0]
+        (point["groups"][0] if field == "fmr" else point)[field] = value
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    run = _run(str(tmp_path / "a.json"), str(tmp_path / "b.json"), "-o", str(tmp_path / "c.json"))
+    assert run.exit_code == 0, run.output
+    changes = json.loads((tmp_path / "c.json").read_text())["changes"]
+    subject, quantity = ("F", "FMR") if field == "fmr" else ("overall", "threshold")
+    (row,) = [
+        c
+        for c in changes
+        if (c["section"], c["subject"], c["quantity"])
+        == ("target FMR 0.2, policy global", subject, quantity)
+    ]
+    assert row["a"] == a_value and row["b"] == b_value
+    overflowed = "ratio" if field == "fmr" else "difference"
+    assert row[overflowed] is None

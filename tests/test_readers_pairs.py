@@ -309,6 +309,29 @@ def test_a_ragged_row_is_an_error_naming_it(
     assert err.location == Location(str(path), row=row)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [b"score,id1,id2\r,\n", b"score,id1,id2\n0.5,a,a\r0.5,b\n", b"score,id1,id2\r0.5,a\r"],
+)
+def test_a_lone_carriage_return_ends_a_row_as_the_parser_reads_it(
+    tmp_path: Path, data: bytes
+) -> None:
+    # a row after a lone CR was not counted: a pandas ParserWarning, or silently re-indexed
+    path = tmp_path / "p.csv"
+    path.write_bytes(data)
+    err = _error(path)
+    assert err.message.startswith("expected 3 fields, one per column of the header, got ")
+    assert err.location.row is not None
+
+
+def test_a_file_opening_with_a_lone_carriage_return_is_refused(tmp_path: Path) -> None:
+    # pandas read this header (after a leading CR) with fewer columns than it has: a warning
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"\r,a\r,")
+    err = _error(path)
+    assert err.message.startswith("could not be read as CSV: ")
+
+
 @pytest.mark.parametrize("header", ["score,id1,score", 'score,id1,"score"'])
 def test_a_repeated_column_name_is_an_error(tmp_path: Path, header: str) -> None:
     path = _write(tmp_path / "p.csv", header, ["0.5,a,0.7"])

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a limit of ``check`` or ``audit --check`` is violated; 2 bad
 input or usage (the message names file, row and column); 73 an output file that cannot
-be written; 70 an internal error (a bug: please report it); 130 interrupted.
+be written; 71 out of memory (EX_OSERR of sysexits.h); 70 an internal error (a bug:
+please report it); 130 interrupted.
 
 A command writes all its outputs or none (:mod:`faceparity.workflow.outputs`). Ctrl-C
 at any moment ends it with exit 130 and one line on stderr that says which: "interrupted;
@@ -32,7 +33,14 @@ EXIT_OK = 0
 EXIT_VIOLATIONS = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70
+EXIT_OUT_OF_MEMORY = 71
 EXIT_INTERRUPTED = 130
+
+MSG_OUT_OF_MEMORY = (
+    "out of memory: this machine could not hold what the command needed. For pair "
+    "tables and embeddings, --engine stream holds a bounded amount (see --block-size "
+    "and --tail-capacity); fewer --replicates need less for intervals"
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -156,6 +164,12 @@ def _reported(func: F) -> F:
                 if watch.discarded or watch.kept or watch.leftovers:
                     _message(watch.outcome())
                 sys.exit(err.exit_code)
+            except MemoryError:
+                if watch.interrupted:
+                    _interrupted(watch)
+                _message(f"error: {MSG_OUT_OF_MEMORY}")
+                _message(watch.outcome())
+                sys.exit(EXIT_OUT_OF_MEMORY)
             except Exception as err:  # noqa: BLE001 - the last line of defence
                 if watch.interrupted:
                     _interrupted(watch)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -208,18 +209,22 @@ def read_delimited(path: str | os.PathLike[str], *, sep: str, kind: str) -> pd.D
         data = data[3:]
     check_fields(data, sep=sep, file=file)
     try:
-        frame = pd.read_csv(
-            io.BytesIO(data),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8",
-            index_col=False,
-        )
+        with warnings.catch_warnings():
+            # pandas warns where its tokenizer and the field count above disagree (a file
+            # opening with a lone CR); that file is refused, not re-indexed.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.BytesIO(data),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                encoding="utf-8",
+                index_col=False,
+            )
     except pd.errors.EmptyDataError as err:
         raise InputError(MSG_EMPTY_FILE, Location(file)) from err
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, pd.errors.ParserWarning) as err:
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
     if len(frame) == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
@@ -241,8 +246,9 @@ def check_fields(data: bytes, *, sep: str, file: str) -> None:
     """Check delimited text (no byte-order mark): distinct names, one field per column a row.
 
     Without quote characters, fields are counted for every line at once (separators
-    between line ends); with them, a CSV parser reads the rows. Blank lines are skipped,
-    as the table reader skips them; rows are numbered as data rows (header excluded).
+    between line ends: LF, CRLF or a lone CR); with them, a CSV parser reads the rows.
+    Blank lines are skipped, as the table reader skips them; rows are numbered as data
+    rows (header excluded).
 
     Raises
     ------
@@ -256,7 +262,10 @@ def check_fields(data: bytes, *, sep: str, file: str) -> None:
         _check_quoted(data, sep=sep, file=file)
         return
     codes = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(codes == 10)
+    # A line ends at LF, or at a CR not followed by LF, as the table parsers read it.
+    carriage_returns = codes == 13
+    lone = carriage_returns & np.append(codes[1:] != 10, True)
+    ends = np.flatnonzero((codes == 10) | lone)
     if not len(ends) or ends[-1] != len(codes) - 1:
         ends = np.append(ends, len(codes))
     starts = np.concatenate(([0], ends[:-1] + 1))

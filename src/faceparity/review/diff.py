@@ -3,17 +3,18 @@
 Operating points are matched by target FMR and policy, groups by their attributes. For
 each matched value (per-group FMR and FNMR, the overall rates and threshold, every
 summary measure, per-group EER) the change is ``B - A`` and, where both are positive,
-the ratio ``B / A``. A change is *beyond the intervals* when both results carry an
-interval for the value and the two intervals do not overlap. Non-overlap is a
-conservative test: two 95% intervals that do not overlap imply a significant difference,
-but overlapping ones do not imply its absence (Schenker and Gentleman 2001, "On judging
-the significance of differences by examining the overlap between confidence
-intervals", The American Statistician 55(3)). Where either side has no interval the
-verdict says intervals are not available.
+the ratio ``B / A`` (undefined, like a change, where it overflows a float). A change is
+*beyond the intervals* when both results carry an interval for the value and the two
+intervals do not overlap. Non-overlap is a conservative test: two 95% intervals that do
+not overlap imply a significant difference, but overlapping ones do not imply its
+absence (Schenker and Gentleman 2001, "On judging the significance of differences by
+examining the overlap between confidence intervals", The American Statistician 55(3)).
+Where either side has no interval the verdict says intervals are not available.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -91,6 +92,11 @@ def _bounds(ci: Interval | None) -> tuple[float | None, float | None] | None:
     return None if ci is None else (ci.ci_low, ci.ci_high)
 
 
+def _finite(value: float) -> float | None:
+    """``value``, or None where it overflowed (a ratio to 5e-324, a change of 1e308)."""
+    return value if math.isfinite(value) else None
+
+
 def _change(
     section: str,
     subject: str,
@@ -103,9 +109,11 @@ def _change(
     ca, cb = _bounds(a[1]), _bounds(b[1])
     if va is None or vb is None:
         return Change(section, subject, quantity, va, vb, ca, cb, None, None, UNDEFINED)
-    difference = float(vb) - float(va)
+    difference = _finite(float(vb) - float(va))
     # A threshold is a point on a score scale, not a rate: no ratio for it.
-    ratio = float(vb) / float(va) if quantity != "threshold" and va > 0 and vb >= 0 else None
+    ratio = None
+    if quantity != "threshold" and va > 0 and vb >= 0:
+        ratio = _finite(float(vb) / float(va))
     if ca is None or cb is None or None in ca or None in cb:
         verdict = NO_INTERVALS
     else:
