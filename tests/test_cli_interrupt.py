@@ -118,3 +118,30 @@ def test_ctrl_c_at_any_moment_gives_all_outputs_or_none_and_says_which(
     outcome = _assert_all_or_nothing(code, said, out)
     if after is None and delay <= 0.6:
         assert outcome == "none"  # so early, no run is anywhere near its end
+
+
+SPY_FIRST_WATCH = """
+import sys, _signal
+real = _signal.signal
+def spy(signum, handler):
+    if signum == _signal.SIGINT and not hasattr(spy, "seen"):
+        spy.seen = True
+        loaded = sorted(m for m in ("enum", "functools", "signal", "click") if m in sys.modules)
+        sys.stderr.write(f"first SIGINT watch with {loaded} loaded\\n")
+    return real(signum, handler)
+_signal.signal = spy
+sys.argv = ["faceparity", "--version"]
+from faceparity.cli import run
+run()
+"""
+
+
+def test_ctrl_c_is_watched_before_the_program_imports_a_python_module() -> None:
+    # `signal` (with enum and functools) took 10 ms to import before the first watch:
+    # a Ctrl-C then was a KeyboardInterrupt traceback
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run(
+        [sys.executable, "-c", SPY_FIRST_WATCH], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("first SIGINT watch with [] loaded\n"), done.stderr

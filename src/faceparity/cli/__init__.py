@@ -67,12 +67,20 @@ def __dir__() -> list[str]:
 
 
 def run() -> NoReturn:
-    """Run ``faceparity`` as a program, watching Ctrl-C from before its first import."""
-    import signal
+    """Run ``faceparity`` as a program, watching Ctrl-C from before its first import.
+
+    The first watch is set with the interpreter's built-in ``_signal``: ``signal``
+    imports ``enum`` and ``functools``, which took long enough (10 ms) for a Ctrl-C to
+    land in them as a traceback. What is left uncovered is Python's own start-up
+    (``site``), before any faceparity code runs: there Python ends the process.
+    """
+    import _signal  # type: ignore[import-not-found]
 
     early: list[int] = []
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, lambda signum, frame: early.append(signum))
+    if _signal.getsignal(_signal.SIGINT) is not _signal.SIG_IGN:
+        _signal.signal(_signal.SIGINT, lambda signum, frame: early.append(signum))
+    import signal
+
     from faceparity.io import MSG_INTERRUPTED, install_watch
 
     watch = install_watch()
