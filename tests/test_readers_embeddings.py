@@ -917,3 +917,17 @@ def test_values_beyond_float32_are_refused_with_row_and_dimension(tmp_path: Path
         _check_finite(values, "e.npy", [None] * 4)
     assert err.value.location.row == 2
     assert err.value.message == MSG_BEYOND_FLOAT32.format(dim=2, value="1e+300")
+
+
+def test_a_repeated_column_name_in_the_metadata_is_an_error(tmp_path: Path) -> None:
+    # the second "sex" column was ignored, silently
+    np.save(tmp_path / "e.npy", EMB)
+    meta = tmp_path / "metadata.csv"
+    rows = [f"{s},{u},{x},M" for s, u, x in zip(SAMPLES, SUBJECTS, SEX, strict=True)]
+    meta.write_text("\n".join(["sample,subject,sex,sex", *rows]) + "\n")
+    with pytest.raises(InputError) as info:
+        read(tmp_path / "e.npy", meta, attributes=[AttributeSpec("sex", ("sex",))])
+    assert info.value.message == (
+        "expected distinct column names; 'sex' names 2 columns (positions 3, 4)"
+    )
+    assert info.value.location == Location(str(meta), column="sex")

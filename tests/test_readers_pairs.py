@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from faceparity.errors import InputError, Location, UsageError
@@ -338,6 +340,20 @@ def test_a_repeated_column_name_is_an_error(tmp_path: Path, header: str) -> None
     err = _error(path)
     assert err.message == "expected distinct column names; 'score' names 2 columns (positions 1, 3)"
     assert err.location == Location(str(path), column="score")
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_a_missing_subject_id_in_parquet_is_an_error_not_a_subject_named_nan(
+    tmp_path: Path, missing: float | None
+) -> None:
+    ids = ["a", missing, "c"] if missing is None else [1.0, missing, 3.0]
+    others = ["a", "b", "d"] if missing is None else [1.0, 2.0, 4.0]
+    table = pa.table({"score": [0.5, 0.6, 0.7], "id1": ids, "id2": others})
+    path = tmp_path / "p.parquet"
+    pq.write_table(table, path)
+    err = _error(path)
+    assert err.message == _table.MSG_EMPTY_ID.format(what="subject id")
+    assert err.location == Location(str(path), 2, "id1")
 
 
 def test_unreadable_parquet_is_wrapped(tmp_path: Path) -> None:
