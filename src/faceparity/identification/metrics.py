@@ -39,10 +39,11 @@ import numpy.typing as npt
 from faceparity.errors import UsageError
 from faceparity.identification.protocol import Protocol
 from faceparity.identification.search import SearchResult
+from faceparity.metrics.differentials import gini, max_geomean_ratio, max_min_ratio
 from faceparity.metrics.rates import threshold_at_fmr
 from faceparity.model.config import PolicyKind, ScoreKind, ThresholdPolicy
 from faceparity.model.grouping import Group, Grouping
-from faceparity.results.common import ExclusionRecord
+from faceparity.results.common import ExclusionRecord, RateMeasures, SummaryMeasure
 from faceparity.results.identification import (
     CrossGroupRate,
     FalseCandidateMatrix,
@@ -51,6 +52,7 @@ from faceparity.results.identification import (
     IdentificationGroup,
     IdentificationPoint,
     IdentificationResult,
+    IdentificationSummary,
     ProtocolRecord,
     SearchRates,
 )
@@ -60,6 +62,7 @@ __all__ = [
     "RULES",
     "candidate_lists",
     "cmc",
+    "spread",
     "false_negative",
     "false_positive",
     "audit_searches",
@@ -337,6 +340,31 @@ def search_rates(
     return per_group, overall, matrix, cells, notes
 
 
+def spread(rows: Sequence[SearchRates]) -> IdentificationSummary:
+    """The spread of FPIR and FNIR across probe groups: max/min, max/geomean, Gini.
+
+    The measures of the 1:1 audit (:mod:`faceparity.metrics.differentials`: NIST IR
+    8280's max/min, the max/geomean ratio of NIST's 2022 FRTE reports, the Gini
+    coefficient), read on the groups' FPIR and FNIR; an undefined rate (no searches)
+    is left out, and a measure that cannot be computed is None with its reason.
+    """
+
+    def measures(rate: str) -> RateMeasures:
+        rates = {row.label: getattr(row, rate) for row in rows}
+        return RateMeasures(
+            **{
+                name: SummaryMeasure(m.value, m.n_groups, m.undefined_reason)
+                for name, m in (
+                    ("max_min", max_min_ratio(rates)),
+                    ("max_geomean", max_geomean_ratio(rates)),
+                    ("gini", gini(rates)),
+                )
+            }
+        )
+
+    return IdentificationSummary(fpir=measures("fpir"), fnir=measures("fnir"))
+
+
 def _curve(
     result: SearchResult,
     protocol: Protocol,
@@ -484,6 +512,7 @@ def audit_searches(
                     false_candidates=matrix,
                     cross_group=cells,
                     notes=notes,
+                    summary=spread(rows),
                 )
             )
     single = [p for p in points if p.threshold is not None]

@@ -17,24 +17,26 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 from faceparity.errors import InputError, Location
 from faceparity.io import atomic_write_text
 from faceparity.results.acquisition import AcquisitionResult
 from faceparity.results.common import (
     ExclusionRecord,
+    FractionMeasure,
     Interval,
     RateInterval,
+    RateMeasures,
     RatioInterval,
+    RatioMeasure,
+    SummaryMeasure,
     Support,
+    UncertaintyRecord,
 )
 from faceparity.results.identification import IdentificationResult
 from faceparity.results.schema import (
-    FRACTION,
-    RATIO,
     Fraction,
-    Level,
     Ratio,
     SchemaError,
     Target,
@@ -212,45 +214,6 @@ class AuditConfigRecord:
     mated_rule: str
     alpha: Fraction
     match_rule: str
-
-
-@dataclass(frozen=True)
-class UncertaintyRecord:
-    """How the intervals were computed (``replicates`` and ``seed``: the bootstrap's)."""
-
-    method: str
-    level: Level
-    replicates: int | None
-    seed: int | None
-    caveat: str
-
-
-@dataclass(frozen=True)
-class SummaryMeasure:
-    """One summary measure of the differential across groups at an operating point."""
-
-    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("undefined_reason",)
-    BOUNDED: ClassVar[tuple[str, ...]] = ("value", "value_ci")
-
-    value: float | None
-    n_groups: int
-    undefined_reason: str | None = None
-    value_ci: Interval | None = None
-
-
-FractionMeasure = Annotated[SummaryMeasure, FRACTION]
-"""A Gini coefficient, a GARBE or an FDR: the value and its interval are in [0, 1]."""
-RatioMeasure = Annotated[SummaryMeasure, RATIO]
-"""A max/min, max/geomean or inequity rate: the value and its interval are ratios of rates."""
-
-
-@dataclass(frozen=True)
-class RateMeasures:
-    """The measures of one rate's spread across groups."""
-
-    max_min: RatioMeasure
-    max_geomean: RatioMeasure
-    gini: FractionMeasure
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,24 @@
-"""Leaves shared by every section of a result: an interval and the support of a rate."""
+"""Leaves shared by every section of a result: intervals, support, summary measures."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from faceparity.results.schema import FRACTION, RATIO, Fraction, NonNegative
+from faceparity.results.schema import FRACTION, RATIO, Fraction, Level, NonNegative
 
-__all__ = ["ExclusionRecord", "Interval", "RateInterval", "RatioInterval", "Support"]
+__all__ = [
+    "ExclusionRecord",
+    "FractionMeasure",
+    "Interval",
+    "RateInterval",
+    "RateMeasures",
+    "RatioInterval",
+    "RatioMeasure",
+    "Support",
+    "SummaryMeasure",
+    "UncertaintyRecord",
+]
 
 
 @dataclass(frozen=True)
@@ -86,3 +97,42 @@ class ExclusionRecord:
     count: int
     unit: str
     scope: str
+
+
+@dataclass(frozen=True)
+class UncertaintyRecord:
+    """How the intervals were computed (``replicates`` and ``seed``: the bootstrap's)."""
+
+    method: str
+    level: Level
+    replicates: int | None
+    seed: int | None
+    caveat: str
+
+
+@dataclass(frozen=True)
+class SummaryMeasure:
+    """One summary measure of the differential across groups at an operating point."""
+
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("undefined_reason",)
+    BOUNDED: ClassVar[tuple[str, ...]] = ("value", "value_ci")
+
+    value: float | None
+    n_groups: int
+    undefined_reason: str | None = None
+    value_ci: Interval | None = None
+
+
+FractionMeasure = Annotated[SummaryMeasure, FRACTION]
+"""A Gini coefficient, a GARBE or an FDR: the value and its interval are in [0, 1]."""
+RatioMeasure = Annotated[SummaryMeasure, RATIO]
+"""A max/min, max/geomean or inequity rate: the value and its interval are ratios of rates."""
+
+
+@dataclass(frozen=True)
+class RateMeasures:
+    """The measures of one rate's spread across groups."""
+
+    max_min: RatioMeasure
+    max_geomean: RatioMeasure
+    gini: FractionMeasure

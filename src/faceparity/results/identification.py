@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sized
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from faceparity.results.common import ExclusionRecord
+from faceparity.results.common import (
+    ExclusionRecord,
+    Interval,
+    RateInterval,
+    RateMeasures,
+    Support,
+    UncertaintyRecord,
+)
 from faceparity.results.schema import (
     Fraction,
     NonNegative,
@@ -30,6 +37,7 @@ __all__ = [
     "IdentificationGroup",
     "IdentificationPoint",
     "IdentificationResult",
+    "IdentificationSummary",
     "ProtocolRecord",
     "SearchRates",
 ]
@@ -75,6 +83,19 @@ class SearchRates:
     n_false_matches: int
     n_comparisons: int
     notes: list[str] = field(default_factory=list)
+    threshold_ci: Interval | None = None
+    fpir_ci: RateInterval | None = None
+    fnir_ci: RateInterval | None = None
+    fpir_support: Support | None = None
+    fnir_support: Support | None = None
+
+
+@dataclass(frozen=True)
+class IdentificationSummary:
+    """The spread of FPIR and of FNIR across probe groups at one operating point."""
+
+    fpir: RateMeasures
+    fnir: RateMeasures
 
 
 @dataclass(frozen=True)
@@ -134,6 +155,10 @@ class IdentificationPoint:
     false_candidates: FalseCandidateMatrix
     cross_group: list[CrossGroupRate]
     notes: list[str] = field(default_factory=list)
+    summary: IdentificationSummary | None = None
+    threshold_ci: Interval | None = None
+
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("summary",)
 
 
 @dataclass(frozen=True)
@@ -209,6 +234,9 @@ class IdentificationResult:
     gallery_size: GallerySizeCurve | None
     exclusions: list[ExclusionRecord]
     notes: list[str] = field(default_factory=list)
+    uncertainty: UncertaintyRecord | None = None
+
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("uncertainty",)
 
     def schema_problem(self) -> tuple[str, str] | None:
         """A CMC not one rate per rank up to ``rank``, for the reader of results (else None)."""

@@ -442,7 +442,9 @@ class _Run:
         settings = self.request.identification
         if settings is None:
             return
-        from faceparity.identification import ProtocolConfig, audit_identification, read_roles
+        from faceparity.identification import ProtocolConfig, audit_searches, read_roles
+        from faceparity.identification.audit import run_searches
+        from faceparity.uncertainty.identification import identification_intervals
 
         protocol = ProtocolConfig(
             gallery_samples=settings.gallery_samples,
@@ -454,20 +456,41 @@ class _Run:
             roles = read_roles(metadata, settings.split_column, table.rows)
         self.message("1:N identification: searching the gallery ...")
         with self.progress("comparisons") as update:
-            self.identification = audit_identification(
+            searches = run_searches(
                 table,
                 group_by=self.group_by,
                 protocol=protocol,
                 roles=roles,
                 split_column=settings.split_column,
                 rank=settings.rank,
-                target_fpirs=settings.target_fpirs,
-                policies=self.request.config.policies,
                 block_size=engine.block_size,
                 threads=engine.threads,
                 progress=update,
                 file=str(metadata),
             )
+        result = audit_searches(
+            searches.result,
+            searches.protocol,
+            groups=searches.groups,
+            group_by=self.group_by,
+            rank=settings.rank,
+            target_fpirs=settings.target_fpirs,
+            policies=self.request.config.policies,
+        )
+        intervals = self.request.intervals
+        if intervals.method is IntervalMethod.BOOTSTRAP:
+            self.message(
+                f"1:N: bootstrapping probe subjects: {intervals.replicates} replicates ..."
+            )
+        self.identification = identification_intervals(
+            result,
+            searches,
+            group_by=self.group_by,
+            method=intervals.method.value,
+            replicates=intervals.replicates,
+            level=intervals.level,
+            seed=intervals.seed,
+        )
 
     def _table(self, table: EmbeddingTable, metadata: Path, engine: EngineSettings) -> AuditResult:
         """Every comparison of an embedding table: exact or streamed, by the engine settings."""

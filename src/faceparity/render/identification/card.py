@@ -1,22 +1,37 @@
 """The 1:N section of the report: plain values for the HTML and Markdown templates.
 
 :func:`build_identification` reads the audit's ``identification`` section and returns
-rows and sentences; the templates only lay them out. The 1:N audit computes no
-interval, and the tables say so.
+rows and sentences; the templates only lay them out. Intervals and support flags are
+shown where the results carry them (``--intervals``); where not, the tables say so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from faceparity.render.figures import Chart
-from faceparity.render.formatting import fmt_count, fmt_number, fmt_rate
+from faceparity.render.formatting import (
+    fmt_count,
+    fmt_interval,
+    fmt_number,
+    fmt_rate,
+    fmt_ratio,
+    support_text,
+)
 from faceparity.render.identification.charts import point_title_1n
 from faceparity.results.audit import AuditResult
-from faceparity.results.identification import IdentificationResult, SearchRates
+from faceparity.results.common import Interval, RateMeasures, SummaryMeasure, Support
+from faceparity.results.identification import (
+    IdentificationPoint,
+    IdentificationResult,
+    SearchRates,
+)
 
 __all__ = ["IdentificationSection", "build_identification"]
+
+NO_INTERVAL = "no interval computed"
 
 
 @dataclass(frozen=True)
@@ -26,8 +41,10 @@ class IdentRow:
     label: str
     threshold: str
     fpir: str
+    fpir_ci: str
     fpir_counts: str
     fnir: str
+    fnir_ci: str
     fnir_counts: str
     candidates: str
     same_share: str
@@ -44,8 +61,10 @@ class IdentPoint:
     policy: str
     threshold: str
     rows: tuple[IdentRow, ...]
+    threshold_ci: str
     matrix_header: tuple[str, ...]
     matrix_rows: tuple[tuple[str, ...], ...]
+    spread_rows: tuple[tuple[str, str, str, str], ...]
     notes: tuple[str, ...]
     charts: tuple[Chart, ...]
 
@@ -55,6 +74,7 @@ class IdentificationSection:
     """Everything the report says about the 1:N audit."""
 
     paragraphs: tuple[str, ...]
+    uncertainty: str
     rules: tuple[str, ...]
     exclusions: tuple[str, ...]
     cmc_header: tuple[str, ...]
@@ -81,8 +101,40 @@ def describe_policy_1n(policy: str) -> str:
     return policy
 
 
+def _flag(support: Support | None) -> str:
+    """``*`` after a rate its data do not support (rule of 30)."""
+    return "*" if support is not None and not support.sufficient else ""
+
+
 def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _interval(ci: Interval | None, fmt: Any = fmt_rate) -> str:
+    """An interval, or why there is none."""
+    if ci is None:
+        return NO_INTERVAL
+    if ci.ci_low is None or ci.ci_high is None:
+        return ci.method
+    return fmt_interval(ci, fmt)
+
+
+def _spread(point: IdentificationPoint) -> tuple[tuple[str, str, str, str], ...]:
+    """(rate, measure, value, interval) of every spread measure at a point."""
+    if point.summary is None:
+        return ()
+    rows = []
+    for rate in ("fpir", "fnir"):
+        measures: RateMeasures = getattr(point.summary, rate)
+        for name, words, fmt in (
+            ("max_min", "highest / lowest", fmt_ratio),
+            ("max_geomean", "highest / geometric mean", fmt_ratio),
+            ("gini", "Gini coefficient", fmt_number),
+        ):
+            m: SummaryMeasure = getattr(measures, name)
+            value = fmt(m.value) if m.value is not None else f"n/a ({m.undefined_reason})"
+            rows.append((rate.upper(), words, value, _interval(m.value_ci, fmt)))
+    return tuple(rows)
 
 
 def _point(ident: IdentificationResult, index: int, charts: Sequence[Chart]) -> IdentPoint:
@@ -97,16 +149,26 @@ def _point(ident: IdentificationResult, index: int, charts: Sequence[Chart]) -> 
             IdentRow(
                 label=g.label if i >= 0 else "all searches",
                 threshold=fmt_number(g.threshold),
-                fpir=fmt_rate(g.fpir),
+                fpir=fmt_rate(g.fpir) + _flag(g.fpir_support),
+                fpir_ci=_interval(g.fpir_ci),
                 fpir_counts=f"{fmt_count(g.n_false_positive_searches)} / "
                 f"{fmt_count(g.n_non_mated_searches)}",
-                fnir=fmt_rate(g.fnir),
+                fnir=fmt_rate(g.fnir) + _flag(g.fnir_support),
+                fnir_ci=_interval(g.fnir_ci),
                 fnir_counts=f"{fmt_count(g.n_false_negative_searches)} / "
                 f"{fmt_count(g.n_mated_searches)}",
                 candidates=fmt_number(g.false_candidates_per_search),
                 same_share=_share(matrix.same_group_share[i]) if i >= 0 else "",
                 gallery_share=_share(matrix.gallery_share[i]) if i >= 0 else "100%",
-                notes=tuple(g.notes),
+                notes=tuple(g.notes)
+                + tuple(
+                    f"{rate}: {text}"
+                    for rate, text in (
+                        ("FPIR", support_text(g.fpir_support)),
+                        ("FNIR", support_text(g.fnir_support)),
+                    )
+                    if text
+                ),
             )
         )
     matrix_rows = tuple(
@@ -119,7 +181,11 @@ def _point(ident: IdentificationResult, index: int, charts: Sequence[Chart]) -> 
         title=point_title_1n(point),
         policy=describe_policy_1n(point.policy),
         threshold=threshold,
+        threshold_ci=_interval(point.threshold_ci, fmt_number)
+        if point.threshold is not None
+        else "",
         rows=tuple(rows),
+        spread_rows=_spread(point),
         matrix_header=("searched group", *matrix.candidate_groups, "non-mated searches"),
         matrix_rows=matrix_rows,
         notes=tuple(point.notes),
@@ -158,6 +224,15 @@ def build_identification(
         "19795-1:2021 (3.22-3.24); NIST IR 8271 (FRVT Part 2). Thresholds are set for a "
         "target FPIR under each policy, as NIST fixes one on a reference group.",
     )
+    unc = ident.uncertainty
+    if unc is None:
+        uncertainty = "No interval was computed for the 1:N rates."
+    else:
+        uncertainty = f"Intervals: {unc.method}, {100 * unc.level:g}% level"
+        if unc.replicates is not None:
+            uncertainty += f", {fmt_count(unc.replicates)} replicates (seed {unc.seed})"
+        uncertainty += f"; {unc.caveat}. A rate marked * is not supported by its data "
+        uncertainty += "(fewer than 30 errors expected at the target FPIR, or seen for FNIR)."
     rules = tuple(f"{k.replace('_', ' ')}: {v}" for k, v in ident.rules.items())
     exclusions = tuple(f"{fmt_count(e.count)} {e.unit}: {e.reason}" for e in ident.exclusions)
     ranks = list(range(1, ident.rank + 1))
@@ -182,6 +257,7 @@ def build_identification(
             curve_rows.append(("", "FNIR", *(fmt_rate(v) for v in c.fnir)))
     return IdentificationSection(
         paragraphs=paragraphs,
+        uncertainty=uncertainty,
         rules=rules,
         exclusions=exclusions,
         cmc_header=("searched group", "mated searches", *(f"rank {r}" for r in ranks)),

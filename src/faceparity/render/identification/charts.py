@@ -62,6 +62,10 @@ def rates_chart_1n(ident: IdentificationResult, index: int) -> Chart | None:
         for ax, rate in zip(axes, ("fpir", "fnir"), strict=True):
             values = [g.fpir if rate == "fpir" else g.fnir for g in groups]
             shown = [(y, v) for y, v in zip(ys, values, strict=True) if v is not None]
+            for y, g in zip(ys, groups, strict=True):
+                ci = g.fpir_ci if rate == "fpir" else g.fnir_ci
+                if ci is not None and ci.ci_low is not None and ci.ci_high is not None:
+                    ax.plot([ci.ci_low, ci.ci_high], [y, y], color=OKABE_ITO[4], linewidth=1.5)
             ax.plot([x for _, x in shown], [y for y, _ in shown], "o", color=OKABE_ITO[4])
             if rate == "fpir":
                 ax.axvline(point.target_fpir, color=OKABE_ITO[5], linestyle="--", linewidth=1,
@@ -79,7 +83,14 @@ def rates_chart_1n(ident: IdentificationResult, index: int) -> Chart | None:
         f"Dot plots of FPIR and FNIR for {len(groups)} probe groups at {title}: "
         f"{rate_span(groups, 'fpir')}; {rate_span(groups, 'fnir')}."
     )
-    intervals = "No interval was computed (the results carry none), so no bars are drawn."
+    has_bars = any(
+        ci is not None and ci.ci_low is not None for g in groups for ci in (g.fpir_ci, g.fnir_ci)
+    )
+    intervals = (
+        "Bars: the intervals the results carry."
+        if has_bars
+        else "No interval was computed (the results carry none), so no bars are drawn."
+    )
     caption = (
         f"1:N FPIR (non-mated searches returning a candidate) and FNIR (mated searches whose "
         f"mate is not returned) per probe group at {title}; the dashed line marks the target "

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from faceparity.render.formatting import text_grid
+from faceparity.results.common import Interval
 from faceparity.results.identification import IdentificationPoint, IdentificationResult
 from faceparity.review.scenario import ScenarioResult
 
 __all__ = ["format_identification_table", "format_scenario_table"]
 
 
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3e}"
+def _rate(value: float | None, ci: Interval | None = None) -> str:
+    """A rate, and its interval where the results carry one with bounds."""
+    if value is None:
+        return "-"
+    if ci is None or ci.ci_low is None or ci.ci_high is None:
+        return f"{value:.3e}"
+    return f"{value:.3e} [{ci.ci_low:.2e}, {ci.ci_high:.2e}]"
 
 
 def _share(value: float | None) -> str:
@@ -48,10 +54,10 @@ def _point(point: IdentificationPoint) -> list[str]:
     for i, g in enumerate(point.groups):
         row = [
             g.label,
-            _rate(g.fpir),
+            _rate(g.fpir, g.fpir_ci),
             str(g.n_false_positive_searches),
             str(g.n_non_mated_searches),
-            _rate(g.fnir),
+            _rate(g.fnir, g.fnir_ci),
             str(g.n_false_negative_searches),
             str(g.n_mated_searches),
             _share(g.false_candidates_per_search),
@@ -66,10 +72,10 @@ def _point(point: IdentificationPoint) -> list[str]:
         rows.append(
             [
                 "overall",
-                _rate(o.fpir),
+                _rate(o.fpir, o.fpir_ci),
                 str(o.n_false_positive_searches),
                 str(o.n_non_mated_searches),
-                _rate(o.fnir),
+                _rate(o.fnir, o.fnir_ci),
                 str(o.n_false_negative_searches),
                 str(o.n_mated_searches),
                 _share(o.false_candidates_per_search),
