@@ -31,9 +31,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from faceparity._version import __version__
+from faceparity.attributes.groups import group_codes
+from faceparity.attributes.groups import groupings as split_groups
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.readers._table import require_columns
-from faceparity.readers.attributes import AttributeSpec, encode_attribute
 from faceparity.results.attributes import (
     ATTRIBUTE_KIND,
     AttributeAuditResult,
@@ -199,51 +200,6 @@ def _samples(frame: pd.DataFrame, config: AttributeAuditConfig, file: str) -> _S
     return _Samples(
         subject, n_subjects, truth != predicted, truth, predicted, classes, None, exclusions
     )
-
-
-def _group_codes(
-    frame: pd.DataFrame, keep: npt.NDArray[np.bool_], config: AttributeAuditConfig, file: str
-) -> list[tuple[str, npt.NDArray[np.int64], tuple[str, ...]]]:
-    bins = dict(config.bins)
-    out = []
-    for name in config.group_by:
-        spec = AttributeSpec(name, (name,), bins.get(name))
-        column = frame[name][keep].reset_index(drop=True)
-        codes, levels = encode_attribute(column, column, spec=spec, file=file)
-        out.append((name, codes[:, 0].astype(np.int64), levels))
-    return out
-
-
-def _groupings(
-    coded: list[tuple[str, npt.NDArray[np.int64], tuple[str, ...]]],
-) -> list[tuple[str, list[str], npt.NDArray[np.int64], list[dict[str, str]]]]:
-    """Each attribute alone, then the intersection of all: codes (-1: ungrouped) and labels."""
-    result = []
-    for name, codes, levels in coded:
-        result.append((name, [name], codes, [{name: lv} for lv in levels]))
-    if len(coded) > 1:
-        names = [c[0] for c in coded]
-        sizes = [len(c[2]) for c in coded]
-        combined = np.zeros(coded[0][1].size, dtype=np.int64)
-        missing = np.zeros(combined.size, dtype=bool)
-        for (_, codes, _levels), size in zip(coded, sizes, strict=True):
-            combined = combined * size + np.maximum(codes, 0)
-            missing |= codes < 0
-        present = np.unique(combined[~missing])
-        index = np.full(int(np.prod(sizes)), -1, dtype=np.int64)
-        index[present] = np.arange(present.size)
-        codes_out = np.where(missing, -1, index[combined])
-        labels = []
-        for value in present.tolist():
-            parts: list[str] = []
-            for size in reversed(sizes):
-                parts.append(str(value % size))
-                value //= size
-            digits = [int(d) for d in reversed(parts)]
-            pairs = enumerate(zip(names, digits, strict=True))
-            labels.append({n: coded[i][2][d] for i, (n, d) in pairs})
-        result.append((" x ".join(names), names, codes_out, labels))
-    return result
 
 
 def _columns_per_group(n_classes: int) -> int:
@@ -486,8 +442,8 @@ def audit_attributes(
             Location(file),
         )
     keep = ~(_missing(frame[config.truth]) | _missing(frame[config.prediction]))
-    coded = _group_codes(frame, keep, config, file)
-    groupings_in = _groupings(coded)
+    coded = group_codes(frame, keep, config.group_by, dict(config.bins), file)
+    groupings_in = split_groups(coded)
     overall_code = np.zeros(s.error.size, dtype=np.int64)
     overall_labels: list[dict[str, str]] = [{}]
     all_sets: list[tuple[str, list[str], npt.NDArray[np.int64], list[dict[str, str]]]] = [

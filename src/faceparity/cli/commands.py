@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("faceparity.cli.audit", "audit"),
     "check": ("faceparity.cli.review", "check"),
     "compare": ("faceparity.cli.review", "compare"),
+    "composition": ("faceparity.cli.composition", "composition"),
     "demo": ("faceparity.cli.demo", "demo"),
     "embed": ("faceparity.cli.images", "embed"),
     "plan": ("faceparity.cli.plan", "plan"),
