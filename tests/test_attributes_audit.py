@@ -228,3 +228,19 @@ def test_result_round_trips_and_is_validated() -> None:
     data["groupings"][0]["groups"][0]["error_rate"] = 1.5
     with pytest.raises(ValueError, match=r"groupings\[0\]\.groups\[0\]\.error_rate"):
         AttributeAuditResult.from_dict(data)
+
+
+def test_small_groups_are_not_worst_or_best() -> None:
+    frame = pd.DataFrame(
+        {
+            "t": ["a"] * 62,
+            "p": ["a"] * 20 + ["b"] * 10 + ["a"] * 25 + ["b"] * 5 + ["a"] * 2,
+            "g": ["x"] * 30 + ["y"] * 30 + ["z"] * 2,
+        }
+    )
+    config = AttributeAuditConfig("t", "p", ("g",), replicates=0, min_samples=30)
+    disparity = audit_attributes(frame, config).grouping("g").disparity
+    assert (disparity.worst, disparity.best) == ("x", "y")  # z (0 of 2) is left out
+    assert disparity.ratio == pytest.approx((10 / 30) / (5 / 30))
+    config = AttributeAuditConfig("t", "p", ("g",), replicates=0)
+    assert audit_attributes(frame, config).grouping("g").disparity.best == "z"

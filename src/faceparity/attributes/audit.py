@@ -91,6 +91,9 @@ class AttributeAuditConfig:
         Seed of the bootstrap.
     source : str, optional
         The table's file name, recorded in the result.
+    min_samples : int
+        Groups of fewer samples are not candidates for the worst and best groups (a
+        group of 2 samples with no error is no evidence of a best group).
 
     """
 
@@ -105,6 +108,7 @@ class AttributeAuditConfig:
     level: float = 0.95
     seed: int = 0
     source: str | None = None
+    min_samples: int = 1
 
     def __post_init__(self) -> None:
         if not self.group_by:
@@ -364,9 +368,15 @@ def _disparity(
     replicate: npt.NDArray[np.float64] | None,
     config: AttributeAuditConfig,
 ) -> Disparity:
-    rated = [(i, g) for i, g in enumerate(groups) if g.error_rate is not None]
+    rated = [
+        (i, g)
+        for i, g in enumerate(groups)
+        if g.error_rate is not None and g.n_samples >= config.min_samples
+    ]
     if len(rated) < 2:
-        return Disparity(None, None, None, None, "fewer than two groups with samples")
+        return Disparity(
+            None, None, None, None, f"fewer than two groups of {config.min_samples} samples"
+        )
     iw, worst = max(rated, key=lambda x: (x[1].error_rate or 0.0, -x[0]))
     others = [r for r in rated if r[0] != iw]
     ib, best = min(others, key=lambda x: (x[1].error_rate or 0.0, x[0]))
@@ -503,7 +513,12 @@ def audit_attributes(
         else f"error: a prediction more than {config.tolerance:g} from the true value",
         "fnr of a class: its samples predicted as another class; fpr: samples of other "
         "classes predicted as it",
-        "ratio and difference: the worst group's error rate against the best's",
+        "ratio and difference: the worst group's error rate against the best's"
+        + (
+            f", among groups of at least {config.min_samples} samples"
+            if config.min_samples > 1
+            else ""
+        ),
     ]
     if config.subject is None:
         notes.append("no subject ids: each sample is taken as its own subject")

@@ -41,6 +41,13 @@ __all__ = ["audit_attributes_command", "check_attributes", "report_attributes"]
 @click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option(
+    "--min-samples",
+    type=click.IntRange(1),
+    default=30,
+    show_default=True,
+    help="Groups of fewer samples are shown but are not candidates for worst and best.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -67,6 +74,7 @@ def audit_attributes_command(
     replicates: int,
     level: float,
     seed: int,
+    min_samples: int,
     output: Path,
     no_report: bool,
     limits: Path | None,
@@ -97,6 +105,7 @@ def audit_attributes_command(
         level=level,
         seed=seed,
         source=str(predictions),
+        min_samples=min_samples,
     )
     outcome = run_attribute_audit(
         predictions,
