@@ -141,6 +141,7 @@ def _grouping_view(
         }
         for g in grouping.groups
         for m in g.measures
+        if m.n  # a measure no image of the data has (yaw without landmarks) is left out
     ]
     header: list[dict[str, Any]] = []
     category_rows = []
