@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,34 @@ def test_classify_then_audit_on_utkface(tmp_path: Path) -> None:
     run = CliRunner().invoke(cli.main, [*audit, "-o", str(tmp_path / "a")])
     assert run.exit_code == 0, run.stderr
     assert (tmp_path / "a" / "report.html").exists()
+
+
+def test_box_crop_through_the_detector_counts_failures(tmp_path: Path) -> None:
+    manifest = shared_file("utkface-sample", "manifest.csv")
+    model = MODELS / "fr_age.onnx"
+    if not model.exists():
+        pytest.skip(f"{model} is not available")
+    pytest.importorskip("cv2")
+    small = tmp_path / "m.csv"
+    pd.read_csv(manifest).groupby(["sex", "race"]).head(2).to_csv(small, index=False)
+    spec = tmp_path / "age.toml"
+    spec.write_text(
+        (EXAMPLES / "ssrnet_age.toml").read_text().replace('crop = "image"', 'crop = "box"')
+    )
+    out = tmp_path / "pred.csv"
+    args = ["classify", str(small), "--root", str(manifest.parent), "--classifier", str(model)]
+    args += ["--spec", str(spec), "--detector", "haar", "-o", str(out)]
+    run = CliRunner().invoke(cli.main, args, catch_exceptions=False)
+    assert run.exit_code == 0, run.stderr
+    table = pd.read_csv(out)
+    status = table["predicted_age_status"]
+    assert set(status) <= {"classified", "no face detected"}
+    assert table["predicted_age"].isna().tolist() == (status != "classified").tolist()
+    assert (status == "classified").any()
+    audit = ["audit", "attributes", str(out), "--truth", "age", "--prediction", "predicted_age"]
+    audit += ["--tolerance", "10", "--group-by", "sex", "--replicates", "0", "-o"]
+    run = CliRunner().invoke(cli.main, [*audit, str(tmp_path / "a")])
+    assert run.exit_code == 0, run.stderr
+    result = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert result["overall"]["n_samples"] == int((status == "classified").sum())
+    assert sum(e["count"] for e in result["exclusions"]) == int((status != "classified").sum())

@@ -209,3 +209,15 @@ def test_utkface_sample_card(tmp_path: Path) -> None:
     assert [g.n_images for g in cells] == [200] * 10
     monk = sum(sum(g.categories["monk"].values()) for g in cells)
     assert monk > 1900  # nearly every chip has a measurable skin colour
+
+
+def test_ita_band_counts_match_the_per_image_band() -> None:
+    from faceparity.composition.card import ita_band_counts
+    from faceparity.pipeline.skintone import ita_band
+
+    rng = np.random.default_rng(1)
+    values = np.concatenate(
+        [rng.uniform(-90, 90, 500), [55.0, 41.0, 28.0, 10.0, -30.0, np.nan, 120.0, -170.0]]
+    )
+    expected = pd.Series([ita_band(v) for v in values]).value_counts().to_dict()
+    assert ita_band_counts(values) == expected

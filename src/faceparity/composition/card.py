@@ -33,7 +33,7 @@ from faceparity._version import __version__
 from faceparity.attributes.groups import group_codes, groupings
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.pipeline.skincolour import MONK_SWATCHES, hue_angle, monk_tone
-from faceparity.pipeline.skintone import ITA_LIMITS_NOTE, ita_band, ita_degrees
+from faceparity.pipeline.skintone import ITA_BANDS, ITA_LIMITS_NOTE, ita_degrees
 from faceparity.readers._table import require_columns
 from faceparity.results.audit import ToolRecord
 from faceparity.results.composition import (
@@ -159,13 +159,30 @@ def _summary(name: str, values: npt.NDArray[np.float64]) -> MeasureSummary:
     return MeasureSummary(name, int(finite.size), float(finite.mean()), *map(float, q))
 
 
+def ita_band_counts(ita: npt.NDArray[np.float64]) -> dict[str, int]:
+    """Images per ITA band of Del Bino et al. (``low < ITA <= high``); NaN is no band.
+
+    Examples
+    --------
+    >>> ita_band_counts(np.array([55.0, 55.1, -30.0, np.nan]))
+    {'very light': 1, 'light': 1, 'dark': 1}
+
+    """
+    finite = ita[np.isfinite(ita)]
+    # Edges from the bottom: a band holds (low, high], so search on the right side's left.
+    uppers = np.array([high for _, _, high in reversed(ITA_BANDS)][:-1])
+    index = np.searchsorted(uppers, finite, side="left")
+    counts = np.bincount(index, minlength=len(ITA_BANDS))
+    names = [name for name, _, _ in reversed(ITA_BANDS)]
+    return {name: int(counts[i]) for i, name in reversed(list(enumerate(names))) if counts[i]}
+
+
 def _categories(
     rows: npt.NDArray[np.bool_], measures: Mapping[str, npt.NDArray[np.float64]]
 ) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     if "ita" in measures:
-        bands = pd.Series([ita_band(v) for v in measures["ita"][rows]], dtype="object")
-        out["ita_band"] = {str(k): int(v) for k, v in bands.value_counts().items()}
+        out["ita_band"] = ita_band_counts(measures["ita"][rows])
     if "skin_l" in measures:
         tones = monk_tone(measures["skin_l"][rows])
         counts = np.bincount(tones, minlength=len(MONK_SWATCHES) + 1)
