@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,7 +45,13 @@ from faceparity.results.composition import (
     MeasureSummary,
 )
 
-__all__ = ["IMAGE_MEASURES", "CompositionConfig", "compose", "errors_needed"]
+__all__ = [
+    "IMAGE_MEASURES",
+    "CompositionConfig",
+    "compose",
+    "errors_needed",
+    "ita_band_counts",
+]
 
 IMAGE_MEASURES = (
     "ita",
@@ -365,8 +371,3 @@ def compose(
         monk_swatches=list(MONK_SWATCHES),
         notes=notes,
     )
-
-
-def sorted_labels(groups: Sequence[CompositionGroup]) -> list[str]:
-    """Group labels in the order they are shown."""
-    return [g.label for g in groups]
