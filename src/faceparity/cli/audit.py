@@ -327,3 +327,13 @@ def audit_images(
         engine=engine_settings(opts, tail_capacity),
     )
     _run(source, opts, identification_settings(opts))
+
+
+def _add_attributes() -> None:
+    """``audit attributes`` lives in its own module (it reads predictions, not scores)."""
+    from faceparity.cli.attributes import audit_attributes_command
+
+    audit.add_command(audit_attributes_command)
+
+
+_add_attributes()

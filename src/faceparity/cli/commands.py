@@ -19,7 +19,9 @@ __all__ = ["COMMANDS", "ProgramGroup", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("faceparity.cli.audit", "audit"),
     "check": ("faceparity.cli.review", "check"),
+    "classify": ("faceparity.cli.classify", "classify"),
     "compare": ("faceparity.cli.review", "compare"),
+    "composition": ("faceparity.cli.composition", "composition"),
     "demo": ("faceparity.cli.demo", "demo"),
     "embed": ("faceparity.cli.images", "embed"),
     "plan": ("faceparity.cli.plan", "plan"),

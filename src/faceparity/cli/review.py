@@ -65,7 +65,13 @@ def report(
 ) -> None:
     """Write the model-card report (HTML or Markdown) of a results.json."""
     from faceparity.results import read_results
+    from faceparity.results.attributes import is_attribute_results
 
+    if is_attribute_results(results):
+        from faceparity.cli.attributes import report_attributes
+
+        report_attributes(results, output, title)
+        return
     data = read_results(results)
     if fmt is None:
         fmt = _REPORT_FORMATS.get(output.suffix.lower(), "html") if output else "html"
@@ -125,8 +131,13 @@ def compare(a: Path, b: Path, output: Path | None) -> None:
 def check(results: Path, limits: Path) -> None:
     """Check results.json against a limits file: exit 1 and list the violations, else 0."""
     from faceparity.results import read_results
+    from faceparity.results.attributes import is_attribute_results
     from faceparity.review.check import check_limits, read_limits
 
+    if is_attribute_results(results):
+        from faceparity.cli.attributes import check_attributes
+
+        check_attributes(results, limits)
     parsed = read_limits(limits)
     outcome = check_limits(read_results(results), parsed, results_name=str(results))
     click.echo(outcome.format(), nl=False)
