@@ -197,7 +197,7 @@ def test_two_way_clustering_is_va_plus_vb_minus_vab() -> None:
         return np.asarray(fit.cov_params())
 
     v = cov(a) + cov(b) - cov(both)
-    np.testing.assert_allclose([t.se for t in got.terms], np.sqrt(np.diag(v)), rtol=1e-2)
+    np.testing.assert_allclose([t.se for t in got.terms], np.sqrt(np.diag(v)), rtol=1e-9)
     assert got.n_clusters == [len(np.unique(a)), len(np.unique(b))]
 
 

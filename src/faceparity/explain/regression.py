@@ -218,9 +218,9 @@ def fit_error_model(table: EventTable, *, level: float = 0.95) -> ErrorModel:
 
     sm = _statsmodels()
     clustering = (
-        "by subject (the mated subject)"
+        "one-way by the mated subject"
         if table.clusters.ndim == 1
-        else "two-way by the two subjects of each pair (Cameron, Gelbach and Miller 2011)"
+        else "two-way by the two subjects of each pair, Cameron, Gelbach and Miller 2011"
     )
     x, names, kinds = design(table)
     reason = _not_estimable(table, x, names)

@@ -44,8 +44,8 @@ def model_rows(model: ErrorModel) -> list[list[str]]:
 def _summary(model: ErrorModel) -> list[str]:
     lines = [
         f"{model.n_events:,} errors in {model.n_used:,} comparisons "
-        f"(of {model.n_comparisons:,}); clusters: {' x '.join(f'{c:,}' for c in model.n_clusters)} "
-        f"({model.clustering}); Tjur R2 {_num(model.tjur_r2)}"
+        f"(of {model.n_comparisons:,}); {' x '.join(f'{c:,}' for c in model.n_clusters)} "
+        f"clusters, {model.clustering}; Tjur R2 {_num(model.tjur_r2)}"
     ]
     if model.undefined_reason:
         lines.append(f"not estimated: {model.undefined_reason}")
@@ -77,7 +77,9 @@ def _intro(result: ExplainResult) -> list[str]:
 def explain_text(result: ExplainResult) -> str:
     """Plain text for the terminal: one table per error event."""
     lines = _intro(result)
-    lines += [f"left out of both: {e['count']:,} {e['reason']}" for e in result.exclusions]
+    lines += [
+        f"left out of both: {e['count']:,} {e['unit']}: {e['reason']}" for e in result.exclusions
+    ]
     for model in (result.false_non_match, result.false_match):
         lines += ["", _TITLES[model.event]]
         lines += [f"  {line}" for line in _summary(model)]
