@@ -351,3 +351,43 @@ def test_cli_bad_inputs_exit_2(tmp_path: Path) -> None:
     assert run.exit_code == 2 and "--gap sex" in run.stderr
     run = CliRunner().invoke(cli.main, ["explain", str(path), *ARGS[:-2], "--covariate", "x=nope"])
     assert run.exit_code == 2 and "nope" in run.stderr
+
+
+def test_cli_embeddings_with_per_sample_covariates(tmp_path: Path) -> None:
+    """Embeddings + metadata give the fit of the same comparisons built by hand."""
+    from faceparity.synthetic.simulate import GroupParams, SimulationConfig, simulate
+
+    cs, blur, _ = _simulated_planted_effect()
+    groups = tuple(
+        GroupParams({"sex": sex, "blur": b}, k=24, a=a, n_subjects=100)
+        for sex in ("F", "M")
+        for b, a in (("0", 0.60), ("1", 0.55))
+    )
+    sim = simulate(SimulationConfig(groups=groups, noise_dim=48, samples_per_subject=4, seed=11))
+    np.save(tmp_path / "e.npy", sim.embeddings)
+    sim.metadata.to_csv(tmp_path / "meta.csv", index=False)
+    args = ["explain", str(tmp_path / "e.npy"), "--metadata", str(tmp_path / "meta.csv")]
+    args += ["--sample-id", "sample", "--subject", "subject", "--attribute", "sex=sex"]
+    args += ["--group-by", "sex", "--covariate", "blur=blur", "--target-fmr", "0.01"]
+    args += ["--covariate", "age=age", "--gap", "age", "--json"]
+    run = CliRunner().invoke(cli.main, args)
+    assert run.exit_code == 0, run.stderr
+    got = json.loads(run.stdout)["models"]["false_non_match"]
+    ages = sim.metadata["age"].to_numpy(dtype=float)
+    i, j = np.triu_indices(len(ages), k=1)
+    expected = explain_errors(
+        cs,
+        target_fmr=1e-2,
+        group_by=["sex"],
+        covariates={"blur": blur, "age": np.column_stack([ages[i], ages[j]])},
+        gaps=["age"],
+    ).false_non_match
+    assert got["n_events"] == expected.n_events and got["n_used"] == expected.n_used
+    assert [t["term"] for t in got["terms"]] == ["intercept", "sex[M]", "blur", "age", "age_gap"]
+    np.testing.assert_allclose(
+        [t["coefficient"] for t in got["terms"]],
+        [t.coefficient for t in expected.terms],
+        rtol=1e-6,
+    )
+    run = CliRunner().invoke(cli.main, [*args, "--score", "x"])
+    assert run.exit_code == 2 and "pair table options" in run.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from faceparity.cli.options import attribute_specs, column_pair, score_kind_option, split
+from faceparity.cli.options import attribute_specs, column_pair, split
 from faceparity.cli.support import _reported, _write_output
 from faceparity.errors import UsageError
 from faceparity.workflow.outputs import refuse_overwriting
@@ -42,10 +42,25 @@ def _references(items: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("explain")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--score", required=True, help="Score column.")
-@score_kind_option
-@click.option("--mated", default=None, help="Mated label column (else from the subject ids).")
-@click.option("--subjects", required=True, help="The two subject id columns, COLUMN1,COLUMN2.")
+@click.option("--score", default=None, help="Pair table: the score column.")
+@click.option(
+    "--score-kind",
+    type=click.Choice(["similarity", "distance"]),
+    default=None,
+    help="Pair table: similarity (higher means more alike) or distance (lower means more alike).",
+)
+@click.option("--mated", default=None, help="Pair table: mated label column (else from the ids).")
+@click.option("--subjects", default=None, help="Pair table: the two subject id columns, A,B.")
+@click.option(
+    "--metadata",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PATH is embeddings (npy, npz, Parquet): the per-sample table with the sample id, "
+    "subject id, attribute and covariate columns. The output of `faceparity embed` needs "
+    "none (its quality columns serve as covariates).",
+)
+@click.option("--sample-id", "sample_id", default=None, help="Sample id column of --metadata.")
+@click.option("--subject", default=None, help="Subject id column of --metadata.")
 @click.option(
     "--samples",
     default=None,
@@ -62,8 +77,9 @@ def _references(items: tuple[str, ...]) -> dict[str, str]:
     "--covariate",
     "covariates",
     multiple=True,
-    help="Numeric covariate NAME=COLUMN (per comparison) or NAME=COLUMN1,COLUMN2 (per side; "
-    "enters as the mean of the sides). Repeatable.",
+    help="Numeric covariate NAME=COLUMN (per comparison; with embeddings, per sample) or "
+    "NAME=COLUMN1,COLUMN2 (per side). Per-sample and per-side covariates enter as the mean "
+    "of the two sides. Repeatable.",
 )
 @click.option(
     "--gap",
@@ -111,10 +127,13 @@ def _references(items: tuple[str, ...]) -> dict[str, str]:
 @_reported
 def explain(
     path: Path,
-    score: str,
-    score_kind: str,
+    score: str | None,
+    score_kind: str | None,
     mated: str | None,
-    subjects: str,
+    subjects: str | None,
+    metadata: Path | None,
+    sample_id: str | None,
+    subject: str | None,
     samples: str | None,
     attributes: tuple[str, ...],
     group_by: str,
@@ -131,8 +150,9 @@ def explain(
     """What drives the errors: logistic regression of false non-matches and false matches."""
     from faceparity.explain import ExplainResult, explain_errors
     from faceparity.explain.regression import STATSMODELS_HINT
-    from faceparity.explain.table import read_covariate_pairs
+    from faceparity.explain.table import read_covariate_embeddings, read_covariate_pairs
     from faceparity.model.config import ScoreKind
+    from faceparity.readers.pipeline_output import is_pipeline_output
     from faceparity.render.explain import explain_markdown, explain_text
 
     writers = {
@@ -149,16 +169,41 @@ def explain(
     refuse_overwriting({"PATH": path}, {"-o/--output": output})
     if importlib.util.find_spec("statsmodels") is None:
         raise UsageError(STATSMODELS_HINT)
-    table = read_covariate_pairs(
-        path,
-        score=score,
-        score_kind=ScoreKind(score_kind),
-        subjects=column_pair(subjects, "--subjects"),
-        mated=mated,
-        samples=column_pair(samples, "--samples") if samples else None,
-        attributes=attribute_specs(attributes, ()),
-        covariates=_named_columns(covariates, "--covariate"),
-    )
+    named = _named_columns(covariates, "--covariate")
+    if metadata is not None or is_pipeline_output(path):
+        pair_options = {"--score": score, "--score-kind": score_kind, "--mated": mated}
+        pair_options.update({"--subjects": subjects, "--samples": samples})
+        given = [k for k, v in pair_options.items() if v is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)}: pair table options; PATH is embeddings")
+        two = [k for k, v in named.items() if len(v) != 1]
+        if two:
+            raise UsageError(f"--covariate {two[0]}: expected one per-sample column")
+        table = read_covariate_embeddings(
+            path,
+            metadata=metadata,
+            sample_id=sample_id,
+            subject=subject,
+            attributes=attribute_specs(attributes, ()),
+            group_by=split(group_by),
+            covariates={k: v[0] for k, v in named.items()},
+        )
+    else:
+        if score is None or score_kind is None or subjects is None:
+            raise UsageError(
+                "a pair table needs --score, --score-kind and --subjects (or give --metadata "
+                "for embeddings)"
+            )
+        table = read_covariate_pairs(
+            path,
+            score=score,
+            score_kind=ScoreKind(score_kind),
+            subjects=column_pair(subjects, "--subjects"),
+            mated=mated,
+            samples=column_pair(samples, "--samples") if samples else None,
+            attributes=attribute_specs(attributes, ()),
+            covariates=named,
+        )
     result = explain_errors(
         table.comparisons,
         target_fmr=target_fmr,

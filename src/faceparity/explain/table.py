@@ -150,3 +150,69 @@ def _first_distinct(
             )
         )
     return ~(itself | repeat), tuple(exclusions)
+
+
+def read_covariate_embeddings(
+    path: str | os.PathLike[str],
+    *,
+    metadata: str | os.PathLike[str] | None,
+    sample_id: str | None = None,
+    subject: str | None = None,
+    attributes: Sequence[AttributeSpec] = (),
+    group_by: Sequence[str] = (),
+    covariates: Mapping[str, str] | None = None,
+    max_comparisons: int = 50_000_000,
+) -> CovariateTable:
+    """Every comparison of embeddings, with per-sample numeric covariates on both sides.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Embeddings (``.npy``, ``.npz``, ``.parquet``) with ``metadata``, or the output
+        of ``faceparity embed`` (its quality columns, ``inter_eye_distance``,
+        ``sharpness``, ``yaw`` and the others, serve as covariates) without.
+    metadata : str or path-like or None
+        The per-sample table (sample id, subject id, attributes, covariates).
+    sample_id, subject : str, optional
+        Its sample id and subject id columns (required with ``metadata``).
+    attributes : sequence of AttributeSpec
+        The attributes, one column of the per-sample table each.
+    group_by : sequence of str
+        Of the output of ``faceparity embed``: columns that become attributes by name.
+    covariates : mapping of str to str
+        Each covariate's column of the per-sample table.
+    max_comparisons : int
+        The most comparisons to form (see :func:`~faceparity.readers.embeddings.read_embeddings`).
+
+    Returns
+    -------
+    CovariateTable
+        The comparisons (cosine similarity) and each covariate as an (n, 2) array.
+
+    """
+    from faceparity.errors import UsageError
+    from faceparity.readers.embeddings import compare_all, load_embeddings
+    from faceparity.readers.pipeline_output import load_pipeline_output
+
+    covariates = dict(covariates or {})
+    if metadata is None:
+        table, _ = load_pipeline_output(path, attributes=attributes, columns_as_attributes=group_by)
+        per_sample = path
+    else:
+        if sample_id is None or subject is None:
+            raise UsageError("--metadata: expected --sample-id and --subject columns too")
+        table = load_embeddings(
+            path, metadata=metadata, sample_id=sample_id, subject=subject, attributes=attributes
+        )
+        per_sample = metadata
+    comparisons = compare_all(table, max_comparisons=max_comparisons, file=str(per_sample))
+    values: dict[str, npt.NDArray[np.float64]] = {}
+    if covariates:
+        file = str(per_sample)
+        frame = load_table(per_sample, columns=sorted(set(covariates.values())))
+        rows = np.arange(len(frame), dtype=np.int64)
+        assert comparisons.sample is not None
+        for name, column in covariates.items():
+            one = _numbers(frame[column], file=file, offset=rows, column=column)
+            values[name] = one[comparisons.sample]
+    return CovariateTable(comparisons, values, ())
