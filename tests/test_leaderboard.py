@@ -175,3 +175,28 @@ def test_cli_bad_inputs_exit_2(tmp_path: Path) -> None:
     assert run.exit_code == 2 and "target FMR 0.3" in run.stderr
     run = CliRunner().invoke(cli.main, ["leaderboard", *paths[:2], "--name", "x"])
     assert run.exit_code == 2 and "--name" in run.stderr
+
+
+def test_leaderboard_page_in_a_browser(tmp_path: Path) -> None:
+    """The HTML page in headless Chromium: no error, no request, the chart drawn and labelled."""
+    from _browser import Browser, find_chromium
+
+    find_chromium()
+    paths = _write(tmp_path)
+    names = [a for n in SYSTEMS for a in ("--name", n)]
+    page = tmp_path / "board.html"
+    run = CliRunner().invoke(cli.main, ["leaderboard", *paths, *names, "-o", str(page)])
+    assert run.exit_code == 0, run.stderr
+    facts_js = """({
+      rows: document.querySelectorAll('tbody tr').length,
+      labelled: [...document.querySelectorAll('figure.chart > svg[role=img]')]
+          .filter(s => s.querySelector('title').textContent.includes('Pareto front')
+                       && s.getBoundingClientRect().width > 100).length,
+      scripts: document.scripts.length,
+    })"""
+    shot = Path(__file__).resolve().parents[1] / "test-output" / "leaderboard.png"
+    with Browser(tmp_path / "profile") as browser:
+        load = browser.load(page, facts_js=facts_js, screenshot=shot)
+    assert load.console_errors == [] and load.requests == []
+    assert load.facts == {"rows": 4, "labelled": 1, "scripts": 0}
+    assert shot.stat().st_size > 10_000
