@@ -31,7 +31,7 @@ def _row(t: Term) -> list[str]:
         _num(t.coefficient),
         _ci(t.ci_low, t.ci_high),
         f"{t.p_value:.2g}",
-        "" if t.ame is None else f"{t.ame:+.4f}",
+        "" if t.ame is None else f"{t.ame:+.3g}",
         _ci(t.ame_ci_low, t.ame_ci_high),
     ]
 
