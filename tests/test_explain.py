@@ -391,3 +391,22 @@ def test_cli_embeddings_with_per_sample_covariates(tmp_path: Path) -> None:
     )
     run = CliRunner().invoke(cli.main, [*args, "--score", "x"])
     assert run.exit_code == 2 and "pair table options" in run.stderr
+
+
+def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
+    path = _write_table(tmp_path)
+    other = list(ARGS)
+    other[other.index("--group-by") + 1] = "ethnicity"
+    run = CliRunner().invoke(cli.main, ["explain", str(path), *other])
+    assert run.exit_code == 2 and "--group-by: no attribute 'ethnicity'" in run.stderr
+    cases = [
+        (["--reference", "sex=X"], "expected a value of 'sex' among F, M"),
+        (["--reference", "age=1"], "--reference age: expected one of the --group-by"),
+        (["-o", str(tmp_path / "e.html")], "expected a file ending in .md, .txt or .json"),
+    ]
+    for extra, message in cases:
+        run = CliRunner().invoke(cli.main, ["explain", str(path), *ARGS, *extra])
+        assert run.exit_code == 2 and message in run.stderr, (extra, run.stderr)
+    run = CliRunner().invoke(cli.main, ["explain", str(path), "--group-by", "sex"])
+    assert run.exit_code == 2 and "needs --score, --score-kind and --subjects" in run.stderr
+    assert not (tmp_path / "e.html").exists()

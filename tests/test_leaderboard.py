@@ -200,3 +200,13 @@ def test_leaderboard_page_in_a_browser(tmp_path: Path) -> None:
     assert load.console_errors == [] and load.requests == []
     assert load.facts == {"rows": 4, "labelled": 1, "scripts": 0}
     assert shot.stat().st_size > 10_000
+
+
+def test_cli_not_json_exit_2(tmp_path: Path) -> None:
+    paths = _write(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    run = CliRunner().invoke(cli.main, ["leaderboard", paths[0], str(bad)])
+    assert run.exit_code == 2 and "bad.json" in run.stderr and "Traceback" not in run.stderr
+    run = CliRunner().invoke(cli.main, ["leaderboard", paths[0], str(tmp_path / "absent.json")])
+    assert run.exit_code == 2 and "absent.json" in run.stderr
