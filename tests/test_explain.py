@@ -182,23 +182,53 @@ def _exog(result: object, frame: pd.DataFrame) -> np.ndarray:
     ).astype(float)
 
 
-def test_two_way_clustering_is_va_plus_vb_minus_vab() -> None:
-    """Cameron, Gelbach and Miller (2011): the two-way covariance from three one-way ones."""
-    cs, _ = _hand_built()
-    table = error_events(cs, target_fmr=0.05, group_by=["sex"]).false_match
+def test_dyadic_covariance_against_the_double_sum() -> None:
+    """Sum of s_i s_j' over every two comparisons sharing a subject, by brute force."""
+    from faceparity.explain.regression import dyadic_cov
+
+    rng = np.random.default_rng(2)
+    n, k = 300, 3
+    subjects = np.array([rng.choice(25, size=2, replace=False) for _ in range(n)])
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, k - 1))])
+    y = (rng.uniform(size=n) < 0.3).astype(float)
+    p = rng.uniform(0.1, 0.5, size=n)
+    s = x * (y - p)[:, None]
+    meat = np.zeros((k, k))
+    for i in range(n):
+        for j in range(n):
+            if set(subjects[i]) & set(subjects[j]):
+                meat += np.outer(s[i], s[j])
+    bread = np.linalg.inv((x * (p * (1 - p))[:, None]).T @ x)
+    g = len(np.unique(subjects))
+    expected = g / (g - 1) * (n - 1) / (n - k) * bread @ meat @ bread
+    np.testing.assert_allclose(dyadic_cov(x, y, p, subjects), expected, rtol=1e-10)
+
+
+def test_false_match_model_uses_the_dyadic_covariance() -> None:
+    from faceparity.explain.regression import design, dyadic_cov
+
+    cs, ages = _hand_built()
+    table = error_events(
+        cs, target_fmr=0.05, group_by=["sex"], covariates={"age": ages}
+    ).false_match
     got = fit_error_model(table)
-    x = np.column_stack([np.ones(len(table)), table.factors["sex"][0] == 1]).astype(float)
+    x, _, _ = design(table)
     y = table.outcome.astype(float)
-    a, b = table.clusters[:, 0], table.clusters[:, 1]
-    both = np.unique(a * 10_000 + b, return_inverse=True)[1]
-
-    def cov(groups: np.ndarray) -> np.ndarray:
-        fit = sm.Logit(y, x).fit(disp=0, cov_type="cluster", cov_kwds={"groups": groups})
-        return np.asarray(fit.cov_params())
-
-    v = cov(a) + cov(b) - cov(both)
-    np.testing.assert_allclose([t.se for t in got.terms], np.sqrt(np.diag(v)), rtol=1e-9)
-    assert got.n_clusters == [len(np.unique(a)), len(np.unique(b))]
+    direct = sm.Logit(y, x).fit(disp=0)
+    np.testing.assert_allclose([t.coefficient for t in got.terms], direct.params, rtol=1e-6)
+    v = dyadic_cov(x, y, direct.predict(), table.clusters)
+    np.testing.assert_allclose([t.se for t in got.terms], np.sqrt(np.diag(v)), rtol=1e-6)
+    # The covariate's AME and its delta-method error with that covariance, by hand:
+    # AME = mean p(1-p) b_age; d AME / d b = mean p(1-p)(1-2p) x b_age + e_age mean p(1-p).
+    p = direct.predict()
+    b = direct.params[2]
+    ame = float(np.mean(p * (1 - p)) * b)
+    grad = np.mean((p * (1 - p) * (1 - 2 * p))[:, None] * x, axis=0) * b
+    grad[2] += np.mean(p * (1 - p))
+    assert got.terms[2].ame == pytest.approx(ame, rel=1e-6)
+    assert got.terms[2].ame_se == pytest.approx(float(np.sqrt(grad @ v @ grad)), rel=1e-6)
+    assert got.n_clusters == [len(np.unique(table.clusters))]  # the subjects
+    assert got.clustering.startswith("dyadic")
 
 
 def test_tjur_r2_by_hand() -> None:

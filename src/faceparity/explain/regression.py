@@ -4,14 +4,15 @@ The model (as in NIST IREX 10 and FaVFA, WACV 2025): ``logit P(error) = b0 + sum
 factor-level effects + sum of covariate slopes``, each factor dummy-coded against its
 reference level, fitted by maximum likelihood with statsmodels' ``Logit``.
 
-Standard errors are clustered by subject (``cov_type="cluster"``): a mated comparison's
-cluster is its subject. A non-mated comparison involves two subjects; it is clustered
-two ways (Cameron, Gelbach and Miller 2011, "Robust inference with multiway
-clustering", JBES 29(2): ``V = V_a + V_b - V_ab``, statsmodels' two-group cluster
-estimator), the two dimensions being the lower- and higher-coded subject of the pair.
-That is an approximation of dyadic clustering (Cameron and Miller 2014): two non-mated
-comparisons that share a subject in different positions (lower in one, higher in the
-other) are not put in a common cluster.
+Standard errors are clustered by subject. A mated comparison's cluster is its subject
+(statsmodels' ``cov_type="cluster"``). A non-mated comparison involves two subjects, and
+every two comparisons that share a subject, in either position, may be correlated: the
+covariance is dyadic-robust (:func:`dyadic_cov`; Aronow, Samii and Assenova 2015), the
+form that two-way clustering (Cameron, Gelbach and Miller 2011, ``V_a + V_b - V_ab``)
+takes when the two ways are one population of subjects. Two-way clustering on the
+lower- and higher-coded subject of each pair would miss the comparisons that share a
+subject in different positions; on the BFW sample it gave standard errors up to 10%
+smaller.
 
 Average marginal effects (AME): for a covariate, the mean derivative of the error
 probability (statsmodels' ``get_margeff(at="overall", method="dydx")``); for a factor
@@ -36,7 +37,14 @@ import numpy.typing as npt
 from faceparity.errors import UsageError
 from faceparity.explain.events import EventTable
 
-__all__ = ["STATSMODELS_HINT", "ErrorModel", "Term", "fit_error_model", "tjur_r2"]
+__all__ = [
+    "STATSMODELS_HINT",
+    "ErrorModel",
+    "Term",
+    "dyadic_cov",
+    "fit_error_model",
+    "tjur_r2",
+]
 
 STATSMODELS_HINT = (
     "faceparity explain needs statsmodels; install it with "
@@ -144,10 +152,8 @@ def _undefined(table: EventTable, reason: str, level: float, clustering: str) ->
 
 
 def _n_clusters(table: EventTable) -> list[int]:
-    c = table.clusters
-    if c.ndim == 1:
-        return [int(np.unique(c).size)]
-    return [int(np.unique(c[:, j]).size) for j in range(c.shape[1])]
+    # One-way: the mated subjects; dyadic: every subject of a non-mated comparison.
+    return [int(np.unique(table.clusters).size)]
 
 
 def _not_estimable(table: EventTable, x: npt.NDArray[np.float64], names: list[str]) -> str | None:
@@ -196,6 +202,60 @@ def _level_ames(
     return out
 
 
+def dyadic_cov(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    fitted: npt.NDArray[np.float64],
+    subjects: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """Dyadic-robust covariance of logit coefficients (comparisons sharing a subject correlate).
+
+    ``V = H^-1 M H^-1`` with ``H = sum p(1 - p) x x'`` and ``M`` the sum of
+    ``s_i s_j'`` over every two comparisons that share a subject (``i = j`` included),
+    ``s_i = x_i (y_i - p_i)`` (Fafchamps and Gubert 2007; Aronow, Samii and Assenova
+    2015, "Cluster-robust variance estimation for dyadic data", Political Analysis
+    23(4)). With ``u_g`` the sum of the scores of subject ``g``'s comparisons and
+    ``u_d`` that of the comparisons of one pair of subjects,
+    ``M = sum_g u_g u_g' - sum_d u_d u_d'`` (comparisons of one pair of subjects share
+    both subjects and are counted once). Scaled by ``G / (G - 1) (N - 1) / (N - K)``,
+    as statsmodels scales one-way clustering.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, k)
+        The design.
+    y, fitted : ndarray, shape (n,)
+        The outcome and its fitted probability.
+    subjects : ndarray of int64, shape (n, 2)
+        The two (different) subjects of each comparison.
+
+    Returns
+    -------
+    ndarray, shape (k, k)
+        The covariance.
+
+    """
+    n, k = x.shape
+    score = x * (y - fitted)[:, None]
+    hessian = (x * (fitted * (1.0 - fitted))[:, None]).T @ x
+    codes, inverse = np.unique(
+        np.concatenate([subjects[:, 0], subjects[:, 1]]), return_inverse=True
+    )
+    g = codes.size
+    per_subject = np.zeros((g, k))
+    np.add.at(per_subject, inverse[:n], score)
+    np.add.at(per_subject, inverse[n:], score)
+    low = np.minimum(inverse[:n], inverse[n:]).astype(np.int64)
+    high = np.maximum(inverse[:n], inverse[n:]).astype(np.int64)
+    pair = np.unique(low * g + high, return_inverse=True)[1]
+    per_pair = np.zeros((int(pair.max()) + 1, k))
+    np.add.at(per_pair, pair, score)
+    meat = per_subject.T @ per_subject - per_pair.T @ per_pair
+    bread = np.linalg.inv(hessian)
+    scale = g / (g - 1) * (n - 1) / (n - k) if g > 1 and n > k else 1.0
+    return np.asarray(scale * bread @ meat @ bread, dtype=np.float64)
+
+
 def fit_error_model(table: EventTable, *, level: float = 0.95) -> ErrorModel:
     """Fit the logistic regression of ``table``'s error event.
 
@@ -217,10 +277,11 @@ def fit_error_model(table: EventTable, *, level: float = 0.95) -> ErrorModel:
     from scipy.stats import norm
 
     sm = _statsmodels()
+    dyadic = table.clusters.ndim == 2
     clustering = (
-        "one-way by the mated subject"
-        if table.clusters.ndim == 1
-        else "two-way by the two subjects of each pair, Cameron, Gelbach and Miller 2011"
+        "dyadic by the two subjects of each pair (Aronow, Samii and Assenova 2015)"
+        if dyadic
+        else "one-way by the mated subject"
     )
     x, names, kinds = design(table)
     reason = _not_estimable(table, x, names)
@@ -228,22 +289,29 @@ def fit_error_model(table: EventTable, *, level: float = 0.95) -> ErrorModel:
         return _undefined(table, reason, level, clustering)
     y = table.outcome.astype(np.float64)
     notes: list[str] = []
+    numeric = [j for j, k in enumerate(kinds) if k == "covariate"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = sm.Logit(y, x).fit(
-            disp=0,
-            maxiter=200,
-            cov_type="cluster",
-            cov_kwds={"groups": table.clusters},
-        )
-        numeric = [j for j, k in enumerate(kinds) if k == "covariate"]
+        if dyadic:
+            result = sm.Logit(y, x).fit(disp=0, maxiter=200)
+            # statsmodels reads the covariance of every derived number (standard errors,
+            # intervals, get_margeff) from cov_params_default, as its robust fits set it.
+            result._results.cov_params_default = dyadic_cov(
+                x, y, np.asarray(result.predict(), dtype=np.float64), table.clusters
+            )
+        else:
+            result = sm.Logit(y, x).fit(
+                disp=0, maxiter=200, cov_type="cluster", cov_kwds={"groups": table.clusters}
+            )
         margeff = result.get_margeff(at="overall", method="dydx") if numeric else None
     notes.extend(sorted({f"statsmodels: {w.message}" for w in caught}))
     if not result.mle_retvals.get("converged", True):
         return _undefined(table, "the maximum-likelihood fit did not converge", level, clustering)
     cov = np.asarray(result.cov_params(), dtype=np.float64)
     z = float(norm.ppf(0.5 + level / 2))
-    ci = np.asarray(result.conf_int(alpha=1 - level), dtype=np.float64)
+    beta = np.asarray(result.params, dtype=np.float64)
+    se = np.sqrt(np.diag(cov))
+    p_values = 2 * norm.sf(np.abs(beta / se))
     ames = _level_ames(result, x, kinds, cov)
     if margeff is not None:
         # get_margeff reports every column but the intercept (column 0).
@@ -256,11 +324,11 @@ def fit_error_model(table: EventTable, *, level: float = 0.95) -> ErrorModel:
             Term(
                 term=name,
                 kind=kind,
-                coefficient=float(result.params[j]),
-                se=float(result.bse[j]),
-                ci_low=float(ci[j, 0]),
-                ci_high=float(ci[j, 1]),
-                p_value=float(result.pvalues[j]),
+                coefficient=float(beta[j]),
+                se=float(se[j]),
+                ci_low=float(beta[j] - z * se[j]),
+                ci_high=float(beta[j] + z * se[j]),
+                p_value=float(p_values[j]),
                 ame=None if ame is None else ame[0],
                 ame_se=None if ame is None else ame[1],
                 ame_ci_low=None if ame is None else ame[0] - z * ame[1],
