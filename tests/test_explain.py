@@ -440,3 +440,33 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
     run = CliRunner().invoke(cli.main, ["explain", str(path), "--group-by", "sex"])
     assert run.exit_code == 2 and "needs --score, --score-kind and --subjects" in run.stderr
     assert not (tmp_path / "e.html").exists()
+
+
+def test_embed_output_quality_columns_follow_their_rows(tmp_path: Path) -> None:
+    """The output of faceparity embed: a failed image in the middle does not shift the rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from faceparity.explain.table import read_covariate_embeddings
+
+    meta = {b"faceparity": json.dumps({"kind": "faceparity-embeddings", "version": 1}).encode()}
+    columns = {
+        "path": ["a.png", "x.png", "b.png", "c.png"],
+        "subject": ["1", "1", "1", "2"],
+        "sex": ["F", "F", "F", "M"],
+        "status": ["enrolled", "failure_to_acquire", "enrolled", "enrolled"],
+        "reason": ["", "no face found", "", ""],
+        "inter_eye_distance": [60.0, None, 80.0, 100.0],
+        "embedding": [[1.0, 0.0], None, [0.8, 0.6], [0.0, 1.0]],
+    }
+    path = tmp_path / "embed.parquet"
+    pq.write_table(pa.table(columns).replace_schema_metadata(meta), path)
+    got = read_covariate_embeddings(
+        path, metadata=None, group_by=["sex"], covariates={"ied": "inter_eye_distance"}
+    )
+    cs = got.comparisons
+    # Pairs (a, b), (a, c), (b, c) in file-row order; a failure is not a sample.
+    assert cs.sample is not None and cs.sample.tolist() == [[0, 2], [0, 3], [2, 3]]
+    assert got.covariates["ied"].tolist() == [[60.0, 80.0], [60.0, 100.0], [80.0, 100.0]]
+    assert cs.mated.tolist() == [True, False, False]
+    np.testing.assert_allclose(cs.score, [0.8, 0.0, 0.6])
