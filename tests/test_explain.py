@@ -470,3 +470,17 @@ def test_embed_output_quality_columns_follow_their_rows(tmp_path: Path) -> None:
     assert got.covariates["ied"].tolist() == [[60.0, 80.0], [60.0, 100.0], [80.0, 100.0]]
     assert cs.mated.tolist() == [True, False, False]
     np.testing.assert_allclose(cs.score, [0.8, 0.0, 0.6])
+
+
+def test_help_of_explain_and_leaderboard_loads_no_heavy_module() -> None:
+    from test_package import _imported_after
+
+    code = (
+        "from click.testing import CliRunner\n"
+        "from faceparity import cli\n"
+        "for name in ('explain', 'leaderboard'):\n"
+        "    assert CliRunner().invoke(cli.main, [name, '--help']).exit_code == 0\n"
+        "import sys\n"
+        "assert 'statsmodels' not in sys.modules"
+    )
+    assert _imported_after(code) == []
