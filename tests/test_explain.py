@@ -252,6 +252,11 @@ def test_separation_and_no_errors_are_reported_not_fitted() -> None:
     model = fit_error_model(zero_in_m)
     assert model.terms == [] and model.tjur_r2 is None
     assert model.undefined_reason is not None and "sex M: 0 errors in 20" in model.undefined_reason
+    # A covariate that predicts every error: the likelihood has no maximum.
+    v = np.random.default_rng(0).normal(size=n)
+    apart = EventTable(**{**table.__dict__, "outcome": v > 0, "factors": {}, "numeric": {"q": v}})
+    model = fit_error_model(apart)
+    assert model.undefined_reason == "the maximum-likelihood fit did not converge"
     none = EventTable(**{**table.__dict__, "outcome": np.zeros(n, dtype=bool)})
     assert (
         fit_error_model(none).undefined_reason == "0 errors in 40 comparisons: nothing to explain"

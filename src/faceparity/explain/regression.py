@@ -256,6 +256,14 @@ def dyadic_cov(
     return np.asarray(scale * bread @ meat @ bread, dtype=np.float64)
 
 
+def _fit(sm: Any, x: Any, y: Any, clusters: npt.NDArray[np.int64]) -> Any:
+    """Statsmodels' Logit fit: one-way clustered for 1-d clusters; plain for dyadic ones."""
+    model = sm.Logit(y, x)
+    if clusters.ndim == 2:
+        return model.fit(disp=0, maxiter=200)
+    return model.fit(disp=0, maxiter=200, cov_type="cluster", cov_kwds={"groups": clusters})
+
+
 def fit_error_model(table: EventTable, *, level: float = 0.95) -> ErrorModel:
     """Fit the logistic regression of ``table``'s error event.
 
@@ -292,20 +300,22 @@ def fit_error_model(table: EventTable, *, level: float = 0.95) -> ErrorModel:
     numeric = [j for j, k in enumerate(kinds) if k == "covariate"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if dyadic:
-            result = sm.Logit(y, x).fit(disp=0, maxiter=200)
-            # statsmodels reads the covariance of every derived number (standard errors,
-            # intervals, get_margeff) from cov_params_default, as its robust fits set it.
-            result._results.cov_params_default = dyadic_cov(
-                x, y, np.asarray(result.predict(), dtype=np.float64), table.clusters
+        try:
+            result = _fit(sm, x, y, table.clusters)
+            converged = bool(result.mle_retvals.get("converged", True))
+            if converged and dyadic:
+                # statsmodels reads the covariance of every derived number (standard
+                # errors, get_margeff) from cov_params_default, as its robust fits set it.
+                result._results.cov_params_default = dyadic_cov(
+                    x, y, np.asarray(result.predict(), dtype=np.float64), table.clusters
+                )
+            margeff = (
+                result.get_margeff(at="overall", method="dydx") if numeric and converged else None
             )
-        else:
-            result = sm.Logit(y, x).fit(
-                disp=0, maxiter=200, cov_type="cluster", cov_kwds={"groups": table.clusters}
-            )
-        margeff = result.get_margeff(at="overall", method="dydx") if numeric else None
+        except np.linalg.LinAlgError:
+            return _undefined(table, "the information matrix is singular", level, clustering)
     notes.extend(sorted({f"statsmodels: {w.message}" for w in caught}))
-    if not result.mle_retvals.get("converged", True):
+    if not converged:
         return _undefined(table, "the maximum-likelihood fit did not converge", level, clustering)
     cov = np.asarray(result.cov_params(), dtype=np.float64)
     z = float(norm.ppf(0.5 + level / 2))
