@@ -489,3 +489,26 @@ def test_help_of_explain_and_leaderboard_loads_no_heavy_module() -> None:
         "assert 'statsmodels' not in sys.modules"
     )
     assert _imported_after(code) == []
+
+
+def test_order_of_the_comparisons_does_not_matter() -> None:
+    cs, ages = _hand_built()
+    order = np.random.default_rng(9).permutation(len(cs))
+    shuffled = ComparisonSet(
+        **{
+            **cs.__dict__,
+            "score": cs.score[order],
+            "mated": cs.mated[order],
+            "subject": cs.subject[order],
+            "attributes": {k: v[order] for k, v in cs.attributes.items()},
+        }
+    )
+    options = {"target_fmr": 0.05, "group_by": ["sex", "ethnicity"], "gaps": ["age"]}
+    a = explain_errors(cs, covariates={"age": ages}, **options)  # type: ignore[arg-type]
+    b = explain_errors(shuffled, covariates={"age": ages[order]}, **options)  # type: ignore[arg-type]
+    for ma, mb in ((a.false_non_match, b.false_non_match), (a.false_match, b.false_match)):
+        for ta, tb in zip(ma.terms, mb.terms, strict=True):
+            assert ta.term == tb.term
+            assert (ta.coefficient, ta.se, ta.ame or 0.0) == pytest.approx(
+                (tb.coefficient, tb.se, tb.ame or 0.0), rel=1e-6
+            )
