@@ -49,6 +49,7 @@ STAGES: list[tuple[str, int]] = [
     ("faceparity.acquisition", 5),
     ("faceparity.attributes", 5),
     ("faceparity.composition", 5),
+    ("faceparity.explain", 5),
     ("faceparity.render", 6),
     ("faceparity.review", 6),
     ("faceparity.workflow", 7),

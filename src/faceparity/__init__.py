@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from faceparity._version import __version__
     from faceparity.acquisition import AcquisitionResult, acquisition_by_group
     from faceparity.errors import FaceparityError, InputError, Location, UsageError
+    from faceparity.explain import ExplainResult, explain_errors
     from faceparity.identification import (
         IdentificationResult,
         ProtocolConfig,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     )
     from faceparity.readers.manifest import read_manifest
     from faceparity.results.audit import SCHEMA_VERSION, AuditResult
+    from faceparity.review.leaderboard import Leaderboard, build_leaderboard
     from faceparity.uncertainty import (
         clopper_pearson,
         support_for,
@@ -111,6 +113,11 @@ __all__ = [
     "open_detector",
     "acquisition_by_group",
     "AcquisitionResult",
+    # what drives the errors; many systems side by side
+    "explain_errors",
+    "ExplainResult",
+    "build_leaderboard",
+    "Leaderboard",
     # uncertainty
     "with_uncertainty",
     "clopper_pearson",
@@ -140,6 +147,8 @@ _LAZY: dict[str, str] = {
     "InputError": "faceparity.errors",
     "Location": "faceparity.errors",
     "UsageError": "faceparity.errors",
+    "ExplainResult": "faceparity.explain",
+    "explain_errors": "faceparity.explain",
     "IdentificationResult": "faceparity.identification",
     "ProtocolConfig": "faceparity.identification",
     "audit_identification": "faceparity.identification",
@@ -177,6 +186,8 @@ _LAZY: dict[str, str] = {
     "read_manifest": "faceparity.readers.manifest",
     "SCHEMA_VERSION": "faceparity.results.audit",
     "AuditResult": "faceparity.results.audit",
+    "Leaderboard": "faceparity.review.leaderboard",
+    "build_leaderboard": "faceparity.review.leaderboard",
     "clopper_pearson": "faceparity.uncertainty",
     "support_for": "faceparity.uncertainty",
     "wilson": "faceparity.uncertainty",

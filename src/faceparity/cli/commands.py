@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "composition": ("faceparity.cli.composition", "composition"),
     "demo": ("faceparity.cli.demo", "demo"),
     "embed": ("faceparity.cli.images", "embed"),
+    "explain": ("faceparity.cli.explain", "explain"),
+    "leaderboard": ("faceparity.cli.leaderboard", "leaderboard"),
     "plan": ("faceparity.cli.plan", "plan"),
     "report": ("faceparity.cli.review", "report"),
     "scenario": ("faceparity.cli.review", "scenario"),
