@@ -47,6 +47,7 @@ STAGES: list[tuple[str, int]] = [
     ("faceparity.identification", 4),
     ("faceparity.uncertainty", 5),
     ("faceparity.acquisition", 5),
+    ("faceparity.mitigation", 5),
     ("faceparity.render", 6),
     ("faceparity.review", 6),
     ("faceparity.workflow", 7),

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("faceparity.cli.review", "compare"),
     "demo": ("faceparity.cli.demo", "demo"),
     "embed": ("faceparity.cli.images", "embed"),
+    "mitigate": ("faceparity.cli.mitigate", "mitigate"),
     "plan": ("faceparity.cli.plan", "plan"),
     "report": ("faceparity.cli.review", "report"),
     "scenario": ("faceparity.cli.review", "scenario"),
