@@ -299,8 +299,9 @@ class Oracle(Method):
     fitted on the training comparisons within the group (both sides in it: a cross-group
     comparison, with its different score distribution, would pull the group's map away
     from its own); a comparison's probability is ``theta p_a + (1 - theta) p_b`` with
-    ``theta`` the share of side a's group in the two groups' training comparisons. A group with fewer than 10 mated or non-mated training
-    comparisons uses the global calibration. Needs group labels at deployment.
+    ``theta`` the share of side a's group in the two groups' training comparisons. A
+    group with fewer than 10 mated or non-mated training comparisons uses the global
+    calibration. Needs group labels at deployment.
     """
 
     name: ClassVar[str] = "oracle"
