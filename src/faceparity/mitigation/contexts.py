@@ -74,7 +74,7 @@ def by_context(
 
 def threshold_at(non_mated: FloatArray, fmr: float) -> float | None:
     """The audit's threshold for ``fmr`` on ``non_mated``; None below one false match."""
-    if max_false_matches(len(non_mated), fmr) == 0:
+    if not len(non_mated) or max_false_matches(len(non_mated), fmr) == 0:
         return None
     return float(SortedScores(non_mated).threshold_at_fmr(fmr))
 
