@@ -248,6 +248,13 @@ def test_parameters_round_trip_and_are_checked(tmp_path: Path) -> None:
     path = tmp_path / "parameters.json"
     path.write_text(params.to_json())
     assert read_parameters(path) == params
+    # Read back, they normalise new scores as the fitted ones do.
+    rows = _everything(data).rows
+    np.testing.assert_array_equal(
+        Oracle().apply(read_parameters(path), data, rows), Oracle().apply(params, data, rows)
+    )
+    with pytest.raises(ValueError, match="parameters of 'oracle'"):
+        ZNorm().apply(params, data, rows)
     broken = json.loads(params.to_json())
     broken["global_beta"]["a"] = "x"
     path.write_text(json.dumps(broken))
@@ -495,3 +502,38 @@ def test_mitigate_bad_input_is_exit_2_and_writes_nothing(tmp_path: Path) -> None
     assert run.exit_code == 2 and "nope" in run.stderr
     assert not out.exists()
     assert math.isfinite(1.0)
+
+
+def test_mitigate_the_output_of_embed_runs_the_embedding_methods(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _, table = _planted(n_subjects=8)
+    level = table.levels["grp"]
+    columns = {
+        "path": [f"{i}.png" for i in range(len(table.rows))],
+        "subject": [table.subject_ids[s] for s in table.subject],
+        "grp": [level[g] for g in table.attributes["grp"]],
+        "status": ["enrolled"] * len(table.rows),
+        "reason": [""] * len(table.rows),
+        "embedding": table.values.tolist(),
+    }
+    meta = {b"faceparity": json.dumps({"kind": "faceparity-embeddings", "version": 1}).encode()}
+    path = tmp_path / "embeddings.parquet"
+    pq.write_table(pa.table(columns).replace_schema_metadata(meta), path)
+    out = tmp_path / "out"
+    args = [
+        "embeddings", str(path), "--group-by", "grp", "--fmr", "1e-2", "--clusters", "8",
+        "--cohort-size", "10", "--method", "fsn", "--method", "faircal", "--method", "t-norm",
+        "--replicates", "20", "-o", str(out),
+    ]  # fmt: skip
+    run = _mitigate(args)
+    assert run.exit_code == 0, run.stderr
+    from faceparity.results.mitigation import MitigationResult
+
+    result = MitigationResult.read_json(out / "mitigation.json")
+    assert [o.method for o in result.outcomes] == ["fsn", "faircal", "t-norm"]
+    assert [m.needs_group_labels for m in result.methods] == [False, False, True]
+    fsn = read_parameters(out / "fsn" / "parameters.json")
+    assert fsn.centroids is not None and len(fsn.centroids) == 8
+    assert len(read_parameters(out / "t-norm" / "parameters.json").cohort or {}) == 8
