@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -501,7 +500,16 @@ def test_mitigate_bad_input_is_exit_2_and_writes_nothing(tmp_path: Path) -> None
     run = CliRunner().invoke(cli.main, ["mitigate", *base, "--folds-from", "nope"])
     assert run.exit_code == 2 and "nope" in run.stderr
     assert not out.exists()
-    assert math.isfinite(1.0)
+    # An output that is the input is refused before any work; the input is kept.
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    moved = inside / "mitigation.json"
+    moved.write_text(table.read_text())
+    args = [a if a != str(table) else str(moved) for a in base[:-1]] + [str(inside)]
+    run = CliRunner().invoke(cli.main, ["mitigate", *args])
+    assert run.exit_code == 2 and "is the same file as the input PATH" in run.stderr
+    assert moved.read_text() == table.read_text()
+    assert sorted(p.name for p in inside.iterdir()) == ["mitigation.json"]
 
 
 def test_mitigate_the_output_of_embed_runs_the_embedding_methods(tmp_path: Path) -> None:

@@ -149,9 +149,11 @@ def run_mitigation(request: MitigationRequest, *, message: Message = silent) -> 
             f"--method: {', '.join(unknown)} is not a method; expected {', '.join(METHOD_NAMES)}"
         )
     out = request.output
-    outputs = {"-o/--output (mitigation.json)": out / "mitigation.json"}
+    files = ["mitigation.json", "mitigation.html", "baseline/results.json", "baseline/report.html"]
+    files += [f"{n}/{f}" for n in names for f in ("results.json", "report.html", "parameters.json")]
+    outputs = {f"-o/--output ({f})": out / f for f in files}
     refuse_overwriting(_inputs(request.source), outputs)
-    check_outputs([out / "mitigation.json", out / "mitigation.html"])
+    check_outputs(outputs.values())
     from faceparity.model.comparisons import ComparisonSet
     from faceparity.readers.embeddings import EmbeddingTable
 
