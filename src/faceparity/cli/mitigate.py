@@ -190,7 +190,7 @@ def mitigate_pairs(
 @_options
 @_reported
 def mitigate_bfw(path: Path, score: str, score_kind: str, **opts: Any) -> None:
-    """The BFW datatable layout."""
+    """The BFW datatable layout; folds: BFW's own (its fold column) unless --folds-from."""
     _run(BfwInput(path=path, score=score, score_kind=ScoreKind(score_kind)), opts)
 
 

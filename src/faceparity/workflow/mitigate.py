@@ -90,9 +90,24 @@ def _read(source: MitigationInput, group_by: tuple[str, ...]) -> tuple[object, o
         )
         return cs, None
     if isinstance(source, BfwInput):
-        from faceparity.readers.bfw import read_bfw
+        import dataclasses
 
-        return read_bfw(source.path, score=source.score, score_kind=source.score_kind), None
+        from faceparity.readers.attributes import AttributeSpec
+        from faceparity.readers.bfw import BFW_ATTRIBUTES
+        from faceparity.readers.pairs import read_pairs
+
+        # BFW's own identity-disjoint folds come with it, as the attribute ``fold``.
+        cs = read_pairs(
+            source.path,
+            score=source.score,
+            score_kind=source.score_kind,
+            subjects=("id1", "id2"),
+            mated="label",
+            samples=("p1", "p2"),
+            attributes=(*BFW_ATTRIBUTES, AttributeSpec("fold", ("fold", "fold"))),
+        )
+        name = f"BFW datatable {source.path.name}, score column {source.score!r}"
+        return dataclasses.replace(cs, source=name), None
     from faceparity.readers.embeddings import compare_all, load_embeddings
     from faceparity.readers.pipeline_output import is_pipeline_output, load_pipeline_output
 
@@ -186,9 +201,12 @@ def run_mitigation(request: MitigationRequest, *, message: Message = silent) -> 
     seed = request.intervals.seed
     fold_of = None
     fold_source = f"{request.folds} random folds of subjects (seed {seed})"
-    if request.folds_from is not None:
-        fold_of = folds_from_attribute(cs, request.folds_from)
-        fold_source = f"the values of {request.folds_from} (one per subject)"
+    folds_from = request.folds_from
+    if folds_from is None and isinstance(request.source, BfwInput):
+        folds_from = "fold"
+    if folds_from is not None:
+        fold_of = folds_from_attribute(cs, folds_from)
+        fold_source = f"the values of {folds_from} (one per subject)"
     message(f"fitting {len(methods)} methods on the folds of subjects ...")
     held = cross_validate(data, methods, folds=request.folds, seed=seed, fold_of_subject=fold_of)
     targets = list(request.target_fmrs)
