@@ -120,10 +120,7 @@ def _labels(data: MitigationData) -> list[str]:
 
 
 def _group_codes(
-    parameters: MitigationParameters,
-    data: MitigationData,
-    rows: npt.NDArray[np.bool_],
-    names: list[str],
+    data: MitigationData, rows: npt.NDArray[np.bool_], names: list[str]
 ) -> npt.NDArray[np.int64]:
     """Each side's index into the fitted contexts ``names`` (-1 for a group not fitted)."""
     index = {name: i for i, name in enumerate(names)}
@@ -286,7 +283,7 @@ class ZNorm(Method):
         self._check(parameters)
         assert parameters.stats is not None
         *stats, overall = parameters.stats
-        codes = _group_codes(parameters, data, rows, [c.context for c in stats])
+        codes = _group_codes(data, rows, [c.context for c in stats])
         return znormed(data.similarity[rows], codes, overall, stats)
 
 
@@ -327,7 +324,7 @@ class Oracle(Method):
         """The log-odds of each comparison."""
         self._check(parameters)
         assert parameters.calibrations is not None and parameters.global_beta is not None
-        codes = _group_codes(parameters, data, rows, [c.context for c in parameters.calibrations])
+        codes = _group_codes(data, rows, [c.context for c in parameters.calibrations])
         return combine_calibrated(
             data.similarity[rows], codes, parameters.global_beta, parameters.calibrations
         )

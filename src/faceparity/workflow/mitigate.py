@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from faceparity.errors import UsageError
 from faceparity.model.config import AuditConfig, ThresholdPolicy
@@ -36,6 +37,10 @@ from faceparity.workflow.request import (
     IntervalSettings,
     PairsInput,
 )
+
+if TYPE_CHECKING:
+    from faceparity.model.comparisons import ComparisonSet
+    from faceparity.readers.embeddings import EmbeddingTable
 
 __all__ = ["MitigationOutcome", "MitigationRequest", "run_mitigation"]
 
@@ -72,7 +77,9 @@ class MitigationOutcome:
     written: tuple[Path, ...]
 
 
-def _read(source: MitigationInput, group_by: tuple[str, ...]) -> tuple[object, object | None]:
+def _read(
+    source: MitigationInput, group_by: tuple[str, ...]
+) -> tuple[ComparisonSet, EmbeddingTable | None]:
     """The comparisons, and the embedding table they were formed from (or None)."""
     if isinstance(source, PairsInput):
         if source.stream:
@@ -169,12 +176,7 @@ def run_mitigation(request: MitigationRequest, *, message: Message = silent) -> 
     outputs = {f"-o/--output ({f})": out / f for f in files}
     refuse_overwriting(_inputs(request.source), outputs)
     check_outputs(outputs.values())
-    from faceparity.model.comparisons import ComparisonSet
-    from faceparity.readers.embeddings import EmbeddingTable
-
     cs, table = _read(request.source, request.group_by)
-    assert isinstance(cs, ComparisonSet)
-    assert table is None or isinstance(table, EmbeddingTable)
     data = MitigationData.of(cs, request.group_by, table=table)
     fit_fmr = request.fit_fmr or request.target_fmrs[0]
     methods, records = [], []
