@@ -133,6 +133,17 @@ def test_per_group_thresholds_shift_each_cell_to_its_own_threshold() -> None:
         assert np.mean(new[rows] >= params.global_threshold) == pytest.approx(0.01, abs=1e-3)
 
 
+@pytest.mark.parametrize("method", [PerGroupThresholds(fit_fmr=0.34), ZNorm(), Oracle()])
+def test_distances_give_the_same_new_scores_as_similarities(method) -> None:  # type: ignore[no-untyped-def]
+    cs = _two_groups()
+    as_distance = dataclasses.replace(cs, score=-cs.score, score_kind=ScoreKind.DISTANCE)
+    a, b = MitigationData.of(cs, ["sex"]), MitigationData.of(as_distance, ["sex"])
+    on = _everything(a)
+    np.testing.assert_array_equal(
+        method.apply(method.fit(a, on), a, on.rows), method.apply(method.fit(b, on), b, on.rows)
+    )
+
+
 def test_z_norm_by_hand() -> None:
     data = MitigationData.of(_two_groups(), ["sex"])
     on = _everything(data)
@@ -438,6 +449,7 @@ def _mitigate(args: list[str]):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli.main, ["mitigate", *args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_mitigate_pairs_writes_both_audits_and_compare_reads_them(tmp_path: Path) -> None:
     table = _pairs_csv(tmp_path / "pairs.csv")
     out = tmp_path / "out"
@@ -512,6 +524,7 @@ def test_mitigate_bad_input_is_exit_2_and_writes_nothing(tmp_path: Path) -> None
     assert sorted(p.name for p in inside.iterdir()) == ["mitigation.json"]
 
 
+@pytest.mark.slow
 def test_mitigate_the_output_of_embed_runs_the_embedding_methods(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -547,6 +560,7 @@ def test_mitigate_the_output_of_embed_runs_the_embedding_methods(tmp_path: Path)
     assert len(read_parameters(out / "t-norm" / "parameters.json").cohort or {}) == 8
 
 
+@pytest.mark.slow
 def test_mitigate_bfw_uses_its_own_folds(tmp_path: Path) -> None:
     from _shared import shared_file
 
