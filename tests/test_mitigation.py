@@ -584,3 +584,45 @@ def test_mitigate_bfw_uses_its_own_folds(tmp_path: Path) -> None:
     before = np.mean([abs(g.fmr_before - 1e-2) / 1e-2 for g in point.groups])
     after = np.mean([abs(g.fmr_after - 1e-2) / 1e-2 for g in point.groups])
     assert before > 1.0 and after < 0.2
+
+
+def test_mitigate_apply_scores_new_comparisons_with_saved_parameters(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from faceparity.mitigation import fit_all
+    from faceparity.readers.attributes import AttributeSpec
+    from faceparity.readers.pairs import read_pairs
+
+    table = _pairs_csv(tmp_path / "pairs.csv")
+    cs = read_pairs(
+        table,
+        score="score",
+        score_kind=ScoreKind.SIMILARITY,
+        subjects=("a", "b"),
+        attributes=[AttributeSpec("grp", ("ga", "gb"))],
+    )
+    data = MitigationData.of(cs, ["grp"])
+    method = PerGroupThresholds(fit_fmr=1e-2)
+    params = fit_all(data, method)
+    saved = tmp_path / "parameters.json"
+    saved.write_text(params.to_json())
+    out = tmp_path / "scored.csv"
+    base = [
+        "mitigate", "apply", str(saved), str(table), "--score", "score",
+        "--score-kind", "similarity", "--subjects", "a,b", "-o", str(out),
+    ]  # fmt: skip
+    run = CliRunner().invoke(cli.main, [*base, "--attribute", "grp=ga,gb"])
+    assert run.exit_code == 0, run.stderr
+    scored = pd.read_csv(out)
+    expected = method.apply(params, data, np.ones(len(cs), dtype=bool))
+    np.testing.assert_array_equal(scored["mitigated_score"].to_numpy(), expected)
+    assert scored["group_a"].tolist() == [data.grouping.groups[g].label for g in data.groups[:, 0]]
+    # Parameters of other groups, or of a method that needs embeddings: exit 2, no file.
+    out.unlink()
+    run = CliRunner().invoke(cli.main, [*base, "--attribute", "other=ga,gb"])
+    assert run.exit_code == 2 and "group-by attribute 'grp' is not defined" in run.stderr
+    fsn = dataclasses.replace(params, method="fsn")
+    saved.write_text(fsn.to_json())
+    run = CliRunner().invoke(cli.main, [*base, "--attribute", "grp=ga,gb"])
+    assert run.exit_code == 2 and "fsn: expected centroids" in run.stderr
+    assert not out.exists()

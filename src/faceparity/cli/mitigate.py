@@ -221,3 +221,53 @@ def mitigate_embeddings(
         engine=EngineSettings(),
     )
     _run(source, opts)
+
+
+@mitigate.command("apply")
+@click.argument("parameters", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--score", required=True, help="Score column.")
+@score_kind_option
+@click.option("--mated", default=None, help="Mated label column (1/0, true/false).")
+@click.option("--subjects", required=True, help="The two subject id columns, COLUMN1,COLUMN2.")
+@click.option("--samples", default=None, help="The two sample id columns (optional).")
+@attribute_options
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV of the comparisons with their new scores (mitigated_score).",
+)
+@_reported
+def mitigate_apply(
+    parameters: Path,
+    path: Path,
+    score: str,
+    score_kind: str,
+    mated: str | None,
+    subjects: str,
+    samples: str | None,
+    attributes: tuple[str, ...],
+    bins: tuple[str, ...],
+    output: Path,
+) -> None:
+    """Apply a method's parameters.json to the scores of a pair table (methods without embeddings).
+
+    Writes one row per comparison read: the two subjects, the two groups, mated, the
+    score and the new score (a similarity: higher is more alike), read at one global
+    threshold.
+    """
+    from faceparity.workflow.mitigate import apply_to_pairs
+
+    source = PairsInput(
+        path=path,
+        score=score,
+        score_kind=ScoreKind(score_kind),
+        subjects=column_pair(subjects, "--subjects"),
+        mated=mated,
+        samples=column_pair(samples, "--samples") if samples else None,
+        attributes=attribute_specs(attributes, bins),
+    )
+    n = apply_to_pairs(parameters, source, output, message=_message)
+    click.echo(f"{n} comparisons scored: {output}")

@@ -299,3 +299,42 @@ def run_mitigation(request: MitigationRequest, *, message: Message = silent) -> 
         transaction.write_text(out / "mitigation.html", render_mitigation_html(result))
         written = transaction.commit()
     return MitigationOutcome(result, written)
+
+
+def apply_to_pairs(
+    parameters: Path, source: PairsInput, output: Path, *, message: Message = silent
+) -> int:
+    """Write ``output``: the comparisons of ``source`` with the new scores of ``parameters``.
+
+    Returns the number of comparisons written.
+    """
+    import io
+
+    import pandas as pd
+
+    from faceparity.mitigation import MitigationData, apply_parameters
+    from faceparity.results.mitigation import read_parameters
+    from faceparity.workflow.outputs import write_text
+
+    refuse_overwriting({"PARAMETERS": parameters, "PATH": source.path}, {"-o/--output": output})
+    check_outputs([output])
+    fitted = read_parameters(parameters)
+    cs, _ = _read(source, tuple(fitted.group_by))
+    data = MitigationData.of(cs, fitted.group_by)
+    new = apply_parameters(fitted, data)
+    labels = [g.label for g in data.grouping.groups] + [""]
+    frame = pd.DataFrame(
+        {
+            "subject_a": [cs.subject_ids[s] for s in cs.subject[:, 0]],
+            "subject_b": [cs.subject_ids[s] for s in cs.subject[:, 1]],
+            "group_a": [labels[g] for g in data.groups[:, 0]],
+            "group_b": [labels[g] for g in data.groups[:, 1]],
+            "mated": cs.mated,
+            "score": cs.score,
+            "mitigated_score": new,
+        }
+    )
+    text = io.StringIO()
+    frame.to_csv(text, index=False, float_format="%.17g")
+    write_text(output, text.getvalue(), message=message)
+    return len(frame)
