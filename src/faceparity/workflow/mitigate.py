@@ -267,6 +267,8 @@ def run_mitigation(request: MitigationRequest, *, message: Message = silent) -> 
         "the intervals resample the subjects of the held-out comparisons; they do not "
         "include the uncertainty of the fitted parameters",
         "the worst-group threshold is set on every comparison of the input, by the audit's rule",
+        "a method's thresholds (in its results.json) are on its own score scale (log-odds for "
+        "the calibrations, standardised scores for the normalisations), not the input's",
     ]
     result = MitigationResult(
         mitigation_version=MITIGATION_VERSION,
