@@ -50,6 +50,7 @@ STAGES: list[tuple[str, int]] = [
     ("faceparity.attributes", 5),
     ("faceparity.composition", 5),
     ("faceparity.explain", 5),
+    ("faceparity.mitigation", 5),
     ("faceparity.render", 6),
     ("faceparity.review", 6),
     ("faceparity.workflow", 7),

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("faceparity.cli.images", "embed"),
     "explain": ("faceparity.cli.explain", "explain"),
     "leaderboard": ("faceparity.cli.leaderboard", "leaderboard"),
+    "mitigate": ("faceparity.cli.mitigate", "mitigate"),
     "plan": ("faceparity.cli.plan", "plan"),
     "report": ("faceparity.cli.review", "report"),
     "scenario": ("faceparity.cli.review", "scenario"),
