@@ -387,6 +387,55 @@ def test_streaming_bootstrap_equals_the_exact_bootstrap() -> None:
     assert streamed.uncertainty == exact.uncertainty
 
 
+def test_streaming_bootstrap_holds_only_the_tail_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each view keeps the highest scores a replicate can read (``held``), not the whole
+    exact tail: the intervals are those of views that keep every exact score."""
+    from faceparity.uncertainty import views
+    from faceparity.uncertainty.apply import with_uncertainty
+
+    rng = np.random.default_rng(3)
+    n = 1200
+    subject = np.arange(n, dtype=np.int64) // 4
+    values = rng.standard_normal((n // 4, 32))[subject] + rng.standard_normal((n, 32))
+    table = EmbeddingTable(
+        values=(values / np.linalg.norm(values, axis=1, keepdims=True)).astype(np.float32),
+        rows=np.arange(n, dtype=np.int64),
+        subject=subject,
+        subject_ids=tuple(str(s) for s in range(n // 4)),
+        attributes={"sex": (subject % 2).astype(np.int32), "eth": (subject % 3).astype(np.int32)},
+        levels={"sex": ("F", "M"), "eth": ("A", "B", "W")},
+        exclusions=(),
+        source="synthetic",
+    )
+    config = AuditConfig(target_fmrs=(1e-3, 1e-4), policies=POLICIES)
+    whole = stream_embeddings_audit(
+        table,
+        group_by=["sex", "eth"],
+        config=config,
+        engine=EngineConfig(block_size=256, threads=2, capacity=10**7),
+    )
+
+    def intervals() -> tuple[str, int]:
+        plan = views.StreamViews.of(whole.accumulator, whole.samples, config, whole.result)
+        result = with_uncertainty(
+            whole.result,
+            method="bootstrap",
+            config=config,
+            accumulator=whole.accumulator,
+            samples=whole.samples,
+            replicates=40,
+            seed=5,
+        )
+        return json.dumps(result.to_dict()["operating_points"]), plan.overall_non_mated.scores.size
+
+    trimmed, held = intervals()
+    monkeypatch.setattr(views, "held", lambda *args: 10**9)
+    everything, tail = intervals()
+    assert tail == n * (n - 1) // 2 - 3 * n // 2  # every non-mated score is exact
+    assert held < tail // 2
+    assert trimmed == everything
+
+
 @pytest.mark.parametrize(
     ("backend", "device", "message"),
     [
