@@ -21,7 +21,7 @@ from faceparity.accumulate.accumulator import Accumulator
 from faceparity.model.comparisons import ComparisonSet
 from faceparity.model.config import AuditConfig, FMRScope, MatedGroupRule, PolicyKind
 from faceparity.model.grouping import Group, Grouping
-from faceparity.results.audit import AuditResult
+from faceparity.results.audit import AuditResult, OperatingPoint
 from faceparity.uncertainty.bootstrap import View, WeightedScores
 from faceparity.verification.operating_points import Partition
 
@@ -172,8 +172,15 @@ class StreamViews:
         # A threshold at a target FMR moves with the non-mated errors of the view that
         # sets it (overall or a group: the fewest comparisons of them give held's
         # margin); an EER with the mated ones too. Each view holds what the larger needs.
-        rates = largest_rates(result, n_groups, eers=False)
-        eer_rates = eer_shares(result)
+        # An operating point whose thresholds all lie below the tail cannot be read in a
+        # replicate (it gets no interval): the views need not reach its rates.
+        readable = [p for p in result.operating_points if _reaches(p, floor)]
+        rates = largest_rates(
+            dataclasses.replace(result, operating_points=readable or result.operating_points),
+            n_groups,
+            eers=False,
+        )
+        eer_rates = eer_shares(result, floor)
         n_mated = m_scores.size
         n_setting = min(
             [int(np.triu(n_cell).sum())] + [g.n_non_mated for g in result.groups if g.n_non_mated]
@@ -240,6 +247,12 @@ class StreamViews:
             cells={key: v_.weighted(weights, total(*key)) for key, v_ in self.cells.items()},
             exclusions=[],
         )
+
+
+def _reaches(point: OperatingPoint, floor: float) -> bool:
+    """Whether a threshold of ``point`` (common or of a group) lies at or above ``floor``."""
+    thresholds = [point.threshold, *(row.threshold for row in point.groups)]
+    return any(t is not None and t >= floor for t in thresholds)
 
 
 def cell_totals(
@@ -315,14 +328,19 @@ def mated_group(
     return np.where(counted & (ga == gb), ga, -1)
 
 
-def eer_shares(result: AuditResult) -> dict[Key, float]:
-    """The upper end of each EER of ``result``, by view (overall, each group)."""
+def eer_shares(result: AuditResult, floor: float = -math.inf) -> dict[Key, float]:
+    """The upper end of each EER of ``result``, by view (overall, each group).
+
+    An EER whose threshold lies below ``floor`` (not read in a replicate) is left out.
+    """
     shares: dict[Key, float] = {}
-    if result.overall.eer is not None:
-        shares[("overall",)] = result.overall.eer.high
-    for g, summary in enumerate(result.groups):
-        if summary.eer is not None:
-            shares[("group", g)] = summary.eer.high
+    summaries = [
+        (("overall",), result.overall),
+        *((("group", g), s) for g, s in enumerate(result.groups)),
+    ]
+    for key, summary in summaries:
+        if summary.eer is not None and summary.eer.threshold >= floor:
+            shares[key] = summary.eer.high
     return shares
 
 
