@@ -26,7 +26,10 @@ the scores held) is left out of that replicate; when more than
 :data:`MAX_UNDEFINED` of the replicates cannot compute it, no interval is given.
 
 Speed: only the highest non-mated scores of each view are reweighted, enough to
-reach several times the largest target FMR and the EER (``coverage``). The
+reach several times the largest target FMR and the EER (``coverage``); a streaming
+audit's views leave out the rates no replicate can read (thresholds below its exact
+tail). Each replicate's reweighting (compiled loops) runs on a second thread while the
+previous replicate's numbers are read (:func:`ahead`). The
 replicate's total of non-mated comparisons comes from counts per pair of subjects,
 or, in a view so large that the pairs would cost more than the scores, from its
 first-order (linear) expansion in the subject weights,
