@@ -866,6 +866,9 @@ def bench_embeddings(
             f"  breakdown of the default run ({default.wall_s:.2f} s), by differences of the "
             "runs above:",
             *(f"    {name:<58}{seconds:8.2f} s" for name, seconds in parts.items()),
+            f"  in CPU seconds: reader process {read.cpu_s:.2f}, score "
+            f"{lean.cpu_s - read.cpu_s:.2f}, bootstrap {no_report.cpu_s - lean.cpu_s:.2f}, "
+            f"report {default.cpu_s - no_report.cpu_s:.2f}",
             f"  defaults / bare products {default.wall_s / products.wall_s:.2f}; lean / bare "
             f"products {lean.wall_s / products.wall_s:.2f}; defaults / the products' own time "
             f"in the bare process {default.wall_s / products.figures['products_s']:.2f}",
@@ -877,7 +880,8 @@ def bench_embeddings(
                 limit,
                 True,
                 f"defaults {default.wall_s:.2f} s / bare products {products.wall_s:.2f} s "
-                f"at N={n:,}",
+                f"at N={n:,} (CPU seconds {default.cpu_s:.2f} / {products.cpu_s:.2f} = "
+                f"{default.cpu_s / products.cpu_s:.2f}, less moved by a busy machine)",
             )
         )
         figures["sizes"][str(n)] = {
