@@ -91,6 +91,11 @@ def test_every_run_is_reported_with_its_figures(
         "reader only (faceparity.readers.pairs)",
         "bare numpy products, N=600",
         "faceparity defaults, N=400",
+        "--no-report, N=400",
+        "reader only (load_embeddings), N=600",
+        "read (load_embeddings)",
+        "bootstrap (--no-report - lean)",
+        "report (defaults - --no-report)",
         "bootstrap: (3) - (6)",
         "report: (3) - (5)",
     ):
@@ -100,6 +105,8 @@ def test_every_run_is_reported_with_its_figures(
     assert (keep / "out-pairs" / "default" / "report.html").is_file()
     assert not (keep / "out-pairs" / "lean" / "report.html").exists()
     assert (keep / "embeddings-600" / "out-default" / "report.html").is_file()
+    assert not (keep / "embeddings-600" / "out-no-report" / "report.html").exists()
+    assert (keep / "embeddings-600" / "out-no-report" / "results.json").is_file()
 
 
 def test_generated_pair_table_is_what_audit_pairs_reads(tmp_path: Path) -> None:

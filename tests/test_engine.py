@@ -388,6 +388,67 @@ def test_streaming_bootstrap_equals_the_exact_bootstrap() -> None:
 
 
 @pytest.mark.parametrize(
+    ("targets", "capacity", "policies"),
+    [((1e-3, 1e-4), 10**7, POLICIES), ((1e-1, 1e-3), 20_000, POLICIES[:2])],
+    ids=["every-score-exact", "a-target-below-the-tail"],
+)
+def test_streaming_bootstrap_holds_only_the_tail_it_needs(
+    monkeypatch: pytest.MonkeyPatch,
+    targets: tuple[float, float],
+    capacity: int,
+    policies: tuple[ThresholdPolicy, ...],
+) -> None:
+    """Each view keeps the highest scores a replicate can read (``held``; none for a
+    target whose threshold lies below the exact tail), not the whole exact tail: the
+    intervals are those of views that keep every exact score."""
+    from faceparity.uncertainty import views
+    from faceparity.uncertainty.apply import with_uncertainty
+
+    rng = np.random.default_rng(3)
+    n = 1200
+    subject = np.arange(n, dtype=np.int64) // 4
+    values = rng.standard_normal((n // 4, 32))[subject] + rng.standard_normal((n, 32))
+    table = EmbeddingTable(
+        values=(values / np.linalg.norm(values, axis=1, keepdims=True)).astype(np.float32),
+        rows=np.arange(n, dtype=np.int64),
+        subject=subject,
+        subject_ids=tuple(str(s) for s in range(n // 4)),
+        attributes={"sex": (subject % 2).astype(np.int32), "eth": (subject % 3).astype(np.int32)},
+        levels={"sex": ("F", "M"), "eth": ("A", "B", "W")},
+        exclusions=(),
+        source="synthetic",
+    )
+    config = AuditConfig(target_fmrs=targets, policies=policies)
+    whole = stream_embeddings_audit(
+        table,
+        group_by=["sex", "eth"],
+        config=config,
+        engine=EngineConfig(block_size=256, threads=2, capacity=capacity),
+    )
+
+    def intervals() -> tuple[str, int]:
+        plan = views.StreamViews.of(whole.accumulator, whole.samples, config, whole.result)
+        result = with_uncertainty(
+            whole.result,
+            method="bootstrap",
+            config=config,
+            accumulator=whole.accumulator,
+            samples=whole.samples,
+            replicates=40,
+            seed=5,
+        )
+        return json.dumps(result.to_dict()["operating_points"]), plan.overall_non_mated.scores.size
+
+    trimmed, held = intervals()
+    monkeypatch.setattr(views, "held", lambda *args: 10**9)
+    everything, tail = intervals()
+    non_mated = n * (n - 1) // 2 - 3 * n // 2
+    assert tail == non_mated if capacity > non_mated else capacity // 2 < tail <= capacity
+    assert held < tail // 2
+    assert trimmed == everything
+
+
+@pytest.mark.parametrize(
     ("backend", "device", "message"),
     [
         ("numpy", "cuda", MSG_CPU_BACKEND.format(device="cuda", backend="numpy")),

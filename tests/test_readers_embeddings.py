@@ -931,3 +931,41 @@ def test_a_repeated_column_name_in_the_metadata_is_an_error(tmp_path: Path) -> N
         "expected distinct column names; 'sex' names 2 columns (positions 3, 4)"
     )
     assert info.value.location == Location(str(meta), column="sex")
+
+
+@pytest.mark.parametrize("bad", [np.nan, 1e300])
+def test_values_are_checked_slice_by_slice_with_the_row_of_the_whole_file(
+    monkeypatch: pytest.MonkeyPatch, bad: float
+) -> None:
+    """The check reads a few rows at a time; the row it names counts from the file's start."""
+    from faceparity.readers.embeddings import _check_finite
+
+    monkeypatch.setattr(embeddings, "CHECK_ELEMENTS", 8)  # two rows of four a slice
+    values = np.ones((7, 4))
+    values[5, 3] = bad
+    with pytest.raises(InputError) as err:
+        _check_finite(values, "e.npy", [None] * 4)
+    assert (err.value.location.row, err.value.location.column) == (6, None)
+    assert "dimension 3" in err.value.message
+
+
+def test_float32_templates_are_kept_as_read(tmp_path: Path) -> None:
+    """A float32 file in metadata order is neither widened nor copied: the engines read
+    float32 (and widen it exactly where they compute in float64)."""
+    np.save(tmp_path / "e.npy", EMB.astype(np.float32))
+    table = embeddings.load_embeddings(
+        tmp_path / "e.npy", metadata=write_metadata(tmp_path), sample_id="sample", subject="subject"
+    )
+    assert table.values.dtype == np.float32
+    np.testing.assert_array_equal(table.values, EMB.astype(np.float32))
+    np.save(tmp_path / "e64.npy", EMB.astype(np.float32).astype(np.float64))
+    wide = embeddings.load_embeddings(
+        tmp_path / "e64.npy",
+        metadata=write_metadata(tmp_path),
+        sample_id="sample",
+        subject="subject",
+    )
+    assert wide.values.dtype == np.float64
+    np.testing.assert_array_equal(
+        embeddings.compare_all(table).score, embeddings.compare_all(wide).score
+    )

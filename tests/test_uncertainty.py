@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from faceparity.uncertainty.bootstrap import (
     NotHeld,
     View,
     WeightedScores,
+    ahead,
     poisson_weights,
     weighted_eer,
 )
@@ -472,3 +474,27 @@ def test_closed_form_intervals_stay_finite_and_below_one_at_a_level_next_to_one(
     assert 0.0 < float(w_low) < 0.05 < float(w_high) < 1.0
     # The upper bound is the upper-tail quantile: I_high(k + 1, n - k) = 1 - alpha / 2.
     assert float(stats.beta.sf(float(cp_high), 6, 95)) == pytest.approx((1 - level) / 2, rel=1e-6)
+
+
+def test_replicates_made_ahead_come_in_order_and_failures_reach_the_caller() -> None:
+    """``ahead`` makes each item on a second thread; the items and their order are those of
+    the iterator, and an error raised while making one is raised to the caller."""
+    made: list[int] = []
+
+    def items() -> Iterator[int]:
+        for k in range(7):
+            made.append(k)
+            yield k * k
+
+    assert list(ahead(items(), depth=3)) == [k * k for k in range(7)]
+    assert made == list(range(7))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise NotHeld("made on the other thread")
+
+    got = []
+    with pytest.raises(NotHeld, match="other thread"):
+        for item in ahead(failing()):
+            got.append(item)
+    assert got == [1]

@@ -110,3 +110,18 @@ def test_the_streaming_engine_reads_no_sample_ids() -> None:
     source = dataclasses.replace(PAIRS, stream=True, samples=("p1", "p2"))
     with pytest.raises(UsageError, match="--samples: the streaming engine"):
         run_audit(AuditRequest(source, group_by=("sex",)))
+
+
+def test_preload_imports_on_a_second_thread_and_leaves_failures_to_the_user_of_a_module(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from faceparity.workflow.preload import preload
+
+    monkeypatch.delitem(sys.modules, "json.tool", raising=False)
+    wait = preload(["faceparity_no_such_module", "json.tool"])
+    wait()
+    assert "json.tool" in sys.modules
+    assert "faceparity_no_such_module" not in sys.modules
+    preload([])()  # nothing to import: nothing started

@@ -171,6 +171,9 @@ MSG_BEYOND_FLOAT32 = (
     "(|x| <= 3.4e38, the precision the engines compute in), got {value}"
 )
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+CHECK_ELEMENTS = 1 << 22
+"""Values checked at a time for finiteness (the temporaries of a slice, not of the input)."""
 MSG_NO_EMBEDDING_COLUMN = (
     "expected a column {column!r} holding each sample's embedding as a list of numbers "
     "(an Arrow list or fixed-size list column); the file has columns: {available}"
@@ -194,7 +197,7 @@ MSG_NO_EMBEDDING = "sample id {sample!r}: expected an embedding in {file}, got n
 class _Embeddings:
     """Embedding rows as read, before the join: values, optional sample ids, file, column."""
 
-    values: npt.NDArray[np.float64]
+    values: npt.NDArray[np.floating]
     ids: pd.Series | None
     file: str
     column: str | None
@@ -380,7 +383,9 @@ def load_embeddings(
 
     emb = _read_embeddings_file(Path(path), sample_id=sample_id)
     exclusions: list[Exclusion] = []
-    values = emb.values[_join(emb, sample_ids, meta_file, sample_id, exclusions)]
+    rows = _join(emb, sample_ids, meta_file, sample_id, exclusions)
+    in_order = rows.size == emb.values.shape[0] and bool(np.all(rows == np.arange(rows.size)))
+    values = emb.values if in_order else emb.values[rows]  # a copy only when reordered
     del emb
     return embedding_table(
         values,
@@ -429,7 +434,7 @@ def embedding_table(
         codes, spec_levels = encode_attribute(column, column, spec=spec, file=file)
         sample_codes[spec.name], levels[spec.name] = _compact(codes[keep, 0], spec_levels)
     return EmbeddingTable(
-        values=values[keep],
+        values=values if n == len(values) else values[keep],
         rows=keep.astype(np.int64),
         subject=np.asarray(subject_codes, dtype=np.int64),
         subject_ids=tuple(str(s) for s in subject_ids),
@@ -572,7 +577,13 @@ def _from_array(
             MSG_NOT_A_NUMBER.format(dim=dim, value=values[row, dim].item(), dtype=values.dtype),
             Location(file, row + 1, column),
         )
-    floats = values.astype(np.float64)
+    # float32 templates stay float32 (every consumer widens or keeps them exactly): no
+    # copy of the file's array, at twice its size, is made.
+    floats: npt.NDArray[np.floating] = (
+        values.astype(np.float32, copy=False)
+        if values.dtype == np.float32
+        else values.astype(np.float64)
+    )
     _check_finite(floats, file, [column] * floats.shape[1])
     return _Embeddings(floats, ids, file, column)
 
@@ -600,23 +611,33 @@ def _first_non_number(values: npt.NDArray[np.generic]) -> tuple[int, int]:
 
 
 def _check_finite(
-    values: npt.NDArray[np.float64], file: str, columns: Sequence[str | None]
+    values: npt.NDArray[np.floating], file: str, columns: Sequence[str | None]
 ) -> None:
-    """InputError at the first value that is not finite; ``columns[dim]`` names its column."""
-    bad = np.argwhere(~np.isfinite(values))
-    if bad.size:
-        row, dim = (int(v) for v in bad[0])
+    """InputError at the first value that is not finite; ``columns[dim]`` names its column.
+
+    Checked a slice of rows at a time (no temporary the size of the input).
+    """
+    step = max(1, CHECK_ELEMENTS // max(values.shape[1], 1))
+    for start in range(0, values.shape[0], step):
+        part = values[start : start + step]
+        if np.isfinite(part).all():
+            continue
+        row, dim = (int(v) for v in np.argwhere(~np.isfinite(part))[0])
         raise InputError(
-            MSG_NOT_FINITE.format(dim=dim, value=repr(float(values[row, dim]))),
-            Location(file, row + 1, columns[dim]),
+            MSG_NOT_FINITE.format(dim=dim, value=repr(float(part[row, dim]))),
+            Location(file, start + row + 1, columns[dim]),
         )
-    bad = np.argwhere(np.abs(values) > FLOAT32_MAX)
-    if bad.size:
-        row, dim = (int(v) for v in bad[0])
-        raise InputError(
-            MSG_BEYOND_FLOAT32.format(dim=dim, value=repr(float(values[row, dim]))),
-            Location(file, row + 1, columns[dim]),
-        )
+    if values.dtype == np.float32:
+        return  # a finite float32 lies within float32's range
+    for start in range(0, values.shape[0], step):
+        part = values[start : start + step]
+        beyond = np.abs(part) > FLOAT32_MAX
+        if beyond.any():
+            row, dim = (int(v) for v in np.argwhere(beyond)[0])
+            raise InputError(
+                MSG_BEYOND_FLOAT32.format(dim=dim, value=repr(float(part[row, dim]))),
+                Location(file, start + row + 1, columns[dim]),
+            )
 
 
 def _read_parquet(path: Path, *, sample_id: str) -> _Embeddings:

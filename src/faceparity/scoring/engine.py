@@ -225,6 +225,10 @@ class _Layout:
         return rows
 
 
+NORM_ROWS = 8192
+"""Rows whose norms are taken at a time (a float64 copy of 8,192 x 512 is 34 MB)."""
+
+
 def _layout(
     embeddings: npt.ArrayLike, subjects: npt.ArrayLike, groups: npt.ArrayLike, block_size: int
 ) -> _Layout:
@@ -237,8 +241,8 @@ def _layout(
     # The inverse norm of every row, accumulated in float64 a slice at a time (no copy
     # of the whole input); the rows themselves are normalised block by block.
     inverse = np.empty(x.shape[0], dtype=np.float32)
-    for start in range(0, x.shape[0], 65536):
-        wide = np.asarray(x[order[start : start + 65536]], dtype=np.float32).astype(np.float64)
+    for start in range(0, x.shape[0], NORM_ROWS):
+        wide = np.asarray(x[order[start : start + NORM_ROWS]], dtype=np.float32).astype(np.float64)
         squares = np.einsum("ij,ij->i", wide, wide)
         if np.any(squares == 0) or not np.all(np.isfinite(squares)):
             raise InputError(

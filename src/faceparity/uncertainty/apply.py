@@ -46,6 +46,7 @@ from faceparity.uncertainty.binomial import CORRELATION_CAVEAT, clopper_pearson,
 from faceparity.uncertainty.bootstrap import (
     NotHeld,
     WeightedScores,
+    ahead,
     percentile_interval,
     poisson_weights,
     weighted_eer,
@@ -180,8 +181,8 @@ def _bootstrap(
         for s, v in zip(summaries, tails, strict=True)
     ]
     values = np.full((replicates, len(keys)), np.nan)
-    for r, weights in enumerate(poisson_weights(views.n_subjects, replicates, seed)):
-        part = views.replicate(weights)
+    weights = poisson_weights(views.n_subjects, replicates, seed)
+    for r, part in enumerate(ahead(views.replicate(w) for w in weights)):
         points: list[OperatingPoint | None] = []
         for policy in config.policies:
             for target in config.target_fmrs:

@@ -26,7 +26,10 @@ the scores held) is left out of that replicate; when more than
 :data:`MAX_UNDEFINED` of the replicates cannot compute it, no interval is given.
 
 Speed: only the highest non-mated scores of each view are reweighted, enough to
-reach several times the largest target FMR and the EER (``coverage``). The
+reach several times the largest target FMR and the EER (``coverage``); a streaming
+audit's views leave out the rates no replicate can read (thresholds below its exact
+tail). Each replicate's reweighting (compiled loops) runs on a second thread while the
+previous replicate's numbers are read (:func:`ahead`). The
 replicate's total of non-mated comparisons comes from counts per pair of subjects,
 or, in a view so large that the pairs would cost more than the scores, from its
 first-order (linear) expansion in the subject weights,
@@ -46,14 +49,17 @@ bootstrap total (Efron & Tibshirani 1993, ch. 21, "the jackknife and the delta m
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from faceparity.metrics.rates import max_false_matches
+
+T = TypeVar("T")
 
 __all__ = [
     "LINEAR_TOTAL_MULTIPLICITY",
@@ -61,6 +67,7 @@ __all__ = [
     "NotHeld",
     "View",
     "WeightedScores",
+    "ahead",
     "percentile_interval",
     "weighted_eer",
 ]
@@ -398,6 +405,25 @@ def poisson_weights(n_subjects: int, replicates: int, seed: int) -> Iterator[npt
             if r + 1 < replicates:
                 pending = pool.submit(draw)
             yield weights
+
+
+def ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """The items of ``items``, each made on a second thread while the caller uses the last.
+
+    A replicate's partition (compiled loops that release the GIL) is built while the
+    previous one's operating points are read; the items and their order are unchanged.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceparity-replicates") as pool:
+        pending = deque(pool.submit(next, items, end) for _ in range(depth))
+        while True:
+            item = pending.popleft().result()
+            if item is end:
+                return
+            pending.append(pool.submit(next, items, end))
+            yield item  # type: ignore[misc]
 
 
 def flatten(numbers: dict[str, float | None]) -> Sequence[str]:

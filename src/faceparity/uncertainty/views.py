@@ -21,7 +21,7 @@ from faceparity.accumulate.accumulator import Accumulator
 from faceparity.model.comparisons import ComparisonSet
 from faceparity.model.config import AuditConfig, FMRScope, MatedGroupRule, PolicyKind
 from faceparity.model.grouping import Group, Grouping
-from faceparity.results.audit import AuditResult
+from faceparity.results.audit import AuditResult, OperatingPoint
 from faceparity.uncertainty.bootstrap import View, WeightedScores
 from faceparity.verification.operating_points import Partition
 
@@ -118,7 +118,8 @@ class StreamViews:
     comparisons in a replicate follows from the samples per subject and group: with
     ``v_g = sum_s w_s n_sg`` and ``Q_gh = sum_s w_s^2 n_sg n_sh``, a cell of two groups
     holds ``v_g v_h - Q_gh`` comparisons and a cell of one group ``(v_g^2 - Q_gg) / 2``
-    (pairs of samples of different subjects). Counts are exact from the tail edge up.
+    (pairs of samples of different subjects). Each view holds the highest of the tail's
+    scores that a replicate can read (:func:`held`); counts are exact from its floor up.
     """
 
     def __init__(
@@ -164,9 +165,32 @@ class StreamViews:
         counts = np.zeros((int(subject.max(initial=-1)) + 1, slots))
         np.add.at(counts, (subject, slot), 1.0)
         floor = acc.tail_edge if acc.tail_bin > 0 else -math.inf
+        # One sort of the tail; every view is a masked (still ascending) part of it.
+        order = np.argsort(tail, kind="stable")
+        tail, cells, pairs = tail[order], cells[order], pairs[order]
+        n_cell = cell_totals(counts, np.ones(counts.shape[0]), slots)
+        # A threshold at a target FMR moves with the non-mated errors of the view that
+        # sets it (overall or a group: the fewest comparisons of them give held's
+        # margin); an EER with the mated ones too. Each view holds what the larger needs.
+        # An operating point whose thresholds all lie below the tail cannot be read in a
+        # replicate (it gets no interval): the views need not reach its rates.
+        readable = [p for p in result.operating_points if _reaches(p, floor)]
+        rates = largest_rates(
+            dataclasses.replace(result, operating_points=readable or result.operating_points),
+            n_groups,
+            eers=False,
+        )
+        eer_rates = eer_shares(result, floor)
+        n_mated = m_scores.size
+        n_setting = min(
+            [int(np.triu(n_cell).sum())] + [g.n_non_mated for g in result.groups if g.n_non_mated]
+        )
 
-        def nm(mask: npt.NDArray[np.bool_]) -> View:
-            return View.held(tail[mask], pairs[mask, 0], pairs[mask, 1], floor)
+        def nm(mask: npt.NDArray[np.bool_], key: Key, n: int) -> View:
+            keep = held(rates[key], n, n_setting)
+            if key in eer_rates:
+                keep = max(keep, held(eer_rates[key], n, n_mated))
+            return top(tail[mask], pairs[mask, 0], pairs[mask, 1], floor, keep)
 
         def mated(mask: npt.NDArray[np.bool_]) -> View:
             s = m_subject[mask]
@@ -174,7 +198,9 @@ class StreamViews:
 
         lut = acc.lut
         cell_views = {
-            (i, j): nm(cells == lut[i, j]) for i in range(n_groups) for j in range(i, n_groups)
+            (i, j): nm(cells == lut[i, j], ("cell", i, j), int(n_cell[i, j]))
+            for i in range(n_groups)
+            for j in range(i, n_groups)
         }
         ga, gb = m_pairs // slots, m_pairs % slots
         key = mated_group(config.mated_rule, (ga < n_groups) & (gb < n_groups), ga, gb)
@@ -185,11 +211,13 @@ class StreamViews:
             else:
                 members = [(min(g, h), max(g, h)) for h in range(n_groups)]
             mask = np.isin(cells, [lut[i, j] for i, j in members])
-            group_nm.append((nm(mask), members))
+            n = sum(int(n_cell[i, j]) for i, j in members)
+            group_nm.append((nm(mask, ("group", g), n), members))
+        everything = np.ones(tail.size, dtype=bool)
         return cls(
             counts=counts,
             overall_mated=mated(np.ones(m_scores.size, dtype=bool)),
-            overall_non_mated=nm(np.ones(tail.size, dtype=bool)),
+            overall_non_mated=nm(everything, ("overall",), int(np.triu(n_cell).sum())),
             group_mated=[mated(key == g) for g in range(n_groups)],
             group_non_mated=group_nm,
             cells=cell_views,
@@ -202,13 +230,7 @@ class StreamViews:
 
     def replicate(self, weights: npt.NDArray[np.int64]) -> Partition[WeightedScores]:
         """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
-        w = weights.astype(np.float64)
-        v = w @ self.counts
-        q = self.counts.T @ (self.counts * (w * w)[:, None])
-        between = np.outer(v, v) - q
-        within = (v * v - np.diag(q)) / 2.0
-        cell = np.where(np.eye(self.slots, dtype=bool), within[:, None], between)
-        cell = np.rint(cell).astype(np.int64)  # whole numbers, computed in float64
+        cell = cell_totals(self.counts, weights.astype(np.float64), self.slots)
 
         def total(i: int, j: int) -> int:
             return int(cell[i, j])
@@ -225,6 +247,50 @@ class StreamViews:
             cells={key: v_.weighted(weights, total(*key)) for key, v_ in self.cells.items()},
             exclusions=[],
         )
+
+
+def _reaches(point: OperatingPoint, floor: float) -> bool:
+    """Whether a threshold of ``point`` (common or of a group) lies at or above ``floor``."""
+    thresholds = [point.threshold, *(row.threshold for row in point.groups)]
+    return any(t is not None and t >= floor for t in thresholds)
+
+
+def cell_totals(
+    counts: npt.NDArray[np.float64], w: npt.NDArray[np.float64], slots: int
+) -> npt.NDArray[np.int64]:
+    """Comparisons of each cell of group slots when subject ``s`` counts ``w[s]`` times.
+
+    ``counts[s, g]``: the samples of subject ``s`` in slot ``g`` (see :class:`StreamViews`).
+    """
+    v = w @ counts
+    q = counts.T @ (counts * (w * w)[:, None])
+    between = np.outer(v, v) - q
+    within = (v * v - np.diag(q)) / 2.0
+    cell = np.where(np.eye(slots, dtype=bool), within[:, None], between)
+    return np.rint(cell).astype(np.int64)  # whole numbers, computed in float64
+
+
+def top(
+    scores: npt.NDArray[np.float64],
+    subject_a: npt.NDArray[np.int64],
+    subject_b: npt.NDArray[np.int64],
+    floor: float,
+    keep: int,
+) -> View:
+    """A view of the highest ``keep`` of ascending ``scores`` (with their ties).
+
+    Its total is given to :meth:`View.weighted`; counts are exact from its new floor up.
+    """
+    n = scores.size
+    start = max(n - keep, 0)
+    if start > 0:
+        start = int(np.searchsorted(scores, scores[start], side="left"))
+    if start > 0:
+        floor = max(floor, float(scores[start]))
+    empty = np.empty(0, dtype=np.int64)
+    return View(
+        scores[start:], subject_a[start:], subject_b[start:], floor, empty, empty, empty, False, n
+    )
 
 
 HOLD_MARGIN = 40.0
@@ -262,21 +328,39 @@ def mated_group(
     return np.where(counted & (ga == gb), ga, -1)
 
 
-def largest_rates(result: AuditResult, n_groups: int) -> dict[Key, float]:
-    """The largest FMR read in each view of ``result`` (targets, measured rates, EERs)."""
+def eer_shares(result: AuditResult, floor: float = -math.inf) -> dict[Key, float]:
+    """The upper end of each EER of ``result``, by view (overall, each group).
+
+    An EER whose threshold lies below ``floor`` (not read in a replicate) is left out.
+    """
+    shares: dict[Key, float] = {}
+    summaries = [
+        (("overall",), result.overall),
+        *((("group", g), s) for g, s in enumerate(result.groups)),
+    ]
+    for key, summary in summaries:
+        if summary.eer is not None and summary.eer.threshold >= floor:
+            shares[key] = summary.eer.high
+    return shares
+
+
+def largest_rates(result: AuditResult, n_groups: int, *, eers: bool = True) -> dict[Key, float]:
+    """The largest FMR read in each view of ``result`` (targets, measured rates, EERs).
+
+    With ``eers=False``, the rates of the operating points only.
+    """
     target = max(p.target_fmr for p in result.operating_points)
     rates: dict[Key, float] = {("overall",): target}
     for g in range(n_groups):
         rates[("group", g)] = target
         for h in range(g, n_groups):
             rates[("cell", g, h)] = target
-    if result.overall.eer is not None:
-        rates[("overall",)] = max(rates[("overall",)], result.overall.eer.high)
-    for g, summary in enumerate(result.groups):
-        if summary.eer is not None:
-            rates[("group", g)] = max(rates[("group", g)], summary.eer.high)
+    for key, share in eer_shares(result).items() if eers else ():
+        rates[key] = max(rates[key], share)
     cell_keys = [(i, j) for i in range(n_groups) for j in range(i, n_groups)]
     for point in result.operating_points:
+        if point.overall is not None:  # a threshold set on a group reads overall too
+            rates[("overall",)] = max(rates[("overall",)], point.overall.fmr or 0.0)
         for g, row in enumerate(point.groups):
             rates[("group", g)] = max(rates[("group", g)], row.fmr or 0.0)
         for (i, j), cell in zip(cell_keys, point.cross_group, strict=False):

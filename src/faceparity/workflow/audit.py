@@ -25,6 +25,7 @@ from faceparity.workflow.outputs import (
     refuse_overwriting,
     write_results,
 )
+from faceparity.workflow.preload import BOOTSTRAP_MODULES, REPORT_MODULES, preload
 from faceparity.workflow.progress import Message, Progress, no_progress, silent
 from faceparity.workflow.request import (
     AuditRequest,
@@ -226,6 +227,12 @@ class _Run:
         self.group_by = list(request.group_by)
         self.identification: IdentificationResult | None = None
         self.acquisition: AcquisitionResult | None = None
+        later: list[str] = []
+        if request.intervals.method is IntervalMethod.BOOTSTRAP:
+            later += BOOTSTRAP_MODULES
+        if request.output is not None and request.report:
+            later += REPORT_MODULES
+        self.preloaded = preload(later)
 
     def audit(self) -> AuditResult:
         source = self.request.source
@@ -527,6 +534,7 @@ class _Run:
         n = len(table.subject)
         n_comparisons = n * (n - 1) // 2
         self.message(f"streaming {n_comparisons} comparisons of {n} samples ...")
+        self.preloaded()  # the bootstrap and report modules, imported while reading
         bootstrap = intervals.method is IntervalMethod.BOOTSTRAP
         largest = max(config.target_fmrs)
         if bootstrap and engine.tail_capacity < 2 * largest * n * (n - 1) // 2:
@@ -583,6 +591,7 @@ class _Run:
         if request.output is not None:
             report = None
             if request.report:
+                self.preloaded()
                 from faceparity.render.report import render_html
 
                 report = render_html(result)
