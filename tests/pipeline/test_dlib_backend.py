@@ -198,3 +198,11 @@ def test_example_spec_opens(dlib) -> None:
     file = Path(__file__).resolve().parents[2] / "examples" / "models" / "dlib-resnet.toml"
     spec = DlibSpec.from_model_spec(read_model_spec(file), str(file))
     assert spec == DlibSpec()
+
+
+def test_two_image_comparison_refuses_distance_templates(dlib) -> None:
+    from faceparity.pipeline.dlib_embedder import DlibEmbedder
+    from faceparity.pipeline.pair import compare_images
+
+    with pytest.raises(UsageError, match="compared by euclidean distance"):
+        compare_images("a.png", "b.png", detector=None, embedder=DlibEmbedder())  # type: ignore[arg-type]
