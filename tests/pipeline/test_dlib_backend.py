@@ -206,3 +206,48 @@ def test_two_image_comparison_refuses_distance_templates(dlib) -> None:
 
     with pytest.raises(UsageError, match="compared by euclidean distance"):
         compare_images("a.png", "b.png", detector=None, embedder=DlibEmbedder())  # type: ignore[arg-type]
+
+
+def test_pipeline_run_records_and_caches_dlib_templates(dlib, astronaut, tmp_path) -> None:
+    """Through embed_images: dlib's descriptor, the record's convention, the cache."""
+    from PIL import Image
+
+    from faceparity.pipeline.cache import RecordCache
+    from faceparity.pipeline.detect import open_detector
+    from faceparity.pipeline.dlib_embedder import DlibEmbedder
+    from faceparity.pipeline.run import ENROLLED, PipelineSettings, embed_images
+    from faceparity.readers.manifest import read_manifest
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "blank.png")
+    (tmp_path / "m.csv").write_text("path,subject\na.png,s1\nblank.png,s2\n")
+    manifest = read_manifest(tmp_path / "m.csv", root=tmp_path)
+    detector, embedder = open_detector("dlib:hog"), DlibEmbedder()
+    cache = RecordCache(tmp_path / "cache.sqlite")
+    settings = PipelineSettings(threads=2)
+    run = embed_images(
+        manifest, detector=detector, embedder=embedder, settings=settings, cache=cache
+    )
+    assert run.status == [ENROLLED, "failure_to_acquire"]
+    assert run.description["spec"]["comparison"] == "euclidean"
+    assert run.description["providers"] == ["dlib"]
+    face = detector.detect(astronaut)[0]
+    chip = embedder.align(astronaut, face)
+    expected, _ = embedder.embed(chip[None])
+    np.testing.assert_array_equal(run.records[0].embedding, expected[0])
+    assert np.isfinite(run.records[0].ita)
+    again = embed_images(
+        manifest, detector=detector, embedder=embedder, settings=settings, cache=cache
+    )
+    assert again.n_cached == 2
+    np.testing.assert_array_equal(again.records[0].embedding, expected[0])
+    # images that are chips already (--detector none): embedded as they are
+    Image.fromarray(chip).save(tmp_path / "chip.png")
+    (tmp_path / "c.csv").write_text("path,subject\nchip.png,s1\n")
+    chips = embed_images(
+        read_manifest(tmp_path / "c.csv", root=tmp_path),
+        detector=None,
+        embedder=embedder,
+        settings=settings,
+    )
+    np.testing.assert_allclose(chips.records[0].embedding, expected[0], atol=1e-6)
