@@ -141,7 +141,13 @@ def test_model_spec_errors(tmp_path: Path, text: str, message: str) -> None:
 def test_the_example_model_specs_read() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples" / "models"
     specs = {p.name: read_model_spec(p) for p in sorted(examples.glob("*.toml"))}
-    assert set(specs) == {"arcface-insightface.toml", "facenet-160.toml", "sface-opencv.toml"}
+    assert set(specs) == {
+        "arcface-insightface.toml",
+        "dlib-resnet.toml",
+        "facenet-160.toml",
+        "sface-opencv.toml",
+    }
+    assert specs["dlib-resnet.toml"].size == 150  # dlib's chip (test_dlib_backend.py)
     assert specs["arcface-insightface.toml"] == ModelSpec(name="arcface (insightface)")
     assert specs["facenet-160.toml"].size == 160
     assert specs["sface-opencv.toml"].std == 1.0

@@ -273,6 +273,8 @@ def audit_embeddings(
 
     The output of `faceparity embed` needs no --metadata: it holds the subjects and
     attributes, and what became of every image (failures to acquire and enrol by group).
+    A run of dlib's ResNet (--embedder dlib) is scored by Euclidean distance, its
+    model's convention, with the exact engine.
     """
     source = EmbeddingsInput(
         path=path,

@@ -47,8 +47,10 @@ def _model_option_list(device: str, threads: str) -> list[Any]:
             "--detector",
             default="haar",
             show_default=True,
-            help="haar (OpenCV's cascade, no download), scrfd:MODEL.onnx, yunet:MODEL.onnx, "
-            "MODEL.onnx (format recognised), or none (the images are aligned crops already).",
+            help="haar (OpenCV's cascade, no download), dlib:hog or dlib:mmod (dlib's "
+            "detectors with its 5-point shape predictor; the dlib extra), scrfd:MODEL.onnx, "
+            "yunet:MODEL.onnx, MODEL.onnx (format recognised), or none (the images are "
+            "aligned crops already).",
         ),
         click.option(
             "--detector-size",
@@ -63,7 +65,8 @@ def _model_option_list(device: str, threads: str) -> list[Any]:
             "--embedder",
             required=True,
             type=click.Path(dir_okay=False, path_type=Path),
-            help="The ONNX face recognition model under audit.",
+            help="The ONNX face recognition model under audit, or dlib (dlib's 128-d "
+            "ResNet with dlib's alignment, compared by Euclidean distance; the dlib extra).",
         ),
         click.option(
             "--model-spec",

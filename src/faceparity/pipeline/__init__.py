@@ -10,6 +10,9 @@ own images and ONNX models, stage by stage:
   cascade) and the rule that picks one face per image (:mod:`~faceparity.pipeline.faces`);
 - :mod:`~faceparity.pipeline.align`: the similarity transform onto the ArcFace template;
 - :mod:`~faceparity.pipeline.embedder`: any ONNX recognition model, declared by a spec;
+- :mod:`~faceparity.pipeline.dlib_embedder`: dlib's 128-d ResNet with dlib's own
+  alignment, its templates compared by Euclidean distance (``pip install 'faceparity[dlib]'``,
+  with dlib's HOG and MMOD detectors);
 - :mod:`~faceparity.pipeline.quality` and :mod:`~faceparity.pipeline.skintone`:
   per-image measures and the Individual Typology Angle;
 - :mod:`~faceparity.pipeline.run`: the manifest in, embeddings and a record per image
@@ -20,6 +23,7 @@ only when a stage needs them.
 """
 
 from faceparity.pipeline.detect import Detector, open_detector
+from faceparity.pipeline.dlib_embedder import DlibEmbedder, DlibSpec
 from faceparity.pipeline.embedder import ModelSpec, OnnxEmbedder, read_model_spec
 from faceparity.pipeline.faces import Face, choose_face
 from faceparity.pipeline.quality import ImageQuality, QualityLimits, parse_quality_limits
@@ -27,6 +31,8 @@ from faceparity.pipeline.run import EmbeddingRun, PipelineSettings, embed_images
 
 __all__ = [
     "Detector",
+    "DlibEmbedder",
+    "DlibSpec",
     "EmbeddingRun",
     "Face",
     "ImageQuality",

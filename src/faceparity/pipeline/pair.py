@@ -25,6 +25,11 @@ from faceparity.pipeline.images import ImageFailure, decode_image, read_image
 __all__ = ["MSG_NO_TEMPLATE", "PairScore", "compare_images"]
 
 MSG_NO_TEMPLATE = "{file}: no template could be made: {reason}"
+MSG_NOT_COSINE = (
+    "{model}: its templates are compared by {comparison} distance, and this comparison "
+    "of two images scores by cosine similarity; audit the model with faceparity embed "
+    "and faceparity audit embeddings, which score its templates by distance"
+)
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,13 @@ def compare_images(
     Raises
     ------
     UsageError
-        When an image gives no template (unreadable, no face, no usable embedding).
+        When an image gives no template (unreadable, no face, no usable embedding), or
+        the model's templates are compared otherwise than by cosine (dlib's ResNet).
 
     """
+    comparison = getattr(embedder.spec, "comparison", "cosine")
+    if comparison != "cosine":
+        raise UsageError(MSG_NOT_COSINE.format(model=embedder.file, comparison=comparison))
     ea, na = _template(a, detector, embedder)
     eb, nb = _template(b, detector, embedder)
     score = float(np.dot(ea.astype(np.float64), eb.astype(np.float64)))

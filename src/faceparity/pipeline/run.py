@@ -59,10 +59,18 @@ from faceparity.results.acquisition import ACQUIRE, ENROL, ENROLLED
 from faceparity.results.documents import EMBEDDINGS_VERSION
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import pyarrow as pa
 
     from faceparity.pipeline.detect import Detector
+    from faceparity.pipeline.dlib_embedder import DlibEmbedder
     from faceparity.pipeline.embedder import OnnxEmbedder
+
+    Embedder: TypeAlias = OnnxEmbedder | DlibEmbedder
+
+Aligner = Callable[[npt.NDArray[np.uint8], Face | None], npt.NDArray[np.uint8]]
+"""An image and its face (None: the image is an aligned crop) in, the model's crop out."""
 
 __all__ = [
     "ACQUIRE",
@@ -304,7 +312,7 @@ def _embedding_column(records: list[ImageRecord], status: list[str]) -> pa.Array
 
 
 def pipeline_digest(
-    detector: Detector | None, embedder: OnnxEmbedder, settings: PipelineSettings
+    detector: Detector | None, embedder: Embedder, settings: PipelineSettings
 ) -> str:
     """Digest of everything before the enrolment limits that shapes an image's record.
 
@@ -347,7 +355,7 @@ def embed_images(
     manifest: Manifest,
     *,
     detector: Detector | None,
-    embedder: OnnxEmbedder,
+    embedder: Embedder,
     settings: PipelineSettings = PipelineSettings(),
     cache: RecordCache | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -361,8 +369,9 @@ def embed_images(
     detector : Detector or None
         The face detector; ``None`` when the images are aligned crops already (each
         is resized to the model's input size; no face is searched for).
-    embedder : OnnxEmbedder
-        The model under audit.
+    embedder : OnnxEmbedder or DlibEmbedder
+        The model under audit; one with its own ``align`` (dlib's) aligns its faces,
+        else they are aligned onto the ArcFace template at the model's input size.
     settings : PipelineSettings
         Limits, batch size, threads.
     cache : RecordCache, optional
@@ -381,7 +390,7 @@ def embed_images(
                 MSG_RESERVED_COLUMN.format(column=column, reserved=", ".join(PIPELINE_COLUMNS)),
                 Location(manifest.file, None, column),
             )
-    size = embedder.spec.size
+    align, own = _aligner(embedder)
     digest = pipeline_digest(detector, embedder, settings)
     n = len(manifest)
     records: list[ImageRecord | None] = [None] * n
@@ -411,7 +420,7 @@ def embed_images(
             progress(done, n)
 
     def prepare(i: int) -> _Pending:
-        return _prepare(i, manifest.files[i], detector, size, settings, digest, cache)
+        return _prepare(i, manifest.files[i], detector, align, own, settings, digest, cache)
 
     with _deps.opencv_threads(1), ThreadPoolExecutor(max_workers=settings.threads) as pool:
         for pending in _in_order(pool, prepare, n, window=4 * settings.batch_size):
@@ -452,6 +461,19 @@ def embed_images(
     )
 
 
+def _aligner(embedder: Embedder) -> tuple[Aligner, bool]:
+    """The embedder's own alignment (and True), or the ArcFace template's at its size."""
+    own: Aligner | None = getattr(embedder, "align", None)
+    if own is not None:
+        return own, True
+    size = embedder.spec.size
+
+    def arcface(image: npt.NDArray[np.uint8], face: Face | None) -> npt.NDArray[np.uint8]:
+        return align_face(image, face, size=size)
+
+    return arcface, False
+
+
 def _in_order(
     pool: ThreadPoolExecutor, work: Callable[[int], _Pending], n: int, *, window: int
 ) -> Iterator[_Pending]:
@@ -469,7 +491,8 @@ def _prepare(
     index: int,
     file: Path,
     detector: Detector | None,
-    size: int,
+    align: Aligner,
+    own_alignment: bool,
     settings: PipelineSettings,
     digest: str,
     cache: RecordCache | None,
@@ -490,7 +513,7 @@ def _prepare(
     del data
     if isinstance(decoded, ImageFailure):
         return _Pending(index, key, _failed(decoded), None, content=content)
-    record, crop = _face_record(decoded, detector, size, settings.skin_tone)
+    record, crop = _face_record(decoded, detector, align, own_alignment, settings.skin_tone)
     return _Pending(index, key, record, crop, content=content)
 
 
@@ -499,9 +522,17 @@ def _failed(failure: ImageFailure) -> ImageRecord:
 
 
 def _face_record(
-    decoded: Decoded, detector: Detector | None, size: int, skin_tone: bool
+    decoded: Decoded,
+    detector: Detector | None,
+    align: Aligner,
+    own_alignment: bool,
+    skin_tone: bool,
 ) -> tuple[ImageRecord, npt.NDArray[np.uint8] | None]:
-    """Detect, choose, align and measure the face of a decoded image."""
+    """Detect, choose, align and measure the face of a decoded image.
+
+    Skin tone is read from regions of the ArcFace template, so where the model aligns
+    its faces its own way (dlib's chip), it is measured on the ArcFace crop instead.
+    """
     image = decoded.pixels
     if detector is None:
         face = None
@@ -512,7 +543,7 @@ def _face_record(
         face = choose_face(faces, width=decoded.width, height=decoded.height)
         if face is None:
             return ImageRecord(acquired=False, reason=REASON_NO_FACE), None
-    crop = align_face(image, face, size=size)
+    crop = align(image, face)
     whole = Face(np.array([0.0, 0.0, decoded.width, decoded.height]), math.nan)
     quality = measure_quality(face if face is not None else whole, crop)
     record = ImageRecord(
@@ -521,7 +552,9 @@ def _face_record(
         face_score=math.nan if face is None else float(face.score),
         box=tuple(float(v) for v in (whole if face is None else face).box),  # type: ignore[arg-type]
         quality=quality.as_dict(),
-        ita=skin_ita(crop) if skin_tone else math.nan,
+        ita=(
+            skin_ita(align_face(image, face) if own_alignment else crop) if skin_tone else math.nan
+        ),
     )
     return record, crop
 

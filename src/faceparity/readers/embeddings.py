@@ -303,12 +303,17 @@ def compare_all(
         )
     # Every per-pair array is written once, straight into its final (n_pairs, 2) shape
     # (pair_sides): no index arrays, no gathered copies.
-    score = cosine_scores(table.values, block_size=block_size)
+    if table.comparison == "euclidean":
+        from faceparity.scoring.euclidean import euclidean_scores
+
+        score, kind = euclidean_scores(table.values, block_size=block_size), ScoreKind.DISTANCE
+    else:
+        score, kind = cosine_scores(table.values, block_size=block_size), ScoreKind.SIMILARITY
     subject_pair = pair_sides(table.subject)
     return ComparisonSet(
         score=score,
         mated=subject_pair[:, 0] == subject_pair[:, 1],
-        score_kind=ScoreKind.SIMILARITY,
+        score_kind=kind,
         subject=subject_pair,
         subject_ids=table.subject_ids,
         attributes={name: pair_sides(c) for name, c in table.attributes.items()},
@@ -342,6 +347,10 @@ class EmbeddingTable:
         the subjects with one sample.
     source : str
         The files, for the record.
+    comparison : {"cosine", "euclidean"}
+        How two templates are compared: cosine similarity (the default), or Euclidean
+        distance for a model whose templates are compared so (dlib's ResNet; the
+        run's record says so), giving ``ScoreKind.DISTANCE`` comparisons.
 
     """
 
@@ -353,6 +362,7 @@ class EmbeddingTable:
     levels: Mapping[str, tuple[str, ...]]
     exclusions: tuple[Exclusion, ...]
     source: str
+    comparison: str = "cosine"
 
 
 def load_embeddings(

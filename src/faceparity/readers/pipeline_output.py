@@ -16,6 +16,7 @@ measures and skin tone included, can serve as an attribute (``--group-by ita_ban
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -249,6 +250,9 @@ def load_pipeline_output(
         source=file,
     )
     table = _rows_in_file(table, enrolled)
+    spec = description.get("spec")
+    if isinstance(spec, dict) and spec.get("comparison") == "euclidean":  # dlib's ResNet
+        table = dataclasses.replace(table, comparison="euclidean")
     codes: dict[str, npt.NDArray[np.int32]] = {}
     levels: dict[str, tuple[str, ...]] = {}
     for spec in attributes:

@@ -59,6 +59,12 @@ __all__ = [
     "run_audit",
 ]
 
+MSG_EXACT_ONLY = (
+    "these templates are compared by {comparison} distance (their model's convention, "
+    "dlib's ResNet); the exact 1:1 audit scores them so, but the streaming engine and the "
+    "1:N search compare by cosine: leave out --engine stream, --scheduler and the 1:N "
+    "options"
+)
 MSG_NO_SUBJECTS = (
     "note: the subject bootstrap needs the comparisons with their subjects, which a "
     "streamed or histogram input does not keep; Clopper-Pearson intervals instead "
@@ -503,6 +509,12 @@ class _Run:
         """Every comparison of an embedding table: exact or streamed, by the engine settings."""
         from faceparity.readers.embeddings import compare_all
 
+        if table.comparison != "cosine" and (
+            self.request.identification is not None
+            or engine.choice is EngineChoice.STREAM
+            or engine.scheduler is not None
+        ):
+            raise UsageError(MSG_EXACT_ONLY.format(comparison=table.comparison))
         self._identify(table, metadata, engine)
         n = len(table.subject)
         if engine.scheduler is not None and engine.choice is EngineChoice.EXACT:
@@ -510,8 +522,10 @@ class _Run:
                 "--scheduler runs the streaming engine; it cannot go with --engine exact"
             )
         small = n * (n - 1) // 2 <= engine.max_comparisons
-        if engine.choice is EngineChoice.EXACT or (
-            engine.choice is EngineChoice.AUTO and small and engine.scheduler is None
+        if (
+            table.comparison != "cosine"
+            or engine.choice is EngineChoice.EXACT
+            or (engine.choice is EngineChoice.AUTO and small and engine.scheduler is None)
         ):
             cs = compare_all(table, max_comparisons=engine.max_comparisons, file=str(metadata))
             return self._exact(cs)

@@ -68,6 +68,10 @@ class PipelineRequest:
     no_skin_tone: bool = False
 
 
+DLIB_EMBEDDER = "dlib"
+"""``--embedder dlib``: dlib's 128-d ResNet with dlib's alignment (the dlib extra)."""
+
+
 def open_models(models: ModelRequest) -> tuple[Any, Any]:
     """The detector (None for ``--detector none``) and the embedder ``models`` names."""
     from faceparity.pipeline.detect import open_detector
@@ -77,7 +81,14 @@ def open_models(models: ModelRequest) -> tuple[Any, Any]:
     size = detector_size(models.detector_size, detector=models.detector)
     threads = models.pipeline_threads or default_threads()
     spec = read_model_spec(models.model_spec)
-    embedder = OnnxEmbedder(models.embedder, spec, threads=threads, device=models.model_device)
+    embedder: Any
+    if str(models.embedder) == DLIB_EMBEDDER:
+        from faceparity.pipeline.dlib_embedder import DlibEmbedder, DlibSpec
+
+        dlib_spec = DlibSpec.from_model_spec(spec, str(models.model_spec))
+        embedder = DlibEmbedder(dlib_spec, device=models.model_device)
+    else:
+        embedder = OnnxEmbedder(models.embedder, spec, threads=threads, device=models.model_device)
     text = models.detector
     providers = None
     if embedder.device != "cpu":

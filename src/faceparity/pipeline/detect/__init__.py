@@ -1,9 +1,11 @@
 """Face detectors: an image in, every face found out.
 
-Three formats (:func:`open_detector` picks one from a spec):
+Four formats (:func:`open_detector` picks one from a spec):
 
 - SCRFD, InsightFace's detector, from its ONNX export (:class:`ScrfdDetector`);
 - YuNet, the OpenCV Zoo's 2023mar model (:class:`YunetDetector`);
+- dlib's HOG and MMOD CNN detectors with its 5-point shape predictor
+  (:class:`DlibDetector`, ``dlib:hog`` / ``dlib:mmod``; the dlib extra);
 - OpenCV's frontal-face Haar cascade, the fallback that needs no download
   (:class:`HaarDetector`; no landmarks).
 
@@ -24,6 +26,7 @@ from faceparity.pipeline.detect.base import (
     letterbox_blob,
     nms,
 )
+from faceparity.pipeline.detect.dlib_detect import DlibDetector, DlibFace
 from faceparity.pipeline.detect.factory import (
     DETECTOR_SPEC_EXPECTED,
     FORMAT_UNRECOGNISED,
@@ -52,6 +55,8 @@ __all__ = [
     "open_detector",
     "recognise_format",
     # Detectors
+    "DlibDetector",
+    "DlibFace",
     "HaarDetector",
     "ScrfdDetector",
     "YunetDetector",

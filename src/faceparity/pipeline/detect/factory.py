@@ -1,4 +1,4 @@
-"""A detector from a spec: ``haar``, ``scrfd:PATH``, ``yunet:PATH`` or a bare ``PATH``.
+"""A detector from a spec: ``haar``, ``dlib:KIND``, ``scrfd:PATH``, ``yunet:PATH`` or ``PATH``.
 
 A bare path to an ONNX model is recognised by its outputs: YuNet's twelve named outputs
 (``cls_8`` ... ``kps_32``) make it YuNet, else 6, 9, 10 or 15 outputs of rank 2 or 3
@@ -22,7 +22,8 @@ from faceparity.pipeline.detect.yunet import YUNET_OUTPUTS, YunetDetector
 __all__ = ["DETECTOR_SPEC_EXPECTED", "FORMAT_UNRECOGNISED", "open_detector", "recognise_format"]
 
 DETECTOR_SPEC_EXPECTED = (
-    "detector must be 'haar', 'scrfd:PATH.onnx', 'yunet:PATH.onnx' or PATH.onnx; got {spec!r}"
+    "detector must be 'haar', 'dlib:hog', 'dlib:mmod', 'scrfd:PATH.onnx', 'yunet:PATH.onnx' "
+    "or PATH.onnx; got {spec!r}"
 )
 FORMAT_UNRECOGNISED = (
     "model file {path} is neither an SCRFD nor a YuNet face detector: expected YuNet's "
@@ -79,6 +80,8 @@ def open_detector(
     ----------
     spec : str or path-like, default "haar"
         ``haar`` for OpenCV's bundled Haar cascade (:class:`HaarDetector`);
+        ``dlib:hog`` or ``dlib:mmod`` (``dlib:KIND:N`` upsamples N times, default 1)
+        for dlib's detectors (:class:`~.dlib_detect.DlibDetector`, the dlib extra);
         ``scrfd:PATH`` or ``yunet:PATH`` for an ONNX model of that format; or a bare
         ``PATH`` to an ONNX model whose format is recognised from its outputs
         (:func:`recognise_format`).
@@ -123,6 +126,11 @@ def open_detector(
         if score_threshold is None:
             return HaarDetector()
         return HaarDetector(score_threshold=score_threshold)
+    if text.strip().lower().startswith("dlib:"):
+        from faceparity.pipeline.detect.dlib_detect import DlibDetector, parse_dlib_spec
+
+        kind, upsample = parse_dlib_spec(text.strip())
+        return DlibDetector(kind, upsample=upsample, score_threshold=score_threshold or 0.0)
 
     kind, sep, rest = text.partition(":")
     if sep and kind.lower() in ("scrfd", "yunet"):
