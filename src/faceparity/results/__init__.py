@@ -42,7 +42,7 @@ from faceparity.results.distributions import (
 from faceparity.results.identification import IdentificationResult, ProtocolRecord
 from faceparity.results.loading import read_results
 from faceparity.results.schema import SchemaError
-from faceparity.results.test_log import InputFileRecord, MachineRecord, TestLog
+from faceparity.results.testlog import InputFileRecord, MachineRecord, TestLog
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -10,7 +10,7 @@ audit, :mod:`faceparity.results.identification`) was added within 1.0, and an op
 ``acquisition`` (failures to acquire and enrol by group, of audits that ran the image
 pipeline: :mod:`faceparity.acquisition`). ``1.1`` added the optional
 ``score_distributions`` (:mod:`faceparity.results.distributions`) and ``test_log``
-(:mod:`faceparity.results.test_log`); a reader of 1.1 reads 1.0 files too.
+(:mod:`faceparity.results.testlog`); a reader of 1.1 reads 1.0 files too.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from faceparity.results.schema import (
     load_json,
     to_json_value,
 )
-from faceparity.results.test_log import TestLog
+from faceparity.results.testlog import TestLog
 
 __all__ = [
     "READABLE_SCHEMA_VERSIONS",

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from faceparity.readers.attributes import AttributeSpec
     from faceparity.readers.embeddings import EmbeddingTable
     from faceparity.results.identification import IdentificationResult
+    from faceparity.results.testlog import TestLog
     from faceparity.review.check import CheckReport
 
 __all__ = [
@@ -541,6 +542,20 @@ class _Run:
 
     # --- the end ------------------------------------------------------------------------
 
+    def test_log(self) -> TestLog:
+        """The test log: the files read (the embeddings a pipeline run wrote among them)."""
+        from faceparity.workflow.testlog import make_test_log
+
+        inputs, _ = files(self.request)
+        source = self.request.source
+        if isinstance(source, ImagesInput):
+            inputs["--embeddings (written by the pipeline, then read)"] = source.embeddings
+        return make_test_log(
+            inputs,
+            command_line=self.request.command_line,
+            images=isinstance(source, ImagesInput),
+        )
+
     def finish(self, result: AuditResult) -> AuditOutcome:
         """Add the 1:N and acquisition parts, say the notes, check the limits, commit."""
         request = self.request
@@ -550,6 +565,7 @@ class _Run:
             from faceparity.acquisition import with_acquisition
 
             result = with_acquisition(result, self.acquisition)
+        result = dataclasses.replace(result, test_log=self.test_log())
         for note in result.input.notes:
             self.message(f"note: {note}")
         check = None

@@ -9,6 +9,7 @@ the SHA-256 of every input file and the machine. Added in schema 1.1.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 __all__ = ["InputFileRecord", "MachineRecord", "TestLog"]
 
@@ -16,6 +17,8 @@ __all__ = ["InputFileRecord", "MachineRecord", "TestLog"]
 @dataclass(frozen=True)
 class InputFileRecord:
     """One file the audit read: its role on the command line, path, size and SHA-256."""
+
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("note",)
 
     role: str
     path: str
