@@ -28,6 +28,7 @@ from faceparity.render.acquisition.card import (
     AcquisitionSection,
     build_acquisition,
 )
+from faceparity.render.acquisition.timing import TimingSection, build_timing
 from faceparity.render.environment import GENERATOR, template_environment
 from faceparity.render.evidence import (
     EVIDENCE_ANCHOR,
@@ -109,6 +110,7 @@ class Card:
     evidence_sources: tuple[str, ...] = SOURCES
     evidence_anchor: str = EVIDENCE_ANCHOR
     test_log: TestLogSection | None = None
+    timing: TimingSection | None = None  # the image pipeline's time per image by group
 
 
 def build_card(
@@ -266,6 +268,7 @@ def build_card(
         distributions=distributions,
         evidence=evidence_index(results),
         test_log=build_test_log(results),
+        timing=build_timing(results),
     )
 
 

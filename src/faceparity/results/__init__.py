@@ -41,6 +41,7 @@ from faceparity.results.distributions import (
 )
 from faceparity.results.identification import IdentificationResult, ProtocolRecord
 from faceparity.results.loading import read_results
+from faceparity.results.processing import GroupProcessingTime, ProcessingTime
 from faceparity.results.schema import SchemaError
 from faceparity.results.testlog import InputFileRecord, MachineRecord, TestLog
 
@@ -57,6 +58,7 @@ __all__ = [
     "GeneralisedPoint",
     "GeneralisedRow",
     "GroupOperatingPoint",
+    "GroupProcessingTime",
     "GroupScoreDistributions",
     "GroupSummary",
     "IdentificationResult",
@@ -65,6 +67,7 @@ __all__ = [
     "Interval",
     "MachineRecord",
     "OperatingPoint",
+    "ProcessingTime",
     "ProtocolRecord",
     "RateMeasures",
     "RatePair",

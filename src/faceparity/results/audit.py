@@ -9,8 +9,9 @@ Schema history: ``1.0``, the first; an optional top-level ``identification`` (th
 audit, :mod:`faceparity.results.identification`) was added within 1.0, and an optional
 ``acquisition`` (failures to acquire and enrol by group, of audits that ran the image
 pipeline: :mod:`faceparity.acquisition`). ``1.1`` added the optional
-``score_distributions`` (:mod:`faceparity.results.distributions`) and ``test_log``
-(:mod:`faceparity.results.testlog`); a reader of 1.1 reads 1.0 files too.
+``score_distributions`` (:mod:`faceparity.results.distributions`), ``test_log``
+(:mod:`faceparity.results.testlog`) and ``processing_time``
+(:mod:`faceparity.results.processing`); a reader of 1.1 reads 1.0 files too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from faceparity.results.common import (
 )
 from faceparity.results.distributions import ScoreDistributions
 from faceparity.results.identification import IdentificationResult
+from faceparity.results.processing import ProcessingTime
 from faceparity.results.schema import (
     FRACTION,
     RATIO,
@@ -77,7 +79,7 @@ SCHEMA_VERSION = "1.1"
 """The ``schema_version`` written."""
 READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")
 """The versions read back; a 1.0 file has none of the keys :data:`ADDED_IN_1_1`."""
-ADDED_IN_1_1 = ("score_distributions", "test_log")
+ADDED_IN_1_1 = ("score_distributions", "test_log", "processing_time")
 
 
 @dataclass(frozen=True)
@@ -331,9 +333,10 @@ class AuditResult:
     identification: IdentificationResult | None = None
     # The optional section of audits that ran the image pipeline (None otherwise).
     acquisition: AcquisitionResult | None = None
-    # Added in 1.1: score quantiles and shifts by group, and the test log.
+    # Added in 1.1: score quantiles and shifts by group, the test log, time per image.
     score_distributions: ScoreDistributions | None = None
     test_log: TestLog | None = None
+    processing_time: ProcessingTime | None = None
 
     OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = (
         "uncertainty",

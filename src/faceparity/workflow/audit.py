@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from faceparity.readers.attributes import AttributeSpec
     from faceparity.readers.embeddings import EmbeddingTable
     from faceparity.results.identification import IdentificationResult
+    from faceparity.results.processing import ProcessingTime
     from faceparity.results.testlog import TestLog
     from faceparity.review.check import CheckReport
 
@@ -227,6 +228,7 @@ class _Run:
         self.group_by = list(request.group_by)
         self.identification: IdentificationResult | None = None
         self.acquisition: AcquisitionResult | None = None
+        self.processing_time: ProcessingTime | None = None
 
     def audit(self) -> AuditResult:
         source = self.request.source
@@ -406,6 +408,12 @@ class _Run:
             seed=intervals.seed,
             intervals=intervals.method is not IntervalMethod.NONE,
         )
+        if records.seconds is not None:
+            from faceparity.acquisition import processing_time_by_group
+
+            self.processing_time = processing_time_by_group(
+                records.seconds, records.codes, records.levels, self.group_by
+            )
         return self._table(table, path, engine)
 
     # --- the audits ---------------------------------------------------------------------
@@ -565,6 +573,8 @@ class _Run:
             from faceparity.acquisition import with_acquisition
 
             result = with_acquisition(result, self.acquisition)
+        if self.processing_time is not None:
+            result = dataclasses.replace(result, processing_time=self.processing_time)
         result = dataclasses.replace(result, test_log=self.test_log())
         for note in result.input.notes:
             self.message(f"note: {note}")
