@@ -488,5 +488,7 @@ def _assemble(
             ExclusionRecord(reason=e.reason, count=e.count, unit=e.unit, scope=e.scope)
             for e in (*exclusions, *part.exclusions)
         ],
-        score_distributions=score_distributions(part, grouping, sign=sign),
+        score_distributions=score_distributions(
+            part, grouping, sign=sign, fmr_scope=config.fmr_scope
+        ),
     )

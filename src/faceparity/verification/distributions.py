@@ -19,6 +19,7 @@ import numpy.typing as npt
 from faceparity.metrics.distribution import HistogramScores
 from faceparity.metrics.rates import SortedScores
 from faceparity.metrics.shifts import Scores, density_counts, ks_distance, quantiles
+from faceparity.model.config import FMRScope
 from faceparity.model.grouping import Grouping
 from faceparity.results.distributions import (
     GroupScoreDistributions,
@@ -85,12 +86,20 @@ def _one(
     )
 
 
+NOTE_MATCHED = (
+    "FMR scope matched: a group's non-mated scores are those of comparisons within the "
+    "group, while the pooled non-mated scores include every cross-group comparison, which "
+    "usually scores lower; so every group's non-mated median may lie above the pooled one"
+)
+
+
 def score_distributions(
     part: Partition[SortedScores],
     grouping: Grouping,
     *,
     sign: float,
     labels: Sequence[str] | None = None,
+    fmr_scope: FMRScope = FMRScope.MATCHED,
 ) -> ScoreDistributions | None:
     """Quantiles, median shift, KS distance and densities of every group's scores.
 
@@ -104,6 +113,8 @@ def score_distributions(
         1.0 for a similarity input, -1.0 for a distance input.
     labels : sequence of str, optional
         The groups' labels (default: the grouping's).
+    fmr_scope : FMRScope
+        Which non-mated comparisons are a group's (noted when ``matched``).
 
     Returns
     -------
@@ -135,6 +146,8 @@ def score_distributions(
         assert isinstance(nm, SortedScores | HistogramScores)
         groups.append(group(g.as_dict(), names[i], part.group_mated[i], nm))
     notes = [NOTE_DEFINITIONS]
+    if fmr_scope is FMRScope.MATCHED:
+        notes.append(NOTE_MATCHED)
     width = None
     if isinstance(pooled_nm, HistogramScores):
         width = pooled_nm.grid.width

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faceparity.render.figures import Chart, figure, line_style, readable_scale, tex_safe
-from faceparity.render.formatting import fmt_count, fmt_number
+from faceparity.render.formatting import NOT_AVAILABLE, fmt_count
 from faceparity.results.audit import AuditResult
 from faceparity.results.distributions import (
     GroupScoreDistributions,
@@ -55,15 +55,24 @@ class DistributionsSection:
     chart: Chart | None
 
 
+def _score(value: float | None) -> str:
+    """A score or a shift of scores: four significant digits."""
+    return NOT_AVAILABLE if value is None else f"{value:.4g}"
+
+
+def _ks(value: float | None) -> str:
+    return NOT_AVAILABLE if value is None else f"{value:.3f}"
+
+
 def _row(label: str, d: ScoreDistribution) -> DistributionRow:
-    ks = fmt_number(d.ks)
+    ks = _ks(d.ks)
     if d.ks is not None and d.ks_high is not None:
-        ks = f"{ks} to {fmt_number(d.ks_high)}"
+        ks = f"{ks} to {_ks(d.ks_high)}"
     return DistributionRow(
         label=label,
         n=fmt_count(d.n),
-        quantiles=tuple(fmt_number(q) for q in d.quantiles),
-        median_shift=("+" if (d.median_shift or 0) > 0 else "") + fmt_number(d.median_shift),
+        quantiles=tuple(_score(q) for q in d.quantiles),
+        median_shift=("+" if (d.median_shift or 0) > 0 else "") + _score(d.median_shift),
         ks=ks,
     )
 
@@ -79,8 +88,8 @@ def _largest(dist: ScoreDistributions, kind: str) -> str:
     _, g = max(shifts, key=lambda s: s[0])
     d: ScoreDistribution = getattr(g, kind)
     return (
-        f"the largest {kind.replace('_', '-')} median shift is {fmt_number(d.median_shift)} "
-        f"({g.label}, KS distance {fmt_number(d.ks)} over {fmt_count(d.n)} scores)"
+        f"the largest {kind.replace('_', '-')} median shift is {_score(d.median_shift)} "
+        f"({g.label}, KS distance {_ks(d.ks)} over {fmt_count(d.n)} scores)"
     )
 
 
@@ -121,13 +130,13 @@ def build_distributions(
 def _densities(
     groups: list[GroupScoreDistributions], edges: list[float], kind: str
 ) -> list[list[float]]:
-    widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
+    widths = [b / 2 - a / 2 for a, b in zip(edges, edges[1:], strict=False)]  # half widths
     out = []
     for g in groups:
         d: ScoreDistribution = getattr(g, kind)
         total = max(d.n, 1)
         out.append(
-            [c / (total * w) if w > 0 else 0.0 for c, w in zip(d.density, widths, strict=True)]
+            [c / (total * 2 * w) if w > 0 else 0.0 for c, w in zip(d.density, widths, strict=True)]
         )
     return out
 
@@ -142,7 +151,8 @@ def density_chart(results: AuditResult) -> Chart | None:
         return None
     edges = dist.edges
     scale = readable_scale(edges)
-    mids = [(a + b) / 2 / scale for a, b in zip(edges, edges[1:], strict=False)]
+    # Halved before adding: edges near the largest float would overflow their sum.
+    mids = [a / scale / 2 + b / scale / 2 for a, b in zip(edges, edges[1:], strict=False)]
     panels = {k: _densities(groups, edges, k) for k in ("non_mated", "mated")}
     # Thresholds within the scores' range only: one far outside would squash the densities.
     lines = [
