@@ -139,12 +139,16 @@ def _ks_exact(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> KsDista
     a binary search per point of the smaller sample in the larger one, not a sort of both.
     """
     small, large = (a, b) if a.size <= b.size else (b, a)
-    diffs = []
-    for side in ("left", "right"):
-        f_small = np.searchsorted(small, small, side=side) / small.size
-        f_large = np.searchsorted(large, small, side=side) / large.size
-        diffs.append(float(np.max(np.abs(f_small - f_large))))
-    value = max(diffs)
+    # The distinct values of the smaller sample and where each run of ties starts and ends.
+    first = np.ones(small.size, dtype=bool)
+    np.not_equal(small[1:], small[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], small.size)
+    values = small[starts]
+    value = 0.0
+    for side, own in (("left", starts), ("right", ends)):
+        f_large = np.searchsorted(large, values, side=side) / large.size  # type: ignore[call-overload]
+        value = max(value, float(np.max(np.abs(own / small.size - f_large))))
     return KsDistance(value=value, high=value)
 
 
