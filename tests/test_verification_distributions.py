@@ -144,3 +144,32 @@ def test_results_round_trip_and_version_handling() -> None:
     bad["score_distributions"]["overall"]["non_mated"]["ks"] = 1.5
     with pytest.raises(InputError, match="ks: expected a fraction in"):
         AuditResult.checked(bad)
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        [-1.7e308, 1.7e308, 0.0, 1.0],  # a span beyond the largest float
+        [5e-324, 0.0, 0.0, 5e-324],  # a span of one float
+        [1.79e308, 1.79e308, 0.0, 0.0],
+        [-1.79e308] * 4,  # one score
+    ],
+)
+def test_extreme_scores_give_finite_ascending_distributions(scores: list[float]) -> None:
+    cs = ComparisonSet.from_arrays(
+        score=scores,
+        mated=[True, False, False, True],
+        score_kind=ScoreKind.SIMILARITY,
+        subject_a=[1, 1, 2, 3],
+        subject_b=[1, 2, 3, 3],
+        attributes_a={"g": ["a", "a", "b", "b"]},
+        attributes_b={"g": ["a", "b", "b", "b"]},
+    )
+    result = audit(cs, group_by=["g"], config=AuditConfig(target_fmrs=(0.5,)))
+    dist = result.score_distributions
+    assert dist is not None
+    assert all(np.isfinite(dist.edges)) and np.all(np.diff(dist.edges) > 0)
+    mated = dist.overall.mated
+    assert all(q is not None and min(scores) <= q <= max(scores) for q in mated.quantiles)
+    assert sum(mated.density) == 2
+    assert AuditResult.from_dict(result.to_dict()) == result

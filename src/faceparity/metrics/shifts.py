@@ -76,7 +76,13 @@ def quantiles(
     lo = np.floor(h).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
     x_lo, x_hi = _order_statistics(scores, lo), _order_statistics(scores, hi)
-    return np.asarray(x_lo + (h - lo) * (x_hi - x_lo), dtype=np.float64)
+    w = h - lo
+    with np.errstate(over="ignore", invalid="ignore"):
+        q = x_lo + w * (x_hi - x_lo)
+    # Scores near the largest float overflow their difference: the weighted mean does not.
+    far = ~np.isfinite(q)
+    q[far] = (1.0 - w[far]) * x_lo[far] + w[far] * x_hi[far]
+    return np.asarray(q, dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,9 @@ class EvidenceItem:
 def _points(results: AuditResult) -> tuple[str | None, str]:
     if not results.operating_points:
         return None, NOT_MEASURED
-    first = results.operating_points[0]
+    first, n = results.operating_points[0], len(results.operating_points)
     return "point-0", (
-        f"per-group FMR and FNMR at {len(results.operating_points)} operating points, "
+        f"per-group FMR and FNMR at {n} operating point{'s' if n > 1 else ''}, "
         f"the first at target FMR {first.target_fmr:g} ({first.policy})"
     )
 

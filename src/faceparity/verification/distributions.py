@@ -56,9 +56,14 @@ def _edges(mated: SortedScores, non_mated: Scores, n_bins: int) -> npt.NDArray[n
         step = max(1, math.ceil((last - first) / n_bins))
         ticks = np.arange(first, last + step, step, dtype=np.float64)
         return np.ldexp(ticks, -grid.exponent)
-    if hi <= lo:
-        hi = lo + 1.0
-    return np.linspace(lo, hi, n_bins + 1)
+    if hi <= lo:  # one score: a bin beside it, on the side where no float overflows
+        span = max(1.0, abs(lo) * 2.0**-20)
+        lo, hi = (lo - span, lo) if lo > 0 else (lo, lo + span)
+    # Weighted means, not lo + step * i: the span of scores near the largest float overflows.
+    t = np.arange(n_bins + 1, dtype=np.float64) / n_bins
+    edges = lo * (1.0 - t) + hi * t
+    edges[0], edges[-1] = lo, hi
+    return np.unique(edges)  # ascending, without the repeats of a span of a few floats
 
 
 def _one(
