@@ -151,7 +151,7 @@ def check_counts(data: dict[str, Any], *, n_rows: int | None = None) -> None:
         the audit.
 
     """
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "1.1"
     inp = data["input"]
     n = inp["n_comparisons"]
     assert inp["n_mated"] >= 0 and inp["n_non_mated"] >= 0

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from _shared import mask_run
 from faceparity import __version__, cli
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -67,7 +68,7 @@ def test_output_matches_golden_file(name: str, extra: list[str]) -> None:
     if name.endswith(".json"):
         data = json.loads(text)
         assert data["tool"]["version"] == __version__
-        data["tool"]["version"] = "VERSION"
+        mask_run(data)
         text = json.dumps(data, indent=2) + "\n"
     path = GOLDEN / name
     if os.environ.get("FACEPARITY_UPDATE_GOLDEN"):

@@ -51,12 +51,12 @@ def test_enrolled_rows_become_the_table_and_every_row_a_record(tmp_path: Path) -
 
 
 def test_a_metadata_version_this_reader_does_not_know_is_refused(tmp_path: Path) -> None:
-    meta = {b"faceparity": json.dumps({"kind": "faceparity-embeddings", "version": 3}).encode()}
+    meta = {b"faceparity": json.dumps({"kind": "faceparity-embeddings", "version": 4}).encode()}
     path = _write(tmp_path / "e.parquet", _columns(), meta=meta)
     assert is_pipeline_output(path)
     with pytest.raises(InputError) as err:
         load_pipeline_output(path)
-    assert str(err.value) == f"{path}: expected embeddings metadata version 1 or 2, got 3"
+    assert str(err.value) == f"{path}: expected embeddings metadata version 1 or 2 or 3, got 4"
 
 
 def test_not_a_pipeline_file(tmp_path: Path) -> None:
@@ -105,3 +105,17 @@ def test_skin_tone_groups_need_skin_tone(tmp_path: Path, band: str) -> None:
         load_pipeline_output(path, columns_as_attributes=[band])
     assert str(err.value) == MSG_NO_SKIN_TONE.format(file=path, names=band)
     load_pipeline_output(path, columns_as_attributes=["sex"])
+
+
+def test_a_negative_processing_time_is_refused_with_its_row(tmp_path: Path) -> None:
+    columns = _columns()
+    n = len(next(iter(columns.values())))
+    columns["processing_seconds"] = [0.5] * (n - 1) + [-1.0]
+    meta = {b"faceparity": json.dumps({"kind": "faceparity-embeddings", "version": 3}).encode()}
+    path = _write(tmp_path / "e.parquet", columns, meta=meta)
+    with pytest.raises(InputError) as err:
+        load_pipeline_output(path)
+    assert str(err.value) == (
+        f"{path}, row {n}, column 'processing_seconds': "
+        "expected a time in seconds >= 0 or empty, got -1.0"
+    )

@@ -42,7 +42,7 @@ def test_results_json_has_the_identification_section(audited: Path) -> None:
     ident = data["identification"]
     assert set(data) - {"identification"} == {
         "schema_version", "tool", "input", "config", "overall", "groups", "operating_points",
-        "exclusions", "uncertainty",
+        "exclusions", "uncertainty", "score_distributions", "test_log",
     }  # fmt: skip
     assert [(p["target_fpir"], p["policy"]) for p in ident["operating_points"]] == [
         (t, p) for t in (0.1, 0.02) for p in ("global", "reference:sex=M,region=R1", "per-group")

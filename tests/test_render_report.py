@@ -25,9 +25,12 @@ SECTIONS = [
     "Metrics and thresholds",
     "Evaluation data",
     "Quantitative analyses",
+    "Score distributions",
     "The differential in one sentence",
     "Ethical considerations",
     "Caveats",
+    "Evidence index",
+    "Test log",
 ]
 EVIL = "<script>window.__pwned=1</script>\"'$x$|*_[a](b)"
 
@@ -112,9 +115,10 @@ def test_html_has_model_card_sections_in_order_and_every_chart() -> None:
     html = render_html(data)
     assert _headings(html, "h2") == SECTIONS
     charts = make_charts(data)
-    # thresholds, rates at each of 6 points, a heatmap at each of 4 single-threshold points;
-    # no DET: every DET sample of this tiny audit has FNMR 0, which log axes cannot show
-    assert len(charts) == 1 + 6 + 4 and "chart-det" not in {c.key for c in charts}
+    # thresholds, score densities, rates at each of 6 points, a heatmap at each of 4
+    # single-threshold points; no DET: every DET sample of this tiny audit has FNMR 0,
+    # which log axes cannot show
+    assert len(charts) == 2 + 6 + 4 and "chart-det" not in {c.key for c in charts}
     assert "every DET sample has a zero FMR or FNMR" in html
     for chart in charts:
         figure = re.search(rf'<figure id="{chart.key}" class="chart">(.*?)</figure>', html, re.S)
@@ -122,7 +126,7 @@ def test_html_has_model_card_sections_in_order_and_every_chart() -> None:
         assert f'role="img" aria-labelledby="{chart.key}-title"' in figure.group(1)
         assert f'<title id="{chart.key}-title">' in figure.group(1)
         assert "<figcaption>" in figure.group(1) and "Text alternative:" in figure.group(1)
-    assert "no score distributions" in html  # said, not fabricated
+    assert 'id="chart-score-distributions"' in html  # from the results' densities
     assert "<script" not in html and 'http-equiv="Content-Security-Policy"' in html
     # nothing to fetch: no src/href pointing outside the page
     assert not re.search(r'(src|href)="(?!#|data:)', html)
@@ -199,7 +203,7 @@ def test_report_command_writes_html_and_markdown(tmp_path: Path) -> None:
             "{",
             "expected JSON: Expecting property name enclosed in double quotes (line 1, column 2)",
         ),
-        ('{"schema_version": "0.9"}', "expected results schema_version '1.0', got '0.9'"),
+        ('{"schema_version": "0.9"}', "expected results schema_version '1.0' or '1.1', got '0.9'"),
         ('{"schema_version": "1.0"}', "expected key 'tool'"),
     ],
 )

@@ -29,6 +29,15 @@ FACTS = """({
   pwned: window.__pwned === 1,
   sections: [...document.querySelectorAll('h2')].map(h => h.textContent),
   groupCells: [...document.querySelectorAll('th[scope=row]')].map(t => t.textContent),
+  evidenceLinks: document.querySelectorAll('a.evidence-link').length,
+  unresolved: [...document.querySelectorAll('a.evidence-link')]
+      .filter(a => !document.getElementById(a.getAttribute('href').slice(1)))
+      .map(a => a.getAttribute('href')),
+  shown: Object.fromEntries(['score-distributions', 'evidence-index', 'test-log'].map(id => {
+      const h = document.getElementById(id);
+      const box = h ? h.closest('section').getBoundingClientRect() : null;
+      return [id, box ? Math.round(box.height) : 0];
+  })),
 })"""
 
 
@@ -42,7 +51,13 @@ def _check(page: Path, results: dict, tmp_path: Path, name: str) -> dict:
     assert sorted(load.facts["figures"]) == sorted(expected)
     assert load.facts["labelled"] == len(expected)
     assert load.facts["scripts"] == 0 and load.facts["pwned"] is False
-    assert load.facts["sections"][-1] == "Caveats"
+    # The evidence index: every link lands on an element of the page.
+    assert load.facts["evidenceLinks"] >= 10 and load.facts["unresolved"] == []
+    assert load.facts["shown"]["evidence-index"] > 200
+    last = "Test log" if "test_log" in results else "Evidence index"
+    assert load.facts["sections"][-1] == last
+    if "score_distributions" in results:
+        assert load.facts["shown"]["score-distributions"] > 300
     assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
     return load.facts
 
@@ -55,8 +70,8 @@ def test_demo_report_in_a_browser(tmp_path: Path) -> None:
     assert run.stdout.rstrip().splitlines()[-1] == f"report: {out / 'report.html'}"
     results = json.loads((out / "results.json").read_text())
     facts = _check(out / "report.html", results, tmp_path, "report-demo")
-    # DET, thresholds, rates at 4 points, heatmaps at the 2 global points
-    assert len(facts["figures"]) == 8
+    # DET, thresholds, score densities, rates at 4 points, heatmaps at the 2 global points
+    assert len(facts["figures"]) == 9
     assert "SYNTHETIC DATA" in (out / "report.html").read_text()
 
 
@@ -99,7 +114,7 @@ def test_bfw_sample_report_in_a_browser(tmp_path: Path) -> None:
     assert run.exit_code == 0, run.stderr
     results = json.loads((tmp_path / "bfw" / "results.json").read_text())
     facts = _check(tmp_path / "bfw" / "report.html", results, tmp_path, "report-bfw")
-    assert len(facts["figures"]) == 2 + 4 + 4
+    assert len(facts["figures"]) == 3 + 4 + 4
 
 
 def test_hostile_group_names_do_not_execute_in_a_browser(tmp_path: Path) -> None:

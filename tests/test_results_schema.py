@@ -125,7 +125,7 @@ def _broken(change: Any) -> dict[str, Any]:
         ),
         (
             lambda d: d.__setitem__("schema_version", "2.0"),
-            "r.json: expected results schema_version '1.0', got '2.0'",
+            "r.json: expected results schema_version '1.0' or '1.1', got '2.0'",
         ),
     ],
 )
@@ -344,11 +344,11 @@ def test_nesting_within_the_parser_limit_is_refused_by_the_depth_limit() -> None
     [
         (
             _set("schema_version", True),
-            "expected results schema_version '1.0', got true",
+            "expected results schema_version '1.0' or '1.1', got true",
         ),
         (
             lambda d: d.pop("schema_version"),
-            "expected results schema_version '1.0', got no schema_version",
+            "expected results schema_version '1.0' or '1.1', got no schema_version",
         ),
         (
             _set("operating_points.0.summary.fmr.max_min", True),

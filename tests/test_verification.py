@@ -588,7 +588,7 @@ def test_to_json_is_valid_json_with_the_schema_keys() -> None:
     assert "NaN" not in text and "Infinity" not in text
     data = json.loads(text, parse_constant=_no_constants)
     assert list(data)[0] == "schema_version"
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "1.1"
     assert data == json.loads(json.dumps(data, allow_nan=False))
 
     assert [g["attributes"] for g in data["groups"]] == [

@@ -132,6 +132,22 @@ def test_audit_images_in_one_go(images: tuple[Path, Path, Path], tmp_path: Path)
     data = json.loads((out / "results.json").read_text())
     assert {g["label"] for g in data["acquisition"]["groups"]} == {"F", "M"}
     assert "failure" in result.output.lower()
+    # Time per image by group: the median of the embeddings file's column, by sex.
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out / "embeddings.parquet", columns=["sex", "processing_seconds"])
+    sex = np.asarray(table.column("sex").to_pylist())
+    seconds = table.column("processing_seconds").to_numpy(zero_copy_only=False)
+    timing = data["processing_time"]
+    assert "measures this machine" in timing["notes"][0]
+    for group in timing["groups"]:
+        mine = seconds[sex == group["label"]]
+        assert group["n_images"] == group["n_timed"] == mine.size
+        assert group["median_seconds"] == pytest.approx(float(np.median(mine)))
+    assert timing["overall"]["n_images"] == 25
+    log = data["test_log"]
+    roles = [f["role"] for f in log["input_files"]]
+    assert roles[0] == "MANIFEST" and "--embedder" in roles
 
 
 @pytest.mark.parametrize("band", ["ita_band", "subject_ita_band"])

@@ -490,3 +490,25 @@ def test_subject_ita_by_hand() -> None:
     copies = [None, "0.png", None, None, None, "0.png", None, "6.png"]
     flagged = EmbeddingRun(manifest, records, [ENROLLED] * n, [""] * n, [""] * n, {}, 0, copies)
     assert flagged.duplicates() == (3, 1)  # 5.png is subject b's, 0.png subject a's
+
+
+def test_each_processed_image_is_timed_and_a_cached_one_is_not(
+    setting: tuple[Path, Path, OnnxEmbedder], tmp_path: Path
+) -> None:
+    manifest_path, root, embedder = setting
+    manifest = read_manifest(manifest_path, root=root)
+    cache = RecordCache(tmp_path / "cache.sqlite")
+    first = embed_images(manifest, detector=None, embedder=embedder, settings=SETTINGS, cache=cache)
+    seconds = np.asarray(first.seconds)
+    assert seconds.shape == (len(manifest),)
+    assert np.all(seconds >= 0) and np.all(np.isfinite(seconds))  # the missing file too
+    again = embed_images(manifest, detector=None, embedder=embedder, settings=SETTINGS, cache=cache)
+    cache.close()
+    cached = np.asarray(again.seconds)
+    # Cached records were not processed in this run: not timed (the missing file is read).
+    assert int(np.isnan(cached).sum()) == again.n_cached == 16
+    out = tmp_path / "out.parquet"
+    again.write(out)
+    _, records = load_pipeline_output(out)
+    assert records.seconds is not None
+    np.testing.assert_array_equal(records.seconds, cached)

@@ -29,7 +29,7 @@ from faceparity.cli.options import (
     streaming_options,
     tail_capacity_option,
 )
-from faceparity.cli.support import StrictGroup, _message, _reported, progress_bar
+from faceparity.cli.support import StrictGroup, _message, _reported, command_line, progress_bar
 from faceparity.errors import UsageError
 from faceparity.model.config import ScoreKind
 from faceparity.results.audit import AuditResult
@@ -72,6 +72,7 @@ def _run(
         report=not opts["no_report"],
         limits=opts["check"],
         output_format=OutputFormat.JSON if opts["as_json"] else OutputFormat.TABLE,
+        command_line=command_line(),
     )
     outcome = run_audit(request, progress=progress_bar, message=_message)
     print_outcome(outcome)

@@ -98,6 +98,19 @@ def repeated_options(command: click.Command, args: Sequence[str]) -> tuple[str, 
     return None
 
 
+ARGV_KEY = "faceparity.argv"
+"""Where :class:`StrictGroup` keeps the command line in the click context's ``meta``."""
+
+
+def command_line() -> str | None:
+    """The command line as given (quoted for a shell), or None outside a command."""
+    import shlex
+
+    ctx = click.get_current_context(silent=True)
+    argv = None if ctx is None else ctx.meta.get(ARGV_KEY)
+    return None if argv is None else shlex.join(argv)
+
+
 class StrictGroup(click.Group):
     """A command group whose commands refuse a single-value option given twice (exit 2)."""
 
@@ -105,6 +118,8 @@ class StrictGroup(click.Group):
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         """Resolve the command as click does, then check its arguments."""
+        if ctx.parent is None:  # the whole command line, for the results' test log
+            ctx.meta.setdefault(ARGV_KEY, ["faceparity", *args])
         name, command, rest = super().resolve_command(ctx, args)
         if command is not None and not isinstance(command, click.Group):
             repeated = repeated_options(command, rest)

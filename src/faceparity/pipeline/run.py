@@ -34,6 +34,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -111,6 +112,7 @@ PIPELINE_COLUMNS = (
     "subject_ita",
     "subject_ita_band",
     "duplicate_of",
+    "processing_seconds",
     "embedding",
 )
 """Columns the pipeline writes beside the manifest's: a manifest may not use these names."""
@@ -203,6 +205,10 @@ class EmbeddingRun:
         that image's path; else ``None``. Byte-identical copies are kept (and flagged),
         not dropped: a mated comparison of two copies scores as the same image, and
         copies under two subjects are a labelling error that scores as a false match.
+    seconds : list of float
+        Per image, the wall time of its processing in this run on this machine: reading
+        to measuring on its pool thread, plus its share of its batch's inference; NaN
+        for an image whose record came from the cache (not processed in this run).
 
     """
 
@@ -214,6 +220,7 @@ class EmbeddingRun:
     description: dict[str, Any]
     n_cached: int
     duplicate_of: list[str | None] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Images per outcome."""
@@ -267,6 +274,8 @@ class EmbeddingRun:
         columns["subject_ita_band"] = pa.array([ita_band(v) for v in per_subject], pa.string())
         duplicate_of = self.duplicate_of or [None] * len(self.records)
         columns["duplicate_of"] = pa.array(duplicate_of, pa.string())
+        seconds = self.seconds or [math.nan] * len(self.records)
+        columns["processing_seconds"] = _floats(seconds)
         columns["embedding"] = _embedding_column(self.records, self.status)
         meta = {"kind": OUTPUT_KIND, "version": OUTPUT_VERSION, **self.description}
         table = pa.table(columns)
@@ -349,6 +358,7 @@ class _Pending:
     crop: npt.NDArray[np.uint8] | None
     cached: bool = False
     content: bytes | None = None  # SHA-256 of the file's bytes, when it could be read
+    seconds: float = math.nan  # wall time of reading to measuring, on its pool thread
 
 
 def embed_images(
@@ -396,6 +406,7 @@ def embed_images(
     records: list[ImageRecord | None] = [None] * n
     first_copy: dict[bytes, int] = {}  # content digest -> first image with those bytes
     duplicate_of: list[str | None] = [None] * n
+    seconds = [math.nan] * n
     batch: list[_Pending] = []
     n_cached = 0
     done = 0
@@ -407,11 +418,15 @@ def embed_images(
         faces = [p for p in batch if p.crop is not None]
         if faces:
             crops = [p.crop for p in faces if p.crop is not None]
+            start = time.perf_counter()
             embeddings, usable = embedder.embed(np.stack(crops))
+            share = (time.perf_counter() - start) / len(faces)  # the batch's time, shared
             for p, e, ok in zip(faces, embeddings, usable, strict=True):
                 p.record.embedding = e.copy() if ok else None
+                p.seconds += share
         for p in batch:
             records[p.index] = p.record
+            seconds[p.index] = p.seconds
         if cache is not None:
             cache.put_many((p.key, p.record.to_bytes()) for p in batch if p.key is not None)
         done += len(batch)
@@ -457,7 +472,7 @@ def embed_images(
         "subject_column": manifest.subject_column,
     }
     return EmbeddingRun(
-        manifest, final, status, reasons, details, description, n_cached, duplicate_of
+        manifest, final, status, reasons, details, description, n_cached, duplicate_of, seconds
     )
 
 
@@ -498,6 +513,22 @@ def _prepare(
     cache: RecordCache | None,
 ) -> _Pending:
     """Read, look up, decode, detect, align and measure one image (on a pool thread)."""
+    start = time.perf_counter()
+    pending = _prepare_untimed(index, file, detector, size, settings, digest, cache)
+    if not pending.cached:
+        pending.seconds = time.perf_counter() - start
+    return pending
+
+
+def _prepare_untimed(
+    index: int,
+    file: Path,
+    detector: Detector | None,
+    size: int,
+    settings: PipelineSettings,
+    digest: str,
+    cache: RecordCache | None,
+) -> _Pending:
     data, failure = read_image(file, settings.image_limits)
     if data is None:
         assert failure is not None

@@ -91,6 +91,9 @@ class PipelineRecords:
     levels : mapping of str to tuple of str
     description : dict
         The pipeline (detector, model, spec, limits) as the file records it.
+    seconds : ndarray of float64 or None
+        Each image's processing time in seconds (NaN: not processed in that run, its
+        record came from the cache); None for a file written before version 3.
 
     """
 
@@ -100,6 +103,29 @@ class PipelineRecords:
     codes: Mapping[str, npt.NDArray[np.int32]]
     levels: Mapping[str, tuple[str, ...]]
     description: dict[str, Any]
+    seconds: npt.NDArray[np.float64] | None = None
+
+
+def _seconds(frame: Any, file: str) -> npt.NDArray[np.float64] | None:
+    """The ``processing_seconds`` column (None when absent), refused where negative."""
+    if "processing_seconds" not in frame.columns:
+        return None
+    try:
+        seconds = np.asarray(
+            frame["processing_seconds"].to_numpy(dtype=np.float64, na_value=np.nan)
+        )
+    except (TypeError, ValueError) as err:
+        raise InputError(
+            "processing_seconds: expected numbers of seconds",
+            Location(file, None, "processing_seconds"),
+        ) from err
+    bad = np.flatnonzero(~(np.isnan(seconds) | ((seconds >= 0) & np.isfinite(seconds))))
+    if bad.size:
+        raise InputError(
+            f"expected a time in seconds >= 0 or empty, got {float(seconds[bad[0]])!r}",
+            Location(file, int(bad[0]) + 1, "processing_seconds"),
+        )
+    return seconds
 
 
 def _metadata(path: Path) -> dict[str, Any] | None:
@@ -266,6 +292,7 @@ def load_pipeline_output(
         codes=codes,
         levels=levels,
         description=description,
+        seconds=_seconds(frame, file),
     )
     return table, records
 

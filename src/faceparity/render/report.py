@@ -28,7 +28,16 @@ from faceparity.render.acquisition.card import (
     AcquisitionSection,
     build_acquisition,
 )
+from faceparity.render.acquisition.timing import TimingSection, build_timing
 from faceparity.render.environment import GENERATOR, template_environment
+from faceparity.render.evidence import (
+    EVIDENCE_ANCHOR,
+    SOURCES,
+    EvidenceItem,
+    TestLogSection,
+    build_test_log,
+    evidence_index,
+)
 from faceparity.render.figures import Chart
 from faceparity.render.formatting import (
     NOT_AVAILABLE,
@@ -57,6 +66,11 @@ from faceparity.render.verification.charts import (
     heatmap_chart,
     rates_chart,
     threshold_chart,
+)
+from faceparity.render.verification.distributions import (
+    DistributionsSection,
+    build_distributions,
+    density_chart,
 )
 from faceparity.render.verification.sentence import differential, headline_point
 from faceparity.results.audit import AuditResult
@@ -91,6 +105,12 @@ class Card:
     charts: tuple[Chart, ...] = field(default=())
     identification: IdentificationSection | None = None  # the 1:N section
     acquisition: AcquisitionSection | None = None  # failures to acquire and enrol
+    distributions: DistributionsSection | None = None  # score quantiles and shifts
+    evidence: tuple[EvidenceItem, ...] = ()  # each reporting topic and where it is answered
+    evidence_sources: tuple[str, ...] = SOURCES
+    evidence_anchor: str = EVIDENCE_ANCHOR
+    test_log: TestLogSection | None = None
+    timing: TimingSection | None = None  # the image pipeline's time per image by group
 
 
 def build_card(
@@ -207,10 +227,12 @@ def build_card(
             "DET curves: every DET sample has a zero FMR or FNMR, which log axes cannot "
             "show, so no DET chart is drawn (the rates are in the tables)."
         )
-    missing.append(
-        "Score distributions per group: these results carry no score distributions, so "
-        "none is drawn (nothing is reconstructed from the DET samples)."
-    )
+    distributions = build_distributions(results, charts)
+    if distributions is None:
+        missing.append(
+            "Score distributions per group: these results carry no score distributions, so "
+            "none is drawn (nothing is reconstructed from the DET samples)."
+        )
     caveats = verification_caveats(results, points)
     acquisition = build_acquisition(results)
     if acquisition is not None:
@@ -243,18 +265,27 @@ def build_card(
         charts=tuple(charts),
         identification=identification,
         acquisition=acquisition,
+        distributions=distributions,
+        evidence=evidence_index(results),
+        test_log=build_test_log(results),
+        timing=build_timing(results),
     )
 
 
 def make_charts(results: AuditResult) -> list[Chart]:
     """Every chart the results support, in the order the report shows them.
 
-    The 1:1 charts first (DET, rates against the threshold, then per operating point the
+    The 1:1 charts first (DET, rates against the threshold, score densities, then per
+    operating point the
     rates and the cross-group heatmap), the 1:N charts (when the audit has an
     ``identification`` section) last. Nothing is drawn here: each chart is drawn when
     its ``svg`` is first read (the HTML page reads it, the Markdown card does not).
     """
-    charts: list[Chart | None] = [det_chart(results), threshold_chart(results)]
+    charts: list[Chart | None] = [
+        det_chart(results),
+        threshold_chart(results),
+        density_chart(results),
+    ]
     for i in range(len(results.operating_points)):
         charts.append(rates_chart(results, i))
     for i in range(len(results.operating_points)):

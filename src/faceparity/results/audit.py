@@ -8,7 +8,10 @@ is ``null`` with a reason next to it, never ``NaN``, ``inf`` or a silent zero.
 Schema history: ``1.0``, the first; an optional top-level ``identification`` (the 1:N
 audit, :mod:`faceparity.results.identification`) was added within 1.0, and an optional
 ``acquisition`` (failures to acquire and enrol by group, of audits that ran the image
-pipeline: :mod:`faceparity.acquisition`).
+pipeline: :mod:`faceparity.acquisition`). ``1.1`` added the optional
+``score_distributions`` (:mod:`faceparity.results.distributions`), ``test_log``
+(:mod:`faceparity.results.testlog`) and ``processing_time``
+(:mod:`faceparity.results.processing`); a reader of 1.1 reads 1.0 files too.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from faceparity.results.common import (
     Support,
     UncertaintyRecord,
 )
+from faceparity.results.distributions import ScoreDistributions
 from faceparity.results.identification import IdentificationResult
+from faceparity.results.processing import ProcessingTime
 from faceparity.results.schema import (
     Fraction,
     Ratio,
@@ -46,8 +51,10 @@ from faceparity.results.schema import (
     load_json,
     to_json_value,
 )
+from faceparity.results.testlog import TestLog
 
 __all__ = [
+    "READABLE_SCHEMA_VERSIONS",
     "SCHEMA_VERSION",
     "AuditConfigRecord",
     "AuditResult",
@@ -70,7 +77,11 @@ __all__ = [
     "UncertaintyRecord",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""The ``schema_version`` written."""
+READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")
+"""The versions read back; a 1.0 file has none of the keys :data:`ADDED_IN_1_1`."""
+ADDED_IN_1_1 = ("score_distributions", "test_log", "processing_time")
 
 
 @dataclass(frozen=True)
@@ -285,8 +296,17 @@ class AuditResult:
     identification: IdentificationResult | None = None
     # The optional section of audits that ran the image pipeline (None otherwise).
     acquisition: AcquisitionResult | None = None
+    # Added in 1.1: score quantiles and shifts by group, the test log, time per image.
+    score_distributions: ScoreDistributions | None = None
+    test_log: TestLog | None = None
+    processing_time: ProcessingTime | None = None
 
-    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("uncertainty", "identification", "acquisition")
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = (
+        "uncertainty",
+        "identification",
+        "acquisition",
+        *ADDED_IN_1_1,
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready mapping; keys in a stable order, schema version first."""
@@ -308,7 +328,8 @@ class AuditResult:
         Raises
         ------
         SchemaError
-            When the schema version is not ``"1.0"``, a key is missing, unknown or of the
+            When the schema version is not ``"1.0"`` or ``"1.1"`` (or a 1.0 file has
+            a key added in 1.1), a key is missing, unknown or of the
             wrong type, a value is out of its bounds (a rate outside [0, 1], a count
             below 0, a number that is not finite), lists that go together are of unequal
             length, or the JSON nests too deep; the message names the key path.
@@ -320,10 +341,16 @@ class AuditResult:
             got = "no schema_version"
         else:
             version = data["schema_version"]
-            if version == SCHEMA_VERSION and isinstance(version, str):
+            if isinstance(version, str) and version in READABLE_SCHEMA_VERSIONS:
+                newer = [k for k in ADDED_IN_1_1 if k in data]
+                if version == "1.0" and newer:
+                    raise SchemaError(
+                        newer[0], "key added in schema_version '1.1', but the file says '1.0'"
+                    )
                 return from_json_value(cls, data)
             got = repr(version) if isinstance(version, str) else json_kind(version)
-        raise SchemaError("", f"expected results schema_version {SCHEMA_VERSION!r}, got {got}")
+        expected = " or ".join(repr(v) for v in READABLE_SCHEMA_VERSIONS)
+        raise SchemaError("", f"expected results schema_version {expected}, got {got}")
 
     @classmethod
     def read_json(cls, path: str | Path) -> AuditResult:

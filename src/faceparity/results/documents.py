@@ -34,10 +34,10 @@ EMBEDDINGS_METADATA_KEY = b"faceparity"
 """The Parquet schema metadata key of ``faceparity embed``'s output."""
 EMBEDDINGS_KIND = "faceparity-embeddings"
 """The ``kind`` under that key."""
-EMBEDDINGS_VERSION = 2
+EMBEDDINGS_VERSION = 3
 """The ``version`` written under that key (2 added ``subject_ita``, ``subject_ita_band``
-and ``duplicate_of``)."""
-EMBEDDINGS_READABLE_VERSIONS = (1, 2)
+and ``duplicate_of``; 3 added ``processing_seconds``)."""
+EMBEDDINGS_READABLE_VERSIONS = (1, 2, 3)
 """The versions this reader understands."""
 
 

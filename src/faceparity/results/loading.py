@@ -30,7 +30,7 @@ def read_results(path: str | Path) -> AuditResult:
     ------
     InputError
         When the file cannot be read, is not JSON, or is not a results file of schema
-        1.0 whose every value is of its type and within its bounds (with the key path).
+        1.0 or 1.1 whose every value is of its type and within its bounds (with the key path).
 
     """
     return AuditResult.read_json(path)
@@ -42,7 +42,7 @@ def validate_results(data: Any, *, file: str = "results") -> AuditResult:
     Raises
     ------
     InputError
-        When the schema version is not ``"1.0"``, a key is missing, unknown or of the
+        When the schema version is not ``"1.0"`` or ``"1.1"``, a key is missing, unknown or of the
         wrong type, or a value is out of its bounds (the message names its path).
 
     """

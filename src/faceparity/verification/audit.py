@@ -40,6 +40,7 @@ from faceparity.results.audit import (
     InputRecord,
     ToolRecord,
 )
+from faceparity.verification.distributions import score_distributions
 from faceparity.verification.operating_points import (
     Partition,
     group_notes,
@@ -487,4 +488,7 @@ def _assemble(
             ExclusionRecord(reason=e.reason, count=e.count, unit=e.unit, scope=e.scope)
             for e in (*exclusions, *part.exclusions)
         ],
+        score_distributions=score_distributions(
+            part, grouping, sign=sign, fmr_scope=config.fmr_scope
+        ),
     )

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from faceparity.readers.attributes import AttributeSpec
     from faceparity.readers.embeddings import EmbeddingTable
     from faceparity.results.identification import IdentificationResult
+    from faceparity.results.processing import ProcessingTime
+    from faceparity.results.testlog import TestLog
     from faceparity.review.check import CheckReport
 
 __all__ = [
@@ -233,6 +235,7 @@ class _Run:
         self.group_by = list(request.group_by)
         self.identification: IdentificationResult | None = None
         self.acquisition: AcquisitionResult | None = None
+        self.processing_time: ProcessingTime | None = None
         later: list[str] = []
         if request.intervals.method is IntervalMethod.BOOTSTRAP:
             later += BOOTSTRAP_MODULES
@@ -418,6 +421,12 @@ class _Run:
             seed=intervals.seed,
             intervals=intervals.method is not IntervalMethod.NONE,
         )
+        if records.seconds is not None:
+            from faceparity.acquisition import processing_time_by_group
+
+            self.processing_time = processing_time_by_group(
+                records.seconds, records.codes, records.levels, self.group_by
+            )
         return self._table(table, path, engine)
 
     # --- the audits ---------------------------------------------------------------------
@@ -586,6 +595,20 @@ class _Run:
 
     # --- the end ------------------------------------------------------------------------
 
+    def test_log(self) -> TestLog:
+        """The test log: the files read (the embeddings a pipeline run wrote among them)."""
+        from faceparity.workflow.testlog import make_test_log
+
+        inputs, _ = files(self.request)
+        source = self.request.source
+        if isinstance(source, ImagesInput):
+            inputs["--embeddings (written by the pipeline, then read)"] = source.embeddings
+        return make_test_log(
+            inputs,
+            command_line=self.request.command_line,
+            images=isinstance(source, ImagesInput),
+        )
+
     def finish(self, result: AuditResult) -> AuditOutcome:
         """Add the 1:N and acquisition parts, say the notes, check the limits, commit."""
         request = self.request
@@ -595,6 +618,9 @@ class _Run:
             from faceparity.acquisition import with_acquisition
 
             result = with_acquisition(result, self.acquisition)
+        if self.processing_time is not None:
+            result = dataclasses.replace(result, processing_time=self.processing_time)
+        result = dataclasses.replace(result, test_log=self.test_log())
         for note in result.input.notes:
             self.message(f"note: {note}")
         check = None

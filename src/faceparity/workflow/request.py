@@ -223,6 +223,7 @@ class AuditRequest:
     ``output`` is the directory of results.json (and report.html unless ``report`` is
     False); None writes nothing. ``limits`` are checked against the results (exit 1 on a
     violation). ``identification`` runs the 1:N audit too (embedding inputs only).
+    ``command_line`` is the command as given, for the results' test log.
     """
 
     source: AuditInput
@@ -234,6 +235,7 @@ class AuditRequest:
     report: bool = True
     limits: Limits | None = None
     output_format: OutputFormat = OutputFormat.TABLE
+    command_line: str | None = None
 
     @property
     def kind(self) -> InputKind:
