@@ -514,7 +514,7 @@ def _prepare(
 ) -> _Pending:
     """Read, look up, decode, detect, align and measure one image (on a pool thread)."""
     start = time.perf_counter()
-    pending = _prepare_untimed(index, file, detector, size, settings, digest, cache)
+    pending = _prepare_untimed(index, file, detector, align, own_alignment, settings, digest, cache)
     if not pending.cached:
         pending.seconds = time.perf_counter() - start
     return pending
@@ -524,7 +524,8 @@ def _prepare_untimed(
     index: int,
     file: Path,
     detector: Detector | None,
-    size: int,
+    align: Aligner,
+    own_alignment: bool,
     settings: PipelineSettings,
     digest: str,
     cache: RecordCache | None,
