@@ -155,3 +155,12 @@ def test_report_shows_the_1n_intervals_or_says_there_are_none(audited: Path) -> 
     section = render_html(bare).split('<h2 id="identification">')[1]
     assert "No interval was computed for the 1:N rates." in section
     assert "No interval was computed (the results carry none)" in section
+
+
+def test_a_1_0_file_with_1n_intervals_is_refused_naming_the_key(audited: Path) -> None:
+    data = json.loads((audited / "results.json").read_text())
+    data["schema_version"] = "1.0"
+    for key in ("score_distributions", "test_log", "processing_time"):
+        data.pop(key, None)
+    with pytest.raises(Exception, match=r"identification\.uncertainty: key added in schema_version"):
+        AuditResult.from_dict(data)

@@ -11,7 +11,9 @@ audit, :mod:`faceparity.results.identification`) was added within 1.0, and an op
 pipeline: :mod:`faceparity.acquisition`). ``1.1`` added the optional
 ``score_distributions`` (:mod:`faceparity.results.distributions`), ``test_log``
 (:mod:`faceparity.results.testlog`) and ``processing_time``
-(:mod:`faceparity.results.processing`); a reader of 1.1 reads 1.0 files too.
+(:mod:`faceparity.results.processing`), and the 1:N section's intervals
+(``identification.uncertainty``, each point's ``summary`` and ``threshold_ci``, the
+rates' ``*_ci`` and ``*_support``); a reader of 1.1 reads 1.0 files too.
 """
 
 from __future__ import annotations
@@ -279,6 +281,23 @@ class RateRatio:
     fnmr_ratio_ci: RatioInterval | None
 
 
+def _newer_1n(data: dict[str, Any]) -> list[str]:
+    """Key paths of the 1:N section's 1.1 keys (its intervals) in ``data``."""
+    section = data.get("identification")
+    if not isinstance(section, dict):
+        return []
+    found = ["identification.uncertainty"] if "uncertainty" in section else []
+    points = section.get("operating_points")
+    for i, point in enumerate(points if isinstance(points, list) else []):
+        if isinstance(point, dict):
+            found += [
+                f"identification.operating_points[{i}].{key}"
+                for key in ("summary", "threshold_ci")
+                if key in point
+            ]
+    return found
+
+
 @dataclass(frozen=True)
 class AuditResult:
     """Everything an audit found. Serialise with :meth:`to_dict` or :meth:`write_json`."""
@@ -342,7 +361,7 @@ class AuditResult:
         else:
             version = data["schema_version"]
             if isinstance(version, str) and version in READABLE_SCHEMA_VERSIONS:
-                newer = [k for k in ADDED_IN_1_1 if k in data]
+                newer = [k for k in ADDED_IN_1_1 if k in data] + _newer_1n(data)
                 if version == "1.0" and newer:
                     raise SchemaError(
                         newer[0], "key added in schema_version '1.1', but the file says '1.0'"
