@@ -162,5 +162,5 @@ def test_a_1_0_file_with_1n_intervals_is_refused_naming_the_key(audited: Path) -
     data["schema_version"] = "1.0"
     for key in ("score_distributions", "test_log", "processing_time"):
         data.pop(key, None)
-    with pytest.raises(Exception, match=r"identification\.uncertainty: key added in schema_version"):
+    with pytest.raises(Exception, match=r"identification\.uncertainty: key added in schema"):
         AuditResult.from_dict(data)
