@@ -48,7 +48,8 @@ def _model_option_list(device: str, threads: str) -> list[Any]:
             default="haar",
             show_default=True,
             help="haar (OpenCV's cascade, no download), scrfd:MODEL.onnx, yunet:MODEL.onnx, "
-            "MODEL.onnx (format recognised), or none (the images are aligned crops already).",
+            "MODEL.onnx (format recognised), mtcnn:DIR or DIR (MTCNN's pnet.onnx, rnet.onnx, "
+            "onet.onnx), or none (the images are aligned crops already).",
         ),
         click.option(
             "--detector-size",

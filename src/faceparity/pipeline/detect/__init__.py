@@ -1,9 +1,10 @@
 """Face detectors: an image in, every face found out.
 
-Three formats (:func:`open_detector` picks one from a spec):
+Four formats (:func:`open_detector` picks one from a spec):
 
 - SCRFD, InsightFace's detector, from its ONNX export (:class:`ScrfdDetector`);
 - YuNet, the OpenCV Zoo's 2023mar model (:class:`YunetDetector`);
+- MTCNN's three networks, from the ONNX export of its Keras port (:class:`MtcnnDetector`);
 - OpenCV's frontal-face Haar cascade, the fallback that needs no download
   (:class:`HaarDetector`; no landmarks).
 
@@ -31,6 +32,12 @@ from faceparity.pipeline.detect.factory import (
     recognise_format,
 )
 from faceparity.pipeline.detect.haar import CASCADE_UNREADABLE, HaarDetector
+from faceparity.pipeline.detect.mtcnn import (
+    MTCNN_FILES,
+    MTCNN_FILES_MISSING,
+    MTCNN_OUTPUTS_EXPECTED,
+    MtcnnDetector,
+)
 from faceparity.pipeline.detect.scrfd import SCRFD_LAYOUTS, SCRFD_OUTPUTS_EXPECTED, ScrfdDetector
 from faceparity.pipeline.detect.session import (
     INPUT_SIZE_EXPECTED,
@@ -53,10 +60,12 @@ __all__ = [
     "recognise_format",
     # Detectors
     "HaarDetector",
+    "MtcnnDetector",
     "ScrfdDetector",
     "YunetDetector",
     "OnnxModel",
     # Layouts
+    "MTCNN_FILES",
     "SCRFD_LAYOUTS",
     "YUNET_OUTPUTS",
     # Shared steps
@@ -74,6 +83,8 @@ __all__ = [
     "MODEL_INPUT_EXPECTED",
     "MODEL_MISSING",
     "MODEL_UNREADABLE",
+    "MTCNN_FILES_MISSING",
+    "MTCNN_OUTPUTS_EXPECTED",
     "NMS_THRESHOLD_EXPECTED",
     "OUTPUT_SHAPE_EXPECTED",
     "PROVIDER_UNAVAILABLE",
