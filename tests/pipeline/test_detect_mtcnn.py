@@ -87,3 +87,27 @@ def test_mtcnn_has_no_canvas_to_size(tmp_path: Path) -> None:
     assert str(err.value) == MTCNN_NO_CANVAS.format(spec=f"mtcnn:{tmp_path}")
     with pytest.raises(UsageError):
         open_detector("mtcnn:")
+
+
+def test_a_channels_last_model_opens_only_when_asked(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    from faceparity.pipeline.detect.session import MODEL_INPUT_EXPECTED, OnnxModel
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "nhwc",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 24, 24, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 24, 24, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "nhwc.onnx"
+    onnx.save(model, str(path))
+    opened = OnnxModel.open(path, threads=1, channels_last=True)
+    assert opened.input_shape == (None, 24, 24, 3)
+    with pytest.raises(UsageError) as err:
+        OnnxModel.open(path, threads=1)
+    assert str(err.value) == MODEL_INPUT_EXPECTED.format(path=path, got="x ['N', 24, 24, 3]")
