@@ -111,3 +111,12 @@ def test_a_channels_last_model_opens_only_when_asked(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as err:
         OnnxModel.open(path, threads=1)
     assert str(err.value) == MODEL_INPUT_EXPECTED.format(path=path, got="x ['N', 24, 24, 3]")
+
+
+def test_detector_size_is_refused_for_mtcnn(tmp_path: Path) -> None:
+    from faceparity.workflow.images import MSG_DETECTOR_SIZE_UNUSED, detector_size
+
+    for spec in ("mtcnn:models/mtcnn", str(tmp_path)):
+        with pytest.raises(UsageError) as err:
+            detector_size("320", detector=spec)
+        assert str(err.value) == MSG_DETECTOR_SIZE_UNUSED.format(detector=spec)
