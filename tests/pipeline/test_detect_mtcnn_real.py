@@ -205,6 +205,8 @@ def test_identity_sample_separates_same_from_different_people(tmp_path: Path) ->
     embedder = OnnxEmbedder(model, read_model_spec(spec_file), threads=2)
     assert embedder.fixed_batch == 1
     detector = open_detector(_models("mtcnn"), threads=1)  # a bare directory is MTCNN
+    # the three networks named by content (SOURCE.md's sha256 prefixes) in the run's record
+    assert "sha256 07a69013/de0f837f/d80f19b4" in detector.description
     manifest = read_manifest(manifest_file, root=manifest_file.parent)
     run = embed_images(
         manifest, detector=detector, embedder=embedder, settings=PipelineSettings(threads=2)

@@ -44,6 +44,7 @@ landmarks lie within 0.1 of the eye distance on 95% of real photographs
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -157,8 +158,11 @@ class MtcnnDetector:
         self.pnet, self.rnet, self.onet = pnet, rnet, onet
         self.score_threshold, self.nms_threshold = check_thresholds(score_threshold, nms_threshold)
         self.min_face_size = float(min_face_size)
-        self.model = onet  # the run's fingerprint reads a model's path: see ``path``
         self.path = pnet.path.parent
+        # The record of a run names each network by its contents (the cache key reads
+        # the description), and ``model`` is the one file the run's fingerprint hashes.
+        self.model = onet
+        self.digests = tuple(_digest(net.path)[:8] for net in (pnet, rnet, onet))
 
     @classmethod
     def open(
@@ -204,7 +208,8 @@ class MtcnnDetector:
     def description(self) -> str:
         """Format, model files and settings, for the record of a run."""
         return (
-            f"MTCNN (Zhang et al. 2016) {self.path}/{{pnet,rnet,onet}}.onnx, 5 landmarks, "
+            f"MTCNN (Zhang et al. 2016) {self.path}/{{pnet,rnet,onet}}.onnx (sha256 "
+            f"{'/'.join(self.digests)}), 5 landmarks, "
             f"min face {self.min_face_size:g} px, pyramid factor {PYRAMID_FACTOR}, "
             f"stage thresholds {STAGE_THRESHOLDS[0]:g}/{STAGE_THRESHOLDS[1]:g}/"
             f"{self.score_threshold:g}, final NMS (over the smaller box) {self.nms_threshold:g}"
@@ -295,6 +300,11 @@ class MtcnnDetector:
         boxes = _calibrate(boxes, regression[passed].astype(np.float64))
         keep = _nms_min(boxes, scores, self.nms_threshold)
         return faces_from_arrays(boxes[keep], scores[keep], landmarks[keep])
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of a file's contents, hex."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _normalise(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
