@@ -20,7 +20,9 @@ dlib backend, dlib's HOG detector with the ONNX embedder and with dlib's ResNet
 
 Beside the pipeline's time per image it prints the model's own inference time: the
 embedder's onnxruntime session (same file, same threads) run on normalised 112 x 112
-tensors made before timing, one call per image as the model's fixed batch of 1 requires.
+tensors made before timing, one call per image as the model's fixed batch of 1 requires,
+just before and just after each ``faceparity embed`` (their mean is printed), so that both
+see the machine's load of the moment.
 
 The data's limits: UTKFace has **no identity labels**, so each image is its own subject
 and every comparison is non-mated (FMR only, no FNMR; a person pictured twice would
@@ -146,9 +148,11 @@ def run_config(config: Config, manifest: Path, work: Path, args: argparse.Namesp
     embed += ["--threads", str(args.threads), "-o", str(embeddings)]
     if config.spec is not None:
         embed += ["--model-spec", str(config.spec)]
+    before = model_seconds_per_image(args.model_images, args.threads)
     start = time.perf_counter()
     done = _faceparity(embed)
     pipeline = time.perf_counter() - start
+    args.model_time = (before + model_seconds_per_image(args.model_images, args.threads)) / 2
     if done.returncode != 0:
         print(f"\n## {config.name}: faceparity embed failed ({done.returncode})\n{done.stderr}")
         return
@@ -237,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest = work / "manifest.csv"
         n = write_manifest(manifest, limit=args.limit, all_ages=args.all_ages)
         print(f"UTKFace sample: {n} images, each its own subject; --threads {args.threads}")
-        args.model_time = model_seconds_per_image(min(n, 200), args.threads)
+        args.model_images = min(n, 100)
         for config in ready:
             run_config(config, manifest, work, args)
     return 0

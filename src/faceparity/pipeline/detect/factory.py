@@ -98,13 +98,14 @@ def open_detector(
         ``pnet.onnx``, ``rnet.onnx`` and ``onet.onnx`` (:class:`MtcnnDetector`).
     score_threshold : float, optional
         Faces scoring less are dropped. Default: the detector's own (SCRFD 0.5,
-        YuNet 0.9, Haar 4 neighbours).
+        YuNet 0.9, Haar 4 neighbours, MTCNN 0.7 from O-Net).
     nms_threshold : float, optional
-        IoU for non-maximum suppression. Default: SCRFD 0.4, YuNet 0.3; the Haar
-        cascade groups its own rectangles and ignores it.
+        IoU for non-maximum suppression. Default: SCRFD 0.4, YuNet 0.3; for MTCNN
+        the last suppression's overlap over the smaller box, 0.7; the Haar cascade
+        groups its own rectangles and ignores it.
     input_size : tuple of int, optional
         ``width, height`` of the canvas for an ONNX model whose input size is free
-        (default 640 x 640).
+        (default 640 x 640); refused for MTCNN, which searches a pyramid.
     providers : sequence of str or (str, dict), optional
         onnxruntime execution providers, most preferred first, each a name or a name
         and its options (for instance ``("CUDAExecutionProvider",)`` or
