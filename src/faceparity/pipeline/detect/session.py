@@ -144,6 +144,7 @@ class OnnxModel:
         *,
         providers: Sequence[Provider] | None = None,
         threads: int | None = None,
+        channels_last: bool = False,
     ) -> OnnxModel:
         """Load a model that takes one image, ``(batch, 3, height, width)``.
 
@@ -160,6 +161,9 @@ class OnnxModel:
         threads : int, optional
             Threads within one operator (``intra_op_num_threads``). Default: every CPU
             this process may use (:func:`default_threads`).
+        channels_last : bool, default False
+            The input is ``(batch, height, width, 3)`` (NHWC) instead; :attr:`input_shape`
+            is then as the model declares it.
 
         Returns
         -------
@@ -205,7 +209,8 @@ class OnnxModel:
 
         inputs = session.get_inputs()
         shapes = [_dims(i.shape) for i in inputs]
-        if len(inputs) != 1 or len(shapes[0]) != 4 or shapes[0][1] not in (3, None):
+        channel_axis = 3 if channels_last else 1
+        if len(inputs) != 1 or len(shapes[0]) != 4 or shapes[0][channel_axis] not in (3, None):
             got = ", ".join(f"{i.name} {list(i.shape)}" for i in inputs) or "no input"
             raise UsageError(MODEL_INPUT_EXPECTED.format(path=model_path, got=got))
         dtype = input_dtype(str(model_path), inputs[0])
