@@ -655,9 +655,9 @@ def test_dictionary_encoded_parquet_row_groups_equal_a_plain_reference(tmp_path:
             seen.add(key)
             if sample_a[i] != sample_b[i]:
                 rows.append(i)
+    code_of = {s: subjects.index(s.strip()) for s in names}
     np.testing.assert_array_equal(
-        cs.subject,
-        [[subjects.index(subject_a[i].strip()), subjects.index(subject_b[i].strip())] for i in rows],
+        cs.subject, [[code_of[subject_a[i]], code_of[subject_b[i]]] for i in rows]
     )
     np.testing.assert_array_equal(cs.score, [score[i] for i in rows])
     levels = sorted({v.strip() for v in sex_of.values() if v is not None and v.strip()})
