@@ -38,6 +38,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +67,7 @@ from faceparity.readers._table import (
     parse_ids,
     parse_mated,
     parse_scores,
+    stacked,
     table_kind,
 )
 from faceparity.readers.attributes import AttributeSpec, band_labels, encode_attribute
@@ -106,6 +108,10 @@ class StreamedPairs:
         The direction of the scores in the input.
     notes : tuple of str
         What the reader could not check, for the result's notes.
+    degree : ndarray of int64, shape (n_subjects, accumulator.n_cells), optional
+        Each subject's non-mated comparisons in each cell, when the accumulator's
+        exact scores keep their subjects (codes: the rank of the subject id in sorted
+        order, as the exact reader numbers them); what the subject bootstrap needs.
 
     """
 
@@ -117,6 +123,65 @@ class StreamedPairs:
     source: str
     score_kind: ScoreKind
     notes: tuple[str, ...]
+    degree: npt.NDArray[np.int64] | None = None
+
+
+class SubjectIds:
+    """The distinct subject ids of a table read in chunks, numbered in sorted order.
+
+    Ids are kept as one Arrow string array (each id once, no Python object per id);
+    :meth:`add` takes a chunk's distinct ids, :meth:`close` sorts them, and
+    :meth:`codes` numbers a chunk's ids by their rank (as the exact reader does).
+    """
+
+    def __init__(self) -> None:
+        import pyarrow as pa
+
+        self.ids = pa.array([], pa.string())
+        self.closed = False
+
+    @staticmethod
+    def _arrow(ids: pd.Index) -> Any:
+        import pyarrow as pa
+
+        return pa.array(np.asarray(ids, dtype=object), type=pa.string())
+
+    def add(self, ids: pd.Index) -> None:
+        """Add a chunk's distinct ids."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        chunk = self._arrow(ids)
+        new = chunk.filter(pc.invert(pc.is_in(chunk, value_set=self.ids)))
+        if len(new):
+            self.ids = pa.concat_arrays([self.ids, new])
+
+    def close(self) -> None:
+        """Sort the ids (byte order of UTF-8: the order of their code points)."""
+        import pyarrow.compute as pc
+
+        self.ids = self.ids.take(pc.sort_indices(self.ids))
+        self.closed = True
+
+    @property
+    def size(self) -> int:
+        """How many distinct ids."""
+        return len(self.ids)
+
+    def codes(self, ids: pd.Index) -> npt.NDArray[np.int64]:
+        """The code of each of a chunk's ids (every one added before :meth:`close`)."""
+        import pyarrow.compute as pc
+
+        assert self.closed
+        found = pc.index_in(self._arrow(ids), value_set=self.ids)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def joint_codes(first: pd.Series, second: pd.Series) -> tuple[npt.NDArray[np.int64], pd.Index]:
+    """Codes of shape (n, 2) of two id series in one code space, and the ids they index."""
+    both = stacked(first, second)
+    codes, ids = pd.factorize(both, sort=False)
+    return np.asarray(codes, dtype=np.int64).reshape(2, len(first)).T, pd.Index(ids).astype(str)
 
 
 # --- reading in chunks ---------------------------------------------------------------
@@ -153,7 +218,11 @@ def _rechunk(batches: Iterable[object], chunk_rows: int) -> Iterator[object]:
 
 
 def iter_table_chunks(
-    path: str | os.PathLike[str], columns: Sequence[str], *, chunk_rows: int
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    *,
+    chunk_rows: int,
+    dictionary: Sequence[str] = (),
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """The rows of a CSV, TSV or Parquet table, ``chunk_rows`` at a time, never all at once.
 
@@ -169,6 +238,9 @@ def iter_table_chunks(
         The columns to read; a missing one is an InputError listing those present.
     chunk_rows : int
         Rows per chunk (the last chunk may have fewer).
+    dictionary : sequence of str, optional
+        Columns to hand over dictionary-encoded where they hold text (pandas
+        categoricals: each distinct value of the chunk once, no Python string per row).
 
     Yields
     ------
@@ -224,7 +296,7 @@ def iter_table_chunks(
         offset = 0
         for table in _rechunk(batches, chunk_rows):
             assert isinstance(table, pa.Table)
-            frame = table.to_pandas()
+            frame = _encoded(table, dictionary).to_pandas()
             frame.columns = [str(c) for c in frame.columns]
             yield offset, frame.reset_index(drop=True)
             offset += table.num_rows
@@ -236,6 +308,20 @@ def iter_table_chunks(
             close()
     if offset == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
+
+
+def _encoded(table: Any, columns: Sequence[str]) -> Any:
+    """The Arrow table with its text ``columns`` dictionary-encoded."""
+    import pyarrow as pa
+
+    for name in dict.fromkeys(columns):
+        index = table.schema.get_field_index(name)
+        if index < 0:
+            continue
+        column = table.column(index)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            table = table.set_column(index, name, column.dictionary_encode())
+    return table
 
 
 def shifted(err: InputError, offset: int) -> InputError:
@@ -478,52 +564,65 @@ def accumulate_pairs(
         needed.extend(spec.side_columns())
     sign = 1.0 if kind is ScoreKind.SIMILARITY else -1.0
 
-    # Pass 1: check every row; the range of the scores; the groups.
+    # Pass 1: check every row; the range of the scores; the groups; the subject ids.
     seen = GroupLevels(names)
     for spec in attributes:
         if spec.bins is not None and spec.name in names:
             seen.binned[spec.name] = band_labels(spec.bins)
+    text = [*subject_columns]
+    text += [c for spec in attributes if spec.bins is None for c in spec.side_columns()]
+    known = SubjectIds()
     low, high = np.inf, -np.inf
-    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows):
+    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         scores = parse_scores(frame[score], origin=origin, column=score)
         check_score_range(scores, frame[score], origin=origin, column=score)
         low, high = min(low, float((sign * scores).min())), max(high, float((sign * scores).max()))
-        subject_a = parse_ids(frame[subject_columns[0]], origin=origin, column=subject_columns[0])
-        subject_b = parse_ids(frame[subject_columns[1]], origin=origin, column=subject_columns[1])
+        subject_a, subject_b = (
+            parse_ids(frame[c], origin=origin, column=c, encoded=True) for c in subject_columns
+        )
+        codes, ids = joint_codes(subject_a, subject_b)
         if mated is not None:
             labels = parse_mated(frame[mated], origin=origin, column=mated)
-            same = np.asarray(subject_a == subject_b, dtype=bool)
+            same = np.asarray(codes[:, 0] == codes[:, 1], dtype=bool)
             check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+        known.add(ids)
         seen.add(encode_chunk(frame, attributes, file=file, offset=offset))
     groups, levels, keys = seen.groups()
+    known.close()
 
-    # Pass 2: bin and accumulate; count the subjects of each group.
+    # Pass 2: bin and accumulate with the subjects; count the subjects of each group and
+    # the non-mated comparisons of each subject in each cell.
     n_groups = len(groups)
     acc = Accumulator(score_grid(low, high, n_bins), n_groups, capacity=capacity)
-    by_group: list[set[str]] = [set() for _ in range(n_groups)]
-    everyone: set[str] = set()
+    n_subjects = known.size
+    member = np.zeros((n_groups + 1, n_subjects), dtype=bool)
+    degree = np.zeros(n_subjects * acc.n_cells, dtype=np.int64)
     group_specs = [spec for spec in attributes if spec.name in names]
-    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows):
+    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         similarity = sign * parse_scores(frame[score], origin=origin, column=score)
-        subject_a = parse_ids(frame[subject_columns[0]], origin=origin, column=subject_columns[0])
-        subject_b = parse_ids(frame[subject_columns[1]], origin=origin, column=subject_columns[1])
-        same = np.asarray(subject_a == subject_b, dtype=bool)
-        codes = encode_chunk(frame, group_specs, file=file, offset=offset)
-        slot = group_slots(codes, levels, names, keys)
-        acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1])
-        for side, ids in enumerate((subject_a, subject_b)):
-            pairs = pd.DataFrame({"group": slot[:, side], "subject": ids}).drop_duplicates()
-            everyone.update(pairs["subject"].unique().tolist())
-            pairs = pairs[pairs["group"] < n_groups]
-            for g, subject in zip(pairs["group"].tolist(), pairs["subject"].tolist(), strict=True):
-                by_group[g].add(subject)
+        subject_a, subject_b = (
+            parse_ids(frame[c], origin=origin, column=c, encoded=True) for c in subject_columns
+        )
+        codes, ids = joint_codes(subject_a, subject_b)
+        subject = known.codes(ids)[codes]
+        same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
+        slot = group_slots(
+            encode_chunk(frame, group_specs, file=file, offset=offset), levels, names, keys
+        )
+        acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1], subjects=subject)
+        member[slot[:, 0], subject[:, 0]] = True
+        member[slot[:, 1], subject[:, 1]] = True
+        other = ~same
+        cell = acc.lut[slot[other, 0], slot[other, 1]].astype(np.int64)
+        for side in (0, 1):
+            np.add.at(degree, subject[other, side] * acc.n_cells + cell, 1)
 
     population = Population(
-        n_subjects=[len(s) for s in by_group],
+        n_subjects=[int(v) for v in member[:n_groups].sum(axis=1)],
         n_samples=[None] * n_groups,
-        n_subjects_total=len(everyone),
+        n_subjects_total=n_subjects,
         n_samples_total=None,
     )
     return StreamedPairs(
@@ -535,4 +634,5 @@ def accumulate_pairs(
         source=f"pair table {Path(file).name}",
         score_kind=kind,
         notes=(NOTE_STREAMING,),
+        degree=degree.reshape(n_subjects, acc.n_cells),
     )

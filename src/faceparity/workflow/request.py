@@ -128,7 +128,11 @@ class IdentificationSettings:
 
 @dataclass(frozen=True)
 class PairsInput:
-    """A generic pair table, read whole (``stream=False``) or in chunks into histograms."""
+    """A generic pair table, read whole (``stream=False``) or in chunks into histograms.
+
+    ``stream=None`` chooses by size (:func:`streams`): in chunks when the table has more
+    than ``auto_rows`` rows, else whole.
+    """
 
     kind: ClassVar[InputKind] = InputKind.PAIRS
     path: Path
@@ -138,9 +142,10 @@ class PairsInput:
     mated: str | None = None
     samples: tuple[str, str] | None = None
     attributes: tuple[AttributeSpec, ...] = ()
-    stream: bool = False
+    stream: bool | None = False
     chunk_rows: int = 1_000_000
     tail_capacity: int = DEFAULT_TAIL_CAPACITY
+    auto_rows: int = 10_000_000
 
 
 @dataclass(frozen=True)
