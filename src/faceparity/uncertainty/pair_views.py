@@ -140,9 +140,22 @@ class PairStreamViews:
         """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
         return Partition(
             overall_mated=self.overall_mated.weighted(weights),
-            overall_non_mated=self.overall_non_mated.weighted(weights),
+            overall_non_mated=_at_least_held(self.overall_non_mated, weights),
             group_mated=[v.weighted(weights) for v in self.group_mated],
-            group_non_mated=[v.weighted(weights) for v in self.group_non_mated],
-            cells={key: v.weighted(weights) for key, v in self.cells.items()},
+            group_non_mated=[_at_least_held(v, weights) for v in self.group_non_mated],
+            cells={key: _at_least_held(v, weights) for key, v in self.cells.items()},
             exclusions=[],
         )
+
+
+def _at_least_held(view: View, weights: npt.NDArray[np.int64]) -> WeightedScores:
+    """The weighted view, its linear total raised to the weight of the scores it holds.
+
+    The expansion can fall below them (even below 0) where a view has few subjects and
+    many of them are not drawn; a replicate holds at least the comparisons it counts.
+    """
+    weighted = view.weighted(weights)
+    held_weight = int(weighted.cum[-1]) if weighted.cum.size else 0
+    if weighted.total < held_weight:
+        return dataclasses.replace(weighted, total=held_weight)
+    return weighted
