@@ -331,9 +331,9 @@ def load_table(
         first missing one and those present), and of a Parquet file only they are
         read (its other columns are never decoded).
     dictionary : sequence of str, optional
-        Columns of a Parquet file to read dictionary-encoded where they hold text
-        (pandas categoricals: each distinct value once, codes per row; no Python
-        string per row). Ignored for CSV and TSV.
+        Columns of a Parquet file to read dictionary-encoded where they hold text or
+        integers without gaps (pandas categoricals: each distinct value once, codes per row; no
+        Python string per row). Ignored for CSV and TSV.
 
     Returns
     -------
@@ -374,6 +374,12 @@ def load_table(
                 )
             ]
             table = pq.read_table(path, columns=wanted, read_dictionary=text or None)
+            for c in dict.fromkeys(dictionary):  # integers without gaps: each value once too
+                index = table.schema.get_field_index(c)
+                if index >= 0 and pyarrow.types.is_integer(table.schema.field(index).type):
+                    column = table.column(index)
+                    if column.null_count == 0:
+                        table = table.set_column(index, c, column.dictionary_encode())
         else:
             table = pq.read_table(path)
         frame = table.to_pandas()

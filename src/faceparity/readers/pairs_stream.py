@@ -180,8 +180,12 @@ class SubjectIds:
 def joint_codes(first: pd.Series, second: pd.Series) -> tuple[npt.NDArray[np.int64], pd.Index]:
     """Codes of shape (n, 2) of two id series in one code space, and the ids they index."""
     both = stacked(first, second)
-    codes, ids = pd.factorize(both, sort=False)
-    return np.asarray(codes, dtype=np.int64).reshape(2, len(first)).T, pd.Index(ids).astype(str)
+    if isinstance(both.dtype, pd.CategoricalDtype):
+        codes = np.asarray(both.cat.codes, dtype=np.int64)
+        return codes.reshape(2, len(first)).T, pd.Index(both.cat.categories).astype(str)
+    factorized, ids = pd.factorize(both, sort=False)
+    codes = np.asarray(factorized, dtype=np.int64)
+    return codes.reshape(2, len(first)).T, pd.Index(ids).astype(str)
 
 
 # --- reading in chunks ---------------------------------------------------------------
@@ -311,7 +315,7 @@ def iter_table_chunks(
 
 
 def _encoded(table: Any, columns: Sequence[str]) -> Any:
-    """The Arrow table with its text ``columns`` dictionary-encoded."""
+    """The Arrow table with its text ``columns``, and integer ones without gaps, encoded."""
     import pyarrow as pa
 
     for name in dict.fromkeys(columns):
@@ -319,7 +323,9 @@ def _encoded(table: Any, columns: Sequence[str]) -> Any:
         if index < 0:
             continue
         column = table.column(index)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        kind = column.type
+        whole = pa.types.is_integer(kind) and column.null_count == 0  # as pandas reads it
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or whole:
             table = table.set_column(index, name, column.dictionary_encode())
     return table
 
