@@ -6,12 +6,20 @@ row) but never holds the whole table: it reads it twice, a chunk of rows at a ti
 
 1. The first pass checks every row as :func:`~faceparity.readers.pairs.read_pairs`
    does (with the same messages, naming the file, the 1-based data row counted
-   across chunks, and the column), finds the lowest and the highest score, and the
-   values of every group-by attribute, hence the groups.
+   across chunks, and the column), finds the lowest and the highest score, the
+   values of every group-by attribute, hence the groups, and the distinct subject
+   ids (:class:`SubjectIds`: one Arrow array, numbered in sorted order as the exact
+   reader numbers them).
 2. The second pass bins every score into an
    :class:`~faceparity.accumulate.Accumulator` on a
    :meth:`ScoreGrid.covering <faceparity.accumulate.ScoreGrid.covering>` grid of the
-   scores' range, and counts the subjects of each group.
+   scores' range, its exact scores with their subjects, counts the subjects of each
+   group and each subject's non-mated comparisons in each cell (its degree): what the
+   subject bootstrap needs (:mod:`faceparity.uncertainty.pair_views`).
+
+Text and integer id and attribute columns are dictionary-encoded by Arrow chunk by
+chunk: every conversion and check runs once per distinct value, never per row in
+Python.
 
 Scores are accumulated as similarities: distances are negated (exactly), so that
 the audit reads thresholds back as distances (``score <= threshold``). The result,
@@ -28,8 +36,10 @@ several errors, the first error of the first chunk that has one is reported (the
 whole-table reader reports the first error of the first check that fails).
 
 Memory: the accumulator (``n_bins`` x cells x 8 bytes, plus the exact tail and the
-mated scores), one chunk of rows, and the set of subject ids of each group,
-whatever the number of rows.
+mated scores with their subjects), one chunk of rows, the distinct subject ids, and
+per subject one flag a group and one count a cell (``n_subjects x (n_groups + 1) x
+(n_groups + 2) / 2 x 8`` bytes: 360 MB for 1,000,000 subjects in 8 groups), whatever
+the number of rows.
 """
 
 from __future__ import annotations
