@@ -150,7 +150,9 @@ def audit_pairs(
     stream = {"stream": True, "exact": False}.get(engine)
     if stream and samples:
         raise UsageError(
-            "--samples: the streaming engine does not read sample ids; use --engine exact"
+            "--samples: the streaming engine does not read sample ids (finding a comparison "
+            "of two samples made twice needs every pair at once); use --engine exact or "
+            "auto"
         )
     source = PairsInput(
         path=path,

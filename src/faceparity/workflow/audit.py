@@ -311,7 +311,9 @@ class _Run:
             return self._exact(cs)
         if source.samples:
             raise UsageError(
-                "--samples: the streaming engine does not read sample ids; use --engine exact"
+                "--samples: the streaming engine does not read sample ids (finding a comparison "
+                "of two samples made twice needs every pair at once); use --engine exact or "
+                "auto"
             )
         from faceparity.readers.pairs_stream import accumulate_pairs
 
