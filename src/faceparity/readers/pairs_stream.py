@@ -63,10 +63,12 @@ from faceparity.model.grouping import Group, intersect
 from faceparity.model.population import Population
 from faceparity.readers._table import (
     MSG_EMPTY_FILE,
+    MSG_EMPTY_ID,
     MSG_MISSING_COLUMN,
     MSG_NO_ROWS,
     MSG_UNREADABLE,
     Origin,
+    _text,
     available_columns,
     check_attribute_names,
     check_column_names,
@@ -74,10 +76,8 @@ from faceparity.readers._table import (
     check_labels,
     check_score_kind,
     check_score_range,
-    parse_ids,
     parse_mated,
     parse_scores,
-    stacked,
     table_kind,
 )
 from faceparity.readers.attributes import AttributeSpec, band_labels, encode_attribute
@@ -150,18 +150,11 @@ class SubjectIds:
         self.ids = pa.array([], pa.string())
         self.closed = False
 
-    @staticmethod
-    def _arrow(ids: pd.Index) -> Any:
-        import pyarrow as pa
-
-        return pa.array(np.asarray(ids, dtype=object), type=pa.string())
-
-    def add(self, ids: pd.Index) -> None:
-        """Add a chunk's distinct ids."""
+    def add(self, chunk: Any) -> None:
+        """Add a chunk's distinct ids (an Arrow string array)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        chunk = self._arrow(ids)
         new = chunk.filter(pc.invert(pc.is_in(chunk, value_set=self.ids)))
         if len(new):
             self.ids = pa.concat_arrays([self.ids, new])
@@ -178,24 +171,51 @@ class SubjectIds:
         """How many distinct ids."""
         return len(self.ids)
 
-    def codes(self, ids: pd.Index) -> npt.NDArray[np.int64]:
+    def codes(self, chunk: Any) -> npt.NDArray[np.int64]:
         """The code of each of a chunk's ids (every one added before :meth:`close`)."""
         import pyarrow.compute as pc
 
         assert self.closed
-        found = pc.index_in(self._arrow(ids), value_set=self.ids)
+        found = pc.index_in(chunk, value_set=self.ids)
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def joint_codes(first: pd.Series, second: pd.Series) -> tuple[npt.NDArray[np.int64], pd.Index]:
-    """Codes of shape (n, 2) of two id series in one code space, and the ids they index."""
-    both = stacked(first, second)
-    if isinstance(both.dtype, pd.CategoricalDtype):
-        codes = np.asarray(both.cat.codes, dtype=np.int64)
-        return codes.reshape(2, len(first)).T, pd.Index(both.cat.categories).astype(str)
-    factorized, ids = pd.factorize(both, sort=False)
-    codes = np.asarray(factorized, dtype=np.int64)
-    return codes.reshape(2, len(first)).T, pd.Index(ids).astype(str)
+def chunk_ids(
+    values: pd.Series, *, origin: Origin, column: str
+) -> tuple[npt.NDArray[np.int64], Any]:
+    """The subject ids of one column of a chunk: a code per row and the distinct ids.
+
+    Ids are read as :func:`~faceparity.readers._table.parse_ids` reads them (stripped
+    text, whole numbers without ``.0``), converted once per distinct value; an empty
+    or missing id is the same InputError. The ids come back as an Arrow string array.
+    """
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        distinct = pd.Series(values.cat.categories)
+    else:
+        raw, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes, distinct = np.asarray(raw, dtype=np.int64), pd.Series(uniques)
+    text = _text(distinct)
+    empty = np.append(np.asarray(text.isna() | (text == ""), dtype=bool), True)
+    bad = np.flatnonzero(empty[codes])  # code -1 (missing) picks the last entry
+    if bad.size:
+        raise InputError(MSG_EMPTY_ID.format(what="subject id"), origin.at(int(bad[0]), column))
+    merged, ids = pd.factorize(text, use_na_sentinel=True)  # ids equal once stripped: one
+    lut = np.asarray(merged, dtype=np.int64)
+    return lut[codes], pa.array(np.asarray(ids, dtype=object), type=pa.string())
+
+
+def same_ids(
+    codes_a: npt.NDArray[np.int64], ids_a: Any, codes_b: npt.NDArray[np.int64], ids_b: Any
+) -> npt.NDArray[np.bool_]:
+    """Whether the two sides of each row name the same id (codes into their own ids)."""
+    import pyarrow.compute as pc
+
+    found = pc.index_in(ids_b, value_set=ids_a).to_numpy(zero_copy_only=False)
+    in_a = np.asarray(np.where(np.isnan(found.astype(np.float64)), -1, found), dtype=np.int64)
+    return np.asarray(in_a[codes_b] == codes_a, dtype=bool)
 
 
 # --- reading in chunks ---------------------------------------------------------------
@@ -594,15 +614,18 @@ def accumulate_pairs(
         scores = parse_scores(frame[score], origin=origin, column=score)
         check_score_range(scores, frame[score], origin=origin, column=score)
         low, high = min(low, float((sign * scores).min())), max(high, float((sign * scores).max()))
-        subject_a, subject_b = (
-            parse_ids(frame[c], origin=origin, column=c, encoded=True) for c in subject_columns
+        (codes_a, ids_a), (codes_b, ids_b) = (
+            chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
         )
-        codes, ids = joint_codes(subject_a, subject_b)
         if mated is not None:
             labels = parse_mated(frame[mated], origin=origin, column=mated)
-            same = np.asarray(codes[:, 0] == codes[:, 1], dtype=bool)
-            check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
-        known.add(ids)
+            same = same_ids(codes_a, ids_a, codes_b, ids_b)
+            if (labels != same).any():
+                subject_a = pd.Series(np.asarray(ids_a, dtype=object)[codes_a])
+                subject_b = pd.Series(np.asarray(ids_b, dtype=object)[codes_b])
+                check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+        known.add(ids_a)
+        known.add(ids_b)
         seen.add(encode_chunk(frame, attributes, file=file, offset=offset))
     groups, levels, keys = seen.groups()
     known.close()
@@ -618,11 +641,10 @@ def accumulate_pairs(
     for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         similarity = sign * parse_scores(frame[score], origin=origin, column=score)
-        subject_a, subject_b = (
-            parse_ids(frame[c], origin=origin, column=c, encoded=True) for c in subject_columns
+        (codes_a, ids_a), (codes_b, ids_b) = (
+            chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
         )
-        codes, ids = joint_codes(subject_a, subject_b)
-        subject = known.codes(ids)[codes]
+        subject = np.column_stack([known.codes(ids_a)[codes_a], known.codes(ids_b)[codes_b]])
         same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
         slot = group_slots(
             encode_chunk(frame, group_specs, file=file, offset=offset), levels, names, keys
