@@ -119,7 +119,7 @@ def print_outcome(outcome: AuditOutcome) -> None:
     show_default=True,
     help="stream: read the table in chunks into histograms (tables larger than memory; "
     "no duplicate detection, no --samples); exact: every comparison in memory; auto: "
-    "stream a table of more than 10,000,000 rows without --samples, else exact.",
+    "stream a table of more than 2,000,000 rows without --samples, else exact.",
 )
 @click.option(
     "--chunk-rows",
