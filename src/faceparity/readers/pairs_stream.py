@@ -139,30 +139,44 @@ class StreamedPairs:
 class SubjectIds:
     """The distinct subject ids of a table read in chunks, numbered in sorted order.
 
-    Ids are kept as one Arrow string array (each id once, no Python object per id);
-    :meth:`add` takes a chunk's distinct ids, :meth:`close` sorts them, and
-    :meth:`codes` numbers a chunk's ids by their rank (as the exact reader does).
+    Ids are kept as Arrow string arrays (each id once, no Python object per id):
+    :meth:`add` collects a chunk's distinct ids, made distinct across chunks by
+    :func:`pyarrow.compute.unique` every few million of them (a cost in the number of
+    ids added, not in chunks x ids); :meth:`close` sorts them, and :meth:`codes` numbers
+    a chunk's ids by their rank (as the exact reader does).
     """
+
+    COMPACT_IDS = 8_000_000
+    """Ids collected before they are made distinct again."""
 
     def __init__(self) -> None:
         import pyarrow as pa
 
         self.ids = pa.array([], pa.string())
+        self.parts: list[Any] = []
+        self.pending = 0
         self.closed = False
 
-    def add(self, chunk: Any) -> None:
-        """Add a chunk's distinct ids (an Arrow string array)."""
+    def _compact(self) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        new = chunk.filter(pc.invert(pc.is_in(chunk, value_set=self.ids)))
-        if len(new):
-            self.ids = pa.concat_arrays([self.ids, new])
+        if self.parts:
+            self.ids = pc.unique(pa.concat_arrays([self.ids, *self.parts]))
+            self.parts, self.pending = [], 0
+
+    def add(self, chunk: Any) -> None:
+        """Add a chunk's distinct ids (an Arrow string array)."""
+        self.parts.append(chunk)
+        self.pending += len(chunk)
+        if self.pending >= self.COMPACT_IDS:
+            self._compact()
 
     def close(self) -> None:
         """Sort the ids (byte order of UTF-8: the order of their code points)."""
         import pyarrow.compute as pc
 
+        self._compact()
         self.ids = self.ids.take(pc.sort_indices(self.ids))
         self.closed = True
 
@@ -629,6 +643,7 @@ def accumulate_pairs(
         seen.add(encode_chunk(frame, attributes, file=file, offset=offset))
     groups, levels, keys = seen.groups()
     known.close()
+    import pyarrow as pa
 
     # Pass 2: bin and accumulate with the subjects; count the subjects of each group and
     # the non-mated comparisons of each subject in each cell.
@@ -644,7 +659,8 @@ def accumulate_pairs(
         (codes_a, ids_a), (codes_b, ids_b) = (
             chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
         )
-        subject = np.column_stack([known.codes(ids_a)[codes_a], known.codes(ids_b)[codes_b]])
+        both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
+        subject = np.column_stack([both[codes_a], both[len(ids_a) + codes_b]])
         same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
         slot = group_slots(
             encode_chunk(frame, group_specs, file=file, offset=offset), levels, names, keys
