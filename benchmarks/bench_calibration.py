@@ -21,6 +21,9 @@ Methods (``--method``):
 - ``bootstrap``: the subject-level bootstrap (``faceparity.uncertainty.apply``,
   ``--replicates``), which resamples subjects and so carries the correlation of
   comparisons that share one.
+- ``stream-bootstrap``: the same bootstrap on the comparisons written as a Parquet pair
+  table and read back in chunks (``faceparity.readers.pairs_stream``), whose replicate
+  totals are the linear expansion over each subject's comparisons per cell.
 
 The threshold is set on the data (all non-mated comparisons, global policy), and the
 truth is taken at that same threshold, as the audit reports "FMR at this threshold".
@@ -54,7 +57,7 @@ from faceparity.synthetic.demo import truth_check
 from faceparity.synthetic.simulate import SimulationConfig, default_config, simulate
 from faceparity.uncertainty.apply import with_uncertainty
 
-METHODS = ("clopper-pearson", "wilson", "bootstrap")
+METHODS = ("clopper-pearson", "wilson", "bootstrap", "stream-bootstrap")
 RATES = ("fmr", "fnmr")
 TARGET_COVERAGE = 0.90
 
@@ -172,6 +175,76 @@ def bootstrap_intervals(
     return out
 
 
+def streamed_bootstrap_intervals(
+    comparisons: ComparisonSet,
+    group_by: list[str],
+    config: AuditConfig,
+    *,
+    level: float,
+    replicates: int,
+    seed: int,
+) -> Intervals:
+    """:func:`bootstrap_intervals` of the comparisons written as a pair table and streamed."""
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from faceparity.readers.attributes import AttributeSpec
+    from faceparity.readers.pairs_stream import accumulate_pairs
+    from faceparity.verification.audit import audit_accumulated
+
+    ids = np.asarray(comparisons.subject_ids, dtype=object)
+    columns: dict[str, Any] = {
+        "score": comparisons.score,
+        "subject_a": ids[comparisons.subject[:, 0]],
+        "subject_b": ids[comparisons.subject[:, 1]],
+    }
+    for name in group_by:
+        levels = np.asarray(comparisons.levels[name], dtype=object)
+        for side, suffix in enumerate("ab"):
+            columns[f"{name}_{suffix}"] = levels[comparisons.attributes[name][:, side]]
+    n = len(comparisons)
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "pairs.parquet"
+        pq.write_table(pa.table(columns), path)
+        streamed = accumulate_pairs(
+            path,
+            score="score",
+            score_kind=comparisons.score_kind,
+            subjects=("subject_a", "subject_b"),
+            attributes=[AttributeSpec(name, (f"{name}_a", f"{name}_b")) for name in group_by],
+            group_by=group_by,
+            chunk_rows=max(1, n // 3),
+        )
+    result = audit_accumulated(
+        streamed.accumulator,
+        groups=streamed.groups,
+        group_by=streamed.group_by,
+        population=streamed.population,
+        config=config,
+        score_kind=streamed.score_kind,
+    )
+    boot = with_uncertainty(
+        result,
+        method="bootstrap",
+        config=config,
+        accumulator=streamed.accumulator,
+        degree=streamed.degree,
+        replicates=replicates,
+        level=level,
+        seed=seed,
+    )
+    out: Intervals = {}
+    for row in boot.operating_points[0].groups:
+        for rate in RATES:
+            ci = row.fmr_ci if rate == "fmr" else row.fnmr_ci
+            if ci is not None and ci.ci_low is not None and ci.ci_high is not None:
+                out[(rate, row.label)] = (float(ci.ci_low), float(ci.ci_high))
+    return out
+
+
 def run_seed(
     seed: int,
     *,
@@ -201,6 +274,10 @@ def run_seed(
             level=level,
             replicates=replicates,
             seed=seed,
+        )
+    elif method == "stream-bootstrap":
+        intervals = streamed_bootstrap_intervals(
+            comparisons, group_by, audit_config, level=level, replicates=replicates, seed=seed
         )
     else:
         intervals = closed_form_intervals(result, method=method, level=level, target_fmr=target_fmr)

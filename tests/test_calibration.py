@@ -110,3 +110,16 @@ def test_bootstrap_intervals_come_from_the_subject_bootstrap() -> None:
     assert outcome.intervals  # every group, both rates, where defined
     for (rate, _label), (low, high) in outcome.intervals.items():
         assert rate in ("fmr", "fnmr") and 0.0 <= low <= high <= 1.0
+
+
+def test_streamed_bootstrap_comes_from_the_streamed_pair_table() -> None:
+    """The comparisons written as a pair table and streamed: intervals for the same numbers
+    as the exact path's bootstrap, around the same rates (the truth is the same)."""
+    exact = bench.run_seed(3, method="bootstrap", level=0.9, replicates=30, **TINY)
+    streamed = bench.run_seed(3, method="stream-bootstrap", level=0.9, replicates=30, **TINY)
+    assert streamed.truth == exact.truth
+    assert streamed.intervals and set(streamed.intervals) <= set(exact.intervals)
+    for key, (low, high) in streamed.intervals.items():
+        assert 0.0 <= low <= high <= 1.0
+        e_low, e_high = exact.intervals[key]
+        assert low <= e_high and e_low <= high  # the two intervals overlap

@@ -647,3 +647,69 @@ def test_parquet_reads_only_the_columns_named(
         read_pairs(path, score="t", score_kind=ScoreKind.SIMILARITY, subjects=("a", "b"))
     assert err.value.location == Location(str(path), None, "t")
     assert "'photo'" in err.value.message
+
+
+def test_dictionary_encoded_parquet_row_groups_equal_a_plain_reference(tmp_path: Path) -> None:
+    """Text ids and attributes read as dictionaries (one per row group) give the codes of
+    sorting and numbering the stripped texts by hand, padded copies of a value merged."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(7)
+    n = 600
+    names = ["s1", " s1", "s2 ", "s10", "s3", "\u00e9", "z"]
+    subject_a = [names[k] for k in rng.integers(0, len(names), n)]
+    subject_b = [names[k] for k in rng.integers(0, len(names), n)]
+    sample_a = [f"{s.strip()}-{k}" for s, k in zip(subject_a, rng.integers(0, 3, n), strict=True)]
+    sample_b = [f"{s.strip()}-{k}" for s, k in zip(subject_b, rng.integers(0, 3, n), strict=True)]
+    variants = ["F", "M", " F", "", None]
+    sex_of = {p: variants[int(rng.integers(0, 5))] for p in [*sample_a, *sample_b]}
+    scores: dict[tuple[str, str], float] = {}
+    score = [
+        scores.setdefault((min(a, b), max(a, b)), float(rng.random()))
+        for a, b in zip(sample_a, sample_b, strict=True)
+    ]
+    table = pa.table(
+        {
+            "score": score,
+            "id1": subject_a,
+            "id2": subject_b,
+            "p1": sample_a,
+            "p2": sample_b,
+            "g1": pa.array([sex_of[p] for p in sample_a], pa.string()),
+            "g2": pa.array([sex_of[p] for p in sample_b], pa.string()),
+        }
+    )
+    path = tmp_path / "p.parquet"
+    pq.write_table(table, path, row_group_size=97)
+    cs = _read(path, samples=("p1", "p2"), attributes=[AttributeSpec("sex", ("g1", "g2"))])
+
+    subjects = sorted({s.strip() for s in [*subject_a, *subject_b]})
+    assert cs.subject_ids == tuple(subjects)
+    seen: set[tuple[str, str]] = set()
+    rows = []  # the first comparison of each pair of samples, none of a sample with itself
+    for i in range(n):
+        key = (min(sample_a[i], sample_b[i]), max(sample_a[i], sample_b[i]))
+        if key not in seen:
+            seen.add(key)
+            if sample_a[i] != sample_b[i]:
+                rows.append(i)
+    code_of = {s: subjects.index(s.strip()) for s in names}
+    np.testing.assert_array_equal(
+        cs.subject, [[code_of[subject_a[i]], code_of[subject_b[i]]] for i in rows]
+    )
+    np.testing.assert_array_equal(cs.score, [score[i] for i in rows])
+    levels = sorted({v.strip() for v in sex_of.values() if v is not None and v.strip()})
+    assert cs.levels["sex"] == tuple(levels)
+
+    def code(v: str | None) -> int:
+        return MISSING if v is None or not v.strip() else levels.index(v.strip())
+
+    np.testing.assert_array_equal(
+        cs.attributes["sex"], [[code(sex_of[sample_a[i]]), code(sex_of[sample_b[i]])] for i in rows]
+    )
+    firsts = list(dict.fromkeys([*sample_a, *sample_b]))  # first side first, then the second
+    assert cs.sample is not None
+    np.testing.assert_array_equal(
+        cs.sample, [[firsts.index(sample_a[i]), firsts.index(sample_b[i])] for i in rows]
+    )

@@ -115,11 +115,12 @@ def print_outcome(outcome: AuditOutcome) -> None:
 @click.option("--samples", default=None, help="The two sample id columns (optional).")
 @click.option(
     "--engine",
-    type=click.Choice(["exact", "stream"]),
-    default="exact",
+    type=click.Choice(["auto", "exact", "stream"]),
+    default="auto",
     show_default=True,
     help="stream: read the table in chunks into histograms (tables larger than memory; "
-    "no duplicate detection, no --samples).",
+    "no duplicate detection, no --samples); exact: every comparison in memory; auto: "
+    "stream a table of more than 2,000,000 rows without --samples, else exact.",
 )
 @click.option(
     "--chunk-rows",
@@ -147,10 +148,12 @@ def audit_pairs(
     **opts: Any,
 ) -> None:
     """A generic pair table (CSV, TSV or Parquet), mapped by column names."""
-    stream = engine == "stream"
+    stream = {"stream": True, "exact": False}.get(engine)
     if stream and samples:
         raise UsageError(
-            "--samples: the streaming engine does not read sample ids; use --engine exact"
+            "--samples: the streaming engine does not read sample ids (finding a comparison "
+            "of two samples made twice needs every pair at once); use --engine exact or "
+            "auto"
         )
     source = PairsInput(
         path=path,

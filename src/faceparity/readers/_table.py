@@ -49,12 +49,14 @@ __all__ = [
     "check_unique_ids",
     "describe",
     "encode_attributes",
+    "encoded_text",
     "load_table",
     "parse_ids",
     "parse_mated",
     "parse_scores",
     "read_delimited",
     "require_columns",
+    "stacked",
 ]
 
 AttributeCodes = tuple[npt.NDArray[np.int32], tuple[str, ...]]
@@ -322,7 +324,10 @@ def table_kind(file: str) -> str:
 
 
 def load_table(
-    path: str | os.PathLike[str], *, columns: Sequence[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    columns: Sequence[str] | None = None,
+    dictionary: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Load a CSV, TSV or Parquet table, the format chosen by the file name's ending.
 
@@ -334,6 +339,10 @@ def load_table(
         The columns the caller needs: each must be present (InputError naming the
         first missing one and those present), and of a Parquet file only they are
         read (its other columns are never decoded).
+    dictionary : sequence of str, optional
+        Columns of a Parquet file to read dictionary-encoded where they hold text or
+        integers without gaps (pandas categoricals: each distinct value once, codes per row; no
+        Python string per row). Ignored for CSV and TSV.
 
     Returns
     -------
@@ -363,7 +372,23 @@ def load_table(
         if columns is not None:
             require_columns(pd.DataFrame(columns=names), columns, file=file)
             wanted = list(dict.fromkeys(columns))
-            table = pq.read_table(path, columns=wanted)
+            schema = pq.read_schema(path)
+            text = [
+                c
+                for c in dict.fromkeys(dictionary)
+                if c in wanted
+                and (
+                    pyarrow.types.is_string(schema.field(c).type)
+                    or pyarrow.types.is_large_string(schema.field(c).type)
+                )
+            ]
+            table = pq.read_table(path, columns=wanted, read_dictionary=text or None)
+            for c in dict.fromkeys(dictionary):  # integers without gaps: each value once too
+                index = table.schema.get_field_index(c)
+                if index >= 0 and pyarrow.types.is_integer(table.schema.field(index).type):
+                    column = table.column(index)
+                    if column.null_count == 0:
+                        table = table.set_column(index, c, column.dictionary_encode())
         else:
             table = pq.read_table(path)
         frame = table.to_pandas()
@@ -446,15 +471,58 @@ def check_score_range(
         )
 
 
+def encoded_text(values: pd.Series) -> pd.Series:
+    """:func:`_text` of every value, as a categorical computed on the distinct values only.
+
+    The categories are the distinct stripped texts (values equal once stripped share
+    one); a missing value has no category. Each value is converted once, however
+    many rows hold it: no Python object per row.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        distinct = pd.Series(values.cat.categories)
+    else:
+        raw_codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes = np.asarray(raw_codes, dtype=np.int64)
+        distinct = pd.Series(uniques)
+    text = _text(distinct)
+    text_codes, text_values = pd.factorize(text, use_na_sentinel=True)
+    lut = np.append(np.asarray(text_codes, dtype=np.int64), -1)  # code -1 picks the last
+    return pd.Series(pd.Categorical.from_codes(lut[codes], categories=pd.Index(text_values)))
+
+
+def stacked(first: pd.Series, second: pd.Series) -> pd.Series:
+    """The two series one after the other (index 0..), categoricals kept categorical.
+
+    Two categoricals are joined on their categories (sorted), never on their values.
+    """
+    if isinstance(first.dtype, pd.CategoricalDtype) and isinstance(
+        second.dtype, pd.CategoricalDtype
+    ):
+        from pandas.api.types import union_categoricals
+
+        return pd.Series(union_categoricals([first.array, second.array], sort_categories=True))
+    return pd.concat([first, second], ignore_index=True)
+
+
 def parse_ids(
-    values: pd.Series, *, origin: Origin, column: str, what: str = "subject id"
+    values: pd.Series,
+    *,
+    origin: Origin,
+    column: str,
+    what: str = "subject id",
+    encoded: bool = False,
 ) -> pd.Series:
     """Identifiers as stripped text (whole numbers without ``.0``); empty is an error.
 
     Returns a ``str`` Series with a fresh 0..n-1 index (Arrow-backed, so that
-    factorising millions of them stays fast).
+    factorising millions of them stays fast); with ``encoded`` (or for a categorical
+    input), a categorical of the same texts, converted once per distinct value.
     """
-    text = _text(values)
+    if encoded or isinstance(values.dtype, pd.CategoricalDtype):
+        text = encoded_text(values)
+    else:
+        text = _text(values)
     empty = np.asarray(text.isna() | (text == ""), dtype=bool)
     bad = np.flatnonzero(empty)
     if bad.size:
@@ -607,7 +675,7 @@ def _sample_codes(
         codes_b, ids_b = _factorize(sample_b, sort=False)
         codes = np.column_stack([codes_a, codes_b + len(ids_a)])
         return codes, ids_a.append(ids_b)
-    flat, uniques = _factorize(pd.concat([sample_a, sample_b], ignore_index=True), sort=False)
+    flat, uniques = _factorize(stacked(sample_a, sample_b), sort=False)
     return flat.reshape(2, n).T.copy(), uniques
 
 
@@ -783,9 +851,7 @@ def assemble(
         raise InputError(MSG_NO_ROWS, Location(score_origin.file))
     subject_a = subject_a.reset_index(drop=True)
     subject_b = subject_b.reset_index(drop=True)
-    flat_subjects, subject_ids = _factorize(
-        pd.concat([subject_a, subject_b], ignore_index=True), sort=True
-    )
+    flat_subjects, subject_ids = _factorize(stacked(subject_a, subject_b), sort=True)
     subjects = flat_subjects.reshape(2, n).T.copy()
     same_subject = np.asarray(subjects[:, 0] == subjects[:, 1], dtype=bool)
     if mated is None:

@@ -124,6 +124,10 @@ def encode_attribute(
     InputError names the file, the data row (1-based) and the column.
     """
     n = len(side_a)
+    if spec.bins is None and all(
+        isinstance(side.dtype, pd.CategoricalDtype) for side in (side_a, side_b)
+    ):
+        return _encode_categorical(side_a, side_b)
     codes = np.full((n, 2), MISSING, dtype=np.int32)
     missing = [_is_missing(side_a), _is_missing(side_b)]
     if spec.bins is not None:
@@ -151,3 +155,21 @@ def encode_attribute(
     flat[keep] = present_codes
     codes = flat.reshape(2, n).T.copy()
     return codes, tuple(str(u) for u in uniques)
+
+
+def _encode_categorical(
+    side_a: pd.Series, side_b: pd.Series
+) -> tuple[npt.NDArray[np.int32], tuple[str, ...]]:
+    """``encode_attribute`` of two categorical sides, computed on their categories only."""
+    from pandas.api.types import union_categoricals
+
+    n = len(side_a)
+    both = union_categoricals([side_a.array, side_b.array])
+    codes = np.asarray(both.codes, dtype=np.int64)
+    used = np.bincount(codes[codes >= 0], minlength=len(both.categories)) > 0
+    text = pd.Series(both.categories).astype("string").str.strip()
+    present = np.asarray(text.notna() & (text != ""), dtype=bool) & used
+    level_codes, uniques = pd.factorize(text.where(present), sort=True, use_na_sentinel=True)
+    lut = np.append(np.asarray(level_codes, dtype=np.int64), -1)  # code -1 picks the last
+    flat = np.where(lut[codes] < 0, MISSING, lut[codes]).astype(np.int32)
+    return flat.reshape(2, n).T.copy(), tuple(str(u) for u in uniques)

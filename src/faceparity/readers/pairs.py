@@ -113,7 +113,9 @@ def read_pairs(
         needed.extend(sample_columns)
     for spec in attributes:
         needed.extend(spec.side_columns())
-    frame = load_table(path, columns=needed)
+    text = [*subject_columns, *(sample_columns or ())]
+    text += [c for spec in attributes if spec.bins is None for c in spec.side_columns()]
+    frame = load_table(path, columns=needed, dictionary=text)
     return pairs_from_frame(
         frame,
         file=file,
@@ -154,13 +156,15 @@ def pairs_from_frame(
 
     origin = Origin(file)
     scores = parse_scores(frame[score], origin=origin, column=score)
-    subject_a = parse_ids(frame[subjects[0]], origin=origin, column=subjects[0])
-    subject_b = parse_ids(frame[subjects[1]], origin=origin, column=subjects[1])
+    subject_a = parse_ids(frame[subjects[0]], origin=origin, column=subjects[0], encoded=True)
+    subject_b = parse_ids(frame[subjects[1]], origin=origin, column=subjects[1], encoded=True)
     labels = None if mated is None else parse_mated(frame[mated], origin=origin, column=mated)
     sample_a = sample_b = None
     if samples is not None:
-        sample_a = parse_ids(frame[samples[0]], origin=origin, column=samples[0], what="sample id")
-        sample_b = parse_ids(frame[samples[1]], origin=origin, column=samples[1], what="sample id")
+        sample_a, sample_b = (
+            parse_ids(frame[c], origin=origin, column=c, what="sample id", encoded=True)
+            for c in samples
+        )
     codes = encode_attributes(frame, attributes, file=file)
     return assemble(
         score=scores,

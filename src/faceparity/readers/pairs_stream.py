@@ -6,12 +6,20 @@ row) but never holds the whole table: it reads it twice, a chunk of rows at a ti
 
 1. The first pass checks every row as :func:`~faceparity.readers.pairs.read_pairs`
    does (with the same messages, naming the file, the 1-based data row counted
-   across chunks, and the column), finds the lowest and the highest score, and the
-   values of every group-by attribute, hence the groups.
+   across chunks, and the column), finds the lowest and the highest score, the
+   values of every group-by attribute, hence the groups, and the distinct subject
+   ids (:class:`SubjectIds`: one Arrow array, numbered in sorted order as the exact
+   reader numbers them).
 2. The second pass bins every score into an
    :class:`~faceparity.accumulate.Accumulator` on a
    :meth:`ScoreGrid.covering <faceparity.accumulate.ScoreGrid.covering>` grid of the
-   scores' range, and counts the subjects of each group.
+   scores' range, its exact scores with their subjects, counts the subjects of each
+   group and each subject's non-mated comparisons in each cell (its degree): what the
+   subject bootstrap needs (:mod:`faceparity.uncertainty.pair_views`).
+
+Text and integer id and attribute columns are dictionary-encoded by Arrow chunk by
+chunk: every conversion and check runs once per distinct value, never per row in
+Python.
 
 Scores are accumulated as similarities: distances are negated (exactly), so that
 the audit reads thresholds back as distances (``score <= threshold``). The result,
@@ -28,8 +36,10 @@ several errors, the first error of the first chunk that has one is reported (the
 whole-table reader reports the first error of the first check that fails).
 
 Memory: the accumulator (``n_bins`` x cells x 8 bytes, plus the exact tail and the
-mated scores), one chunk of rows, and the set of subject ids of each group,
-whatever the number of rows.
+mated scores with their subjects), one chunk of rows, the distinct subject ids, and
+per subject one flag a group and one count a cell (``n_subjects x (n_groups + 1) x
+(n_groups + 2) / 2 x 8`` bytes: 360 MB for 1,000,000 subjects in 8 groups), whatever
+the number of rows.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,10 +63,12 @@ from faceparity.model.grouping import Group, intersect
 from faceparity.model.population import Population
 from faceparity.readers._table import (
     MSG_EMPTY_FILE,
+    MSG_EMPTY_ID,
     MSG_MISSING_COLUMN,
     MSG_NO_ROWS,
     MSG_UNREADABLE,
     Origin,
+    _text,
     available_columns,
     check_attribute_names,
     check_column_names,
@@ -63,7 +76,6 @@ from faceparity.readers._table import (
     check_labels,
     check_score_kind,
     check_score_range,
-    parse_ids,
     parse_mated,
     parse_scores,
     table_kind,
@@ -106,6 +118,10 @@ class StreamedPairs:
         The direction of the scores in the input.
     notes : tuple of str
         What the reader could not check, for the result's notes.
+    degree : ndarray of int64, shape (n_subjects, accumulator.n_cells), optional
+        Each subject's non-mated comparisons in each cell, when the accumulator's
+        exact scores keep their subjects (codes: the rank of the subject id in sorted
+        order, as the exact reader numbers them); what the subject bootstrap needs.
 
     """
 
@@ -117,6 +133,103 @@ class StreamedPairs:
     source: str
     score_kind: ScoreKind
     notes: tuple[str, ...]
+    degree: npt.NDArray[np.int64] | None = None
+
+
+class SubjectIds:
+    """The distinct subject ids of a table read in chunks, numbered in sorted order.
+
+    Ids are kept as Arrow string arrays (each id once, no Python object per id):
+    :meth:`add` collects a chunk's distinct ids, made distinct across chunks by
+    :func:`pyarrow.compute.unique` every few million of them (a cost in the number of
+    ids added, not in chunks x ids); :meth:`close` sorts them, and :meth:`codes` numbers
+    a chunk's ids by their rank (as the exact reader does).
+    """
+
+    COMPACT_IDS = 8_000_000
+    """Ids collected before they are made distinct again."""
+
+    def __init__(self) -> None:
+        import pyarrow as pa
+
+        self.ids = pa.array([], pa.string())
+        self.parts: list[Any] = []
+        self.pending = 0
+        self.closed = False
+
+    def _compact(self) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self.parts:
+            self.ids = pc.unique(pa.concat_arrays([self.ids, *self.parts]))
+            self.parts, self.pending = [], 0
+
+    def add(self, chunk: Any) -> None:
+        """Add a chunk's distinct ids (an Arrow string array)."""
+        self.parts.append(chunk)
+        self.pending += len(chunk)
+        if self.pending >= self.COMPACT_IDS:
+            self._compact()
+
+    def close(self) -> None:
+        """Sort the ids (byte order of UTF-8: the order of their code points)."""
+        import pyarrow.compute as pc
+
+        self._compact()
+        self.ids = self.ids.take(pc.sort_indices(self.ids))
+        self.closed = True
+
+    @property
+    def size(self) -> int:
+        """How many distinct ids."""
+        return len(self.ids)
+
+    def codes(self, chunk: Any) -> npt.NDArray[np.int64]:
+        """The code of each of a chunk's ids (every one added before :meth:`close`)."""
+        import pyarrow.compute as pc
+
+        assert self.closed
+        found = pc.index_in(chunk, value_set=self.ids)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def chunk_ids(
+    values: pd.Series, *, origin: Origin, column: str
+) -> tuple[npt.NDArray[np.int64], Any]:
+    """The subject ids of one column of a chunk: a code per row and the distinct ids.
+
+    Ids are read as :func:`~faceparity.readers._table.parse_ids` reads them (stripped
+    text, whole numbers without ``.0``), converted once per distinct value; an empty
+    or missing id is the same InputError. The ids come back as an Arrow string array.
+    """
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        distinct = pd.Series(values.cat.categories)
+    else:
+        raw, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes, distinct = np.asarray(raw, dtype=np.int64), pd.Series(uniques)
+    text = _text(distinct)
+    empty = np.append(np.asarray(text.isna() | (text == ""), dtype=bool), True)
+    bad = np.flatnonzero(empty[codes])  # code -1 (missing) picks the last entry
+    if bad.size:
+        raise InputError(MSG_EMPTY_ID.format(what="subject id"), origin.at(int(bad[0]), column))
+    merged, ids = pd.factorize(text, use_na_sentinel=True)  # ids equal once stripped: one
+    lut = np.asarray(merged, dtype=np.int64)
+    return lut[codes], pa.array(np.asarray(ids, dtype=object), type=pa.string())
+
+
+def same_ids(
+    codes_a: npt.NDArray[np.int64], ids_a: Any, codes_b: npt.NDArray[np.int64], ids_b: Any
+) -> npt.NDArray[np.bool_]:
+    """Whether the two sides of each row name the same id (codes into their own ids)."""
+    import pyarrow.compute as pc
+
+    found = pc.index_in(ids_b, value_set=ids_a).to_numpy(zero_copy_only=False)
+    in_a = np.asarray(np.where(np.isnan(found.astype(np.float64)), -1, found), dtype=np.int64)
+    return np.asarray(in_a[codes_b] == codes_a, dtype=bool)
 
 
 # --- reading in chunks ---------------------------------------------------------------
@@ -153,7 +266,11 @@ def _rechunk(batches: Iterable[object], chunk_rows: int) -> Iterator[object]:
 
 
 def iter_table_chunks(
-    path: str | os.PathLike[str], columns: Sequence[str], *, chunk_rows: int
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    *,
+    chunk_rows: int,
+    dictionary: Sequence[str] = (),
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """The rows of a CSV, TSV or Parquet table, ``chunk_rows`` at a time, never all at once.
 
@@ -169,6 +286,9 @@ def iter_table_chunks(
         The columns to read; a missing one is an InputError listing those present.
     chunk_rows : int
         Rows per chunk (the last chunk may have fewer).
+    dictionary : sequence of str, optional
+        Columns to hand over dictionary-encoded where they hold text (pandas
+        categoricals: each distinct value of the chunk once, no Python string per row).
 
     Yields
     ------
@@ -224,7 +344,7 @@ def iter_table_chunks(
         offset = 0
         for table in _rechunk(batches, chunk_rows):
             assert isinstance(table, pa.Table)
-            frame = table.to_pandas()
+            frame = _encoded(table, dictionary).to_pandas()
             frame.columns = [str(c) for c in frame.columns]
             yield offset, frame.reset_index(drop=True)
             offset += table.num_rows
@@ -236,6 +356,22 @@ def iter_table_chunks(
             close()
     if offset == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
+
+
+def _encoded(table: Any, columns: Sequence[str]) -> Any:
+    """The Arrow table with its text ``columns``, and integer ones without gaps, encoded."""
+    import pyarrow as pa
+
+    for name in dict.fromkeys(columns):
+        index = table.schema.get_field_index(name)
+        if index < 0:
+            continue
+        column = table.column(index)
+        kind = column.type
+        whole = pa.types.is_integer(kind) and column.null_count == 0  # as pandas reads it
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or whole:
+            table = table.set_column(index, name, column.dictionary_encode())
+    return table
 
 
 def shifted(err: InputError, offset: int) -> InputError:
@@ -478,52 +614,69 @@ def accumulate_pairs(
         needed.extend(spec.side_columns())
     sign = 1.0 if kind is ScoreKind.SIMILARITY else -1.0
 
-    # Pass 1: check every row; the range of the scores; the groups.
+    # Pass 1: check every row; the range of the scores; the groups; the subject ids.
     seen = GroupLevels(names)
     for spec in attributes:
         if spec.bins is not None and spec.name in names:
             seen.binned[spec.name] = band_labels(spec.bins)
+    text = [*subject_columns]
+    text += [c for spec in attributes if spec.bins is None for c in spec.side_columns()]
+    known = SubjectIds()
     low, high = np.inf, -np.inf
-    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows):
+    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         scores = parse_scores(frame[score], origin=origin, column=score)
         check_score_range(scores, frame[score], origin=origin, column=score)
         low, high = min(low, float((sign * scores).min())), max(high, float((sign * scores).max()))
-        subject_a = parse_ids(frame[subject_columns[0]], origin=origin, column=subject_columns[0])
-        subject_b = parse_ids(frame[subject_columns[1]], origin=origin, column=subject_columns[1])
+        (codes_a, ids_a), (codes_b, ids_b) = (
+            chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
+        )
         if mated is not None:
             labels = parse_mated(frame[mated], origin=origin, column=mated)
-            same = np.asarray(subject_a == subject_b, dtype=bool)
-            check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+            same = same_ids(codes_a, ids_a, codes_b, ids_b)
+            if (labels != same).any():
+                subject_a = pd.Series(np.asarray(ids_a, dtype=object)[codes_a])
+                subject_b = pd.Series(np.asarray(ids_b, dtype=object)[codes_b])
+                check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+        known.add(ids_a)
+        known.add(ids_b)
         seen.add(encode_chunk(frame, attributes, file=file, offset=offset))
     groups, levels, keys = seen.groups()
+    known.close()
+    import pyarrow as pa
 
-    # Pass 2: bin and accumulate; count the subjects of each group.
+    # Pass 2: bin and accumulate with the subjects; count the subjects of each group and
+    # the non-mated comparisons of each subject in each cell.
     n_groups = len(groups)
     acc = Accumulator(score_grid(low, high, n_bins), n_groups, capacity=capacity)
-    by_group: list[set[str]] = [set() for _ in range(n_groups)]
-    everyone: set[str] = set()
+    n_subjects = known.size
+    member = np.zeros((n_groups + 1, n_subjects), dtype=bool)
+    degree = np.zeros(n_subjects * acc.n_cells, dtype=np.int64)
     group_specs = [spec for spec in attributes if spec.name in names]
-    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows):
+    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         similarity = sign * parse_scores(frame[score], origin=origin, column=score)
-        subject_a = parse_ids(frame[subject_columns[0]], origin=origin, column=subject_columns[0])
-        subject_b = parse_ids(frame[subject_columns[1]], origin=origin, column=subject_columns[1])
-        same = np.asarray(subject_a == subject_b, dtype=bool)
-        codes = encode_chunk(frame, group_specs, file=file, offset=offset)
-        slot = group_slots(codes, levels, names, keys)
-        acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1])
-        for side, ids in enumerate((subject_a, subject_b)):
-            pairs = pd.DataFrame({"group": slot[:, side], "subject": ids}).drop_duplicates()
-            everyone.update(pairs["subject"].unique().tolist())
-            pairs = pairs[pairs["group"] < n_groups]
-            for g, subject in zip(pairs["group"].tolist(), pairs["subject"].tolist(), strict=True):
-                by_group[g].add(subject)
+        (codes_a, ids_a), (codes_b, ids_b) = (
+            chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
+        )
+        both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
+        subject = np.column_stack([both[codes_a], both[len(ids_a) + codes_b]])
+        same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
+        slot = group_slots(
+            encode_chunk(frame, group_specs, file=file, offset=offset), levels, names, keys
+        )
+        acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1], subjects=subject)
+        member[slot[:, 0], subject[:, 0]] = True
+        member[slot[:, 1], subject[:, 1]] = True
+        other = ~same
+        cell = acc.lut[slot[other, 0], slot[other, 1]].astype(np.int64)
+        for side in (0, 1):
+            np.add.at(degree, subject[other, side] * acc.n_cells + cell, 1)
 
     population = Population(
-        n_subjects=[len(s) for s in by_group],
+        n_subjects=[int(v) for v in member[:n_groups].sum(axis=1)],
         n_samples=[None] * n_groups,
-        n_subjects_total=len(everyone),
+        n_subjects_total=n_subjects,
         n_samples_total=None,
     )
     return StreamedPairs(
@@ -535,4 +688,5 @@ def accumulate_pairs(
         source=f"pair table {Path(file).name}",
         score_kind=kind,
         notes=(NOTE_STREAMING,),
+        degree=degree.reshape(n_subjects, acc.n_cells),
     )

@@ -51,6 +51,7 @@ from faceparity.uncertainty.bootstrap import (
     poisson_weights,
     weighted_eer,
 )
+from faceparity.uncertainty.pair_views import PairStreamViews
 from faceparity.uncertainty.support import support_for
 from faceparity.uncertainty.views import ExactViews, StreamViews
 from faceparity.verification.operating_points import operating_point
@@ -72,6 +73,7 @@ def with_uncertainty(
     config: AuditConfig | None = None,
     accumulator: Accumulator | None = None,
     samples: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+    degree: npt.NDArray[np.integer] | None = None,
     replicates: int = 1000,
     level: float = 0.95,
     seed: int = 0,
@@ -81,7 +83,9 @@ def with_uncertainty(
     The bootstrap needs the ``config`` the result was computed from and either the
     ``comparisons`` (with ``group_by``) of an exact audit, or the ``accumulator`` of an
     all-vs-all streaming audit with ``samples``: the subject code and group slot of
-    every sample (its per-subject sufficient statistics).
+    every sample (its per-subject sufficient statistics), or the ``accumulator`` of a
+    streamed pair table with ``degree``: each subject's non-mated comparisons per cell
+    (:class:`~faceparity.uncertainty.pair_views.PairStreamViews`).
     """
     if method not in METHODS:
         raise ValueError(f"interval method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -96,15 +100,22 @@ def with_uncertainty(
             raise ValueError("the bootstrap needs the audit's config")
         if comparisons is not None and group_by is not None:
             grouping = group_comparisons(comparisons, group_by)
-            views: ExactViews | StreamViews = ExactViews.of(comparisons, grouping, config, result)
+            views: ExactViews | StreamViews | PairStreamViews = ExactViews.of(
+                comparisons, grouping, config, result
+            )
             sign = 1.0 if comparisons.score_kind is ScoreKind.SIMILARITY else -1.0
         elif accumulator is not None and samples is not None:
             grouping = StreamViews.grouping(result, accumulator.n_groups)
             views = StreamViews.of(accumulator, samples, config, result)
             sign = 1.0 if result.input.score_kind == "similarity" else -1.0
+        elif accumulator is not None and degree is not None:
+            grouping = StreamViews.grouping(result, accumulator.n_groups)
+            views = PairStreamViews.of(accumulator, degree, config, result)
+            sign = 1.0 if result.input.score_kind == "similarity" else -1.0
         else:
             raise ValueError(
-                "the bootstrap needs the comparisons and group_by, or the accumulator and samples"
+                "the bootstrap needs the comparisons and group_by, or the accumulator and "
+                "samples or degree"
             )
         intervals = _bootstrap(result, views, grouping, config, sign, replicates, level, seed)
         block.update(

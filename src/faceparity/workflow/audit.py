@@ -54,11 +54,13 @@ if TYPE_CHECKING:
     from faceparity.review.check import CheckReport
 
 __all__ = [
+    "CSV_BYTES_PER_ROW",
     "MSG_NO_SUBJECTS",
     "AuditOutcome",
     "add_intervals",
     "audit_comparisons",
     "run_audit",
+    "streams",
 ]
 
 MSG_EXACT_ONLY = (
@@ -218,6 +220,36 @@ def files(request: AuditRequest) -> tuple[dict[str, Path | None], dict[str, Path
     return inputs, outputs
 
 
+CSV_BYTES_PER_ROW = 40
+"""About how many bytes a row of a CSV or TSV pair table takes, for :func:`streams`."""
+
+
+def streams(source: PairsInput) -> bool:
+    """Whether a pair table is read in chunks (streamed) rather than whole.
+
+    As asked (``source.stream`` True or False), else by size: a table with sample ids
+    is read whole (only the whole table finds duplicate comparisons); any other
+    streams when it has more than ``source.auto_rows`` rows (a Parquet file's row
+    count from its footer; a CSV or TSV file's from its size, at
+    :data:`CSV_BYTES_PER_ROW` bytes a row). A file that cannot be sized is read whole
+    (whose reader names the problem).
+    """
+    if source.stream is not None:
+        return source.stream
+    if source.samples:
+        return False
+    try:
+        if source.path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            rows = int(pq.ParquetFile(source.path).metadata.num_rows)
+        else:
+            rows = source.path.stat().st_size // CSV_BYTES_PER_ROW
+    except Exception:  # noqa: BLE001 - unreadable here: the reader says why
+        return False
+    return rows > source.auto_rows
+
+
 class _Run:
     """One audit in progress: the request, how to report, the 1:N and acquisition parts."""
 
@@ -280,7 +312,7 @@ class _Run:
     # --- the inputs ---------------------------------------------------------------------
 
     def _pairs(self, source: PairsInput) -> AuditResult:
-        if not source.stream:
+        if not streams(source):
             from faceparity.readers.pairs import read_pairs
 
             cs = read_pairs(
@@ -295,7 +327,9 @@ class _Run:
             return self._exact(cs)
         if source.samples:
             raise UsageError(
-                "--samples: the streaming engine does not read sample ids; use --engine exact"
+                "--samples: the streaming engine does not read sample ids (finding a comparison "
+                "of two samples made twice needs every pair at once); use --engine exact or "
+                "auto"
             )
         from faceparity.readers.pairs_stream import accumulate_pairs
 
@@ -313,7 +347,38 @@ class _Run:
             chunk_rows=source.chunk_rows,
             capacity=source.tail_capacity,
         )
-        return self._streamed(streamed)
+        return self._streamed_pairs(streamed)
+
+    def _streamed_pairs(self, streamed: Any) -> AuditResult:
+        """The audit of a streamed pair table, with the subject bootstrap where asked."""
+        intervals = self.request.intervals
+        if intervals.method is not IntervalMethod.BOOTSTRAP or streamed.degree is None:
+            return self._streamed(streamed)
+        from faceparity.uncertainty.apply import with_uncertainty
+        from faceparity.verification.audit import audit_accumulated
+
+        result = audit_accumulated(
+            streamed.accumulator,
+            groups=streamed.groups,
+            group_by=streamed.group_by,
+            population=streamed.population,
+            config=self.request.config,
+            source=streamed.source,
+            exclusions=streamed.exclusions,
+            notes=streamed.notes,
+            score_kind=streamed.score_kind,
+        )
+        self.message(f"bootstrapping subjects: {intervals.replicates} replicates ...")
+        return with_uncertainty(
+            result,
+            method=IntervalMethod.BOOTSTRAP.value,
+            config=self.request.config,
+            accumulator=streamed.accumulator,
+            degree=streamed.degree,
+            replicates=intervals.replicates,
+            level=intervals.level,
+            seed=intervals.seed,
+        )
 
     def _histogram(self, source: HistogramInput) -> AuditResult:
         from faceparity.readers.histogram import read_histogram
