@@ -12,13 +12,10 @@ ones of :mod:`faceparity.results.schema`), the version checked on reading.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from faceparity.errors import InputError, Location
-from faceparity.io import atomic_write_text
 from faceparity.results.audit import ToolRecord
 from faceparity.results.common import (
     ExclusionRecord,
@@ -27,6 +24,7 @@ from faceparity.results.common import (
     RatioInterval,
     Support,
 )
+from faceparity.results.files import JsonDocument, read_document
 from faceparity.results.schema import (
     Fraction,
     Level,
@@ -36,7 +34,6 @@ from faceparity.results.schema import (
     from_json_value,
     json_kind,
     load_json,
-    to_json_value,
 )
 
 __all__ = [
@@ -140,7 +137,7 @@ class TaskRecord:
 
 
 @dataclass(frozen=True)
-class AttributeAuditResult:
+class AttributeAuditResult(JsonDocument):
     """Everything an attribute audit found."""
 
     kind: str
@@ -158,19 +155,6 @@ class AttributeAuditResult:
     schema_version: str = ATTRIBUTE_SCHEMA_VERSION
 
     OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("replicates", "seed")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready mapping, schema version first."""
-        body: dict[str, Any] = to_json_value(self)
-        return {"schema_version": body.pop("schema_version"), **body}
-
-    def to_json(self) -> str:
-        """The JSON text of ``results.json``."""
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
-
-    def write_json(self, path: str | Path) -> None:
-        """Write ``results.json`` atomically."""
-        atomic_write_text(Path(path), self.to_json())
 
     def grouping(self, name: str) -> Grouping:
         """The grouping called ``name`` (``sex``, ``sex x race``)."""
@@ -197,18 +181,7 @@ class AttributeAuditResult:
     @classmethod
     def read_json(cls, path: str | Path) -> AttributeAuditResult:
         """Read and check an attribute audit's ``results.json`` (InputError naming the file)."""
-        path = Path(path)
-        where = Location(file=str(path))
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"cannot read the file: {err.strerror or err}", where) from err
-        except UnicodeDecodeError as err:
-            raise InputError("expected UTF-8 JSON text", where) from err
-        try:
-            return cls.from_dict(load_json(text))
-        except SchemaError as err:
-            raise InputError(str(err), where) from err
+        return read_document(path, cls.from_dict)
 
 
 def is_attribute_results(path: str | Path) -> bool:

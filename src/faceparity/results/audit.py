@@ -18,14 +18,12 @@ rates' ``*_ci`` and ``*_support``); a reader of 1.1 reads 1.0 files too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from faceparity.errors import InputError, Location
-from faceparity.io import atomic_write_text
 from faceparity.results.acquisition import AcquisitionResult
 from faceparity.results.common import (
     ExclusionRecord,
@@ -40,6 +38,7 @@ from faceparity.results.common import (
     UncertaintyRecord,
 )
 from faceparity.results.distributions import ScoreDistributions
+from faceparity.results.files import JsonDocument, read_document
 from faceparity.results.identification import IdentificationResult
 from faceparity.results.processing import ProcessingTime
 from faceparity.results.schema import (
@@ -50,8 +49,6 @@ from faceparity.results.schema import (
     from_json_value,
     json_kind,
     length_problem,
-    load_json,
-    to_json_value,
 )
 from faceparity.results.testlog import TestLog
 
@@ -299,7 +296,7 @@ def _newer_1n(data: dict[str, Any]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class AuditResult:
+class AuditResult(JsonDocument):
     """Everything an audit found. Serialise with :meth:`to_dict` or :meth:`write_json`."""
 
     tool: ToolRecord
@@ -326,19 +323,6 @@ class AuditResult:
         "acquisition",
         *ADDED_IN_1_1,
     )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready mapping; keys in a stable order, schema version first."""
-        body: dict[str, Any] = to_json_value(self)
-        return {"schema_version": body.pop("schema_version"), **body}
-
-    def to_json(self) -> str:
-        """The JSON text of ``results.json``."""
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
-
-    def write_json(self, path: str | Path) -> None:
-        """Write ``results.json`` atomically (a reader never sees half a file)."""
-        atomic_write_text(Path(path), self.to_json())
 
     @classmethod
     def from_dict(cls, data: Any) -> AuditResult:
@@ -382,19 +366,7 @@ class AuditResult:
             :meth:`from_dict` refuses it (with the key path).
 
         """
-        path = Path(path)
-        where = Location(file=str(path))
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"cannot read the file: {err.strerror or err}", where) from err
-        except UnicodeDecodeError as err:
-            raise InputError("expected UTF-8 JSON text", where) from err
-        try:
-            data = load_json(text)
-        except SchemaError as err:
-            raise InputError(str(err), where) from err
-        return cls.checked(data, file=str(path))
+        return read_document(path, lambda data: cls.checked(data, file=str(path)))
 
     @classmethod
     def checked(cls, data: Any, *, file: str = "results") -> AuditResult:

@@ -9,22 +9,18 @@ quality by group. One writer and one reader (:mod:`faceparity.results.schema`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from faceparity.errors import InputError, Location
-from faceparity.io import atomic_write_text
 from faceparity.results.audit import ToolRecord
+from faceparity.results.files import JsonDocument, read_document
 from faceparity.results.schema import (
     Fraction,
     NonNegative,
     SchemaError,
     from_json_value,
     json_kind,
-    load_json,
-    to_json_value,
 )
 
 __all__ = [
@@ -120,7 +116,7 @@ class CompositionGrouping:
 
 
 @dataclass(frozen=True)
-class CompositionResult:
+class CompositionResult(JsonDocument):
     """The composition card of a data set."""
 
     kind: str
@@ -133,19 +129,6 @@ class CompositionResult:
     monk_swatches: list[str]
     notes: list[str] = field(default_factory=list)
     schema_version: str = COMPOSITION_SCHEMA_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready mapping, schema version first."""
-        body: dict[str, Any] = to_json_value(self)
-        return {"schema_version": body.pop("schema_version"), **body}
-
-    def to_json(self) -> str:
-        """The JSON text."""
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
-
-    def write_json(self, path: str | Path) -> None:
-        """Write the JSON atomically."""
-        atomic_write_text(Path(path), self.to_json())
 
     def grouping(self, name: str) -> CompositionGrouping:
         """The grouping called ``name``."""
@@ -171,12 +154,4 @@ class CompositionResult:
     @classmethod
     def read_json(cls, path: str | Path) -> CompositionResult:
         """Read and check a composition card's JSON (InputError naming the file)."""
-        where = Location(file=str(path))
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise InputError(f"cannot read the file: {err}", where) from err
-        try:
-            return cls.from_dict(load_json(text))
-        except SchemaError as err:
-            raise InputError(str(err), where) from err
+        return read_document(path, cls.from_dict)

@@ -16,21 +16,18 @@ Rates are fractions in [0, 1]; a number that cannot be computed is ``null``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from faceparity.errors import InputError, Location
 from faceparity.results.common import Interval, RateInterval
+from faceparity.results.files import JsonDocument, read_document
 from faceparity.results.schema import (
     Fraction,
     NonNegative,
     SchemaError,
     Target,
     from_json_value,
-    load_json,
-    to_json_value,
 )
 
 __all__ = [
@@ -103,7 +100,7 @@ class ContextCalibration:
 
 
 @dataclass(frozen=True)
-class MitigationParameters:
+class MitigationParameters(JsonDocument):
     """What one method fitted, on one training set (a fold's, or all comparisons).
 
     ``contexts`` name what the per-context parameters belong to: the group labels
@@ -135,27 +132,21 @@ class MitigationParameters:
     centroids: list[list[float]] | None = None
     cohort: dict[str, list[list[float]]] | None = None
 
-    def to_json(self) -> str:
-        """The JSON text of ``parameters.json``."""
-        return json.dumps(to_json_value(self), indent=1, allow_nan=False) + "\n"
+    VERSION_KEY: ClassVar[str] = "parameters_version"
+    INDENT: ClassVar[int] = 1
 
 
 def read_parameters(path: str | Path) -> MitigationParameters:
     """Read and check a ``parameters.json``; InputError naming the file and key path."""
-    where = Location(file=str(path))
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read the parameters file: {err}", where) from err
-    try:
-        data = load_json(text)
+
+    def build(data: Any) -> MitigationParameters:
         if not isinstance(data, dict) or data.get("parameters_version") != MITIGATION_VERSION:
             raise SchemaError(
                 "parameters_version", f"expected {MITIGATION_VERSION!r} (a parameters file)"
             )
         return from_json_value(MitigationParameters, data)
-    except SchemaError as err:
-        raise InputError(str(err), where) from err
+
+    return read_document(path, build, what="parameters file")
 
 
 # --- the before-and-after summary ----------------------------------------------------
@@ -280,7 +271,7 @@ class WorstGroupThreshold:
 
 
 @dataclass(frozen=True)
-class MitigationResult:
+class MitigationResult(JsonDocument):
     """``mitigation.json``: how the methods were evaluated, and what each changed."""
 
     mitigation_version: str
@@ -300,22 +291,15 @@ class MitigationResult:
     worst_group: list[WorstGroupThreshold]
     notes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> str:
-        """The JSON text of ``mitigation.json``."""
-        return json.dumps(to_json_value(self), indent=2, allow_nan=False) + "\n"
+    VERSION_KEY: ClassVar[str] = "mitigation_version"
 
     @classmethod
     def read_json(cls, path: str | Path) -> MitigationResult:
         """Read and check ``mitigation.json``; InputError naming the file and key path."""
-        where = Location(file=str(path))
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise InputError(f"cannot read the mitigation file: {err}", where) from err
-        try:
-            data: Any = load_json(text)
+
+        def build(data: Any) -> MitigationResult:
             if not isinstance(data, dict) or data.get("mitigation_version") != MITIGATION_VERSION:
                 raise SchemaError("mitigation_version", f"expected {MITIGATION_VERSION!r}")
             return from_json_value(cls, data)
-        except SchemaError as err:
-            raise InputError(str(err), where) from err
+
+        return read_document(path, build, what="mitigation file")
