@@ -14,12 +14,11 @@ from typing import Any
 import click
 
 from faceparity.cli.options import (
-    MAX_REPLICATES,
-    MAX_SEED,
     FiniteFloatRange,
     attribute_options,
     attribute_specs,
     column_pair,
+    interval_options,
     rates,
     score_kind_option,
     split,
@@ -87,28 +86,7 @@ def _options(func: Any) -> Any:
             show_default=True,
             help="Cohort templates per group of the T-norm.",
         ),
-        click.option(
-            "--intervals",
-            type=click.Choice(["bootstrap", "clopper-pearson", "wilson", "none"]),
-            default="bootstrap",
-            show_default=True,
-        ),
-        click.option(
-            "--replicates", type=click.IntRange(10, MAX_REPLICATES), default=1000, show_default=True
-        ),
-        click.option(
-            "--level",
-            type=FiniteFloatRange(0.5, 1.0, min_open=False, max_open=True),
-            default=0.95,
-            show_default=True,
-        ),
-        click.option(
-            "--seed",
-            type=click.IntRange(0, MAX_SEED),
-            default=0,
-            show_default=True,
-            help="Seed of the folds, k-means and the bootstrap.",
-        ),
+        *interval_options(seed_help="Seed of the folds, k-means and the bootstrap."),
     ]
     return with_options(func, options)
 

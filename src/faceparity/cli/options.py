@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -296,6 +296,41 @@ def identification_settings(opts: dict[str, Any]) -> IdentificationSettings | No
 # --- options ----------------------------------------------------------------------------
 
 
+def interval_options(*, seed_help: str) -> list[Callable[[Any], Any]]:
+    """``--intervals``, ``--replicates``, ``--level`` and ``--seed``, as every audit has them."""
+    return [
+        click.option(
+            "--intervals",
+            type=click.Choice([m.value for m in IntervalMethod]),
+            default=IntervalMethod.BOOTSTRAP.value,
+            show_default=True,
+            help="Intervals on every number: the subject-level bootstrap, or closed-form "
+            "binomial intervals on the rates (which treat comparisons as independent).",
+        ),
+        click.option(
+            "--replicates",
+            type=click.IntRange(10, MAX_REPLICATES),
+            default=1000,
+            show_default=True,
+            help="Bootstrap replicates.",
+        ),
+        click.option(
+            "--level",
+            type=FiniteFloatRange(0.5, 1.0, min_open=False, max_open=True),
+            default=0.95,
+            show_default=True,
+            help="Confidence level of the intervals.",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(0, MAX_SEED),
+            default=0,
+            show_default=True,
+            help=seed_help,
+        ),
+    ]
+
+
 def audit_options(func: F) -> F:
     """Options shared by every ``audit`` input format."""
     options = [
@@ -355,34 +390,8 @@ def audit_options(func: F) -> F:
             is_flag=True,
             help="Print results.json to stdout instead of the table.",
         ),
-        click.option(
-            "--intervals",
-            type=click.Choice([m.value for m in IntervalMethod]),
-            default=IntervalMethod.BOOTSTRAP.value,
-            show_default=True,
-            help="Intervals on every number: the subject-level bootstrap, or closed-form "
-            "binomial intervals on the rates (which treat comparisons as independent).",
-        ),
-        click.option(
-            "--replicates",
-            type=click.IntRange(10, MAX_REPLICATES),
-            default=1000,
-            show_default=True,
-            help="Bootstrap replicates.",
-        ),
-        click.option(
-            "--level",
-            type=FiniteFloatRange(0.5, 1.0, min_open=False, max_open=True),
-            default=0.95,
-            show_default=True,
-            help="Confidence level of the intervals.",
-        ),
-        click.option(
-            "--seed",
-            type=click.IntRange(0, MAX_SEED),
-            default=0,
-            show_default=True,
-            help="Seed of the bootstrap and of the 1:N protocol (same seed, same results).",
+        *interval_options(
+            seed_help="Seed of the bootstrap and of the 1:N protocol (same seed, same results)."
         ),
     ]
     return report_check_options(with_options(func, options))
