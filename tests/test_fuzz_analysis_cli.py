@@ -10,6 +10,8 @@ traceback; inputs unchanged; on any other exit than 0, none of its outputs on di
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,6 +32,18 @@ from test_fuzz_cli import results_text
 
 table_format = st.sampled_from(["csv", "tsv", "parquet", "parquet-typed"])
 layout = mostly(st.just("plain"), st.sampled_from(LAYOUTS))
+
+
+def some_of(options: list[tuple[str, str]], max_size: int = 3) -> st.SearchStrategy[list]:
+    """A few distinct options (name, value) of ``options``."""
+    return st.lists(st.sampled_from(options), max_size=max_size, unique=True)
+
+
+def run_checked(args: list[object], *, inputs: list[Path], outputs: list[Path]) -> None:
+    """Run ``faceparity ARGS`` and assert the contract of every run (see :mod:`_fuzz`)."""
+    before = digests(inputs)
+    check_contract(invoke(args), inputs=inputs, before=before, outputs=outputs)
+
 
 ATTRIBUTE_COLUMNS = ["subject", "sex", "race", "truth", "predicted", "age", "predicted_age"]
 LABELS = ["female", "male"]
@@ -54,23 +68,19 @@ def attribute_rows(draw: st.DrawFn, *, max_rows: int = 16) -> list[list[str]]:
     rows=attribute_rows(),
     fmt=table_format,
     how=layout,
-    options=st.lists(
-        st.sampled_from(
-            [
-                ("--subject", "subject"),
-                ("--tolerance", "5"),
-                ("--tolerance", "-1"),
-                ("--min-samples", "1"),
-                ("--min-samples", "0"),
-                ("--bins", "age=18,30"),
-                ("--bins", "age=30,18"),
-                ("--group-by", "race"),
-                ("--replicates", "10"),
-                ("--level", "nan"),
-            ]
-        ),
-        max_size=3,
-        unique=True,
+    options=some_of(
+        [
+            ("--subject", "subject"),
+            ("--tolerance", "5"),
+            ("--tolerance", "-1"),
+            ("--min-samples", "1"),
+            ("--min-samples", "0"),
+            ("--bins", "age=18,30"),
+            ("--bins", "age=30,18"),
+            ("--group-by", "race"),
+            ("--replicates", "10"),
+            ("--level", "nan"),
+        ],
     ),
     regressed=st.booleans(),
 )
@@ -83,10 +93,8 @@ def test_audit_attributes(rows, fmt, how, options, regressed) -> None:
         if regressed and not any(o[0] == "--tolerance" for o in options):
             args += ["--tolerance", "5"]
         args += [part for option in options for part in option]
-        before = digests([path])
-        result = invoke(args)
         outputs = [d / "out" / "results.json", d / "out" / "report.html"]
-        check_contract(result, inputs=[path], before=before, outputs=outputs)
+        run_checked(args, inputs=[path], outputs=outputs)
 
 
 @fuzz(30)
@@ -94,20 +102,16 @@ def test_audit_attributes(rows, fmt, how, options, regressed) -> None:
     rows=attribute_rows(),
     fmt=table_format,
     how=layout,
-    options=st.lists(
-        st.sampled_from(
-            [
-                ("--subject", "subject"),
-                ("--measure", "age"),
-                ("--measure", "sex"),
-                ("--bins", "age=18,30"),
-                ("--group-by", "race"),
-                ("--comparisons", "10"),
-                ("--reference", "REF"),
-            ]
-        ),
-        max_size=3,
-        unique=True,
+    options=some_of(
+        [
+            ("--subject", "subject"),
+            ("--measure", "age"),
+            ("--measure", "sex"),
+            ("--bins", "age=18,30"),
+            ("--group-by", "race"),
+            ("--comparisons", "10"),
+            ("--reference", "REF"),
+        ],
     ),
     reference=st.sampled_from(
         ["[sex]\na = 0.5\nb = 0.5\n", "[sex]\na = 2\n", 'sex = "x"\n', "not toml [", ""]
@@ -120,11 +124,8 @@ def test_composition(rows, fmt, how, options, reference) -> None:
         args = ["composition", path, "--group-by", "sex", "-o", d / "out"]
         for option in options:
             args += [option[0], d / "ref.toml" if option[1] == "REF" else option[1]]
-        inputs = [path, d / "ref.toml"]
-        before = digests(inputs)
-        result = invoke(args)
         outputs = [d / "out" / "composition.json", d / "out" / "composition.html"]
-        check_contract(result, inputs=inputs, before=before, outputs=outputs)
+        run_checked(args, inputs=[path, d / "ref.toml"], outputs=outputs)
 
 
 PAIR_MAPPING = ["--score", "score", "--score-kind", "similarity", "--mated", "label",
@@ -137,21 +138,17 @@ PAIR_MAPPING = ["--score", "score", "--score-kind", "similarity", "--mated", "la
     rows=pair_rows(),
     fmt=table_format,
     how=layout,
-    options=st.lists(
-        st.sampled_from(
-            [
-                ("--samples", "p1,p2"),
-                ("--target-fmr", "0.2"),
-                ("--target-fmr", "5e-324"),
-                ("--reference", "sex=M"),
-                ("--reference", "sex=Z"),
-                ("--covariate", "s=score"),
-                ("--gap", "score"),
-                ("--level", "0.99"),
-            ]
-        ),
-        max_size=3,
-        unique=True,
+    options=some_of(
+        [
+            ("--samples", "p1,p2"),
+            ("--target-fmr", "0.2"),
+            ("--target-fmr", "5e-324"),
+            ("--reference", "sex=M"),
+            ("--reference", "sex=Z"),
+            ("--covariate", "s=score"),
+            ("--gap", "score"),
+            ("--level", "0.99"),
+        ],
     ),
     output=st.sampled_from(["e.json", "e.md", "e.txt", "e.html", "below_a_file/e.json"]),
 )
@@ -161,10 +158,8 @@ def test_explain(rows, fmt, how, options, output) -> None:
         (d / "below_a_file").write_text("")
         args = ["explain", path, *PAIR_MAPPING, "-o", d / output]
         args += [part for option in options for part in option]
-        before = digests([path])
-        result = invoke(args)
         outputs = [] if output.startswith("below") else [d / output]
-        check_contract(result, inputs=[path], before=before, outputs=outputs)
+        run_checked(args, inputs=[path], outputs=outputs)
 
 
 @fuzz(15)
@@ -187,29 +182,24 @@ def test_mitigate_pairs(rows, fmt, how, methods, folds) -> None:
                 "--replicates", "10", "-o", d / "out"]  # fmt: skip
         for method in methods:
             args += ["--method", method]
-        before = digests([path])
-        result = invoke(args)
         outputs = [d / "out" / "mitigation.json", d / "out" / "baseline" / "results.json"]
-        check_contract(result, inputs=[path], before=before, outputs=outputs)
+        run_checked(args, inputs=[path], outputs=outputs)
 
 
 @fuzz(20)
 @given(
     a=results_text(["sex.json", "sex_involving.json"]),
     b=results_text(["sex.json", "sex_involving.json"]),
-    options=st.lists(
-        st.sampled_from(
-            [
-                ("--target-fmr", "0.2"),
-                ("--target-fmr", "0.5"),
-                ("--policy", "global"),
-                ("--policy", "nope"),
-                ("--name", "one"),
-                ("--differential", "garbe"),
-            ]
-        ),
+    options=some_of(
+        [
+            ("--target-fmr", "0.2"),
+            ("--target-fmr", "0.5"),
+            ("--policy", "global"),
+            ("--policy", "nope"),
+            ("--name", "one"),
+            ("--differential", "garbe"),
+        ],
         max_size=2,
-        unique=True,
     ),
     output=st.sampled_from([None, "l.json", "l.md", "l.html", "l.txt", "a.json"]),
 )
@@ -223,6 +213,4 @@ def test_leaderboard(a, b, options, output) -> None:
         if output is not None:
             args += ["-o", d / output]
             outputs = [] if output == "a.json" else [d / output]
-        before = digests(inputs)
-        result = invoke(args)
-        check_contract(result, inputs=inputs, before=before, outputs=outputs)
+        run_checked(args, inputs=inputs, outputs=outputs)
