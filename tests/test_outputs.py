@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from faceparity import cli
 from faceparity.errors import OutputError
-from faceparity.io import watch_interrupts
+from faceparity.io import InterruptWatch, watch_interrupts
 from faceparity.workflow.outputs import (
     MSG_DIRECTORY_IN_THE_WAY,
     MSG_WRITE_PROTECTED,
@@ -435,3 +435,14 @@ def test_an_interrupted_streaming_audit_keeps_its_checkpoint_and_says_so(
         "kept for a rerun to resume"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_a_ctrl_c_after_every_output_is_written_is_counted_not_raised(tmp_path: Path) -> None:
+    # raised then, it could land in a weak reference's callback: "Exception ignored" and a traceback
+    watch = InterruptWatch()
+    with pytest.raises(KeyboardInterrupt):
+        watch.handler(signal.SIGINT, None)
+    watch.written.append(tmp_path / "results.json")
+    watch.handler(signal.SIGINT, None)
+    assert watch.received == 2 and watch.interrupted
+    assert watch.outcome().startswith("every output was written")

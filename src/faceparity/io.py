@@ -123,14 +123,21 @@ class InterruptWatch:
         return self.received > 0
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
-        """The SIGINT handler: count, then raise unless deferred; once settled, count only."""
+        """The SIGINT handler: count, then raise unless deferred or every output is written.
+
+        Once the outputs are in place there is nothing left to stop, and an exception
+        raised then can land in a weak reference's callback, where CPython prints it as
+        "Exception ignored" with a traceback: the SIGINT is only counted (the program
+        still ends with exit 130 and says every output was written). Once settled, a
+        SIGINT is counted apart.
+        """
         if self._settled:
             self.late += 1
             return
         self.received += 1
         if self._deferring:
             self._pending = True
-        else:
+        elif not self.written:
             raise KeyboardInterrupt
 
     def outcome(self) -> str:
