@@ -58,7 +58,7 @@ def _options(func: Any) -> Any:
             "methods",
             multiple=True,
             help="A method (repeatable; default all): global-calibration, per-group-thresholds, "
-            "z-norm, t-norm, fsn, faircal, oracle.",
+            "z-norm, t-norm, fsn, faircal, oracle, oracle-beta.",
         ),
         click.option(
             "--fit-fmr",

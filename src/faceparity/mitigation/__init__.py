@@ -17,6 +17,7 @@ from faceparity.mitigation.data import MitigationData
 from faceparity.mitigation.evaluate import HeldOut, cross_validate, fit_all, held_out_comparisons
 from faceparity.mitigation.folds import FOLD_RULE, folds_from_attribute, split_folds, subject_folds
 from faceparity.mitigation.methods import (
+    BetaOracle,
     FitSet,
     GlobalCalibration,
     Method,
@@ -25,7 +26,7 @@ from faceparity.mitigation.methods import (
     ZNorm,
 )
 from faceparity.mitigation.worst_group import worst_group_thresholds
-from faceparity.results.mitigation import MitigationParameters
+from faceparity.results.mitigation import ContextTail, MitigationParameters
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -36,7 +37,8 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "t-norm": ("cohort",),
     "fsn": ("centroids", "global_threshold", "shifts"),
     "faircal": ("centroids", "global_beta", "calibrations"),
-    "oracle": ("global_beta", "calibrations"),
+    "oracle": ("global_tail", "tails"),
+    "oracle-beta": ("global_beta", "calibrations"),
 }
 """The fields each method's parameters must hold."""
 
@@ -44,6 +46,7 @@ __all__ = [
     "FOLD_RULE",
     "FSN",
     "METHOD_NAMES",
+    "BetaOracle",
     "FairCal",
     "FitSet",
     "GlobalCalibration",
@@ -73,6 +76,7 @@ METHOD_NAMES: tuple[str, ...] = (
     "fsn",
     "faircal",
     "oracle",
+    "oracle-beta",
 )
 """Every method, in the order reports list them."""
 
@@ -95,11 +99,18 @@ def make_method(
         return FairCal(clusters=clusters)
     if name == "oracle":
         return Oracle()
+    if name == "oracle-beta":
+        return BetaOracle()
     raise ValueError(f"method: expected one of {', '.join(METHOD_NAMES)}, got {name!r}")
 
 
 def _empty(value: object) -> bool:
     return value is None or (isinstance(value, list | dict) and not value)
+
+
+def _tails(parameters: MitigationParameters) -> list[tuple[str, ContextTail]]:
+    out = [] if parameters.global_tail is None else [("global_tail", parameters.global_tail)]
+    return out + [(f"tails[{i}]", t) for i, t in enumerate(parameters.tails or [])]
 
 
 def apply_parameters(parameters: MitigationParameters, data: MitigationData) -> FloatArray:
@@ -122,6 +133,15 @@ def apply_parameters(parameters: MitigationParameters, data: MitigationData) -> 
         raise InputError(
             f"parameters of {parameters.method}: expected {', '.join(missing)}, got none"
         )
+    for name, tail in _tails(parameters):
+        x, z = tail.scores, tail.neg_log_fmr
+        if x is None or z is None:
+            continue
+        if len(x) < 2 or len(x) != len(z) or np.any(np.diff(x) <= 0) or np.any(np.diff(z) <= 0):
+            raise InputError(
+                f"parameters of {parameters.method}: {name}: expected knots of increasing "
+                "scores and increasing neg_log_fmr, of one length (at least 2)"
+            )
     if list(data.grouping.group_by) != parameters.group_by:
         raise UsageError(
             f"the parameters were fitted with groups {', '.join(parameters.group_by)}; "

@@ -37,6 +37,7 @@ __all__ = [
     "ContextCalibration",
     "ContextShift",
     "ContextStats",
+    "ContextTail",
     "GroupCalibrationError",
     "GroupChange",
     "LevellingDown",
@@ -100,6 +101,20 @@ class ContextCalibration:
 
 
 @dataclass(frozen=True)
+class ContextTail:
+    """One group's map of similarity scores to ``-ln FMR`` on its own non-mated scores.
+
+    Knots ``scores`` (increasing) and ``neg_log_fmr`` (increasing); None where the group
+    had too few non-mated comparisons and falls back to the global map.
+    """
+
+    context: str
+    scores: list[float] | None
+    neg_log_fmr: list[float] | None
+    n_non_mated: int
+
+
+@dataclass(frozen=True)
 class MitigationParameters(JsonDocument):
     """What one method fitted, on one training set (a fold's, or all comparisons).
 
@@ -117,6 +132,8 @@ class MitigationParameters(JsonDocument):
         "calibrations",
         "centroids",
         "cohort",
+        "global_tail",
+        "tails",
     )
 
     parameters_version: str
@@ -131,6 +148,8 @@ class MitigationParameters(JsonDocument):
     calibrations: list[ContextCalibration] | None = None
     centroids: list[list[float]] | None = None
     cohort: dict[str, list[list[float]]] | None = None
+    global_tail: ContextTail | None = None
+    tails: list[ContextTail] | None = None
 
     VERSION_KEY: ClassVar[str] = "parameters_version"
     INDENT: ClassVar[int] = 1
