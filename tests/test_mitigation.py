@@ -519,6 +519,90 @@ def test_worst_group_threshold_keeps_every_group_at_or_below_the_target(planted)
     assert again == [worst]
 
 
+# --- inputs without mated comparisons (every subject pictured once, as UTKFace) ---------
+
+
+def _one_sample_each(n_subjects: int = 30) -> EmbeddingTable:
+    """The planted templates, one per subject: every comparison is non-mated."""
+    _, table = _planted(n_subjects=n_subjects)
+    _, first = np.unique(table.subject, return_index=True)
+    return dataclasses.replace(
+        table,
+        values=table.values[first],
+        rows=np.arange(len(first), dtype=np.int64),
+        subject=table.subject[first],
+        attributes={"grp": table.attributes["grp"][first]},
+    )
+
+
+def test_methods_on_non_mated_scores_alone_run_without_mated_comparisons() -> None:
+    table = _one_sample_each()
+    cs = compare_all(table)
+    assert not cs.mated.any()
+    data = MitigationData.of(cs, ["grp"], table=table)
+    for method in (GlobalCalibration(), FairCal(), BetaOracle()):
+        assert "no mated comparisons" in (method.unavailable(data) or ""), method.name
+    methods = [PerGroupThresholds(fit_fmr=TARGET), ZNorm(), TNorm(), FSN(fit_fmr=TARGET), Oracle()]
+    assert all(m.unavailable(data) is None for m in methods)
+    held = cross_validate(data, methods, folds=3, seed=0)
+    # No mated comparison to calibrate on: no probabilities, hence no calibration error.
+    assert held.baseline_log_odds is None and all(v is None for v in held.log_odds.values())
+    for m in methods:
+        assert np.all(np.isfinite(held.scores[m.name])), m.name
+    # A method that fits the probability of a mated comparison is refused with its reason.
+    with pytest.raises(InputError, match="have no mated one, which faircal need"):
+        cross_validate(data, [FSN(fit_fmr=TARGET), FairCal()], folds=3, seed=0)
+
+
+def _embed_output(path: Path, table: EmbeddingTable) -> Path:
+    """``table`` written as the output of ``faceparity embed``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    level = table.levels["grp"]
+    columns = {
+        "path": [f"{i}.png" for i in range(len(table.rows))],
+        "subject": [table.subject_ids[s] for s in table.subject],
+        "grp": [level[g] for g in table.attributes["grp"]],
+        "status": ["enrolled"] * len(table.rows),
+        "reason": [""] * len(table.rows),
+        "embedding": table.values.tolist(),
+    }
+    meta = {b"faceparity": json.dumps({"kind": "faceparity-embeddings", "version": 1}).encode()}
+    pq.write_table(pa.table(columns).replace_schema_metadata(meta), path)
+    return path
+
+
+@pytest.mark.slow
+def test_mitigate_embeddings_without_mated_comparisons_reports_fmr(tmp_path: Path) -> None:
+    path = _embed_output(tmp_path / "embeddings.parquet", _one_sample_each())
+    out = tmp_path / "out"
+    base = [
+        "embeddings", str(path), "--group-by", "grp", "--fmr", "1e-2", "--clusters", "4",
+        "--folds", "3", "--replicates", "20",
+    ]  # fmt: skip
+    run = _mitigate([*base, "-o", str(out)])
+    assert run.exit_code == 0, run.stderr
+    for name in ("global-calibration", "faircal", "oracle-beta"):
+        assert f"note: {name} fits the probability of a mated comparison" in run.stderr
+    from faceparity.results.mitigation import MitigationResult
+
+    result = MitigationResult.read_json(out / "mitigation.json")
+    ran = ["per-group-thresholds", "z-norm", "t-norm", "fsn", "oracle"]
+    assert [o.method for o in result.outcomes] == ran
+    for outcome in result.outcomes:
+        (point,) = outcome.points
+        assert all(g.fmr_before is not None and g.fmr_after is not None for g in point.groups)
+        assert all(g.fnmr_before is None and g.fnmr_after is None for g in point.groups)
+        assert all(c.before is None and c.after is None for c in outcome.calibration)
+    # Only methods that need mated comparisons asked for: refused, nothing written.
+    again = tmp_path / "again"
+    run = CliRunner().invoke(cli.main, ["mitigate", *base, "--method", "faircal", "-o", str(again)])
+    assert run.exit_code == 2
+    assert "no method can run on this input: faircal fits the probability" in run.stderr
+    assert not again.exists()
+
+
 # --- the command ------------------------------------------------------------------------
 
 
@@ -618,22 +702,8 @@ def test_mitigate_bad_input_is_exit_2_and_writes_nothing(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_mitigate_the_output_of_embed_runs_the_embedding_methods(tmp_path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     _, table = _planted(n_subjects=8)
-    level = table.levels["grp"]
-    columns = {
-        "path": [f"{i}.png" for i in range(len(table.rows))],
-        "subject": [table.subject_ids[s] for s in table.subject],
-        "grp": [level[g] for g in table.attributes["grp"]],
-        "status": ["enrolled"] * len(table.rows),
-        "reason": [""] * len(table.rows),
-        "embedding": table.values.tolist(),
-    }
-    meta = {b"faceparity": json.dumps({"kind": "faceparity-embeddings", "version": 1}).encode()}
-    path = tmp_path / "embeddings.parquet"
-    pq.write_table(pa.table(columns).replace_schema_metadata(meta), path)
+    path = _embed_output(tmp_path / "embeddings.parquet", table)
     out = tmp_path / "out"
     args = [
         "embeddings", str(path), "--group-by", "grp", "--fmr", "1e-2", "--clusters", "8",

@@ -142,6 +142,7 @@ class FairCal(Method):
     reference: ClassVar[str] = "Salvador et al. 2022 (ICLR)"
     needs_group_labels: ClassVar[bool] = False
     needs_embeddings: ClassVar[bool] = True
+    needs_mated: ClassVar[bool] = True
     calibrated: ClassVar[bool] = True
 
     def fit(self, data: MitigationData, on: FitSet) -> MitigationParameters:

@@ -35,13 +35,15 @@ class HeldOut:
     """The held-out comparisons of every fold, and what each method made of them.
 
     Arrays are over the tested comparisons, in the order of ``np.flatnonzero(tested)``.
+    The log-odds (probabilities of a mated comparison, for the calibration error) are
+    None where some fold's training comparisons hold no mated one to calibrate on.
     """
 
     tested: npt.NDArray[np.bool_]
     fold: npt.NDArray[np.int64]
-    baseline_log_odds: FloatArray
+    baseline_log_odds: FloatArray | None
     scores: dict[str, FloatArray]
-    log_odds: dict[str, FloatArray]
+    log_odds: dict[str, FloatArray | None]
     parameters: dict[str, list[MitigationParameters]]
     n_folds: int
     n_dropped: list[int]
@@ -109,17 +111,25 @@ def cross_validate(
     log_odds = {m.name: np.empty(n) for m in methods}
     parameters: dict[str, list[MitigationParameters]] = {m.name: [] for m in methods}
     s = data.similarity
+    calibrating = True  # every fold so far had mated training comparisons
     for fold in parts:
         if not np.any(fold.test):
             continue
         where = position[fold.test]
         fold_index[where] = fold.index
         mated_train = cs.mated[fold.train]
-        if mated_train.all() or not mated_train.any():
-            raise InputError(
-                f"fold {fold.index}: its training comparisons need mated and non-mated ones"
-            )
-        baseline[where] = apply_beta(fit_beta(s[fold.train], mated_train), s[fold.test])
+        if mated_train.all():
+            raise InputError(f"fold {fold.index}: its training comparisons have no non-mated one")
+        if not mated_train.any():
+            need = [m.name for m in methods if m.needs_mated]
+            if need:
+                raise InputError(
+                    f"fold {fold.index}: its training comparisons have no mated one, which "
+                    f"{', '.join(need)} need (they fit the probability of a mated comparison)"
+                )
+            calibrating = False
+        else:
+            baseline[where] = apply_beta(fit_beta(s[fold.train], mated_train), s[fold.test])
         on = FitSet(
             rows=fold.train,
             subjects=fold.train_subjects,
@@ -130,14 +140,15 @@ def cross_validate(
             params = _fit(method, data, on)
             new = method.apply(params, data, fold.test)
             scores[method.name][where] = new
-            log_odds[method.name][where] = _log_odds(method, params, data, fold, new)
+            if calibrating:
+                log_odds[method.name][where] = _log_odds(method, params, data, fold, new)
             parameters[method.name].append(params)
     return HeldOut(
         tested=tested,
         fold=fold_index,
-        baseline_log_odds=baseline,
+        baseline_log_odds=baseline if calibrating else None,
         scores=scores,
-        log_odds=log_odds,
+        log_odds={k: v if calibrating else None for k, v in log_odds.items()},
         parameters=parameters,
         n_folds=len(parts),
         n_dropped=[f.n_dropped for f in parts],

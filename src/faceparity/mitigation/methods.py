@@ -22,7 +22,11 @@ method                        labels       embeddings  from
 ============================  ===========  ==========  ==========================================
 
 The k-means methods (FSN, FairCal) and the cohort T-norm read templates, so they are
-unavailable on pair tables (:attr:`Method.needs_embeddings`).
+unavailable on pair tables (:attr:`Method.needs_embeddings`). The beta calibrations
+(``global-calibration``, ``faircal``, ``oracle-beta``) fit the probability of a mated
+comparison, so they need mated training comparisons (:attr:`Method.needs_mated`); the
+others read only non-mated scores and run on inputs with none (every subject pictured
+once, as UTKFace), where the audit reads FMR alone.
 """
 
 from __future__ import annotations
@@ -83,6 +87,9 @@ class Method(abc.ABC):
     reference: ClassVar[str]
     needs_group_labels: ClassVar[bool]
     needs_embeddings: ClassVar[bool] = False
+    needs_mated: ClassVar[bool] = False
+    """Whether fitting reads mated comparisons (a calibration to the probability of one);
+    the others read only non-mated scores, and run on inputs without mated comparisons."""
     calibrated: ClassVar[bool] = False
     """Whether the new scores are log-odds of a mated comparison (else calibrated after)."""
 
@@ -102,6 +109,11 @@ class Method(abc.ABC):
             return (
                 f"{self.name} reads the templates (embeddings) of the samples; the input is "
                 "a table of scores without embeddings, so it is unavailable"
+            )
+        if self.needs_mated and not data.comparisons.mated.any():
+            return (
+                f"{self.name} fits the probability of a mated comparison; the input has no "
+                "mated comparisons (no subject with two samples), so it is unavailable"
             )
         return None
 
@@ -147,6 +159,7 @@ class GlobalCalibration(Method):
     description: ClassVar[str] = "beta calibration of all scores (monotone: no rate changes)"
     reference: ClassVar[str] = "Kull et al. 2017; Salvador et al. 2022 (baseline calibration)"
     needs_group_labels: ClassVar[bool] = False
+    needs_mated: ClassVar[bool] = True
     calibrated: ClassVar[bool] = True
 
     def fit(self, data: MitigationData, on: FitSet) -> MitigationParameters:
@@ -370,6 +383,7 @@ class BetaOracle(Method):
     description: ClassVar[str] = "beta calibration per true group (FairCal's oracle)"
     reference: ClassVar[str] = "Salvador et al. 2022 (ICLR), oracle"
     needs_group_labels: ClassVar[bool] = True
+    needs_mated: ClassVar[bool] = True
     calibrated: ClassVar[bool] = True
 
     def fit(self, data: MitigationData, on: FitSet) -> MitigationParameters:

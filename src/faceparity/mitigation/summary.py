@@ -140,20 +140,17 @@ def _accuracy(before: AuditResult, after: AuditResult, targets: list[float]) -> 
 def _calibration(
     grouping: Grouping,
     mated: npt.NDArray[np.bool_],
-    before: npt.NDArray[np.float64],
-    after: npt.NDArray[np.float64],
+    before: npt.NDArray[np.float64] | None,
+    after: npt.NDArray[np.float64] | None,
 ) -> list[GroupCalibrationError]:
+    def ks(log_odds: npt.NDArray[np.float64] | None, rows: npt.NDArray[np.bool_]) -> float | None:
+        return None if log_odds is None else ks_calibration_error(log_odds[rows], mated[rows])
+
     out = []
     codes = grouping.codes
     for g, group in enumerate(grouping.groups):
         rows = (codes[:, 0] == g) & (codes[:, 1] == g)
-        out.append(
-            GroupCalibrationError(
-                group.label,
-                ks_calibration_error(before[rows], mated[rows]),
-                ks_calibration_error(after[rows], mated[rows]),
-            )
-        )
+        out.append(GroupCalibrationError(group.label, ks(before, rows), ks(after, rows)))
     return out
 
 
@@ -165,13 +162,14 @@ def compare_method(
     targets: list[float],
     grouping: Grouping,
     mated: npt.NDArray[np.bool_],
-    before_log_odds: npt.NDArray[np.float64],
-    after_log_odds: npt.NDArray[np.float64],
+    before_log_odds: npt.NDArray[np.float64] | None,
+    after_log_odds: npt.NDArray[np.float64] | None,
 ) -> MethodOutcome:
     """What ``name`` changed between the baseline audit ``before`` and its own ``after``.
 
     ``grouping`` and ``mated`` are those of the held-out comparisons, in the order of
-    the two arrays of log-odds.
+    the two arrays of log-odds (None where there were no mated training comparisons to
+    calibrate on: the calibration errors are then None).
     """
     points = []
     for target in targets:

@@ -178,7 +178,12 @@ def _outcome(outcome: MethodOutcome) -> list[Section]:
             f"{name}-calibration",
             f"{name}: calibration error per group (KS)",
             "KS calibration error of the probabilities of the comparisons within each group "
-            "(before: a global calibration of the raw scores).",
+            "(before: a global calibration of the raw scores)."
+            + (
+                " Not available: the training comparisons hold no mated one to calibrate on."
+                if all(c.before is None and c.after is None for c in outcome.calibration)
+                else ""
+            ),
             ("group", "before", "after"),
             calibration,
         )

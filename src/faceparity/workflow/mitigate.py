@@ -200,6 +200,11 @@ def run_mitigation(request: MitigationRequest, *, message: Message = silent) -> 
                 results=None if why else f"{name}/results.json",
             )
         )
+    if not methods:
+        raise UsageError(
+            "no method can run on this input: "
+            + "; ".join(r.unavailable for r in records if r.unavailable)
+        )
     seed = request.intervals.seed
     fold_of = None
     fold_source = f"{request.folds} random folds of subjects (seed {seed})"
