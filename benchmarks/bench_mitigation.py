@@ -16,6 +16,21 @@ MORPH (``../shared/data/morph-embeddings``, 268 real 128-d embeddings of 50 subj
 sex from the file names): all pairs, five random folds of subjects, FSN and FairCal
 (k-means on the training templates) before and after, groups by sex.
 
+UTKFace (``../shared/data/utkface-sample``, 2,000 face chips, 200 per sex x race cell,
+**no identity labels**: each image its own subject, every comparison non-mated): the
+images embedded by ``faceparity embed`` (MTCNN and the ONNX embedder of
+``../shared/models``, whole process), every pair, five random folds of subjects; FSN
+(no labels at deployment) and, for reference, per-group thresholds and the oracle
+(labels): each sex x race group's FMR (demographically matched comparisons) at one
+global threshold set at the target FMR on all held-out comparisons, before and after,
+with the spread (Gini, max/min) and its interval. FMR only: there is no FNMR to measure.
+
+Identity sample (``../shared/data/identity-sample``, 80 photographs of 23 people, sex
+labels): embedded the same way, every pair, five random folds of subjects; FairCal
+before and after at several global target FMRs up to 0.1, each group's FMR and FNMR with
+the counts they come from. Far too small for a demographic conclusion: printed so that
+a reader sees how few errors there are to measure.
+
 Intervals: the subject bootstrap (``--replicates``, default 200). Run from the project
 root: ``.venv/bin/python benchmarks/bench_mitigation.py``; the data are never copied.
 """
@@ -25,7 +40,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,11 +55,13 @@ from faceparity.mitigation import (
     held_out_comparisons,
     make_method,
 )
+from faceparity.model.comparisons import ComparisonSet
 from faceparity.model.config import AuditConfig, ScoreKind, ThresholdPolicy
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.embeddings import EmbeddingTable, compare_all
 from faceparity.readers.pairs import read_pairs
 from faceparity.results.audit import AuditResult, OperatingPoint
+from faceparity.results.common import Interval
 from faceparity.workflow.audit import audit_comparisons
 from faceparity.workflow.request import IntervalSettings
 
@@ -209,15 +228,203 @@ def morph(targets: list[float], replicates: int, clusters: int) -> None:
                 print(f"    {g.label}: FMR {_fmt(g.fmr)} FNMR {_fmt(g.fnmr, '.4f')}")
 
 
+MODELS = DATA.parent / "models"
+ONNX_MODEL = MODELS / "faceplugin" / "fr_feature.onnx"
+ONNX_SPEC = (
+    Path(__file__).resolve().parents[1] / "examples" / "models" / "faceplugin-fr-feature.toml"
+)
+
+
+def embed(manifest: Path, root: Path, out: Path, threads: int) -> Path | None:
+    """``faceparity embed`` (MTCNN, the ONNX embedder) as a user runs it; None when it cannot."""
+    for needed in (manifest, ONNX_MODEL, MODELS / "mtcnn", ONNX_SPEC):
+        if not needed.exists():
+            print(f"{needed} is not available; skipped")
+            return None
+    args = ["embed", str(manifest), "--root", str(root), "--detector", f"mtcnn:{MODELS / 'mtcnn'}"]
+    args += ["--embedder", str(ONNX_MODEL), "--model-spec", str(ONNX_SPEC), "--no-cache"]
+    args += ["--device", "cpu", "--threads", str(threads), "-o", str(out)]
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "faceparity", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        print(f"faceparity embed failed ({done.returncode}); skipped\n{done.stderr}")
+        return None
+    print(f" faceparity embed {manifest.parent.name}: {time.perf_counter() - start:.0f} s")
+    return out
+
+
+def _pipeline_data(path: Path, group_by: list[str]) -> tuple[ComparisonSet, MitigationData]:
+    from faceparity.readers.pipeline_output import load_pipeline_output
+
+    table, _ = load_pipeline_output(path, columns_as_attributes=group_by)
+    cs = compare_all(table, file=str(path))
+    return cs, MitigationData.of(cs, group_by, table=table)
+
+
+def _interval(ci: Interval | None, spec: str) -> str:
+    if ci is None or ci.ci_low is None or ci.ci_high is None:
+        return ""
+    return f" [{format(ci.ci_low, spec)}, {format(ci.ci_high, spec)}]"
+
+
+def _spread(point: OperatingPoint) -> str:
+    fmr = point.summary.fmr
+    gini, ratio = fmr.gini, fmr.max_min
+    text = f"FMR gini {_fmt(gini.value, '.3f')}{_interval(gini.value_ci, '.3f')}"
+    text += f", max/min {_fmt(ratio.value, '.2f')}{_interval(ratio.value_ci, '.2f')}"
+    if ratio.value is None and ratio.undefined_reason:
+        text += f" ({ratio.undefined_reason})"
+    return text
+
+
+def utkface(targets: list[float], replicates: int, clusters: int, threads: int) -> None:
+    root = DATA / "utkface-sample"
+    print("\n== UTKFace: FSN on real embeddings, no mated comparisons (FMR only) ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = embed(root / "manifest.csv", root, Path(tmp) / "embeddings.parquet", threads)
+        if path is None:
+            return
+        group_by = ["sex", "race"]
+        cs, data = _pipeline_data(path, group_by)
+    print(
+        f" {len(cs.subject_ids)} enrolled images (each its own subject), {len(cs)} comparisons, "
+        f"{int(cs.mated.sum())} mated"
+    )
+    for target in targets:
+        methods = [
+            make_method(n, fit_fmr=target, clusters=clusters)
+            for n in ("fsn", "per-group-thresholds", "oracle")
+        ]
+        held = cross_validate(data, methods, folds=5, seed=0)
+        before = _point(
+            _audit(held_out_comparisons(cs, held.tested), group_by, [target], replicates), target
+        )
+        after = {
+            m.name: _point(
+                _audit(
+                    held_out_comparisons(cs, held.tested, held.scores[m.name]),
+                    group_by,
+                    [target],
+                    replicates,
+                ),
+                target,
+            )
+            for m in methods
+        }
+        print(
+            f" global target FMR {target:g} on the {int(held.tested.sum())} held-out comparisons "
+            f"(5 folds of subjects; FSN with {clusters} clusters asked, at most one per 20 "
+            "training templates)"
+        )
+        head = f"  {'group':14s} {'before: FMR':>12s} {'false/non-mated':>16s}"
+        print(head + "".join(f" | {m.name + ': FMR':>26s} {'false':>6s}" for m in methods))
+        for g, *others in zip(before.groups, *(p.groups for p in after.values()), strict=True):
+            counts = f"{g.n_false_matches}/{g.n_non_mated}"
+            line = f"  {g.label:14s} {_fmt(g.fmr, '.5f'):>12s} {counts:>16s}"
+            for o in others:
+                fmr = _fmt(o.fmr, ".5f") + _interval(o.fmr_ci, ".4f")
+                line += f" | {fmr:>26s} {o.n_false_matches:>6d}"
+            print(line)
+        print(f"  {'before':22s} {_spread(before)}")
+        for name, point in after.items():
+            rose = [
+                a.label
+                for a, b in zip(point.groups, before.groups, strict=True)
+                if a.fmr is not None and b.fmr is not None and a.fmr > b.fmr
+            ]
+            print(f"  {name:22s} {_spread(point)}")
+            print(f"  {'':22s} FMR rose for {len(rose)} of {len(point.groups)}: {', '.join(rose)}")
+    print(
+        "  (intervals: subject bootstrap, percentile; for a spread measure the resampled "
+        "rates add spread, so an interval can lie above its point estimate)"
+    )
+
+
+def identity(targets: list[float], replicates: int, threads: int) -> None:
+    root = DATA / "identity-sample"
+    print("\n== Identity sample: FairCal on real embeddings, both error types ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = embed(root / "manifest.csv", root, Path(tmp) / "embeddings.parquet", threads)
+        if path is None:
+            return
+        cs, data = _pipeline_data(path, ["sex"])
+    clusters = 100
+    held = cross_validate(data, [make_method("faircal", clusters=clusters)], folds=5, seed=0)
+    base_cs = held_out_comparisons(cs, held.tested)
+    after_cs = held_out_comparisons(cs, held.tested, held.scores["faircal"])
+    print(
+        f" {len(cs.subject_ids)} subjects, {len(cs)} comparisons ({int(cs.mated.sum())} mated); "
+        f"held out: {len(base_cs)} ({int(base_cs.mated.sum())} mated), 5 folds of subjects; "
+        f"FairCal: {len(held.parameters['faircal'][0].centroids or [])} clusters in fold 0 "
+        "(at most one per 20 training templates)"
+    )
+    before = _audit(base_cs, ["sex"], targets, replicates)
+    after = _audit(after_cs, ["sex"], targets, replicates)
+    print(
+        f"  {'target':>7s} {'group':5s} {'FMR before':>11s} {'(false/non-mated)':>18s}"
+        f" {'FMR after':>10s} {'(false)':>8s} {'FNMR before':>12s} {'(misses/mated)':>15s}"
+        f" {'FNMR after':>11s} {'(misses)':>9s}"
+    )
+    for target in targets:
+        p0, p1 = _point(before, target), _point(after, target)
+        rows = [(p0.overall, p1.overall, "all")] if p0.overall and p1.overall else []
+        rows += [(g0, g1, g0.label) for g0, g1 in zip(p0.groups, p1.groups, strict=True)]
+        for a, b, label in rows:
+            print(
+                f"  {target:7g} {label:5s} {_fmt(a.fmr, '.4f'):>11s} "
+                f"{f'({a.n_false_matches}/{a.n_non_mated})':>18s} {_fmt(b.fmr, '.4f'):>10s} "
+                f"{f'({b.n_false_matches})':>8s} {_fmt(a.fnmr, '.4f'):>12s} "
+                f"{f'({a.n_false_non_matches}/{a.n_mated})':>15s} {_fmt(b.fnmr, '.4f'):>11s} "
+                f"{f'({b.n_false_non_matches})':>9s}"
+            )
+    print("  separation: non-mated comparisons scoring at or above the lowest mated one")
+    overlap = 0
+    for name, held_cs in (("before", base_cs), ("faircal", after_cs)):
+        codes = held_cs.attributes["sex"]
+        cells = [("all", np.ones(len(held_cs), dtype=bool))]
+        cells += [
+            (level, (codes[:, 0] == k) & (codes[:, 1] == k))
+            for k, level in enumerate(held_cs.levels["sex"])
+        ]
+        parts = []
+        for label, rows in cells:
+            mated = held_cs.similarity[rows & held_cs.mated]
+            non_mated = held_cs.similarity[rows & ~held_cs.mated]
+            if len(mated) and len(non_mated):
+                above = int(np.sum(non_mated >= mated.min()))
+                overlap += above
+                parts.append(f"{label} {above}/{len(non_mated)} (FMR {above / len(non_mated):.4f})")
+        print(f"    {name:8s} " + "; ".join(parts))
+    if overlap == 0:
+        print(
+            "  the held-out mated and non-mated scores do not overlap, before or after FairCal: "
+            "FNMR is 0 at every operating point, so FairCal's effect on FNMR cannot be "
+            "measured on this sample (only its effect on the FMR of each group, above)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default="1e-2,1e-3")
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--clusters", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1, help="of faceparity embed")
+    parser.add_argument(
+        "--only", choices=["bfw", "morph", "utkface", "identity"], action="append", default=None
+    )
     args = parser.parse_args(argv)
     targets = [float(t) for t in args.targets.split(",")]
-    bfw(targets, args.replicates)
-    morph([max(targets)], args.replicates, args.clusters)
+    only = set(args.only or ["bfw", "morph", "utkface", "identity"])
+    if "bfw" in only:
+        bfw(targets, args.replicates)
+    if "morph" in only:
+        morph([max(targets)], args.replicates, args.clusters)
+    if "utkface" in only:
+        utkface(targets, args.replicates, args.clusters, args.threads)
+    if "identity" in only:
+        identity([1e-3, 1e-2, 5e-2, 1e-1], args.replicates, args.threads)
     return 0
 
 

@@ -232,6 +232,39 @@ def test_oracle_reads_each_group_at_its_own_fmr() -> None:
     np.testing.assert_allclose(mixed, -np.log(0.5 * fa + 0.5 * fb))
 
 
+def test_oracle_reads_a_pair_of_groups_at_its_own_fmr() -> None:
+    # F|F, M|M and F|M non-mated comparisons, each kind with its own score distribution:
+    # one global threshold on the oracle's scores reads every kind at the target.
+    rng = np.random.default_rng(6)
+    n = 2000
+    kinds = [("F", "F", 1.0), ("M", "M", 0.0), ("F", "M", -1.0)]
+    score = np.concatenate([rng.normal(mu, 1.0, n) for _, _, mu in kinds])
+    sex_a = np.repeat([a for a, _, _ in kinds], n)
+    sex_b = np.repeat([b for _, b, _ in kinds], n)
+    cs = ComparisonSet.from_arrays(
+        score=score,
+        mated=np.zeros(3 * n, bool),
+        score_kind=ScoreKind.SIMILARITY,
+        subject_a=[f"s{i}" for i in range(3 * n)],
+        subject_b=[f"t{i}" for i in range(3 * n)],
+        attributes_a={"sex": list(sex_a)},
+        attributes_b={"sex": list(sex_b)},
+    )
+    data = MitigationData.of(cs, ["sex"])
+    on = _everything(data)
+    params = Oracle().fit(data, on)
+    assert [t.context for t in params.tails or []] == ["F", "M", "F | M"]
+    new = Oracle().apply(params, data, on.rows)
+    t = SortedScores(new).threshold_at_fmr(0.01)
+    for k in range(3):
+        kind = slice(k * n, (k + 1) * n)
+        assert np.mean(new[kind] >= t) == pytest.approx(0.01, abs=0.002), kinds[k]
+        # Each kind read through its own map: -ln of its own share at or above.
+        own = score[kind]
+        top = np.sort(own)[-5]
+        assert new[kind][own == top][0] == pytest.approx(-np.log(5 / n))
+
+
 def test_beta_calibration_and_ks() -> None:
     rng = np.random.default_rng(0)
     s = np.r_[rng.normal(1, 1, 3000), rng.normal(-1, 1, 3000)]

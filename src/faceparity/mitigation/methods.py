@@ -32,6 +32,7 @@ once, as UTKFace), where the audit reads FMR alone.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -49,7 +50,7 @@ from faceparity.mitigation.contexts import (
     znormed,
 )
 from faceparity.mitigation.data import MitigationData
-from faceparity.mitigation.tails import combine_tails, fit_tail
+from faceparity.mitigation.tails import combine_tails, fit_tail, tail_scores
 from faceparity.results.mitigation import (
     MITIGATION_VERSION,
     ContextShift,
@@ -320,22 +321,25 @@ class Oracle(Method):
     :class:`BetaOracle`, ``oracle-beta``): the beta map fits the whole distribution and
     extrapolates the tail a low target FMR is read in, and there missed the target for
     two planted groups of eight; the empirical tail is read, not extrapolated, wherever
-    the group has non-mated training scores. A comparison across two groups reads
-    ``theta FMR_a + (1 - theta) FMR_b`` (FairCal's combination), ``theta`` the share of
-    side a's group in the two groups' non-mated training comparisons; a group with fewer
-    than 10 non-mated training comparisons uses the map of all of them. Reads only
-    non-mated comparisons. Needs group labels at deployment.
+    the group has non-mated training scores.
+
+    A comparison across two groups reads its pair of groups' own map when that pair has
+    at least 10 non-mated training comparisons (as the per-group thresholds give each
+    pair of groups its threshold, so that a global threshold set over all comparisons
+    lands at the target for every kind), else ``theta FMR_a + (1 - theta) FMR_b``
+    (FairCal's combination), ``theta`` the share of side a's group in the two groups'
+    non-mated training comparisons. A group with fewer than 10 non-mated training
+    comparisons uses the map of all of them. Reads only non-mated comparisons. Needs
+    group labels at deployment.
     """
 
     name: ClassVar[str] = "oracle"
-    description: ClassVar[str] = "each true group's scores mapped to its own FMR"
-    reference: ClassVar[str] = (
-        "Salvador et al. 2022 (ICLR), oracle; empirical tail in place of beta"
-    )
+    description: ClassVar[str] = "each true group's (and pair of groups') scores mapped to its FMR"
+    reference: ClassVar[str] = "Salvador et al. 2022 (ICLR), oracle (empirical tail, not beta)"
     needs_group_labels: ClassVar[bool] = True
 
     def fit(self, data: MitigationData, on: FitSet) -> MitigationParameters:
-        """The map of all non-mated training scores, and each group's."""
+        """The map of all non-mated training scores, each group's, each pair of groups'."""
         nm = on.rows & ~data.comparisons.mated
         scores = data.similarity[nm]
         global_tail = fit_tail("overall", scores, minimum=2)
@@ -343,20 +347,54 @@ class Oracle(Method):
             raise ValueError(
                 "the oracle needs non-mated comparisons with at least two distinct scores"
             )
-        parts = by_context(data.groups[nm], scores, len(data.grouping.groups), involving=False)
+        labels = _labels(data)
+        cell = _cell_index(data.groups[nm], len(labels))
+        names = _cell_names(data)
+        parts = by_context(np.stack([cell, cell], axis=1), scores, len(names), involving=False)
+        fitted = [fit_tail(name, values) for name, (values, _) in zip(names, parts, strict=True)]
+        pairs = [(i, j) for i in range(len(labels)) for j in range(i, len(labels))]
         tails = [
-            fit_tail(label, values) for label, (values, _) in zip(_labels(data), parts, strict=True)
+            dataclasses.replace(fitted[k], context=labels[i])
+            for k, (i, j) in enumerate(pairs)
+            if i == j
         ]
+        tails += [fitted[k] for k, (i, j) in enumerate(pairs) if i != j]
         return self._parameters(data, on, global_tail=global_tail, tails=tails)
 
     def apply(
         self, parameters: MitigationParameters, data: MitigationData, rows: npt.NDArray[np.bool_]
     ) -> FloatArray:
-        """``-ln FMR`` of each comparison under its groups' maps."""
+        """``-ln FMR`` of each comparison under its pair of groups' map, or its groups'."""
         self._check(parameters)
         assert parameters.tails is not None and parameters.global_tail is not None
-        codes = _group_codes(data, rows, [t.context for t in parameters.tails])
-        return combine_tails(data.similarity[rows], codes, parameters.global_tail, parameters.tails)
+        tails = parameters.tails
+        s = data.similarity[rows]
+        codes = _group_codes(data, rows, [t.context for t in tails])
+        out = combine_tails(s, codes, parameters.global_tail, tails)
+        labels = _labels(data)
+        names = _cell_names(data)
+        own = {t.context: t for t in tails if t.scores is not None}
+        cell = _cell_index(data.groups[rows], len(labels))
+        order = np.argsort(cell, kind="stable")
+        bounds = np.searchsorted(cell[order], np.arange(len(names) + 1))
+        for c, name in enumerate(names):
+            tail = own.get(name)
+            if tail is None or bounds[c] == bounds[c + 1]:
+                continue  # a group's own cell, or a pair of groups without its own map
+            where = order[bounds[c] : bounds[c + 1]]
+            out[where] = tail_scores(tail, s[where])
+        return out
+
+
+def _cell_index(groups: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
+    """Each comparison's cell (unordered pair of groups) in the order of :func:`_cell_names`.
+
+    ``-1`` where a side has no group.
+    """
+    g = groups.astype(np.int64)
+    lo, hi = np.minimum(g[:, 0], g[:, 1]), np.maximum(g[:, 0], g[:, 1])
+    offsets = np.array([i * n - i * (i - 1) // 2 for i in range(n)] + [0], dtype=np.int64)
+    return np.where(lo >= 0, offsets[lo] + (hi - lo), -1)
 
 
 @dataclass(frozen=True)
