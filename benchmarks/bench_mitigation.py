@@ -66,7 +66,7 @@ from faceparity.workflow.audit import audit_comparisons
 from faceparity.workflow.request import IntervalSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-SCORE_METHODS = ("global-calibration", "per-group-thresholds", "z-norm", "oracle")
+SCORE_METHODS = ("global-calibration", "per-group-thresholds", "z-norm", "oracle", "oracle-beta")
 
 
 def _point(result: AuditResult, target: float) -> OperatingPoint:

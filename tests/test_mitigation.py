@@ -611,11 +611,14 @@ def test_mitigate_embeddings_without_mated_comparisons_reports_fmr(tmp_path: Pat
     path = _embed_output(tmp_path / "embeddings.parquet", _one_sample_each())
     out = tmp_path / "out"
     base = [
-        "embeddings", str(path), "--group-by", "grp", "--fmr", "1e-2", "--clusters", "4",
+        "embeddings", str(path), "--group-by", "grp", "--fmr", "1e-3", "--clusters", "4",
         "--folds", "3", "--replicates", "20",
     ]  # fmt: skip
     run = _mitigate([*base, "-o", str(out)])
     assert run.exit_code == 0, run.stderr
+    # A spread that cannot be computed says why (here: groups without a false match).
+    assert "FMR max/min n/a (unbounded: zero observed errors in " in run.stdout
+    assert "n/a ->" not in run.stdout and "n/a;" not in run.stdout
     for name in ("global-calibration", "faircal", "oracle-beta"):
         assert f"note: {name} fits the probability of a mated comparison" in run.stderr
     from faceparity.results.mitigation import MitigationResult
@@ -628,6 +631,8 @@ def test_mitigate_embeddings_without_mated_comparisons_reports_fmr(tmp_path: Pat
         assert all(g.fmr_before is not None and g.fmr_after is not None for g in point.groups)
         assert all(g.fnmr_before is None and g.fnmr_after is None for g in point.groups)
         assert all(c.before is None and c.after is None for c in outcome.calibration)
+        fnmr = next(m for m in point.measures if m.name == "fnmr.gini")
+        assert fnmr.before is None and "fewer than two groups" in (fnmr.before_reason or "")
     # Only methods that need mated comparisons asked for: refused, nothing written.
     again = tmp_path / "again"
     run = CliRunner().invoke(cli.main, ["mitigate", *base, "--method", "faircal", "-o", str(again)])
@@ -733,6 +738,33 @@ def test_mitigate_bad_input_is_exit_2_and_writes_nothing(tmp_path: Path) -> None
     assert sorted(p.name for p in inside.iterdir()) == ["mitigation.json"]
 
 
+def test_mitigate_names_every_missing_option_and_the_kind_of_output(tmp_path: Path) -> None:
+    table = _pairs_csv(tmp_path / "pairs.csv")
+    run = CliRunner().invoke(cli.main, ["mitigate", "bfw", str(table)])
+    assert run.exit_code == 2
+    assert "Missing options '--score', '-o' / '--output'." in run.stderr
+    run = CliRunner().invoke(cli.main, ["mitigate", "pairs", str(table), "-o", str(tmp_path)])
+    assert run.exit_code == 2
+    assert "Missing options '--score', '--score-kind', '--subjects', '--group-by'." in run.stderr
+    # One missing: click's own message; --help is never refused.
+    run = CliRunner().invoke(cli.main, ["mitigate", "bfw", str(table), "-o", str(tmp_path)])
+    assert run.exit_code == 2 and "Missing option '--score'." in run.stderr
+    assert CliRunner().invoke(cli.main, ["mitigate", "bfw", "--help"]).exit_code == 0
+    # -o is a folder for the analyses and a file for apply; the other kind is refused.
+    run = CliRunner().invoke(
+        cli.main, ["mitigate", "bfw", str(table), "--score", "score", "-o", str(table)]
+    )
+    assert run.exit_code == 2
+    assert f"{table} is a file; expected a folder (new or existing)" in run.stderr
+    run = CliRunner().invoke(
+        cli.main,
+        ["mitigate", "apply", str(table), str(table), "--score", "score", "--score-kind",
+         "similarity", "--subjects", "a,b", "-o", str(tmp_path)],
+    )  # fmt: skip
+    assert run.exit_code == 2
+    assert f"{tmp_path} is a folder; expected a file: mitigate apply writes one CSV" in run.stderr
+
+
 @pytest.mark.slow
 def test_mitigate_the_output_of_embed_runs_the_embedding_methods(tmp_path: Path) -> None:
     _, table = _planted(n_subjects=8)
@@ -761,16 +793,17 @@ def test_mitigate_bfw_uses_its_own_folds(tmp_path: Path) -> None:
 
     path = shared_file("bfw-sample", "bfw_sample_pairs.csv")
     out = tmp_path / "out"
+    # BFW's layout: cosine similarities and the eight subgroups (sex x ethnicity) by default.
     args = [
-        "bfw", str(path), "--score", "senet50", "--score-kind", "similarity",
-        "--group-by", "sex,ethnicity", "--fmr", "1e-2", "--method", "per-group-thresholds",
-        "--intervals", "none", "-o", str(out),
+        "bfw", str(path), "--score", "senet50", "--fmr", "1e-2",
+        "--method", "per-group-thresholds", "--intervals", "none", "-o", str(out),
     ]  # fmt: skip
     run = _mitigate(args)
     assert run.exit_code == 0, run.stderr
     from faceparity.results.mitigation import MitigationResult
 
     result = MitigationResult.read_json(out / "mitigation.json")
+    assert result.group_by == ["sex", "ethnicity"] and len(result.outcomes[0].points[0].groups) == 8
     assert result.fold_source == "the values of fold (one per subject)"
     assert result.n_tested == result.n_comparisons and result.folds == 5  # BFW pairs within folds
     (point,) = result.outcomes[0].points

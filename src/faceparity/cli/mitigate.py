@@ -37,20 +37,64 @@ from faceparity.workflow.request import (
 __all__ = ["mitigate"]
 
 
+class _AllMissing(click.Command):
+    """A command that names every missing required option at once, not the first only."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Refuse (exit 2) naming every required option the command line lacks."""
+        given = args[: args.index("--")] if "--" in args else args
+        if not any(a in ("-h", "--help") for a in given):
+            missing = [
+                p.get_error_hint(ctx)
+                for p in self.params
+                if isinstance(p, click.Option) and p.required and not _present(p, given)
+            ]
+            if len(missing) > 1:
+                raise click.UsageError(f"Missing options {', '.join(missing)}.", ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+def _present(option: click.Option, args: list[str]) -> bool:
+    for name in option.opts:
+        for a in args:
+            if a == name or a.startswith(name + "=") or (len(name) == 2 and a.startswith(name)):
+                return True
+    return False
+
+
 @click.group(cls=StrictGroup)
 def mitigate() -> None:
     """Fit post-hoc mitigation methods on some subjects, audit the others, before and after."""
 
 
-def _options(func: Any) -> Any:
+def _output_folder(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    if value.exists() and not value.is_dir():
+        raise click.BadParameter(
+            f"{value} is a file; expected a folder (new or existing): mitigate writes several "
+            "files into it (mitigation.json, mitigation.html, baseline/, one folder per method)",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
+def _options(func: Any, *, group_by: str | None = None) -> Any:
     options = [
-        click.option("--group-by", "group_by", required=True, help="Attributes of the groups."),
+        click.option(
+            "--group-by",
+            "group_by",
+            required=group_by is None,
+            default=group_by,
+            show_default=group_by is not None,
+            help="Attributes of the groups.",
+        ),
         click.option(
             "-o",
             "--output",
             required=True,
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Directory of the baseline and mitigated audits, mitigation.json and .html.",
+            type=click.Path(path_type=Path),
+            callback=_output_folder,
+            help="Folder of the baseline and mitigated audits, mitigation.json and .html.",
         ),
         click.option("--fmr", default="1e-3", show_default=True, help="Target FMRs."),
         click.option(
@@ -120,14 +164,19 @@ def _run(source: Any, opts: dict[str, Any]) -> None:
             continue
         spread = {m.name: m for m in point.measures}["fmr.max_min"]
         worse = ", ".join(f"{d.label} {d.rate}" for d in point.levelling_down) or "none"
+        before = fmt_ratio(spread.before) + (
+            f" ({spread.before_reason})" if spread.before_reason else ""
+        )
+        after = fmt_ratio(spread.after) + (
+            f" ({spread.after_reason})" if spread.after_reason else ""
+        )
         click.echo(
-            f"{method.method}: FMR max/min {fmt_ratio(spread.before)} -> "
-            f"{fmt_ratio(spread.after)}; "
+            f"{method.method}: FMR max/min {before} -> {after}; "
             f"worse at target FMR {point.target_fmr:g}: {worse}"
         )
 
 
-@mitigate.command("pairs")
+@mitigate.command("pairs", cls=_AllMissing)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--score", required=True, help="Score column.")
 @score_kind_option
@@ -161,18 +210,41 @@ def mitigate_pairs(
     _run(source, opts)
 
 
-@mitigate.command("bfw")
+def _output_file(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    if value.is_dir():
+        raise click.BadParameter(
+            f"{value} is a folder; expected a file: mitigate apply writes one CSV",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
+def _bfw_options(func: Any) -> Any:
+    return _options(func, group_by="sex,ethnicity")
+
+
+@mitigate.command("bfw", cls=_AllMissing)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--score", required=True, help="Score column: vgg16, resnet50 or senet50.")
-@score_kind_option
-@_options
+@click.option(
+    "--score-kind",
+    type=click.Choice([k.value for k in ScoreKind]),
+    default=ScoreKind.SIMILARITY.value,
+    show_default=True,
+    help="BFW's scores are cosine similarities (higher: more alike).",
+)
+@_bfw_options
 @_reported
 def mitigate_bfw(path: Path, score: str, score_kind: str, **opts: Any) -> None:
-    """The BFW datatable layout; folds: BFW's own (its fold column) unless --folds-from."""
+    """The BFW datatable layout; folds: BFW's own (its fold column) unless --folds-from.
+
+    Groups: BFW's eight subgroups (sex x ethnicity) unless --group-by.
+    """
     _run(BfwInput(path=path, score=score, score_kind=ScoreKind(score_kind)), opts)
 
 
-@mitigate.command("embeddings")
+@mitigate.command("embeddings", cls=_AllMissing)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--sample-id", "sample_id", default=None, help="Sample id column of --metadata.")
@@ -201,7 +273,7 @@ def mitigate_embeddings(
     _run(source, opts)
 
 
-@mitigate.command("apply")
+@mitigate.command("apply", cls=_AllMissing)
 @click.argument("parameters", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--score", required=True, help="Score column.")
@@ -214,7 +286,8 @@ def mitigate_embeddings(
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
+    callback=_output_file,
     help="CSV of the comparisons with their new scores (mitigated_score).",
 )
 @_reported

@@ -83,7 +83,16 @@ def _point(before: OperatingPoint, after: OperatingPoint) -> PointChange:
         n = after_measures[path]
         change = None if m.value is None or n.value is None else n.value - m.value
         measures.append(
-            MeasureChange(".".join(path), m.value, n.value, change, m.value_ci, n.value_ci)
+            MeasureChange(
+                ".".join(path),
+                m.value,
+                n.value,
+                change,
+                m.value_ci,
+                n.value_ci,
+                before_reason=m.undefined_reason if m.value is None else None,
+                after_reason=n.undefined_reason if n.value is None else None,
+            )
         )
     return PointChange(before.target_fmr, groups, measures, _levelling_down(groups))
 

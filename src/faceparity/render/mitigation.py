@@ -38,6 +38,10 @@ def _with_ci(value: float | None, ci: Interval | None, fmt: object = fmt_rate) -
     return f"{shown} {interval}" if interval else str(shown)
 
 
+def _why(shown: str, reason: str | None) -> str:
+    return f"{shown} ({reason})" if reason else shown
+
+
 def _signed(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.3e}"
 
@@ -118,8 +122,8 @@ def _outcome(outcome: MethodOutcome) -> list[Section]:
         measures = tuple(
             (
                 m.name,
-                _with_ci(m.before, m.before_ci, fmt_ratio),
-                _with_ci(m.after, m.after_ci, fmt_ratio),
+                _why(_with_ci(m.before, m.before_ci, fmt_ratio), m.before_reason),
+                _why(_with_ci(m.after, m.after_ci, fmt_ratio), m.after_reason),
                 fmt_ratio(m.change),
             )
             for m in point.measures

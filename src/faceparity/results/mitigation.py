@@ -203,7 +203,12 @@ class GroupChange:
 
 @dataclass(frozen=True)
 class MeasureChange:
-    """One summary measure before and after (``after - before`` as ``change``)."""
+    """One summary measure before and after (``after - before`` as ``change``).
+
+    ``before_reason`` and ``after_reason`` say why a value is undefined (null).
+    """
+
+    OMIT_WHEN_UNSET: ClassVar[tuple[str, ...]] = ("before_reason", "after_reason")
 
     name: str
     before: float | None
@@ -211,6 +216,8 @@ class MeasureChange:
     change: float | None
     before_ci: Interval | None = None
     after_ci: Interval | None = None
+    before_reason: str | None = None
+    after_reason: str | None = None
 
 
 @dataclass(frozen=True)
