@@ -633,6 +633,14 @@ def test_mitigate_embeddings_without_mated_comparisons_reports_fmr(tmp_path: Pat
         assert all(c.before is None and c.after is None for c in outcome.calibration)
         fnmr = next(m for m in point.measures if m.name == "fnmr.gini")
         assert fnmr.before is None and "fewer than two groups" in (fnmr.before_reason or "")
+    # The page says why FNMR, EER and the calibration error are n/a.
+    from faceparity.render.mitigation import NO_MATED, mitigation_sections
+
+    texts = {x.title: x.text for x in mitigation_sections(result)}
+    assert NO_MATED in texts["fsn: global accuracy"]
+    assert NO_MATED in texts["fsn: groups at target FMR 0.001"]
+    assert "no mated one to calibrate on" in texts["fsn: calibration error per group (KS)"]
+    assert NO_MATED in texts["Worst-group threshold, target FMR 0.001"]
     # Only methods that need mated comparisons asked for: refused, nothing written.
     again = tmp_path / "again"
     run = CliRunner().invoke(cli.main, ["mitigate", *base, "--method", "faircal", "-o", str(again)])

@@ -32,6 +32,9 @@ class Section:
     """Rows printed as worse (levelling down)."""
 
 
+NO_MATED = " FNMR and EER: n/a, there is no mated comparison to read them on."
+
+
 def _with_ci(value: float | None, ci: Interval | None, fmt: object = fmt_rate) -> str:
     shown = fmt(value)  # type: ignore[operator]
     interval = fmt_interval(ci, fmt)
@@ -86,6 +89,8 @@ def _worst(worst: WorstGroupThreshold) -> Section:
         "Every group's FMR is at or below the target; the FNMR cost is the FNMR at this "
         "threshold minus that at the global one."
     )
+    if all(g.fnmr is None for g in worst.groups):
+        text += NO_MATED
     return Section(
         f"worst-{worst.target_fmr:g}",
         f"Worst-group threshold, target FMR {worst.target_fmr:g}",
@@ -114,7 +119,12 @@ def _outcome(outcome: MethodOutcome) -> list[Section]:
                 f"{name}-groups-{point.target_fmr:g}",
                 f"{name}: groups at target FMR {point.target_fmr:g}",
                 "FMR and FNMR of every group before and after, global threshold set on the "
-                "held-out comparisons, with 95% intervals.",
+                "held-out comparisons, with 95% intervals."
+                + (
+                    NO_MATED
+                    if all(g.fnmr_before is None and g.fnmr_after is None for g in point.groups)
+                    else ""
+                ),
                 ("group", "FMR before", "FMR after", "FNMR before", "FNMR after"),
                 rows,
             )
@@ -169,7 +179,12 @@ def _outcome(outcome: MethodOutcome) -> list[Section]:
         Section(
             f"{name}-accuracy",
             f"{name}: global accuracy",
-            "Over all held-out comparisons, at one global threshold.",
+            "Over all held-out comparisons, at one global threshold."
+            + (
+                NO_MATED
+                if all(a.before is None and a.after is None for a in outcome.accuracy)
+                else ""
+            ),
             ("measure", "before", "after"),
             accuracy,
         )
