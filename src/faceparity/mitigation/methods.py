@@ -182,6 +182,17 @@ def _cell_names(data: MitigationData) -> list[str]:
     return [f"{a} | {b}" for i, a in enumerate(labels) for b in labels[i:]]
 
 
+def _cell_index(groups: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
+    """Each comparison's cell (unordered pair of groups) in the order of :func:`_cell_names`.
+
+    ``-1`` where a side has no group.
+    """
+    g = groups.astype(np.int64)
+    lo, hi = np.minimum(g[:, 0], g[:, 1]), np.maximum(g[:, 0], g[:, 1])
+    offsets = np.array([i * n - i * (i - 1) // 2 for i in range(n)] + [0], dtype=np.int64)
+    return np.where(lo >= 0, offsets[lo] + (hi - lo), -1)
+
+
 def _cell_codes(
     parameters: MitigationParameters, data: MitigationData, rows: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.int64]:
@@ -230,12 +241,10 @@ class PerGroupThresholds(Method):
     def fit(self, data: MitigationData, on: FitSet) -> MitigationParameters:
         """The global threshold and each cell's at ``fit_fmr``."""
         rows = on.rows
-        g = data.groups[rows].astype(np.int64)
         n = len(data.grouping.groups)
-        lo, hi = np.minimum(g[:, 0], g[:, 1]), np.maximum(g[:, 0], g[:, 1])
         # Cells numbered in the order of _cell_names: (i, j), i <= j, row by row.
         offsets = np.array([i * n - i * (i - 1) // 2 for i in range(n)] + [0], dtype=np.int64)
-        cell = np.where(lo >= 0, offsets[lo] + (hi - lo), -1)
+        cell = _cell_index(data.groups[rows], n)
         global_t, shifts = shift_contexts(
             data.similarity[rows],
             data.comparisons.mated[rows],
@@ -384,17 +393,6 @@ class Oracle(Method):
             where = order[bounds[c] : bounds[c + 1]]
             out[where] = tail_scores(tail, s[where])
         return out
-
-
-def _cell_index(groups: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.int64]:
-    """Each comparison's cell (unordered pair of groups) in the order of :func:`_cell_names`.
-
-    ``-1`` where a side has no group.
-    """
-    g = groups.astype(np.int64)
-    lo, hi = np.minimum(g[:, 0], g[:, 1]), np.maximum(g[:, 0], g[:, 1])
-    offsets = np.array([i * n - i * (i - 1) // 2 for i in range(n)] + [0], dtype=np.int64)
-    return np.where(lo >= 0, offsets[lo] + (hi - lo), -1)
 
 
 @dataclass(frozen=True)

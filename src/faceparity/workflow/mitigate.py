@@ -273,7 +273,8 @@ def run_mitigation(request: MitigationRequest, *, message: Message = silent) -> 
         "include the uncertainty of the fitted parameters",
         "the worst-group threshold is set on every comparison of the input, by the audit's rule",
         "a method's thresholds (in its results.json) are on its own score scale (log-odds for "
-        "the calibrations, standardised scores for the normalisations), not the input's",
+        "the calibrations, standardised scores for the normalisations, -ln FMR for the "
+        "oracle), not the input's",
     ]
     result = MitigationResult(
         mitigation_version=MITIGATION_VERSION,
