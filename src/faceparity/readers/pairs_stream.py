@@ -56,6 +56,7 @@ import pandas as pd
 
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
 from faceparity.accumulate.grid import ScoreGrid
+from faceparity.accumulate.kernels import count_degrees
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.model.comparisons import MISSING, Exclusion
 from faceparity.model.config import ScoreKind
@@ -194,6 +195,133 @@ class SubjectIds:
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+class WholeIds:
+    """The distinct subject ids of a table whose id columns hold integers, numbered as text.
+
+    The ids stay integers from file to kernel: :meth:`add` collects a chunk's distinct
+    ids by hashing (:func:`pyarrow.compute.unique`), :meth:`close` sorts them and numbers
+    them by the order of their decimal text (as the exact reader, which reads every id
+    as text, numbers them), and :meth:`codes` looks a chunk's ids up in a table indexed
+    by value where the ids span a range not much larger than their number, by binary
+    search otherwise. Only the distinct ids are ever written as text, once.
+    """
+
+    COMPACT_IDS = SubjectIds.COMPACT_IDS
+    DENSE_SPAN = 4
+    """A lookup table by value is used while the ids span at most this many values per id
+    (plus a million)."""
+
+    PRESENT_SPAN = 1 << 26
+    """Ids from 0 up to this are collected as flags by value (a byte each), others hashed."""
+
+    def __init__(self) -> None:
+        self.ids = np.empty(0, dtype=np.int64)
+        self.parts: list[npt.NDArray[np.int64]] = []
+        self.pending = 0
+        self.present: npt.NDArray[np.bool_] | None = np.zeros(0, dtype=bool)
+        self.rank = np.empty(0, dtype=np.int64)
+        self.lookup: npt.NDArray[np.int64] | None = None
+        self.closed = False
+
+    def _compact(self) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self.present is not None and self.present.size:
+            self.parts.append(np.flatnonzero(self.present).astype(np.int64))
+        self.present = None
+        if self.parts:
+            merged = pc.unique(pa.array(np.concatenate([self.ids, *self.parts])))
+            self.ids = np.asarray(merged.to_numpy(), dtype=np.int64)
+            self.parts, self.pending = [], 0
+
+    def add(self, values: npt.NDArray[np.int64]) -> None:
+        """Add a chunk's ids (any number of times each)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not values.size:
+            return
+        if self.present is not None:
+            low, high = int(values.min()), int(values.max())
+            if low >= 0 and high < self.PRESENT_SPAN:
+                if high >= self.present.size:
+                    grown = np.zeros(
+                        min(max(high + 1, 2 * self.present.size), self.PRESENT_SPAN), bool
+                    )
+                    grown[: self.present.size] = self.present
+                    self.present = grown
+                self.present[values] = True
+                return
+            self._compact()  # from now on, hashed
+        distinct = np.asarray(pc.unique(pa.array(values)).to_numpy(), dtype=np.int64)
+        self.parts.append(distinct)
+        self.pending += distinct.size
+        if self.pending >= self.COMPACT_IDS:
+            self._compact()
+
+    def close(self) -> None:
+        """Sort the ids; number them by the byte order of their text (see the class notes)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self._compact()
+        self.ids = np.sort(self.ids)
+        text = pa.array(self.ids).cast(pa.string())
+        order = np.asarray(pc.sort_indices(text).to_numpy(), dtype=np.int64)
+        self.rank = np.empty(self.ids.size, dtype=np.int64)
+        self.rank[order] = np.arange(self.ids.size, dtype=np.int64)
+        if self.ids.size:
+            low, high = int(self.ids[0]), int(self.ids[-1])
+            if high - low + 1 <= self.DENSE_SPAN * self.ids.size + (1 << 20):
+                self.lookup = np.full(high - low + 1, -1, dtype=np.int64)
+                self.lookup[self.ids - low] = self.rank
+        self.closed = True
+
+    @property
+    def size(self) -> int:
+        """How many distinct ids."""
+        return int(self.ids.size)
+
+    def codes(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The code of each id (every one added before :meth:`close`)."""
+        assert self.closed
+        if self.lookup is not None:
+            return self.lookup[values - self.ids[0]]
+        return self.rank[np.searchsorted(self.ids, values)]
+
+
+def whole_ids(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.int64]:
+    """A chunk's integer subject ids as int64; a missing one is the empty-id InputError."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return np.asarray(values.to_numpy(), dtype=np.int64)
+    missing = np.flatnonzero(np.asarray(values.isna(), dtype=bool))
+    if missing.size:
+        raise InputError(MSG_EMPTY_ID.format(what="subject id"), origin.at(int(missing[0]), column))
+    return np.asarray(values.to_numpy(dtype=np.float64), dtype=np.int64)
+
+
+def integer_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> bool:
+    """Whether ``path`` is a Parquet table whose ``columns`` all hold integers that fit int64."""
+    if table_kind(str(path)) != "Parquet":
+        return False
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError, pa.ArrowException):
+        return False  # the reader says why
+    for column in columns:
+        index = schema.get_field_index(column)
+        if index < 0:
+            return False
+        kind = schema.field(index).type
+        if not pa.types.is_integer(kind) or kind == pa.uint64():
+            return False
+    return True
+
+
 def chunk_ids(
     values: pd.Series, *, origin: Origin, column: str
 ) -> tuple[npt.NDArray[np.int64], Any]:
@@ -312,8 +440,19 @@ def iter_table_chunks(
         if kind == "Parquet":
             import pyarrow.parquet as pq
 
-            parquet = pq.ParquetFile(path)
-            _require([str(c) for c in parquet.schema_arrow.names], wanted, file)
+            schema = pq.read_schema(path)
+            _require([str(c) for c in schema.names], wanted, file)
+            # Text columns stored with a dictionary are read as one: no hashing per row.
+            text = [
+                c
+                for c in dict.fromkeys(dictionary)
+                if c in wanted
+                and (
+                    pa.types.is_string(schema.field(c).type)
+                    or pa.types.is_large_string(schema.field(c).type)
+                )
+            ]
+            parquet = pq.ParquetFile(path, read_dictionary=text)
             batches = parquet.iter_batches(batch_size=chunk_rows, columns=wanted)
         else:
             import pyarrow.csv as pcsv
@@ -619,27 +758,38 @@ def accumulate_pairs(
     for spec in attributes:
         if spec.bins is not None and spec.name in names:
             seen.binned[spec.name] = band_labels(spec.bins)
-    text = [*subject_columns]
+    whole = integer_columns(path, subject_columns)
+    text = [] if whole else [*subject_columns]
     text += [c for spec in attributes if spec.bins is None for c in spec.side_columns()]
-    known = SubjectIds()
+    known: SubjectIds | WholeIds = WholeIds() if whole else SubjectIds()
     low, high = np.inf, -np.inf
     for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         scores = parse_scores(frame[score], origin=origin, column=score)
         check_score_range(scores, frame[score], origin=origin, column=score)
         low, high = min(low, float((sign * scores).min())), max(high, float((sign * scores).max()))
-        (codes_a, ids_a), (codes_b, ids_b) = (
-            chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
-        )
-        if mated is not None:
-            labels = parse_mated(frame[mated], origin=origin, column=mated)
-            same = same_ids(codes_a, ids_a, codes_b, ids_b)
-            if (labels != same).any():
-                subject_a = pd.Series(np.asarray(ids_a, dtype=object)[codes_a])
-                subject_b = pd.Series(np.asarray(ids_b, dtype=object)[codes_b])
-                check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
-        known.add(ids_a)
-        known.add(ids_b)
+        if isinstance(known, WholeIds):
+            id_a, id_b = (whole_ids(frame[c], origin=origin, column=c) for c in subject_columns)
+            if mated is not None:
+                labels = parse_mated(frame[mated], origin=origin, column=mated)
+                same = np.asarray(id_a == id_b, dtype=bool)
+                if (labels != same).any():
+                    subject_a, subject_b = pd.Series(id_a), pd.Series(id_b)
+                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+            known.add(np.concatenate([id_a, id_b]))
+        else:
+            (codes_a, ids_a), (codes_b, ids_b) = (
+                chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
+            )
+            if mated is not None:
+                labels = parse_mated(frame[mated], origin=origin, column=mated)
+                same = same_ids(codes_a, ids_a, codes_b, ids_b)
+                if (labels != same).any():
+                    subject_a = pd.Series(np.asarray(ids_a, dtype=object)[codes_a])
+                    subject_b = pd.Series(np.asarray(ids_b, dtype=object)[codes_b])
+                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+            known.add(ids_a)
+            known.add(ids_b)
         seen.add(encode_chunk(frame, attributes, file=file, offset=offset))
     groups, levels, keys = seen.groups()
     known.close()
@@ -651,27 +801,27 @@ def accumulate_pairs(
     acc = Accumulator(score_grid(low, high, n_bins), n_groups, capacity=capacity)
     n_subjects = known.size
     member = np.zeros((n_groups + 1, n_subjects), dtype=bool)
-    degree = np.zeros(n_subjects * acc.n_cells, dtype=np.int64)
+    degree = np.zeros((n_subjects, acc.n_cells), dtype=np.int64)
     group_specs = [spec for spec in attributes if spec.name in names]
     for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
         similarity = sign * parse_scores(frame[score], origin=origin, column=score)
-        (codes_a, ids_a), (codes_b, ids_b) = (
-            chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
-        )
-        both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
-        subject = np.column_stack([both[codes_a], both[len(ids_a) + codes_b]])
+        if isinstance(known, WholeIds):
+            subject = np.empty((len(frame), 2), dtype=np.int64)
+            for side, c in enumerate(subject_columns):
+                subject[:, side] = known.codes(whole_ids(frame[c], origin=origin, column=c))
+        else:
+            (codes_a, ids_a), (codes_b, ids_b) = (
+                chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
+            )
+            both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
+            subject = np.column_stack([both[codes_a], both[len(ids_a) + codes_b]])
         same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
         slot = group_slots(
             encode_chunk(frame, group_specs, file=file, offset=offset), levels, names, keys
         )
         acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1], subjects=subject)
-        member[slot[:, 0], subject[:, 0]] = True
-        member[slot[:, 1], subject[:, 1]] = True
-        other = ~same
-        cell = acc.lut[slot[other, 0], slot[other, 1]].astype(np.int64)
-        for side in (0, 1):
-            np.add.at(degree, subject[other, side] * acc.n_cells + cell, 1)
+        count_degrees(subject, slot, same, acc.lut, degree, member)
 
     population = Population(
         n_subjects=[int(v) for v in member[:n_groups].sum(axis=1)],
@@ -688,5 +838,5 @@ def accumulate_pairs(
         source=f"pair table {Path(file).name}",
         score_kind=kind,
         notes=(NOTE_STREAMING,),
-        degree=degree.reshape(n_subjects, acc.n_cells),
+        degree=degree,
     )
