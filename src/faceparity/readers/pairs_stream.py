@@ -287,8 +287,10 @@ class WholeIds:
         """The code of each id (every one added before :meth:`close`)."""
         assert self.closed
         if self.lookup is not None:
-            return self.lookup[values - self.ids[0]]
-        return self.rank[np.searchsorted(self.ids, values)]
+            found = self.lookup[values - self.ids[0]]
+        else:
+            found = self.rank[np.searchsorted(self.ids, values)]
+        return np.asarray(found, dtype=np.int64)
 
 
 def whole_ids(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.int64]:
