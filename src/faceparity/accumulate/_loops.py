@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["collect_block", "count_block", "count_degrees", "count_pairs", "tail_edge"]
+__all__ = [
+    "collect_block",
+    "count_block",
+    "count_degrees",
+    "count_pairs",
+    "mark_members",
+    "tail_edge",
+]
 
 
 def _jit(**options: Any) -> Callable[[Any], Any]:
@@ -188,3 +195,11 @@ def count_degrees(subjects, slots, same, lut, degree, member):  # type: ignore[n
             cell = lut[ga, gb]
             degree[a, cell] += 1
             degree[b, cell] += 1
+
+
+@_jit()
+def mark_members(subjects, slots, member):  # type: ignore[no-untyped-def]
+    # ``count_degrees`` without the degrees.
+    for k in range(subjects.shape[0]):
+        member[slots[k, 0], subjects[k, 0]] = True
+        member[slots[k, 1], subjects[k, 1]] = True

@@ -41,6 +41,7 @@ def _compiled() -> dict[str, Any]:
         collect_block=_loops.collect_block,
         count_pairs=_loops.count_pairs,
         count_degrees=_loops.count_degrees,
+        mark_members=_loops.mark_members,
         tail_edge=_loops.tail_edge,
     )
     return _kernels
@@ -238,7 +239,7 @@ def count_degrees(
     slots: npt.NDArray[np.int64],
     same: npt.NDArray[np.bool_],
     lut: npt.NDArray[np.int32],
-    degree: npt.NDArray[np.int64],
+    degree: npt.NDArray[np.int64] | None,
     member: npt.NDArray[np.bool_],
 ) -> None:
     """Count each subject's non-mated comparisons per cell, and flag its groups, in place.
@@ -251,8 +252,9 @@ def count_degrees(
         Whether the comparison is mated (not counted in ``degree``).
     lut : ndarray of int32, shape (slots, slots)
         The cell of each ordered pair of group slots.
-    degree : ndarray of int64, shape (n_subjects, n_cells)
-        Non-mated comparisons of each subject in each cell; both sides counted.
+    degree : ndarray of int64, shape (n_subjects, n_cells), or None
+        Non-mated comparisons of each subject in each cell; both sides counted. None:
+        only ``member`` is set.
     member : ndarray of bool, shape (slots, n_subjects)
         Set where a subject appears on a side in a group slot.
 
@@ -266,9 +268,14 @@ def count_degrees(
     ([1, 2, 1], [True, True, True])
 
     """
-    bound = max(int(subjects.max(initial=0)) + 1, 0)
-    if bound > degree.shape[0] or int(subjects.min(initial=0)) < 0:
-        raise ValueError(f"subject codes outside 0..{degree.shape[0] - 1}")
-    _compiled()["count_degrees"](
-        np.ascontiguousarray(subjects), np.ascontiguousarray(slots), same, lut, degree, member
-    )
+    n_subjects, n_slots = member.shape[1], member.shape[0]
+    if degree is not None and degree.shape[0] != n_subjects:
+        raise ValueError("degree and member: expected one row and one column a subject")
+    for codes, bound, what in ((subjects, n_subjects, "subject codes"), (slots, n_slots, "slots")):
+        if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= bound):
+            raise ValueError(f"{what}: expected 0..{bound - 1}")
+    subjects, slots = np.ascontiguousarray(subjects), np.ascontiguousarray(slots)
+    if degree is None:
+        _compiled()["mark_members"](subjects, slots, member)
+    else:
+        _compiled()["count_degrees"](subjects, slots, same, lut, degree, member)

@@ -48,7 +48,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -94,6 +94,8 @@ MSG_CHUNK_ROWS = "chunk_rows: expected a whole number of at least 1, got {value!
 MSG_N_BINS = "n_bins: expected a whole number of at least 1, got {value!r}"
 
 _CSV_BLOCK_BYTES = 4 << 20
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -483,12 +485,9 @@ def iter_table_chunks(
                 path, read_options=read, parse_options=parse, convert_options=convert
             )
         offset = 0
-        for table in _rechunk(batches, chunk_rows):
-            assert isinstance(table, pa.Table)
-            frame = _encoded(table, dictionary).to_pandas()
-            frame.columns = [str(c) for c in frame.columns]
-            yield offset, frame.reset_index(drop=True)
-            offset += table.num_rows
+        for frame in _read_ahead(_frames(_rechunk(batches, chunk_rows), dictionary)):
+            yield offset, frame
+            offset += len(frame)
     except (OSError, ValueError, pa.ArrowException) as err:
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
     finally:
@@ -497,6 +496,41 @@ def iter_table_chunks(
             close()
     if offset == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
+
+
+def _frames(tables: Iterable[Any], dictionary: Sequence[str]) -> Iterator[pd.DataFrame]:
+    """Each Arrow table as a pandas frame (index 0..n-1), ``dictionary`` columns encoded."""
+    for table in tables:
+        frame = _encoded(table, dictionary).to_pandas()
+        frame.columns = [str(c) for c in frame.columns]
+        yield frame.reset_index(drop=True)
+
+
+def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items of ``items``, the next one made on a second thread while the caller uses this one.
+
+    Decoding a chunk (Arrow and pandas release the GIL) overlaps with the work on the
+    previous one; the items and their order are unchanged, and an error in making one
+    is raised where the caller asks for it. At most two items exist at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceparity-read") as pool:
+        pending = pool.submit(next, items, end)
+        try:
+            while True:
+                item = pending.result()
+                if item is end:
+                    return
+                pending = pool.submit(next, items, end)
+                yield item  # type: ignore[misc]
+        finally:
+            pending.cancel()
+            pool.shutdown(wait=True)  # nothing runs ``items`` now: it can be closed
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
 
 def _encoded(table: Any, columns: Sequence[str]) -> Any:
@@ -677,6 +711,7 @@ def accumulate_pairs(
     chunk_rows: int = 1_000_000,
     capacity: int = DEFAULT_TAIL_CAPACITY,
     n_bins: int = 65536,
+    degrees: bool = True,
 ) -> StreamedPairs:
     r"""Accumulate a pair table of any size, a chunk of rows at a time (see the module notes).
 
@@ -704,6 +739,9 @@ def accumulate_pairs(
         Exact non-mated scores the accumulator keeps (the highest ones).
     n_bins : int
         About how many bins the score grid has over the range of the scores.
+    degrees : bool
+        Whether to count each subject's comparisons per cell (``degree``: what the
+        subject bootstrap needs; memory ``n_subjects x n_cells x 8`` bytes).
 
     Returns
     -------
@@ -803,7 +841,7 @@ def accumulate_pairs(
     acc = Accumulator(score_grid(low, high, n_bins), n_groups, capacity=capacity)
     n_subjects = known.size
     member = np.zeros((n_groups + 1, n_subjects), dtype=bool)
-    degree = np.zeros((n_subjects, acc.n_cells), dtype=np.int64)
+    degree = np.zeros((n_subjects, acc.n_cells), dtype=np.int64) if degrees else None
     group_specs = [spec for spec in attributes if spec.name in names]
     for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
         origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))

@@ -23,7 +23,7 @@ from faceparity.accumulate.accumulator import Accumulator
 from faceparity.model.config import AuditConfig, FMRScope, PolicyKind
 from faceparity.results.audit import AuditResult
 from faceparity.uncertainty.bootstrap import View, WeightedScores
-from faceparity.uncertainty.views import held, largest_rates, mated_group
+from faceparity.uncertainty.views import eer_shares, held, largest_rates, mated_group
 from faceparity.verification.operating_points import Partition
 
 __all__ = ["PairStreamViews"]
@@ -90,7 +90,12 @@ class PairStreamViews:
         degree = np.asarray(degree)
         per_cell = acc.histogram.sum(axis=1)
         floor = acc.tail_edge if acc.tail_bin > 0 else -math.inf
-        rates = largest_rates(result, n_groups)
+        # An EER below the exact scores is not read in a replicate: the views need not
+        # hold scores down to it.
+        rates = largest_rates(result, n_groups, eers=False)
+        sign = 1.0 if result.input.score_kind == "similarity" else -1.0
+        for view_key, share in eer_shares(result, floor, sign=sign).items():
+            rates[view_key] = max(rates[view_key], share)
         lut = acc.lut
 
         def non_mated(members: list[int], share: float, n_mated: int | None) -> View:
@@ -137,7 +142,13 @@ class PairStreamViews:
         return self.group_non_mated
 
     def replicate(self, weights: npt.NDArray[np.int64]) -> Partition[WeightedScores]:
-        """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
+        """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times).
+
+        Weights that fit are read as bytes: the compiled loops gather one weight per
+        subject of each held score, and a byte a subject keeps the weights in cache.
+        """
+        if weights.size and 0 <= int(weights.min()) and int(weights.max()) <= 127:
+            weights = weights.astype(np.int8)
         return Partition(
             overall_mated=self.overall_mated.weighted(weights),
             overall_non_mated=_at_least_held(self.overall_non_mated, weights),
