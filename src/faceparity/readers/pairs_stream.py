@@ -44,6 +44,7 @@ the number of rows.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -222,7 +223,7 @@ class WholeIds:
         self.pending = 0
         self.present: npt.NDArray[np.bool_] | None = np.zeros(0, dtype=bool)
         self.rank = np.empty(0, dtype=np.int64)
-        self.lookup: npt.NDArray[np.int64] | None = None
+        self.lookup: npt.NDArray[np.int32] | None = None
         self.closed = False
 
     def _compact(self) -> None:
@@ -275,8 +276,9 @@ class WholeIds:
         self.rank[order] = np.arange(self.ids.size, dtype=np.int64)
         if self.ids.size:
             low, high = int(self.ids[0]), int(self.ids[-1])
-            if high - low + 1 <= self.DENSE_SPAN * self.ids.size + (1 << 20):
-                self.lookup = np.full(high - low + 1, -1, dtype=np.int64)
+            dense = high - low + 1 <= self.DENSE_SPAN * self.ids.size + (1 << 20)
+            if dense and self.ids.size < 2**31:
+                self.lookup = np.full(high - low + 1, -1, dtype=np.int32)
                 self.lookup[self.ids - low] = self.rank
         self.closed = True
 
@@ -285,14 +287,12 @@ class WholeIds:
         """How many distinct ids."""
         return int(self.ids.size)
 
-    def codes(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    def codes(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.integer]:
         """The code of each id (every one added before :meth:`close`)."""
         assert self.closed
         if self.lookup is not None:
-            found = self.lookup[values - self.ids[0]]
-        else:
-            found = self.rank[np.searchsorted(self.ids, values)]
-        return np.asarray(found, dtype=np.int64)
+            return np.asarray(self.lookup[values - self.ids[0]])
+        return np.asarray(self.rank[np.searchsorted(self.ids, values)])
 
 
 def whole_ids(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.int64]:
@@ -660,7 +660,38 @@ def group_slots(
     """Group index of each side, shape (n, 2); ``len(keys)`` where an attribute is missing.
 
     ``codes`` index one chunk's levels; they are mapped to the global ``levels`` first.
+    Where the chunk's levels combine in few ways, the group of every combination (an
+    attribute missing among them) is found once, and each side looks its own up.
     """
+    sizes = [len(codes[name][1]) + 1 for name in group_by]  # the last: missing
+    rows = codes[group_by[0]][0].size
+    if math.prod(sizes) > max(1 << 16, rows):
+        return _slots(codes, levels, group_by, keys)
+    every = np.indices(sizes).reshape(len(sizes), -1)
+    table = _slots(
+        {
+            name: (np.where(every[k] == sizes[k] - 1, MISSING, every[k]).astype(np.int32), levels_)
+            for k, (name, (_, levels_)) in enumerate((n, codes[n]) for n in group_by)
+        },
+        levels,
+        group_by,
+        keys,
+    )
+    index = np.zeros(codes[group_by[0]][0].shape, dtype=np.int64)
+    for size, name in zip(sizes, group_by, strict=True):
+        chunk_codes = codes[name][0]
+        index *= size
+        index += np.where(chunk_codes == MISSING, size - 1, chunk_codes)
+    return np.asarray(table[index], dtype=np.int64)
+
+
+def _slots(
+    codes: dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]],
+    levels: dict[str, tuple[str, ...]],
+    group_by: tuple[str, ...],
+    keys: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """:func:`group_slots`, computed for each side on its own."""
     global_codes: dict[str, npt.NDArray[np.int32]] = {}
     for name in group_by:
         chunk_codes, chunk_levels = codes[name]
@@ -804,7 +835,7 @@ def accumulate_pairs(
     known: SubjectIds | WholeIds = WholeIds() if whole else SubjectIds()
     low, high = np.inf, -np.inf
     for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
-        origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
+        origin = Origin(file, offset=offset)
         scores = parse_scores(frame[score], origin=origin, column=score)
         check_score_range(scores, frame[score], origin=origin, column=score)
         low, high = min(low, float((sign * scores).min())), max(high, float((sign * scores).max()))
@@ -844,7 +875,7 @@ def accumulate_pairs(
     degree = np.zeros((n_subjects, acc.n_cells), dtype=np.int64) if degrees else None
     group_specs = [spec for spec in attributes if spec.name in names]
     for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
-        origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
+        origin = Origin(file, offset=offset)
         similarity = sign * parse_scores(frame[score], origin=origin, column=score)
         if isinstance(known, WholeIds):
             subject = np.empty((len(frame), 2), dtype=np.int64)
