@@ -101,7 +101,12 @@ class PairStreamViews:
         def non_mated(members: list[int], share: float, n_mated: int | None) -> View:
             mask = np.isin(tail_cells, members)
             view = View.held(tail[mask], pairs[mask, 0], pairs[mask, 1], floor)
-            d = degree[:, members].sum(axis=1, dtype=np.int64)
+            if len(members) == degree.shape[1]:
+                d = degree.sum(axis=1, dtype=np.int64)
+            else:  # column by column: no copy of the table's columns
+                d = np.zeros(degree.shape[0], dtype=np.int64)
+                for member in members:
+                    d += degree[:, member]
             present = np.flatnonzero(d)
             n = int(per_cell[members].sum())
             view = dataclasses.replace(view, n=n, degree_subject=present, degree=d[present])
