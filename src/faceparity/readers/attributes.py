@@ -168,8 +168,10 @@ def _encode_categorical(
     n = len(side_a)
     sides = []
     for side in (side_a, side_b):
-        codes = np.asarray(side.cat.codes, dtype=np.int64)
-        used = np.bincount(codes + 1, minlength=len(side.cat.categories) + 1)[1:] > 0
+        codes = side.cat.codes.to_numpy()  # -1 (missing) indexes the last entry below
+        seen = np.zeros(len(side.cat.categories) + 1, dtype=bool)
+        seen[codes] = True
+        used = seen[:-1]
         text = pd.Series(side.cat.categories).astype("string").str.strip()
         keep = np.asarray(text.notna() & (text != ""), dtype=bool) & used
         sides.append((codes, text, keep))
