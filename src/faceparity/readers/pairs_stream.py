@@ -44,9 +44,10 @@ the number of rows.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -406,9 +407,33 @@ def iter_table_chunks(
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """The rows of a CSV, TSV or Parquet table, ``chunk_rows`` at a time, never all at once.
 
+    :func:`prepared_chunks` handing over each chunk as it is, with its offset (see there).
+    """
+    return prepared_chunks(path, columns, _as_read, chunk_rows=chunk_rows, dictionary=dictionary)
+
+
+def _as_read(offset: int, frame: pd.DataFrame) -> tuple[int, pd.DataFrame]:
+    return offset, frame
+
+
+def prepared_chunks(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    prepare: Callable[[int, pd.DataFrame], T],
+    *,
+    chunk_rows: int,
+    dictionary: Sequence[str] = (),
+) -> Iterator[T]:
+    """``prepare(offset, chunk)`` of each chunk of rows of a table, made a chunk ahead.
+
     Cells are read as :func:`~faceparity.readers._table.load_table` reads them: CSV and
     TSV cells as text (only empty cells are empty, ``NA`` is text), Parquet columns
     with their stored types.
+
+    The next chunk is read, decoded and prepared on a second thread while the caller
+    works on this one (Arrow, pandas and numpy release the GIL for most of it), so
+    ``prepare`` should depend on nothing the caller changes. An error raised by
+    ``prepare`` reaches the caller at that chunk, as it would from a plain loop.
 
     Parameters
     ----------
@@ -416,6 +441,9 @@ def iter_table_chunks(
         The table; its format is chosen by its ending, as for ``load_table``.
     columns : sequence of str
         The columns to read; a missing one is an InputError listing those present.
+    prepare : callable
+        Called with the number of data rows before the chunk and the chunk (a pandas
+        DataFrame, index 0..n-1).
     chunk_rows : int
         Rows per chunk (the last chunk may have fewer).
     dictionary : sequence of str, optional
@@ -424,8 +452,8 @@ def iter_table_chunks(
 
     Yields
     ------
-    (int, pandas.DataFrame)
-        The number of data rows before the chunk, and the chunk (index 0..n-1).
+    object
+        What ``prepare`` returned, chunk by chunk.
 
     Raises
     ------
@@ -484,26 +512,54 @@ def iter_table_chunks(
             batches = pcsv.open_csv(
                 path, read_options=read, parse_options=parse, convert_options=convert
             )
-        offset = 0
-        for frame in _read_ahead(_frames(_rechunk(batches, chunk_rows), dictionary)):
-            yield offset, frame
-            offset += len(frame)
+        rows = 0
+        failed: _Failed | None = None
+        chunks = _frames(_rechunk(batches, chunk_rows), dictionary, prepare)
+        for n, item in _read_ahead(chunks):
+            if isinstance(item, _Failed):
+                failed = item
+                break
+            yield item
+            rows += n
     except (OSError, ValueError, pa.ArrowException) as err:
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
     finally:
         close = getattr(batches, "close", None)
         if close is not None:
             close()
-    if offset == 0:
+    if failed is not None:
+        raise failed.error
+    if rows == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
 
 
-def _frames(tables: Iterable[Any], dictionary: Sequence[str]) -> Iterator[pd.DataFrame]:
-    """Each Arrow table as a pandas frame (index 0..n-1), ``dictionary`` columns encoded."""
+@dataclass(frozen=True)
+class _Failed:
+    """What ``prepare`` raised: raised again to the caller, not taken for a reading error."""
+
+    error: Exception
+
+
+def _frames(
+    tables: Iterable[Any], dictionary: Sequence[str], prepare: Callable[[int, pd.DataFrame], T]
+) -> Iterator[tuple[int, T | _Failed]]:
+    """The rows of each Arrow table and what ``prepare`` made of it (or raised).
+
+    ``prepare`` is given the table as a pandas frame (index 0..n-1, ``dictionary``
+    columns encoded).
+    """
+    offset = 0
     for table in tables:
         frame = _encoded(table, dictionary).to_pandas()
         frame.columns = [str(c) for c in frame.columns]
-        yield frame.reset_index(drop=True)
+        try:
+            item: T | _Failed = prepare(offset, frame.reset_index(drop=True))
+        except Exception as err:  # noqa: BLE001 - raised again to the caller
+            item = _Failed(err)
+        yield len(frame), item
+        if isinstance(item, _Failed):
+            return
+        offset += len(frame)
 
 
 def _read_ahead(items: Iterator[T]) -> Iterator[T]:
@@ -730,6 +786,91 @@ def encode_chunk(
 # --- the reader --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Table:
+    """The columns of a pair table and the work on one chunk of each pass.
+
+    It runs on the read-ahead thread of :func:`prepared_chunks`: nothing here changes
+    shared state.
+    """
+
+    file: str
+    score: str
+    subjects: tuple[str, str]
+    mated: str | None
+    attributes: tuple[AttributeSpec, ...]
+    sign: float
+    whole: bool
+
+    def checked(
+        self, offset: int, frame: pd.DataFrame
+    ) -> tuple[float, float, list[Any], dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]]]:
+        """Pass 1, one chunk: every check; the lowest and highest similarity, the ids.
+
+        The ids are for :meth:`SubjectIds.add` or :meth:`WholeIds.add`; the attribute
+        codes come with them.
+        """
+        origin = Origin(self.file, offset=offset)
+        scores = parse_scores(frame[self.score], origin=origin, column=self.score)
+        check_score_range(scores, frame[self.score], origin=origin, column=self.score)
+        similarity = self.sign * scores
+        mated = self.mated
+        ids: list[Any]
+        if self.whole:
+            id_a, id_b = (whole_ids(frame[c], origin=origin, column=c) for c in self.subjects)
+            if mated is not None:
+                labels = parse_mated(frame[mated], origin=origin, column=mated)
+                same = np.asarray(id_a == id_b, dtype=bool)
+                if (labels != same).any():
+                    subject_a, subject_b = pd.Series(id_a), pd.Series(id_b)
+                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+            ids = [np.concatenate([id_a, id_b])]
+        else:
+            (codes_a, ids_a), (codes_b, ids_b) = (
+                chunk_ids(frame[c], origin=origin, column=c) for c in self.subjects
+            )
+            if mated is not None:
+                labels = parse_mated(frame[mated], origin=origin, column=mated)
+                same = same_ids(codes_a, ids_a, codes_b, ids_b)
+                if (labels != same).any():
+                    subject_a = pd.Series(np.asarray(ids_a, dtype=object)[codes_a])
+                    subject_b = pd.Series(np.asarray(ids_b, dtype=object)[codes_b])
+                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+            ids = [ids_a, ids_b]
+        codes = encode_chunk(frame, self.attributes, file=self.file, offset=offset)
+        return float(similarity.min()), float(similarity.max()), ids, codes
+
+    def binned(
+        self,
+        known: SubjectIds | WholeIds,
+        specs: tuple[AttributeSpec, ...],
+        groups: tuple[dict[str, tuple[str, ...]], tuple[str, ...], npt.NDArray[np.int64]],
+        offset: int,
+        frame: pd.DataFrame,
+    ) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]
+    ]:
+        """Pass 2, one chunk: its similarities, mated flags, group slots and subject codes."""
+        import pyarrow as pa
+
+        origin = Origin(self.file, offset=offset)
+        similarity = self.sign * parse_scores(frame[self.score], origin=origin, column=self.score)
+        if isinstance(known, WholeIds):
+            subject = np.empty((len(frame), 2), dtype=np.int64)
+            for side, c in enumerate(self.subjects):
+                subject[:, side] = known.codes(whole_ids(frame[c], origin=origin, column=c))
+        else:
+            (codes_a, ids_a), (codes_b, ids_b) = (
+                chunk_ids(frame[c], origin=origin, column=c) for c in self.subjects
+            )
+            both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
+            subject = np.column_stack([both[codes_a], both[len(ids_a) + codes_b]])
+        same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
+        levels, names, keys = groups
+        codes = encode_chunk(frame, specs, file=self.file, offset=offset)
+        return similarity, same, group_slots(codes, levels, names, keys), subject
+
+
 def accumulate_pairs(
     path: str | os.PathLike[str],
     *,
@@ -833,38 +974,17 @@ def accumulate_pairs(
     text = [] if whole else [*subject_columns]
     text += [c for spec in attributes if spec.bins is None for c in spec.side_columns()]
     known: SubjectIds | WholeIds = WholeIds() if whole else SubjectIds()
+    table = _Table(file, score, subject_columns, mated, tuple(attributes), sign, whole)
     low, high = np.inf, -np.inf
-    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
-        origin = Origin(file, offset=offset)
-        scores = parse_scores(frame[score], origin=origin, column=score)
-        check_score_range(scores, frame[score], origin=origin, column=score)
-        low, high = min(low, float((sign * scores).min())), max(high, float((sign * scores).max()))
-        if isinstance(known, WholeIds):
-            id_a, id_b = (whole_ids(frame[c], origin=origin, column=c) for c in subject_columns)
-            if mated is not None:
-                labels = parse_mated(frame[mated], origin=origin, column=mated)
-                same = np.asarray(id_a == id_b, dtype=bool)
-                if (labels != same).any():
-                    subject_a, subject_b = pd.Series(id_a), pd.Series(id_b)
-                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
-            known.add(np.concatenate([id_a, id_b]))
-        else:
-            (codes_a, ids_a), (codes_b, ids_b) = (
-                chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
-            )
-            if mated is not None:
-                labels = parse_mated(frame[mated], origin=origin, column=mated)
-                same = same_ids(codes_a, ids_a, codes_b, ids_b)
-                if (labels != same).any():
-                    subject_a = pd.Series(np.asarray(ids_a, dtype=object)[codes_a])
-                    subject_b = pd.Series(np.asarray(ids_b, dtype=object)[codes_b])
-                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
-            known.add(ids_a)
-            known.add(ids_b)
-        seen.add(encode_chunk(frame, attributes, file=file, offset=offset))
+    for lowest, highest, ids, codes in prepared_chunks(
+        path, needed, table.checked, chunk_rows=chunk_rows, dictionary=text
+    ):
+        low, high = min(low, lowest), max(high, highest)
+        for part in ids:
+            known.add(part)
+        seen.add(codes)
     groups, levels, keys = seen.groups()
     known.close()
-    import pyarrow as pa
 
     # Pass 2: bin and accumulate with the subjects; count the subjects of each group and
     # the non-mated comparisons of each subject in each cell.
@@ -873,24 +993,11 @@ def accumulate_pairs(
     n_subjects = known.size
     member = np.zeros((n_groups + 1, n_subjects), dtype=bool)
     degree = np.zeros((n_subjects, acc.n_cells), dtype=np.int64) if degrees else None
-    group_specs = [spec for spec in attributes if spec.name in names]
-    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
-        origin = Origin(file, offset=offset)
-        similarity = sign * parse_scores(frame[score], origin=origin, column=score)
-        if isinstance(known, WholeIds):
-            subject = np.empty((len(frame), 2), dtype=np.int64)
-            for side, c in enumerate(subject_columns):
-                subject[:, side] = known.codes(whole_ids(frame[c], origin=origin, column=c))
-        else:
-            (codes_a, ids_a), (codes_b, ids_b) = (
-                chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
-            )
-            both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
-            subject = np.column_stack([both[codes_a], both[len(ids_a) + codes_b]])
-        same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
-        slot = group_slots(
-            encode_chunk(frame, group_specs, file=file, offset=offset), levels, names, keys
-        )
+    group_specs = tuple(spec for spec in attributes if spec.name in names)
+    binned = functools.partial(table.binned, known, group_specs, (levels, names, keys))
+    for similarity, same, slot, subject in prepared_chunks(
+        path, needed, binned, chunk_rows=chunk_rows, dictionary=text
+    ):
         acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1], subjects=subject)
         count_degrees(subject, slot, same, acc.lut, degree, member)
 
