@@ -378,6 +378,27 @@ def _require(names: Sequence[str], columns: Sequence[str], file: str) -> None:
             )
 
 
+def _parquet_batches(parquet: Any, columns: list[str], chunk_rows: int) -> Iterator[Any]:
+    """The record batches of a Parquet file, row group by row group.
+
+    ``ParquetFile.iter_batches`` over a whole file keeps hold of memory for what it has
+    read until the end (about the size of the decoded file); one row group at a time
+    it does not. A row group of up to four chunks is read whole, a larger one in
+    batches of a chunk.
+    """
+    try:
+        metadata = parquet.metadata
+        for i in range(metadata.num_row_groups):
+            if metadata.row_group(i).num_rows <= 4 * chunk_rows:
+                yield from parquet.read_row_group(i, columns=columns).to_batches()
+            else:
+                yield from parquet.iter_batches(
+                    batch_size=chunk_rows, row_groups=[i], columns=columns
+                )
+    finally:
+        parquet.close()
+
+
 def _rechunk(batches: Iterable[object], chunk_rows: int) -> Iterator[object]:
     """Arrow record batches regrouped into tables of ``chunk_rows`` rows (the last one fewer)."""
     import pyarrow as pa
@@ -484,8 +505,9 @@ def prepared_chunks(
                     or pa.types.is_large_string(schema.field(c).type)
                 )
             ]
-            parquet = pq.ParquetFile(path, read_dictionary=text)
-            batches = parquet.iter_batches(batch_size=chunk_rows, columns=wanted)
+            batches = _parquet_batches(
+                pq.ParquetFile(path, read_dictionary=text), wanted, chunk_rows
+            )
         else:
             import pyarrow.csv as pcsv
 
