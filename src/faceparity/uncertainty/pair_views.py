@@ -56,6 +56,8 @@ class PairStreamViews:
     group_mated: list[View]
     group_non_mated: list[View]
     cells: dict[tuple[int, int], View]
+    reads_overall: bool = True
+    """Whether a replicate reads the overall views (else they are not weighted)."""
 
     @classmethod
     def of(
@@ -94,8 +96,13 @@ class PairStreamViews:
         # hold scores down to it.
         rates = largest_rates(result, n_groups, eers=False)
         sign = 1.0 if result.input.score_kind == "similarity" else -1.0
-        for view_key, share in eer_shares(result, floor, sign=sign).items():
+        eers = eer_shares(result, floor, sign=sign)
+        for view_key, share in eers.items():
             rates[view_key] = max(rates[view_key], share)
+        # Per-group thresholds read no overall rate; the overall EER only where held.
+        reads_overall = ("overall",) in eers or any(
+            policy.kind is not PolicyKind.PER_GROUP for policy in config.policies
+        )
         lut = acc.lut
 
         def non_mated(members: list[int], share: float, n_mated: int | None) -> View:
@@ -140,6 +147,7 @@ class PairStreamViews:
             group_mated=[mated(key == g) for g in range(n_groups)],
             group_non_mated=group_nm,
             cells=cells,
+            reads_overall=reads_overall,
         )
 
     def group_non_mated_views(self) -> list[View]:
@@ -154,14 +162,23 @@ class PairStreamViews:
         """
         if weights.size and 0 <= int(weights.min()) and int(weights.max()) <= 127:
             weights = weights.astype(np.int8)
+        if self.reads_overall:
+            overall_mated = self.overall_mated.weighted(weights)
+            overall_non_mated = _at_least_held(self.overall_non_mated, weights)
+        else:  # nothing held: reading them would raise NotHeld, never count 0
+            overall_mated = overall_non_mated = _UNREAD
         return Partition(
-            overall_mated=self.overall_mated.weighted(weights),
-            overall_non_mated=_at_least_held(self.overall_non_mated, weights),
+            overall_mated=overall_mated,
+            overall_non_mated=overall_non_mated,
             group_mated=[v.weighted(weights) for v in self.group_mated],
             group_non_mated=[_at_least_held(v, weights) for v in self.group_non_mated],
             cells={key: _at_least_held(v, weights) for key, v in self.cells.items()},
             exclusions=[],
         )
+
+
+_UNREAD = WeightedScores(np.empty(0), np.empty(0, dtype=np.int64), 0, math.inf)
+"""A view no replicate reads: no score held, exact for no threshold."""
 
 
 def _at_least_held(view: View, weights: npt.NDArray[np.int64]) -> WeightedScores:
