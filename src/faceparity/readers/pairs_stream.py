@@ -17,9 +17,13 @@ row) but never holds the whole table: it reads it twice, a chunk of rows at a ti
    group and each subject's non-mated comparisons in each cell (its degree): what the
    subject bootstrap needs (:mod:`faceparity.uncertainty.pair_views`).
 
-Text and integer id and attribute columns are dictionary-encoded by Arrow chunk by
-chunk: every conversion and check runs once per distinct value, never per row in
-Python.
+Text id and attribute columns are dictionary-encoded by Arrow chunk by chunk (Parquet
+text columns are read as the dictionaries they are stored as): every conversion and
+check runs once per distinct value, never per row in Python. Integer id columns of a
+Parquet table stay integers (:class:`WholeIds`); only the distinct ids are ever
+written as text, once, to number them as the exact reader does. Each chunk is read,
+decoded, checked and coded on a second thread while the previous one is accumulated
+(:func:`prepared_chunks`).
 
 Scores are accumulated as similarities: distances are negated (exactly), so that
 the audit reads thresholds back as distances (``score <= threshold``). The result,
@@ -36,10 +40,10 @@ several errors, the first error of the first chunk that has one is reported (the
 whole-table reader reports the first error of the first check that fails).
 
 Memory: the accumulator (``n_bins`` x cells x 8 bytes, plus the exact tail and the
-mated scores with their subjects), one chunk of rows, the distinct subject ids, and
-per subject one flag a group and one count a cell (``n_subjects x (n_groups + 1) x
-(n_groups + 2) / 2 x 8`` bytes: 360 MB for 1,000,000 subjects in 8 groups), whatever
-the number of rows.
+mated scores with their subjects), two chunks of rows, the distinct subject ids, per
+subject one flag a group and, for the subject bootstrap (``degrees``), one count a
+cell (``n_subjects x (n_groups + 1) x (n_groups + 2) / 2 x 8`` bytes: 360 MB for
+1,000,000 subjects in 8 groups), whatever the number of rows.
 """
 
 from __future__ import annotations
