@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -22,7 +23,12 @@ from faceparity import (
 )
 from faceparity.errors import InputError, UsageError
 from faceparity.readers import AttributeSpec, read_pairs
-from faceparity.readers.pairs_stream import NOTE_STREAMING, StreamedPairs, accumulate_pairs
+from faceparity.readers.pairs_stream import (
+    NOTE_STREAMING,
+    StreamedPairs,
+    accumulate_pairs,
+    prepared_chunks,
+)
 from faceparity.results.audit import AuditResult
 from faceparity.verification.audit import audit_accumulated
 
@@ -412,3 +418,31 @@ def test_scores_beyond_the_grids_reach_are_refused_with_their_row(
         )
     assert err.value.location.row == 8 and err.value.location.column == "score"
     assert "expected a number from -1e+300 to 1e+300" in err.value.message
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_prepared_chunks_come_in_order_and_raise_where_a_loop_would(
+    tmp_path: Path, suffix: str
+) -> None:
+    """Chunks are prepared a chunk ahead on another thread: their order and offsets are a
+    plain loop's; what ``prepare`` raises reaches the caller as itself at that chunk (a
+    ValueError is not taken for an unreadable file), after the chunks before it; and a
+    caller that stops early stops the reading."""
+    path = _write(_frame(1, 50), tmp_path / f"pairs{suffix}")
+    seen = list(prepared_chunks(path, ["score"], lambda o, f: (o, len(f)), chunk_rows=7))
+    assert seen == [(o, min(7, 50 - o)) for o in range(0, 50, 7)]
+
+    def failing(offset: int, frame: pd.DataFrame) -> int:
+        if offset == 21:
+            raise ValueError("made on the reading thread")
+        return offset
+
+    got = []
+    with pytest.raises(ValueError, match="reading thread"):
+        for offset in prepared_chunks(path, ["score"], failing, chunk_rows=7):
+            got.append(offset)
+    assert got == [0, 7, 14]
+    chunks = prepared_chunks(path, ["score"], lambda o, f: o, chunk_rows=7)
+    assert next(chunks) == 0
+    chunks.close()  # the reading thread stops; nothing is left running
+    assert not [t for t in threading.enumerate() if t.name.startswith("faceparity-read")]

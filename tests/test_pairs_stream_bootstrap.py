@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from faceparity.errors import InputError, Location
 from faceparity.model.config import AuditConfig, ScoreKind, ThresholdPolicy
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.pairs import read_pairs
@@ -185,3 +186,97 @@ def test_engine_auto_streams_large_tables_without_samples(tmp_path: Path) -> Non
     sized = dataclasses.replace(source, path=csv, auto_rows=19)
     assert streams(sized) and not streams(dataclasses.replace(sized, auto_rows=20))
     assert not streams(dataclasses.replace(source, path=tmp_path / "missing.parquet"))
+
+
+ID_LAYOUTS = {
+    # Each maps (k, g) of ``_write`` to a whole-number id; each takes another lookup.
+    "dense": lambda k, g: k * len(GROUPS) + g,
+    "negative": lambda k, g: (k * len(GROUPS) + g) * (-1) ** k,
+    "sparse": lambda k, g: (k * len(GROUPS) + g) * 10**12 + 7,
+    "beyond the flags": lambda k, g: (1 << 26) - 50 + k * len(GROUPS) + g,
+}
+
+
+def _whole_and_text(path: Path, layout: str) -> tuple[Path, Path]:
+    """The table of ``path`` with whole-number ids, stored as integers and as their text."""
+    table = pq.read_table(path)
+    to_id = np.vectorize(ID_LAYOUTS[layout], otypes=[np.int64])
+    sides = {}
+    for side in ("subject_a", "subject_b"):
+        k, g = np.char.partition(table.column(side).to_numpy().astype(str), "-")[:, ::2].T
+        sides[side] = to_id(np.char.lstrip(k, "s").astype(np.int64), g.astype(np.int64))
+    whole, text = path.with_name("whole.parquet"), path.with_name("text.parquet")
+    for target, convert in ((whole, lambda v: v), (text, lambda v: v.astype(str))):
+        columns = {n: convert(v) for n, v in sides.items()}
+        pq.write_table(
+            table.drop(list(sides))
+            .append_column("subject_a", pa.array(columns["subject_a"]))
+            .append_column("subject_b", pa.array(columns["subject_b"])),
+            target,
+            row_group_size=700,
+        )
+    return whole, text
+
+
+@pytest.mark.parametrize("layout", list(ID_LAYOUTS))
+def test_whole_number_ids_are_read_as_their_text(tmp_path: Path, layout: str) -> None:
+    """Integer id columns stay integers (flags by value, a hash, a table or a binary search
+    to number them) and give what the same ids written as text give: the subjects numbered
+    in the order of their text (``10`` before ``9``), the same degrees, members and audit."""
+    whole, text = _whole_and_text(_write(tmp_path / "p.parquet", 3_000, 40, seed=4), layout)
+    assert pa.types.is_integer(pq.read_schema(whole).field("subject_a").type)
+    options = dict(
+        score="score",
+        score_kind=ScoreKind.SIMILARITY,
+        subjects=("subject_a", "subject_b"),
+        attributes=SPECS,
+        group_by=["group"],
+        chunk_rows=1_000,
+    )
+    a, b = accumulate_pairs(whole, **options), accumulate_pairs(text, **options)  # type: ignore[arg-type]
+    assert a.degree is not None and b.degree is not None
+    np.testing.assert_array_equal(a.degree, b.degree)
+    assert a.population == b.population and a.groups == b.groups
+    for acc in (a.accumulator, b.accumulator):
+        acc.finalize()
+    np.testing.assert_array_equal(a.accumulator.mated_subjects(), b.accumulator.mated_subjects())
+    config = AuditConfig(target_fmrs=(1e-2,))
+    results = []
+    for sp in (a, b):
+        result = audit_accumulated(
+            sp.accumulator, groups=sp.groups, group_by=sp.group_by, population=sp.population,
+            config=config, score_kind=sp.score_kind,
+        )  # fmt: skip
+        results.append(
+            with_uncertainty(
+                result,
+                config=config,
+                accumulator=sp.accumulator,
+                degree=sp.degree,
+                replicates=20,
+                seed=3,
+            )  # fmt: skip
+        )
+    assert results[0] == results[1]
+
+
+def test_a_missing_whole_number_id_is_named_by_row_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "p.parquet"
+    table = pa.table(
+        {
+            "score": [0.1, 0.2, 0.3],
+            "subject_a": pa.array([1, 2, 3], pa.int64()),
+            "subject_b": pa.array([4, None, 6], pa.int64()),
+            "group_a": ["A", "A", "A"],
+            "group_b": ["A", "A", "A"],
+        }
+    )
+    pq.write_table(table, path, row_group_size=1)
+    with pytest.raises(InputError) as raised:
+        accumulate_pairs(
+            path, score="score", score_kind=ScoreKind.SIMILARITY,
+            subjects=("subject_a", "subject_b"), attributes=SPECS, group_by=["group"],
+            chunk_rows=1,
+        )  # fmt: skip
+    assert raised.value.location == Location(str(path), 2, "subject_b")
+    assert "subject id" in raised.value.message

@@ -476,25 +476,37 @@ def test_closed_form_intervals_stay_finite_and_below_one_at_a_level_next_to_one(
     assert float(stats.beta.sf(float(cp_high), 6, 95)) == pytest.approx((1 - level) / 2, rel=1e-6)
 
 
-def test_replicates_made_ahead_come_in_order_and_failures_reach_the_caller() -> None:
-    """``ahead`` makes each item on a second thread; the items and their order are those of
-    the iterator, and an error raised while making one is raised to the caller."""
-    made: list[int] = []
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_replicates_made_ahead_come_in_order_and_failures_reach_the_caller(workers: int) -> None:
+    """``ahead`` makes each item on worker threads; the items and their order are those of
+    a plain loop, the inputs are read on the caller's thread, and an error raised while
+    making one is raised to the caller at that item."""
+    import threading
+    import time
 
-    def items() -> Iterator[int]:
-        for k in range(7):
-            made.append(k)
-            yield k * k
+    caller = threading.get_ident()
+    read: list[int] = []
 
-    assert list(ahead(items(), depth=3)) == [k * k for k in range(7)]
-    assert made == list(range(7))
+    def inputs() -> Iterator[int]:
+        for k in range(9):
+            assert threading.get_ident() == caller
+            read.append(k)
+            yield k
 
-    def failing() -> Iterator[int]:
-        yield 1
-        raise NotHeld("made on the other thread")
+    def slow_square(k: int) -> int:
+        time.sleep(0.01 * (k % 3 == 0))  # later items finish first
+        return k * k
+
+    assert list(ahead(slow_square, inputs(), workers=workers)) == [k * k for k in range(9)]
+    assert read == list(range(9))
+
+    def failing(k: int) -> int:
+        if k == 2:
+            raise NotHeld("made on the other thread")
+        return k
 
     got = []
     with pytest.raises(NotHeld, match="other thread"):
-        for item in ahead(failing()):
+        for item in ahead(failing, range(6), workers=workers):
             got.append(item)
-    assert got == [1]
+    assert got == [0, 1]

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["collect_block", "count_block", "count_pairs", "tail_edge"]
+__all__ = [
+    "collect_block",
+    "count_block",
+    "count_degrees",
+    "count_pairs",
+    "mark_members",
+    "tail_edge",
+]
 
 
 def _jit(**options: Any) -> Callable[[Any], Any]:
@@ -172,3 +179,27 @@ def tail_edge(total, tail_bin, capacity):  # type: ignore[no-untyped-def]
         if above > capacity:
             return b + 1
     return tail_bin
+
+
+@_jit()
+def count_degrees(subjects, slots, same, lut, degree, member):  # type: ignore[no-untyped-def]
+    # ``subjects`` and ``slots``: (n, 2) subject codes and group slots of each row;
+    # ``degree``: (n_subjects, n_cells) counts of non-mated comparisons, ``member``:
+    # (slots, n_subjects) flags, both updated in place.
+    for k in range(subjects.shape[0]):
+        a, b = subjects[k, 0], subjects[k, 1]
+        ga, gb = slots[k, 0], slots[k, 1]
+        member[ga, a] = True
+        member[gb, b] = True
+        if not same[k]:
+            cell = lut[ga, gb]
+            degree[a, cell] += 1
+            degree[b, cell] += 1
+
+
+@_jit()
+def mark_members(subjects, slots, member):  # type: ignore[no-untyped-def]
+    # ``count_degrees`` without the degrees.
+    for k in range(subjects.shape[0]):
+        member[slots[k, 0], subjects[k, 0]] = True
+        member[slots[k, 1], subjects[k, 1]] = True

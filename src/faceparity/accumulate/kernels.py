@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from faceparity.errors import UsageError
 
-__all__ = ["collect_block", "count_block", "count_pairs", "tail_edge"]
+__all__ = ["collect_block", "count_block", "count_degrees", "count_pairs", "tail_edge"]
 
 _kernels: dict[str, Any] = {}
 
@@ -40,6 +40,8 @@ def _compiled() -> dict[str, Any]:
         count_block=_loops.count_block,
         collect_block=_loops.collect_block,
         count_pairs=_loops.count_pairs,
+        count_degrees=_loops.count_degrees,
+        mark_members=_loops.mark_members,
         tail_edge=_loops.tail_edge,
     )
     return _kernels
@@ -230,3 +232,50 @@ def tail_edge(total: npt.NDArray[np.int64], tail_bin: int, capacity: int) -> int
 
     """
     return int(_compiled()["tail_edge"](total, int(tail_bin), int(capacity)))
+
+
+def count_degrees(
+    subjects: npt.NDArray[np.int64],
+    slots: npt.NDArray[np.int64],
+    same: npt.NDArray[np.bool_],
+    lut: npt.NDArray[np.int32],
+    degree: npt.NDArray[np.int64] | None,
+    member: npt.NDArray[np.bool_],
+) -> None:
+    """Count each subject's non-mated comparisons per cell, and flag its groups, in place.
+
+    Parameters
+    ----------
+    subjects, slots : ndarray of int64, shape (n, 2)
+        The subject code and the group slot of each side of each comparison.
+    same : ndarray of bool, shape (n,)
+        Whether the comparison is mated (not counted in ``degree``).
+    lut : ndarray of int32, shape (slots, slots)
+        The cell of each ordered pair of group slots.
+    degree : ndarray of int64, shape (n_subjects, n_cells), or None
+        Non-mated comparisons of each subject in each cell; both sides counted. None:
+        only ``member`` is set.
+    member : ndarray of bool, shape (slots, n_subjects)
+        Set where a subject appears on a side in a group slot.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> degree, member = np.zeros((3, 1), np.int64), np.zeros((1, 3), bool)
+    >>> count_degrees(np.array([[0, 1], [0, 0], [2, 1]]), np.zeros((3, 2), np.int64),
+    ...               np.array([False, True, False]), np.zeros((1, 1), np.int32), degree, member)
+    >>> degree.ravel().tolist(), member.ravel().tolist()
+    ([1, 2, 1], [True, True, True])
+
+    """
+    n_subjects, n_slots = member.shape[1], member.shape[0]
+    if degree is not None and degree.shape[0] != n_subjects:
+        raise ValueError("degree and member: expected one row and one column a subject")
+    for codes, bound, what in ((subjects, n_subjects, "subject codes"), (slots, n_slots, "slots")):
+        if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= bound):
+            raise ValueError(f"{what}: expected 0..{bound - 1}")
+    subjects, slots = np.ascontiguousarray(subjects), np.ascontiguousarray(slots)
+    if degree is None:
+        _compiled()["mark_members"](subjects, slots, member)
+    else:
+        _compiled()["count_degrees"](subjects, slots, same, lut, degree, member)

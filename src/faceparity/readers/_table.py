@@ -128,17 +128,21 @@ class Origin:
     file : str
         The file, as the user named it.
     rows : ndarray of int64, optional
-        The row number to report for each position; by default position + 1
-        (the 1-based data row of a table with a header).
+        The row number to report for each position; by default position + 1 +
+        ``offset`` (the 1-based data row of a table with a header, ``offset`` rows
+        down: a chunk of a table read in chunks).
+    offset : int
+        Rows before position 0, where ``rows`` is not given.
 
     """
 
     file: str
     rows: npt.NDArray[np.int64] | None = None
+    offset: int = 0
 
     def row(self, position: int) -> int:
         """The row number to report for an array position."""
-        return position + 1 if self.rows is None else int(self.rows[position])
+        return position + 1 + self.offset if self.rows is None else int(self.rows[position])
 
     def at(self, position: int, column: str | None) -> Location:
         """The location of a position in a column."""
@@ -147,7 +151,7 @@ class Origin:
     def take(self, positions: npt.NDArray[np.int64]) -> Origin:
         """The origin of ``array[positions]``."""
         if self.rows is None:
-            return Origin(self.file, np.asarray(positions, dtype=np.int64) + 1)
+            return Origin(self.file, np.asarray(positions, dtype=np.int64) + 1 + self.offset)
         return Origin(self.file, np.asarray(self.rows, dtype=np.int64)[positions])
 
 

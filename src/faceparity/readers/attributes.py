@@ -160,16 +160,27 @@ def encode_attribute(
 def _encode_categorical(
     side_a: pd.Series, side_b: pd.Series
 ) -> tuple[npt.NDArray[np.int32], tuple[str, ...]]:
-    """``encode_attribute`` of two categorical sides, computed on their categories only."""
-    from pandas.api.types import union_categoricals
+    """``encode_attribute`` of two categorical sides, computed on their categories only.
 
+    The levels are the distinct stripped texts of the categories in use on either side,
+    sorted; each side's codes are mapped through a table over its own categories.
+    """
     n = len(side_a)
-    both = union_categoricals([side_a.array, side_b.array])
-    codes = np.asarray(both.codes, dtype=np.int64)
-    used = np.bincount(codes[codes >= 0], minlength=len(both.categories)) > 0
-    text = pd.Series(both.categories).astype("string").str.strip()
-    present = np.asarray(text.notna() & (text != ""), dtype=bool) & used
-    level_codes, uniques = pd.factorize(text.where(present), sort=True, use_na_sentinel=True)
-    lut = np.append(np.asarray(level_codes, dtype=np.int64), -1)  # code -1 picks the last
-    flat = np.where(lut[codes] < 0, MISSING, lut[codes]).astype(np.int32)
-    return flat.reshape(2, n).T.copy(), tuple(str(u) for u in uniques)
+    sides = []
+    for side in (side_a, side_b):
+        codes = side.cat.codes.to_numpy()  # -1 (missing) indexes the last entry below
+        seen = np.zeros(len(side.cat.categories) + 1, dtype=bool)
+        seen[codes] = True
+        used = seen[:-1]
+        text = pd.Series(side.cat.categories).astype("string").str.strip()
+        keep = np.asarray(text.notna() & (text != ""), dtype=bool) & used
+        sides.append((codes, text, keep))
+    levels = np.unique(
+        np.concatenate([np.asarray(t[k], dtype=object) for _, t, k in sides]).astype(str)
+    )
+    out = np.empty((n, 2), dtype=np.int32)
+    for column, (codes, text, keep) in enumerate(sides):
+        position = np.searchsorted(levels, np.asarray(text.fillna(""), dtype=object).astype(str))
+        lut = np.append(np.where(keep, position, MISSING), MISSING).astype(np.int32)
+        out[:, column] = lut[codes]  # code -1 (missing) picks the last entry
+    return out, tuple(str(u) for u in levels)

@@ -234,7 +234,7 @@ def read_histogram(
     low, high = np.inf, -np.inf
     total, total_mated = 0, 0
     for offset, frame in iter_table_chunks(path, HISTOGRAM_COLUMNS, chunk_rows=chunk_rows):
-        origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
+        origin = Origin(file, offset=offset)
         scores = sign * parse_scores(frame[score], origin=origin, column=score)
         check_score_range(scores, frame[score], origin=origin, column=score)
         labels = parse_mated(frame[mated], origin=origin, column=mated)
@@ -278,7 +278,7 @@ def read_histogram(
     kept_cells = np.empty(0, dtype=np.int64)
     kept_counts = np.empty(0, dtype=np.int64)
     for offset, frame in iter_table_chunks(path, HISTOGRAM_COLUMNS, chunk_rows=chunk_rows):
-        origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
+        origin = Origin(file, offset=offset)
         counts = parse_counts(frame[count], origin=origin, column=count)
         positive = counts > 0
         similarity = sign * parse_scores(frame[score], origin=origin, column=score)[positive]

@@ -17,9 +17,13 @@ row) but never holds the whole table: it reads it twice, a chunk of rows at a ti
    group and each subject's non-mated comparisons in each cell (its degree): what the
    subject bootstrap needs (:mod:`faceparity.uncertainty.pair_views`).
 
-Text and integer id and attribute columns are dictionary-encoded by Arrow chunk by
-chunk: every conversion and check runs once per distinct value, never per row in
-Python.
+Text id and attribute columns are dictionary-encoded by Arrow chunk by chunk (Parquet
+text columns are read as the dictionaries they are stored as): every conversion and
+check runs once per distinct value, never per row in Python. Integer id columns of a
+Parquet table stay integers (:class:`WholeIds`); only the distinct ids are ever
+written as text, once, to number them as the exact reader does. Each chunk is read,
+decoded, checked and coded on a second thread while the previous one is accumulated
+(:func:`prepared_chunks`).
 
 Scores are accumulated as similarities: distances are negated (exactly), so that
 the audit reads thresholds back as distances (``score <= threshold``). The result,
@@ -36,19 +40,21 @@ several errors, the first error of the first chunk that has one is reported (the
 whole-table reader reports the first error of the first check that fails).
 
 Memory: the accumulator (``n_bins`` x cells x 8 bytes, plus the exact tail and the
-mated scores with their subjects), one chunk of rows, the distinct subject ids, and
-per subject one flag a group and one count a cell (``n_subjects x (n_groups + 1) x
-(n_groups + 2) / 2 x 8`` bytes: 360 MB for 1,000,000 subjects in 8 groups), whatever
-the number of rows.
+mated scores with their subjects), two chunks of rows, the distinct subject ids, per
+subject one flag a group and, for the subject bootstrap (``degrees``), one count a
+cell (``n_subjects x (n_groups + 1) x (n_groups + 2) / 2 x 8`` bytes: 360 MB for
+1,000,000 subjects in 8 groups), whatever the number of rows.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +62,7 @@ import pandas as pd
 
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
 from faceparity.accumulate.grid import ScoreGrid
+from faceparity.accumulate.kernels import count_degrees
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.model.comparisons import MISSING, Exclusion
 from faceparity.model.config import ScoreKind
@@ -93,6 +100,8 @@ MSG_CHUNK_ROWS = "chunk_rows: expected a whole number of at least 1, got {value!
 MSG_N_BINS = "n_bins: expected a whole number of at least 1, got {value!r}"
 
 _CSV_BLOCK_BYTES = 4 << 20
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,134 @@ class SubjectIds:
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+class WholeIds:
+    """The distinct subject ids of a table whose id columns hold integers, numbered as text.
+
+    The ids stay integers from file to kernel: :meth:`add` collects a chunk's distinct
+    ids by hashing (:func:`pyarrow.compute.unique`), :meth:`close` sorts them and numbers
+    them by the order of their decimal text (as the exact reader, which reads every id
+    as text, numbers them), and :meth:`codes` looks a chunk's ids up in a table indexed
+    by value where the ids span a range not much larger than their number, by binary
+    search otherwise. Only the distinct ids are ever written as text, once.
+    """
+
+    COMPACT_IDS = SubjectIds.COMPACT_IDS
+    DENSE_SPAN = 4
+    """A lookup table by value is used while the ids span at most this many values per id
+    (plus a million)."""
+
+    PRESENT_SPAN = 1 << 26
+    """Ids from 0 up to this are collected as flags by value (a byte each), others hashed."""
+
+    def __init__(self) -> None:
+        self.ids = np.empty(0, dtype=np.int64)
+        self.parts: list[npt.NDArray[np.int64]] = []
+        self.pending = 0
+        self.present: npt.NDArray[np.bool_] | None = np.zeros(0, dtype=bool)
+        self.rank = np.empty(0, dtype=np.int64)
+        self.lookup: npt.NDArray[np.int32] | None = None
+        self.closed = False
+
+    def _compact(self) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self.present is not None and self.present.size:
+            self.parts.append(np.flatnonzero(self.present).astype(np.int64))
+        self.present = None
+        if self.parts:
+            merged = pc.unique(pa.array(np.concatenate([self.ids, *self.parts])))
+            self.ids = np.asarray(merged.to_numpy(), dtype=np.int64)
+            self.parts, self.pending = [], 0
+
+    def add(self, values: npt.NDArray[np.int64]) -> None:
+        """Add a chunk's ids (any number of times each)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not values.size:
+            return
+        if self.present is not None:
+            low, high = int(values.min()), int(values.max())
+            if low >= 0 and high < self.PRESENT_SPAN:
+                if high >= self.present.size:
+                    grown = np.zeros(
+                        min(max(high + 1, 2 * self.present.size), self.PRESENT_SPAN), bool
+                    )
+                    grown[: self.present.size] = self.present
+                    self.present = grown
+                self.present[values] = True
+                return
+            self._compact()  # from now on, hashed
+        distinct = np.asarray(pc.unique(pa.array(values)).to_numpy(), dtype=np.int64)
+        self.parts.append(distinct)
+        self.pending += distinct.size
+        if self.pending >= self.COMPACT_IDS:
+            self._compact()
+
+    def close(self) -> None:
+        """Sort the ids; number them by the byte order of their text (see the class notes)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self._compact()
+        self.ids = np.sort(self.ids)
+        text = pa.array(self.ids).cast(pa.string())
+        order = np.asarray(pc.sort_indices(text).to_numpy(), dtype=np.int64)
+        self.rank = np.empty(self.ids.size, dtype=np.int64)
+        self.rank[order] = np.arange(self.ids.size, dtype=np.int64)
+        if self.ids.size:
+            low, high = int(self.ids[0]), int(self.ids[-1])
+            dense = high - low + 1 <= self.DENSE_SPAN * self.ids.size + (1 << 20)
+            if dense and self.ids.size < 2**31:
+                self.lookup = np.full(high - low + 1, -1, dtype=np.int32)
+                self.lookup[self.ids - low] = self.rank
+        self.closed = True
+
+    @property
+    def size(self) -> int:
+        """How many distinct ids."""
+        return int(self.ids.size)
+
+    def codes(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.integer]:
+        """The code of each id (every one added before :meth:`close`)."""
+        assert self.closed
+        if self.lookup is not None:
+            return np.asarray(self.lookup[values - self.ids[0]])
+        return np.asarray(self.rank[np.searchsorted(self.ids, values)])
+
+
+def whole_ids(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.int64]:
+    """A chunk's integer subject ids as int64; a missing one is the empty-id InputError."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return np.asarray(values.to_numpy(), dtype=np.int64)
+    missing = np.flatnonzero(np.asarray(values.isna(), dtype=bool))
+    if missing.size:
+        raise InputError(MSG_EMPTY_ID.format(what="subject id"), origin.at(int(missing[0]), column))
+    return np.asarray(values.to_numpy(dtype=np.float64), dtype=np.int64)
+
+
+def integer_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> bool:
+    """Whether ``path`` is a Parquet table whose ``columns`` all hold integers that fit int64."""
+    if table_kind(str(path)) != "Parquet":
+        return False
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError, pa.ArrowException):
+        return False  # the reader says why
+    for column in columns:
+        index = schema.get_field_index(column)
+        if index < 0:
+            return False
+        kind = schema.field(index).type
+        if not pa.types.is_integer(kind) or kind == pa.uint64():
+            return False
+    return True
+
+
 def chunk_ids(
     values: pd.Series, *, origin: Origin, column: str
 ) -> tuple[npt.NDArray[np.int64], Any]:
@@ -245,6 +382,27 @@ def _require(names: Sequence[str], columns: Sequence[str], file: str) -> None:
             )
 
 
+def _parquet_batches(parquet: Any, columns: list[str], chunk_rows: int) -> Iterator[Any]:
+    """The record batches of a Parquet file, row group by row group.
+
+    ``ParquetFile.iter_batches`` over a whole file keeps hold of memory for what it has
+    read until the end (about the size of the decoded file); one row group at a time
+    it does not. A row group of up to four chunks is read whole, a larger one in
+    batches of a chunk.
+    """
+    try:
+        metadata = parquet.metadata
+        for i in range(metadata.num_row_groups):
+            if metadata.row_group(i).num_rows <= 4 * chunk_rows:
+                yield from parquet.read_row_group(i, columns=columns).to_batches()
+            else:
+                yield from parquet.iter_batches(
+                    batch_size=chunk_rows, row_groups=[i], columns=columns
+                )
+    finally:
+        parquet.close()
+
+
 def _rechunk(batches: Iterable[object], chunk_rows: int) -> Iterator[object]:
     """Arrow record batches regrouped into tables of ``chunk_rows`` rows (the last one fewer)."""
     import pyarrow as pa
@@ -274,9 +432,33 @@ def iter_table_chunks(
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """The rows of a CSV, TSV or Parquet table, ``chunk_rows`` at a time, never all at once.
 
+    :func:`prepared_chunks` handing over each chunk as it is, with its offset (see there).
+    """
+    return prepared_chunks(path, columns, _as_read, chunk_rows=chunk_rows, dictionary=dictionary)
+
+
+def _as_read(offset: int, frame: pd.DataFrame) -> tuple[int, pd.DataFrame]:
+    return offset, frame
+
+
+def prepared_chunks(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    prepare: Callable[[int, pd.DataFrame], T],
+    *,
+    chunk_rows: int,
+    dictionary: Sequence[str] = (),
+) -> Iterator[T]:
+    """``prepare(offset, chunk)`` of each chunk of rows of a table, made a chunk ahead.
+
     Cells are read as :func:`~faceparity.readers._table.load_table` reads them: CSV and
     TSV cells as text (only empty cells are empty, ``NA`` is text), Parquet columns
     with their stored types.
+
+    The next chunk is read, decoded and prepared on a second thread while the caller
+    works on this one (Arrow, pandas and numpy release the GIL for most of it), so
+    ``prepare`` should depend on nothing the caller changes. An error raised by
+    ``prepare`` reaches the caller at that chunk, as it would from a plain loop.
 
     Parameters
     ----------
@@ -284,6 +466,9 @@ def iter_table_chunks(
         The table; its format is chosen by its ending, as for ``load_table``.
     columns : sequence of str
         The columns to read; a missing one is an InputError listing those present.
+    prepare : callable
+        Called with the number of data rows before the chunk and the chunk (a pandas
+        DataFrame, index 0..n-1).
     chunk_rows : int
         Rows per chunk (the last chunk may have fewer).
     dictionary : sequence of str, optional
@@ -292,8 +477,8 @@ def iter_table_chunks(
 
     Yields
     ------
-    (int, pandas.DataFrame)
-        The number of data rows before the chunk, and the chunk (index 0..n-1).
+    object
+        What ``prepare`` returned, chunk by chunk.
 
     Raises
     ------
@@ -312,9 +497,21 @@ def iter_table_chunks(
         if kind == "Parquet":
             import pyarrow.parquet as pq
 
-            parquet = pq.ParquetFile(path)
-            _require([str(c) for c in parquet.schema_arrow.names], wanted, file)
-            batches = parquet.iter_batches(batch_size=chunk_rows, columns=wanted)
+            schema = pq.read_schema(path)
+            _require([str(c) for c in schema.names], wanted, file)
+            # Text columns stored with a dictionary are read as one: no hashing per row.
+            text = [
+                c
+                for c in dict.fromkeys(dictionary)
+                if c in wanted
+                and (
+                    pa.types.is_string(schema.field(c).type)
+                    or pa.types.is_large_string(schema.field(c).type)
+                )
+            ]
+            batches = _parquet_batches(
+                pq.ParquetFile(path, read_dictionary=text), wanted, chunk_rows
+            )
         else:
             import pyarrow.csv as pcsv
 
@@ -341,21 +538,81 @@ def iter_table_chunks(
             batches = pcsv.open_csv(
                 path, read_options=read, parse_options=parse, convert_options=convert
             )
-        offset = 0
-        for table in _rechunk(batches, chunk_rows):
-            assert isinstance(table, pa.Table)
-            frame = _encoded(table, dictionary).to_pandas()
-            frame.columns = [str(c) for c in frame.columns]
-            yield offset, frame.reset_index(drop=True)
-            offset += table.num_rows
+        rows = 0
+        failed: _Failed | None = None
+        chunks = _frames(_rechunk(batches, chunk_rows), dictionary, prepare)
+        for n, item in _read_ahead(chunks):
+            if isinstance(item, _Failed):
+                failed = item
+                break
+            yield item
+            rows += n
     except (OSError, ValueError, pa.ArrowException) as err:
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
     finally:
         close = getattr(batches, "close", None)
         if close is not None:
             close()
-    if offset == 0:
+    if failed is not None:
+        raise failed.error
+    if rows == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """What ``prepare`` raised: raised again to the caller, not taken for a reading error."""
+
+    error: Exception
+
+
+def _frames(
+    tables: Iterable[Any], dictionary: Sequence[str], prepare: Callable[[int, pd.DataFrame], T]
+) -> Iterator[tuple[int, T | _Failed]]:
+    """The rows of each Arrow table and what ``prepare`` made of it (or raised).
+
+    ``prepare`` is given the table as a pandas frame (index 0..n-1, ``dictionary``
+    columns encoded).
+    """
+    offset = 0
+    for table in tables:
+        frame = _encoded(table, dictionary).to_pandas()
+        frame.columns = [str(c) for c in frame.columns]
+        try:
+            item: T | _Failed = prepare(offset, frame.reset_index(drop=True))
+        except Exception as err:  # noqa: BLE001 - raised again to the caller
+            item = _Failed(err)
+        yield len(frame), item
+        if isinstance(item, _Failed):
+            return
+        offset += len(frame)
+
+
+def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items of ``items``, the next one made on a second thread while the caller uses this one.
+
+    Decoding a chunk (Arrow and pandas release the GIL) overlaps with the work on the
+    previous one; the items and their order are unchanged, and an error in making one
+    is raised where the caller asks for it. At most two items exist at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceparity-read") as pool:
+        pending = pool.submit(next, items, end)
+        try:
+            while True:
+                item = pending.result()
+                if item is end:
+                    return
+                pending = pool.submit(next, items, end)
+                yield item  # type: ignore[misc]
+        finally:
+            pending.cancel()
+            pool.shutdown(wait=True)  # nothing runs ``items`` now: it can be closed
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
 
 def _encoded(table: Any, columns: Sequence[str]) -> Any:
@@ -485,7 +742,38 @@ def group_slots(
     """Group index of each side, shape (n, 2); ``len(keys)`` where an attribute is missing.
 
     ``codes`` index one chunk's levels; they are mapped to the global ``levels`` first.
+    Where the chunk's levels combine in few ways, the group of every combination (an
+    attribute missing among them) is found once, and each side looks its own up.
     """
+    sizes = [len(codes[name][1]) + 1 for name in group_by]  # the last: missing
+    rows = codes[group_by[0]][0].size
+    if math.prod(sizes) > max(1 << 16, rows):
+        return _slots(codes, levels, group_by, keys)
+    every = np.indices(sizes).reshape(len(sizes), -1)
+    table = _slots(
+        {
+            name: (np.where(every[k] == sizes[k] - 1, MISSING, every[k]).astype(np.int32), levels_)
+            for k, (name, (_, levels_)) in enumerate((n, codes[n]) for n in group_by)
+        },
+        levels,
+        group_by,
+        keys,
+    )
+    index = np.zeros(codes[group_by[0]][0].shape, dtype=np.int64)
+    for size, name in zip(sizes, group_by, strict=True):
+        chunk_codes = codes[name][0]
+        index *= size
+        index += np.where(chunk_codes == MISSING, size - 1, chunk_codes)
+    return np.asarray(table[index], dtype=np.int64)
+
+
+def _slots(
+    codes: dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]],
+    levels: dict[str, tuple[str, ...]],
+    group_by: tuple[str, ...],
+    keys: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """:func:`group_slots`, computed for each side on its own."""
     global_codes: dict[str, npt.NDArray[np.int32]] = {}
     for name in group_by:
         chunk_codes, chunk_levels = codes[name]
@@ -524,6 +812,91 @@ def encode_chunk(
 # --- the reader --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Table:
+    """The columns of a pair table and the work on one chunk of each pass.
+
+    It runs on the read-ahead thread of :func:`prepared_chunks`: nothing here changes
+    shared state.
+    """
+
+    file: str
+    score: str
+    subjects: tuple[str, str]
+    mated: str | None
+    attributes: tuple[AttributeSpec, ...]
+    sign: float
+    whole: bool
+
+    def checked(
+        self, offset: int, frame: pd.DataFrame
+    ) -> tuple[float, float, list[Any], dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]]]:
+        """Pass 1, one chunk: every check; the lowest and highest similarity, the ids.
+
+        The ids are for :meth:`SubjectIds.add` or :meth:`WholeIds.add`; the attribute
+        codes come with them.
+        """
+        origin = Origin(self.file, offset=offset)
+        scores = parse_scores(frame[self.score], origin=origin, column=self.score)
+        check_score_range(scores, frame[self.score], origin=origin, column=self.score)
+        similarity = self.sign * scores
+        mated = self.mated
+        ids: list[Any]
+        if self.whole:
+            id_a, id_b = (whole_ids(frame[c], origin=origin, column=c) for c in self.subjects)
+            if mated is not None:
+                labels = parse_mated(frame[mated], origin=origin, column=mated)
+                same = np.asarray(id_a == id_b, dtype=bool)
+                if (labels != same).any():
+                    subject_a, subject_b = pd.Series(id_a), pd.Series(id_b)
+                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+            ids = [np.concatenate([id_a, id_b])]
+        else:
+            (codes_a, ids_a), (codes_b, ids_b) = (
+                chunk_ids(frame[c], origin=origin, column=c) for c in self.subjects
+            )
+            if mated is not None:
+                labels = parse_mated(frame[mated], origin=origin, column=mated)
+                same = same_ids(codes_a, ids_a, codes_b, ids_b)
+                if (labels != same).any():
+                    subject_a = pd.Series(np.asarray(ids_a, dtype=object)[codes_a])
+                    subject_b = pd.Series(np.asarray(ids_b, dtype=object)[codes_b])
+                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
+            ids = [ids_a, ids_b]
+        codes = encode_chunk(frame, self.attributes, file=self.file, offset=offset)
+        return float(similarity.min()), float(similarity.max()), ids, codes
+
+    def binned(
+        self,
+        known: SubjectIds | WholeIds,
+        specs: tuple[AttributeSpec, ...],
+        groups: tuple[dict[str, tuple[str, ...]], tuple[str, ...], npt.NDArray[np.int64]],
+        offset: int,
+        frame: pd.DataFrame,
+    ) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]
+    ]:
+        """Pass 2, one chunk: its similarities, mated flags, group slots and subject codes."""
+        import pyarrow as pa
+
+        origin = Origin(self.file, offset=offset)
+        similarity = self.sign * parse_scores(frame[self.score], origin=origin, column=self.score)
+        if isinstance(known, WholeIds):
+            subject = np.empty((len(frame), 2), dtype=np.int64)
+            for side, c in enumerate(self.subjects):
+                subject[:, side] = known.codes(whole_ids(frame[c], origin=origin, column=c))
+        else:
+            (codes_a, ids_a), (codes_b, ids_b) = (
+                chunk_ids(frame[c], origin=origin, column=c) for c in self.subjects
+            )
+            both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
+            subject = np.column_stack([both[codes_a], both[len(ids_a) + codes_b]])
+        same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
+        levels, names, keys = groups
+        codes = encode_chunk(frame, specs, file=self.file, offset=offset)
+        return similarity, same, group_slots(codes, levels, names, keys), subject
+
+
 def accumulate_pairs(
     path: str | os.PathLike[str],
     *,
@@ -536,6 +909,7 @@ def accumulate_pairs(
     chunk_rows: int = 1_000_000,
     capacity: int = DEFAULT_TAIL_CAPACITY,
     n_bins: int = 65536,
+    degrees: bool = True,
 ) -> StreamedPairs:
     r"""Accumulate a pair table of any size, a chunk of rows at a time (see the module notes).
 
@@ -563,6 +937,9 @@ def accumulate_pairs(
         Exact non-mated scores the accumulator keeps (the highest ones).
     n_bins : int
         About how many bins the score grid has over the range of the scores.
+    degrees : bool
+        Whether to count each subject's comparisons per cell (``degree``: what the
+        subject bootstrap needs; memory ``n_subjects x n_cells x 8`` bytes).
 
     Returns
     -------
@@ -619,31 +996,21 @@ def accumulate_pairs(
     for spec in attributes:
         if spec.bins is not None and spec.name in names:
             seen.binned[spec.name] = band_labels(spec.bins)
-    text = [*subject_columns]
+    whole = integer_columns(path, subject_columns)
+    text = [] if whole else [*subject_columns]
     text += [c for spec in attributes if spec.bins is None for c in spec.side_columns()]
-    known = SubjectIds()
+    known: SubjectIds | WholeIds = WholeIds() if whole else SubjectIds()
+    table = _Table(file, score, subject_columns, mated, tuple(attributes), sign, whole)
     low, high = np.inf, -np.inf
-    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
-        origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
-        scores = parse_scores(frame[score], origin=origin, column=score)
-        check_score_range(scores, frame[score], origin=origin, column=score)
-        low, high = min(low, float((sign * scores).min())), max(high, float((sign * scores).max()))
-        (codes_a, ids_a), (codes_b, ids_b) = (
-            chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
-        )
-        if mated is not None:
-            labels = parse_mated(frame[mated], origin=origin, column=mated)
-            same = same_ids(codes_a, ids_a, codes_b, ids_b)
-            if (labels != same).any():
-                subject_a = pd.Series(np.asarray(ids_a, dtype=object)[codes_a])
-                subject_b = pd.Series(np.asarray(ids_b, dtype=object)[codes_b])
-                check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
-        known.add(ids_a)
-        known.add(ids_b)
-        seen.add(encode_chunk(frame, attributes, file=file, offset=offset))
+    for lowest, highest, ids, codes in prepared_chunks(
+        path, needed, table.checked, chunk_rows=chunk_rows, dictionary=text
+    ):
+        low, high = min(low, lowest), max(high, highest)
+        for part in ids:
+            known.add(part)
+        seen.add(codes)
     groups, levels, keys = seen.groups()
     known.close()
-    import pyarrow as pa
 
     # Pass 2: bin and accumulate with the subjects; count the subjects of each group and
     # the non-mated comparisons of each subject in each cell.
@@ -651,27 +1018,14 @@ def accumulate_pairs(
     acc = Accumulator(score_grid(low, high, n_bins), n_groups, capacity=capacity)
     n_subjects = known.size
     member = np.zeros((n_groups + 1, n_subjects), dtype=bool)
-    degree = np.zeros(n_subjects * acc.n_cells, dtype=np.int64)
-    group_specs = [spec for spec in attributes if spec.name in names]
-    for offset, frame in iter_table_chunks(path, needed, chunk_rows=chunk_rows, dictionary=text):
-        origin = Origin(file, np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64))
-        similarity = sign * parse_scores(frame[score], origin=origin, column=score)
-        (codes_a, ids_a), (codes_b, ids_b) = (
-            chunk_ids(frame[c], origin=origin, column=c) for c in subject_columns
-        )
-        both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
-        subject = np.column_stack([both[codes_a], both[len(ids_a) + codes_b]])
-        same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
-        slot = group_slots(
-            encode_chunk(frame, group_specs, file=file, offset=offset), levels, names, keys
-        )
+    degree = np.zeros((n_subjects, acc.n_cells), dtype=np.int64) if degrees else None
+    group_specs = tuple(spec for spec in attributes if spec.name in names)
+    binned = functools.partial(table.binned, known, group_specs, (levels, names, keys))
+    for similarity, same, slot, subject in prepared_chunks(
+        path, needed, binned, chunk_rows=chunk_rows, dictionary=text
+    ):
         acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1], subjects=subject)
-        member[slot[:, 0], subject[:, 0]] = True
-        member[slot[:, 1], subject[:, 1]] = True
-        other = ~same
-        cell = acc.lut[slot[other, 0], slot[other, 1]].astype(np.int64)
-        for side in (0, 1):
-            np.add.at(degree, subject[other, side] * acc.n_cells + cell, 1)
+        count_degrees(subject, slot, same, acc.lut, degree, member)
 
     population = Population(
         n_subjects=[int(v) for v in member[:n_groups].sum(axis=1)],
@@ -688,5 +1042,5 @@ def accumulate_pairs(
         source=f"pair table {Path(file).name}",
         score_kind=kind,
         notes=(NOTE_STREAMING,),
-        degree=degree.reshape(n_subjects, acc.n_cells),
+        degree=degree,
     )

@@ -193,7 +193,7 @@ def _bootstrap(
     ]
     values = np.full((replicates, len(keys)), np.nan)
     weights = poisson_weights(views.n_subjects, replicates, seed)
-    for r, part in enumerate(ahead(views.replicate(w) for w in weights)):
+    for r, part in enumerate(ahead(views.replicate, weights)):
         points: list[OperatingPoint | None] = []
         for policy in config.policies:
             for target in config.target_fmrs:

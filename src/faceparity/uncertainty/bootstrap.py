@@ -48,9 +48,10 @@ bootstrap total (Efron & Tibshirani 1993, ch. 21, "the jackknife and the delta m
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -60,6 +61,7 @@ import numpy.typing as npt
 from faceparity.metrics.rates import max_false_matches
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 __all__ = [
     "LINEAR_TOTAL_MULTIPLICITY",
@@ -386,10 +388,13 @@ def poisson_weights(n_subjects: int, replicates: int, seed: int) -> Iterator[npt
     """
     rng = np.random.default_rng(seed)
     inverse = kernels().poisson_inverse
+    # One buffer of uniforms for every draw (one draw at a time): a fresh one a
+    # replicate would be mapped page by page again, slower than drawing into it.
+    uniforms = np.empty(n_subjects, dtype=np.float64)
 
     def draw() -> npt.NDArray[np.int32]:
         out = np.empty(n_subjects, dtype=np.int32)
-        inverse(rng.random(n_subjects), POISSON_CDF, out)
+        inverse(rng.random(out=uniforms), POISSON_CDF, out)
         return out
 
     if n_subjects < DRAW_AHEAD_SUBJECTS or replicates < 2:
@@ -407,23 +412,31 @@ def poisson_weights(n_subjects: int, replicates: int, seed: int) -> Iterator[npt
             yield weights
 
 
-def ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """The items of ``items``, each made on a second thread while the caller uses the last.
+def ahead(make: Callable[[A], T], inputs: Iterable[A], workers: int | None = None) -> Iterator[T]:
+    """``make(x)`` for each ``x`` of ``inputs``, in order, made on worker threads ahead of use.
 
-    A replicate's partition (compiled loops that release the GIL) is built while the
-    previous one's operating points are read; the items and their order are unchanged.
+    A replicate's partition (compiled loops that release the GIL) is built by one of
+    ``workers`` threads (default: the processor count, at most 4) while the caller reads
+    the operating points of an earlier one; ``inputs`` is read on the caller's thread
+    only, one item ahead of each worker. The items and their order are those of a plain
+    loop; an error raised in ``make`` is raised to the caller at that item.
     """
+    import os
     from concurrent.futures import ThreadPoolExecutor
 
-    end = object()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceparity-replicates") as pool:
-        pending = deque(pool.submit(next, items, end) for _ in range(depth))
-        while True:
-            item = pending.popleft().result()
-            if item is end:
-                return
-            pending.append(pool.submit(next, items, end))
-            yield item  # type: ignore[misc]
+    n = workers if workers is not None else max(1, min(4, os.cpu_count() or 1))
+    source = iter(inputs)
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="faceparity-replicates") as pool:
+        pending = deque(pool.submit(make, x) for x in itertools.islice(source, n + 1))
+        try:
+            while pending:
+                item = pending.popleft().result()
+                for x in itertools.islice(source, 1):
+                    pending.append(pool.submit(make, x))
+                yield item
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def flatten(numbers: dict[str, float | None]) -> Sequence[str]:

@@ -23,7 +23,7 @@ from faceparity.accumulate.accumulator import Accumulator
 from faceparity.model.config import AuditConfig, FMRScope, PolicyKind
 from faceparity.results.audit import AuditResult
 from faceparity.uncertainty.bootstrap import View, WeightedScores
-from faceparity.uncertainty.views import held, largest_rates, mated_group
+from faceparity.uncertainty.views import eer_shares, held, largest_rates, mated_group
 from faceparity.verification.operating_points import Partition
 
 __all__ = ["PairStreamViews"]
@@ -56,6 +56,8 @@ class PairStreamViews:
     group_mated: list[View]
     group_non_mated: list[View]
     cells: dict[tuple[int, int], View]
+    reads_overall: bool = True
+    """Whether a replicate reads the overall views (else they are not weighted)."""
 
     @classmethod
     def of(
@@ -90,13 +92,28 @@ class PairStreamViews:
         degree = np.asarray(degree)
         per_cell = acc.histogram.sum(axis=1)
         floor = acc.tail_edge if acc.tail_bin > 0 else -math.inf
-        rates = largest_rates(result, n_groups)
+        # An EER below the exact scores is not read in a replicate: the views need not
+        # hold scores down to it.
+        rates = largest_rates(result, n_groups, eers=False)
+        sign = 1.0 if result.input.score_kind == "similarity" else -1.0
+        eers = eer_shares(result, floor, sign=sign)
+        for view_key, share in eers.items():
+            rates[view_key] = max(rates[view_key], share)
+        # Per-group thresholds read no overall rate; the overall EER only where held.
+        reads_overall = ("overall",) in eers or any(
+            policy.kind is not PolicyKind.PER_GROUP for policy in config.policies
+        )
         lut = acc.lut
 
         def non_mated(members: list[int], share: float, n_mated: int | None) -> View:
             mask = np.isin(tail_cells, members)
             view = View.held(tail[mask], pairs[mask, 0], pairs[mask, 1], floor)
-            d = degree[:, members].sum(axis=1, dtype=np.int64)
+            if len(members) == degree.shape[1]:
+                d = degree.sum(axis=1, dtype=np.int64)
+            else:  # column by column: no copy of the table's columns
+                d = np.zeros(degree.shape[0], dtype=np.int64)
+                for member in members:
+                    d += degree[:, member]
             present = np.flatnonzero(d)
             n = int(per_cell[members].sum())
             view = dataclasses.replace(view, n=n, degree_subject=present, degree=d[present])
@@ -130,6 +147,7 @@ class PairStreamViews:
             group_mated=[mated(key == g) for g in range(n_groups)],
             group_non_mated=group_nm,
             cells=cells,
+            reads_overall=reads_overall,
         )
 
     def group_non_mated_views(self) -> list[View]:
@@ -137,15 +155,30 @@ class PairStreamViews:
         return self.group_non_mated
 
     def replicate(self, weights: npt.NDArray[np.int64]) -> Partition[WeightedScores]:
-        """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times)."""
+        """The audit's partition in one replicate (subject ``s`` counted ``weights[s]`` times).
+
+        Weights that fit are read as bytes: the compiled loops gather one weight per
+        subject of each held score, and a byte a subject keeps the weights in cache.
+        """
+        if weights.size and 0 <= int(weights.min()) and int(weights.max()) <= 127:
+            weights = weights.astype(np.int8)
+        if self.reads_overall:
+            overall_mated = self.overall_mated.weighted(weights)
+            overall_non_mated = _at_least_held(self.overall_non_mated, weights)
+        else:  # nothing held: reading them would raise NotHeld, never count 0
+            overall_mated = overall_non_mated = _UNREAD
         return Partition(
-            overall_mated=self.overall_mated.weighted(weights),
-            overall_non_mated=_at_least_held(self.overall_non_mated, weights),
+            overall_mated=overall_mated,
+            overall_non_mated=overall_non_mated,
             group_mated=[v.weighted(weights) for v in self.group_mated],
             group_non_mated=[_at_least_held(v, weights) for v in self.group_non_mated],
             cells={key: _at_least_held(v, weights) for key, v in self.cells.items()},
             exclusions=[],
         )
+
+
+_UNREAD = WeightedScores(np.empty(0), np.empty(0, dtype=np.int64), 0, math.inf)
+"""A view no replicate reads: no score held, exact for no threshold."""
 
 
 def _at_least_held(view: View, weights: npt.NDArray[np.int64]) -> WeightedScores:

@@ -328,10 +328,13 @@ def mated_group(
     return np.where(counted & (ga == gb), ga, -1)
 
 
-def eer_shares(result: AuditResult, floor: float = -math.inf) -> dict[Key, float]:
+def eer_shares(
+    result: AuditResult, floor: float = -math.inf, *, sign: float = 1.0
+) -> dict[Key, float]:
     """The upper end of each EER of ``result``, by view (overall, each group).
 
-    An EER whose threshold lies below ``floor`` (not read in a replicate) is left out.
+    An EER whose threshold (times ``sign``: -1 for distances, read as negated
+    similarities) lies below ``floor`` (not read in a replicate) is left out.
     """
     shares: dict[Key, float] = {}
     summaries = [
@@ -339,7 +342,7 @@ def eer_shares(result: AuditResult, floor: float = -math.inf) -> dict[Key, float
         *((("group", g), s) for g, s in enumerate(result.groups)),
     ]
     for key, summary in summaries:
-        if summary.eer is not None and summary.eer.threshold >= floor:
+        if summary.eer is not None and sign * summary.eer.threshold >= floor:
             shares[key] = summary.eer.high
     return shares
 

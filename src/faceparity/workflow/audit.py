@@ -346,6 +346,7 @@ class _Run:
             group_by=self.group_by,
             chunk_rows=source.chunk_rows,
             capacity=source.tail_capacity,
+            degrees=self.request.intervals.method is IntervalMethod.BOOTSTRAP,
         )
         return self._streamed_pairs(streamed)
 
