@@ -25,7 +25,7 @@ from faceparity.workflow.outputs import (
     refuse_overwriting,
     write_results,
 )
-from faceparity.workflow.preload import BOOTSTRAP_MODULES, REPORT_MODULES, preload
+from faceparity.workflow.preload import BOOTSTRAP_MODULES, REPORT_MODULES, preload_stages
 from faceparity.workflow.progress import Message, Progress, no_progress, silent
 from faceparity.workflow.request import (
     AuditRequest,
@@ -268,12 +268,15 @@ class _Run:
         self.identification: IdentificationResult | None = None
         self.acquisition: AcquisitionResult | None = None
         self.processing_time: ProcessingTime | None = None
-        later: list[str] = []
+        bootstrap: tuple[str, ...] = ()
+        report: tuple[str, ...] = ()
         if request.intervals.method is IntervalMethod.BOOTSTRAP:
-            later += BOOTSTRAP_MODULES
+            bootstrap = BOOTSTRAP_MODULES
         if request.output is not None and request.report:
-            later += REPORT_MODULES
-        self.preloaded = preload(later)
+            report = REPORT_MODULES
+        # The bootstrap's modules first (numba, which the engine imports too), then the
+        # report's, imported while the engine runs.
+        self.bootstrap_loaded, self.preloaded = preload_stages(bootstrap, report)
 
     def audit(self) -> AuditResult:
         source = self.request.source
@@ -622,7 +625,7 @@ class _Run:
         n = len(table.subject)
         n_comparisons = n * (n - 1) // 2
         self.message(f"streaming {n_comparisons} comparisons of {n} samples ...")
-        self.preloaded()  # the bootstrap and report modules, imported while reading
+        self.bootstrap_loaded()  # imported while reading (the report's: while streaming)
         bootstrap = intervals.method is IntervalMethod.BOOTSTRAP
         largest = max(config.target_fmrs)
         if bootstrap and engine.tail_capacity < 2 * largest * n * (n - 1) // 2:
@@ -642,7 +645,9 @@ class _Run:
                 scheduler=engine.scheduler,
             )
             if bootstrap:
-                # The subject bootstrap from the engine's exact scores and their subjects.
+                # The subject bootstrap from the engine's exact scores and their subjects;
+                # it may fork, which it does with no import under way on another thread.
+                self.preloaded()
                 result = with_uncertainty(
                     streamed.result,
                     method=IntervalMethod.BOOTSTRAP.value,
