@@ -140,3 +140,32 @@ def test_bootstrap_intervals_are_identical_with_and_without_the_fork(
     shared = boot()
     assert len(forks) == 1
     assert shared == alone
+
+
+@pytest.mark.skipif(not FORKS, reason="forks on Linux only")
+@pytest.mark.usefixtures("fork_always")
+def test_an_interrupt_here_stops_and_reaps_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent, children = os.getpid(), []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    def fill(start: int, stop: int, rows: npt.NDArray[np.float64]) -> None:
+        if os.getpid() == parent and start >= processes.PROBE_ROWS:
+            raise KeyboardInterrupt
+        if os.getpid() != parent:
+            import time
+
+            time.sleep(60)  # still working when it is stopped
+        _table(start, stop, rows)
+
+    monkeypatch.setattr(os, "fork", fork)
+    with pytest.raises(KeyboardInterrupt):
+        fill_rows(fill, np.full((50, 3), np.nan))
+    assert len(children) == 1
+    with pytest.raises(ChildProcessError):  # reaped already: no such child
+        os.waitpid(children[0], os.WNOHANG)

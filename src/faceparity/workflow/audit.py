@@ -25,7 +25,13 @@ from faceparity.workflow.outputs import (
     refuse_overwriting,
     write_results,
 )
-from faceparity.workflow.preload import BOOTSTRAP_MODULES, REPORT_MODULES, preload_stages
+from faceparity.workflow.preload import (
+    BOOTSTRAP_KERNELS,
+    BOOTSTRAP_MODULES,
+    ENGINE_KERNELS,
+    REPORT_MODULES,
+    preload_stages,
+)
 from faceparity.workflow.progress import Message, Progress, no_progress, silent
 from faceparity.workflow.request import (
     AuditRequest,
@@ -268,15 +274,19 @@ class _Run:
         self.identification: IdentificationResult | None = None
         self.acquisition: AcquisitionResult | None = None
         self.processing_time: ProcessingTime | None = None
-        bootstrap: tuple[str, ...] = ()
-        report: tuple[str, ...] = ()
+        # First what the engine and the bootstrap import (numba), and the engine's compiled
+        # loops for embeddings (streamed by default); then, while the engine runs, the
+        # bootstrap's loops and the report's modules.
+        first: tuple[str, ...] = ()
+        later: tuple[str, ...] = ()
+        if isinstance(request.source, EmbeddingsInput):
+            first += ENGINE_KERNELS
         if request.intervals.method is IntervalMethod.BOOTSTRAP:
-            bootstrap = BOOTSTRAP_MODULES
+            first += BOOTSTRAP_MODULES
+            later += BOOTSTRAP_KERNELS
         if request.output is not None and request.report:
-            report = REPORT_MODULES
-        # The bootstrap's modules first (numba, which the engine imports too), then the
-        # report's, imported while the engine runs.
-        self.bootstrap_loaded, self.preloaded = preload_stages(bootstrap, report)
+            later += REPORT_MODULES
+        self.first_loaded, self.preloaded = preload_stages(first, later)
 
     def audit(self) -> AuditResult:
         source = self.request.source
@@ -625,7 +635,6 @@ class _Run:
         n = len(table.subject)
         n_comparisons = n * (n - 1) // 2
         self.message(f"streaming {n_comparisons} comparisons of {n} samples ...")
-        self.bootstrap_loaded()  # imported while reading (the report's: while streaming)
         bootstrap = intervals.method is IntervalMethod.BOOTSTRAP
         largest = max(config.target_fmrs)
         if bootstrap and engine.tail_capacity < 2 * largest * n * (n - 1) // 2:
@@ -643,6 +652,7 @@ class _Run:
                 engine=engine_config,
                 progress=update,
                 scheduler=engine.scheduler,
+                ready=self.first_loaded,  # loaded while reading and computing the first products
             )
             if bootstrap:
                 # The subject bootstrap from the engine's exact scores and their subjects;

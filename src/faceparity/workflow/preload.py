@@ -13,7 +13,14 @@ import importlib
 import threading
 from collections.abc import Callable, Sequence
 
-__all__ = ["BOOTSTRAP_MODULES", "REPORT_MODULES", "preload", "preload_stages"]
+__all__ = [
+    "BOOTSTRAP_KERNELS",
+    "BOOTSTRAP_MODULES",
+    "ENGINE_KERNELS",
+    "REPORT_MODULES",
+    "preload",
+    "preload_stages",
+]
 
 REPORT_MODULES = (
     "faceparity.render.report",
@@ -30,6 +37,12 @@ REPORT_MODULES = (
 
 BOOTSTRAP_MODULES = ("faceparity.uncertainty.apply", "faceparity.uncertainty.kernels")
 """What the subject bootstrap imports."""
+
+BOOTSTRAP_KERNELS = ("faceparity.uncertainty.kernels:warm",)
+"""The subject bootstrap's compiled loops, loaded from numba's cache."""
+
+ENGINE_KERNELS = ("faceparity.accumulate.kernels:warm",)
+"""The streaming engine's compiled loops, loaded from numba's cache."""
 
 
 def preload(modules: Sequence[str]) -> Callable[[], None]:
