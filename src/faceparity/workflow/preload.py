@@ -30,7 +30,7 @@ REPORT_MODULES = (
     "matplotlib.backends.backend_svg",
     "jinja2",
     "faceparity.render.environment:warm_templates",
-    "PIL.Image:init",
+    "PIL.Image:preinit",
 )
 """What :func:`faceparity.render.report.render_html` imports, directly or on first use
 (``module:function``: a function of the module called once it is imported)."""
