@@ -169,3 +169,26 @@ def test_an_interrupt_here_stops_and_reaps_the_child(monkeypatch: pytest.MonkeyP
     assert len(children) == 1
     with pytest.raises(ChildProcessError):  # reaped already: no such child
         os.waitpid(children[0], os.WNOHANG)
+
+
+@pytest.mark.usefixtures("fork_always")
+def test_no_fork_while_the_preload_thread_imports() -> None:
+    """A fork then could leave the child an import half done; the rows stay here."""
+    import threading
+
+    from faceparity.workflow.preload import preload_stages
+
+    release = threading.Event()
+    fake = __import__("types").ModuleType("faceparity_fake_slow_import")
+    fake.block = lambda: release.wait(10)  # type: ignore[attr-defined]
+    sys.modules["faceparity_fake_slow_import"] = fake
+    try:
+        (wait,) = preload_stages(["faceparity_fake_slow_import:block"])
+        out = np.full((60, 3), np.nan)
+        fill_rows(_table, out)
+        assert (out[:, 2] == os.getpid()).all()
+        release.set()
+        wait()
+    finally:
+        release.set()
+        del sys.modules["faceparity_fake_slow_import"]

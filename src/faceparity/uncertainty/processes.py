@@ -9,11 +9,11 @@ replicate's weights come from its own place in the seed's stream:
 :func:`~faceparity.uncertainty.bootstrap.poisson_weights` with ``start``), so the
 table, and every interval read from it, is identical to one computed in one process.
 
-The second process is a plain ``os.fork`` (POSIX only; elsewhere, or with one core,
-everything runs here). It ignores Ctrl-C (this process stops it when interrupted),
-turns warnings into errors and exits with ``os._exit``: it writes nothing but its rows,
-and when it fails for any reason this process computes those rows itself, raising or
-warning as it would have.
+The second process is a plain ``os.fork`` (Linux only; elsewhere, with one core, or
+while modules are being imported on another thread, everything runs here). It ignores
+Ctrl-C (this process stops it when interrupted), turns warnings into errors and exits
+with ``os._exit``: it writes nothing but its rows, and when it fails for any reason
+this process computes those rows itself, raising or warning as it would have.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import signal
 import struct
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -29,13 +30,17 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FORK_MIN_SECONDS", "PROBE_ROWS", "fill_rows"]
+__all__ = ["FORK_MIN_SECONDS", "IMPORT_THREAD", "PROBE_ROWS", "fill_rows"]
 
 PROBE_ROWS = 20
 """Rows computed here first, to time a row before deciding to fork."""
 
 FORK_MIN_SECONDS = 0.3
 """Fork only when the rows left would take at least this long in one process."""
+
+IMPORT_THREAD = "faceparity-preload"
+"""The name of the thread that imports modules ahead (:mod:`faceparity.workflow.preload`):
+no fork while it runs, since a forked process would find an import it left half done."""
 
 Fill = Callable[[int, int, npt.NDArray[np.float64]], None]
 """``fill(start, stop, out)``: rows ``start`` to ``stop - 1`` of the table into ``out``."""
@@ -72,7 +77,13 @@ def fill_rows(fill: Fill, out: npt.NDArray[np.float64]) -> None:
 
 
 def _can_fork() -> bool:
-    return hasattr(os, "fork") and sys.platform.startswith("linux") and available_cores() >= 2
+    importing = any(t.name == IMPORT_THREAD and t.is_alive() for t in threading.enumerate())
+    return (
+        hasattr(os, "fork")
+        and sys.platform.startswith("linux")
+        and available_cores() >= 2
+        and not importing
+    )
 
 
 _HEADER = struct.Struct("<q")  # the number of bytes of rows that follow

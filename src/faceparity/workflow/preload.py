@@ -13,6 +13,8 @@ import importlib
 import threading
 from collections.abc import Callable, Sequence
 
+from faceparity.uncertainty.processes import IMPORT_THREAD
+
 __all__ = [
     "BOOTSTRAP_KERNELS",
     "BOOTSTRAP_MODULES",
@@ -77,7 +79,7 @@ def preload_stages(*stages: Sequence[str]) -> list[Callable[[], None]]:
             for event in events:  # an interrupted thread leaves no waiter waiting
                 event.set()
 
-    thread = threading.Thread(target=load, name="faceparity-preload", daemon=True)
+    thread = threading.Thread(target=load, name=IMPORT_THREAD, daemon=True)
     thread.start()
     waiters: list[Callable[[], None]] = []
     for event in events[:-1]:
