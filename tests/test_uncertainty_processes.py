@@ -192,3 +192,9 @@ def test_no_fork_while_the_preload_thread_imports() -> None:
     finally:
         release.set()
         del sys.modules["faceparity_fake_slow_import"]
+
+
+def test_the_preload_thread_is_the_one_the_fork_waits_for() -> None:
+    from faceparity.workflow import preload
+
+    assert preload.THREAD_NAME == processes.IMPORT_THREAD

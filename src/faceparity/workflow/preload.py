@@ -13,16 +13,20 @@ import importlib
 import threading
 from collections.abc import Callable, Sequence
 
-from faceparity.uncertainty.processes import IMPORT_THREAD
-
 __all__ = [
     "BOOTSTRAP_KERNELS",
     "BOOTSTRAP_MODULES",
     "ENGINE_KERNELS",
     "REPORT_MODULES",
+    "THREAD_NAME",
     "preload",
     "preload_stages",
 ]
+
+THREAD_NAME = "faceparity-preload"
+"""The importing thread's name (:data:`faceparity.uncertainty.processes.IMPORT_THREAD`:
+the bootstrap does not fork while it runs; not imported from there, which would import
+the uncertainty package, and scipy, with the command line)."""
 
 REPORT_MODULES = (
     "faceparity.render.report",
@@ -79,7 +83,7 @@ def preload_stages(*stages: Sequence[str]) -> list[Callable[[], None]]:
             for event in events:  # an interrupted thread leaves no waiter waiting
                 event.set()
 
-    thread = threading.Thread(target=load, name=IMPORT_THREAD, daemon=True)
+    thread = threading.Thread(target=load, name=THREAD_NAME, daemon=True)
     thread.start()
     waiters: list[Callable[[], None]] = []
     for event in events[:-1]:
