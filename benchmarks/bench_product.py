@@ -537,6 +537,35 @@ def run(label: str, argv: Sequence[str], *, json_output: bool = False, repeat: i
     return best
 
 
+@dataclass(frozen=True)
+class Spec:
+    """A process to measure: its label, command line and whether it prints JSON."""
+
+    label: str
+    argv: list[str]
+    json_output: bool = False
+
+
+def alternated(specs: Sequence[Spec], repeat: int) -> list[Run]:
+    """Measure every process of ``specs`` in turn, ``repeat`` rounds; the fastest of each.
+
+    On a shared machine the load changes from minute to minute: measured in rounds,
+    each process and its baseline meet the same spells of load, where ``run`` with
+    ``repeat`` would measure all of one before any of the other.
+    """
+    rounds = [
+        [run(spec.label, spec.argv, json_output=spec.json_output) for spec in specs]
+        for _ in range(max(repeat, 1))
+    ]
+    best = []
+    for runs in zip(*rounds, strict=True):
+        fastest = min(runs, key=lambda r: r.wall_s)
+        fastest.walls_s = [r.wall_s for r in runs]
+        fastest.peak_rss_mb = max(r.peak_rss_mb for r in runs)
+        best.append(fastest)
+    return best
+
+
 def worker_argv(kind: str, *args: object) -> list[str]:
     """This script run as a baseline worker."""
     return [sys.executable, __file__, "--worker", kind, *(str(a) for a in args)]
@@ -818,8 +847,10 @@ def engine_chosen(comparisons: int, max_comparisons: int) -> str:
 def bench_embeddings(
     options: Options, work: Path
 ) -> tuple[list[str], dict[str, Any], list[Target]]:
-    """The embeddings section at both sizes: report lines, figures, targets."""
-    measured = functools.partial(run, repeat=options.repeat)
+    """The embeddings section at both sizes: report lines, figures, targets.
+
+    With ``--repeat``, the runs of a size are measured in rounds (:func:`alternated`).
+    """
     block, threads = options.product["block"], options.product["threads"]
     max_comparisons = options.product["max_comparisons"]
     extra = faceparity_defaults(options)
@@ -833,29 +864,42 @@ def bench_embeddings(
         directory.mkdir(exist_ok=True)
         data = generate(options, "write-embeddings", directory, n)
         npy = directory / "embeddings.npy"
-        products = measured(
-            f"bare numpy products, N={n:,}",
-            worker_argv("products", npy, block, threads),
-            json_output=True,
-        )
-        default = measured(
-            f"faceparity defaults, N={n:,}",
-            embeddings_command(directory, directory / "out-default", *extra),
+        products, default, no_report, lean, read = alternated(
+            [
+                Spec(
+                    f"bare numpy products, N={n:,}",
+                    worker_argv("products", npy, block, threads),
+                    json_output=True,
+                ),
+                Spec(
+                    f"faceparity defaults, N={n:,}",
+                    embeddings_command(directory, directory / "out-default", *extra),
+                ),
+                Spec(
+                    f"--no-report, N={n:,}",
+                    embeddings_command(
+                        directory, directory / "out-no-report", *extra, "--no-report"
+                    ),
+                ),
+                Spec(
+                    f"--intervals none --no-report, N={n:,}",
+                    embeddings_command(directory, directory / "out-lean", *extra, *LEAN),
+                ),
+                Spec(
+                    f"reader only (load_embeddings), N={n:,}",
+                    [
+                        sys.executable,
+                        "-c",
+                        READ_EMBEDDINGS,
+                        str(npy),
+                        str(directory / "metadata.csv"),
+                    ],
+                    json_output=True,
+                ),
+            ],
+            options.repeat,
         )
         options.default_runs[n] = default
-        no_report = measured(
-            f"--no-report, N={n:,}",
-            embeddings_command(directory, directory / "out-no-report", *extra, "--no-report"),
-        )
-        lean = measured(
-            f"--intervals none --no-report, N={n:,}",
-            embeddings_command(directory, directory / "out-lean", *extra, *LEAN),
-        )
-        read = measured(
-            f"reader only (load_embeddings), N={n:,}",
-            [sys.executable, "-c", READ_EMBEDDINGS, str(npy), str(directory / "metadata.csv")],
-            json_output=True,
-        )
         engine = engine_chosen(data["comparisons"], max_comparisons)
         parts = breakdown(read, lean, no_report, default)
         lines += [

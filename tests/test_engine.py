@@ -599,3 +599,78 @@ def test_a_damaged_checkpoint_is_a_usage_error_naming_the_file(
     message = str(err.value)
     assert message.startswith(prefix.format(file=path)) and message.endswith(suffix)
     assert error in message
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ready_is_waited_for_before_any_score_is_counted(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The products may start before ``ready`` returns; no block is counted before it."""
+    import threading
+
+    from faceparity.accumulate import kernels
+
+    table = _table(seed=6)
+    groups = table.attributes["sex"].astype(np.int64)
+    config = EngineConfig(block_size=50, threads=threads, capacity=300)
+    opened, counted_early, products = threading.Event(), [], []
+    real_count = kernels.count_block
+
+    def count(*args: object) -> int:
+        if not opened.is_set():
+            counted_early.append(args)
+        return int(real_count(*args))  # type: ignore[arg-type]
+
+    def ready() -> None:
+        products.append(threading.current_thread().name)
+        opened.wait(5)
+
+    monkeypatch.setattr(kernels, "count_block", count)
+    timer = threading.Timer(0.2, opened.set)
+    timer.start()
+    waited = stream_embeddings(
+        table.values, table.subject, groups, n_groups=2, config=config, ready=ready
+    )
+    timer.join()
+    assert products and not counted_early
+    plain = stream_embeddings(table.values, table.subject, groups, n_groups=2, config=config)
+    _assert_same(waited, plain)
+
+
+def test_the_warm_up_compiles_the_signatures_the_engine_and_bootstrap_call() -> None:
+    """After ``warm``, a streamed audit with its bootstrap compiles nothing more."""
+    from faceparity.accumulate import _loops
+    from faceparity.accumulate import kernels as engine_kernels
+    from faceparity.uncertainty import kernels as bootstrap_kernels
+    from faceparity.uncertainty.apply import with_uncertainty
+
+    engine_kernels.warm()
+    bootstrap_kernels.warm()
+    loops = [
+        _loops.count_block,
+        _loops.collect_block,
+        _loops.tail_edge,
+        bootstrap_kernels.cumulative,
+        bootstrap_kernels.linear_total,
+        bootstrap_kernels.poisson_inverse,
+        bootstrap_kernels.eer,
+    ]
+    before = [set(loop.signatures) for loop in loops]
+    assert all(before)
+    table = _table(seed=7)
+    config = AuditConfig(target_fmrs=(1e-2,), policies=POLICIES[:1])
+    streamed = stream_embeddings_audit(
+        table,
+        group_by=["sex"],
+        config=config,
+        engine=EngineConfig(block_size=60, threads=2, capacity=50),
+    )
+    with_uncertainty(
+        streamed.result,
+        method="bootstrap",
+        config=config,
+        accumulator=streamed.accumulator,
+        samples=streamed.samples,
+        replicates=20,
+    )
+    assert [set(loop.signatures) for loop in loops] == before

@@ -125,3 +125,30 @@ def test_preload_imports_on_a_second_thread_and_leaves_failures_to_the_user_of_a
     assert "json.tool" in sys.modules
     assert "faceparity_no_such_module" not in sys.modules
     preload([])()  # nothing to import: nothing started
+
+
+def test_preload_stages_wait_for_their_own_stage_and_call_warm_up_functions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import threading
+    import types
+
+    from faceparity.workflow.preload import preload_stages
+
+    release, calls = threading.Event(), []
+    fake = types.ModuleType("faceparity_fake_warm_up")
+    fake.warm = lambda: calls.append("warm")  # type: ignore[attr-defined]
+    fake.block = lambda: release.wait(10)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "faceparity_fake_warm_up", fake)
+    monkeypatch.delitem(sys.modules, "json.tool", raising=False)
+    first, second = preload_stages(
+        ["json.tool", "faceparity_fake_warm_up:warm"],
+        ["faceparity_fake_warm_up:block", "json:no_such_function", "faceparity_no_such_module"],
+    )
+    first()  # returns while the second stage is still held up
+    assert "json.tool" in sys.modules and calls == ["warm"]
+    release.set()
+    second()
+    assert "faceparity_no_such_module" not in sys.modules
+    assert [len(preload_stages([], [])), len(preload_stages())] == [2, 1]

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from faceparity.errors import UsageError
 
-__all__ = ["collect_block", "count_block", "count_degrees", "count_pairs", "tail_edge"]
+__all__ = ["collect_block", "count_block", "count_degrees", "count_pairs", "tail_edge", "warm"]
 
 _kernels: dict[str, Any] = {}
 
@@ -279,3 +279,21 @@ def count_degrees(
         _compiled()["mark_members"](subjects, slots, member)
     else:
         _compiled()["count_degrees"](subjects, slots, same, lut, degree, member)
+
+
+def warm() -> None:
+    """Load the streaming engine's compiled loops now, by calling each on a tiny block.
+
+    A process's first call of a compiled loop sets numba up and loads the loop from its
+    cache (a good part of a second); the audit does it on a second thread while it reads
+    its input and computes the first products (:mod:`faceparity.workflow.preload`). The
+    arguments have the engine's types, so no other specialisation is compiled.
+    """
+    block = np.zeros((2, 2), dtype=np.float32)
+    rects = np.array([[0, 2, 0, 2, 0, 0]], dtype=np.int64)
+    histogram = np.zeros((1, 4), dtype=np.int64)
+    total = np.zeros(4, dtype=np.int64)
+    flat, cells = np.empty(4, dtype=np.int64), np.empty(4, dtype=np.int32)
+    count_block(block, rects, True, np.zeros_like(histogram), histogram, total, 0, 0, flat, cells)
+    collect_block(block, rects, True, 0, 0, 4)
+    tail_edge(total, 0, 1)

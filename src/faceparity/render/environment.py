@@ -9,6 +9,7 @@ template goes through :func:`escape_markdown`.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from faceparity._version import __version__
 from faceparity.errors import UsageError
 
-__all__ = ["GENERATOR", "escape_markdown", "template_environment"]
+__all__ = ["GENERATOR", "escape_markdown", "template_environment", "warm_templates"]
 
 GENERATOR = f"faceparity {__version__}"
 
@@ -48,8 +49,13 @@ def escape_markdown(value: Any) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
+@functools.cache
 def template_environment(kind: str) -> Any:
-    """A jinja2 environment for ``"html"`` (autoescaped) or ``"md"`` (Markdown-escaped)."""
+    """A jinja2 environment for ``"html"`` (autoescaped) or ``"md"`` (Markdown-escaped).
+
+    One of each per process: an environment keeps the templates it has compiled, so
+    a template is compiled once (:func:`warm_templates` may do it in advance).
+    """
     try:
         import jinja2
     except ImportError as err:  # pragma: no cover - jinja2 is a dependency
@@ -72,3 +78,8 @@ def template_environment(kind: str) -> Any:
             keep_trailing_newline=True,
         )
     raise ValueError(f"kind: expected 'html' or 'md', got {kind!r}")
+
+
+def warm_templates() -> None:
+    """Compile the HTML report's templates now (a command does it while it computes)."""
+    template_environment("html").get_template("report.html.j2")

@@ -31,12 +31,17 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+# Imported with the module, not when the engine starts: by then another thread may be
+# importing the compiled loops (workflow.preload).
+from threadpoolctl import threadpool_limits
 
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
 from faceparity.accumulate.grid import COSINE_GRID, ScoreGrid
@@ -366,6 +371,7 @@ def stream_embeddings(
     config: EngineConfig | None = None,
     grid: ScoreGrid = COSINE_GRID,
     progress: Callable[[int, int], None] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> Accumulator:
     """All-vs-all cosine comparisons of ``embeddings``, reduced into an accumulator.
 
@@ -385,6 +391,10 @@ def stream_embeddings(
         Bins of the non-mated histograms (cosine similarity by default).
     progress : callable, optional
         Called with (comparisons done, comparisons in all) after each block.
+    ready : callable, optional
+        Waited for (called, on any thread) before the first score is counted: the
+        first blocks' products are computed meanwhile, while another thread loads the
+        compiled counting loops (:func:`faceparity.accumulate.kernels.warm`).
 
     Returns
     -------
@@ -393,6 +403,7 @@ def stream_embeddings(
 
     """
     config = config or EngineConfig()
+    ready = ready or _nothing
     layout = _layout(embeddings, subjects, groups, config.block_size)
     n = len(layout.group)
     pairs = _block_pairs(n, config.block_size)
@@ -433,6 +444,8 @@ def stream_embeddings(
         if progress is not None:
             progress(done, total)
 
+    if device is not None:
+        ready()
     with _blas_threads(1 if workers > 1 else None):
         for k in range(done_chunks, len(chunks)):
             if device is not None:
@@ -440,7 +453,8 @@ def stream_embeddings(
                     device.reduce(i0, j0, parts[0])
                     block_done(i0, j0)
             else:
-                _run_chunk(chunks[k], parts, products, layout, size, n, block_done)
+                _run_chunk(chunks[k], parts, products, layout, size, n, block_done, ready)
+            ready()  # before the parts are merged (no block may have been counted yet)
             last = k == len(chunks) - 1
             due = time.monotonic() - last_save >= config.checkpoint_every
             if last or (config.checkpoint is not None and due):
@@ -453,6 +467,10 @@ def stream_embeddings(
                     _save(config.checkpoint, fingerprint, main, k + 1)
                     last_save = time.monotonic()
     return main
+
+
+def _nothing() -> None:
+    """A ``ready`` that waits for nothing."""
 
 
 def _pair_count(i0: int, j0: int, n: int, block: int) -> int:
@@ -563,10 +581,12 @@ def _run_chunk(
     block: int,
     n: int,
     block_done: Callable[[int, int], None] | None = None,
+    ready: Callable[[], None] = _nothing,
 ) -> None:
     """Blocks ``items`` over one thread per part (and its product buffers).
 
-    ``block_done(i0, j0)`` is called after each block, on the calling thread.
+    ``block_done(i0, j0)`` is called after each block, on the calling thread; each
+    worker calls ``ready()`` after computing a block's product, before counting it.
     """
     work: queue.Queue[tuple[int, int]] = queue.Queue()
     for item in items:
@@ -583,6 +603,7 @@ def _run_chunk(
                 return
             try:
                 scaled = compute(i0, min(i0 + block, n), j0, min(j0 + block, n))
+                ready()
                 reducer.reduce(i0, j0, scaled)
             except BaseException as err:  # noqa: BLE001 - re-raised in the caller
                 errors.append(err)
@@ -645,12 +666,8 @@ class _Product:
 
 
 def _blas_threads(limit: int | None):  # type: ignore[no-untyped-def]
-    from contextlib import nullcontext
-
     if limit is None:
         return nullcontext()
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(limits=limit, user_api="blas")
 
 

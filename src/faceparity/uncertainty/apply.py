@@ -52,6 +52,7 @@ from faceparity.uncertainty.bootstrap import (
     weighted_eer,
 )
 from faceparity.uncertainty.pair_views import PairStreamViews
+from faceparity.uncertainty.processes import fill_rows
 from faceparity.uncertainty.support import support_for
 from faceparity.uncertainty.views import ExactViews, StreamViews
 from faceparity.verification.operating_points import operating_point
@@ -192,26 +193,35 @@ def _bootstrap(
         for s, v in zip(summaries, tails, strict=True)
     ]
     values = np.full((replicates, len(keys)), np.nan)
-    weights = poisson_weights(views.n_subjects, replicates, seed)
-    for r, part in enumerate(ahead(views.replicate, weights)):
-        points: list[OperatingPoint | None] = []
-        for policy in config.policies:
-            for target in config.target_fmrs:
-                try:
-                    points.append(operating_point(policy, target, grouping, part, config, sign))
-                except (NotHeld, ValueError, FaceparityError):
-                    points.append(None)  # e.g. no comparisons left in the reference group
-        eers = [
-            _replicate_eer(part.group_mated[i], part.group_non_mated[i]) if eer_held[i] else None
-            for i in range(len(grouping.groups))
-        ]
-        overall = (
-            _replicate_eer(part.overall_mated, part.overall_non_mated) if eer_held[-1] else None
-        )
-        row = _partial(points, eers, overall)
-        for k, key in enumerate(keys):
-            v = row.get(key)
-            values[r, k] = np.nan if v is None else v
+
+    def fill(start: int, stop: int, rows: npt.NDArray[np.float64]) -> None:
+        """The numbers of replicates ``start`` to ``stop - 1``, into ``rows``."""
+        rows[...] = np.nan
+        weights = poisson_weights(views.n_subjects, stop - start, seed, start=start)
+        for r, part in enumerate(ahead(views.replicate, weights)):
+            points: list[OperatingPoint | None] = []
+            for policy in config.policies:
+                for target in config.target_fmrs:
+                    try:
+                        points.append(operating_point(policy, target, grouping, part, config, sign))
+                    except (NotHeld, ValueError, FaceparityError):
+                        points.append(None)  # e.g. no comparisons left in the reference group
+            eers = [
+                _replicate_eer(part.group_mated[i], part.group_non_mated[i])
+                if eer_held[i]
+                else None
+                for i in range(len(grouping.groups))
+            ]
+            overall = (
+                _replicate_eer(part.overall_mated, part.overall_non_mated) if eer_held[-1] else None
+            )
+            row = _partial(points, eers, overall)
+            for k, key in enumerate(keys):
+                v = row.get(key)
+                rows[r, k] = np.nan if v is None else v
+
+    # Replicates are independent: a forked process reads the last part of them.
+    fill_rows(fill, values)
     out: dict[Key, dict[str, Any]] = {}
     for k, key in enumerate(keys):
         low, high, n = percentile_interval(values[:, k], level)

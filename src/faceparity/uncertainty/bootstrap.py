@@ -375,7 +375,9 @@ POISSON_CDF = np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(20)])
 """``P(X <= k)`` of Poisson(1), k = 0..19 (the rest, below 1e-18, is past a double's reach)."""
 
 
-def poisson_weights(n_subjects: int, replicates: int, seed: int) -> Iterator[npt.NDArray[np.int32]]:
+def poisson_weights(
+    n_subjects: int, replicates: int, seed: int, *, start: int = 0
+) -> Iterator[npt.NDArray[np.int32]]:
     """Subject weights of each replicate, reproducible from ``seed``.
 
     Poisson(1) by inversion (Devroye 1986, "Non-Uniform Random Variate Generation",
@@ -385,8 +387,15 @@ def poisson_weights(n_subjects: int, replicates: int, seed: int) -> Iterator[npt
     subjects the next replicate's weights are drawn on a second thread while the
     caller uses these (numpy and the compiled loop release the GIL); the draws are
     the same, in the same order.
+
+    With ``start``, the weights of replicates ``start`` to ``start + replicates - 1``
+    of the same stream: each replicate spends ``n_subjects`` draws of the generator
+    (one 64-bit output a uniform), which are skipped without being drawn.
     """
-    rng = np.random.default_rng(seed)
+    bits = np.random.PCG64(seed)  # what numpy.random.default_rng(seed) draws from
+    if start:
+        bits.advance(start * n_subjects)
+    rng = np.random.Generator(bits)
     inverse = kernels().poisson_inverse
     # One buffer of uniforms for every draw (one draw at a time): a fresh one a
     # replicate would be mapped page by page again, slower than drawing into it.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["cumulative", "eer", "linear_total", "poisson_inverse"]
+__all__ = ["cumulative", "eer", "linear_total", "poisson_inverse", "warm"]
 
 
 @njit(nogil=True, cache=True)
@@ -140,3 +140,19 @@ def eer(mv, mcum, m_total, m_distinct, nv, ncum, nm_total, floor, nm_distinct):
     if fnmr1 + fmr1 <= fnmr2 + fmr2:
         return True, (fnmr1 + fmr1) / 2.0, fnmr1, fmr1, t1
     return True, (fmr2 + fnmr2) / 2.0, fmr2, fnmr2, t2
+
+
+def warm():
+    """Load every loop here now (from numba's cache): each called on tiny inputs.
+
+    The inputs have the bootstrap's types (no other specialisation is compiled), so
+    that a command can load the loops on a second thread while its engine runs
+    (:mod:`faceparity.workflow.preload`).
+    """
+    weights, subjects = np.ones(2, dtype=np.int32), np.zeros(2, dtype=np.int64)
+    cumulative(weights, subjects, subjects, False)
+    cumulative(weights, subjects, subjects, True)
+    linear_total(weights, subjects, subjects, 2)
+    poisson_inverse(np.zeros(2), np.linspace(0.5, 1.0, 8), np.empty(2, dtype=np.int32))
+    values, cum = np.array([0.0, 1.0]), np.array([1, 2], dtype=np.int64)
+    eer(values, cum, 2, values, values, cum, 2, -np.inf, values)

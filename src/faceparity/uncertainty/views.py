@@ -212,7 +212,14 @@ class StreamViews:
                 members = [(min(g, h), max(g, h)) for h in range(n_groups)]
             mask = np.isin(cells, [lut[i, j] for i, j in members])
             n = sum(int(n_cell[i, j]) for i, j in members)
-            group_nm.append((nm(mask, ("group", g), n), members))
+            view = nm(mask, ("group", g), n)
+            same = cell_views[(g, g)]
+            if members == [(g, g)] and (view.scores.size, view.floor) == (
+                same.scores.size,
+                same.floor,
+            ):
+                view = same  # the cell's scores, held as far: reweighted once a replicate
+            group_nm.append((view, members))
         everything = np.ones(tail.size, dtype=bool)
         return cls(
             counts=counts,
@@ -236,15 +243,24 @@ class StreamViews:
             return int(cell[i, j])
 
         everything = int(np.triu(cell).sum())
+        made: dict[tuple[int, int], WeightedScores] = {}
+
+        def weighted(view: View, n: int) -> WeightedScores:
+            """``view`` in this replicate; a view shared by a group and its cell, once."""
+            key = (id(view), n)
+            if key not in made:
+                made[key] = view.weighted(weights, n)
+            return made[key]
+
         return Partition(
             overall_mated=self.overall_mated.weighted(weights),
             overall_non_mated=self.overall_non_mated.weighted(weights, everything),
             group_mated=[v_.weighted(weights) for v_ in self.group_mated],
             group_non_mated=[
-                view.weighted(weights, sum(total(i, j) for i, j in members))
+                weighted(view, sum(total(i, j) for i, j in members))
                 for view, members in self.group_non_mated
             ],
-            cells={key: v_.weighted(weights, total(*key)) for key, v_ in self.cells.items()},
+            cells={key: weighted(v_, total(*key)) for key, v_ in self.cells.items()},
             exclusions=[],
         )
 

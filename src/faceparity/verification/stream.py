@@ -71,6 +71,7 @@ def stream_embeddings_audit(
     engine: EngineConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
     scheduler: str | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> StreamedAudit:
     """The audit of every pair of samples of ``table`` by the streaming engine, kept whole.
 
@@ -88,6 +89,9 @@ def stream_embeddings_audit(
         Called with (comparisons done, comparisons in all).
     scheduler : str, optional
         Address of a Dask scheduler to run the blocks on (``faceparity[dask]``).
+    ready : callable, optional
+        Waited for before the first score is counted (see
+        :func:`~faceparity.scoring.engine.stream_embeddings`).
 
     Returns
     -------
@@ -107,11 +111,19 @@ def stream_embeddings_audit(
     slot = np.where(codes == MISSING, n_groups, codes).astype(np.int64)
     if scheduler is None:
         accumulator = stream_embeddings(
-            table.values, table.subject, slot, n_groups=n_groups, config=engine, progress=progress
+            table.values,
+            table.subject,
+            slot,
+            n_groups=n_groups,
+            config=engine,
+            progress=progress,
+            ready=ready,
         )
     else:
         from faceparity.scoring.distributed import stream_embeddings_dask
 
+        if ready is not None:
+            ready()
         accumulator = stream_embeddings_dask(
             table.values,
             table.subject,

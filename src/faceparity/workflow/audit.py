@@ -25,7 +25,13 @@ from faceparity.workflow.outputs import (
     refuse_overwriting,
     write_results,
 )
-from faceparity.workflow.preload import BOOTSTRAP_MODULES, REPORT_MODULES, preload
+from faceparity.workflow.preload import (
+    BOOTSTRAP_KERNELS,
+    BOOTSTRAP_MODULES,
+    ENGINE_KERNELS,
+    REPORT_MODULES,
+    preload_stages,
+)
 from faceparity.workflow.progress import Message, Progress, no_progress, silent
 from faceparity.workflow.request import (
     AuditRequest,
@@ -268,12 +274,19 @@ class _Run:
         self.identification: IdentificationResult | None = None
         self.acquisition: AcquisitionResult | None = None
         self.processing_time: ProcessingTime | None = None
-        later: list[str] = []
+        # First what the engine and the bootstrap import (numba), and the engine's compiled
+        # loops for embeddings (streamed by default); then, while the engine runs, the
+        # bootstrap's loops and the report's modules.
+        first: tuple[str, ...] = ()
+        later: tuple[str, ...] = ()
+        if isinstance(request.source, EmbeddingsInput):
+            first += ENGINE_KERNELS
         if request.intervals.method is IntervalMethod.BOOTSTRAP:
-            later += BOOTSTRAP_MODULES
+            first += BOOTSTRAP_MODULES
+            later += BOOTSTRAP_KERNELS
         if request.output is not None and request.report:
             later += REPORT_MODULES
-        self.preloaded = preload(later)
+        self.first_loaded, self.preloaded = preload_stages(first, later)
 
     def audit(self) -> AuditResult:
         source = self.request.source
@@ -623,7 +636,6 @@ class _Run:
         n = len(table.subject)
         n_comparisons = n * (n - 1) // 2
         self.message(f"streaming {n_comparisons} comparisons of {n} samples ...")
-        self.preloaded()  # the bootstrap and report modules, imported while reading
         bootstrap = intervals.method is IntervalMethod.BOOTSTRAP
         largest = max(config.target_fmrs)
         if bootstrap and engine.tail_capacity < 2 * largest * n * (n - 1) // 2:
@@ -641,9 +653,12 @@ class _Run:
                 engine=engine_config,
                 progress=update,
                 scheduler=engine.scheduler,
+                ready=self.first_loaded,  # loaded while reading and computing the first products
             )
             if bootstrap:
-                # The subject bootstrap from the engine's exact scores and their subjects.
+                # The subject bootstrap from the engine's exact scores and their subjects;
+                # it may fork, which it does with no import under way on another thread.
+                self.preloaded()
                 result = with_uncertainty(
                     streamed.result,
                     method=IntervalMethod.BOOTSTRAP.value,
