@@ -198,3 +198,42 @@ def test_the_preload_thread_is_the_one_the_fork_waits_for() -> None:
     from faceparity.workflow import preload
 
     assert preload.THREAD_NAME == processes.IMPORT_THREAD
+
+
+@pytest.mark.skipif(not FORKS, reason="forks on Linux only")
+@pytest.mark.usefixtures("fork_always")
+def test_a_fork_refused_by_the_system_leaves_every_row_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    out = np.full((50, 3), np.nan)
+    fill_rows(_table, out)
+    np.testing.assert_array_equal(out[:, 1], np.arange(50) ** 2)
+    assert (out[:, 2] == os.getpid()).all()
+
+
+@pytest.mark.skipif(not FORKS, reason="forks on Linux only")
+@pytest.mark.usefixtures("fork_always")
+def test_a_child_that_hangs_is_stopped_and_its_rows_computed_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    parent = os.getpid()
+    monkeypatch.setattr(processes, "WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(processes, "WAIT_FACTOR", 0.0)
+
+    def fill(start: int, stop: int, rows: npt.NDArray[np.float64]) -> None:
+        if os.getpid() != parent:
+            time.sleep(60)
+        _table(start, stop, rows)
+
+    out = np.full((50, 3), np.nan)
+    began = time.perf_counter()
+    fill_rows(fill, out)
+    assert time.perf_counter() - began < 20
+    np.testing.assert_array_equal(out[:, 1], np.arange(50) ** 2)
+    assert (out[:, 2] == parent).all()

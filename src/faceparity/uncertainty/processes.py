@@ -19,6 +19,7 @@ this process computes those rows itself, raising or warning as it would have.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import struct
 import sys
@@ -30,13 +31,25 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FORK_MIN_SECONDS", "IMPORT_THREAD", "PROBE_ROWS", "fill_rows"]
+__all__ = [
+    "FORK_MIN_SECONDS",
+    "IMPORT_THREAD",
+    "PROBE_ROWS",
+    "WAIT_FACTOR",
+    "WAIT_SECONDS",
+    "fill_rows",
+]
 
 PROBE_ROWS = 20
 """Rows computed here first, to time a row before deciding to fork."""
 
 FORK_MIN_SECONDS = 0.3
 """Fork only when the rows left would take at least this long in one process."""
+
+WAIT_SECONDS, WAIT_FACTOR = 5.0, 4.0
+"""Once its own rows are done, this process waits for the child's at most this many
+seconds plus this factor times the time its own took; then it stops the child and
+computes them itself (a child that hangs does not hang the audit)."""
 
 IMPORT_THREAD = "faceparity-preload"
 """The name of the thread that imports modules ahead (:mod:`faceparity.workflow.preload`):
@@ -92,21 +105,33 @@ _HEADER = struct.Struct("<q")  # the number of bytes of rows that follow
 def _fill_forked(fill: Fill, out: npt.NDArray[np.float64], first: int, middle: int) -> None:
     """Rows ``first:middle`` here, ``middle:`` in a forked process (or here if it fails)."""
     n = out.shape[0]
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        # Python 3.12 warns of a fork while other threads run (a progress display's):
-        # the child takes no lock they might hold (it writes to the pipe only).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:  # no file descriptors left: all here
+        fill(first, n, out[first:])
+        return
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12 warns of a fork while other threads run (a progress display's):
+            # the child takes no lock they might hold (it writes to the pipe only).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:  # no process to be had (memory, a process limit): all here
+        os.close(read_end)
+        os.close(write_end)
+        fill(first, n, out[first:])
+        return
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         os.close(read_end)
         _child(fill, out, middle, n, write_end)
     os.close(write_end)
     done = False
     try:
+        started = time.perf_counter()
         fill(first, middle, out[first:middle])
-        data = _read_all(read_end)
-        done = _unpack(data, out[middle:])
+        patience = WAIT_SECONDS + WAIT_FACTOR * (time.perf_counter() - started)
+        data = _read_all(read_end, patience)
+        done = data is not None and _unpack(data, out[middle:])
     finally:
         os.close(read_end)
         if not done:
@@ -138,11 +163,18 @@ def _child(fill: Fill, out: npt.NDArray[np.float64], middle: int, n: int, fd: in
         os._exit(status)
 
 
-def _read_all(fd: int) -> bytes:
-    parts = []
-    while chunk := os.read(fd, 1 << 20):
+def _read_all(fd: int, timeout: float) -> bytes | None:
+    """Everything written to ``fd`` until it is closed; None after ``timeout`` seconds."""
+    parts: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(parts)
         parts.append(chunk)
-    return b"".join(parts)
 
 
 def _unpack(data: bytes, rows: npt.NDArray[np.float64]) -> bool:
