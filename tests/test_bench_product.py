@@ -88,7 +88,7 @@ def test_every_run_is_reported_with_its_figures(
         "(4) --intervals none --no-report",
         "(5) --no-report",
         "(6) --intervals none",
-        "reader only (faceparity.readers.pairs)",
+        "reader only (as --engine auto reads)",
         "bare numpy products, N=600",
         "faceparity defaults, N=400",
         "--no-report, N=400",
