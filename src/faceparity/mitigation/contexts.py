@@ -8,7 +8,8 @@ contexts at apply time, the same way for groups and clusters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,8 @@ __all__ = [
     "calibrate_contexts",
     "combine_calibrated",
     "context_stats",
+    "each_side",
+    "log_shares",
     "shift_contexts",
     "shifted",
     "threshold_at",
@@ -30,6 +33,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+M = TypeVar("M")
 Codes = npt.NDArray[np.integer]
 
 MIN_CALIBRATION = 10
@@ -164,6 +168,40 @@ def calibrate_contexts(
     return global_beta, out
 
 
+def each_side(
+    scores: FloatArray,
+    codes: Codes,
+    maps: Sequence[M],
+    apply: Callable[[M, FloatArray], FloatArray],
+) -> tuple[FloatArray, FloatArray]:
+    """``apply(maps[c], s)`` for each side of each comparison, ``c`` that side's context.
+
+    ``codes`` (n, 2) index ``maps``; a side without a context (code -1) reads the last map.
+    """
+    out = (np.empty(len(scores)), np.empty(len(scores)))
+    for c, fitted in enumerate(maps):
+        key = c if c < len(maps) - 1 else -1
+        for side in (0, 1):
+            rows = codes[:, side] == key if key >= 0 else codes[:, side] < 0
+            if np.any(rows):
+                out[side][rows] = apply(fitted, scores[rows])
+    return out
+
+
+def log_shares(codes: Codes, counts: Sequence[float]) -> tuple[FloatArray, FloatArray]:
+    """``ln theta`` and ``ln (1 - theta)`` of each comparison (FairCal, Salvador et al. 2022).
+
+    ``theta`` is the share of side a's context in the two contexts' ``counts`` (1/2 where
+    both are 0; a side without a context, code -1, counts 0).
+    """
+    weight = np.array([*counts, 0.0])
+    na, nb = weight[codes[:, 0].astype(np.int64)], weight[codes[:, 1].astype(np.int64)]
+    total = na + nb
+    theta = np.where(total > 0, na / np.where(total > 0, total, 1.0), 0.5)
+    with np.errstate(divide="ignore"):
+        return np.log(theta), np.log1p(-theta)
+
+
 def combine_calibrated(
     scores: FloatArray,
     codes: Codes,
@@ -176,21 +214,8 @@ def combine_calibrated(
     ``theta``: the share of side a's context in the two contexts' training comparisons.
     """
     maps = [c.beta or global_beta for c in calibrations] + [global_beta]
-    counts = np.array([float(c.n_comparisons) for c in calibrations] + [0.0])
-    a, b = codes[:, 0].astype(np.int64), codes[:, 1].astype(np.int64)
-    la = np.empty(len(scores))
-    lb = np.empty(len(scores))
-    for c, beta in enumerate(maps):
-        key = c if c < len(maps) - 1 else -1
-        for side, out in ((a, la), (b, lb)):
-            rows = side == key if key >= 0 else side < 0
-            if np.any(rows):
-                out[rows] = apply_beta(beta, scores[rows])
-    na, nb = counts[a], counts[b]
-    total = na + nb
-    theta = np.where(total > 0, na / np.where(total > 0, total, 1.0), 0.5)
-    with np.errstate(divide="ignore"):
-        lt, l1t = np.log(theta), np.log1p(-theta)
+    la, lb = each_side(scores, codes, maps, apply_beta)
+    lt, l1t = log_shares(codes, [float(c.n_comparisons) for c in calibrations])
     log_p = np.logaddexp(lt + log_sigmoid(la), l1t + log_sigmoid(lb))
     log_q = np.logaddexp(lt + log_sigmoid(-la), l1t + log_sigmoid(-lb))
     out_scores: FloatArray = log_p - log_q

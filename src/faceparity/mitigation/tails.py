@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from faceparity.mitigation.contexts import each_side, log_shares
 from faceparity.results.mitigation import ContextTail
 
 __all__ = ["EDGE_SPAN", "EXACT_TOP", "MIN_TAIL", "combine_tails", "fit_tail", "tail_scores"]
@@ -105,20 +106,7 @@ def combine_tails(
     A comparison within one context reads that context's map.
     """
     maps = [t if t.scores is not None else global_tail for t in tails] + [global_tail]
-    counts = np.array([float(t.n_non_mated) for t in tails] + [0.0])
-    a, b = codes[:, 0].astype(np.int64), codes[:, 1].astype(np.int64)
-    za = np.empty(len(scores))
-    zb = np.empty(len(scores))
-    for c, tail in enumerate(maps):
-        key = c if c < len(maps) - 1 else -1
-        for side, out in ((a, za), (b, zb)):
-            rows = side == key if key >= 0 else side < 0
-            if np.any(rows):
-                out[rows] = tail_scores(tail, scores[rows])
-    na, nb = counts[a], counts[b]
-    total = na + nb
-    theta = np.where(total > 0, na / np.where(total > 0, total, 1.0), 0.5)
-    with np.errstate(divide="ignore"):
-        lt, l1t = np.log(theta), np.log1p(-theta)
+    za, zb = each_side(scores, codes, maps, tail_scores)
+    lt, l1t = log_shares(codes, [float(t.n_non_mated) for t in tails])
     combined: FloatArray = -np.logaddexp(lt - za, l1t - zb)
     return combined

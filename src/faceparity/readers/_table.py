@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -376,16 +377,7 @@ def load_table(
         if columns is not None:
             require_columns(pd.DataFrame(columns=names), columns, file=file)
             wanted = list(dict.fromkeys(columns))
-            schema = pq.read_schema(path)
-            text = [
-                c
-                for c in dict.fromkeys(dictionary)
-                if c in wanted
-                and (
-                    pyarrow.types.is_string(schema.field(c).type)
-                    or pyarrow.types.is_large_string(schema.field(c).type)
-                )
-            ]
+            text = stored_text(pq.read_schema(path), dictionary, wanted)
             table = pq.read_table(path, columns=wanted, read_dictionary=text or None)
             for c in dict.fromkeys(dictionary):  # integers without gaps: each value once too
                 index = table.schema.get_field_index(c)
@@ -402,6 +394,21 @@ def load_table(
     if len(frame) == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
     return pd.DataFrame(frame.reset_index(drop=True))
+
+
+def stored_text(schema: Any, columns: Iterable[str], wanted: Sequence[str]) -> list[str]:
+    """Those of ``columns``, among ``wanted``, that a Parquet ``schema`` stores as text.
+
+    Read as dictionaries (``read_dictionary``), they come as the dictionaries Parquet
+    stores them in: no hashing a row.
+    """
+    import pyarrow as pa
+
+    def text(column: str) -> bool:
+        kind = schema.field(column).type
+        return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+    return [c for c in dict.fromkeys(columns) if c in wanted and text(c)]
 
 
 def available_columns(columns: Iterable[object]) -> str:

@@ -85,6 +85,7 @@ from faceparity.readers._table import (
     check_score_range,
     parse_mated,
     parse_scores,
+    stored_text,
     table_kind,
 )
 from faceparity.readers.attributes import AttributeSpec, band_labels, encode_attribute
@@ -499,16 +500,7 @@ def prepared_chunks(
 
             schema = pq.read_schema(path)
             _require([str(c) for c in schema.names], wanted, file)
-            # Text columns stored with a dictionary are read as one: no hashing per row.
-            text = [
-                c
-                for c in dict.fromkeys(dictionary)
-                if c in wanted
-                and (
-                    pa.types.is_string(schema.field(c).type)
-                    or pa.types.is_large_string(schema.field(c).type)
-                )
-            ]
+            text = stored_text(schema, dictionary, wanted)
             batches = _parquet_batches(
                 pq.ParquetFile(path, read_dictionary=text), wanted, chunk_rows
             )
