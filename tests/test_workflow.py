@@ -152,3 +152,31 @@ def test_preload_stages_wait_for_their_own_stage_and_call_warm_up_functions(
     second()
     assert "faceparity_no_such_module" not in sys.modules
     assert [len(preload_stages([], [])), len(preload_stages())] == [2, 1]
+
+
+@pytest.mark.parametrize("stage", [0, 1])
+def test_a_lost_ctrl_c_ends_the_wait_for_a_preload_that_never_finishes(
+    monkeypatch: pytest.MonkeyPatch, stage: int
+) -> None:
+    """A SIGINT whose KeyboardInterrupt CPython ignored (it landed in a weak reference's
+    callback) can leave the import lock held: the preload thread then never ends. Waiting
+    for it raises the SIGINT again instead of waiting for ever (seen once: an audit
+    interrupted at random waited 72 minutes for its preload thread)."""
+    import threading
+
+    from faceparity import io
+    from faceparity.workflow import preload as preload_module
+
+    release = threading.Event()
+    monkeypatch.setattr(preload_module, "_load", lambda entry: release.wait(30))
+    waiters = preload_module.preload_stages(["first"], ["second"])
+    try:
+        with io.watch_interrupts() as watch:
+            watch.received = 1  # counted by the handler; its exception was lost
+            with pytest.raises(KeyboardInterrupt):
+                waiters[stage]()
+            watch.received = 0
+            release.set()
+            waiters[stage]()  # nothing lost: the wait simply ends with the thread
+    finally:
+        release.set()

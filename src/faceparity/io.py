@@ -22,7 +22,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -41,6 +41,7 @@ __all__ = [
     "current_watch",
     "deferred_interrupts",
     "install_watch",
+    "wait_until",
     "watch_interrupts",
 ]
 
@@ -140,6 +141,19 @@ class InterruptWatch:
         elif not self.written:
             raise KeyboardInterrupt
 
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` for a SIGINT whose exception was lost.
+
+        An exception raised by the handler can land where CPython ignores exceptions
+        (a weak reference's callback, a destructor): printed as "Exception ignored", it
+        does not stop the program, and it can leave the import lock held, so that a
+        thread importing a module waits for ever. Code that waits for another thread
+        calls this between short waits (:func:`wait_until`): a SIGINT received, not
+        deferred and before any output was written, is raised again there.
+        """
+        if self.received and not self._settled and not self._deferring and not self.written:
+            raise KeyboardInterrupt
+
     def outcome(self) -> str:
         """What became of the outputs, in words: none, none but the stores kept, or all.
 
@@ -182,6 +196,22 @@ _watch: InterruptWatch | None = None
 def current_watch() -> InterruptWatch | None:
     """The installed watch, if any."""
     return _watch
+
+
+def wait_until(
+    done: Callable[[], bool], wait: Callable[[float], object], step: float = 0.1
+) -> None:
+    """Wait until ``done()``, ``step`` seconds at a time (``wait(step)``), interruptibly.
+
+    Between the steps the installed watch raises a SIGINT whose exception was lost
+    (:meth:`InterruptWatch.check`): a thread that can never finish (it waits for the
+    import lock a lost exception left held) does not keep the program from ending.
+    """
+    while not done():
+        wait(step)
+        watch = _watch
+        if watch is not None and threading.current_thread() is threading.main_thread():
+            watch.check()
 
 
 def _in_main_thread() -> bool:

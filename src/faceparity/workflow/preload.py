@@ -13,6 +13,8 @@ import importlib
 import threading
 from collections.abc import Callable, Sequence
 
+from faceparity.io import wait_until
+
 __all__ = [
     "BOOTSTRAP_KERNELS",
     "BOOTSTRAP_MODULES",
@@ -87,8 +89,8 @@ def preload_stages(*stages: Sequence[str]) -> list[Callable[[], None]]:
     thread.start()
     waiters: list[Callable[[], None]] = []
     for event in events[:-1]:
-        waiters.append(lambda event=event: event.wait())  # type: ignore[misc]
-    waiters.append(thread.join)
+        waiters.append(lambda event=event: wait_until(event.is_set, event.wait))  # type: ignore[misc]
+    waiters.append(lambda: wait_until(lambda: not thread.is_alive(), thread.join))
     return waiters
 
 
