@@ -449,3 +449,40 @@ def test_a_ctrl_c_after_every_output_is_written_is_counted_not_raised(tmp_path: 
         pytest.fail("a Ctrl-C after every output was written was raised")
     assert watch.received == 2 and watch.interrupted
     assert watch.outcome().startswith("every output was written")
+
+
+def test_a_ctrl_c_lost_in_a_weak_reference_callback_is_not_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The watch's KeyboardInterrupt can land in a weak reference's callback, where CPython
+    prints "Exception ignored" and a traceback: while the watch is installed that one is
+    silent (the SIGINT is counted and stops the program later); any other exception still
+    goes to the hook that was there before, which is back once the watch ends."""
+    seen: list[type[BaseException] | None] = []
+
+    def previous(unraisable: Any) -> None:
+        seen.append(unraisable.exc_type)
+
+    monkeypatch.setattr(sys, "unraisablehook", previous)
+
+    class Thing:
+        pass
+
+    def lose(error: type[BaseException]) -> None:
+        def callback(ref: object) -> None:
+            raise error
+
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        del thing  # the callback runs now; its exception cannot be raised
+        assert ref() is None
+
+    with watch_interrupts() as watch:
+        watch.received = 1
+        lose(KeyboardInterrupt)
+        assert seen == []
+        lose(ValueError)
+        assert seen == [ValueError]
+        with pytest.raises(KeyboardInterrupt):
+            watch.check()
+    assert sys.unraisablehook is previous

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -218,12 +219,37 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _unraisable(unraisable: Any) -> None:
+    """``sys.unraisablehook`` while a watch is installed: a lost Ctrl-C is not printed.
+
+    The watch's KeyboardInterrupt can land where CPython cannot raise it (a weak
+    reference's callback, a destructor) and would print it as "Exception ignored" with
+    a traceback. The watch has counted that SIGINT: the program still stops at the
+    next wait (:func:`wait_until`) or before its outputs are committed, exit 130. Any
+    other exception goes to the hook that was there before.
+    """
+    exc_type = getattr(unraisable, "exc_type", None)
+    if (
+        _watch is not None
+        and isinstance(exc_type, type)
+        and issubclass(exc_type, KeyboardInterrupt)
+    ):
+        return
+    _previous_unraisable(unraisable)
+
+
+_previous_unraisable: Callable[[Any], object] = sys.unraisablehook
+
+
 def _install(watch: InterruptWatch) -> tuple[bool, Any]:
     """Make ``watch`` the SIGINT handler where Python runs one and SIGINT is not ignored."""
-    global _watch
+    global _watch, _previous_unraisable
     _watch = watch
     if not _in_main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         return False, None
+    if sys.unraisablehook is not _unraisable:
+        _previous_unraisable = sys.unraisablehook
+        sys.unraisablehook = _unraisable
     return True, signal.signal(signal.SIGINT, watch.handler)
 
 
@@ -259,6 +285,8 @@ def watch_interrupts() -> Iterator[InterruptWatch]:
         _watch = None
         if installed:
             signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+            if sys.unraisablehook is _unraisable:
+                sys.unraisablehook = _previous_unraisable
 
 
 @contextlib.contextmanager
