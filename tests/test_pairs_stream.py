@@ -23,12 +23,8 @@ from faceparity import (
 )
 from faceparity.errors import InputError, UsageError
 from faceparity.readers import AttributeSpec, read_pairs
-from faceparity.readers.pairs_stream import (
-    NOTE_STREAMING,
-    StreamedPairs,
-    accumulate_pairs,
-    prepared_chunks,
-)
+from faceparity.readers.chunks import prepared_chunks
+from faceparity.readers.pairs_stream import NOTE_STREAMING, StreamedPairs, accumulate_pairs
 from faceparity.results.audit import AuditResult
 from faceparity.verification.audit import audit_accumulated
 

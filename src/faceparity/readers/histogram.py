@@ -67,13 +67,13 @@ from faceparity.readers._table import (
     parse_scores,
 )
 from faceparity.readers.attributes import AttributeSpec
+from faceparity.readers.chunks import iter_table_chunks
 from faceparity.readers.pairs_stream import (
     GroupLevels,
     StreamedPairs,
     check_sizes,
     encode_chunk,
     group_slots,
-    iter_table_chunks,
     score_grid,
 )
 

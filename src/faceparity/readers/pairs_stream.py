@@ -20,10 +20,10 @@ row) but never holds the whole table: it reads it twice, a chunk of rows at a ti
 Text id and attribute columns are dictionary-encoded by Arrow chunk by chunk (Parquet
 text columns are read as the dictionaries they are stored as): every conversion and
 check runs once per distinct value, never per row in Python. Integer id columns of a
-Parquet table stay integers (:class:`WholeIds`); only the distinct ids are ever
-written as text, once, to number them as the exact reader does. Each chunk is read,
-decoded, checked and coded on a second thread while the previous one is accumulated
-(:func:`prepared_chunks`).
+Parquet table stay integers (:mod:`faceparity.readers.subject_ids`); only the distinct
+ids are ever written as text, once, to number them as the exact reader does. Each chunk
+is read, decoded, checked and coded on a second thread while the previous one is
+accumulated (:mod:`faceparity.readers.chunks`).
 
 Scores are accumulated as similarities: distances are negated (exactly), so that
 the audit reads thresholds back as distances (``score <= threshold``). The result,
@@ -51,10 +51,10 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -69,28 +69,27 @@ from faceparity.model.config import ScoreKind
 from faceparity.model.grouping import Group, intersect
 from faceparity.model.population import Population
 from faceparity.readers._table import (
-    MSG_EMPTY_FILE,
-    MSG_EMPTY_ID,
-    MSG_MISSING_COLUMN,
-    MSG_NO_ROWS,
-    MSG_UNREADABLE,
     Origin,
-    _text,
-    available_columns,
     check_attribute_names,
-    check_column_names,
     check_column_pair,
     check_labels,
     check_score_kind,
     check_score_range,
     parse_mated,
     parse_scores,
-    stored_text,
-    table_kind,
 )
 from faceparity.readers.attributes import AttributeSpec, band_labels, encode_attribute
+from faceparity.readers.chunks import prepared_chunks
+from faceparity.readers.subject_ids import (
+    SubjectIds,
+    WholeIds,
+    chunk_ids,
+    integer_columns,
+    same_ids,
+    whole_ids,
+)
 
-__all__ = ["NOTE_STREAMING", "StreamedPairs", "accumulate_pairs", "iter_table_chunks"]
+__all__ = ["NOTE_STREAMING", "StreamedPairs", "accumulate_pairs"]
 
 NOTE_STREAMING = (
     "the pair table was read in chunks (streaming): duplicate comparisons and comparisons "
@@ -99,10 +98,6 @@ NOTE_STREAMING = (
 MSG_GROUP_BY_UNDEFINED = "group-by attribute {name!r} is not defined; attributes defined: {known}"
 MSG_CHUNK_ROWS = "chunk_rows: expected a whole number of at least 1, got {value!r}"
 MSG_N_BINS = "n_bins: expected a whole number of at least 1, got {value!r}"
-
-_CSV_BLOCK_BYTES = 4 << 20
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -144,483 +139,6 @@ class StreamedPairs:
     score_kind: ScoreKind
     notes: tuple[str, ...]
     degree: npt.NDArray[np.int64] | None = None
-
-
-class SubjectIds:
-    """The distinct subject ids of a table read in chunks, numbered in sorted order.
-
-    Ids are kept as Arrow string arrays (each id once, no Python object per id):
-    :meth:`add` collects a chunk's distinct ids, made distinct across chunks by
-    :func:`pyarrow.compute.unique` every few million of them (a cost in the number of
-    ids added, not in chunks x ids); :meth:`close` sorts them, and :meth:`codes` numbers
-    a chunk's ids by their rank (as the exact reader does).
-    """
-
-    COMPACT_IDS = 8_000_000
-    """Ids collected before they are made distinct again."""
-
-    def __init__(self) -> None:
-        import pyarrow as pa
-
-        self.ids = pa.array([], pa.string())
-        self.parts: list[Any] = []
-        self.pending = 0
-        self.closed = False
-
-    def _compact(self) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if self.parts:
-            self.ids = pc.unique(pa.concat_arrays([self.ids, *self.parts]))
-            self.parts, self.pending = [], 0
-
-    def add(self, chunk: Any) -> None:
-        """Add a chunk's distinct ids (an Arrow string array)."""
-        self.parts.append(chunk)
-        self.pending += len(chunk)
-        if self.pending >= self.COMPACT_IDS:
-            self._compact()
-
-    def close(self) -> None:
-        """Sort the ids (byte order of UTF-8: the order of their code points)."""
-        import pyarrow.compute as pc
-
-        self._compact()
-        self.ids = self.ids.take(pc.sort_indices(self.ids))
-        self.closed = True
-
-    @property
-    def size(self) -> int:
-        """How many distinct ids."""
-        return len(self.ids)
-
-    def codes(self, chunk: Any) -> npt.NDArray[np.int64]:
-        """The code of each of a chunk's ids (every one added before :meth:`close`)."""
-        import pyarrow.compute as pc
-
-        assert self.closed
-        found = pc.index_in(chunk, value_set=self.ids)
-        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-class WholeIds:
-    """The distinct subject ids of a table whose id columns hold integers, numbered as text.
-
-    The ids stay integers from file to kernel: :meth:`add` collects a chunk's distinct
-    ids by hashing (:func:`pyarrow.compute.unique`), :meth:`close` sorts them and numbers
-    them by the order of their decimal text (as the exact reader, which reads every id
-    as text, numbers them), and :meth:`codes` looks a chunk's ids up in a table indexed
-    by value where the ids span a range not much larger than their number, by binary
-    search otherwise. Only the distinct ids are ever written as text, once.
-    """
-
-    COMPACT_IDS = SubjectIds.COMPACT_IDS
-    DENSE_SPAN = 4
-    """A lookup table by value is used while the ids span at most this many values per id
-    (plus a million)."""
-
-    PRESENT_SPAN = 1 << 26
-    """Ids from 0 up to this are collected as flags by value (a byte each), others hashed."""
-
-    def __init__(self) -> None:
-        self.ids = np.empty(0, dtype=np.int64)
-        self.parts: list[npt.NDArray[np.int64]] = []
-        self.pending = 0
-        self.present: npt.NDArray[np.bool_] | None = np.zeros(0, dtype=bool)
-        self.rank = np.empty(0, dtype=np.int64)
-        self.lookup: npt.NDArray[np.int32] | None = None
-        self.closed = False
-
-    def _compact(self) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if self.present is not None and self.present.size:
-            self.parts.append(np.flatnonzero(self.present).astype(np.int64))
-        self.present = None
-        if self.parts:
-            merged = pc.unique(pa.array(np.concatenate([self.ids, *self.parts])))
-            self.ids = np.asarray(merged.to_numpy(), dtype=np.int64)
-            self.parts, self.pending = [], 0
-
-    def add(self, values: npt.NDArray[np.int64]) -> None:
-        """Add a chunk's ids (any number of times each)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if not values.size:
-            return
-        if self.present is not None:
-            low, high = int(values.min()), int(values.max())
-            if low >= 0 and high < self.PRESENT_SPAN:
-                if high >= self.present.size:
-                    grown = np.zeros(
-                        min(max(high + 1, 2 * self.present.size), self.PRESENT_SPAN), bool
-                    )
-                    grown[: self.present.size] = self.present
-                    self.present = grown
-                self.present[values] = True
-                return
-            self._compact()  # from now on, hashed
-        distinct = np.asarray(pc.unique(pa.array(values)).to_numpy(), dtype=np.int64)
-        self.parts.append(distinct)
-        self.pending += distinct.size
-        if self.pending >= self.COMPACT_IDS:
-            self._compact()
-
-    def close(self) -> None:
-        """Sort the ids; number them by the byte order of their text (see the class notes)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        self._compact()
-        self.ids = np.sort(self.ids)
-        text = pa.array(self.ids).cast(pa.string())
-        order = np.asarray(pc.sort_indices(text).to_numpy(), dtype=np.int64)
-        self.rank = np.empty(self.ids.size, dtype=np.int64)
-        self.rank[order] = np.arange(self.ids.size, dtype=np.int64)
-        if self.ids.size:
-            low, high = int(self.ids[0]), int(self.ids[-1])
-            dense = high - low + 1 <= self.DENSE_SPAN * self.ids.size + (1 << 20)
-            if dense and self.ids.size < 2**31:
-                self.lookup = np.full(high - low + 1, -1, dtype=np.int32)
-                self.lookup[self.ids - low] = self.rank
-        self.closed = True
-
-    @property
-    def size(self) -> int:
-        """How many distinct ids."""
-        return int(self.ids.size)
-
-    def codes(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.integer]:
-        """The code of each id (every one added before :meth:`close`)."""
-        assert self.closed
-        if self.lookup is not None:
-            return np.asarray(self.lookup[values - self.ids[0]])
-        return np.asarray(self.rank[np.searchsorted(self.ids, values)])
-
-
-def whole_ids(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.int64]:
-    """A chunk's integer subject ids as int64; a missing one is the empty-id InputError."""
-    if pd.api.types.is_integer_dtype(values.dtype):
-        return np.asarray(values.to_numpy(), dtype=np.int64)
-    missing = np.flatnonzero(np.asarray(values.isna(), dtype=bool))
-    if missing.size:
-        raise InputError(MSG_EMPTY_ID.format(what="subject id"), origin.at(int(missing[0]), column))
-    return np.asarray(values.to_numpy(dtype=np.float64), dtype=np.int64)
-
-
-def integer_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> bool:
-    """Whether ``path`` is a Parquet table whose ``columns`` all hold integers that fit int64."""
-    if table_kind(str(path)) != "Parquet":
-        return False
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, ValueError, pa.ArrowException):
-        return False  # the reader says why
-    for column in columns:
-        index = schema.get_field_index(column)
-        if index < 0:
-            return False
-        kind = schema.field(index).type
-        if not pa.types.is_integer(kind) or kind == pa.uint64():
-            return False
-    return True
-
-
-def chunk_ids(
-    values: pd.Series, *, origin: Origin, column: str
-) -> tuple[npt.NDArray[np.int64], Any]:
-    """The subject ids of one column of a chunk: a code per row and the distinct ids.
-
-    Ids are read as :func:`~faceparity.readers._table.parse_ids` reads them (stripped
-    text, whole numbers without ``.0``), converted once per distinct value; an empty
-    or missing id is the same InputError. The ids come back as an Arrow string array.
-    """
-    import pyarrow as pa
-
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = np.asarray(values.cat.codes, dtype=np.int64)
-        distinct = pd.Series(values.cat.categories)
-    else:
-        raw, uniques = pd.factorize(values, use_na_sentinel=True)
-        codes, distinct = np.asarray(raw, dtype=np.int64), pd.Series(uniques)
-    text = _text(distinct)
-    empty = np.append(np.asarray(text.isna() | (text == ""), dtype=bool), True)
-    bad = np.flatnonzero(empty[codes])  # code -1 (missing) picks the last entry
-    if bad.size:
-        raise InputError(MSG_EMPTY_ID.format(what="subject id"), origin.at(int(bad[0]), column))
-    merged, ids = pd.factorize(text, use_na_sentinel=True)  # ids equal once stripped: one
-    lut = np.asarray(merged, dtype=np.int64)
-    return lut[codes], pa.array(np.asarray(ids, dtype=object), type=pa.string())
-
-
-def same_ids(
-    codes_a: npt.NDArray[np.int64], ids_a: Any, codes_b: npt.NDArray[np.int64], ids_b: Any
-) -> npt.NDArray[np.bool_]:
-    """Whether the two sides of each row name the same id (codes into their own ids)."""
-    import pyarrow.compute as pc
-
-    found = pc.index_in(ids_b, value_set=ids_a).to_numpy(zero_copy_only=False)
-    in_a = np.asarray(np.where(np.isnan(found.astype(np.float64)), -1, found), dtype=np.int64)
-    return np.asarray(in_a[codes_b] == codes_a, dtype=bool)
-
-
-# --- reading in chunks ---------------------------------------------------------------
-
-
-def _require(names: Sequence[str], columns: Sequence[str], file: str) -> None:
-    present = set(names)
-    for column in columns:
-        if column not in present:
-            raise InputError(
-                MSG_MISSING_COLUMN.format(column=column, available=available_columns(names)),
-                Location(file, None, column),
-            )
-
-
-def _parquet_batches(parquet: Any, columns: list[str], chunk_rows: int) -> Iterator[Any]:
-    """The record batches of a Parquet file, row group by row group.
-
-    ``ParquetFile.iter_batches`` over a whole file keeps hold of memory for what it has
-    read until the end (about the size of the decoded file); one row group at a time
-    it does not. A row group of up to four chunks is read whole, a larger one in
-    batches of a chunk.
-    """
-    try:
-        metadata = parquet.metadata
-        for i in range(metadata.num_row_groups):
-            if metadata.row_group(i).num_rows <= 4 * chunk_rows:
-                yield from parquet.read_row_group(i, columns=columns).to_batches()
-            else:
-                yield from parquet.iter_batches(
-                    batch_size=chunk_rows, row_groups=[i], columns=columns
-                )
-    finally:
-        parquet.close()
-
-
-def _rechunk(batches: Iterable[object], chunk_rows: int) -> Iterator[object]:
-    """Arrow record batches regrouped into tables of ``chunk_rows`` rows (the last one fewer)."""
-    import pyarrow as pa
-
-    pending: list[pa.RecordBatch] = []
-    n = 0
-    for batch in batches:
-        assert isinstance(batch, pa.RecordBatch)
-        while batch.num_rows:
-            take = min(chunk_rows - n, batch.num_rows)
-            pending.append(batch.slice(0, take))
-            n += take
-            batch = batch.slice(take)
-            if n == chunk_rows:
-                yield pa.Table.from_batches(pending)
-                pending, n = [], 0
-    if n:
-        yield pa.Table.from_batches(pending)
-
-
-def iter_table_chunks(
-    path: str | os.PathLike[str],
-    columns: Sequence[str],
-    *,
-    chunk_rows: int,
-    dictionary: Sequence[str] = (),
-) -> Iterator[tuple[int, pd.DataFrame]]:
-    """The rows of a CSV, TSV or Parquet table, ``chunk_rows`` at a time, never all at once.
-
-    :func:`prepared_chunks` handing over each chunk as it is, with its offset (see there).
-    """
-    return prepared_chunks(path, columns, _as_read, chunk_rows=chunk_rows, dictionary=dictionary)
-
-
-def _as_read(offset: int, frame: pd.DataFrame) -> tuple[int, pd.DataFrame]:
-    return offset, frame
-
-
-def prepared_chunks(
-    path: str | os.PathLike[str],
-    columns: Sequence[str],
-    prepare: Callable[[int, pd.DataFrame], T],
-    *,
-    chunk_rows: int,
-    dictionary: Sequence[str] = (),
-) -> Iterator[T]:
-    """``prepare(offset, chunk)`` of each chunk of rows of a table, made a chunk ahead.
-
-    Cells are read as :func:`~faceparity.readers._table.load_table` reads them: CSV and
-    TSV cells as text (only empty cells are empty, ``NA`` is text), Parquet columns
-    with their stored types.
-
-    The next chunk is read, decoded and prepared on a second thread while the caller
-    works on this one (Arrow, pandas and numpy release the GIL for most of it), so
-    ``prepare`` should depend on nothing the caller changes. An error raised by
-    ``prepare`` reaches the caller at that chunk, as it would from a plain loop.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The table; its format is chosen by its ending, as for ``load_table``.
-    columns : sequence of str
-        The columns to read; a missing one is an InputError listing those present.
-    prepare : callable
-        Called with the number of data rows before the chunk and the chunk (a pandas
-        DataFrame, index 0..n-1).
-    chunk_rows : int
-        Rows per chunk (the last chunk may have fewer).
-    dictionary : sequence of str, optional
-        Columns to hand over dictionary-encoded where they hold text (pandas
-        categoricals: each distinct value of the chunk once, no Python string per row).
-
-    Yields
-    ------
-    object
-        What ``prepare`` returned, chunk by chunk.
-
-    Raises
-    ------
-    InputError
-        For another ending, a file that cannot be read or parsed, a missing column,
-        or a table without data rows.
-
-    """
-    import pyarrow as pa
-
-    file = str(path)
-    kind = table_kind(file)
-    wanted = list(dict.fromkeys(columns))
-    batches: Iterable[object] = ()
-    try:
-        if kind == "Parquet":
-            import pyarrow.parquet as pq
-
-            schema = pq.read_schema(path)
-            _require([str(c) for c in schema.names], wanted, file)
-            text = stored_text(schema, dictionary, wanted)
-            batches = _parquet_batches(
-                pq.ParquetFile(path, read_dictionary=text), wanted, chunk_rows
-            )
-        else:
-            import pyarrow.csv as pcsv
-
-            parse = pcsv.ParseOptions(delimiter="\t" if kind == "TSV" else ",")
-            read = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
-            try:
-                # The header (and one block) first, to check the columns.
-                probe = pcsv.open_csv(path, parse_options=parse)
-                names = list(probe.schema.names)
-                probe.close()
-            except pa.ArrowInvalid as err:
-                if "empty" in str(err).lower():
-                    raise InputError(MSG_EMPTY_FILE, Location(file)) from err
-                raise
-            check_column_names(names, file=file)
-            _require(names, wanted, file)
-            convert = pcsv.ConvertOptions(
-                include_columns=wanted,
-                column_types={c: pa.string() for c in wanted},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                null_values=[],
-            )
-            batches = pcsv.open_csv(
-                path, read_options=read, parse_options=parse, convert_options=convert
-            )
-        rows = 0
-        failed: _Failed | None = None
-        chunks = _frames(_rechunk(batches, chunk_rows), dictionary, prepare)
-        for n, item in _read_ahead(chunks):
-            if isinstance(item, _Failed):
-                failed = item
-                break
-            yield item
-            rows += n
-    except (OSError, ValueError, pa.ArrowException) as err:
-        raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
-    finally:
-        close = getattr(batches, "close", None)
-        if close is not None:
-            close()
-    if failed is not None:
-        raise failed.error
-    if rows == 0:
-        raise InputError(MSG_NO_ROWS, Location(file))
-
-
-@dataclass(frozen=True)
-class _Failed:
-    """What ``prepare`` raised: raised again to the caller, not taken for a reading error."""
-
-    error: Exception
-
-
-def _frames(
-    tables: Iterable[Any], dictionary: Sequence[str], prepare: Callable[[int, pd.DataFrame], T]
-) -> Iterator[tuple[int, T | _Failed]]:
-    """The rows of each Arrow table and what ``prepare`` made of it (or raised).
-
-    ``prepare`` is given the table as a pandas frame (index 0..n-1, ``dictionary``
-    columns encoded).
-    """
-    offset = 0
-    for table in tables:
-        frame = _encoded(table, dictionary).to_pandas()
-        frame.columns = [str(c) for c in frame.columns]
-        try:
-            item: T | _Failed = prepare(offset, frame.reset_index(drop=True))
-        except Exception as err:  # noqa: BLE001 - raised again to the caller
-            item = _Failed(err)
-        yield len(frame), item
-        if isinstance(item, _Failed):
-            return
-        offset += len(frame)
-
-
-def _read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """The items of ``items``, the next one made on a second thread while the caller uses this one.
-
-    Decoding a chunk (Arrow and pandas release the GIL) overlaps with the work on the
-    previous one; the items and their order are unchanged, and an error in making one
-    is raised where the caller asks for it. At most two items exist at once.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    end = object()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceparity-read") as pool:
-        pending = pool.submit(next, items, end)
-        try:
-            while True:
-                item = pending.result()
-                if item is end:
-                    return
-                pending = pool.submit(next, items, end)
-                yield item  # type: ignore[misc]
-        finally:
-            pending.cancel()
-            pool.shutdown(wait=True)  # nothing runs ``items`` now: it can be closed
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-
-def _encoded(table: Any, columns: Sequence[str]) -> Any:
-    """The Arrow table with its text ``columns``, and integer ones without gaps, encoded."""
-    import pyarrow as pa
-
-    for name in dict.fromkeys(columns):
-        index = table.schema.get_field_index(name)
-        if index < 0:
-            continue
-        column = table.column(index)
-        kind = column.type
-        whole = pa.types.is_integer(kind) and column.null_count == 0  # as pandas reads it
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or whole:
-            table = table.set_column(index, name, column.dictionary_encode())
-    return table
 
 
 def shifted(err: InputError, offset: int) -> InputError:

@@ -1,0 +1,284 @@
+"""The rows of a CSV, TSV or Parquet table a chunk at a time, read ahead on a second thread.
+
+Cells are read as :func:`~faceparity.readers._table.load_table` reads them. Parquet is
+read row group by row group, its text columns as the dictionaries they are stored as;
+CSV and TSV through Arrow's streaming reader. Each chunk is decoded (and prepared by
+the caller's function) on a second thread while the caller works on the one before.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from faceparity.errors import InputError, Location
+from faceparity.readers._table import (
+    MSG_EMPTY_FILE,
+    MSG_MISSING_COLUMN,
+    MSG_NO_ROWS,
+    MSG_UNREADABLE,
+    available_columns,
+    check_column_names,
+    stored_text,
+    table_kind,
+)
+
+__all__ = ["iter_table_chunks", "prepared_chunks"]
+
+_CSV_BLOCK_BYTES = 4 << 20
+
+T = TypeVar("T")
+
+
+def _require(names: Sequence[str], columns: Sequence[str], file: str) -> None:
+    present = set(names)
+    for column in columns:
+        if column not in present:
+            raise InputError(
+                MSG_MISSING_COLUMN.format(column=column, available=available_columns(names)),
+                Location(file, None, column),
+            )
+
+
+def _parquet_batches(parquet: Any, columns: list[str], chunk_rows: int) -> Iterator[Any]:
+    """The record batches of a Parquet file, row group by row group.
+
+    ``ParquetFile.iter_batches`` over a whole file keeps hold of memory for what it has
+    read until the end (about the size of the decoded file); one row group at a time
+    it does not. A row group of up to four chunks is read whole, a larger one in
+    batches of a chunk.
+    """
+    try:
+        metadata = parquet.metadata
+        for i in range(metadata.num_row_groups):
+            if metadata.row_group(i).num_rows <= 4 * chunk_rows:
+                yield from parquet.read_row_group(i, columns=columns).to_batches()
+            else:
+                yield from parquet.iter_batches(
+                    batch_size=chunk_rows, row_groups=[i], columns=columns
+                )
+    finally:
+        parquet.close()
+
+
+def _rechunk(batches: Iterable[object], chunk_rows: int) -> Iterator[object]:
+    """Arrow record batches regrouped into tables of ``chunk_rows`` rows (the last one fewer)."""
+    import pyarrow as pa
+
+    pending: list[pa.RecordBatch] = []
+    n = 0
+    for batch in batches:
+        assert isinstance(batch, pa.RecordBatch)
+        while batch.num_rows:
+            take = min(chunk_rows - n, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            n += take
+            batch = batch.slice(take)
+            if n == chunk_rows:
+                yield pa.Table.from_batches(pending)
+                pending, n = [], 0
+    if n:
+        yield pa.Table.from_batches(pending)
+
+
+def iter_table_chunks(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    *,
+    chunk_rows: int,
+    dictionary: Sequence[str] = (),
+) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The rows of a CSV, TSV or Parquet table, ``chunk_rows`` at a time, never all at once.
+
+    :func:`prepared_chunks` handing over each chunk as it is, with its offset (see there).
+    """
+    return prepared_chunks(path, columns, _as_read, chunk_rows=chunk_rows, dictionary=dictionary)
+
+
+def _as_read(offset: int, frame: pd.DataFrame) -> tuple[int, pd.DataFrame]:
+    return offset, frame
+
+
+def prepared_chunks(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    prepare: Callable[[int, pd.DataFrame], T],
+    *,
+    chunk_rows: int,
+    dictionary: Sequence[str] = (),
+) -> Iterator[T]:
+    """``prepare(offset, chunk)`` of each chunk of rows of a table, made a chunk ahead.
+
+    Cells are read as :func:`~faceparity.readers._table.load_table` reads them: CSV and
+    TSV cells as text (only empty cells are empty, ``NA`` is text), Parquet columns
+    with their stored types.
+
+    The next chunk is read, decoded and prepared on a second thread while the caller
+    works on this one (Arrow, pandas and numpy release the GIL for most of it), so
+    ``prepare`` should depend on nothing the caller changes. An error raised by
+    ``prepare`` reaches the caller at that chunk, as it would from a plain loop.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The table; its format is chosen by its ending, as for ``load_table``.
+    columns : sequence of str
+        The columns to read; a missing one is an InputError listing those present.
+    prepare : callable
+        Called with the number of data rows before the chunk and the chunk (a pandas
+        DataFrame, index 0..n-1).
+    chunk_rows : int
+        Rows per chunk (the last chunk may have fewer).
+    dictionary : sequence of str, optional
+        Columns to hand over dictionary-encoded where they hold text (pandas
+        categoricals: each distinct value of the chunk once, no Python string per row).
+
+    Yields
+    ------
+    object
+        What ``prepare`` returned, chunk by chunk.
+
+    Raises
+    ------
+    InputError
+        For another ending, a file that cannot be read or parsed, a missing column,
+        or a table without data rows.
+
+    """
+    import pyarrow as pa
+
+    file = str(path)
+    kind = table_kind(file)
+    wanted = list(dict.fromkeys(columns))
+    batches: Iterable[object] = ()
+    try:
+        if kind == "Parquet":
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(path)
+            _require([str(c) for c in schema.names], wanted, file)
+            text = stored_text(schema, dictionary, wanted)
+            batches = _parquet_batches(
+                pq.ParquetFile(path, read_dictionary=text), wanted, chunk_rows
+            )
+        else:
+            import pyarrow.csv as pcsv
+
+            parse = pcsv.ParseOptions(delimiter="\t" if kind == "TSV" else ",")
+            read = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
+            try:
+                # The header (and one block) first, to check the columns.
+                probe = pcsv.open_csv(path, parse_options=parse)
+                names = list(probe.schema.names)
+                probe.close()
+            except pa.ArrowInvalid as err:
+                if "empty" in str(err).lower():
+                    raise InputError(MSG_EMPTY_FILE, Location(file)) from err
+                raise
+            check_column_names(names, file=file)
+            _require(names, wanted, file)
+            convert = pcsv.ConvertOptions(
+                include_columns=wanted,
+                column_types={c: pa.string() for c in wanted},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            )
+            batches = pcsv.open_csv(
+                path, read_options=read, parse_options=parse, convert_options=convert
+            )
+        rows = 0
+        failed: _Failed | None = None
+        chunks = _frames(_rechunk(batches, chunk_rows), dictionary, prepare)
+        for n, item in _read_ahead(chunks):
+            if isinstance(item, _Failed):
+                failed = item
+                break
+            yield item
+            rows += n
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    if failed is not None:
+        raise failed.error
+    if rows == 0:
+        raise InputError(MSG_NO_ROWS, Location(file))
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """What ``prepare`` raised: raised again to the caller, not taken for a reading error."""
+
+    error: Exception
+
+
+def _frames(
+    tables: Iterable[Any], dictionary: Sequence[str], prepare: Callable[[int, pd.DataFrame], T]
+) -> Iterator[tuple[int, T | _Failed]]:
+    """The rows of each Arrow table and what ``prepare`` made of it (or raised).
+
+    ``prepare`` is given the table as a pandas frame (index 0..n-1, ``dictionary``
+    columns encoded).
+    """
+    offset = 0
+    for table in tables:
+        frame = _encoded(table, dictionary).to_pandas()
+        frame.columns = [str(c) for c in frame.columns]
+        try:
+            item: T | _Failed = prepare(offset, frame.reset_index(drop=True))
+        except Exception as err:  # noqa: BLE001 - raised again to the caller
+            item = _Failed(err)
+        yield len(frame), item
+        if isinstance(item, _Failed):
+            return
+        offset += len(frame)
+
+
+def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items of ``items``, the next one made on a second thread while the caller uses this one.
+
+    Decoding a chunk (Arrow and pandas release the GIL) overlaps with the work on the
+    previous one; the items and their order are unchanged, and an error in making one
+    is raised where the caller asks for it. At most two items exist at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceparity-read") as pool:
+        pending = pool.submit(next, items, end)
+        try:
+            while True:
+                item = pending.result()
+                if item is end:
+                    return
+                pending = pool.submit(next, items, end)
+                yield item  # type: ignore[misc]
+        finally:
+            pending.cancel()
+            pool.shutdown(wait=True)  # nothing runs ``items`` now: it can be closed
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+
+def _encoded(table: Any, columns: Sequence[str]) -> Any:
+    """The Arrow table with its text ``columns``, and integer ones without gaps, encoded."""
+    import pyarrow as pa
+
+    for name in dict.fromkeys(columns):
+        index = table.schema.get_field_index(name)
+        if index < 0:
+            continue
+        column = table.column(index)
+        kind = column.type
+        whole = pa.types.is_integer(kind) and column.null_count == 0  # as pandas reads it
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or whole:
+            table = table.set_column(index, name, column.dictionary_encode())
+    return table
