@@ -255,6 +255,16 @@ def embed(manifest: Path, root: Path, out: Path, threads: int) -> Path | None:
     return out
 
 
+def _embedded(
+    sample: str, group_by: list[str], threads: int
+) -> tuple[ComparisonSet, MitigationData] | None:
+    """A shared sample's images embedded (:func:`embed`), read back; None when it cannot."""
+    root = DATA / sample
+    with tempfile.TemporaryDirectory() as tmp:
+        path = embed(root / "manifest.csv", root, Path(tmp) / "embeddings.parquet", threads)
+        return None if path is None else _pipeline_data(path, group_by)
+
+
 def _pipeline_data(path: Path, group_by: list[str]) -> tuple[ComparisonSet, MitigationData]:
     from faceparity.readers.pipeline_output import load_pipeline_output
 
@@ -280,14 +290,12 @@ def _spread(point: OperatingPoint) -> str:
 
 
 def utkface(targets: list[float], replicates: int, clusters: int, threads: int) -> None:
-    root = DATA / "utkface-sample"
     print("\n== UTKFace: FSN on real embeddings, no mated comparisons (FMR only) ==")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = embed(root / "manifest.csv", root, Path(tmp) / "embeddings.parquet", threads)
-        if path is None:
-            return
-        group_by = ["sex", "race"]
-        cs, data = _pipeline_data(path, group_by)
+    group_by = ["sex", "race"]
+    embedded = _embedded("utkface-sample", group_by, threads)
+    if embedded is None:
+        return
+    cs, data = embedded
     print(
         f" {len(cs.subject_ids)} enrolled images (each its own subject), {len(cs)} comparisons, "
         f"{int(cs.mated.sum())} mated"
@@ -343,13 +351,11 @@ def utkface(targets: list[float], replicates: int, clusters: int, threads: int) 
 
 
 def identity(targets: list[float], replicates: int, threads: int) -> None:
-    root = DATA / "identity-sample"
     print("\n== Identity sample: FairCal on real embeddings, both error types ==")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = embed(root / "manifest.csv", root, Path(tmp) / "embeddings.parquet", threads)
-        if path is None:
-            return
-        cs, data = _pipeline_data(path, ["sex"])
+    embedded = _embedded("identity-sample", ["sex"], threads)
+    if embedded is None:
+        return
+    cs, data = embedded
     clusters = 100
     held = cross_validate(data, [make_method("faircal", clusters=clusters)], folds=5, seed=0)
     base_cs = held_out_comparisons(cs, held.tested)

@@ -350,29 +350,37 @@ class _Table:
         scores = parse_scores(frame[self.score], origin=origin, column=self.score)
         check_score_range(scores, frame[self.score], origin=origin, column=self.score)
         similarity = self.sign * scores
-        mated = self.mated
         ids: list[Any]
         if self.whole:
             id_a, id_b = (whole_ids(frame[c], origin=origin, column=c) for c in self.subjects)
-            if mated is not None:
-                labels = parse_mated(frame[mated], origin=origin, column=mated)
-                same = np.asarray(id_a == id_b, dtype=bool)
-                if (labels != same).any():
-                    subject_a, subject_b = pd.Series(id_a), pd.Series(id_b)
-                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
             ids = [np.concatenate([id_a, id_b])]
+
+            def same() -> npt.NDArray[np.bool_]:
+                return np.asarray(id_a == id_b, dtype=bool)
+
+            def named() -> tuple[pd.Series, pd.Series]:
+                return pd.Series(id_a), pd.Series(id_b)
+
         else:
             (codes_a, ids_a), (codes_b, ids_b) = (
                 chunk_ids(frame[c], origin=origin, column=c) for c in self.subjects
             )
-            if mated is not None:
-                labels = parse_mated(frame[mated], origin=origin, column=mated)
-                same = same_ids(codes_a, ids_a, codes_b, ids_b)
-                if (labels != same).any():
-                    subject_a = pd.Series(np.asarray(ids_a, dtype=object)[codes_a])
-                    subject_b = pd.Series(np.asarray(ids_b, dtype=object)[codes_b])
-                    check_labels(labels, same, subject_a, subject_b, origin=origin, column=mated)
             ids = [ids_a, ids_b]
+
+            def same() -> npt.NDArray[np.bool_]:
+                return same_ids(codes_a, ids_a, codes_b, ids_b)
+
+            def named() -> tuple[pd.Series, pd.Series]:
+                return (
+                    pd.Series(np.asarray(ids_a, dtype=object)[codes_a]),
+                    pd.Series(np.asarray(ids_b, dtype=object)[codes_b]),
+                )
+
+        if self.mated is not None:
+            labels = parse_mated(frame[self.mated], origin=origin, column=self.mated)
+            agree = same()
+            if (labels != agree).any():  # the rows' ids as text only to name the first
+                check_labels(labels, agree, *named(), origin=origin, column=self.mated)
         codes = encode_chunk(frame, self.attributes, file=self.file, offset=offset)
         return float(similarity.min()), float(similarity.max()), ids, codes
 
