@@ -298,3 +298,56 @@ def test_compiled_loops_load_from_the_disk_cache_in_a_second_process(tmp_path):
     first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
     assert first["count_block"] == 1  # compiled once, into the cache
     assert second == {"count_block": 0, "tail_edge": 0, "collect_block": 0}, second
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 20, 64])
+@pytest.mark.parametrize("n_slots", [3, 9, 17])
+def test_count_degrees_equals_a_plain_loop(block_bytes, n_slots, monkeypatch) -> None:
+    """Counted block of subjects by block (one block, or a block a subject or two, so
+    that every side is moved by the counting sort), the degrees and the membership bits
+    are those of one plain loop over the rows: every slot up to 17 (three bytes of
+    bits), the last one a missing group, mated rows flagged but not counted."""
+    monkeypatch.setattr(kernels, "DEGREE_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(n_slots)
+    n_subjects, n = 300, 5_000
+    subjects = rng.integers(0, n_subjects, size=(n, 2))
+    same = rng.random(n) < 0.2
+    subjects[same, 1] = subjects[same, 0]
+    slots = rng.integers(0, n_slots, size=(n, 2))
+    lut = np.zeros((n_slots, n_slots), dtype=np.int32)
+    for i in range(n_slots):
+        for j in range(i, n_slots):
+            lut[i, j] = lut[j, i] = i * n_slots + j - i * (i + 1) // 2
+    n_cells = int(lut.max()) + 1
+    expected = np.zeros((n_subjects, n_cells), dtype=np.int64)
+    flags = np.zeros((n_slots, n_subjects), dtype=bool)
+    for (a, b), (ga, gb), mated in zip(subjects, slots, same, strict=True):
+        flags[ga, a] = flags[gb, b] = True
+        if not mated:
+            expected[a, lut[ga, gb]] += 1
+            expected[b, lut[ga, gb]] += 1
+    degree = np.zeros((n_subjects, n_cells), dtype=np.int64)
+    member = kernels.new_members(n_slots, n_subjects)
+    for part in np.array_split(np.arange(n), 3):  # added to in place, chunk by chunk
+        kernels.count_degrees(subjects[part], slots[part], same[part], lut, degree, member)
+    np.testing.assert_array_equal(degree, expected)
+    bits = np.unpackbits(member, axis=1, bitorder="little")[:, :n_slots].T.astype(bool)
+    np.testing.assert_array_equal(bits, flags)
+    np.testing.assert_array_equal(kernels.members_per_slot(member, n_slots), flags.sum(axis=1))
+    only = kernels.new_members(n_slots, n_subjects)
+    kernels.count_degrees(subjects, slots, same, lut, None, only)
+    np.testing.assert_array_equal(only, member)
+
+
+def test_count_degrees_refuses_what_it_cannot_count_into() -> None:
+    """A degree table that is not C-contiguous would be counted into a copy: refused, as
+    are subject codes or slots beyond the tables."""
+    subjects, slots = np.array([[0, 1]]), np.array([[0, 0]])
+    same, lut = np.array([False]), np.zeros((1, 1), dtype=np.int32)
+    member = kernels.new_members(1, 2)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernels.count_degrees(subjects, slots, same, lut, np.zeros((2, 2), np.int64).T, member)
+    with pytest.raises(ValueError, match="subject codes"):
+        kernels.count_degrees(subjects + 1, slots, same, lut, np.zeros((2, 1), np.int64), member)
+    with pytest.raises(ValueError, match="slots"):
+        kernels.count_degrees(subjects, slots + 8, same, lut, np.zeros((2, 1), np.int64), member)

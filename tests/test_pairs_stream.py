@@ -22,7 +22,7 @@ from faceparity import (
     group_comparisons,
 )
 from faceparity.errors import InputError, UsageError
-from faceparity.readers import AttributeSpec, read_pairs
+from faceparity.readers import AttributeSpec, pairs_stream, read_pairs
 from faceparity.readers.chunks import prepared_chunks
 from faceparity.readers.pairs_stream import NOTE_STREAMING, StreamedPairs, accumulate_pairs
 from faceparity.results.audit import AuditResult
@@ -302,6 +302,33 @@ def test_bad_inputs_fail_as_read_pairs_fails(tmp_path: Path, case: str) -> None:
         assert streamed.value.location.row is not None and streamed.value.location.row > 2
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 2e300, -1e301])
+@pytest.mark.parametrize("kind", list(ScoreKind))
+def test_bad_numbers_in_a_parquet_score_column_fail_as_read_pairs_fails(
+    tmp_path: Path, value: float, kind: ScoreKind
+) -> None:
+    """Float scores are checked and spanned in one compiled pass; a value that is not a
+    finite number, or lies beyond the grid's reach, is named as the exact reader names it
+    (the first bad one of the first chunk that has one; a NaN before a far one)."""
+    frame = _frame(3, 40)
+    frame.loc[23, "score"] = value
+    frame.loc[27, "score"] = np.nan
+    path = _write(frame, tmp_path / "bad.parquet")
+    options = {
+        "score": "score",
+        "score_kind": kind,
+        "subjects": ("id1", "id2"),
+        "attributes": ATTRIBUTES,
+    }
+    with pytest.raises(InputError) as exact:
+        read_pairs(path, **options)  # type: ignore[arg-type]
+    with pytest.raises(InputError) as streamed:
+        accumulate_pairs(path, group_by=GROUP_BY, chunk_rows=10, **options)  # type: ignore[arg-type]
+    assert streamed.value.message == exact.value.message
+    assert streamed.value.location == exact.value.location
+    assert streamed.value.location.row == (24 if np.isnan(value) or np.isinf(value) else 28)
+
+
 def test_missing_column_and_bad_suffix_fail_as_read_pairs_fails(tmp_path: Path) -> None:
     path = tmp_path / "pairs.csv"
     path.write_text(GOOD)
@@ -381,7 +408,12 @@ def _peak(path: Path) -> int:
         tracemalloc.stop()
 
 
-def test_peak_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+def test_peak_memory_does_not_grow_with_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bounded by the chunks, and by the subject ids kept between the passes (a budget,
+    here small enough for the large file to pass it: its ids are read twice)."""
+    monkeypatch.setattr(pairs_stream, "KEEP_SUBJECTS_BYTES", 64 << 10)
     tiny, small, large = tmp_path / "tiny.csv", tmp_path / "small.csv", tmp_path / "large.csv"
     for path, n in ((tiny, 100), (small, 20_000), (large, 200_000)):
         frame = _frame(9, n, subjects=200)

@@ -12,9 +12,11 @@ import pytest
 
 from faceparity.errors import InputError, Location
 from faceparity.model.config import AuditConfig, ScoreKind, ThresholdPolicy
+from faceparity.readers import pairs_stream
 from faceparity.readers.attributes import AttributeSpec
 from faceparity.readers.pairs import read_pairs
 from faceparity.readers.pairs_stream import accumulate_pairs
+from faceparity.readers.subject_ids import WholeIds
 from faceparity.results.audit import AuditResult
 from faceparity.uncertainty.apply import with_uncertainty
 from faceparity.verification.audit import audit, audit_accumulated
@@ -216,6 +218,63 @@ def _whole_and_text(path: Path, layout: str) -> tuple[Path, Path]:
             row_group_size=700,
         )
     return whole, text
+
+
+@pytest.mark.parametrize("layout", list(ID_LAYOUTS))
+def test_subjects_kept_from_pass_one_equal_reading_them_again(
+    tmp_path: Path, layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pass 2 takes the subjects pass 1 kept (it does not read the id columns again); past
+    the budget it reads them again, with the same accumulator, degrees and members: for
+    integer ids of every layout (kept as int32 where they fit, else int64) and text ids."""
+    whole, text = _whole_and_text(_write(tmp_path / "p.parquet", 3_000, 40, seed=5), layout)
+    columns: list[list[str]] = []
+    prepared_chunks = pairs_stream.prepared_chunks
+
+    def spy(path, wanted, prepare, **options):  # type: ignore[no-untyped-def]
+        columns.append(list(wanted))
+        return prepared_chunks(path, wanted, prepare, **options)
+
+    monkeypatch.setattr(pairs_stream, "prepared_chunks", spy)
+    options = dict(
+        score="score",
+        score_kind=ScoreKind.DISTANCE,
+        subjects=("subject_a", "subject_b"),
+        attributes=SPECS,
+        group_by=["group"],
+        chunk_rows=700,
+    )
+    for path in (whole, text):
+        monkeypatch.setattr(pairs_stream, "KEEP_SUBJECTS_BYTES", 1 << 30)
+        kept = accumulate_pairs(path, **options)  # type: ignore[arg-type]
+        assert columns[-1] == ["score", "group_a", "group_b"]
+        monkeypatch.setattr(pairs_stream, "KEEP_SUBJECTS_BYTES", 1_000)  # the first chunk's
+        again = accumulate_pairs(path, **options)  # type: ignore[arg-type]
+        assert columns[-1] == ["score", "group_a", "group_b", "subject_a", "subject_b"]
+        assert kept.degree is not None and again.degree is not None
+        np.testing.assert_array_equal(kept.degree, again.degree)
+        assert kept.population == again.population and kept.groups == again.groups
+        a, b = kept.accumulator, again.accumulator
+        for acc in (a, b):
+            acc.finalize()
+        np.testing.assert_array_equal(a.histogram, b.histogram)
+        for x, y in zip((*a.tail(), *a.mated()), (*b.tail(), *b.mated()), strict=True):
+            np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(a.tail_subjects(), b.tail_subjects())
+        np.testing.assert_array_equal(a.mated_subjects(), b.mated_subjects())
+
+
+@pytest.mark.parametrize("ids", [np.array([3, 5, 9]), np.array([3, 5, 10**15])])
+def test_codes_of_an_id_never_added_are_refused(ids: np.ndarray) -> None:
+    """A lookup by value (ids spanning a small range) or a binary search (a wide one): an id
+    between or beyond those added is a ValueError naming it, not a code of another id."""
+    known = WholeIds()
+    known.add(ids)
+    known.close()
+    np.testing.assert_array_equal(known.codes(ids[::-1]), [2, 1, 0] if ids[-1] == 9 else [0, 2, 1])
+    for absent in (4, 2, int(ids[-1]) + 1):
+        with pytest.raises(ValueError, match=f"subject id {absent} was not added"):
+            known.codes(np.array([3, absent]))
 
 
 @pytest.mark.parametrize("layout", list(ID_LAYOUTS))

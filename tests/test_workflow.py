@@ -180,3 +180,24 @@ def test_a_lost_ctrl_c_ends_the_wait_for_a_preload_that_never_finishes(
             waiters[stage]()  # nothing lost: the wait simply ends with the thread
     finally:
         release.set()
+
+
+def test_inputs_hashed_ahead_are_those_hashed_at_the_end(tmp_path: Path) -> None:
+    """The test log's hashes are computed on a thread from the start of a run: the same
+    records as hashing at the end; a file that could not be hashed raises where the log is
+    made, naming it; a file not hashed ahead (the embeddings a pipeline run writes) is
+    hashed when asked for."""
+    from faceparity.errors import InputError
+    from faceparity.workflow.testlog import FileDigests, file_record
+
+    data = tmp_path / "pairs.csv"
+    data.write_bytes(b"score,a,b\n" * 1000)
+    missing = tmp_path / "missing.csv"
+    later = tmp_path / "written.npy"
+    digests = FileDigests({"PATH": data, "--metadata": None, "--check": missing})
+    later.write_bytes(b"written during the run")
+    assert digests.record("PATH", data) == file_record("PATH", data)
+    assert digests.record("--embeddings", later) == file_record("--embeddings", later)
+    with pytest.raises(InputError, match="cannot read the file to hash it") as err:
+        digests.record("--check", missing)
+    assert err.value.location.file == str(missing)

@@ -182,24 +182,43 @@ def tail_edge(total, tail_bin, capacity):  # type: ignore[no-untyped-def]
 
 
 @_jit()
-def count_degrees(subjects, slots, same, lut, degree, member):  # type: ignore[no-untyped-def]
+def count_degrees(subjects, slots, same, lut, degree, member, shift, bucket, order):  # type: ignore[no-untyped-def]
     # ``subjects`` and ``slots``: (n, 2) subject codes and group slots of each row;
     # ``degree``: (n_subjects, n_cells) counts of non-mated comparisons, ``member``:
-    # (slots, n_subjects) flags, both updated in place.
+    # (n_subjects, bytes) bits of the slots of each subject, both updated in place.
+    # Degrees are added block of subjects by block (``subject >> shift``), so that a
+    # block's rows of ``degree`` stay in cache: the non-mated sides are first sorted by
+    # block (a counting sort; ``bucket`` holds a count a block) into ``order`` (their
+    # flat index into ``degree``).
+    n_cells = degree.shape[1]
+    bucket[:] = 0
     for k in range(subjects.shape[0]):
         a, b = subjects[k, 0], subjects[k, 1]
         ga, gb = slots[k, 0], slots[k, 1]
-        member[ga, a] = True
-        member[gb, b] = True
+        member[a, ga >> 3] |= np.uint8(1 << (ga & 7))
+        member[b, gb >> 3] |= np.uint8(1 << (gb & 7))
         if not same[k]:
-            cell = lut[ga, gb]
-            degree[a, cell] += 1
-            degree[b, cell] += 1
+            bucket[(a >> shift) + 1] += 1
+            bucket[(b >> shift) + 1] += 1
+    for i in range(1, bucket.size):
+        bucket[i] += bucket[i - 1]
+    for k in range(subjects.shape[0]):
+        if not same[k]:
+            a, b = subjects[k, 0], subjects[k, 1]
+            cell = lut[slots[k, 0], slots[k, 1]]
+            order[bucket[a >> shift]] = a * n_cells + cell
+            bucket[a >> shift] += 1
+            order[bucket[b >> shift]] = b * n_cells + cell
+            bucket[b >> shift] += 1
+    flat = degree.reshape(-1)
+    for i in range(bucket[bucket.size - 1]):
+        flat[order[i]] += 1
 
 
 @_jit()
 def mark_members(subjects, slots, member):  # type: ignore[no-untyped-def]
     # ``count_degrees`` without the degrees.
     for k in range(subjects.shape[0]):
-        member[slots[k, 0], subjects[k, 0]] = True
-        member[slots[k, 1], subjects[k, 1]] = True
+        for j in range(2):
+            g = slots[k, j]
+            member[subjects[k, j], g >> 3] |= np.uint8(1 << (g & 7))

@@ -21,7 +21,16 @@ import numpy.typing as npt
 
 from faceparity.errors import UsageError
 
-__all__ = ["collect_block", "count_block", "count_degrees", "count_pairs", "tail_edge", "warm"]
+__all__ = [
+    "collect_block",
+    "count_block",
+    "count_degrees",
+    "count_pairs",
+    "members_per_slot",
+    "new_members",
+    "tail_edge",
+    "warm",
+]
 
 _kernels: dict[str, Any] = {}
 
@@ -234,15 +243,34 @@ def tail_edge(total: npt.NDArray[np.int64], tail_bin: int, capacity: int) -> int
     return int(_compiled()["tail_edge"](total, int(tail_bin), int(capacity)))
 
 
+def new_members(n_slots: int, n_subjects: int) -> npt.NDArray[np.uint8]:
+    """Empty membership flags for :func:`count_degrees`: a bit a slot, a row a subject."""
+    return np.zeros((n_subjects, max((n_slots + 7) // 8, 1)), dtype=np.uint8)
+
+
+def members_per_slot(member: npt.NDArray[np.uint8], n_slots: int) -> npt.NDArray[np.int64]:
+    """How many subjects have the bit of each slot set in ``member`` (see :func:`new_members`)."""
+    counts = np.zeros(n_slots, dtype=np.int64)
+    for first in range(0, member.shape[0], 1 << 20):  # unpacked a million subjects at a time
+        bits = np.unpackbits(member[first : first + (1 << 20)], axis=1, bitorder="little")
+        counts += bits[:, :n_slots].sum(axis=0, dtype=np.int64)
+    return counts
+
+
 def count_degrees(
     subjects: npt.NDArray[np.int64],
     slots: npt.NDArray[np.int64],
     same: npt.NDArray[np.bool_],
     lut: npt.NDArray[np.int32],
     degree: npt.NDArray[np.int64] | None,
-    member: npt.NDArray[np.bool_],
+    member: npt.NDArray[np.uint8],
 ) -> None:
     """Count each subject's non-mated comparisons per cell, and flag its groups, in place.
+
+    The comparisons are sorted by block of subjects first (a counting sort), so that the
+    counts of a block are added while its part of ``degree`` is in cache: a table of a
+    million subjects' degrees is far larger than a cache, and added to in random order
+    it costs a miss a side.
 
     Parameters
     ----------
@@ -252,33 +280,52 @@ def count_degrees(
         Whether the comparison is mated (not counted in ``degree``).
     lut : ndarray of int32, shape (slots, slots)
         The cell of each ordered pair of group slots.
-    degree : ndarray of int64, shape (n_subjects, n_cells), or None
+    degree : ndarray of int64, shape (n_subjects, n_cells), C-contiguous, or None
         Non-mated comparisons of each subject in each cell; both sides counted. None:
         only ``member`` is set.
-    member : ndarray of bool, shape (slots, n_subjects)
-        Set where a subject appears on a side in a group slot.
+    member : ndarray of uint8, shape (n_subjects, bytes)
+        Bit ``g`` (byte ``g // 8``, bit ``g % 8``) of a subject's row is set where it
+        appears on a side in group slot ``g`` (:func:`new_members`,
+        :func:`members_per_slot`).
 
     Examples
     --------
     >>> import numpy as np
-    >>> degree, member = np.zeros((3, 1), np.int64), np.zeros((1, 3), bool)
+    >>> degree, member = np.zeros((3, 1), np.int64), new_members(1, 3)
     >>> count_degrees(np.array([[0, 1], [0, 0], [2, 1]]), np.zeros((3, 2), np.int64),
     ...               np.array([False, True, False]), np.zeros((1, 1), np.int32), degree, member)
-    >>> degree.ravel().tolist(), member.ravel().tolist()
-    ([1, 2, 1], [True, True, True])
+    >>> degree.ravel().tolist(), members_per_slot(member, 1).tolist()
+    ([1, 2, 1], [3])
 
     """
-    n_subjects, n_slots = member.shape[1], member.shape[0]
+    n_subjects, n_slots = member.shape[0], 8 * member.shape[1]
+    if member.dtype != np.uint8 or member.ndim != 2:
+        raise ValueError("member: expected the uint8 table of new_members")
     if degree is not None and degree.shape[0] != n_subjects:
-        raise ValueError("degree and member: expected one row and one column a subject")
+        raise ValueError("degree and member: expected one row a subject")
     for codes, bound, what in ((subjects, n_subjects, "subject codes"), (slots, n_slots, "slots")):
         if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= bound):
             raise ValueError(f"{what}: expected 0..{bound - 1}")
     subjects, slots = np.ascontiguousarray(subjects), np.ascontiguousarray(slots)
     if degree is None:
         _compiled()["mark_members"](subjects, slots, member)
-    else:
-        _compiled()["count_degrees"](subjects, slots, same, lut, degree, member)
+        return
+    if not degree.flags.c_contiguous:
+        raise ValueError("degree: expected a C-contiguous array (it is counted into in place)")
+    shift = degree_block_shift(degree.shape[1])
+    bucket = np.empty(((max(n_subjects, 1) - 1) >> shift) + 2, dtype=np.int64)
+    order = np.empty(2 * subjects.shape[0], dtype=np.int64)
+    _compiled()["count_degrees"](subjects, slots, same, lut, degree, member, shift, bucket, order)
+
+
+DEGREE_BLOCK_BYTES = 1 << 20
+"""About how many bytes of the degree table :func:`count_degrees` adds to at a time."""
+
+
+def degree_block_shift(n_cells: int) -> int:
+    """``log2`` of the subjects of a block: their rows of ``degree`` take ``DEGREE_BLOCK_BYTES``."""
+    per_subject = max(n_cells, 1) * 8
+    return max(int(DEGREE_BLOCK_BYTES // per_subject).bit_length() - 1, 0)
 
 
 def warm() -> None:

@@ -165,12 +165,14 @@ def _encode_categorical(
     The levels are the distinct stripped texts of the categories in use on either side,
     sorted; each side's codes are mapped through a table over its own categories.
     """
+    from faceparity.readers._loops import mapped_codes, used_codes
+
     n = len(side_a)
     sides = []
     for side in (side_a, side_b):
         codes = side.cat.codes.to_numpy()  # -1 (missing) indexes the last entry below
         seen = np.zeros(len(side.cat.categories) + 1, dtype=bool)
-        seen[codes] = True
+        used_codes(codes, seen)
         used = seen[:-1]
         text = pd.Series(side.cat.categories).astype("string").str.strip()
         keep = np.asarray(text.notna() & (text != ""), dtype=bool) & used
@@ -182,5 +184,5 @@ def _encode_categorical(
     for column, (codes, text, keep) in enumerate(sides):
         position = np.searchsorted(levels, np.asarray(text.fillna(""), dtype=object).astype(str))
         lut = np.append(np.where(keep, position, MISSING), MISSING).astype(np.int32)
-        out[:, column] = lut[codes]  # code -1 (missing) picks the last entry
+        mapped_codes(codes, lut, out, column)  # code -1 (missing) picks the last entry
     return out, tuple(str(u) for u in levels)

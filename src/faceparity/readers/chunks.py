@@ -9,7 +9,7 @@ the caller's function) on a second thread while the caller works on the one befo
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -155,6 +155,7 @@ def prepared_chunks(
     kind = table_kind(file)
     wanted = list(dict.fromkeys(columns))
     batches: Iterable[object] = ()
+    stages: list[Generator[Any, None, None]] = []
     try:
         if kind == "Parquet":
             import pyarrow.parquet as pq
@@ -193,8 +194,11 @@ def prepared_chunks(
             )
         rows = 0
         failed: _Failed | None = None
-        chunks = _frames(_rechunk(batches, chunk_rows), dictionary, prepare)
-        for n, item in _read_ahead(chunks):
+        # Two threads ahead: one reads and decodes the batches of the next chunk (Arrow,
+        # on its own threads), one makes a pandas frame of the chunk before and prepares it.
+        stages.append(_read_ahead(iter(batches)))
+        stages.append(_read_ahead(_frames(_rechunk(stages[0], chunk_rows), dictionary, prepare)))
+        for n, item in stages[1]:
             if isinstance(item, _Failed):
                 failed = item
                 break
@@ -203,6 +207,8 @@ def prepared_chunks(
     except (OSError, ValueError, pa.ArrowException) as err:
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
     finally:
+        for stage in reversed(stages):  # their threads end before the batches are closed
+            stage.close()
         close = getattr(batches, "close", None)
         if close is not None:
             close()
@@ -241,7 +247,7 @@ def _frames(
         offset += len(frame)
 
 
-def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+def _read_ahead(items: Iterator[T]) -> Generator[T, None, None]:
     """The items of ``items``, the next one made on a second thread while the caller uses this one.
 
     Decoding a chunk (Arrow and pandas release the GIL) overlaps with the work on the

@@ -2,7 +2,8 @@
 
 :func:`accumulate_pairs` reads the same pair tables as
 :func:`~faceparity.readers.pairs.read_pairs` (CSV, TSV or Parquet, one comparison per
-row) but never holds the whole table: it reads it twice, a chunk of rows at a time.
+row) but never holds the whole table: it reads it twice, a chunk of rows at a time (the
+second time only the columns it has not kept).
 
 1. The first pass checks every row as :func:`~faceparity.readers.pairs.read_pairs`
    does (with the same messages, naming the file, the 1-based data row counted
@@ -15,7 +16,10 @@ row) but never holds the whole table: it reads it twice, a chunk of rows at a ti
    :meth:`ScoreGrid.covering <faceparity.accumulate.ScoreGrid.covering>` grid of the
    scores' range, its exact scores with their subjects, counts the subjects of each
    group and each subject's non-mated comparisons in each cell (its degree): what the
-   subject bootstrap needs (:mod:`faceparity.uncertainty.pair_views`).
+   subject bootstrap needs (:mod:`faceparity.uncertainty.pair_views`). It reads only
+   the scores and the group-by attributes: the first pass keeps each row's subject ids
+   (:data:`KEEP_SUBJECTS_BYTES` at most; past that, the second pass reads and decodes
+   them again), and the degrees are counted on a third thread, a chunk behind.
 
 Text id and attribute columns are dictionary-encoded by Arrow chunk by chunk (Parquet
 text columns are read as the dictionaries they are stored as): every conversion and
@@ -40,10 +44,12 @@ several errors, the first error of the first chunk that has one is reported (the
 whole-table reader reports the first error of the first check that fails).
 
 Memory: the accumulator (``n_bins`` x cells x 8 bytes, plus the exact tail and the
-mated scores with their subjects), two chunks of rows, the distinct subject ids, per
-subject one flag a group and, for the subject bootstrap (``degrees``), one count a
+mated scores with their subjects), a few chunks of rows, the distinct subject ids, per
+subject one bit a group and, for the subject bootstrap (``degrees``), one count a
 cell (``n_subjects x (n_groups + 1) x (n_groups + 2) / 2 x 8`` bytes: 360 MB for
-1,000,000 subjects in 8 groups), whatever the number of rows.
+1,000,000 subjects in 8 groups), and the subject ids kept between the passes (8 bytes
+a row for integer ids that fit 32 bits, 16 otherwise, at most
+:data:`KEEP_SUBJECTS_BYTES`): bounded whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -59,16 +65,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from faceparity.accumulate.accumulator import DEFAULT_TAIL_CAPACITY, Accumulator
 from faceparity.accumulate.grid import ScoreGrid
-from faceparity.accumulate.kernels import count_degrees
+from faceparity.accumulate.kernels import count_degrees, members_per_slot, new_members
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.model.comparisons import MISSING, Exclusion
 from faceparity.model.config import ScoreKind
 from faceparity.model.grouping import Group, intersect
 from faceparity.model.population import Population
 from faceparity.readers._table import (
+    MAX_ABS_SCORE,
     Origin,
     check_attribute_names,
     check_column_pair,
@@ -193,21 +201,23 @@ class GroupLevels:
         chunk_levels = {name: codes[name][1] for name in self.group_by}
         for name in self.group_by:
             self.levels[name].update(chunk_levels[name])
-        key, missing = _combined(
-            {name: codes[name][0].ravel() for name in self.group_by}, chunk_levels, self.group_by
-        )
-        key = key[~missing]
-        size = int(np.prod([max(len(v), 1) for v in chunk_levels.values()], dtype=np.float64))
-        if size <= 4 * key.size + 1024:
-            present = np.flatnonzero(np.bincount(key, minlength=size))
+        sizes = [len(chunk_levels[name]) + 1 for name in self.group_by]  # the last: missing
+        stacked = _stacked(codes, self.group_by)
+        if math.prod(sizes) <= 4 * stacked.shape[1] + 1024:
+            present = np.zeros(math.prod(sizes), dtype=bool)
+            _combined_index(stacked, sizes, present=present)
+            keys = np.flatnonzero(present)
         else:
-            present = np.unique(key)
-        for value in present.tolist():
+            keys = np.unique(_combined_index(stacked, sizes))
+        for value in keys.tolist():
             combo = []
-            for name in reversed(self.group_by):
-                combo.append(chunk_levels[name][value % len(chunk_levels[name])])
-                value //= len(chunk_levels[name])
-            self.combos.add(tuple(reversed(combo)))
+            for name, size in zip(reversed(self.group_by), reversed(sizes), strict=True):
+                value, digit = divmod(value, size)
+                if digit == size - 1:
+                    break  # a side with a missing attribute is in no group
+                combo.append(chunk_levels[name][digit])
+            else:
+                self.combos.add(tuple(reversed(combo)))
 
     def groups(self) -> tuple[tuple[Group, ...], dict[str, tuple[str, ...]], npt.NDArray[np.int64]]:
         """The groups (as the exact audit forms them), the levels, and each group's key."""
@@ -269,12 +279,43 @@ def group_slots(
         group_by,
         keys,
     )
-    index = np.zeros(codes[group_by[0]][0].shape, dtype=np.int64)
-    for size, name in zip(sizes, group_by, strict=True):
-        chunk_codes = codes[name][0]
-        index *= size
-        index += np.where(chunk_codes == MISSING, size - 1, chunk_codes)
-    return np.asarray(table[index], dtype=np.int64)
+    return _combined_index(_stacked(codes, group_by), sizes, table=table).reshape(-1, 2)
+
+
+def _stacked(
+    codes: dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]], group_by: tuple[str, ...]
+) -> npt.NDArray[np.int32]:
+    """The codes of both sides of each attribute, shape (attributes, 2 n), row by row."""
+    if len(group_by) == 1:
+        return np.ascontiguousarray(codes[group_by[0]][0], dtype=np.int32).reshape(1, -1)
+    return np.stack([np.asarray(codes[name][0], dtype=np.int32).ravel() for name in group_by])
+
+
+def _combined_index(
+    stacked: npt.NDArray[np.int32],
+    sizes: Sequence[int],
+    *,
+    present: npt.NDArray[np.bool_] | None = None,
+    table: npt.NDArray[np.int64] | None = None,
+) -> npt.NDArray[np.int64]:
+    """The mixed-radix index of each side's combination of codes (digit ``size - 1``: missing).
+
+    ``present``, when given, is flagged at every index found; with ``table``, each
+    index is looked up in it.
+    """
+    from faceparity.readers._loops import combined_codes
+
+    index = np.empty(stacked.shape[1], dtype=np.int64)
+    empty = np.zeros(0, dtype=bool)
+    lookup = np.zeros(0, dtype=np.int64) if table is None else np.asarray(table, dtype=np.int64)
+    combined_codes(
+        stacked,
+        np.asarray(sizes, dtype=np.int64),
+        lookup,
+        index,
+        empty if present is None else present,
+    )
+    return index
 
 
 def _slots(
@@ -338,22 +379,40 @@ class _Table:
     sign: float
     whole: bool
 
-    def checked(
-        self, offset: int, frame: pd.DataFrame
-    ) -> tuple[float, float, list[Any], dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]]]:
-        """Pass 1, one chunk: every check; the lowest and highest similarity, the ids.
+    def similarities(
+        self, frame: pd.DataFrame, origin: Origin
+    ) -> tuple[npt.NDArray[np.float64], float, float]:
+        """A chunk's scores as similarities, checked; their lowest and highest.
 
-        The ids are for :meth:`SubjectIds.add` or :meth:`WholeIds.add`; the attribute
-        codes come with them.
+        Numbers are checked and spanned in one compiled pass; the messages, at the first
+        bad value, are those of ``parse_scores`` and ``check_score_range``.
         """
-        origin = Origin(self.file, offset=offset)
-        scores = parse_scores(frame[self.score], origin=origin, column=self.score)
-        check_score_range(scores, frame[self.score], origin=origin, column=self.score)
+        values = frame[self.score]
+        dtype = values.dtype
+        if len(values) and is_numeric_dtype(dtype) and not is_bool_dtype(dtype):
+            from faceparity.readers._loops import finite_range
+
+            scores = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            bad, low, high = finite_range(scores, MAX_ABS_SCORE)
+            if bad < 0:
+                if self.sign > 0:
+                    return scores, float(low), float(high)
+                return -scores, -float(high), -float(low)
+        scores = parse_scores(values, origin=origin, column=self.score)
+        check_score_range(scores, values, origin=origin, column=self.score)
         similarity = self.sign * scores
+        return similarity, float(similarity.min()), float(similarity.max())
+
+    def checked(self, offset: int, frame: pd.DataFrame) -> _Checked:
+        """Pass 1, one chunk: every check; the lowest and highest similarity, the ids."""
+        origin = Origin(self.file, offset=offset)
+        _, low, high = self.similarities(frame, origin)
         ids: list[Any]
+        rows: Any
         if self.whole:
             id_a, id_b = (whole_ids(frame[c], origin=origin, column=c) for c in self.subjects)
-            ids = [np.concatenate([id_a, id_b])]
+            both = np.concatenate([id_a, id_b])
+            ids, rows = [both], _compact(both)
 
             def same() -> npt.NDArray[np.bool_]:
                 return np.asarray(id_a == id_b, dtype=bool)
@@ -365,7 +424,7 @@ class _Table:
             (codes_a, ids_a), (codes_b, ids_b) = (
                 chunk_ids(frame[c], origin=origin, column=c) for c in self.subjects
             )
-            ids = [ids_a, ids_b]
+            ids, rows = [ids_a, ids_b], (codes_a, ids_a, codes_b, ids_b)
 
             def same() -> npt.NDArray[np.bool_]:
                 return same_ids(codes_a, ids_a, codes_b, ids_b)
@@ -382,37 +441,132 @@ class _Table:
             if (labels != agree).any():  # the rows' ids as text only to name the first
                 check_labels(labels, agree, *named(), origin=origin, column=self.mated)
         codes = encode_chunk(frame, self.attributes, file=self.file, offset=offset)
-        return float(similarity.min()), float(similarity.max()), ids, codes
+        return _Checked(offset, low, high, ids, codes, rows)
 
     def binned(
         self,
         known: SubjectIds | WholeIds,
         specs: tuple[AttributeSpec, ...],
         groups: tuple[dict[str, tuple[str, ...]], tuple[str, ...], npt.NDArray[np.int64]],
+        kept: dict[int, Any] | None,
         offset: int,
         frame: pd.DataFrame,
     ) -> tuple[
         npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]
     ]:
-        """Pass 2, one chunk: its similarities, mated flags, group slots and subject codes."""
+        """Pass 2, one chunk: its similarities, mated flags, group slots and subject codes.
+
+        The subjects are those pass 1 kept of the chunk (``kept``, by offset) where it kept
+        them, else read from ``frame``.
+        """
         import pyarrow as pa
 
         origin = Origin(self.file, offset=offset)
-        similarity = self.sign * parse_scores(frame[self.score], origin=origin, column=self.score)
+        similarity, _, _ = self.similarities(frame, origin)
+        rows = kept[offset] if kept is not None else None
+        subject = np.empty((len(frame), 2), dtype=np.int64)
         if isinstance(known, WholeIds):
-            subject = np.empty((len(frame), 2), dtype=np.int64)
-            for side, c in enumerate(self.subjects):
-                subject[:, side] = known.codes(whole_ids(frame[c], origin=origin, column=c))
+            if rows is None:
+                rows = np.concatenate(
+                    [whole_ids(frame[c], origin=origin, column=c) for c in self.subjects]
+                )
+            known.codes_into(rows[: len(frame)], subject, 0)
+            known.codes_into(rows[len(frame) :], subject, 1)
         else:
-            (codes_a, ids_a), (codes_b, ids_b) = (
-                chunk_ids(frame[c], origin=origin, column=c) for c in self.subjects
-            )
+            if rows is None:
+                (codes_a, ids_a), (codes_b, ids_b) = (
+                    chunk_ids(frame[c], origin=origin, column=c) for c in self.subjects
+                )
+            else:
+                codes_a, ids_a, codes_b, ids_b = rows
             both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
-            subject = np.column_stack([both[codes_a], both[len(ids_a) + codes_b]])
+            subject[:, 0] = both[codes_a]
+            subject[:, 1] = both[len(ids_a) + codes_b]
         same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)
         levels, names, keys = groups
         codes = encode_chunk(frame, specs, file=self.file, offset=offset)
         return similarity, same, group_slots(codes, levels, names, keys), subject
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What pass 1 makes of a chunk.
+
+    Its place (``offset``), the span of its similarities, its ids (for
+    ``SubjectIds.add`` or ``WholeIds.add``), its attribute codes, and its rows' subjects
+    as pass 2 reads them where they are kept (``rows``).
+    """
+
+    offset: int
+    low: float
+    high: float
+    ids: list[Any]
+    codes: dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]]
+    rows: Any
+
+
+def _compact(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.integer]:
+    """Integer ids as int32 where they all fit (half the memory to keep them), else as given."""
+    if ids.size and -(2**31) <= int(ids.min()) and int(ids.max()) < 2**31:
+        return ids.astype(np.int32)
+    return ids
+
+
+def _nbytes(rows: Any) -> int:
+    """Bytes held by a chunk's kept subjects (arrays, Arrow arrays, or tuples of them)."""
+    if isinstance(rows, tuple):
+        return sum(_nbytes(part) for part in rows)
+    return int(rows.nbytes)
+
+
+class _Degrees:
+    """Each chunk's degrees and memberships counted on a thread of their own, a chunk behind.
+
+    :func:`~faceparity.accumulate.kernels.count_degrees` of a chunk (a compiled loop that
+    releases the GIL) runs while the caller accumulates the next one and the chunk after
+    is read; one chunk at a time, so ``degree`` and ``member`` are written by one thread
+    only, and are complete once the ``with`` block ends without an error.
+    """
+
+    def __init__(
+        self,
+        lut: npt.NDArray[np.int32],
+        degree: npt.NDArray[np.int64] | None,
+        member: npt.NDArray[np.uint8],
+    ) -> None:
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self.count = functools.partial(count_degrees, lut=lut, degree=degree, member=member)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceparity-degrees")
+        self.pending: Future[None] | None = None
+
+    def add(
+        self,
+        subject: npt.NDArray[np.int64],
+        slot: npt.NDArray[np.int64],
+        same: npt.NDArray[np.bool_],
+    ) -> None:
+        """Count a chunk once the one before is counted (its error raised here)."""
+        if self.pending is not None:
+            self.pending.result()
+        self.pending = self.pool.submit(self.count, subject, slot, same)
+
+    def __enter__(self) -> _Degrees:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            if self.pending is not None and kind is None:
+                self.pending.result()
+        finally:
+            if self.pending is not None:
+                self.pending.cancel()
+            self.pool.shutdown(wait=True)
+
+
+KEEP_SUBJECTS_BYTES = 1 << 30
+"""How many bytes of subject ids pass 1 keeps for pass 2 (then pass 2 does not read or
+decode the id columns again); past it, pass 2 reads them again."""
 
 
 def accumulate_pairs(
@@ -520,33 +674,46 @@ def accumulate_pairs(
     known: SubjectIds | WholeIds = WholeIds() if whole else SubjectIds()
     table = _Table(file, score, subject_columns, mated, tuple(attributes), sign, whole)
     low, high = np.inf, -np.inf
-    for lowest, highest, ids, codes in prepared_chunks(
+    kept: dict[int, Any] | None = {}
+    held = 0
+    for chunk in prepared_chunks(
         path, needed, table.checked, chunk_rows=chunk_rows, dictionary=text
     ):
-        low, high = min(low, lowest), max(high, highest)
-        for part in ids:
+        low, high = min(low, chunk.low), max(high, chunk.high)
+        for part in chunk.ids:
             known.add(part)
-        seen.add(codes)
+        seen.add(chunk.codes)
+        if kept is not None:
+            held += _nbytes(chunk.rows)
+            if held > KEEP_SUBJECTS_BYTES:
+                kept = None  # pass 2 reads them again
+            else:
+                kept[chunk.offset] = chunk.rows
     groups, levels, keys = seen.groups()
     known.close()
 
     # Pass 2: bin and accumulate with the subjects; count the subjects of each group and
-    # the non-mated comparisons of each subject in each cell.
+    # the non-mated comparisons of each subject in each cell. It reads the scores and the
+    # group-by attributes, and the subjects where pass 1 did not keep them.
     n_groups = len(groups)
     acc = Accumulator(score_grid(low, high, n_bins), n_groups, capacity=capacity)
     n_subjects = known.size
-    member = np.zeros((n_groups + 1, n_subjects), dtype=bool)
+    member = new_members(n_groups + 1, n_subjects)
     degree = np.zeros((n_subjects, acc.n_cells), dtype=np.int64) if degrees else None
     group_specs = tuple(spec for spec in attributes if spec.name in names)
-    binned = functools.partial(table.binned, known, group_specs, (levels, names, keys))
-    for similarity, same, slot, subject in prepared_chunks(
-        path, needed, binned, chunk_rows=chunk_rows, dictionary=text
-    ):
-        acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1], subjects=subject)
-        count_degrees(subject, slot, same, acc.lut, degree, member)
+    second = [score, *(c for spec in group_specs for c in spec.side_columns())]
+    if kept is None:
+        second += subject_columns
+    binned = functools.partial(table.binned, known, group_specs, (levels, names, keys), kept)
+    chunks = prepared_chunks(path, second, binned, chunk_rows=chunk_rows, dictionary=text)
+    with _Degrees(acc.lut, degree, member) as counted:
+        for similarity, same, slot, subject in chunks:
+            acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1], subjects=subject)
+            counted.add(subject, slot, same)
+    del kept
 
     population = Population(
-        n_subjects=[int(v) for v in member[:n_groups].sum(axis=1)],
+        n_subjects=[int(v) for v in members_per_slot(member, n_groups)],
         n_samples=[None] * n_groups,
         n_subjects_total=n_subjects,
         n_samples_total=None,

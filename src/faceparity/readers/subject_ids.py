@@ -170,12 +170,37 @@ class WholeIds:
         """How many distinct ids."""
         return int(self.ids.size)
 
-    def codes(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.integer]:
+    def codes(self, values: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
         """The code of each id (every one added before :meth:`close`)."""
+        out = np.empty((len(values), 1), dtype=np.int64)
+        self.codes_into(values, out, 0)
+        return out[:, 0]
+
+    def codes_into(
+        self, values: npt.NDArray[np.integer], out: npt.NDArray[np.int64], column: int
+    ) -> None:
+        """Write the code of each id into ``out[:, column]`` (in one compiled pass, by value).
+
+        Raises
+        ------
+        ValueError
+            For an id that was not added before :meth:`close`.
+
+        """
         assert self.closed
-        if self.lookup is not None:
-            return np.asarray(self.lookup[values - self.ids[0]])
-        return np.asarray(self.rank[np.searchsorted(self.ids, values)])
+        if self.lookup is None:
+            at = np.searchsorted(self.ids, values)
+            found = at < self.ids.size
+            found[found] = self.ids[at[found]] == values[found]
+            if not found.all():
+                raise ValueError(f"subject id {values[~found][0]} was not added")
+            out[:, column] = self.rank[at]
+            return
+        from faceparity.readers._loops import looked_up
+
+        bad = looked_up(values, self.lookup, int(self.ids[0]), out, column)
+        if bad >= 0:
+            raise ValueError(f"subject id {values[bad]} was not added")
 
 
 def whole_ids(values: pd.Series, *, origin: Origin, column: str) -> npt.NDArray[np.int64]:

@@ -181,7 +181,7 @@ def run_audit(
         checkpoint = outputs.get("--checkpoint")
         if checkpoint is not None:
             transaction.keep(f"the checkpoint {checkpoint}", path=checkpoint)
-        run = _Run(request, progress, message, transaction)
+        run = _Run(request, progress, message, transaction, inputs)
         result = run.audit()
         return run.finish(result)
 
@@ -265,7 +265,11 @@ class _Run:
         progress: Progress,
         message: Message,
         outputs: OutputTransaction,
+        inputs: dict[str, Path | None],
     ) -> None:
+        from faceparity.workflow.testlog import FileDigests
+
+        self.digests = FileDigests(inputs)  # the test log's hashes, while the run reads
         self.request = request
         self.outputs = outputs
         self.progress = progress
@@ -688,6 +692,7 @@ class _Run:
             inputs,
             command_line=self.request.command_line,
             images=isinstance(source, ImagesInput),
+            digests=self.digests,
         )
 
     def finish(self, result: AuditResult) -> AuditOutcome:
