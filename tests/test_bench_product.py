@@ -89,6 +89,7 @@ def test_every_run_is_reported_with_its_figures(
         "(5) --no-report",
         "(6) --intervals none",
         "reader only (as --engine auto reads)",
+        "decoding the columns, nothing else",
         "bare numpy products, N=600",
         "faceparity defaults, N=400",
         "--no-report, N=400",
@@ -143,6 +144,8 @@ def test_json_figures_hold_every_target_and_run(
         runs["default"]["wall_s"] / runs["sklearn"]["wall_s"]
     )
     assert all("--replicates" in runs[k]["command"] for k in ("default", "lean"))
+    assert runs["decode"]["rows"] == 5_000  # every row of every column decoded
+    assert "only decodes" in figures["targets"]["pairs_lean_speedup"]["detail"]
     # sklearn and faceparity found the same FNMR in every group: the same work was timed.
     assert pairs["agreement"]["equal"] == pairs["agreement"]["groups"] == 8
     memory = figures["targets"]["memory"]
