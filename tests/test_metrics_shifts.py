@@ -12,9 +12,16 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from faceparity.accumulate.grid import ScoreGrid
+from faceparity.metrics import shifts
 from faceparity.metrics.distribution import HistogramScores
 from faceparity.metrics.rates import SortedScores
-from faceparity.metrics.shifts import count_below, density_counts, ks_distance, quantiles
+from faceparity.metrics.shifts import (
+    _ks_points,
+    count_below,
+    density_counts,
+    ks_distance,
+    quantiles,
+)
 
 
 def scipy_ks(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
@@ -114,3 +121,40 @@ def test_count_below_and_density_agree_between_exact_and_histogram() -> None:
     np.testing.assert_array_equal(counts, density_counts(e, edges))
     assert counts.sum() == 500
     np.testing.assert_array_equal(counts, np.histogram(x, bins=edges)[0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ks_of_histograms_on_one_grid_reads_the_bins_as_the_general_path_does(seed) -> None:
+    """Two views of one accumulator (one grid, one tail edge): the distance read off the
+    bins' counts equals the general path's (every point of both searched), to the bit,
+    with ties, scores on bin edges, empty bins, a tail at the grid's first edge or none,
+    tails of like sizes or one many times the other's."""
+    rng = np.random.default_rng(seed)
+    grid = ScoreGrid.covering(-1.0, 1.0, n_bins=128)
+    tail_bin = [0, 1, 40, int(grid.bin_of(0.5)), grid.n_bins - 1, int(grid.bin_of(0.9))][seed]
+    a = np.round(np.clip(rng.normal(0.0, 0.3, 3_000), -1, 0.999), 2)
+    b = np.clip(rng.normal(0.1, 0.2, 500 if seed % 2 else 150), -1, 0.999)
+    b[:50] = grid.edges[60]  # on an edge
+    b[50:100] = np.sort(a)[-50:]  # scores of both samples
+    ha, hb = _histogram(a, grid, tail_bin), _histogram(b, grid, tail_bin)
+    fast, general = ks_distance(ha, hb), _ks_points(ha, hb)
+    assert fast is not None
+    assert (fast.value, fast.high) == (general.value, general.high)
+    if tail_bin == 0:  # every score exact: the exact distance
+        assert fast.value == pytest.approx(scipy_ks(a, b), abs=1e-12)
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_counts_below_tail_points_equal_the_searches(many) -> None:
+    """At sorted points in the tail, the counts below (each tail score searched among many
+    points, or each point among the tail) and a sorted sample's own first-of-ties equal
+    plain searches, ties across and within both included."""
+    rng = np.random.default_rng(4)
+    grid = ScoreGrid.covering(0.0, 1.0, n_bins=64)
+    tail_bin = int(grid.bin_of(0.5))
+    values = np.round(rng.uniform(0, 0.999, 400), 2)
+    hist = _histogram(values, grid, tail_bin)
+    x = np.sort(np.round(rng.uniform(0.5, 0.999, 5_000 if many else 20), 2))
+    assert (8 * hist.tail.size < x.size) is many
+    np.testing.assert_array_equal(shifts._below_in_tail(hist, x), count_below(hist, x))
+    np.testing.assert_array_equal(shifts._first_of_runs(x), np.searchsorted(x, x, side="left"))

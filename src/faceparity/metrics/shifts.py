@@ -119,6 +119,23 @@ def ks_distance(a: Scores, b: Scores) -> KsDistance | None:
         return KsDistance(value=0.0, high=0.0)
     if isinstance(a, SortedScores) and isinstance(b, SortedScores):
         return _ks_exact(a.values, b.values)
+    if (
+        isinstance(a, HistogramScores)
+        and isinstance(b, HistogramScores)
+        and a.grid == b.grid
+        and a.tail_bin == b.tail_bin
+    ):
+        return _ks_binned(a, b)
+    return _ks_points(a, b)
+
+
+def _ks_points(a: Scores, b: Scores) -> KsDistance:
+    """:func:`ks_distance` read at every point of both samples.
+
+    A histogram's points are its bin edges below its tail and its tail's scores; a
+    sorted sample's, its scores.
+    """
+    n_a, n_b = len(a), len(b)
     # The supremum over the points of both is the larger of the suprema over each:
     # no sorted union of the two (a million points each at a full tail) is made.
     value = 0.0
@@ -136,6 +153,58 @@ def ks_distance(a: Scores, b: Scores) -> KsDistance | None:
         widest = np.maximum(ga[1:] - gb[:-1], gb[1:] - ga[:-1])
         high = max(high, float(widest.max()))
     return KsDistance(value=value, high=min(high, 1.0))
+
+
+def _ks_binned(a: HistogramScores, b: HistogramScores) -> KsDistance:
+    """:func:`ks_distance` of two histograms on one grid with one tail edge.
+
+    Views of one accumulator: the same points and numbers as :func:`_ks_points`, the
+    bin edges' counts read off the bins. Below the tail each distribution function at
+    an edge is its count of the bins below it (no search per edge); only the scores of
+    the two tails are searched.
+    """
+    n_a, n_b, k = len(a), len(b), a.tail_bin
+    ga = (n_a - a.above[: k + 1]) / n_a
+    gb = (n_b - b.above[: k + 1]) / n_b
+    value = float(np.abs(ga - gb).max())
+    for own, other in ((a, b), (b, a)):  # at the scores of each tail
+        x = own.tail
+        if x.size:
+            below_own = len(own) - x.size + _first_of_runs(x)
+            below_other = _below_in_tail(other, x)
+            diff = np.abs(below_own / len(own) - below_other / len(other))
+            value = max(value, float(diff.max()))
+    high = value
+    if k >= 1:  # inside a bin, each F lies between its values at the bin's two edges
+        widest = np.maximum(ga[1:] - gb[:-1], gb[1:] - ga[:-1])
+        high = max(high, float(widest.max()))
+    return KsDistance(value=value, high=min(high, 1.0))
+
+
+def _below_in_tail(scores: HistogramScores, x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """:func:`count_below` at sorted points ``x`` at or above the histogram's tail edge.
+
+    Many more points than tail scores: each tail score is searched among the points
+    instead, and the counts summed along them.
+    """
+    tail = scores.tail
+    if 8 * tail.size < x.size:
+        # The points above tail score i are those from the i-th search result on.
+        starts = np.searchsorted(x, tail, side="right")
+        found = np.cumsum(np.bincount(starts, minlength=x.size + 1))[: x.size]
+    else:
+        found = np.searchsorted(tail, x, side="left")
+    return np.asarray(len(scores) - tail.size + found, dtype=np.int64)
+
+
+def _first_of_runs(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """For sorted ``values``, the index of the first value equal to each.
+
+    A search of each in ``values`` itself (``side="left"``), in one pass.
+    """
+    index = np.arange(values.size, dtype=np.int64)
+    index[1:][values[1:] == values[:-1]] = 0
+    return np.asarray(np.maximum.accumulate(index), dtype=np.int64)
 
 
 def _ks_exact(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> KsDistance:

@@ -138,12 +138,19 @@ class PairStreamViews:
             for i in range(n_groups):
                 for j in range(i, n_groups):
                     cells[(i, j)] = non_mated([int(lut[i, j])], rates[("cell", i, j)], None)
+        if reads_overall:
+            overall_mated = mated(np.ones(m_scores.size, dtype=bool))
+            overall_non_mated = non_mated(
+                list(range(acc.n_cells)), rates[("overall",)], int(m_scores.size)
+            )
+        else:  # no replicate reads them: held above every score, nothing sorted
+            empty = np.empty(0, dtype=np.int64)
+            overall_mated = View.held(np.empty(0), empty, empty, math.inf, mated=True)
+            overall_non_mated = View.held(np.empty(0), empty, empty, math.inf)
         return cls(
             n_subjects=int(degree.shape[0]),
-            overall_mated=mated(np.ones(m_scores.size, dtype=bool)),
-            overall_non_mated=non_mated(
-                list(range(acc.n_cells)), rates[("overall",)], int(m_scores.size)
-            ),
+            overall_mated=overall_mated,
+            overall_non_mated=overall_non_mated,
             group_mated=[mated(key == g) for g in range(n_groups)],
             group_non_mated=group_nm,
             cells=cells,
