@@ -48,7 +48,7 @@ mated scores with their subjects), a few chunks of rows, the distinct subject id
 subject one bit a group and, for the subject bootstrap (``degrees``), one count a
 cell (``n_subjects x (n_groups + 1) x (n_groups + 2) / 2 x 8`` bytes: 360 MB for
 1,000,000 subjects in 8 groups), and the subject ids kept between the passes (8 bytes
-a row for integer ids that fit 32 bits, 16 otherwise, at most
+a row, 16 for integer ids beyond 32 bits, and a chunk's distinct text ids; at most
 :data:`KEEP_SUBJECTS_BYTES`): bounded whatever the number of rows.
 """
 
@@ -424,7 +424,9 @@ class _Table:
             (codes_a, ids_a), (codes_b, ids_b) = (
                 chunk_ids(frame[c], origin=origin, column=c) for c in self.subjects
             )
-            ids, rows = [ids_a, ids_b], (codes_a, ids_a, codes_b, ids_b)
+            # Codes into a chunk's own ids fit 32 bits: half the memory to keep them.
+            rows = (codes_a.astype(np.int32), ids_a, codes_b.astype(np.int32), ids_b)
+            ids = [ids_a, ids_b]
 
             def same() -> npt.NDArray[np.bool_]:
                 return same_ids(codes_a, ids_a, codes_b, ids_b)
