@@ -264,6 +264,39 @@ def test_subjects_kept_from_pass_one_equal_reading_them_again(
         np.testing.assert_array_equal(a.mated_subjects(), b.mated_subjects())
 
 
+@pytest.mark.parametrize("kind", ["whole", "text"])
+@pytest.mark.parametrize("rows", [2_900, 3_100])
+def test_a_table_changed_between_the_passes_is_an_input_error(
+    tmp_path: Path, kind: str, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pass 2 takes the subjects pass 1 kept chunk by chunk: a table with fewer or more rows
+    by then is refused with the first row of the first chunk that differs, not read with
+    the wrong subjects."""
+    whole, text = _whole_and_text(_write(tmp_path / "p.parquet", 3_000, 40, seed=6), "dense")
+    path = whole if kind == "whole" else text
+    (tmp_path / "changed").mkdir()
+    changed = _whole_and_text(_write(tmp_path / "changed" / "p.parquet", rows, 40, seed=7), "dense")
+    groups = pairs_stream.GroupLevels.groups
+
+    def rewrite(self):  # type: ignore[no-untyped-def]
+        path.write_bytes(changed[0 if kind == "whole" else 1].read_bytes())
+        return groups(self)
+
+    monkeypatch.setattr(pairs_stream.GroupLevels, "groups", rewrite)
+    with pytest.raises(InputError, match="changed while it was read") as err:
+        accumulate_pairs(
+            path,
+            score="score",
+            score_kind=ScoreKind.SIMILARITY,
+            subjects=("subject_a", "subject_b"),
+            attributes=SPECS,
+            group_by=["group"],
+            chunk_rows=1_000,
+        )
+    assert err.value.location.file == str(path)
+    assert f"row {2_001 if rows < 3_000 else 3_001}" in err.value.message
+
+
 @pytest.mark.parametrize("ids", [np.array([3, 5, 9]), np.array([3, 5, 10**15])])
 def test_codes_of_an_id_never_added_are_refused(ids: np.ndarray) -> None:
     """A lookup by value (ids spanning a small range) or a binary search (a wide one): an id

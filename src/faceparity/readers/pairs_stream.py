@@ -465,7 +465,7 @@ class _Table:
 
         origin = Origin(self.file, offset=offset)
         similarity, _, _ = self.similarities(frame, origin)
-        rows = kept[offset] if kept is not None else None
+        rows = None if kept is None else _kept_rows(kept, offset, len(frame), self.file)
         subject = np.empty((len(frame), 2), dtype=np.int64)
         if isinstance(known, WholeIds):
             if rows is None:
@@ -505,6 +505,23 @@ class _Checked:
     ids: list[Any]
     codes: dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]]
     rows: Any
+
+
+MSG_CHANGED = "the table changed while it was read (its rows from row {row} differ between passes)"
+
+
+def _kept_rows(kept: dict[int, Any], offset: int, n: int, file: str) -> Any:
+    """The subjects pass 1 kept of the chunk at ``offset`` with ``n`` rows.
+
+    InputError where pass 1 saw no such chunk: the file was changed between the passes.
+    """
+    rows = kept.get(offset)
+    size = (
+        None if rows is None else (len(rows) // 2 if not isinstance(rows, tuple) else len(rows[0]))
+    )
+    if size != n:
+        raise InputError(MSG_CHANGED.format(row=offset + 1), Location(file))
+    return rows
 
 
 def _compact(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.integer]:
