@@ -302,6 +302,34 @@ def test_bad_inputs_fail_as_read_pairs_fails(tmp_path: Path, case: str) -> None:
         assert streamed.value.location.row is not None and streamed.value.location.row > 2
 
 
+@pytest.mark.parametrize("row", [3, 37])
+def test_a_contradicting_label_with_integer_ids_is_named_as_read_pairs_names_it(
+    tmp_path: Path, row: int
+) -> None:
+    """Integer subject ids of a Parquet table stay integers in the streamed reader: the
+    message quotes them as the exact reader does (their text), not as numpy scalars."""
+    frame = _frame(5, 40)
+    frame["id1"] = frame["id1"].str[1:].astype(np.int64)
+    frame["id2"] = frame["id2"].str[1:].astype(np.int64)
+    frame["label"] = (frame["id1"] == frame["id2"]).astype(np.int64)
+    frame.loc[row, "label"] = 1 - frame.loc[row, "label"]
+    path = _write(frame, tmp_path / "ids.parquet")
+    options = {
+        "score": "score",
+        "score_kind": ScoreKind.SIMILARITY,
+        "subjects": ("id1", "id2"),
+        "mated": "label",
+        "attributes": ATTRIBUTES,
+    }
+    with pytest.raises(InputError) as exact:
+        read_pairs(path, **options)  # type: ignore[arg-type]
+    with pytest.raises(InputError) as streamed:
+        accumulate_pairs(path, group_by=GROUP_BY, chunk_rows=10, **options)  # type: ignore[arg-type]
+    assert streamed.value.message == exact.value.message
+    assert streamed.value.location == exact.value.location
+    assert f"'{frame.loc[row, 'id1']}' and '{frame.loc[row, 'id2']}'" in streamed.value.message
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 2e300, -1e301])
 @pytest.mark.parametrize("kind", list(ScoreKind))
 def test_bad_numbers_in_a_parquet_score_column_fail_as_read_pairs_fails(

@@ -417,8 +417,8 @@ class _Table:
             def same() -> npt.NDArray[np.bool_]:
                 return np.asarray(id_a == id_b, dtype=bool)
 
-            def named() -> tuple[pd.Series, pd.Series]:
-                return pd.Series(id_a), pd.Series(id_b)
+            def named() -> tuple[pd.Series, pd.Series]:  # as text, as the exact reader reads them
+                return pd.Series(id_a.astype(str)), pd.Series(id_b.astype(str))
 
         else:
             (codes_a, ids_a), (codes_b, ids_b) = (
