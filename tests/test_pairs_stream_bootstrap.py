@@ -372,3 +372,51 @@ def test_a_missing_whole_number_id_is_named_by_row_and_column(tmp_path: Path) ->
         )  # fmt: skip
     assert raised.value.location == Location(str(path), 2, "subject_b")
     assert "subject id" in raised.value.message
+
+
+@pytest.mark.parametrize("stage", ["accumulate", "degrees"])
+def test_an_error_in_pass_two_ends_the_reading_threads_before_it_is_raised(
+    tmp_path: Path, stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error while pass 2 accumulates a chunk (or counts its degrees on their thread)
+    reaches the caller with no thread of the reader left running, while the caller still
+    holds the error (its traceback holds the reader's frame)."""
+    import threading
+
+    path = _write(tmp_path / "p.parquet", 5_000, 40, seed=8)
+    calls = []
+
+    def failing(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("failed on chunk 2")
+
+    if stage == "accumulate":
+        original = pairs_stream.Accumulator.add_pairs
+
+        def add_pairs(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            failing()
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(pairs_stream.Accumulator, "add_pairs", add_pairs)
+    else:
+        count = pairs_stream.count_degrees
+
+        def count_degrees(*args, **kwargs):  # type: ignore[no-untyped-def]
+            failing()
+            return count(*args, **kwargs)
+
+        monkeypatch.setattr(pairs_stream, "count_degrees", count_degrees)
+    with pytest.raises(RuntimeError, match="failed on chunk 2") as err:
+        accumulate_pairs(
+            path,
+            score="score",
+            score_kind=ScoreKind.SIMILARITY,
+            subjects=("subject_a", "subject_b"),
+            attributes=SPECS,
+            group_by=["group"],
+            chunk_rows=1_000,
+        )
+    assert err.value.__traceback__ is not None  # held, with the frames it names
+    running = [t.name for t in threading.enumerate() if t.name.startswith("faceparity-")]
+    assert running == []

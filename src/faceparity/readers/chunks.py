@@ -110,7 +110,7 @@ def prepared_chunks(
     *,
     chunk_rows: int,
     dictionary: Sequence[str] = (),
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """``prepare(offset, chunk)`` of each chunk of rows of a table, made a chunk ahead.
 
     Cells are read as :func:`~faceparity.readers._table.load_table` reads them: CSV and

@@ -54,6 +54,7 @@ a row, 16 for integer ids beyond 32 bits, and a chunk's distinct text ids; at mo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -725,11 +726,12 @@ def accumulate_pairs(
         second += subject_columns
     binned = functools.partial(table.binned, known, group_specs, (levels, names, keys), kept)
     chunks = prepared_chunks(path, second, binned, chunk_rows=chunk_rows, dictionary=text)
-    with _Degrees(acc.lut, degree, member) as counted:
+    # Closed on an error too: its reading threads end then, not when the error is let go.
+    with contextlib.closing(chunks), _Degrees(acc.lut, degree, member) as counted:
         for similarity, same, slot, subject in chunks:
             acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1], subjects=subject)
             counted.add(subject, slot, same)
-    del kept
+    del kept, binned, chunks
 
     population = Population(
         n_subjects=[int(v) for v in members_per_slot(member, n_groups)],
