@@ -1,9 +1,10 @@
-"""The rows of a CSV, TSV or Parquet table a chunk at a time, read ahead on a second thread.
+"""The rows of a CSV, TSV or Parquet table a chunk at a time, read ahead on two threads.
 
 Cells are read as :func:`~faceparity.readers._table.load_table` reads them. Parquet is
 read row group by row group, its text columns as the dictionaries they are stored as;
-CSV and TSV through Arrow's streaming reader. Each chunk is decoded (and prepared by
-the caller's function) on a second thread while the caller works on the one before.
+CSV and TSV through Arrow's streaming reader. While the caller works on a chunk, one
+thread makes a pandas frame of the next and prepares it (the caller's function), and
+another reads and decodes the Arrow batches of the one after.
 """
 
 from __future__ import annotations
@@ -117,8 +118,9 @@ def prepared_chunks(
     TSV cells as text (only empty cells are empty, ``NA`` is text), Parquet columns
     with their stored types.
 
-    The next chunk is read, decoded and prepared on a second thread while the caller
-    works on this one (Arrow, pandas and numpy release the GIL for most of it), so
+    The next chunk is prepared on one thread, and the batches of the one after it read
+    and decoded on another, while the caller works on this one (Arrow, pandas and numpy
+    release the GIL for most of it): a few chunks are held at once, and
     ``prepare`` should depend on nothing the caller changes. An error raised by
     ``prepare`` reaches the caller at that chunk, as it would from a plain loop.
 

@@ -26,8 +26,8 @@ text columns are read as the dictionaries they are stored as): every conversion 
 check runs once per distinct value, never per row in Python. Integer id columns of a
 Parquet table stay integers (:mod:`faceparity.readers.subject_ids`); only the distinct
 ids are ever written as text, once, to number them as the exact reader does. Each chunk
-is read, decoded, checked and coded on a second thread while the previous one is
-accumulated (:mod:`faceparity.readers.chunks`).
+is read and decoded, then checked and coded, on two threads ahead while the previous
+one is accumulated (:mod:`faceparity.readers.chunks`).
 
 Scores are accumulated as similarities: distances are negated (exactly), so that
 the audit reads thresholds back as distances (``score <= threshold``). The result,
@@ -624,7 +624,8 @@ def accumulate_pairs(
     group_by : sequence of str
         Attributes whose intersection defines the groups.
     chunk_rows : int
-        Rows read at a time; memory holds about one chunk.
+        Rows read at a time; memory holds a few chunks (the one accumulated, the ones
+        read ahead).
     capacity : int
         Exact non-mated scores the accumulator keeps (the highest ones).
     n_bins : int
