@@ -196,7 +196,9 @@ def test_inputs_hashed_ahead_are_those_hashed_at_the_end(tmp_path: Path) -> None
     later = tmp_path / "written.npy"
     digests = FileDigests({"PATH": data, "--metadata": None, "--check": missing})
     later.write_bytes(b"written during the run")
-    assert digests.record("PATH", data) == file_record("PATH", data)
+    ahead = digests.record("PATH", data)
+    assert ahead == file_record("PATH", data)
+    assert ahead is digests.record("PATH", data)  # the thread's record, not hashed again
     assert digests.record("--embeddings", later) == file_record("--embeddings", later)
     with pytest.raises(InputError, match="cannot read the file to hash it") as err:
         digests.record("--check", missing)
