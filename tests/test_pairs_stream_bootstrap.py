@@ -297,6 +297,37 @@ def test_a_table_changed_between_the_passes_is_an_input_error(
     assert f"row {2_001 if rows < 3_000 else 3_001}" in err.value.message
 
 
+@pytest.mark.parametrize("kind", ["whole", "text"])
+def test_ids_changed_between_the_passes_are_an_input_error(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the budget pass 2 reads the ids again: as many rows, but ids pass 1 never saw,
+    are an input error naming the chunk's first row (no traceback, no wrong code)."""
+    monkeypatch.setattr(pairs_stream, "KEEP_SUBJECTS_BYTES", 0)
+    whole, text = _whole_and_text(_write(tmp_path / "p.parquet", 3_000, 40, seed=6), "dense")
+    path = whole if kind == "whole" else text
+    (tmp_path / "changed").mkdir()
+    other = _whole_and_text(_write(tmp_path / "changed" / "p.parquet", 3_000, 90, seed=7), "sparse")
+    groups = pairs_stream.GroupLevels.groups
+
+    def rewrite(self):  # type: ignore[no-untyped-def]
+        path.write_bytes(other[0 if kind == "whole" else 1].read_bytes())
+        return groups(self)
+
+    monkeypatch.setattr(pairs_stream.GroupLevels, "groups", rewrite)
+    with pytest.raises(InputError, match="changed while it was read .* row 1 ") as err:
+        accumulate_pairs(
+            path,
+            score="score",
+            score_kind=ScoreKind.SIMILARITY,
+            subjects=("subject_a", "subject_b"),
+            attributes=SPECS,
+            group_by=["group"],
+            chunk_rows=1_000,
+        )
+    assert err.value.location.file == str(path)
+
+
 @pytest.mark.parametrize("ids", [np.array([3, 5, 9]), np.array([3, 5, 10**15])])
 def test_codes_of_an_id_never_added_are_refused(ids: np.ndarray) -> None:
     """A lookup by value (ids spanning a small range) or a binary search (a wide one): an id

@@ -473,8 +473,11 @@ class _Table:
                 rows = np.concatenate(
                     [whole_ids(frame[c], origin=origin, column=c) for c in self.subjects]
                 )
-            known.codes_into(rows[: len(frame)], subject, 0)
-            known.codes_into(rows[len(frame) :], subject, 1)
+            try:
+                known.codes_into(rows[: len(frame)], subject, 0)
+                known.codes_into(rows[len(frame) :], subject, 1)
+            except ValueError as err:  # an id pass 1 did not see
+                raise InputError(MSG_CHANGED.format(row=offset + 1), Location(self.file)) from err
         else:
             if rows is None:
                 (codes_a, ids_a), (codes_b, ids_b) = (
@@ -482,7 +485,10 @@ class _Table:
                 )
             else:
                 codes_a, ids_a, codes_b, ids_b = rows
-            both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
+            try:
+                both = known.codes(pa.concat_arrays([ids_a, ids_b]))  # one lookup a chunk
+            except ValueError as err:  # an id pass 1 did not see
+                raise InputError(MSG_CHANGED.format(row=offset + 1), Location(self.file)) from err
             subject[:, 0] = both[codes_a]
             subject[:, 1] = both[len(ids_a) + codes_b]
         same = np.asarray(subject[:, 0] == subject[:, 1], dtype=bool)

@@ -73,11 +73,20 @@ class SubjectIds:
         return len(self.ids)
 
     def codes(self, chunk: Any) -> npt.NDArray[np.int64]:
-        """The code of each of a chunk's ids (every one added before :meth:`close`)."""
+        """The code of each of a chunk's ids (every one added before :meth:`close`).
+
+        Raises
+        ------
+        ValueError
+            For an id that was not added.
+
+        """
         import pyarrow.compute as pc
 
         assert self.closed
         found = pc.index_in(chunk, value_set=self.ids)
+        if found.null_count:
+            raise ValueError("a subject id was not added")
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
