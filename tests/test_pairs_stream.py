@@ -281,25 +281,34 @@ BAD_CASES = {
 }
 
 
+def _fails_as_read_pairs(path: Path, chunk_rows: int, **options: object) -> InputError:
+    """The streamed reader's error on ``path``, checked equal (message, location) to the
+    exact reader's."""
+    with pytest.raises(InputError) as exact:
+        read_pairs(path, **options)  # type: ignore[arg-type]
+    with pytest.raises(InputError) as streamed:
+        accumulate_pairs(path, group_by=GROUP_BY, chunk_rows=chunk_rows, **options)  # type: ignore[arg-type]
+    assert streamed.value.message == exact.value.message
+    assert streamed.value.location == exact.value.location
+    return streamed.value
+
+
+LABELLED = {
+    "score": "score",
+    "score_kind": ScoreKind.SIMILARITY,
+    "subjects": ("id1", "id2"),
+    "mated": "label",
+    "attributes": ATTRIBUTES,
+}
+
+
 @pytest.mark.parametrize("case", list(BAD_CASES))
 def test_bad_inputs_fail_as_read_pairs_fails(tmp_path: Path, case: str) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(BAD_CASES[case])
-    options = {
-        "score": "score",
-        "score_kind": ScoreKind.SIMILARITY,
-        "subjects": ("id1", "id2"),
-        "mated": "label",
-        "attributes": ATTRIBUTES,
-    }
-    with pytest.raises(InputError) as exact:
-        read_pairs(path, **options)  # type: ignore[arg-type]
-    with pytest.raises(InputError) as streamed:
-        accumulate_pairs(path, group_by=GROUP_BY, chunk_rows=2, **options)  # type: ignore[arg-type]
-    assert streamed.value.message == exact.value.message
-    assert streamed.value.location == exact.value.location
+    error = _fails_as_read_pairs(path, 2, **LABELLED)
     if case not in ("header only", "empty file", "repeated column name"):
-        assert streamed.value.location.row is not None and streamed.value.location.row > 2
+        assert error.location.row is not None and error.location.row > 2
 
 
 @pytest.mark.parametrize("row", [3, 37])
@@ -314,20 +323,8 @@ def test_a_contradicting_label_with_integer_ids_is_named_as_read_pairs_names_it(
     frame["label"] = (frame["id1"] == frame["id2"]).astype(np.int64)
     frame.loc[row, "label"] = 1 - frame.loc[row, "label"]
     path = _write(frame, tmp_path / "ids.parquet")
-    options = {
-        "score": "score",
-        "score_kind": ScoreKind.SIMILARITY,
-        "subjects": ("id1", "id2"),
-        "mated": "label",
-        "attributes": ATTRIBUTES,
-    }
-    with pytest.raises(InputError) as exact:
-        read_pairs(path, **options)  # type: ignore[arg-type]
-    with pytest.raises(InputError) as streamed:
-        accumulate_pairs(path, group_by=GROUP_BY, chunk_rows=10, **options)  # type: ignore[arg-type]
-    assert streamed.value.message == exact.value.message
-    assert streamed.value.location == exact.value.location
-    assert f"'{frame.loc[row, 'id1']}' and '{frame.loc[row, 'id2']}'" in streamed.value.message
+    error = _fails_as_read_pairs(path, 10, **LABELLED)
+    assert f"'{frame.loc[row, 'id1']}' and '{frame.loc[row, 'id2']}'" in error.message
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 2e300, -1e301])
@@ -342,19 +339,9 @@ def test_bad_numbers_in_a_parquet_score_column_fail_as_read_pairs_fails(
     frame.loc[23, "score"] = value
     frame.loc[27, "score"] = np.nan
     path = _write(frame, tmp_path / "bad.parquet")
-    options = {
-        "score": "score",
-        "score_kind": kind,
-        "subjects": ("id1", "id2"),
-        "attributes": ATTRIBUTES,
-    }
-    with pytest.raises(InputError) as exact:
-        read_pairs(path, **options)  # type: ignore[arg-type]
-    with pytest.raises(InputError) as streamed:
-        accumulate_pairs(path, group_by=GROUP_BY, chunk_rows=10, **options)  # type: ignore[arg-type]
-    assert streamed.value.message == exact.value.message
-    assert streamed.value.location == exact.value.location
-    assert streamed.value.location.row == (24 if np.isnan(value) or np.isinf(value) else 28)
+    options = {**LABELLED, "score_kind": kind, "mated": None}
+    error = _fails_as_read_pairs(path, 10, **options)
+    assert error.location.row == (24 if np.isnan(value) or np.isinf(value) else 28)
 
 
 def test_missing_column_and_bad_suffix_fail_as_read_pairs_fails(tmp_path: Path) -> None:

@@ -25,6 +25,13 @@ from faceparity.workflow.request import PairsInput
 
 GROUPS = ("A", "B", "C", "D")
 SPECS = [AttributeSpec("group", ("group_a", "group_b"))]
+STREAMED = {
+    "score": "score",
+    "score_kind": ScoreKind.SIMILARITY,
+    "subjects": ("subject_a", "subject_b"),
+    "attributes": SPECS,
+    "group_by": ["group"],
+}
 
 
 def _write(path: Path, rows: int, subjects_per_group: int, seed: int) -> Path:
@@ -264,6 +271,28 @@ def test_subjects_kept_from_pass_one_equal_reading_them_again(
         np.testing.assert_array_equal(a.mated_subjects(), b.mated_subjects())
 
 
+def _changed_between_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, rows: int, layout: str
+) -> InputError:
+    """The error of streaming a table (3,000 rows) that is replaced, between the passes, by
+    one of ``rows`` rows and other subjects (ids of ``layout``)."""
+    whole, text = _whole_and_text(_write(tmp_path / "p.parquet", 3_000, 40, seed=6), "dense")
+    path = whole if kind == "whole" else text
+    (tmp_path / "changed").mkdir()
+    other = _whole_and_text(_write(tmp_path / "changed" / "p.parquet", rows, 90, seed=7), layout)
+    groups = pairs_stream.GroupLevels.groups
+
+    def rewrite(self):  # type: ignore[no-untyped-def]
+        path.write_bytes(other[0 if kind == "whole" else 1].read_bytes())
+        return groups(self)
+
+    monkeypatch.setattr(pairs_stream.GroupLevels, "groups", rewrite)
+    with pytest.raises(InputError, match="changed while it was read") as err:
+        accumulate_pairs(path, chunk_rows=1_000, **STREAMED)  # type: ignore[arg-type]
+    assert err.value.location.file == str(path)
+    return err.value
+
+
 @pytest.mark.parametrize("kind", ["whole", "text"])
 @pytest.mark.parametrize("rows", [2_900, 3_100])
 def test_a_table_changed_between_the_passes_is_an_input_error(
@@ -272,29 +301,8 @@ def test_a_table_changed_between_the_passes_is_an_input_error(
     """Pass 2 takes the subjects pass 1 kept chunk by chunk: a table with fewer or more rows
     by then is refused with the first row of the first chunk that differs, not read with
     the wrong subjects."""
-    whole, text = _whole_and_text(_write(tmp_path / "p.parquet", 3_000, 40, seed=6), "dense")
-    path = whole if kind == "whole" else text
-    (tmp_path / "changed").mkdir()
-    changed = _whole_and_text(_write(tmp_path / "changed" / "p.parquet", rows, 40, seed=7), "dense")
-    groups = pairs_stream.GroupLevels.groups
-
-    def rewrite(self):  # type: ignore[no-untyped-def]
-        path.write_bytes(changed[0 if kind == "whole" else 1].read_bytes())
-        return groups(self)
-
-    monkeypatch.setattr(pairs_stream.GroupLevels, "groups", rewrite)
-    with pytest.raises(InputError, match="changed while it was read") as err:
-        accumulate_pairs(
-            path,
-            score="score",
-            score_kind=ScoreKind.SIMILARITY,
-            subjects=("subject_a", "subject_b"),
-            attributes=SPECS,
-            group_by=["group"],
-            chunk_rows=1_000,
-        )
-    assert err.value.location.file == str(path)
-    assert f"row {2_001 if rows < 3_000 else 3_001}" in err.value.message
+    error = _changed_between_passes(tmp_path, monkeypatch, kind, rows, "dense")
+    assert f"row {2_001 if rows < 3_000 else 3_001}" in error.message
 
 
 @pytest.mark.parametrize("kind", ["whole", "text"])
@@ -304,28 +312,8 @@ def test_ids_changed_between_the_passes_are_an_input_error(
     """Past the budget pass 2 reads the ids again: as many rows, but ids pass 1 never saw,
     are an input error naming the chunk's first row (no traceback, no wrong code)."""
     monkeypatch.setattr(pairs_stream, "KEEP_SUBJECTS_BYTES", 0)
-    whole, text = _whole_and_text(_write(tmp_path / "p.parquet", 3_000, 40, seed=6), "dense")
-    path = whole if kind == "whole" else text
-    (tmp_path / "changed").mkdir()
-    other = _whole_and_text(_write(tmp_path / "changed" / "p.parquet", 3_000, 90, seed=7), "sparse")
-    groups = pairs_stream.GroupLevels.groups
-
-    def rewrite(self):  # type: ignore[no-untyped-def]
-        path.write_bytes(other[0 if kind == "whole" else 1].read_bytes())
-        return groups(self)
-
-    monkeypatch.setattr(pairs_stream.GroupLevels, "groups", rewrite)
-    with pytest.raises(InputError, match="changed while it was read .* row 1 ") as err:
-        accumulate_pairs(
-            path,
-            score="score",
-            score_kind=ScoreKind.SIMILARITY,
-            subjects=("subject_a", "subject_b"),
-            attributes=SPECS,
-            group_by=["group"],
-            chunk_rows=1_000,
-        )
-    assert err.value.location.file == str(path)
+    error = _changed_between_passes(tmp_path, monkeypatch, kind, 3_000, "sparse")
+    assert "row 1 " in error.message
 
 
 @pytest.mark.parametrize("ids", [np.array([3, 5, 9]), np.array([3, 5, 10**15])])
@@ -439,15 +427,7 @@ def test_an_error_in_pass_two_ends_the_reading_threads_before_it_is_raised(
 
         monkeypatch.setattr(pairs_stream, "count_degrees", count_degrees)
     with pytest.raises(RuntimeError, match="failed on chunk 2") as err:
-        accumulate_pairs(
-            path,
-            score="score",
-            score_kind=ScoreKind.SIMILARITY,
-            subjects=("subject_a", "subject_b"),
-            attributes=SPECS,
-            group_by=["group"],
-            chunk_rows=1_000,
-        )
+        accumulate_pairs(path, chunk_rows=1_000, **STREAMED)  # type: ignore[arg-type]
     assert err.value.__traceback__ is not None  # held, with the frames it names
     running = [t.name for t in threading.enumerate() if t.name.startswith("faceparity-")]
     assert running == []
