@@ -234,24 +234,16 @@ class GroupLevels:
         if not ordered:
             return (), levels, np.empty(0, dtype=np.int64)
         groups, _ = intersect(codes, levels, self.group_by)
-        # intersect orders its groups by this key, so a key's rank is its group index.
-        keys = np.unique(_combined(codes, levels, self.group_by)[0])
+        # intersect orders its groups by the digits of their codes, as this key orders
+        # them: a key's rank is its group index.
+        sizes = _global_sizes(levels, self.group_by)
+        keys = np.unique(_combined_index(_stack([codes[n] for n in self.group_by]), sizes))
         return groups, levels, keys
 
 
-def _combined(
-    codes: dict[str, npt.NDArray[np.int32]],
-    levels: dict[str, tuple[str, ...]],
-    group_by: tuple[str, ...],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """The mixed-radix key of each code combination (as ``intersect`` forms it), and missing."""
-    first = codes[group_by[0]]
-    key = np.zeros(first.shape, dtype=np.int64)
-    missing = np.zeros(first.shape, dtype=bool)
-    for name in group_by:
-        key = key * len(levels[name]) + np.maximum(codes[name], 0)
-        missing |= codes[name] == MISSING
-    return key, missing
+def _global_sizes(levels: dict[str, tuple[str, ...]], group_by: tuple[str, ...]) -> list[int]:
+    """The radix of each attribute's digit in a group's key: its levels, and missing last."""
+    return [len(levels[name]) + 1 for name in group_by]
 
 
 def group_slots(
@@ -287,9 +279,14 @@ def _stacked(
     codes: dict[str, tuple[npt.NDArray[np.int32], tuple[str, ...]]], group_by: tuple[str, ...]
 ) -> npt.NDArray[np.int32]:
     """The codes of both sides of each attribute, shape (attributes, 2 n), row by row."""
-    if len(group_by) == 1:
-        return np.ascontiguousarray(codes[group_by[0]][0], dtype=np.int32).reshape(1, -1)
-    return np.stack([np.asarray(codes[name][0], dtype=np.int32).ravel() for name in group_by])
+    return _stack([codes[name][0] for name in group_by])
+
+
+def _stack(arrays: list[npt.NDArray[np.int32]]) -> npt.NDArray[np.int32]:
+    """Codes of each attribute as one row each (flattened), shape (attributes, size)."""
+    if len(arrays) == 1:
+        return np.ascontiguousarray(arrays[0], dtype=np.int32).reshape(1, -1)
+    return np.stack([np.asarray(a, dtype=np.int32).ravel() for a in arrays])
 
 
 def _combined_index(
@@ -332,10 +329,11 @@ def _slots(
         position = {v: i for i, v in enumerate(levels[name])}
         lookup = np.array([position[v] for v in chunk_levels] + [MISSING], dtype=np.int32)
         global_codes[name] = lookup[chunk_codes]  # MISSING (-1) picks the last entry
-    key, missing = _combined(global_codes, levels, group_by)
+    stacked = _stack([global_codes[name] for name in group_by])
+    key = _combined_index(stacked, _global_sizes(levels, group_by))
     slot = np.searchsorted(keys, key).astype(np.int64)
-    slot[missing] = len(keys)
-    return slot
+    slot[(stacked == MISSING).any(axis=0)] = len(keys)
+    return slot.reshape(global_codes[group_by[0]].shape)
 
 
 def encode_chunk(
