@@ -22,7 +22,7 @@ from faceparity import (
     group_comparisons,
 )
 from faceparity.errors import InputError, UsageError
-from faceparity.readers import AttributeSpec, pairs_stream, read_pairs
+from faceparity.readers import AttributeSpec, chunks, pairs_stream, read_pairs
 from faceparity.readers.chunks import prepared_chunks
 from faceparity.readers.pairs_stream import NOTE_STREAMING, StreamedPairs, accumulate_pairs
 from faceparity.results.audit import AuditResult
@@ -309,6 +309,30 @@ def test_bad_inputs_fail_as_read_pairs_fails(tmp_path: Path, case: str) -> None:
     error = _fails_as_read_pairs(path, 2, **LABELLED)
     if case not in ("header only", "empty file", "repeated column name"):
         assert error.location.row is not None and error.location.row > 2
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+@pytest.mark.parametrize(("row", "fields"), [(5, 11), (2_345, 9), (2_999, 11)])
+def test_a_ragged_row_is_named_as_read_pairs_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: int, fields: int, quoted: bool
+) -> None:
+    """Arrow's CSV reader quotes a row with another number of fields, but not its number:
+    the streamed reader names it as the exact reader does (row, fields), in the first
+    chunk or in one read blocks after the first (small blocks, a blank line before it)."""
+    monkeypatch.setattr(chunks, "_CSV_BLOCK_BYTES", 4096)
+    frame = _frame(7, 3_000)
+    lines = frame.astype(str).apply(",".join, axis=1).tolist()
+    cells = lines[row - 1].split(",")
+    lines[row - 1] = ",".join(cells + ["x"] if fields > 10 else cells[:-1])
+    if quoted:
+        lines[row // 2] = '"' + lines[row // 2].replace(",", '",', 1)  # "0.12",s001,...
+    lines.insert(1, "")
+    path = tmp_path / "ragged.csv"
+    path.write_text(",".join(frame.columns) + "\n" + "\n".join(lines) + "\n")
+    options = {**LABELLED, "mated": None}
+    error = _fails_as_read_pairs(path, 1_000, **options)
+    assert error.location.row == row
+    assert error.message == f"expected 10 fields, one per column of the header, got {fields}"
 
 
 @pytest.mark.parametrize("row", [3, 37])

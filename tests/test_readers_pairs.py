@@ -9,6 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.model.comparisons import MISSING, ComparisonSet, Exclusion
@@ -309,6 +311,37 @@ def test_a_ragged_row_is_an_error_naming_it(
     err = _error(path)
     assert err.message == f"expected 3 fields, one per column of the header, got {got}"
     assert err.location == Location(str(path), row=row)
+
+
+def _field_error(check: object) -> tuple[str, Location] | None:
+    """What a field check raised (message, location), or None."""
+    try:
+        check()  # type: ignore[operator]
+    except InputError as err:
+        return err.message, err.location
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"a", b"bc", b",", b"\n", b"\r", b"\r\n", b'"']), max_size=40),
+    block=st.integers(min_value=1, max_value=9),
+    bom=st.booleans(),
+)
+def test_fields_of_a_file_read_in_blocks_are_checked_as_all_at_once(
+    tmp_path_factory: pytest.TempPathFactory, data: list[bytes], block: int, bom: bool
+) -> None:
+    """The streamed reader names a ragged row by reading the file again a block of whole
+    lines at a time: the same error (message, row) as the whole text gives, whatever the
+    blocks cut (a CRLF, a lone CR, a quote in a later block, a byte-order mark)."""
+    text = b"".join(data)
+    path = tmp_path_factory.mktemp("fields") / "t.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text)
+    whole = _field_error(lambda: _table.check_fields(text, sep=",", file=str(path)))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_table, "FIELD_BLOCK_BYTES", block)
+        blocks = _field_error(lambda: _table.check_file_fields(path, sep=",", file=str(path)))
+    assert blocks == whole
 
 
 @pytest.mark.parametrize(

@@ -263,11 +263,60 @@ def check_fields(data: bytes, *, sep: str, file: str) -> None:
         Naming the repeated column, or the first row with another number of fields.
 
     """
-    if not data:
-        return
     if b'"' in data:
-        _check_quoted(data, sep=sep, file=file)
+        _check_quoted(io.StringIO(data.decode("utf-8", "replace"), newline=""), sep=sep, file=file)
         return
+    fields, header = _line_fields(data, sep)
+    if header is not None:
+        check_column_names(header.split(sep), file=file)
+        _check_counts(fields[1:], int(fields[0]), 0, file)
+
+
+FIELD_BLOCK_BYTES = 64 << 20
+"""Bytes of a file :func:`check_file_fields` reads at a time."""
+
+
+def check_file_fields(path: str | os.PathLike[str], *, sep: str, file: str) -> None:
+    """:func:`check_fields` of a file of any size, read a block of whole lines at a time.
+
+    Memory holds one block (:data:`FIELD_BLOCK_BYTES`); a file with a quote character
+    is read row by row by a CSV parser from its start instead. A leading byte-order
+    mark is skipped.
+    """
+    expected: int | None = None
+    rows = 0
+    with open(path, "rb") as handle:
+        carry = handle.read(3)
+        if carry == b"\xef\xbb\xbf":
+            carry = b""
+        while True:
+            block = handle.read(FIELD_BLOCK_BYTES)
+            data = carry + block
+            if not block:
+                cut = len(data)
+            else:  # after the last line end (a CRLF cut in two leaves a blank line: skipped)
+                cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+            data, carry = data[:cut], data[cut:]
+            if b'"' in data:
+                handle.seek(0)
+                text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+                _check_quoted(text, sep=sep, file=file)
+                return
+            fields, header = _line_fields(data, sep)
+            if header is not None and expected is None:
+                check_column_names(header.split(sep), file=file)
+                expected, fields = int(fields[0]), fields[1:]
+            if expected is not None:
+                _check_counts(fields, expected, rows, file)
+                rows += len(fields)
+            if not block:
+                return
+
+
+def _line_fields(data: bytes, sep: str) -> tuple[npt.NDArray[np.intp], str | None]:
+    """Fields of each line of ``data`` that is not blank, and the first such line's text."""
+    if not data:
+        return np.zeros(0, dtype=np.intp), None
     codes = np.frombuffer(data, dtype=np.uint8)
     # A line ends at LF, or at a CR not followed by LF, as the table parsers read it.
     carriage_returns = codes == 13
@@ -281,27 +330,31 @@ def check_fields(data: bytes, *, sep: str, file: str) -> None:
     length = ends - starts
     last = np.minimum(ends, len(codes)) - 1
     carriage = (length > 0) & (codes[np.maximum(last, 0)] == 13)
-    blank = length - carriage == 0
-    rows = np.flatnonzero(~blank)
+    rows = np.flatnonzero(length - carriage != 0)
     if not len(rows):
-        return
-    header = rows[0]
-    line = data[starts[header] : ends[header]].rstrip(b"\r").decode("utf-8", "replace")
-    check_column_names(line.split(sep), file=file)
-    data_rows = rows[1:]
-    wrong = np.flatnonzero(fields[data_rows] != fields[header])
+        return np.zeros(0, dtype=np.intp), None
+    first = rows[0]
+    header = data[starts[first] : ends[first]].rstrip(b"\r").decode("utf-8", "replace")
+    return fields[rows], header
+
+
+def _check_counts(fields: npt.NDArray[np.intp], expected: int, before: int, file: str) -> None:
+    """InputError naming the first row with other than ``expected`` fields.
+
+    ``before`` data rows precede those counted in ``fields``.
+    """
+    wrong = np.flatnonzero(fields != expected)
     if len(wrong):
         first = int(wrong[0])
         raise InputError(
-            MSG_RAGGED_ROW.format(expected=int(fields[header]), got=int(fields[data_rows[first]])),
-            Location(file, row=first + 1),
+            MSG_RAGGED_ROW.format(expected=expected, got=int(fields[first])),
+            Location(file, row=before + first + 1),
         )
 
 
-def _check_quoted(data: bytes, *, sep: str, file: str) -> None:
+def _check_quoted(lines: Iterable[str], *, sep: str, file: str) -> None:
     """:func:`check_fields` for text with quoted fields, read by the csv module."""
-    text = data.decode("utf-8", "replace")
-    rows = (row for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if row)
+    rows = (row for row in csv.reader(lines, delimiter=sep) if row)
     header = next(rows, None)
     if header is None:
         return

@@ -24,6 +24,7 @@ from faceparity.readers._table import (
     MSG_UNREADABLE,
     available_columns,
     check_column_names,
+    check_file_fields,
     stored_text,
     table_kind,
 )
@@ -171,7 +172,8 @@ def prepared_chunks(
         else:
             import pyarrow.csv as pcsv
 
-            parse = pcsv.ParseOptions(delimiter="\t" if kind == "TSV" else ",")
+            sep = "\t" if kind == "TSV" else ","
+            parse = pcsv.ParseOptions(delimiter=sep)
             read = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
             try:
                 # The header (and one block) first, to check the columns.
@@ -207,6 +209,9 @@ def prepared_chunks(
             yield item
             rows += n
     except (OSError, ValueError, pa.ArrowException) as err:
+        if kind != "Parquet" and isinstance(err, pa.ArrowInvalid) and _ragged(err):
+            # Arrow quotes the row, not its number: the file is read again to name it.
+            check_file_fields(path, sep=sep, file=file)
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
     finally:
         for stage in reversed(stages):  # their threads end before the batches are closed
@@ -218,6 +223,11 @@ def prepared_chunks(
         raise failed.error
     if rows == 0:
         raise InputError(MSG_NO_ROWS, Location(file))
+
+
+def _ragged(err: Exception) -> bool:
+    """Whether Arrow's CSV reader failed on a row with another number of fields."""
+    return "Expected" in str(err) and "columns, got" in str(err)
 
 
 @dataclass(frozen=True)
