@@ -351,3 +351,36 @@ def test_count_degrees_refuses_what_it_cannot_count_into() -> None:
         kernels.count_degrees(subjects + 1, slots, same, lut, np.zeros((2, 1), np.int64), member)
     with pytest.raises(ValueError, match="slots"):
         kernels.count_degrees(subjects, slots + 8, same, lut, np.zeros((2, 1), np.int64), member)
+
+
+def test_loops_compile_uncached_where_no_cache_folder_is_writable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """numba refuses ``cache=True`` where no cache folder is writable (a read-only install
+    without a home folder): the loop is compiled without the cache, not an error."""
+    import numba
+
+    from faceparity._jit import jit
+
+    calls: list[dict[str, object]] = []
+    njit = numba.njit
+
+    def refusing(*func: object, **options: object):  # type: ignore[no-untyped-def]
+        if func:  # numba's own uses, as a bare decorator
+            return njit(*func, **options)
+        calls.append(options)
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return njit(**options)
+
+    monkeypatch.setattr(numba, "njit", refusing)
+
+    @jit()
+    def total(values):  # type: ignore[no-untyped-def]
+        out = 0
+        for v in values:
+            out += v
+        return out
+
+    assert total(np.arange(5)) == 10
+    assert calls == [{"nogil": True, "cache": True}, {"nogil": True}]

@@ -4,10 +4,8 @@ Importing this module imports numba and compiles nothing: each loop is compiled 
 first call, or loaded from numba's on-disk cache (``cache=True``). The loops are
 module-level functions, not closures, because numba keys a closure's cache entry on
 its captured values (here the dispatcher of ``count_row``), which differ from process
-to process: a closure would be compiled again in every run. The cache goes to the
-``__pycache__`` folder next to this file or, where that is not writable, to numba's
-user-wide cache folder (``NUMBA_CACHE_DIR`` chooses another); where no folder is
-writable the loops are compiled in every process instead of failing.
+to process: a closure would be compiled again in every run. Where the cache goes:
+:mod:`faceparity._jit`.
 
 Wrappers with types and documentation are in :mod:`faceparity.accumulate.kernels`.
 """
@@ -15,11 +13,10 @@ Wrappers with types and documentation are in :mod:`faceparity.accumulate.kernels
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
-from numba import njit
+
+from faceparity._jit import jit
 
 __all__ = [
     "collect_block",
@@ -31,19 +28,7 @@ __all__ = [
 ]
 
 
-def _jit(**options: Any) -> Callable[[Any], Any]:
-    """``numba.njit`` without the GIL, cached on disk where a cache folder is writable."""
-
-    def compile_(func: Any) -> Any:
-        try:
-            return njit(nogil=True, cache=True, **options)(func)
-        except RuntimeError:  # numba found no writable cache folder for this file
-            return njit(nogil=True, **options)(func)
-
-    return compile_
-
-
-@_jit(inline="always")
+@jit(inline="always")
 def count_row(row, bins, where, counts, offset, top, tail_bin):  # type: ignore[no-untyped-def]
     # The bins first, in a loop the compiler vectorises (indices from 0: no
     # negative-index checks), then the counts, noting without a branch where the
@@ -59,7 +44,7 @@ def count_row(row, bins, where, counts, offset, top, tail_bin):  # type: ignore[
     return n
 
 
-@_jit()
+@jit()
 def count_block(  # type: ignore[no-untyped-def]
     block, rects, diagonal, scratch, histogram, total, offset, tail_bin, flat, cells
 ):
@@ -95,7 +80,7 @@ def count_block(  # type: ignore[no-untyped-def]
     return above
 
 
-@_jit()
+@jit()
 def collect_block(block, rects, diagonal, offset, tail_bin, flat, cells):  # type: ignore[no-untyped-def]
     top = flat.size
     edge = np.float64(offset + tail_bin) if tail_bin > 0 else -np.inf
@@ -113,7 +98,7 @@ def collect_block(block, rects, diagonal, offset, tail_bin, flat, cells):  # typ
     return n
 
 
-@_jit()
+@jit()
 def count_pairs(  # type: ignore[no-untyped-def]
     scores, mated, group_a, group_b, lut, low, hist, total, scale, offset, tail_bin, kept, out
 ):
@@ -158,7 +143,7 @@ def count_pairs(  # type: ignore[no-untyped-def]
     return above, n_mated
 
 
-@_jit()
+@jit()
 def tail_edge(total, tail_bin, capacity):  # type: ignore[no-untyped-def]
     # Down from the top bin until more than ``capacity`` scores lie at or above: by
     # blocks of 16 bins (each summed in a loop the compiler vectorises) while they
@@ -181,7 +166,7 @@ def tail_edge(total, tail_bin, capacity):  # type: ignore[no-untyped-def]
     return tail_bin
 
 
-@_jit()
+@jit()
 def count_degrees(subjects, slots, same, lut, degree, member, shift, bucket, order):  # type: ignore[no-untyped-def]
     # ``subjects`` and ``slots``: (n, 2) subject codes and group slots of each row;
     # ``degree``: (n_subjects, n_cells) counts of non-mated comparisons, ``member``:
@@ -215,7 +200,7 @@ def count_degrees(subjects, slots, same, lut, degree, member, shift, bucket, ord
         flat[order[i]] += 1
 
 
-@_jit()
+@jit()
 def mark_members(subjects, slots, member):  # type: ignore[no-untyped-def]
     # ``count_degrees`` without the degrees.
     for k in range(subjects.shape[0]):

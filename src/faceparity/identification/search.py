@@ -104,14 +104,9 @@ class SearchResult:
 def _compiled() -> dict[str, Any]:
     if _kernels:
         return _kernels
-    try:
-        from numba import njit
-    except ImportError as err:  # pragma: no cover - numba is a dependency
-        raise UsageError(
-            "1:N search needs numba: pip install numba (a dependency of faceparity)"
-        ) from err
+    from faceparity._jit import jit
 
-    @njit(nogil=True, cache=True)
+    @jit()
     def reduce_block(  # type: ignore[no-untyped-def]
         block, col_subject, mate, mated_score, tier, top_s, top_i, n_above, tier_max
     ):
@@ -148,7 +143,7 @@ def _compiled() -> dict[str, Any]:
                     top_s[i, k] = v
                     top_i[i, k] = s
 
-    @njit(nogil=True, cache=True)
+    @jit()
     def reduce_single(  # type: ignore[no-untyped-def]
         block, g0, segments, mate, mated_score, top_s, top_i, n_above, tier_max
     ):

@@ -11,12 +11,12 @@ they are used (:mod:`faceparity.readers.attributes`,
 
 from __future__ import annotations
 
-from faceparity.accumulate._loops import _jit
+from faceparity._jit import jit
 
 __all__ = ["combined_codes", "finite_range", "looked_up", "mapped_codes", "used_codes"]
 
 
-@_jit()
+@jit()
 def finite_range(values, limit):  # type: ignore[no-untyped-def]
     # The index of the first value that is not finite or further than ``limit`` from 0
     # (-1: none), and the lowest and the highest value.
@@ -32,7 +32,7 @@ def finite_range(values, limit):  # type: ignore[no-untyped-def]
     return -1, low, high
 
 
-@_jit()
+@jit()
 def used_codes(codes, seen):  # type: ignore[no-untyped-def]
     # Flag each code in ``seen``; -1 (missing) flags the last entry.
     last = seen.size - 1
@@ -41,7 +41,7 @@ def used_codes(codes, seen):  # type: ignore[no-untyped-def]
         seen[c if c >= 0 else last] = True
 
 
-@_jit()
+@jit()
 def mapped_codes(codes, lut, out, column):  # type: ignore[no-untyped-def]
     # ``out[i, column] = lut[codes[i]]``; -1 (missing) picks the last entry of ``lut``.
     last = lut.size - 1
@@ -50,7 +50,7 @@ def mapped_codes(codes, lut, out, column):  # type: ignore[no-untyped-def]
         out[i, column] = lut[c if c >= 0 else last]
 
 
-@_jit()
+@jit()
 def combined_codes(codes, sizes, table, out, present):  # type: ignore[no-untyped-def]
     # ``codes``: (k, m) codes of k attributes, -1 missing; the mixed-radix index ``v``
     # of each column's combination (digit ``sizes[a] - 1`` where missing), written to
@@ -67,7 +67,7 @@ def combined_codes(codes, sizes, table, out, present):  # type: ignore[no-untype
             present[v] = True
 
 
-@_jit()
+@jit()
 def looked_up(values, lookup, low, out, column):  # type: ignore[no-untyped-def]
     # ``out[i, column] = lookup[values[i] - low]``; the index of the first value outside
     # the table or whose entry is negative (-1: none).

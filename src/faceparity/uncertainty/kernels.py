@@ -11,12 +11,13 @@ arrays. They are compiled on first use and cached on disk.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from faceparity._jit import jit
 
 __all__ = ["cumulative", "eer", "linear_total", "poisson_inverse", "warm"]
 
 
-@njit(nogil=True, cache=True)
+@jit()
 def poisson_inverse(uniforms, cdf, out):
     """Poisson(1) draws by inversion: the number of CDF values at or below each uniform.
 
@@ -53,7 +54,7 @@ def poisson_inverse(uniforms, cdf, out):
             out[i] = k
 
 
-@njit(nogil=True, cache=True)
+@jit()
 def cumulative(w, a, b, mated):
     """Cumulative weights of the held comparisons: ``w_a`` (mated) or ``w_a * w_b``."""
     out = np.empty(a.size, dtype=np.int64)
@@ -67,7 +68,7 @@ def cumulative(w, a, b, mated):
     return out
 
 
-@njit(nogil=True, cache=True)
+@jit()
 def linear_total(w, subjects, degrees, n):
     """``n + sum_a (w_a - 1) d_a`` over the subjects of a view."""
     total = n
@@ -76,14 +77,14 @@ def linear_total(w, subjects, degrees, n):
     return total
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def at_or_above(values, cum, t):
     held = cum[-1] if cum.size else 0
     k = np.searchsorted(values, t, side="left")
     return held - (cum[k - 1] if k > 0 else 0)
 
 
-@njit(nogil=True, cache=True)
+@jit()
 def last_true(c, strict, mv, mcum, m_total, nv, ncum, nm_total):
     # The last index of c where FNMR <= FMR (strict: <) holds, -1 if none; it
     # holds up to some index and fails after it.
@@ -100,7 +101,7 @@ def last_true(c, strict, mv, mcum, m_total, nv, ncum, nm_total):
     return lo
 
 
-@njit(nogil=True, cache=True)
+@jit()
 def eer(mv, mcum, m_total, m_distinct, nv, ncum, nm_total, floor, nm_distinct):
     """``equal_error_rate_of`` (faceparity.metrics.rates) on two weighted lists, step for step.
 
