@@ -516,11 +516,12 @@ MSG_CHANGED = "the table changed while it was read (its rows from row {row} diff
 
 
 def _kept_rows(kept: dict[int, Any], offset: int, n: int, file: str) -> Any:
-    """The subjects pass 1 kept of the chunk at ``offset`` with ``n`` rows.
+    """The subjects pass 1 kept of the chunk at ``offset`` with ``n`` rows, taken out.
 
-    InputError where pass 1 saw no such chunk: the file was changed between the passes.
+    Each chunk's are let go once it is binned, not at the end of pass 2. InputError
+    where pass 1 saw no such chunk: the file was changed between the passes.
     """
-    rows = kept.get(offset)
+    rows = kept.pop(offset, None)
     size = (
         None if rows is None else (len(rows) // 2 if not isinstance(rows, tuple) else len(rows[0]))
     )
