@@ -2,9 +2,10 @@
 
 Stages, from the bottom (importable by every stage above) to the top:
 
-0. foundation: the version, errors, atomic writing, the data model (comparisons,
-   groups, populations, configuration) and the result schema (``results/``, which
-   imports nothing but the standard library and this foundation);
+0. foundation: the version, errors, atomic writing, how loops are compiled (numba),
+   the data model (comparisons, groups, populations, configuration) and the result
+   schema (``results/``, which imports nothing but the standard library and this
+   foundation);
 1. scoring and accumulation (comparison kernels, the streaming accumulator);
 2. metrics (rates, curves, summary measures of a differential);
 3. readers (tables, embeddings, manifests), the image pipeline and the simulator:
@@ -33,6 +34,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "faceparity"
 # Most specific prefix first.
 STAGES: list[tuple[str, int]] = [
     ("faceparity._version", 0),
+    ("faceparity._jit", 0),
     ("faceparity.errors", 0),
     ("faceparity.io", 0),
     ("faceparity.model", 0),
