@@ -276,6 +276,13 @@ BAD_CASES = {
     "mated label contradicts ids": _bad(5, id2="a4"),
     "binned attribute not a number": _bad(5, age2="old"),
     "header only": GOOD.splitlines()[0] + "\n",
+    "header only, no line end": GOOD.splitlines()[0],
+    "a ragged row after a quoted field longer than the csv module's limit": _bad(
+        2, _bad(5, label="0,x"), id1='"' + "a" * 200_000 + '"'
+    ),
+    "a ragged row in the first block quoting Arrow's words for an empty file": _bad(
+        3, id1="Empty CSV file,x"
+    ),
     "empty file": "",
     "repeated column name": GOOD.replace("age2\n", "score\n", 1),
 }
@@ -302,12 +309,21 @@ LABELLED = {
 }
 
 
+_WHOLE_FILE_CASES = (
+    "header only",
+    "header only, no line end",
+    "empty file",
+    "repeated column name",
+)
+"""The cases whose error names the file, not a row."""
+
+
 @pytest.mark.parametrize("case", list(BAD_CASES))
 def test_bad_inputs_fail_as_read_pairs_fails(tmp_path: Path, case: str) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(BAD_CASES[case])
     error = _fails_as_read_pairs(path, 2, **LABELLED)
-    if case not in ("header only", "empty file", "repeated column name"):
+    if case not in _WHOLE_FILE_CASES:
         assert error.location.row is not None and error.location.row > 2
 
 

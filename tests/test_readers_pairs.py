@@ -313,6 +313,21 @@ def test_a_ragged_row_is_an_error_naming_it(
     assert err.location == Location(str(path), row=row)
 
 
+def test_a_quoted_field_longer_than_the_csv_modules_limit_is_read(tmp_path: Path) -> None:
+    """The csv module refuses a field over 131,072 characters by default; the field
+    check reads it as pandas does (no traceback), and still names a ragged row after it."""
+    long = "x" * 200_000
+    path = _write(tmp_path / "p.csv", "score,id1,id2", ["0.5,a,a", f'0.5,"{long}",b'])
+    np.testing.assert_array_equal(_read(path).score, [0.5, 0.5])
+    ragged = _write(tmp_path / "r.csv", "score,id1,id2", [f'0.5,"{long}",b', "0.5,a"])
+    err = _error(ragged)
+    assert err.message == "expected 3 fields, one per column of the header, got 2"
+    assert err.location == Location(str(ragged), row=2)
+    with pytest.raises(InputError) as blocks:
+        _table.check_file_fields(ragged, sep=",", file=str(ragged))
+    assert blocks.value.location == Location(str(ragged), row=2)
+
+
 def _field_error(check: object) -> tuple[str, Location] | None:
     """What a field check raised (message, location), or None."""
     try:

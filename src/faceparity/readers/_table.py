@@ -353,18 +353,30 @@ def _check_counts(fields: npt.NDArray[np.intp], expected: int, before: int, file
 
 
 def _check_quoted(lines: Iterable[str], *, sep: str, file: str) -> None:
-    """:func:`check_fields` for text with quoted fields, read by the csv module."""
-    rows = (row for row in csv.reader(lines, delimiter=sep) if row)
-    header = next(rows, None)
-    if header is None:
-        return
-    check_column_names(header, file=file)
-    for number, row in enumerate(rows, 1):
-        if len(row) != len(header):
-            raise InputError(
-                MSG_RAGGED_ROW.format(expected=len(header), got=len(row)),
-                Location(file, row=number),
-            )
+    """:func:`check_fields` for text with quoted fields, read by the csv module.
+
+    A field may be as long as the table parsers read it: the csv module's limit
+    (131,072 characters by default) is lifted while it reads.
+    """
+    limit = csv.field_size_limit(_FIELD_SIZE_LIMIT)
+    try:
+        rows = (row for row in csv.reader(lines, delimiter=sep) if row)
+        header = next(rows, None)
+        if header is None:
+            return
+        check_column_names(header, file=file)
+        for number, row in enumerate(rows, 1):
+            if len(row) != len(header):
+                raise InputError(
+                    MSG_RAGGED_ROW.format(expected=len(header), got=len(row)),
+                    Location(file, row=number),
+                )
+    finally:
+        csv.field_size_limit(limit)
+
+
+_FIELD_SIZE_LIMIT = 2**31 - 1
+"""The longest field the csv module reads for :func:`_check_quoted` (a C long everywhere)."""
 
 
 def table_kind(file: str) -> str:

@@ -181,8 +181,9 @@ def prepared_chunks(
                 names = list(probe.schema.names)
                 probe.close()
             except pa.ArrowInvalid as err:
-                if "empty" in str(err).lower():
-                    raise InputError(MSG_EMPTY_FILE, Location(file)) from err
+                if _empty(err):
+                    message = MSG_NO_ROWS if _has_header(path) else MSG_EMPTY_FILE
+                    raise InputError(message, Location(file)) from err
                 raise
             check_column_names(names, file=file)
             _require(names, wanted, file)
@@ -228,6 +229,22 @@ def prepared_chunks(
 def _ragged(err: Exception) -> bool:
     """Whether Arrow's CSV reader failed on a row with another number of fields."""
     return "Expected" in str(err) and "columns, got" in str(err)
+
+
+def _empty(err: Exception) -> bool:
+    """Whether Arrow's CSV reader found no line to read a header from.
+
+    Matched at the start of the message: a ragged row's message quotes the row, which
+    may hold any words.
+    """
+    return str(err).startswith(("Empty CSV file", "CSV parse error: Empty CSV file"))
+
+
+def _has_header(path: str | os.PathLike[str]) -> bool:
+    """Whether a file Arrow found no line in opens with text (a header without a line end)."""
+    with open(path, "rb") as handle:
+        head = handle.read(_CSV_BLOCK_BYTES)
+    return bool(head.removeprefix(b"\xef\xbb\xbf").strip())
 
 
 @dataclass(frozen=True)
