@@ -21,7 +21,7 @@ from faceparity import (
     audit,
     group_comparisons,
 )
-from faceparity.errors import InputError, UsageError
+from faceparity.errors import InputError, Location, UsageError
 from faceparity.readers import AttributeSpec, chunks, pairs_stream, read_pairs
 from faceparity.readers.chunks import prepared_chunks
 from faceparity.readers.pairs_stream import NOTE_STREAMING, StreamedPairs, accumulate_pairs
@@ -349,6 +349,37 @@ def test_a_ragged_row_is_named_as_read_pairs_names_it(
     error = _fails_as_read_pairs(path, 1_000, **options)
     assert error.location.row == row
     assert error.message == f"expected 10 fields, one per column of the header, got {fields}"
+
+
+@pytest.mark.parametrize("keep", [True, False])
+@pytest.mark.parametrize(("rows", "row"), [(20, 21), (60, 41)])
+def test_a_table_changed_between_the_passes_by_whole_chunks_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: bool, rows: int, row: int
+) -> None:
+    """Rows taken away or added at a chunk's end between the two passes leave every
+    chunk whole (pass 2 reads the subjects pass 1 saw): the row counts tell, with or
+    without the subjects kept between the passes."""
+    frame = _frame(3, 40)
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    if not keep:
+        monkeypatch.setattr(pairs_stream, "KEEP_SUBJECTS_BYTES", -1)
+    calls: list[object] = []
+    read = pairs_stream.prepared_chunks
+
+    def changing(*args: object, **options: object):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        if len(calls) == 2:  # rows added repeat the first: no subject pass 1 did not see
+            changed = frame.iloc[:rows] if rows < 40 else pd.concat([frame, frame[: rows - 40]])
+            changed.to_csv(path, index=False)
+        return read(*args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pairs_stream, "prepared_chunks", changing)
+    with pytest.raises(InputError) as info:
+        accumulate_pairs(path, group_by=GROUP_BY, chunk_rows=10, **LABELLED)  # type: ignore[arg-type]
+    assert info.value.message == pairs_stream.MSG_CHANGED.format(row=row)
+    assert info.value.location == Location(str(path))
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("row", [3, 37])

@@ -442,7 +442,7 @@ class _Table:
             if (labels != agree).any():  # the rows' ids as text only to name the first
                 check_labels(labels, agree, *named(), origin=origin, column=self.mated)
         codes = encode_chunk(frame, self.attributes, file=self.file, offset=offset)
-        return _Checked(offset, low, high, ids, codes, rows)
+        return _Checked(offset, len(frame), low, high, ids, codes, rows)
 
     def binned(
         self,
@@ -499,12 +499,13 @@ class _Table:
 class _Checked:
     """What pass 1 makes of a chunk.
 
-    Its place (``offset``), the span of its similarities, its ids (for
+    Its place (``offset``) and rows (``size``), the span of its similarities, its ids (for
     ``SubjectIds.add`` or ``WholeIds.add``), its attribute codes, and its rows' subjects
     as pass 2 reads them where they are kept (``rows``).
     """
 
     offset: int
+    size: int
     low: float
     high: float
     ids: list[Any]
@@ -700,12 +701,14 @@ def accumulate_pairs(
     known: SubjectIds | WholeIds = WholeIds() if whole else SubjectIds()
     table = _Table(file, score, subject_columns, mated, tuple(attributes), sign, whole)
     low, high = np.inf, -np.inf
+    n_rows = 0
     kept: dict[int, Any] | None = {}
     held = 0
     for chunk in prepared_chunks(
         path, needed, table.checked, chunk_rows=chunk_rows, dictionary=text
     ):
         low, high = min(low, chunk.low), max(high, chunk.high)
+        n_rows = chunk.offset + chunk.size
         for part in chunk.ids:
             known.add(part)
         seen.add(chunk.codes)
@@ -733,10 +736,14 @@ def accumulate_pairs(
     binned = functools.partial(table.binned, known, group_specs, (levels, names, keys), kept)
     chunks = prepared_chunks(path, second, binned, chunk_rows=chunk_rows, dictionary=text)
     # Closed on an error too: its reading threads end then, not when the error is let go.
+    read = 0
     with contextlib.closing(chunks), _Degrees(acc.lut, degree, member) as counted:
         for similarity, same, slot, subject in chunks:
             acc.add_pairs(similarity, same, slot[:, 0], slot[:, 1], subjects=subject)
             counted.add(subject, slot, same)
+            read += len(similarity)
+    if read != n_rows:  # rows added or taken away at a chunk's end: each chunk was whole
+        raise InputError(MSG_CHANGED.format(row=min(read, n_rows) + 1), Location(file))
     del kept, binned, chunks
 
     population = Population(
