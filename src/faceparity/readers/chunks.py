@@ -173,6 +173,8 @@ def prepared_chunks(
             import pyarrow.csv as pcsv
 
             sep = "\t" if kind == "TSV" else ","
+            # Without newlines_in_values a quoted line end across a block is an error;
+            # with it, pyarrow 26 drops the LF of a CRLF that a block's end cuts in two.
             parse = pcsv.ParseOptions(delimiter=sep)
             read = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
             try:
