@@ -384,3 +384,31 @@ def test_loops_compile_uncached_where_no_cache_folder_is_writable(
 
     assert total(np.arange(5)) == 10
     assert calls == [{"nogil": True, "cache": True}, {"nogil": True}]
+
+
+def test_numba_itself_refuses_to_cache_where_no_locator_is_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the fallback above stands on, with numba's own code: ``njit(cache=True)``
+    raises RuntimeError when it is applied (not at the first call) where no cache
+    locator is found, and :func:`faceparity._jit.jit` then compiles without the cache."""
+    import numba
+    from numba.core import caching
+
+    from faceparity._jit import jit
+
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # its older name
+    monkeypatch.setattr(impl, "_locator_classes", [])
+    monkeypatch.setattr(numba.core.config, "CACHE_LOCATOR_CLASSES", "", raising=False)
+
+    def total(values):  # type: ignore[no-untyped-def]
+        out = 0
+        for v in values:
+            out += v
+        return out
+
+    with pytest.raises(RuntimeError, match="no locator available"):
+        numba.njit(cache=True)(total)
+    compiled = jit()(total)
+    assert compiled(np.arange(5)) == 10
+    assert compiled._cache.__class__.__name__ == "NullCache"
