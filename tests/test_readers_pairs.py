@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -761,3 +762,45 @@ def test_dictionary_encoded_parquet_row_groups_equal_a_plain_reference(tmp_path:
     np.testing.assert_array_equal(
         cs.sample, [[firsts.index(sample_a[i]), firsts.index(sample_b[i])] for i in rows]
     )
+
+
+@pytest.mark.parametrize(
+    ("rows", "row", "column"),
+    [
+        (['0.5,a,"a', "0.5,b,b"], 1, "id2"),  # the rows after it are taken in
+        (["0.5,a,a", '0.5,"b,b'], 2, "id1"),  # a field too few, named as the open quote
+        (["0.5,a,a", '0.5,b,"b""'], 2, "id2"),  # a doubled quote does not close it
+    ],
+)
+def test_a_quote_left_open_to_the_end_is_an_error_naming_it(
+    tmp_path: Path, rows: list[str], row: int, column: str
+) -> None:
+    path = _write(tmp_path / "p.csv", "score,id1,id2", rows)
+    err = _error(path)
+    assert err.message == _table.MSG_OPEN_QUOTE
+    assert err.location == Location(str(path), row=row, column=column)
+
+
+def test_a_quote_left_open_in_the_header_names_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path / "p.csv", 'score,id1,"id2', ["0.5,a,a"])
+    assert _error(path).location == Location(str(path))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.lists(st.sampled_from([b"a", b",", b"\n", b"\r\n", b'"', b'""']), max_size=30))
+def test_a_quote_is_found_open_where_pandas_finds_it_open(data: list[bytes]) -> None:
+    """The field check finds a quote open at the end (before any other fault: the exact
+    reader's checks run first) where pandas' parser reads "EOF inside string", and only there."""
+    text = b"h,i\n" + b"".join(data)
+    found = _field_error(lambda: _table.check_fields(text, sep=",", file="t.csv"))
+    try:
+        pd.read_csv(io.BytesIO(text), dtype=str, keep_default_na=False)
+        open_in_pandas = False
+    except pd.errors.ParserError as err:
+        open_in_pandas = "EOF inside string" in str(err)
+    except pd.errors.EmptyDataError:
+        open_in_pandas = False
+    if open_in_pandas:
+        assert found is not None
+    if found is not None and found[0] == _table.MSG_OPEN_QUOTE:
+        assert open_in_pandas

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import warnings
 from collections import Counter
@@ -80,6 +81,9 @@ MSG_DUPLICATE_COLUMN = (
     "expected distinct column names; {column!r} names {count} columns (positions {positions})"
 )
 MSG_RAGGED_ROW = "expected {expected} fields, one per column of the header, got {got}"
+MSG_OPEN_QUOTE = (
+    "expected a closing quote: the quoted field opened here runs to the end of the file"
+)
 MSG_BAD_SCORE = "score: expected a finite number, got {value}"
 MSG_EMPTY_ID = "{what}: expected an identifier, got an empty value"
 MSG_DUPLICATE_ID = (
@@ -356,16 +360,25 @@ def _check_quoted(lines: Iterable[str], *, sep: str, file: str) -> None:
     """:func:`check_fields` for text with quoted fields, read by the csv module.
 
     A field may be as long as the table parsers read it: the csv module's limit
-    (131,072 characters by default) is lifted while it reads.
+    (131,072 characters by default) is lifted while it reads. A quoted field still open
+    at the end of the file (pandas: "EOF inside string") is named by its row and column:
+    a line after the text ends up in the last row read only when a quote is open.
     """
     limit = csv.field_size_limit(_FIELD_SIZE_LIMIT)
     try:
-        rows = (row for row in csv.reader(lines, delimiter=sep) if row)
+        after = sep.join([_AFTER_END] * 2)
+        reader = csv.reader(itertools.chain(lines, [after]), delimiter=sep)
+        rows = (row for row in reader if row and row != [_AFTER_END] * 2)
         header = next(rows, None)
         if header is None:
             return
+        if header[-1].endswith(after):
+            raise InputError(MSG_OPEN_QUOTE, Location(file))
         check_column_names(header, file=file)
         for number, row in enumerate(rows, 1):
+            if row[-1].endswith(after):
+                column = header[len(row) - 1] if len(row) <= len(header) else None
+                raise InputError(MSG_OPEN_QUOTE, Location(file, row=number, column=column))
             if len(row) != len(header):
                 raise InputError(
                     MSG_RAGGED_ROW.format(expected=len(header), got=len(row)),
@@ -374,6 +387,12 @@ def _check_quoted(lines: Iterable[str], *, sep: str, file: str) -> None:
     finally:
         csv.field_size_limit(limit)
 
+
+_AFTER_END = "\ufdd0"
+"""Twice, separated, a line read after a file's text: a row of two fields of its own
+unless a quote is still open, when it ends the open field (an open field with nothing
+in it yet included). A Unicode noncharacter, which text files do not hold.
+"""
 
 _FIELD_SIZE_LIMIT = 2**31 - 1
 """The longest field the csv module reads for :func:`_check_quoted` (a C long everywhere)."""

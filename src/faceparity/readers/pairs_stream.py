@@ -734,7 +734,9 @@ def accumulate_pairs(
     if kept is None:
         second += subject_columns
     binned = functools.partial(table.binned, known, group_specs, (levels, names, keys), kept)
-    chunks = prepared_chunks(path, second, binned, chunk_rows=chunk_rows, dictionary=text)
+    chunks = prepared_chunks(
+        path, second, binned, chunk_rows=chunk_rows, dictionary=text, check_quotes=False
+    )
     # Closed on an error too: its reading threads end then, not when the error is let go.
     read = 0
     with contextlib.closing(chunks), _Degrees(acc.lut, degree, member) as counted:
