@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import inspect
+import io
 import threading
 import tracemalloc
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from faceparity import (
     AuditConfig,
@@ -24,7 +27,7 @@ from faceparity import (
 )
 from faceparity.errors import InputError, Location, UsageError
 from faceparity.readers import AttributeSpec, chunks, pairs_stream, read_pairs
-from faceparity.readers._table import MSG_OPEN_QUOTE
+from faceparity.readers._table import MSG_OPEN_QUOTE, check_fields
 from faceparity.readers.chunks import prepared_chunks
 from faceparity.readers.pairs_stream import NOTE_STREAMING, StreamedPairs, accumulate_pairs
 from faceparity.results.audit import AuditResult
@@ -326,6 +329,12 @@ BAD_CASES = {
     ),
     "a quote left open in a middle column": _bad(4, id2='"b3'),
     "a quote left open after a quote inside a value": _bad(4, _bad(2, id1='a"1'), g1='"F'),
+    "a quote left open in a column not read, after a quote inside a value": _bad(
+        4,
+        _bad(2, GOOD.replace("\n", ",note\n", 1).replace("40\n", "40,x\n"), id1='a"1'),
+        note='"x',
+    ),
+    "a quote left open in the header": GOOD.replace("age2\n", '"age2\n', 1),
 }
 
 
@@ -355,6 +364,7 @@ _WHOLE_FILE_CASES = (
     "header only, no line end",
     "empty file",
     "repeated column name",
+    "a quote left open in the header",
 )
 """The cases whose error names the file, not a row."""
 
@@ -401,17 +411,21 @@ def test_a_quote_left_open_names_its_row_and_column(tmp_path: Path) -> None:
     assert error.location == Location(str(path), row=4, column="note")
 
 
+@pytest.mark.parametrize("inside", [0, 1, 2])
 @pytest.mark.parametrize("row", [1_500, 2_990])
 def test_a_quote_left_open_in_any_block_is_named_as_read_pairs_names_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: int, inside: int
 ) -> None:
     """In the last of Arrow's blocks (row 2,990) the open field takes in the rows after
-    it; in an earlier one Arrow's parser and chunker part ways: both are named."""
+    it; in an earlier one Arrow's parser and chunker part ways: both are named, after
+    any number of quotes inside unquoted values in the blocks before (``y"``)."""
     monkeypatch.setattr(chunks, "_CSV_BLOCK_BYTES", 4096)
     frame = _frame(7, 3_000)
     lines = frame.astype(str).apply(",".join, axis=1).tolist()
     lines[row - 1] = lines[row - 1] + ',"x'
     lines = [line + ",y" if i != row - 1 else line for i, line in enumerate(lines)]
+    for i in range(inside):
+        lines[10 + 400 * i] += '"'
     path = tmp_path / "open.csv"
     path.write_text(",".join(frame.columns) + ",note\n" + "\n".join(lines) + "\n")
     error = _fails_as_read_pairs(path, 1_000, **{**LABELLED, "mated": None})
@@ -645,3 +659,42 @@ def test_prepared_chunks_come_in_order_and_raise_where_a_loop_would(
     assert next(chunks) == 0
     chunks.close()  # the reading thread stops; nothing is left running
     assert not [t for t in threading.enumerate() if t.name.startswith("faceparity-read")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(
+        st.sampled_from([b"a", b",", b"\t", b"\n", b"\r\n", b"\r", b'"', b'""', b'a"']),
+        max_size=30,
+    ),
+    sep=st.sampled_from([",", "\t"]),
+    size=st.integers(1, 9),
+    bom=st.booleans(),
+)
+def test_the_quotes_are_followed_to_the_end_as_the_parsers_read_them(
+    data: list[bytes], sep: str, size: int, bom: bool
+) -> None:
+    """Read in pieces of any size (a quote, a CRLF or the byte-order mark cut in two), the
+    file is found with a quote open at its end where pandas reads "EOF inside string" and
+    where the exact reader's field check names a quote left open; where it is found open,
+    that check refuses the file. Quotes inside unquoted values (``a"``) do not count."""
+    text = f"h{sep}i\n".encode() + b"".join(data)
+    quotes = chunks._QuoteState(io.BytesIO(b"\xef\xbb\xbf" * bom + text), sep=sep)
+    while quotes.read(size):
+        pass
+    try:
+        pd.read_csv(io.BytesIO(text), sep=sep, dtype=str, keep_default_na=False)
+        open_in_pandas = False
+    except pd.errors.ParserError as err:
+        open_in_pandas = "EOF inside string" in str(err)
+    except pd.errors.EmptyDataError:
+        open_in_pandas = False
+    try:
+        check_fields(text, sep=sep, file="t.csv")
+        found = None
+    except InputError as err:
+        found = err
+    named = found is not None and found.message == MSG_OPEN_QUOTE
+    assert quotes.open_at_end >= open_in_pandas
+    assert quotes.open_at_end >= named
+    assert found is not None or not quotes.open_at_end

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from faceparity._jit import jit
 
-__all__ = ["combined_codes", "finite_range", "looked_up", "mapped_codes", "used_codes"]
+__all__ = [
+    "combined_codes",
+    "finite_range",
+    "looked_up",
+    "mapped_codes",
+    "quote_state",
+    "used_codes",
+]
 
 
 @jit()
@@ -77,3 +84,23 @@ def looked_up(values, lookup, low, out, column):  # type: ignore[no-untyped-def]
             return i
         out[i, column] = lookup[at]
     return -1
+
+
+@jit()
+def quote_state(data, sep, state):  # type: ignore[no-untyped-def]
+    # The state of a CSV parser (RFC 4180 quotes, read as the csv module and Arrow read
+    # them) after the bytes ``data``, from ``state``: 0 at the start of a field, 1 in an
+    # unquoted field (where a quote is text), 2 in a quoted field, 3 after a quote in a
+    # quoted field (where a second quote is an escaped one, anything else ends quoting).
+    for i in range(data.size):
+        c = data[i]
+        if state == 2:
+            if c == 34:
+                state = 3
+        elif c == 34:
+            state = 1 if state == 1 else 2
+        elif c == sep or c == 10 or c == 13:
+            state = 0
+        else:
+            state = 1
+    return state

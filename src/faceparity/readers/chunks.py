@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from faceparity.errors import InputError, Location
@@ -21,6 +22,7 @@ from faceparity.readers._table import (
     MSG_EMPTY_FILE,
     MSG_MISSING_COLUMN,
     MSG_NO_ROWS,
+    MSG_OPEN_QUOTE,
     MSG_UNREADABLE,
     available_columns,
     check_column_names,
@@ -141,9 +143,9 @@ def prepared_chunks(
         Columns to hand over dictionary-encoded where they hold text (pandas
         categoricals: each distinct value of the chunk once, no Python string per row).
     check_quotes : bool, default True
-        For CSV and TSV: count the quote characters as Arrow reads them and, when their
-        number is odd, read the file again to name a quoted field left open at its end
-        (see :class:`_QuoteCount`). False where the same file was read through before.
+        For CSV and TSV: follow the quotes as Arrow reads the file and, where a quoted
+        field is open at its end, read it again to name that field (see
+        :class:`_QuoteState`). False where the same file was read through before.
 
     Yields
     ------
@@ -163,7 +165,7 @@ def prepared_chunks(
     kind = table_kind(file)
     wanted = list(dict.fromkeys(columns))
     batches: Iterable[object] = ()
-    quotes: _QuoteCount | None = None
+    quotes: _QuoteState | None = None
     stages: list[Generator[Any, None, None]] = []
     try:
         if kind == "Parquet":
@@ -190,8 +192,11 @@ def prepared_chunks(
                 probe.close()
             except pa.ArrowInvalid as err:
                 if _empty(err):
-                    message = MSG_NO_ROWS if _has_header(path) else MSG_EMPTY_FILE
-                    raise InputError(message, Location(file)) from err
+                    if not _has_header(path):
+                        raise InputError(MSG_EMPTY_FILE, Location(file)) from err
+                    # A header alone, or one whose quote left open takes in the file.
+                    check_file_fields(path, sep=sep, file=file)
+                    raise InputError(MSG_NO_ROWS, Location(file)) from err
                 raise
             check_column_names(names, file=file)
             _require(names, wanted, file)
@@ -204,7 +209,7 @@ def prepared_chunks(
             )
             source: Any = path
             if check_quotes:
-                source = quotes = _QuoteCount(open(path, "rb"))  # noqa: SIM115 - closed below
+                source = quotes = _QuoteState(open(path, "rb"), sep=sep)  # noqa: SIM115 - closed below
             batches = pcsv.open_csv(
                 source, read_options=read, parse_options=parse, convert_options=convert
             )
@@ -220,10 +225,11 @@ def prepared_chunks(
                 break
             yield item
             rows += n
-        if quotes is not None and quotes.count % 2:
-            # A quote left open, or a quote inside a value; where ``prepare`` failed,
-            # a field-level fault before it is named first, as the exact reader names it.
+        if quotes is not None and quotes.open_at_end:
+            # Named by its row and column, as the exact reader names it (where ``prepare``
+            # failed after Arrow read to the end, a field-level fault is named first too).
             check_file_fields(path, sep=sep, file=file)
+            raise InputError(MSG_OPEN_QUOTE, Location(file))  # where the check named no row
     except (OSError, ValueError, pa.ArrowException) as err:
         if kind != "Parquet" and isinstance(err, pa.ArrowInvalid):
             # A row with another number of fields (Arrow quotes the row, not its number)
@@ -260,25 +266,50 @@ def _has_header(path: str | os.PathLike[str]) -> bool:
     return bool(head.removeprefix(b"\xef\xbb\xbf").strip())
 
 
-class _QuoteCount:
-    """A binary file read as Arrow reads it, counting its quote characters (``count``).
+class _QuoteState:
+    """A binary file read as Arrow reads it, its CSV quotes followed (``open_at_end``).
 
     Without ``newlines_in_values``, Arrow's CSV reader refuses a quoted line end where
     a block ends, except in the last block: there a quote left open takes in the rest
     of the file as one value, and the rows after it are lost without a word (pandas
-    says "EOF inside string"). Quotes come in pairs in a well-formed file; an odd count
-    has one left open, or a quote inside an unquoted value (``ab"c``), which
-    :func:`~faceparity.readers._table.check_file_fields` tells apart. An open quote
-    beside an odd number of such quotes goes unseen.
+    says "EOF inside string"). A parser's quote state is followed through each block
+    that holds a quote (a compiled loop; a block without one moves it on by its last
+    byte), so that a quote open at the end is found whatever quotes come before it,
+    quotes inside unquoted values (``ab"c``) included. A byte-order mark is skipped,
+    as Arrow skips it.
     """
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: Any, *, sep: str) -> None:
+        from faceparity.readers._loops import quote_state
+
+        # Compiled (or loaded from numba's cache) here: a first compile on Arrow's
+        # reading thread, beside the loops compiled on the read-ahead threads, hung.
+        quote_state(np.frombuffer(b"", dtype=np.uint8), 0, 0)
+        self._step = quote_state
         self._handle = handle
-        self.count = 0
+        self._sep = ord(sep)
+        self._state = _FIELD_START
+        self._first = True
+        self.at_end = False
+
+    @property
+    def open_at_end(self) -> bool:
+        """Whether the file was read to its end with a quoted field still open."""
+        return self.at_end and self._state == _QUOTED
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self._handle.read(size)
-        self.count += data.count(b'"')
+        self.at_end = self.at_end or size < 0 or len(data) < size
+        text = data
+        if self._first:
+            self._first = False
+            text = data.removeprefix(b"\xef\xbb\xbf")
+        if b'"' in text:
+            codes = np.frombuffer(text, dtype=np.uint8)
+            self._state = int(self._step(codes, self._sep, self._state))
+        elif text and self._state != _QUOTED:
+            ends = (self._sep, 10, 13)  # a separator, LF or CR
+            self._state = _FIELD_START if text[-1] in ends else _UNQUOTED
         return data
 
     @property
@@ -293,6 +324,10 @@ class _QuoteCount:
 
     def seekable(self) -> bool:
         return False
+
+
+_FIELD_START, _UNQUOTED, _QUOTED = 0, 1, 2
+"""States of :func:`~faceparity.readers._loops.quote_state` (3: after a quote in a quoted field)."""
 
 
 @dataclass(frozen=True)
