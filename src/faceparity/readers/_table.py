@@ -216,7 +216,7 @@ def read_delimited(path: str | os.PathLike[str], *, sep: str, kind: str) -> pd.D
         data = Path(path).read_bytes()
     except OSError as err:
         raise InputError(MSG_UNREADABLE.format(kind=kind, error=err), Location(file)) from err
-    if data.startswith(b"\xef\xbb\xbf"):
+    if data.startswith(UTF8_BOM):
         data = data[3:]
     check_fields(data, sep=sep, file=file)
     try:
@@ -291,7 +291,7 @@ def check_file_fields(path: str | os.PathLike[str], *, sep: str, file: str) -> N
     rows = 0
     with open(path, "rb") as handle:
         carry = handle.read(3)
-        if carry == b"\xef\xbb\xbf":
+        if carry == UTF8_BOM:
             carry = b""
         while True:
             block = handle.read(FIELD_BLOCK_BYTES)
@@ -393,6 +393,9 @@ _AFTER_END = "\ufdd0"
 unless a quote is still open, when it ends the open field (an open field with nothing
 in it yet included). A Unicode noncharacter, which text files do not hold.
 """
+
+UTF8_BOM = b"\xef\xbb\xbf"
+"""The byte-order mark a UTF-8 file may open with, which the table parsers skip."""
 
 _FIELD_SIZE_LIMIT = 2**31 - 1
 """The longest field the csv module reads for :func:`_check_quoted` (a C long everywhere)."""

@@ -24,6 +24,7 @@ from faceparity.readers._table import (
     MSG_NO_ROWS,
     MSG_OPEN_QUOTE,
     MSG_UNREADABLE,
+    UTF8_BOM,
     available_columns,
     check_column_names,
     check_file_fields,
@@ -263,7 +264,7 @@ def _has_header(path: str | os.PathLike[str]) -> bool:
     """Whether a file Arrow found no line in opens with text (a header without a line end)."""
     with open(path, "rb") as handle:
         head = handle.read(_CSV_BLOCK_BYTES)
-    return bool(head.removeprefix(b"\xef\xbb\xbf").strip())
+    return bool(head.removeprefix(UTF8_BOM).strip())
 
 
 class _QuoteState:
@@ -290,20 +291,20 @@ class _QuoteState:
         self._sep = ord(sep)
         self._state = _FIELD_START
         self._first = True
-        self.at_end = False
+        self._at_end = False
 
     @property
     def open_at_end(self) -> bool:
         """Whether the file was read to its end with a quoted field still open."""
-        return self.at_end and self._state == _QUOTED
+        return self._at_end and self._state == _QUOTED
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self._handle.read(size)
-        self.at_end = self.at_end or size < 0 or len(data) < size
+        self._at_end = self._at_end or size < 0 or len(data) < size
         text = data
         if self._first:
             self._first = False
-            text = data.removeprefix(b"\xef\xbb\xbf")
+            text = data.removeprefix(UTF8_BOM)
         if b'"' in text:
             codes = np.frombuffer(text, dtype=np.uint8)
             self._state = int(self._step(codes, self._sep, self._state))
